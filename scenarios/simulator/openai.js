@@ -1,0 +1,248 @@
+'use strict';
+/**
+ * A fake of VoxEngine's OpenAI module (require(Modules.OpenAI)): OpenAI.createRealtimeAPIClient resolves to a
+ * client that behaves like a short phone conversation. Events reach listeners as {client, data: {customEvent,
+ * payload}}, where payload is the OpenAI Realtime server event (for example {type:
+ * "response.output_audio_transcript.done", transcript}).
+ *
+ * Behaviour by the call's scripted outcome (see outcomes.js):
+ *   ai "talk"          SessionCreated; once the scenario has sent sessionUpdate and bridged media, alternate agent
+ *                      and callee transcript lines (the agent's lines reuse the session instructions).
+ *   ai "error"         SessionCreated, then an Error event shortly after the session is configured.
+ *   ai "create-fails"  createRealtimeAPIClient rejects.
+ */
+const { OPENAI_REALTIME_EVENTS, OPENAI_EVENTS, OPENAI_CLIENT_TYPES, OPENAI_CLIENT_METHODS } = require('./names');
+const { strictNamespace, unsupported } = require('./strict');
+
+/** Simulated ms, relative to the start of the conversation. */
+const SCRIPT = [
+  { at: 300, role: 'agent', text: (instructions) => `Hello! ${firstSentence(instructions)}` },
+  { at: 1300, role: 'callee', text: () => 'Hi. Who is calling, please?' },
+  { at: 2300, role: 'agent', text: (instructions) => `I'm an automated assistant. ${clip(instructions, 240)}` },
+  { at: 3300, role: 'callee', text: () => 'All right, thank you. Goodbye!' },
+];
+
+function firstSentence(text) {
+  const s = String(text || '').trim();
+  const match = s.match(/^.*?[.!?](\s|$)/);
+  return clip(match ? match[0].trim() : s, 160);
+}
+
+function clip(text, max) {
+  const s = String(text || '').trim();
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/**
+ * Builds the `OpenAI` global for one simulation. `sim` supplies: api(name, args), after(simMs, fn) -> cancel,
+ * invoke(fn, args), fail(error), promise(executor), makeError(message), nameError(error), outcomeOfCurrentCall(),
+ * registerMediaUnit(proxy, descriptor), timeline(kind, name, detail), isEnded().
+ */
+function createOpenAIModule(sim) {
+  let clientSeq = 0;
+
+  function createRealtimeAPIClient(parameters) {
+    sim.api('createRealtimeAPIClient', [parameters]);
+    return sim.promise((resolve, reject) => {
+      if (!parameters || typeof parameters !== 'object') {
+        reject(sim.makeError('OpenAI.createRealtimeAPIClient: parameters must be an object'));
+        return;
+      }
+      if (typeof parameters.apiKey !== 'string' || parameters.apiKey.length === 0) {
+        reject(sim.makeError('OpenAI.createRealtimeAPIClient: apiKey is required'));
+        return;
+      }
+      const outcome = sim.outcomeOfCurrentCall();
+      if (outcome && outcome.ai === 'create-fails') {
+        sim.after(100, () => reject(sim.makeError('simulated: the OpenAI Realtime API refused the connection (401)')));
+        return;
+      }
+      clientSeq += 1;
+      const client = new FakeRealtimeClient(sim, `openai-${clientSeq}`, parameters, outcome);
+      sim.after(100, () => {
+        resolve(client.proxy);
+        client.opened();
+      });
+    });
+  }
+
+  const onError = (error) => sim.nameError(error);
+  return strictNamespace(
+    'OpenAI',
+    {
+      createRealtimeAPIClient,
+      RealtimeAPIEvents: strictNamespace('OpenAI.RealtimeAPIEvents', OPENAI_REALTIME_EVENTS, onError),
+      Events: strictNamespace('OpenAI.Events', OPENAI_EVENTS, onError),
+      RealtimeAPIClientType: strictNamespace('OpenAI.RealtimeAPIClientType', OPENAI_CLIENT_TYPES, onError),
+      ...unsupported('OpenAI', ['RealtimeAPIClient'], onError),
+      Beta: strictNamespace('OpenAI.Beta', unsupported('OpenAI.Beta', ['createRealtimeAPIClient'], onError), onError),
+    },
+    onError,
+  );
+}
+
+const VALID_EVENTS = new Set([...Object.values(OPENAI_REALTIME_EVENTS), ...Object.values(OPENAI_EVENTS)]);
+const EVENT_NAME = Object.fromEntries(Object.entries(OPENAI_REALTIME_EVENTS).map(([k, v]) => [v, k]));
+
+class FakeRealtimeClient {
+  constructor(sim, id, parameters, outcome) {
+    this.sim = sim;
+    this.id = id;
+    this.parameters = parameters;
+    this.outcome = outcome || {};
+    this.listeners = new Map();
+    this.cancels = [];
+    this.closed = false;
+    this.configured = false;
+    this.bridged = false;
+    this.talking = false;
+    this.instructions = '';
+    this.eventSeq = 0;
+    const self = this;
+    const record = (name) => (...args) => {
+      sim.api(name, args);
+    };
+    const methods = {
+      id: () => self.id,
+      webSocketId: () => `${self.id}-ws`,
+      close: () => {
+        sim.api('close');
+        self.close('closed by the scenario');
+      },
+      sendMediaTo: (unit) => {
+        sim.api('sendMediaTo', [unit]);
+        self.mediaBridged();
+      },
+      stopMediaTo: record('stopMediaTo'),
+      clearMediaBuffer: record('clearMediaBuffer'),
+      addEventListener: (event, callback) => self.addEventListener(event, callback),
+      removeEventListener: (event, callback) => self.removeEventListener(event, callback),
+      sessionUpdate: (params) => {
+        sim.api('sessionUpdate', [params]);
+        self.sessionUpdate(params);
+      },
+      inputAudioBufferClear: record('inputAudioBufferClear'),
+      conversationItemCreate: record('conversationItemCreate'),
+      conversationItemRetrieve: record('conversationItemRetrieve'),
+      conversationItemTruncate: record('conversationItemTruncate'),
+      conversationItemDelete: record('conversationItemDelete'),
+      responseCreate: record('responseCreate'),
+      responseCancel: record('responseCancel'),
+    };
+    for (const name of OPENAI_CLIENT_METHODS) {
+      if (!methods[name]) throw new Error(`fake OpenAI client lacks ${name}`);
+    }
+    this.proxy = strictNamespace('OpenAI.RealtimeAPIClient', methods, (error) => sim.nameError(error));
+    sim.registerMediaUnit(this.proxy, { kind: 'openai', id, unit: this });
+  }
+
+  addEventListener(event, callback) {
+    if (!VALID_EVENTS.has(event)) {
+      throw new TypeError(`RealtimeAPIClient.addEventListener: ${String(event)} is not an OpenAI event`);
+    }
+    if (typeof callback !== 'function') throw new TypeError('RealtimeAPIClient.addEventListener: callback required');
+    if (!this.listeners.has(event)) this.listeners.set(event, []);
+    this.listeners.get(event).push(callback);
+  }
+
+  removeEventListener(event, callback) {
+    const list = this.listeners.get(event) || [];
+    this.listeners.set(event, callback ? list.filter((cb) => cb !== callback) : []);
+  }
+
+  schedule(simMs, fn) {
+    this.cancels.push(this.sim.after(simMs, () => !this.closed && fn()));
+  }
+
+  emit(event, payload) {
+    if (this.closed || this.sim.isEnded()) return;
+    this.eventSeq += 1;
+    const data = { customEvent: EVENT_NAME[event] || event, payload: { event_id: `event_${this.eventSeq}`, ...payload } };
+    this.sim.timeline('openai', event, payload);
+    for (const callback of [...(this.listeners.get(event) || [])]) {
+      this.sim.invoke(callback, [{ client: this.proxy, data }]);
+    }
+  }
+
+  opened() {
+    this.schedule(100, () =>
+      this.emit(OPENAI_REALTIME_EVENTS.SessionCreated, {
+        type: 'session.created',
+        session: { type: 'realtime', model: this.parameters.model || 'gpt-realtime', instructions: '' },
+      }),
+    );
+  }
+
+  sessionUpdate(params) {
+    const session = (params && params.session) || params || {};
+    if (typeof session.instructions === 'string') this.instructions = session.instructions;
+    this.configured = true;
+    this.schedule(50, () =>
+      this.emit(OPENAI_REALTIME_EVENTS.SessionUpdated, { type: 'session.updated', session }),
+    );
+    if (this.outcome.ai === 'error') {
+      this.schedule(300, () =>
+        this.emit(OPENAI_REALTIME_EVENTS.Error, {
+          type: 'error',
+          error: { type: 'server_error', code: 'simulated_error', message: 'Simulated Realtime API failure' },
+        }),
+      );
+    }
+    this.maybeTalk();
+  }
+
+  mediaBridged() {
+    this.bridged = true;
+    this.maybeTalk();
+  }
+
+  maybeTalk() {
+    if (this.talking || !this.configured || !this.bridged || this.outcome.ai !== 'talk') return;
+    this.talking = true;
+    SCRIPT.forEach((line, index) => {
+      this.schedule(line.at, () => {
+        const text = line.text(this.instructions);
+        const itemId = `item_${index + 1}`;
+        if (line.role === 'agent') {
+          this.emit(OPENAI_REALTIME_EVENTS.ResponseOutputAudioTranscriptDone, {
+            type: 'response.output_audio_transcript.done',
+            response_id: `resp_${index + 1}`,
+            item_id: itemId,
+            output_index: 0,
+            content_index: 0,
+            transcript: text,
+          });
+        } else {
+          this.emit(OPENAI_REALTIME_EVENTS.ConversationItemInputAudioTranscriptionCompleted, {
+            type: 'conversation.item.input_audio_transcription.completed',
+            item_id: itemId,
+            content_index: 0,
+            transcript: text,
+          });
+        }
+      });
+    });
+  }
+
+  /** The call's media stopped (call ended): no more speech. */
+  mediaEnded() {
+    this.cancelAll();
+  }
+
+  cancelAll() {
+    for (const cancel of this.cancels) cancel();
+    this.cancels = [];
+  }
+
+  close(reason) {
+    if (this.closed) return;
+    this.closed = true;
+    this.cancelAll();
+    const onClose = this.parameters.onWebSocketClose;
+    if (typeof onClose === 'function') {
+      this.sim.after(20, () => this.sim.invoke(onClose, [{ code: 1000, reason }]));
+    }
+  }
+}
+
+module.exports = { createOpenAIModule, SCRIPT, firstSentence };

@@ -1,0 +1,42 @@
+'use strict';
+/**
+ * Scripted call outcomes, chosen by destination. Times are in simulated milliseconds from the dial (before
+ * time_scale). pstn/whatsapp numbers are matched by their last 4 digits, sip/user destinations by the user part
+ * (after "sip:"/"sips:", before "@"), case-insensitively. Keep the table in scenarios/README.md in step.
+ */
+
+const OUTCOMES = {
+  busy: { digits: '0186', ringingAt: 300, failAt: 1300, code: 486, reason: 'Busy Here' },
+  noanswer: { digits: '0180', ringingAt: 300, failAt: 3300, code: 480, reason: 'Temporarily Unavailable' },
+  timeout: { digits: '0187', ringingAt: 300, failAt: 3300, code: 487, reason: 'Request Terminated' },
+  rejected: { digits: '0160', ringingAt: 300, failAt: 1300, code: 603, reason: 'Decline' },
+  unreachable: { digits: '0199', ringingAt: null, failAt: 200, code: 404, reason: 'Not Found' },
+  hold: { digits: '0177', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'talk' },
+  aierror: { digits: '0166', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'error' },
+  aifail: { digits: '0165', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'create-fails' },
+  answered: { digits: null, ringingAt: 300, answerAt: 1000, hangupAfter: 5000, ai: 'talk' },
+};
+
+/** The outcome name for a destination on a channel ("answered" when nothing else matches). */
+function outcomeFor(channel, destination) {
+  const text = String(destination || '');
+  if (channel === 'pstn' || channel === 'whatsapp') {
+    const digits = text.replace(/\D/g, '').slice(-4);
+    for (const [name, outcome] of Object.entries(OUTCOMES)) {
+      if (outcome.digits && outcome.digits === digits) return name;
+    }
+    return 'answered';
+  }
+  const user = text.replace(/^sips?:/i, '').split('@')[0].toLowerCase();
+  return Object.prototype.hasOwnProperty.call(OUTCOMES, user) ? user : 'answered';
+}
+
+/** Per-minute rate used for the simulated Disconnected cost (account currency). */
+const COST_PER_MINUTE = 0.012;
+
+function costFor(durationSeconds) {
+  const minutes = Math.max(1, Math.ceil(durationSeconds / 60));
+  return Math.round(minutes * COST_PER_MINUTE * 10000) / 10000;
+}
+
+module.exports = { OUTCOMES, outcomeFor, costFor, COST_PER_MINUTE };
