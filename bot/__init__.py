@@ -1,0 +1,3 @@
+"""callbot: place outbound phone calls from Slack through Voximplant."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,150 @@
+"""`callbot serve | sandbox | callerids add|list|remove | migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from bot.calls.models import Channel
+from bot.calls.numbers import format_international, parse_phone_number
+from bot.errors import ConfigError, Refusal
+from bot.settings import load_settings
+from bot.store import Store
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callbot", description="Place phone calls from Slack through Voximplant.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the bot (Slack and Voximplant settings from the environment)")
+    serve.set_defaults(run=_serve)
+
+    sandbox = commands.add_parser("sandbox", help="run the whole loop locally with fake Slack and Voximplant")
+    sandbox.add_argument("--port", type=int, default=3000, help="port of the sandbox page (default 3000)")
+    sandbox.add_argument("--database", default="sandbox.db", help="SQLite file for the sandbox (default sandbox.db)")
+    sandbox.set_defaults(run=_sandbox)
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.set_defaults(run=_migrate)
+
+    callerids = commands.add_parser("callerids", help="manage the caller-ID allowlist")
+    actions = callerids.add_subparsers(required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="allow a caller ID")
+    add.add_argument("number", help="the number, e.g. +14155550123")
+    add.add_argument("label", nargs="?", default="", help='a name people recognise, e.g. "Support line"')
+    add.add_argument("--channels", default="pstn", help="comma-separated: pstn, sip, user, whatsapp (default: pstn)")
+    add.set_defaults(run=_callerids_add)
+    remove = actions.add_parser("remove", help="stop allowing a caller ID")
+    remove.add_argument("number")
+    remove.set_defaults(run=_callerids_remove)
+    listing = actions.add_parser("list", help="show the allowlist")
+    listing.set_defaults(run=_callerids_list)
+    return parser
+
+
+def _serve(_: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.logs import setup_logging
+
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from bot.sandbox.run import run_sandbox
+
+    return asyncio.run(run_sandbox(port=args.port, database=args.database))
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    settings = load_settings(need_slack=False)
+
+    async def run() -> int:
+        store = await Store.open(settings.database_path)
+        version = await store.migrate()
+        await store.close()
+        print(f"{settings.database_path}: schema version {version}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _callerids_add(args: argparse.Namespace) -> int:
+    settings = load_settings(need_slack=False)
+    try:
+        number = parse_phone_number(args.number, settings.default_region, field="caller_id")
+        channels = frozenset(Channel(name.strip()) for name in args.channels.split(",") if name.strip())
+    except Refusal as refusal:
+        print(refusal.text, file=sys.stderr)
+        return 1
+    except ValueError:
+        print(f"unknown channel in {args.channels!r}; use pstn, sip, user or whatsapp", file=sys.stderr)
+        return 1
+
+    async def run() -> int:
+        store = await Store.open(settings.database_path)
+        new = await store.add_caller_id(
+            number, label=args.label, channels=channels, added_by="cli", at=datetime.now(UTC)
+        )
+        await store.close()
+        print(f"{'added' if new else 'updated'} {format_international(number)} ({', '.join(sorted(channels))})")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _callerids_remove(args: argparse.Namespace) -> int:
+    settings = load_settings(need_slack=False)
+
+    async def run() -> int:
+        store = await Store.open(settings.database_path)
+        try:
+            number = parse_phone_number(args.number, settings.default_region, field="caller_id")
+        except Refusal:
+            number = args.number
+        removed = await store.remove_caller_id(number)
+        await store.close()
+        if not removed:
+            print(f"{args.number} is not on the allowlist", file=sys.stderr)
+            return 1
+        print(f"removed {format_international(number)}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _callerids_list(_: argparse.Namespace) -> int:
+    settings = load_settings(need_slack=False)
+
+    async def run() -> int:
+        store = await Store.open(settings.database_path)
+        entries = await store.caller_ids()
+        await store.close()
+        if not entries:
+            print('the allowlist is empty; add a number with: callbot callerids add +14155550123 "Support line"')
+        for entry in entries:
+            channels = ",".join(sorted(entry.channels))
+            print(f"{entry.number}\t{format_international(entry.number)}\t{channels}\t{entry.label}")
+        return 0
+
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""create_app(settings): one Starlette application holding every HTTP route, built fresh for each run or test."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+import httpx
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot import routes, slack
+from bot.calls.service import CallPolicy, CallService
+from bot.settings import Settings
+from bot.slack.deps import Deps
+from bot.slack.notifier import SlackCallView
+from bot.store import Store
+from bot.tasks import Background
+from bot.voximplant import ApiKeyAuth, VoximplantClient
+
+log = logging.getLogger(__name__)
+SHUTDOWN_GRACE_S = 20.0
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The bot as an ASGI app; its lifespan opens the store and the HTTP clients and closes them."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = await Store.open(settings.database_path)
+        session = aiohttp.ClientSession()
+        http = httpx.AsyncClient(timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0))
+        background = Background()
+        try:
+            slack_client = AsyncWebClient(
+                token=_secret(settings.slack_bot_token),
+                base_url=settings.slack_api_url,
+                session=session,
+                retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+            )
+            calls = CallService(store, _voximplant(settings, http), _policy(settings))
+            calls.observer = SlackCallView(slack_client, store)
+            bolt = AsyncApp(
+                client=slack_client,
+                signing_secret=_secret(settings.slack_signing_secret),
+                process_before_response=True,
+                logger=logging.getLogger("bot.bolt"),
+            )
+            slack.register(bolt, Deps(calls=calls, background=background, default_region=settings.default_region))
+            app.state.store = store
+            app.state.calls = calls
+            app.state.background = background
+            app.state.slack_handler = AsyncSlackRequestHandler(bolt)
+            app.state.verifier = SignatureVerifier(_secret(settings.slack_signing_secret))
+            await calls.fail_unplaced()
+            yield
+        finally:
+            unfinished = await background.drain(SHUTDOWN_GRACE_S)
+            if unfinished:
+                log.warning("stopped with %d background tasks unfinished", unfinished)
+            await http.aclose()
+            await session.close()
+            await store.close()
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", _slack_events, methods=["POST"]),
+            Route("/voximplant/events", routes.voximplant_events, methods=["POST"]),
+            Route("/healthz", routes.healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def _slack_events(request: Request) -> Response:
+    body = await request.body()
+    if await routes.is_replay(request, body, request.app.state.verifier, request.app.state.store):
+        log.warning("ignored a replayed Slack request")
+        return Response(status_code=200)
+    handler: AsyncSlackRequestHandler = request.app.state.slack_handler
+    return await handler.handle(request)
+
+
+def _voximplant(settings: Settings, http: httpx.AsyncClient) -> VoximplantClient | None:
+    if not settings.voximplant_configured or settings.voximplant_api_key is None:
+        log.warning("Voximplant is not configured: /call will explain this to people and place no calls")
+        return None
+    auth = ApiKeyAuth(settings.voximplant_account_id or "", settings.voximplant_api_key.get_secret_value())
+    return VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth)
+
+
+def _policy(settings: Settings) -> CallPolicy:
+    base = str(settings.public_base_url).rstrip("/") if settings.public_base_url else None
+    return CallPolicy(
+        default_region=settings.default_region,
+        allowed_countries=frozenset(settings.allowed_countries),
+        default_caller_id=settings.default_caller_id,
+        max_duration_s=settings.max_call_duration_s,
+        rule_id=settings.voximplant_rule_id,
+        callback_url=f"{base}/voximplant/events" if base else None,
+    )
+
+
+def _secret(value: object) -> str | None:
+    return value.get_secret_value() if value is not None else None  # type: ignore[attr-defined]

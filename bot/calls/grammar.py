@@ -1,0 +1,69 @@
+"""The `/call` text: `<destination> [from <caller id>] [instructions…]`, as people type it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+
+# Slack rewrites links in command text when "escape" is on: <tel:+14155550100|+1 415…>, <mailto:a@b|a@b>.
+_SLACK_LINK = re.compile(r"<(?:tel|sip|mailto):([^|>]+)(?:\|[^>]*)?>")
+_NUMBER_RUN = re.compile(r"\s*(\+?[\d(][\d()\-.\s]*)")
+_FROM = re.compile(r"\s*from\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class CallDraft:
+    """What a person asked for, before any of it is checked."""
+
+    destination: str | None
+    caller_id: str | None
+    instructions: str
+
+
+def parse_command(text: str, default_region: str) -> CallDraft:
+    """Split `/call` text into its parts; never raises: checks come later."""
+    rest = _SLACK_LINK.sub(lambda m: m.group(1), text).strip()
+    destination, rest = _take_number(rest, default_region)
+    caller_id = None
+    if destination is not None and (found := _FROM.match(rest)):
+        # Right after the destination, "from" always names the caller ID, even when what follows is no number.
+        tail = rest[found.end() :]
+        caller_id, rest = _take_number(tail, default_region)
+        if caller_id is None:
+            caller_id, rest = _first_word(tail)
+    return CallDraft(destination=destination, caller_id=caller_id, instructions=rest.strip())
+
+
+def _take_number(text: str, default_region: str) -> tuple[str | None, str]:
+    """The longest leading run of words that reads as a phone number, and the text after it."""
+    match = _NUMBER_RUN.match(text)
+    if match is None:
+        return None, text
+    words = match.group(1).split()
+    for count in range(len(words), 0, -1):
+        candidate = " ".join(words[:count])
+        if _reads_as_number(candidate, default_region):
+            return candidate, _drop_words(text, count)
+    return words[0], _drop_words(text, 1)
+
+
+def _reads_as_number(candidate: str, default_region: str) -> bool:
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(candidate, default_region))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _first_word(text: str) -> tuple[str | None, str]:
+    parts = text.split(None, 1)
+    return (parts[0], parts[1] if len(parts) > 1 else "") if parts else (None, text)
+
+
+def _drop_words(text: str, count: int) -> str:
+    remaining = text.lstrip()
+    for _ in range(count):
+        parts = remaining.split(None, 1)
+        remaining = parts[1] if len(parts) > 1 else ""
+    return remaining

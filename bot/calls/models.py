@@ -1,0 +1,151 @@
+"""The call's data: what was asked, what it is now, and what the scenario reports. No Slack or HTTP types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Channel(StrEnum):
+    """How the scenario reaches the callee."""
+
+    PSTN = "pstn"
+    SIP = "sip"
+    USER = "user"
+    WHATSAPP = "whatsapp"
+
+
+class CallState(StrEnum):
+    REQUESTED = "requested"
+    STARTING = "starting"
+    DIALING = "dialing"
+    RINGING = "ringing"
+    CONNECTED = "connected"
+    ENDED = "ended"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class SlackOrigin(BaseModel):
+    """Where a request came from in Slack, so replies find their way back."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team_id: str
+    user_id: str
+    conversation_id: str
+    thread_ts: str | None = None
+
+
+class CallRequest(BaseModel):
+    """A vetted request to place one call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    destination: str = Field(description="E.164 for pstn and whatsapp, a SIP URI for sip, a user name for user")
+    caller_id: str = Field(description="E.164")
+    channel: Channel = Channel.PSTN
+    instructions: str = ""
+    max_duration_s: int
+    origin: SlackOrigin
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call as stored."""
+
+    id: str
+    request: CallRequest
+    state: CallState
+    state_reason: str
+    created_at: datetime
+    updated_at: datetime
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+    access_url: str | None = None
+    history_id: int | None = None
+    connected_at: datetime | None = None
+    duration_s: float | None = None
+    last_seq: int = 0
+
+    @property
+    def is_live(self) -> bool:
+        return self.state not in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset({CallState.ENDED, CallState.FAILED, CallState.CANCELED})
+
+
+# -- status events, scenario -> bot (the contract in docs/architecture.md) --------------------------------------
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1]
+    call_id: Annotated[str, Field(min_length=1, max_length=64)]
+    seq: Annotated[int, Field(ge=1)]
+    at: datetime
+
+
+class _NoData(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class TranscriptData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    role: Literal["agent", "callee"]
+    text: Annotated[str, Field(max_length=10_000)]
+
+
+class FailedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    code: int
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class DisconnectedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    duration_s: Annotated[float, Field(ge=0)] = 0
+    reason: Annotated[str, Field(max_length=100)] = "remote_hangup"
+    cost: float | None = None
+
+
+class ErrorData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    message: Annotated[str, Field(max_length=2_000)]
+
+
+class ProgressEvent(_Event):
+    event: Literal["started", "dialing", "ringing", "connected"]
+    data: _NoData = _NoData()
+
+
+class TranscriptEvent(_Event):
+    event: Literal["transcript"]
+    data: TranscriptData
+
+
+class FailedEvent(_Event):
+    event: Literal["failed"]
+    data: FailedData
+
+
+class DisconnectedEvent(_Event):
+    event: Literal["disconnected"]
+    data: DisconnectedData
+
+
+class ErrorEvent(_Event):
+    event: Literal["error"]
+    data: ErrorData
+
+
+StatusEvent = Annotated[
+    ProgressEvent | TranscriptEvent | FailedEvent | DisconnectedEvent | ErrorEvent,
+    Field(discriminator="event"),
+]

@@ -1,0 +1,127 @@
+"""Phone numbers: parse what people type, refuse what must never be dialled, show numbers to people."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
+
+from bot.errors import Refusal
+
+# Types a person or a business answers; everything else (premium rate, shared cost, pagers...) is refused.
+CALLABLE_TYPES = frozenset(
+    {
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.TOLL_FREE,
+        PhoneNumberType.VOIP,
+    }
+)
+_TYPE_WORDS = {
+    PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
+    PhoneNumberType.SHARED_COST: "a shared-cost number",
+    PhoneNumberType.PAGER: "a pager number",
+    PhoneNumberType.UAN: "a universal access number",
+    PhoneNumberType.VOICEMAIL: "a voicemail access number",
+    PhoneNumberType.PERSONAL_NUMBER: "a personal forwarding number",
+}
+# Emergency numbers that are dialled the same way in many countries; checked besides phonenumbers' own tables.
+_WELL_KNOWN_EMERGENCY = frozenset({"112", "911", "999", "000", "110", "119", "118", "100", "101", "102", "08"})
+_INTERNATIONAL_PREFIXES = ("+", "00", "011")
+_FIELD = "destination"
+
+
+def format_international(e164: str) -> str:
+    """`+14155550100` as people read it: `+1 415-555-0100`."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164, None), PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return e164
+
+
+def region_of(e164: str) -> str | None:
+    """The ISO region code of a number in E.164, or None when it has none (non-geographic)."""
+    return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+
+
+def parse_phone_number(
+    text: str, default_region: str, *, allowed_regions: frozenset[str] = frozenset(), field: str = _FIELD
+) -> str:
+    """The destination `text` as E.164, or a Refusal saying why it must not or cannot be dialled.
+
+    `allowed_regions` empty means any region may be called.
+    """
+    shown = text.strip()
+    if is_emergency_number(shown, default_region):
+        raise Refusal(
+            f"{shown} is an emergency number. callbot never dials emergency services: call them yourself, now.",
+            field=field,
+        )
+    try:
+        number = phonenumbers.parse(shown, default_region)
+    except phonenumbers.NumberParseException:
+        raise Refusal(
+            f"I couldn't read `{shown}` as a phone number. Write it in international form, e.g. `+14155550100`.",
+            field=field,
+        ) from None
+    region = phonenumbers.region_code_for_number(number)
+    if len(str(number.national_number)) <= 6 and not phonenumbers.is_valid_number(number):
+        raise Refusal(f"{shown} is a short code. callbot only calls full phone numbers.", field=field)
+    if not phonenumbers.is_valid_number(number):
+        raise Refusal(
+            f"`{shown}` is not a valid phone number"
+            + (f" in {region}" if region else "")
+            + ". Check the digits and include the country code, e.g. `+14155550100`.",
+            field=field,
+        )
+    kind = phonenumbers.number_type(number)
+    if kind not in CALLABLE_TYPES:
+        what = _TYPE_WORDS.get(kind, "not a number callbot may call")
+        raise Refusal(f"{format_international(_e164(number))} is {what}; callbot does not call those.", field=field)
+    if allowed_regions and region not in allowed_regions:
+        raise Refusal(
+            f"Calls to {region or 'that destination'} are not allowed here "
+            f"(allowed: {', '.join(sorted(allowed_regions))}). Ask an admin if you need it.",
+            field=field,
+        )
+    return _e164(number)
+
+
+def is_emergency_number(text: str, default_region: str) -> bool:
+    """True if `text`, in any form people dial it, reaches emergency services in its region or `default_region`."""
+    digits = re.sub(r"[^\d+]", "", text)
+    if not digits:
+        return False
+    # Read it both as a national number of the default region and, where it has one, with its country code.
+    candidates: set[tuple[str, str]] = {(digits.lstrip("+"), default_region)}
+    for prefix in _INTERNATIONAL_PREFIXES:
+        if digits.startswith(prefix):
+            rest = digits[len(prefix) :]
+            for length in (1, 2, 3):
+                code = rest[:length]
+                for region in phonenumbers.region_codes_for_country_code(int(code)) if code.isdigit() else ():
+                    candidates.add((rest[length:], region))
+            break
+    for national, region in list(candidates):
+        prefix = phonenumbers.country_code_for_region(region)
+        national_prefix = _national_prefix(region)
+        if national_prefix and national.startswith(national_prefix):
+            candidates.add((national[len(national_prefix) :], region))
+        if national.startswith(str(prefix)):
+            candidates.add((national[len(str(prefix)) :], region))
+    return any(
+        national in _WELL_KNOWN_EMERGENCY or shortnumberinfo.is_emergency_number(national, region)
+        for national, region in candidates
+        if national
+    )
+
+
+def _national_prefix(region: str) -> str | None:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    return metadata.national_prefix if metadata else None
+
+
+def _e164(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)

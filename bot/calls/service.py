@@ -1,0 +1,229 @@
+"""CallService: vet a request, place the call, take in the scenario's status events."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pydantic import TypeAdapter, ValidationError
+
+from bot.calls.grammar import CallDraft
+from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
+from bot.calls.numbers import parse_phone_number, region_of
+from bot.calls.policy import resolve_caller_id
+from bot.calls.states import Transition, transition_for
+from bot.errors import EventRejected, Refusal, VoximplantError
+from bot.store import EventOutcome, Store
+from bot.voximplant import VoximplantClient
+
+log = logging.getLogger(__name__)
+_EVENT = TypeAdapter[StatusEvent](StatusEvent)
+MAX_INSTRUCTIONS = 3000
+
+
+class CallObserver(Protocol):
+    """What the Slack side does when a call is created or changes; the domain knows nothing more of Slack."""
+
+    async def call_created(self, call: Call) -> bool:
+        """Show a new call; False if it could not be shown anywhere (then it is not placed)."""
+        ...
+
+    async def call_moved(self, call: Call, transition: Transition) -> None: ...
+
+    async def call_event(self, call: Call, event: StatusEvent) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallPolicy:
+    """The settings the domain needs, taken from Settings once."""
+
+    default_region: str
+    allowed_countries: frozenset[str]
+    default_caller_id: str | None
+    max_duration_s: int
+    rule_id: int | None
+    callback_url: str | None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CallService:
+    """Places calls and keeps their records; every path in and out of a call goes through here."""
+
+    def __init__(
+        self,
+        store: Store,
+        voximplant: VoximplantClient | None,
+        policy: CallPolicy,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
+    ) -> None:
+        self.store = store
+        self._voximplant = voximplant
+        self._policy = policy
+        self._clock = clock
+        self._new_id = new_id
+        self.observer: CallObserver | None = None
+
+    async def vet(self, draft: CallDraft, origin: SlackOrigin, *, channel: Channel = Channel.PSTN) -> CallRequest:
+        """Turn what a person typed into a request we are willing to place, or raise a Refusal saying why not."""
+        if draft.destination is None:
+            raise Refusal("Say who to call: `/call +14155550100 what the agent should say`.", field="destination")
+        if self._voximplant is None or self._policy.rule_id is None or self._policy.callback_url is None:
+            raise Refusal(
+                "Calling is not set up on this workspace yet: an admin needs to set the Voximplant settings "
+                "(see the README, “Voximplant setup”)."
+            )
+        typed_caller_id = None
+        if draft.caller_id is not None:
+            typed_caller_id = parse_phone_number(draft.caller_id, self._policy.default_region, field="caller_id")
+        caller_id = await resolve_caller_id(
+            self.store, typed_caller_id, channel, default=self._policy.default_caller_id
+        )
+        allowed = self._policy.allowed_countries or frozenset(filter(None, [region_of(caller_id)]))
+        destination = parse_phone_number(draft.destination, self._policy.default_region, allowed_regions=allowed)
+        if len(draft.instructions) > MAX_INSTRUCTIONS:
+            raise Refusal(
+                f"The instructions are {len(draft.instructions)} characters long; keep them under {MAX_INSTRUCTIONS}.",
+                field="instructions",
+            )
+        return CallRequest(
+            destination=destination,
+            caller_id=caller_id,
+            channel=channel,
+            instructions=draft.instructions,
+            max_duration_s=self._policy.max_duration_s,
+            origin=origin,
+        )
+
+    async def create(self, request: CallRequest) -> tuple[Call, str]:
+        """Store a new call in `requested`; returns it with its callback token (shown to nobody but the scenario)."""
+        now = self._clock()
+        call = Call(
+            id=self._new_id(), request=request, state=CallState.REQUESTED, state_reason="", created_at=now,
+            updated_at=now,
+        )  # fmt: skip
+        token = secrets.token_urlsafe(32)
+        await self.store.insert_call(call, token_hash=hash_token(token))
+        return call, token
+
+    async def launch(self, call: Call, token: str) -> Call:
+        """Post the call's message, then start its scenario. StartScenarios is never repeated once it may have run."""
+        if self.observer is not None and not await self.observer.call_created(call):
+            return await self._move(call, Transition(CallState.FAILED, "its Slack thread could not be posted"))
+        if self._voximplant is None or self._policy.rule_id is None:  # vet() refuses this; kept for direct callers
+            return await self._move(call, Transition(CallState.FAILED, "calling is not set up on this workspace"))
+        # Recorded before the request leaves: a call still `requested` after a crash was provably never sent.
+        starting = await self.store.move(call.id, Transition(CallState.STARTING, "sent to Voximplant"), self._clock())
+        if starting is None:
+            return await self.store.call(call.id) or call
+        call = starting
+        try:
+            result = await self._voximplant.start_scenarios(
+                rule_id=self._policy.rule_id, custom_data=self.custom_data(call, token)
+            )
+        except VoximplantError as error:
+            log.warning("StartScenarios failed for call %s: %s", call.id, error)
+            return await self._move(call, Transition(CallState.FAILED, _start_failure_words(error)))
+        await self.store.set_session(
+            call.id, access_url=result.media_session_access_secure_url, history_id=result.call_session_history_id
+        )
+        return await self.store.call(call.id) or call
+
+    def custom_data(self, call: Call, token: str) -> str:
+        """The script_custom_data JSON the scenario reads (contract v1 in docs/architecture.md)."""
+        request = call.request
+        return json.dumps(
+            {
+                "v": 1,
+                "call_id": call.id,
+                "destination": request.destination,
+                "caller_id": request.caller_id,
+                "channel": request.channel.value,
+                "instructions": request.instructions,
+                "callback_url": self._policy.callback_url,
+                "callback_token": token,
+                "max_duration_s": request.max_duration_s,
+            },
+            separators=(",", ":"),
+        )
+
+    async def receive_event(self, authorization: str | None, body: bytes) -> tuple[StatusEvent, EventOutcome]:
+        """Check, store once and apply a status event from the scenario; raise EventRejected to refuse it."""
+        try:
+            event = _EVENT.validate_json(body)
+        except ValidationError as error:
+            raise EventRejected(422, _first_problem(error)) from None
+        expected = await self.store.token_hash(event.call_id)
+        if expected is None:
+            raise EventRejected(404, "unknown call")
+        given = authorization.removeprefix("Bearer ").strip() if authorization else ""
+        if not hmac.compare_digest(hash_token(given), expected):
+            raise EventRejected(401, "bad callback token")
+        outcome = await self.store.record_event(event, received_at=self._clock(), decide=transition_for)
+        if outcome is None:  # pragma: no cover - the call existed a moment ago and calls are never deleted
+            raise EventRejected(404, "unknown call")
+        return event, outcome
+
+    async def announce(self, outcome: EventOutcome, event: StatusEvent) -> None:
+        """Tell the observer what an accepted event did."""
+        if self.observer is None or outcome.duplicate:
+            return
+        if outcome.transition is not None:
+            await self.observer.call_moved(outcome.call, outcome.transition)
+        else:
+            await self.observer.call_event(outcome.call, event)
+
+    async def fail_unplaced(self) -> int:
+        """At start: calls stored but never sent to Voximplant (the bot stopped in between) fail, and say so.
+
+        They are not placed now: the person may have asked again meanwhile, and a late call surprises everyone.
+        """
+        stranded = await self.store.calls_in_state(CallState.REQUESTED)
+        for call in stranded:
+            await self._move(
+                call, Transition(CallState.FAILED, "the bot restarted before placing it; nothing was dialled")
+            )
+        return len(stranded)
+
+    async def _move(self, call: Call, transition: Transition) -> Call:
+        moved = await self.store.move(call.id, transition, self._clock())
+        if moved is None:
+            return await self.store.call(call.id) or call
+        if self.observer is not None:
+            await self.observer.call_moved(moved, transition)
+        return moved
+
+
+def _start_failure_words(error: VoximplantError) -> str:
+    if error.code == 100:
+        return "Voximplant refused our credentials; an admin needs to check VOXIMPLANT_ACCOUNT_ID and the API key"
+    if error.code is not None:
+        return f"Voximplant refused to start the call: {error.message} (error {error.code})"
+    if error.may_have_started:
+        return (
+            f"Voximplant did not confirm the call ({error.message}). It was not retried, to avoid calling twice; "
+            "if the phone rings anyway, the call is real"
+        )
+    return f"Voximplant could not be reached ({error.message}); nothing was dialled. Try again in a minute"
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"

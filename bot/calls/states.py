@@ -1,0 +1,88 @@
+"""The call's state machine: which event moves a call where, and the words for why a call failed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.calls.models import (
+    TERMINAL_STATES,
+    Call,
+    CallState,
+    DisconnectedEvent,
+    FailedEvent,
+    ProgressEvent,
+    StatusEvent,
+)
+
+# How far along a call is. A call only ever moves forward; every terminal state outranks every live one.
+_RANK = {
+    CallState.REQUESTED: 0,
+    CallState.STARTING: 1,
+    CallState.DIALING: 2,
+    CallState.RINGING: 3,
+    CallState.CONNECTED: 4,
+    CallState.ENDED: 9,
+    CallState.FAILED: 9,
+    CallState.CANCELED: 9,
+}
+
+_PROGRESS = {
+    "started": CallState.STARTING,
+    "dialing": CallState.DIALING,
+    "ringing": CallState.RINGING,
+    "connected": CallState.CONNECTED,
+}
+
+# SIP-style codes Voximplant reports in CallEvents.Failed, in words a person understands.
+_FAILURE_WORDS = {
+    404: "the number does not exist or cannot be reached",
+    408: "nobody answered",
+    480: "nobody answered",
+    486: "the line was busy",
+    487: "nobody answered before the call was given up",
+    488: "the other side could not accept the call",
+    600: "the line was busy",
+    603: "the call was declined",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    state: CallState
+    reason: str
+
+
+def can_move(current: CallState, target: CallState) -> bool:
+    """True if a call in `current` may move to `target`: forward only, and never out of a terminal state."""
+    return current not in TERMINAL_STATES and _RANK[target] > _RANK[current]
+
+
+def transition_for(call: Call, event: StatusEvent) -> Transition | None:
+    """The move `event` makes for `call`, or None when it changes nothing (late, repeated or informational)."""
+    match event:
+        case ProgressEvent():
+            target = Transition(_PROGRESS[event.event], event.event)
+        case FailedEvent():
+            target = Transition(CallState.FAILED, describe_failure(event.data.code, event.data.reason))
+        case DisconnectedEvent():
+            target = _after_disconnect(call, event)
+        case _:
+            return None
+    return target if can_move(call.state, target.state) else None
+
+
+def _after_disconnect(call: Call, event: DisconnectedEvent) -> Transition:
+    was_connected = call.connected_at is not None or event.data.duration_s > 0
+    if was_connected:
+        return Transition(CallState.ENDED, event.data.reason)
+    if event.data.reason == "hangup_requested":
+        return Transition(CallState.CANCELED, "hung up before anyone answered")
+    return Transition(CallState.FAILED, "the call ended before it was answered")
+
+
+def describe_failure(code: int, reason: str) -> str:
+    """Plain words for a failed call's SIP-style code, keeping Voximplant's own text beside them."""
+    words = _FAILURE_WORDS.get(code)
+    if words is None:
+        words = "the call could not be completed"
+    return f"{words} ({code} {reason})" if reason else f"{words} ({code})"

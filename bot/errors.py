@@ -1,0 +1,65 @@
+"""Errors callbot raises on purpose.
+
+    CallbotError
+    ├── ConfigError          settings are missing or contradict each other; the start stops
+    ├── Refusal              a request we will not carry out; the person is told why and what to do
+    ├── EventRejected        a status callback we refuse; carries the HTTP status to answer
+    └── VoximplantError      the Management API said no, or could not be asked
+        └── VoximplantUnreachable   the request never left this machine, so retrying it is safe
+
+None of them ever holds a secret: not a token, an API key or a callback token.
+"""
+
+from __future__ import annotations
+
+
+class CallbotError(Exception):
+    """Base of every error callbot raises on purpose."""
+
+
+class ConfigError(CallbotError):
+    """Settings are missing or contradictory; `problems` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"callbot cannot start; fix these settings:\n{listing}")
+
+
+class Refusal(CallbotError):
+    """A call request we refuse; `text` tells the person why and what to do instead.
+
+    `field` names the modal input the refusal is about, so a form can show it under that field.
+    """
+
+    def __init__(self, text: str, *, field: str | None = None) -> None:
+        super().__init__(text)
+        self.text = text
+        self.field = field
+
+
+class EventRejected(CallbotError):
+    """A status callback from the scenario that we refuse, with the HTTP status to answer."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class VoximplantError(CallbotError):
+    """The Management API answered an error, or the request's outcome is unknown.
+
+    `code` is Voximplant's error code (None when it gave none, e.g. a timeout or HTTP 5xx) and `message` its text.
+    `may_have_started` is True when the request may have reached Voximplant: a call may be under way.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, may_have_started: bool = False) -> None:
+        super().__init__(f"Voximplant error {code}: {message}" if code is not None else message)
+        self.code = code
+        self.message = message
+        self.may_have_started = may_have_started
+
+
+class VoximplantUnreachable(VoximplantError):
+    """The request never reached Voximplant (connection refused, connect or pool timeout)."""

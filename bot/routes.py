@@ -1,0 +1,56 @@
+"""HTTP routes that are not Slack's: status callbacks from the scenario, and health."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from slack_sdk.signature import SignatureVerifier
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bot.calls.service import CallService, utc_now
+from bot.errors import EventRejected
+from bot.store import Store
+from bot.tasks import Background
+
+log = logging.getLogger(__name__)
+MAX_EVENT_BYTES = 64 * 1024
+REPLAY_WINDOW = timedelta(minutes=10)  # Slack refuses timestamps older than 5 minutes; keep signatures twice that
+
+
+async def voximplant_events(request: Request) -> Response:
+    """POST /voximplant/events: one status event from a call's scenario."""
+    calls: CallService = request.app.state.calls
+    background: Background = request.app.state.background
+    body = await request.body()
+    if len(body) > MAX_EVENT_BYTES:
+        return JSONResponse({"ok": False, "error": "body too large"}, status_code=413)
+    try:
+        event, outcome = await calls.receive_event(request.headers.get("authorization"), body)
+    except EventRejected as rejected:
+        log.info("refused a status event: %s", rejected)
+        return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status)
+    if not outcome.duplicate:
+        background.spawn(calls.announce(outcome, event), key=outcome.call.id, name=f"announce {outcome.call.id}")
+    return JSONResponse({"ok": True, "duplicate": outcome.duplicate})
+
+
+async def healthz(request: Request) -> Response:
+    store: Store = request.app.state.store
+    try:
+        healthy = await store.ping()
+    except Exception:  # the probe must answer, whatever broke
+        log.exception("health check: the store did not answer")
+        healthy = False
+    return JSONResponse({"ok": healthy}, status_code=200 if healthy else 503)
+
+
+async def is_replay(request: Request, body: bytes, verifier: SignatureVerifier, store: Store) -> bool:
+    """True if this correctly signed Slack request was already received: someone is replaying it."""
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    signature = request.headers.get("x-slack-signature", "")
+    if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+        return False  # Bolt refuses it with 401
+    now = utc_now()
+    return not await store.first_sighting(signature, at=now, forget_before=now - REPLAY_WINDOW)

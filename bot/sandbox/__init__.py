@@ -1,0 +1,1 @@
+"""Local stand-ins for Slack and Voximplant, shared by the tests and `callbot sandbox`."""

@@ -1,0 +1,217 @@
+"""A fake Slack Web API: answers with Slack's response shapes, records every call, and fails on request.
+
+Point the bot at it with SLACK_API_URL=<url>/api/. It also serves response_url endpoints at /commands/...
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+BOT_USER_ID = "U0CALLBOT"
+TEAM_ID = "T0SANDBOX"
+
+
+@dataclass
+class ApiCall:
+    method: str
+    params: dict[str, Any]
+    token: str | None
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    thread_ts: str | None = None
+    user: str = BOT_USER_ID
+    edits: int = 0
+
+
+@dataclass
+class Fault:
+    """One scripted answer: a Slack error code, or an HTTP status (429 carries Retry-After)."""
+
+    error: str | None = None
+    status: int = 200
+    retry_after: int | None = None
+
+
+class FakeSlack:
+    """State and behaviour of the fake; `app` is the ASGI app that serves it."""
+
+    def __init__(self, *, bot_token: str = "xoxb-sandbox-token") -> None:
+        self.bot_token = bot_token
+        self.calls: list[ApiCall] = []
+        self.messages: list[Message] = []
+        self.ephemeral: list[dict[str, Any]] = []
+        self.responses: list[dict[str, Any]] = []
+        self.views: list[dict[str, Any]] = []
+        self.channel_errors: dict[str, str] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self._clock = 1_700_000_000
+        self._serial = 0
+        self.app = Starlette(
+            routes=[
+                Route("/api/{method}", self._api, methods=["GET", "POST"]),
+                Route("/commands/{path:path}", self._response_url, methods=["POST"]),
+            ]
+        )
+
+    # -- what tests and the sandbox use ---------------------------------------------------------------------------
+
+    def fail_next(
+        self, method: str, error: str | None = None, *, status: int = 200, retry_after: int | None = None
+    ) -> None:
+        """Make the next call of `method` fail with a Slack error code, or an HTTP status (429: rate limited)."""
+        self._faults[method].append(Fault(error=error, status=status, retry_after=retry_after))
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [call for call in self.calls if call.method == method]
+
+    def parents(self, channel: str | None = None) -> list[Message]:
+        return [m for m in self.messages if m.thread_ts is None and (channel is None or m.channel == channel)]
+
+    def thread(self, parent: Message) -> list[Message]:
+        return [m for m in self.messages if m.channel == parent.channel and m.thread_ts == parent.ts]
+
+    def find(self, channel: str, ts: str) -> Message | None:
+        return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
+
+    # -- HTTP ------------------------------------------------------------------------------------------------------
+
+    async def _api(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        params = await _params(request)
+        auth = request.headers.get("authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.pop("token", None)
+        self.calls.append(ApiCall(method, params, token))
+        if self._faults[method]:
+            fault = self._faults[method].popleft()
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            error = fault.error or ("ratelimited" if fault.status == 429 else "internal_error")
+            return JSONResponse({"ok": False, "error": error}, status_code=fault.status, headers=headers)
+        if token is None:
+            return _error("not_authed")
+        if token != self.bot_token:
+            return _error("invalid_auth")
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return _error("unknown_method")
+        result: dict[str, Any] = handler(params)
+        return JSONResponse(result)
+
+    async def _response_url(self, request: Request) -> Response:
+        self.responses.append(json.loads(await request.body()))
+        return Response("ok")
+
+    # -- Web API methods ------------------------------------------------------------------------------------------
+
+    def _auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True, "url": "https://sandbox.slack.com/", "team": "Sandbox", "user": "callbot",
+            "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0CALLBOT", "is_enterprise_install": False,
+        }  # fmt: skip
+
+    def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._conversation(str(params.get("channel", "")))
+        if "error" in channel:
+            return channel
+        text, blocks = params.get("text"), _blocks(params)
+        if not text and not blocks:
+            return {"ok": False, "error": "no_text"}
+        message = Message(
+            channel=channel["id"], ts=self._next_ts(), text=text or "", blocks=blocks,
+            thread_ts=params.get("thread_ts") or None,
+        )  # fmt: skip
+        self.messages.append(message)
+        return {"ok": True, "channel": message.channel, "ts": message.ts, "message": _shape(message)}
+
+    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self.find(str(params.get("channel")), str(params.get("ts")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        message.text = params.get("text") or message.text
+        message.blocks = _blocks(params) or message.blocks
+        message.edits += 1
+        return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text,
+                "message": _shape(message)}  # fmt: skip
+
+    def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._conversation(str(params.get("channel", "")))
+        if "error" in channel:
+            return channel
+        self.ephemeral.append(params)
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        view = params.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        self._serial += 1
+        stored = {**(view or {}), "id": f"V{self._serial:08d}", "team_id": TEAM_ID}
+        self.views.append(stored)
+        return {"ok": True, "view": stored}
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(params.get("user")))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": user}
+
+    # -- internals ------------------------------------------------------------------------------------------------
+
+    def _conversation(self, channel: str) -> dict[str, Any]:
+        if channel in self.channel_errors:
+            return {"ok": False, "error": self.channel_errors[channel]}
+        if channel.startswith(("U", "W")):
+            return {"id": "D" + channel[1:]}
+        if not channel.startswith(("C", "G", "D")):
+            return {"ok": False, "error": "channel_not_found"}
+        return {"id": channel}
+
+    def _next_ts(self) -> str:
+        self._serial += 1
+        return f"{self._clock + self._serial}.{self._serial:06d}"
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    params: dict[str, Any] = dict(request.query_params)
+    if request.headers.get("content-type", "").startswith("application/json"):
+        params.update(json.loads(body or b"{}"))
+    else:
+        params.update(parse_qsl(body.decode()))
+    return params
+
+
+def _blocks(params: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = params.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    return list(blocks or [])
+
+
+def _shape(message: Message) -> dict[str, Any]:
+    shaped: dict[str, Any] = {"type": "message", "user": message.user, "text": message.text, "ts": message.ts}
+    if message.blocks:
+        shaped["blocks"] = message.blocks
+    if message.thread_ts:
+        shaped["thread_ts"] = message.thread_ts
+    return shaped
+
+
+def _error(code: str) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": code})

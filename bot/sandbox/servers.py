@@ -1,0 +1,61 @@
+"""Serve an ASGI app on a real loopback port (port 0: the OS picks) inside the running event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Generator
+from types import TracebackType
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # Several servers share one process here; signals belong to whoever runs the loop.
+        yield
+
+
+class LocalServer:
+    """`async with LocalServer(app) as server:` serves `app` at `server.url` until the block ends."""
+
+    def __init__(self, app: ASGIApp | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app  # may be set after binding, when the app needs to know its own URL
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.host, self.port = self._socket.getsockname()[:2]
+        self.url = f"http://{self.host}:{self.port}"
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> LocalServer:
+        if self.app is None:
+            raise RuntimeError("LocalServer.start() needs an app")
+        self._server = _Server(uvicorn.Config(self.app, lifespan="on", log_level="warning", access_log=False))
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
+        while not self._server.started:
+            if self._task.done():
+                await self._task
+                raise RuntimeError(f"the server at {self.url} did not start (see the log above)")
+            await asyncio.sleep(0.005)
+        return self
+
+    async def stop(self) -> None:
+        if self._task is None or self._server is None:
+            return
+        self._server.should_exit = True
+        await self._task
+        self._task = None
+        self._socket.close()
+
+    async def __aenter__(self) -> LocalServer:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,71 @@
+"""Send requests to the bot exactly as Slack does: form-encoded, signed with the signing secret."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+from bot.sandbox.fake_slack import TEAM_ID
+
+
+class SlackSender:
+    """Signs and posts slash commands and interactivity payloads to `{bot_url}/slack/events`."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        bot_url: str,
+        signing_secret: str,
+        response_base: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._http = http
+        self._url = f"{bot_url}/slack/events"
+        self._verifier = SignatureVerifier(signing_secret)
+        self._response_base = response_base
+        self._clock = clock
+        self._serial = 0
+
+    async def command(
+        self, text: str, *, user_id: str = "U0ANA", channel_id: str = "C0GENERAL", command: str = "/call"
+    ) -> httpx.Response:
+        """A slash command with every field Slack sends."""
+        self._serial += 1
+        form = {
+            "token": "legacy-verification-token-unused",
+            "team_id": TEAM_ID,
+            "team_domain": "sandbox",
+            "channel_id": channel_id,
+            "channel_name": "general" if channel_id == "C0GENERAL" else "channel",
+            "user_id": user_id,
+            "user_name": user_id.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0CALLBOT",
+            "is_enterprise_install": "false",
+            "response_url": f"{self._response_base}/commands/{TEAM_ID}/{self._serial}/hook",
+            "trigger_id": f"{self._serial}.1700000000.trigger",
+        }
+        return await self.post(urlencode(form).encode())
+
+    async def interaction(self, payload: dict[str, Any]) -> httpx.Response:
+        """An interactivity request: one form field `payload` holding the JSON."""
+        return await self.post(urlencode({"payload": json.dumps(payload)}).encode())
+
+    async def post(self, body: bytes, *, timestamp: int | None = None, signature: str | None = None) -> httpx.Response:
+        """POST a raw body, signed now unless a timestamp or signature is forced (to test forgeries and replays)."""
+        stamp = str(timestamp if timestamp is not None else int(self._clock()))
+        signed = signature or self._verifier.generate_signature(timestamp=stamp, body=body)
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": signed,
+        }
+        return await self._http.post(self._url, content=body, headers=headers)

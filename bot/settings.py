@@ -1,0 +1,125 @@
+"""Every setting callbot reads, validated once at start and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import phonenumbers
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+SLACK_API_URL = "https://slack.com/api/"
+VOXIMPLANT_API_URL = "https://api.voximplant.com/platform_api/"
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """callbot's configuration: environment variables, then an optional `.env` file."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = SLACK_API_URL
+
+    voximplant_account_id: str | None = None
+    voximplant_api_key: SecretStr | None = None
+    voximplant_credentials: Path | None = None
+    voximplant_rule_id: int | None = None
+    voximplant_api_url: str = VOXIMPLANT_API_URL
+    voximplant_timeout_s: float = Field(default=10.0, gt=0)
+
+    public_base_url: AnyHttpUrl | None = None
+    database_path: Path = Path("callbot.db")
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    callbot_admins: CommaList = []
+    default_region: str = "US"
+    allowed_countries: CommaList = []
+    default_caller_id: str | None = None
+    max_call_duration_s: int = Field(default=600, ge=30, le=4 * 3600)
+
+    @field_validator("callbot_admins", "allowed_countries", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("allowed_countries", "default_region")
+    @classmethod
+    def _known_regions(cls, value: str | list[str]) -> str | list[str]:
+        regions = [value] if isinstance(value, str) else value
+        unknown = [r for r in regions if r.upper() not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown region code(s) {', '.join(unknown)}; use ISO 3166 codes such as US, GB, DE")
+        return value.upper() if isinstance(value, str) else [r.upper() for r in value]
+
+    @field_validator("slack_api_url", "voximplant_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def voximplant_configured(self) -> bool:
+        """True when StartScenarios can be called: credentials, a rule and a callback URL are all set."""
+        has_auth = self.voximplant_api_key is not None or self.voximplant_credentials is not None
+        return (
+            bool(self.voximplant_account_id or self.voximplant_credentials)
+            and has_auth
+            and (self.voximplant_rule_id is not None and self.public_base_url is not None)
+        )
+
+    def problems(self, *, need_slack: bool = True) -> list[str]:
+        """Every missing or contradictory setting, each said in one line."""
+        found: list[str] = []
+        if need_slack:
+            if self.slack_signing_secret is None:
+                found.append("SLACK_SIGNING_SECRET is not set (Slack app > Basic Information > Signing Secret)")
+            if self.slack_bot_token is None:
+                found.append("SLACK_BOT_TOKEN is not set (Slack app > OAuth & Permissions > Bot User OAuth Token)")
+            elif not self.slack_bot_token.get_secret_value().startswith("xoxb-"):
+                found.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+            if self.slack_app_token and not self.slack_app_token.get_secret_value().startswith("xapp-"):
+                found.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        if self.voximplant_api_key and self.voximplant_credentials:
+            found.append("set VOXIMPLANT_API_KEY or VOXIMPLANT_CREDENTIALS, not both")
+        if self.voximplant_api_key and not self.voximplant_account_id:
+            found.append("VOXIMPLANT_API_KEY is set but VOXIMPLANT_ACCOUNT_ID is not")
+        if self.voximplant_credentials and not self.voximplant_credentials.is_file():
+            found.append(f"VOXIMPLANT_CREDENTIALS names {self.voximplant_credentials}, which is not a file")
+        if self.voximplant_rule_id is not None and self.public_base_url is None:
+            found.append("PUBLIC_BASE_URL is not set: Voximplant needs it to report call status back")
+        if self.default_caller_id is not None:
+            try:
+                number = phonenumbers.parse(self.default_caller_id, None)
+                if not phonenumbers.is_valid_number(number):
+                    raise phonenumbers.NumberParseException(0, "invalid")
+            except phonenumbers.NumberParseException:
+                found.append("DEFAULT_CALLER_ID must be a full number in E.164 form, such as +14155550123")
+        return found
+
+
+def load_settings(*, need_slack: bool = True, **overrides: object) -> Settings:
+    """Build the settings from the environment (and `overrides`), or raise ConfigError listing every problem."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError([_describe(e) for e in error.errors()]) from None
+    problems = settings.problems(need_slack=need_slack)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _describe(error: object) -> str:
+    details = error if isinstance(error, dict) else {}
+    name = "_".join(str(part) for part in details.get("loc", ())).upper() or "settings"
+    return f"{name}: {details.get('msg', 'invalid value')}"

@@ -1,0 +1,39 @@
+"""`/call`: parse the text, refuse with a reason or place the call."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.calls.grammar import parse_command
+from bot.calls.models import SlackOrigin
+from bot.errors import Refusal
+from bot.slack import texts
+from bot.slack.deps import Deps
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.command("/call")
+    async def place_call(ack: AsyncAck, command: dict[str, Any]) -> None:
+        # Bolt runs with process_before_response: the answer leaves when this returns, so only quick checks
+        # (parsing and SQLite) happen here; the slow work goes to the background.
+        text = command.get("text", "").strip()
+        if text.lower() in {"", "help"}:
+            await ack(text=texts.USAGE)
+            return
+        origin = SlackOrigin(
+            team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"]
+        )
+        draft = parse_command(text, deps.default_region)
+        try:
+            request = await deps.calls.vet(draft, origin)
+        except Refusal as refusal:
+            await ack(text=refusal.text)
+            return
+        call, token = await deps.calls.create(request)
+        await ack()
+        deps.background.spawn(deps.calls.launch(call, token), key=call.id, name=f"launch call {call.id}")

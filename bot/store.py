@@ -1,0 +1,362 @@
+"""SQLite storage on aiosqlite: every SQL statement callbot runs lives in this module.
+
+WAL journal, one connection, writes serialised by an asyncio lock so each method is one transaction.
+The schema moves forward by `PRAGMA user_version`; the SQL is kept portable so PostgreSQL stays a small step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
+from bot.calls.states import Transition
+
+MIGRATIONS: Sequence[str] = (
+    """
+    CREATE TABLE caller_ids (
+        number      TEXT PRIMARY KEY,
+        label       TEXT NOT NULL DEFAULT '',
+        channels    TEXT NOT NULL DEFAULT 'pstn',
+        added_by    TEXT NOT NULL DEFAULT '',
+        added_at    TEXT NOT NULL
+    );
+    CREATE TABLE calls (
+        id              TEXT PRIMARY KEY,
+        team_id         TEXT NOT NULL,
+        user_id         TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        thread_ts       TEXT,
+        destination     TEXT NOT NULL,
+        caller_id       TEXT NOT NULL,
+        channel         TEXT NOT NULL,
+        instructions    TEXT NOT NULL,
+        max_duration_s  INTEGER NOT NULL,
+        state           TEXT NOT NULL,
+        state_reason    TEXT NOT NULL DEFAULT '',
+        token_hash      TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL,
+        slack_channel   TEXT,
+        slack_ts        TEXT,
+        access_url      TEXT,
+        history_id      INTEGER,
+        connected_at    TEXT,
+        duration_s      REAL,
+        last_seq        INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX calls_by_user ON calls (user_id, created_at);
+    CREATE INDEX calls_by_state ON calls (state);
+    CREATE TABLE call_events (
+        call_id     TEXT NOT NULL REFERENCES calls (id),
+        seq         INTEGER NOT NULL,
+        event       TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        data        TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (call_id, seq)
+    );
+    CREATE TABLE call_transitions (
+        call_id    TEXT NOT NULL REFERENCES calls (id),
+        from_state TEXT NOT NULL,
+        to_state   TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        at         TEXT NOT NULL
+    );
+    CREATE INDEX call_transitions_by_call ON call_transitions (call_id);
+    CREATE TABLE seen_slack_requests (
+        signature TEXT PRIMARY KEY,
+        seen_at   TEXT NOT NULL
+    );
+    CREATE INDEX seen_slack_requests_by_time ON seen_slack_requests (seen_at);
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerId:
+    number: str
+    label: str
+    channels: frozenset[Channel]
+    added_by: str
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    """What recording one status event did: `duplicate` (seen before, nothing changed) and the transition made."""
+
+    call: Call
+    duplicate: bool
+    transition: Transition | None
+
+
+class Store:
+    """callbot's SQLite database."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        """Open (creating if need be) the database at `path` and bring its schema up to date."""
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        store = cls(db)
+        await store.migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def migrate(self) -> int:
+        """Apply the migrations this database has not seen; returns the schema version now in force."""
+        async with self._write():
+            version = await self._scalar("PRAGMA user_version")
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in _statements(script):
+                    await self._db.execute(statement)
+                await self._db.execute(f"PRAGMA user_version = {number}")
+        return len(MIGRATIONS)
+
+    async def ping(self) -> bool:
+        return await self._scalar("SELECT 1") == 1
+
+    # -- caller IDs --------------------------------------------------------------------------------------------
+
+    async def add_caller_id(
+        self, number: str, *, label: str, channels: frozenset[Channel], added_by: str, at: datetime
+    ) -> bool:
+        """Add `number` to the allowlist, or update its label and channels; True if it was new."""
+        async with self._write():
+            existed = await self._scalar("SELECT COUNT(*) FROM caller_ids WHERE number = ?", number)
+            await self._db.execute(
+                "INSERT INTO caller_ids (number, label, channels, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (number) DO UPDATE SET label = excluded.label, channels = excluded.channels",
+                (number, label, _join(channels), added_by, at.isoformat()),
+            )
+        return not existed
+
+    async def remove_caller_id(self, number: str) -> bool:
+        async with self._write():
+            cursor = await self._db.execute("DELETE FROM caller_ids WHERE number = ?", (number,))
+        return cursor.rowcount > 0
+
+    async def caller_id(self, number: str) -> CallerId | None:
+        rows = await self._fetch("SELECT * FROM caller_ids WHERE number = ?", number)
+        return _caller_id(rows[0]) if rows else None
+
+    async def caller_ids(self) -> list[CallerId]:
+        return [_caller_id(row) for row in await self._fetch("SELECT * FROM caller_ids ORDER BY number")]
+
+    # -- calls -------------------------------------------------------------------------------------------------
+
+    async def insert_call(self, call: Call, *, token_hash: str) -> None:
+        request, origin = call.request, call.request.origin
+        async with self._write():
+            await self._db.execute(
+                "INSERT INTO calls (id, team_id, user_id, conversation_id, thread_ts, destination, caller_id,"
+                " channel, instructions, max_duration_s, state, state_reason, token_hash, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    call.id, origin.team_id, origin.user_id, origin.conversation_id, origin.thread_ts,
+                    request.destination, request.caller_id, request.channel.value, request.instructions,
+                    request.max_duration_s, call.state.value, call.state_reason, token_hash,
+                    call.created_at.isoformat(), call.updated_at.isoformat(),
+                ),
+            )  # fmt: skip
+
+    async def call(self, call_id: str) -> Call | None:
+        rows = await self._fetch("SELECT * FROM calls WHERE id = ?", call_id)
+        return _call(rows[0]) if rows else None
+
+    async def token_hash(self, call_id: str) -> str | None:
+        value = await self._scalar("SELECT token_hash FROM calls WHERE id = ?", call_id)
+        return str(value) if value is not None else None
+
+    async def calls_in_state(self, state: CallState) -> list[Call]:
+        return [_call(row) for row in await self._fetch("SELECT * FROM calls WHERE state = ?", state.value)]
+
+    async def set_slack_message(self, call_id: str, *, channel: str, ts: str) -> None:
+        async with self._write():
+            await self._db.execute(
+                "UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", (channel, ts, call_id)
+            )
+
+    async def set_session(self, call_id: str, *, access_url: str, history_id: int) -> None:
+        """Keep what StartScenarios answered: the session's control URL and its call-history id."""
+        async with self._write():
+            await self._db.execute(
+                "UPDATE calls SET access_url = ?, history_id = ? WHERE id = ?", (access_url, history_id, call_id)
+            )
+
+    async def move(self, call_id: str, transition: Transition, at: datetime) -> Call | None:
+        """Apply `transition` unless the call is already terminal; the call as it is now, or None if unchanged."""
+        async with self._write():
+            return await self._move(call_id, transition, at, {})
+
+    async def record_event(
+        self, event: StatusEvent, *, received_at: datetime, decide: Callable[[Call, StatusEvent], Transition | None]
+    ) -> EventOutcome | None:
+        """Store `event` once and apply the transition `decide` picks, in one transaction; None for an unknown call."""
+        async with self._write():
+            rows = await self._fetch("SELECT * FROM calls WHERE id = ?", event.call_id)
+            if not rows:
+                return None
+            call = _call(rows[0])
+            cursor = await self._db.execute(
+                "INSERT INTO call_events (call_id, seq, event, at, data, received_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (call_id, seq) DO NOTHING",
+                (
+                    event.call_id, event.seq, event.event, event.at.isoformat(),
+                    event.data.model_dump_json(), received_at.isoformat(),
+                ),
+            )  # fmt: skip
+            if cursor.rowcount == 0:
+                return EventOutcome(call, duplicate=True, transition=None)
+            await self._db.execute(
+                "UPDATE calls SET last_seq = MAX(last_seq, ?) WHERE id = ?", (event.seq, event.call_id)
+            )
+            call = replace(call, last_seq=max(call.last_seq, event.seq))
+            transition = decide(call, event)
+            if transition is None:
+                return EventOutcome(call, duplicate=False, transition=None)
+            extra: dict[str, Any] = {}
+            if transition.state is CallState.CONNECTED:
+                extra["connected_at"] = received_at.isoformat()
+            duration = getattr(event.data, "duration_s", None)
+            if duration is not None:
+                extra["duration_s"] = duration
+            moved = await self._move(event.call_id, transition, received_at, extra)
+            return EventOutcome(moved or call, duplicate=False, transition=transition if moved else None)
+
+    async def events(self, call_id: str) -> list[tuple[int, str, dict[str, Any]]]:
+        rows = await self._fetch("SELECT seq, event, data FROM call_events WHERE call_id = ? ORDER BY seq", call_id)
+        return [(row["seq"], row["event"], json.loads(row["data"])) for row in rows]
+
+    async def transitions(self, call_id: str) -> list[tuple[str, str, str]]:
+        rows = await self._fetch(
+            "SELECT from_state, to_state, reason FROM call_transitions WHERE call_id = ? ORDER BY rowid", call_id
+        )
+        return [(row["from_state"], row["to_state"], row["reason"]) for row in rows]
+
+    # -- Slack request replay guard ----------------------------------------------------------------------------
+
+    async def first_sighting(self, signature: str, *, at: datetime, forget_before: datetime) -> bool:
+        """Remember a signed Slack request; False if it was seen before (a replay). Forgets old ones as it goes."""
+        async with self._write():
+            await self._db.execute("DELETE FROM seen_slack_requests WHERE seen_at < ?", (forget_before.isoformat(),))
+            cursor = await self._db.execute(
+                "INSERT INTO seen_slack_requests (signature, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (signature, at.isoformat()),
+            )
+        return cursor.rowcount == 1
+
+    # -- internals ---------------------------------------------------------------------------------------------
+
+    async def _move(
+        self,
+        call_id: str,
+        transition: Transition,
+        at: datetime,
+        fields: dict[str, Any],
+    ) -> Call | None:
+        rows = await self._fetch("SELECT * FROM calls WHERE id = ?", call_id)
+        if not rows:
+            return None
+        call = _call(rows[0])
+        if not call.is_live:
+            return None
+        columns = {"state": transition.state.value, "state_reason": transition.reason, "updated_at": at.isoformat()}
+        columns.update(fields)
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        await self._db.execute(f"UPDATE calls SET {assignments} WHERE id = ?", (*columns.values(), call_id))
+        await self._db.execute(
+            "INSERT INTO call_transitions (call_id, from_state, to_state, reason, at) VALUES (?, ?, ?, ?, ?)",
+            (call_id, call.state.value, transition.state.value, transition.reason, at.isoformat()),
+        )
+        rows = await self._fetch("SELECT * FROM calls WHERE id = ?", call_id)
+        return _call(rows[0])
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[None]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def _fetch(self, sql: str, *params: object) -> list[aiosqlite.Row]:
+        async with self._db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _scalar(self, sql: str, *params: object) -> Any:
+        async with self._db.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+
+def _statements(script: str) -> list[str]:
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
+
+
+def _join(channels: frozenset[Channel]) -> str:
+    return ",".join(sorted(channel.value for channel in channels))
+
+
+def _caller_id(row: aiosqlite.Row) -> CallerId:
+    return CallerId(
+        number=row["number"],
+        label=row["label"],
+        channels=frozenset(Channel(c) for c in row["channels"].split(",") if c),
+        added_by=row["added_by"],
+        added_at=datetime.fromisoformat(row["added_at"]),
+    )
+
+
+def _call(row: aiosqlite.Row) -> Call:
+    origin = SlackOrigin(
+        team_id=row["team_id"],
+        user_id=row["user_id"],
+        conversation_id=row["conversation_id"],
+        thread_ts=row["thread_ts"],
+    )
+    request = CallRequest(
+        destination=row["destination"],
+        caller_id=row["caller_id"],
+        channel=Channel(row["channel"]),
+        instructions=row["instructions"],
+        max_duration_s=row["max_duration_s"],
+        origin=origin,
+    )
+    return Call(
+        id=row["id"],
+        request=request,
+        state=CallState(row["state"]),
+        state_reason=row["state_reason"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        slack_channel=row["slack_channel"],
+        slack_ts=row["slack_ts"],
+        access_url=row["access_url"],
+        history_id=row["history_id"],
+        connected_at=datetime.fromisoformat(row["connected_at"]) if row["connected_at"] else None,
+        duration_s=row["duration_s"],
+        last_seq=row["last_seq"],
+    )

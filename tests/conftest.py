@@ -1,0 +1,141 @@
+"""The harness: fake Slack and fake Voximplant on real ports, the bot on a real port, a signed-request sender."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from bot.app import create_app
+from bot.calls.models import Channel
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
+from bot.sandbox.servers import LocalServer
+from bot.sandbox.slack_requests import SlackSender
+from bot.settings import Settings
+from bot.store import Store
+from bot.tasks import Background
+
+SIGNING_SECRET = "test-signing-secret-0123456789"
+BOT_TOKEN = "xoxb-test-bot-token"
+CALLER_ID = "+14155550123"
+DESTINATION = "+14155550100"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's real tokens and proxies never reach a test."""
+    for name in list(os.environ):
+        upper = name.upper()
+        if upper in {f.upper() for f in Settings.model_fields} or upper.endswith("_PROXY"):
+            monkeypatch.delenv(name)
+
+
+async def eventually(check: Callable[[], Any], *, timeout: float = 5.0) -> Any:
+    """Retry `check` (an assertion, or a function returning a truthy value) until it holds or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+            if result is None or result:
+                return result
+            error: Exception = AssertionError(f"{check} returned {result!r}")
+        except AssertionError as failed:
+            error = failed
+        if time.monotonic() > deadline:
+            raise error
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack(bot_token=BOT_TOKEN)
+    async with LocalServer(fake.app) as server:
+        fake.url = server.url  # type: ignore[attr-defined]
+        yield fake
+
+
+@pytest.fixture
+async def fake_voximplant() -> AsyncIterator[FakeVoximplant]:
+    fake = FakeVoximplant()
+    async with LocalServer(fake.app) as server:
+        fake.url = server.url
+        yield fake
+    await fake.aclose()
+
+
+@dataclass
+class Bot:
+    url: str
+    app: Starlette
+    settings: Settings
+
+    @property
+    def store(self) -> Store:
+        return self.app.state.store  # type: ignore[no-any-return]
+
+    @property
+    def background(self) -> Background:
+        return self.app.state.background  # type: ignore[no-any-return]
+
+
+def make_settings(tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": f"{fake_slack.url}/api/",  # type: ignore[attr-defined]
+        "voximplant_account_id": ACCOUNT_ID,
+        "voximplant_api_key": API_KEY,
+        "voximplant_rule_id": RULE_ID,
+        "voximplant_api_url": f"{fake_voximplant.url}/platform_api/",
+        "voximplant_timeout_s": 2.0,
+        "public_base_url": "http://127.0.0.1:9",  # replaced by the bot's real URL once it listens
+        "database_path": tmp_path / "callbot.db",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def bot_settings(tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant) -> dict[str, Any]:
+    """Overrides a test may change before the bot starts."""
+    return {}
+
+
+@pytest.fixture
+async def bot(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, bot_settings: dict[str, Any]
+) -> AsyncIterator[Bot]:
+    server = LocalServer()  # bound first: the callback URL names the bot's own port
+    settings = make_settings(tmp_path, fake_slack, fake_voximplant, **{"public_base_url": server.url, **bot_settings})
+    server.app = app = create_app(settings)
+    async with server:
+        await app.state.store.add_caller_id(
+            CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
+        )
+        yield Bot(url=server.url, app=app, settings=settings)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        yield client
+
+
+@pytest.fixture
+def slack(http: httpx.AsyncClient, bot: Bot, fake_slack: FakeSlack) -> SlackSender:
+    return SlackSender(
+        http,
+        bot_url=bot.url,
+        signing_secret=SIGNING_SECRET,
+        response_base=fake_slack.url,  # type: ignore[attr-defined]
+    )

@@ -1,0 +1,208 @@
+"""Whole calls over HTTP: signed /call in, StartScenarios out, status events in, the Slack thread out."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from bot.calls.models import CallState
+from bot.sandbox.fake_slack import FakeSlack, Message
+from bot.sandbox.fake_voximplant import RULE_ID, FakeVoximplant, Session
+from bot.sandbox.slack_requests import SlackSender
+from tests.conftest import CALLER_ID, DESTINATION, Bot, eventually
+
+
+async def place(slack: SlackSender, fake_voximplant: FakeVoximplant, text: str) -> Session:
+    """Send `/call text`, expect an empty ack, and return the session Voximplant started for it."""
+    before = len(fake_voximplant.sessions)
+    response = await slack.command(text)
+    assert response.status_code == 200
+    assert response.text == ""  # acknowledged silently: the parent message is what people see
+    await eventually(lambda: len(fake_voximplant.sessions) == before + 1)
+    return fake_voximplant.sessions[-1]
+
+
+def parent_of(fake_slack: FakeSlack) -> Message:
+    parents = fake_slack.parents("C0GENERAL")
+    assert len(parents) == 1, parents
+    return parents[0]
+
+
+def thread_texts(fake_slack: FakeSlack) -> list[str]:
+    return [m.text for m in fake_slack.thread(parent_of(fake_slack))]
+
+
+async def test_answered_call_fills_the_thread(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, f"{DESTINATION} tell Ana the review moved to 3pm")
+
+    parent = parent_of(fake_slack)
+    assert "Call to +1 415-555-0100" in parent.text
+    rendered = json.dumps(parent.blocks)
+    assert "<@U0ANA>" in rendered and "+1 415-555-0123" in rendered and "Dialing" in rendered
+    assert "tell Ana the review moved to 3pm" in rendered
+
+    start = fake_voximplant.requests[-1]
+    assert start["method"] == "StartScenarios" and start["rule_id"] == str(RULE_ID)
+    data = json.loads(start["script_custom_data"])
+    assert data == {
+        "v": 1,
+        "call_id": data["call_id"],
+        "destination": DESTINATION,
+        "caller_id": CALLER_ID,
+        "channel": "pstn",
+        "instructions": "tell Ana the review moved to 3pm",
+        "callback_url": f"{bot.url}/voximplant/events",
+        "callback_token": data["callback_token"],
+        "max_duration_s": 600,
+    }
+    assert len(data["callback_token"]) >= 32
+
+    for event, payload in [
+        ("started", {}),
+        ("dialing", {}),
+        ("ringing", {}),
+        ("connected", {}),
+        ("transcript", {"role": "agent", "text": "Hi Ana, the review moved to 3pm."}),
+        ("transcript", {"role": "callee", "text": "Thanks, <b>got it</b>."}),
+        ("disconnected", {"duration_s": 72, "reason": "remote_hangup"}),
+    ]:
+        response = await fake_voximplant.send_event(session, event, payload)
+        assert response.status_code == 200, response.text
+
+    await eventually(lambda: len(thread_texts(fake_slack)) == 6)
+    assert thread_texts(fake_slack) == [
+        ":telephone_receiver: Dialing +1 415-555-0100…",
+        ":bell: Ringing…",
+        ":large_green_circle: Connected. The agent is talking.",
+        "*Agent:* Hi Ana, the review moved to 3pm.",
+        "*Callee:* Thanks, &lt;b&gt;got it&lt;/b&gt;.",
+        ":white_check_mark: Call ended after 1m 12s.",
+    ]
+    await eventually(lambda: "Ended after 1m 12s" in parent_of(fake_slack).text)
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.ENDED and call.duration_s == 72
+    assert call.access_url == session.access_url and call.history_id == session.history_id
+    assert [t[1] for t in await bot.store.transitions(call.id)] == [
+        "starting", "dialing", "ringing", "connected", "ended"
+    ]  # fmt: skip
+
+
+async def test_each_call_gets_its_own_callback_token(
+    bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant
+) -> None:
+    first = await place(slack, fake_voximplant, f"{DESTINATION} one")
+    second = await place(slack, fake_voximplant, f"{DESTINATION} two")
+    assert first.call_id != second.call_id
+    assert first.custom_data["callback_token"] != second.custom_data["callback_token"]
+    # One call's token does not open another call's record.
+    response = await fake_voximplant.send_event(second, "ringing", token=first.custom_data["callback_token"])
+    assert response.status_code == 401
+
+
+async def test_busy_line_fails_with_plain_words(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    await fake_voximplant.send_event(session, "dialing")
+    await fake_voximplant.send_event(session, "ringing")
+    await fake_voximplant.send_event(session, "failed", {"code": 486, "reason": "Busy Here"})
+    await eventually(lambda: len(thread_texts(fake_slack)) == 3)
+    assert thread_texts(fake_slack)[-1] == ":x: The call failed: the line was busy (486 Busy Here)."
+    await eventually(lambda: "Failed: the line was busy" in parent_of(fake_slack).text)
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.FAILED
+
+
+async def test_no_answer_fails_with_plain_words(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    await fake_voximplant.send_event(session, "ringing")
+    await fake_voximplant.send_event(session, "failed", {"code": 480, "reason": "Temporarily Unavailable"})
+    await eventually(lambda: len(thread_texts(fake_slack)) == 2)
+    assert thread_texts(fake_slack)[-1] == ":x: The call failed: nobody answered (480 Temporarily Unavailable)."
+
+
+async def test_a_terminal_call_never_moves_again(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    await fake_voximplant.send_event(session, "failed", {"code": 603, "reason": "Decline"})
+    response = await fake_voximplant.send_event(session, "connected")
+    assert response.status_code == 200
+    await bot.background.idle()
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.FAILED
+    assert thread_texts(fake_slack) == [":x: The call failed: the call was declined (603 Decline)."]
+
+
+async def test_duplicate_events_are_stored_and_shown_once(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    first = await fake_voximplant.send_event(session, "connected", seq=4)
+    again = await fake_voximplant.send_event(session, "connected", seq=4)
+    assert first.json() == {"ok": True, "duplicate": False}
+    assert again.status_code == 200 and again.json() == {"ok": True, "duplicate": True}
+    await bot.background.idle()
+    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking."]
+    assert [seq for seq, _, _ in await bot.store.events(session.call_id)] == [4]
+
+
+async def test_out_of_order_events_never_move_a_call_backwards(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    await fake_voximplant.send_event(session, "connected", seq=4)
+    await fake_voximplant.send_event(session, "ringing", seq=3)  # late
+    await fake_voximplant.send_event(session, "dialing", seq=2)  # later still
+    await bot.background.idle()
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.CONNECTED
+    assert [seq for seq, _, _ in await bot.store.events(session.call_id)] == [2, 3, 4]  # all kept
+    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking."]
+
+
+async def test_disconnect_arriving_before_connect_still_ends_the_call(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    await fake_voximplant.send_event(session, "disconnected", {"duration_s": 31, "reason": "remote_hangup"}, seq=6)
+    await fake_voximplant.send_event(session, "connected", seq=5)
+    await bot.background.idle()
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.ENDED and call.duration_s == 31
+
+
+async def test_forged_unknown_and_malformed_callbacks_are_refused(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient
+) -> None:
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    url = f"{bot.url}/voximplant/events"
+    good = {"v": 1, "call_id": session.call_id, "seq": 1, "event": "connected", "at": "2026-11-25T10:00:00Z"}
+
+    forged = await http.post(url, json=good, headers={"Authorization": "Bearer not-the-token"})
+    missing = await http.post(url, json=good)
+    unknown = await http.post(
+        url, json={**good, "call_id": "nosuchcall"}, headers={"Authorization": "Bearer whatever"}
+    )
+    token = {"Authorization": f"Bearer {session.custom_data['callback_token']}"}
+    malformed = [
+        await http.post(url, content=b"{not json", headers=token),
+        await http.post(url, json={**good, "event": "teleported"}, headers=token),
+        await http.post(url, json={**good, "seq": 0}, headers=token),
+        await http.post(url, json={**good, "v": 2}, headers=token),
+        await http.post(url, json={**good, "event": "failed", "data": {"reason": "no code"}}, headers=token),
+    ]
+    assert forged.status_code == 401 and missing.status_code == 401
+    assert unknown.status_code == 404
+    assert [r.status_code for r in malformed] == [422] * 5
+    assert "token" not in forged.text.lower() or "bad callback token" in forged.text
+    await bot.background.idle()
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.STARTING
+    assert await bot.store.events(session.call_id) == []
+    assert thread_texts(fake_slack) == []
