@@ -207,7 +207,9 @@ function parseCustomData(raw) {
     return { data: null, problems: ["custom data is not a JSON object"] };
   }
   var problems = [];
-  if (data.v !== CONTRACT_VERSION) {
+  if (data.v === undefined) {
+    problems.push("field 'v' is missing (expected contract version " + CONTRACT_VERSION + ")");
+  } else if (data.v !== CONTRACT_VERSION) {
     problems.push("unsupported contract version " + JSON.stringify(data.v) + " (expected " + CONTRACT_VERSION + ")");
   }
   ["call_id", "destination", "caller_id", "channel", "instructions", "callback_url", "callback_token"]

@@ -397,6 +397,8 @@ class Simulation {
       clearInterval: (id) => this.clearScenarioTimer(id),
     };
     this.context = vm.createContext(this.sandbox, { name: `VoxEngine scenario ${this.id}` });
+    // V8 gives every context a `console`; VoxEngine has none (scenarios log with Logger.write).
+    vm.runInContext('delete globalThis.console;', this.context);
     this.ctxPromise = vm.runInContext('Promise', this.context);
     this.ctxError = vm.runInContext('Error', this.context);
   }

@@ -1,0 +1,112 @@
+'use strict';
+// The OpenAI Realtime agent: created only after Connected, with the key from secret storage and the requester's
+// instructions; transcripts of both sides become `transcript` events; AI failures end the call with ai_error.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const {
+  startCallbackServer, customData, runSession, apiNames, timelineIndex, checkEnvelope, OPENAI_KEY, TOKEN,
+} = require('../testkit/harness');
+
+const INSTRUCTIONS = 'Confirm that Ravi can attend the design review on Friday at 3 pm. Ask if he needs a room.';
+
+async function session(overrides, options = {}) {
+  const bot = await startCallbackServer();
+  try {
+    const { result, sim } = await runSession({
+      customData: customData({ callback_url: bot.url, instructions: INSTRUCTIONS, ...overrides }),
+      ...options,
+    });
+    return { result, sim, events: bot.events, names: checkEnvelope(assert, bot.events) };
+  } finally {
+    await bot.close();
+  }
+}
+
+test('the AI client is created only after CallEvents.Connected, with the key from secret storage', async () => {
+  const { result, sim } = await session({});
+  assert.equal(result.exitCode, 0, result.reason);
+  const connected = timelineIndex(sim, 'event', 'Call.Connected');
+  const secret = timelineIndex(sim, 'api', 'getSecretValue');
+  const created = timelineIndex(sim, 'api', 'createRealtimeAPIClient');
+  assert.ok(connected >= 0 && created >= 0);
+  assert.ok(secret > connected, 'the key is read after the answer');
+  assert.ok(created > connected, 'the client is created after the answer');
+  assert.deepEqual(sim.apiCalls.find((r) => r.api === 'getSecretValue').args, ['OPENAI_API_KEY']);
+  const record = sim.apiCalls.find((r) => r.api === 'createRealtimeAPIClient');
+  assert.equal(record.args[0].apiKey, '***', 'the API record never shows the key');
+  assert.equal(sim.openaiClients.length, 1);
+  assert.equal(sim.openaiClients[0].parameters.apiKey, OPENAI_KEY, 'the client got the secret value itself');
+  assert.ok(apiNames(sim).indexOf('sendMediaBetween') > apiNames(sim).indexOf('createRealtimeAPIClient'), 'media is bridged');
+});
+
+test('the key is not taken from custom data', async () => {
+  const { sim, events } = await session({ openai_api_key: 'sk-from-custom-data' }, { secrets: {} });
+  assert.ok(!sim.openaiClients.some((c) => c.parameters.apiKey === 'sk-from-custom-data'));
+  assert.equal(events.find((e) => e.event === 'error').data.message,
+    "secret 'OPENAI_API_KEY' is not set in the application's secret storage");
+  assert.equal(events.at(-1).data.reason, 'ai_error');
+});
+
+test('the instructions are sent as the session instructions (sessionUpdate)', async () => {
+  const { sim } = await session({});
+  const update = sim.apiCalls.find((r) => r.api === 'sessionUpdate');
+  assert.ok(update, 'sessionUpdate was sent');
+  assert.equal(update.args[0].session.instructions, INSTRUCTIONS);
+  assert.equal(update.args[0].session.type, 'realtime');
+  assert.ok(update.args[0].session.audio.input.transcription, 'input transcription is on, so callee lines exist');
+});
+
+test('transcripts of both sides arrive as transcript events after connected and before disconnected', async () => {
+  const { events, names } = await session({});
+  const connected = names.indexOf('connected');
+  const disconnected = names.indexOf('disconnected');
+  const transcripts = events.filter((e) => e.event === 'transcript');
+  assert.equal(transcripts.length, 4);
+  for (const t of transcripts) {
+    const index = events.indexOf(t);
+    assert.ok(index > connected && index < disconnected, `transcript seq ${t.seq} is within the connected call`);
+    assert.ok(['agent', 'callee'].includes(t.data.role));
+    assert.equal(typeof t.data.text, 'string');
+    assert.ok(t.data.text.length > 0);
+  }
+  assert.deepEqual(transcripts.map((t) => t.data.role), ['agent', 'callee', 'agent', 'callee']);
+  assert.match(transcripts[0].data.text, /Confirm that Ravi can attend the design review on Friday at 3 pm\./,
+    "the agent's words reuse the instructions it was given");
+});
+
+test('no AI client and no transcript when the call never connects', async () => {
+  const { sim, names } = await session({ destination: '+14155550186' });
+  assert.ok(!apiNames(sim).includes('getSecretValue'));
+  assert.ok(!apiNames(sim).includes('createRealtimeAPIClient'));
+  assert.ok(!names.includes('transcript'));
+});
+
+test('an AI client that cannot be created: error, hang-up, disconnected ai_error, terminate', async () => {
+  const { result, sim, events, names } = await session({ destination: '+14155550165' });
+  assert.equal(result.exitCode, 0, result.reason);
+  assert.deepEqual(names, ['started', 'dialing', 'ringing', 'connected', 'error', 'disconnected']);
+  assert.match(events[4].data.message, /OpenAI Realtime client failed: .*refused the connection/);
+  assert.equal(events[5].data.reason, 'ai_error');
+  assert.ok(apiNames(sim).includes('hangup'));
+  assert.equal(apiNames(sim).at(-1), 'terminate');
+});
+
+test('an AI client that reports an error mid-call: error, hang-up, disconnected ai_error with the real duration', async () => {
+  const { result, sim, events } = await session({ destination: '+14155550166' });
+  assert.equal(result.exitCode, 0, result.reason);
+  const error = events.find((e) => e.event === 'error');
+  assert.match(error.data.message, /^OpenAI Realtime error: Simulated Realtime API failure$/);
+  const last = events.at(-1);
+  assert.equal(last.event, 'disconnected');
+  assert.equal(last.data.reason, 'ai_error');
+  assert.equal(typeof last.data.duration_s, 'number');
+  assert.ok(apiNames(sim).includes('close'), 'the AI client is closed');
+});
+
+test('secrets never reach Logger output', async () => {
+  const { sim } = await session({ destination: '+14155550166' });
+  const logs = sim.logs.join('\n');
+  assert.ok(logs.length > 0, 'the scenario did log');
+  assert.ok(!logs.includes(OPENAI_KEY), 'no OpenAI key in the logs');
+  assert.ok(!logs.includes(TOKEN), 'no callback token in the logs');
+});
