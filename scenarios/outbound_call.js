@@ -335,9 +335,8 @@ function onFailed(e) {
     return;
   }
   callOver = true;
-  if (endReason === "hangup_requested") {
-    report("disconnected", { duration_s: 0, reason: "hangup_requested" });
-  } else if (endReason) {
+  if (endReason) {
+    // We cancelled the dialling call ourselves (hang-up request, AI or scenario error): not a failure to reach.
     report("disconnected", { duration_s: 0, reason: endReason });
   } else {
     report("failed", { code: Number(e.code), reason: String(e.reason) });
