@@ -14,7 +14,8 @@ const OUTCOMES = {
   hold: { digits: '0177', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'talk' },
   aierror: { digits: '0166', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'error' },
   aifail: { digits: '0165', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'create-fails' },
-  answered: { digits: null, ringingAt: 300, answerAt: 1000, hangupAfter: 5000, ai: 'talk' },
+  // Two progress signals (like 180 Ringing, then 183 Session Progress): the scenario must report ringing once.
+  answered: { digits: null, ringingAt: 300, ringingAgainAt: 600, answerAt: 1000, hangupAfter: 5000, ai: 'talk' },
 };
 
 /** The outcome name for a destination on a channel ("answered" when nothing else matches). */

@@ -598,6 +598,7 @@ class SimCall {
         this.fire(names.CALL_EVENTS.Ringing);
       });
     }
+    if (o.ringingAgainAt !== undefined) this.at(o.ringingAgainAt, () => this.fire(names.CALL_EVENTS.Ringing));
     if (o.failAt !== undefined) {
       this.at(o.failAt, () => this.failWith(o.code, o.reason));
     }
