@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from bot.calls.numbers import international_form
+
 # Slack rewrites links in command text when "escape" is on: <tel:+14155550100|+1 415…>, <mailto:a@b|a@b>.
 _SLACK_LINK = re.compile(r"<(?:tel|sip|mailto):([^|>]+)(?:\|[^>]*)?>")
-_NUMBER_RUN = re.compile(r"\s*(\+?[\d(][\d()\-.\s]*)")
+_NUMBER_WORD = re.compile(r"\+?[\d()][\d()\-.]*")
 _FROM = re.compile(r"\s*from\s+", re.IGNORECASE)
 
 
@@ -37,21 +39,31 @@ def parse_command(text: str, default_region: str) -> CallDraft:
 
 
 def _take_number(text: str, default_region: str) -> tuple[str | None, str]:
-    """The longest leading run of words that reads as a phone number, and the text after it."""
-    match = _NUMBER_RUN.match(text)
-    if match is None:
+    """The longest leading run of words that reads as a phone number, and the text after it.
+
+    When no run reads as one, all the leading number-like words are taken, so the refusal quotes what was typed;
+    a first word that mixes digits and letters (`12ab34`) is taken whole for the same reason.
+    """
+    words: list[str] = []
+    for word in text.split():
+        if not _NUMBER_WORD.fullmatch(word):
+            break
+        words.append(word)
+    if not words:
+        first = text.split(None, 1)
+        if first and any(ch.isdigit() for ch in first[0]) and first[0][0] in "+0123456789(":
+            return first[0], _drop_words(text, 1)
         return None, text
-    words = match.group(1).split()
     for count in range(len(words), 0, -1):
         candidate = " ".join(words[:count])
         if _reads_as_number(candidate, default_region):
             return candidate, _drop_words(text, count)
-    return words[0], _drop_words(text, 1)
+    return " ".join(words), _drop_words(text, len(words))
 
 
 def _reads_as_number(candidate: str, default_region: str) -> bool:
     try:
-        return phonenumbers.is_possible_number(phonenumbers.parse(candidate, default_region))
+        return phonenumbers.is_possible_number(phonenumbers.parse(international_form(candidate), default_region))
     except phonenumbers.NumberParseException:
         return False
 

@@ -54,13 +54,14 @@ def parse_phone_number(
     `allowed_regions` empty means any region may be called.
     """
     shown = text.strip()
+    typed = international_form(shown)
     if is_emergency_number(shown, default_region):
         raise Refusal(
             f"{shown} is an emergency number. callbot never dials emergency services: call them yourself, now.",
             field=field,
         )
     try:
-        number = phonenumbers.parse(shown, default_region)
+        number = phonenumbers.parse(typed, default_region)
     except phonenumbers.NumberParseException:
         raise Refusal(
             f"I couldn't read `{shown}` as a phone number. Write it in international form, e.g. `+14155550100`.",
@@ -87,6 +88,15 @@ def parse_phone_number(
             field=field,
         )
     return _e164(number)
+
+
+def international_form(text: str) -> str:
+    """`00 44 20…` (and `011 44…`, North America's prefix) as `+44 20…`: how most of the world dials abroad."""
+    stripped = text.strip()
+    for prefix in ("00", "011"):
+        if stripped.startswith(prefix) and not stripped.startswith(prefix + "0"):
+            return "+" + stripped[len(prefix) :].lstrip()
+    return stripped
 
 
 def is_emergency_number(text: str, default_region: str) -> bool:

@@ -23,7 +23,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         # (parsing and SQLite) happen here; the slow work goes to the background.
         text = command.get("text", "").strip()
         if text.lower() in {"", "help"}:
-            await ack(text=texts.USAGE)
+            await ack(text=texts.USAGE, response_type="ephemeral")
             return
         origin = SlackOrigin(
             team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"]
@@ -32,7 +32,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:
             request = await deps.calls.vet(draft, origin)
         except Refusal as refusal:
-            await ack(text=refusal.text)
+            await ack(text=refusal.text, response_type="ephemeral")
             return
         call, token = await deps.calls.create(request)
         await ack()

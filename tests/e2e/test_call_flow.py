@@ -186,9 +186,7 @@ async def test_forged_unknown_and_malformed_callbacks_are_refused(
 
     forged = await http.post(url, json=good, headers={"Authorization": "Bearer not-the-token"})
     missing = await http.post(url, json=good)
-    unknown = await http.post(
-        url, json={**good, "call_id": "nosuchcall"}, headers={"Authorization": "Bearer whatever"}
-    )
+    unknown = await http.post(url, json={**good, "call_id": "nosuchcall"}, headers={"Authorization": "Bearer whatever"})
     token = {"Authorization": f"Bearer {session.custom_data['callback_token']}"}
     malformed = [
         await http.post(url, content=b"{not json", headers=token),

@@ -1,0 +1,79 @@
+"""StartScenarios going wrong: the call fails in words people understand, and is never started twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.calls.models import CallState
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.slack_requests import SlackSender
+from tests.conftest import Bot, eventually
+
+
+async def failed_thread(bot: Bot, slack: SlackSender, fake_slack: FakeSlack) -> str:
+    response = await slack.command("+14155550100 hello")
+    assert response.status_code == 200 and response.text == ""
+    await eventually(lambda: any("Failed" in m.text for m in fake_slack.parents()), timeout=10)
+    parent = fake_slack.parents()[0]
+    await eventually(lambda: len(fake_slack.thread(parent)) == 1)
+    replies = fake_slack.thread(parent)
+    calls = await bot.store.calls_in_state(CallState.FAILED)
+    assert len(calls) == 1
+    return replies[0].text
+
+
+async def test_auth_failure(bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant):
+    fake_voximplant.api_key = "rotated"
+    text = await failed_thread(bot, slack, fake_slack)
+    assert "refused our credentials; an admin needs to check" in text
+    assert "sandbox-api-key" not in text and "rotated" not in text
+
+
+async def test_unknown_rule(bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant):
+    fake_voximplant.rule_ids = {42}
+    text = await failed_thread(bot, slack, fake_slack)
+    assert "Voximplant refused to start the call" in text and "is not found" in text and "(error 101)" in text
+
+
+async def test_server_error_is_not_retried(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+):
+    fake_voximplant.fail_next(status=500)
+    text = await failed_thread(bot, slack, fake_slack)
+    assert "did not confirm the call" in text and "not retried" in text
+    assert len(fake_voximplant.requests) == 1
+
+
+async def test_timeout_is_not_retried_even_when_the_call_started(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+):
+    fake_voximplant.fail_next(delay_s=3.0, start_anyway=True)  # the bot gives up after 2 s
+    text = await failed_thread(bot, slack, fake_slack)
+    assert "did not confirm the call" in text and "if the phone rings anyway, the call is real" in text
+    assert len(fake_voximplant.requests) == 1
+    assert len(fake_voximplant.sessions) == 1
+
+
+async def test_rate_limited_start_is_retried(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+):
+    fake_voximplant.fail_next(status=429)
+    response = await slack.command("+14155550100 hello")
+    assert response.text == ""
+    await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=5)
+    assert len(fake_voximplant.requests) == 2  # refused once with 429 before anything started, then accepted
+    call = (await bot.store.calls_in_state(CallState.STARTING))[0]
+    assert call.history_id == fake_voximplant.sessions[0].history_id
+
+
+@pytest.fixture
+def voximplant_down(bot_settings: dict[str, object]) -> None:
+    bot_settings["voximplant_api_url"] = "http://127.0.0.1:1/platform_api/"  # nothing listens on port 1
+
+
+async def test_unreachable_voximplant_dials_nothing(
+    voximplant_down: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack
+):
+    text = await failed_thread(bot, slack, fake_slack)
+    assert "could not be reached" in text and "nothing was dialled" in text
