@@ -35,8 +35,11 @@ class Session:
     rule_id: int
     custom_data: dict[str, Any]
     access_url: str
+    raw_custom_data: str = ""
     control: list[dict[str, Any]] = field(default_factory=list)
     next_seq: int = 1
+    api_log: list[dict[str, Any]] = field(default_factory=list)  # what the simulated scenario called, in order
+    exit_code: int | None = None  # the simulator's, once it ended
 
     @property
     def call_id(self) -> str:
@@ -116,9 +119,8 @@ class FakeVoximplant:
         if method != "StartScenarios":
             return _error(103, "Unknown command")
         fault = self._faults.popleft() if self._faults else None
-        if fault is not None and fault.delay_s:
-            await asyncio.sleep(fault.delay_s)
         if fault is not None and not fault.start_anyway:
+            await asyncio.sleep(fault.delay_s)
             return _fault(fault)
         try:
             rule_id = int(params.get("rule_id", ""))
@@ -130,8 +132,10 @@ class FakeVoximplant:
         if len(custom.encode()) > MAX_CUSTOM_DATA:
             return _error(101, "Invalid arguments: script_custom_data is too long")
         session = await self._start(rule_id, custom)
-        if fault is not None:
-            return _fault(fault)
+        if fault is not None:  # started, and then the answer is late or lost
+            await asyncio.sleep(fault.delay_s)
+            if fault.code is not None or fault.status != 200:
+                return _fault(fault)
         return JSONResponse(
             {
                 "result": 1,
@@ -147,7 +151,9 @@ class FakeVoximplant:
             data = json.loads(custom) if custom else {}
         except ValueError:
             data = {"raw": custom}
-        session = Session(history_id, rule_id, data, access_url=f"{self.url}/session/{history_id}")
+        session = Session(
+            history_id, rule_id, data, access_url=f"{self.url}/session/{history_id}", raw_custom_data=custom
+        )
         self.sessions.append(session)
         if self.runner is not None:
             access_url = await self.runner(session)
