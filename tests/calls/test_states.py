@@ -1,0 +1,74 @@
+"""The state machine: forward only, terminal states final, failures in plain words."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.calls.models import (
+    Call,
+    CallRequest,
+    CallState,
+    DisconnectedEvent,
+    FailedEvent,
+    ProgressEvent,
+    SlackOrigin,
+    TranscriptEvent,
+)
+from bot.calls.states import can_move, describe_failure, transition_for
+
+T0 = datetime(2026, 11, 25, tzinfo=UTC)
+BASE = {"v": 1, "call_id": "c1", "seq": 1, "at": T0}
+
+
+def call_in(state: CallState, **changes: object) -> Call:
+    request = CallRequest(
+        destination="+14155550100", caller_id="+14155550123", max_duration_s=60,
+        origin=SlackOrigin(team_id="T", user_id="U", conversation_id="C"),
+    )  # fmt: skip
+    return replace(Call(id="c1", request=request, state=state, state_reason="", created_at=T0, updated_at=T0),
+                   **changes)  # type: ignore[arg-type]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "allowed"),
+    [
+        (CallState.STARTING, CallState.RINGING, True),
+        (CallState.RINGING, CallState.DIALING, False),
+        (CallState.CONNECTED, CallState.CONNECTED, False),
+        (CallState.CONNECTED, CallState.ENDED, True),
+        (CallState.ENDED, CallState.FAILED, False),
+        (CallState.FAILED, CallState.CONNECTED, False),
+        (CallState.CANCELED, CallState.ENDED, False),
+    ],
+)
+def test_moves_only_forward(current: CallState, target: CallState, allowed: bool) -> None:
+    assert can_move(current, target) is allowed
+
+
+def test_disconnect_outcomes() -> None:
+    hung_up = DisconnectedEvent.model_validate({**BASE, "event": "disconnected",
+                                               "data": {"duration_s": 0, "reason": "hangup_requested"}})  # fmt: skip
+    dropped = DisconnectedEvent.model_validate({**BASE, "event": "disconnected", "data": {"duration_s": 0}})
+    talked = DisconnectedEvent.model_validate({**BASE, "event": "disconnected", "data": {"duration_s": 12}})
+    assert transition_for(call_in(CallState.RINGING), hung_up).state is CallState.CANCELED  # type: ignore[union-attr]
+    assert transition_for(call_in(CallState.RINGING), dropped).state is CallState.FAILED  # type: ignore[union-attr]
+    assert transition_for(call_in(CallState.RINGING), talked).state is CallState.ENDED  # type: ignore[union-attr]
+    connected = call_in(CallState.CONNECTED, connected_at=T0)
+    assert transition_for(connected, hung_up).state is CallState.ENDED  # type: ignore[union-attr]
+
+
+def test_informational_events_change_nothing() -> None:
+    line = TranscriptEvent.model_validate({**BASE, "event": "transcript", "data": {"role": "agent", "text": "hi"}})
+    assert transition_for(call_in(CallState.CONNECTED), line) is None
+    late = ProgressEvent.model_validate({**BASE, "event": "ringing"})
+    assert transition_for(call_in(CallState.CONNECTED), late) is None
+
+
+def test_failure_words() -> None:
+    failed = FailedEvent.model_validate({**BASE, "event": "failed", "data": {"code": 486, "reason": "Busy Here"}})
+    move = transition_for(call_in(CallState.RINGING), failed)
+    assert move is not None and move.reason == "the line was busy (486 Busy Here)"
+    assert describe_failure(999, "") == "the call could not be completed (999)"

@@ -1,0 +1,108 @@
+"""The store against real SQLite files: schema, WAL, caller IDs, events stored once, terminal states kept."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.calls.models import Call, CallRequest, CallState, Channel, ProgressEvent, SlackOrigin
+from bot.calls.states import Transition, transition_for
+from bot.store import MIGRATIONS, Store
+
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "store.db")
+    yield opened
+    await opened.close()
+
+
+def a_call(call_id: str = "call1") -> Call:
+    request = CallRequest(
+        destination="+14155550100", caller_id="+14155550123", instructions="hi", max_duration_s=600,
+        origin=SlackOrigin(team_id="T1", user_id="U1", conversation_id="C1"),
+    )  # fmt: skip
+    return Call(id=call_id, request=request, state=CallState.REQUESTED, state_reason="", created_at=T0, updated_at=T0)
+
+
+def event(seq: int, name: str = "ringing", call_id: str = "call1") -> ProgressEvent:
+    return ProgressEvent.model_validate({"v": 1, "call_id": call_id, "seq": seq, "event": name, "at": T0})
+
+
+async def test_schema_is_versioned_and_wal_is_on(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    store = await Store.open(path)
+    await store.close()
+    async with aiosqlite.connect(path) as db:
+        assert (await (await db.execute("PRAGMA user_version")).fetchone())[0] == len(MIGRATIONS)
+        assert (await (await db.execute("PRAGMA journal_mode")).fetchone())[0] == "wal"
+    again = await Store.open(path)  # reopening applies nothing twice
+    assert await again.migrate() == len(MIGRATIONS)
+    await again.close()
+
+
+async def test_caller_ids_add_update_remove(store: Store) -> None:
+    assert await store.add_caller_id("+14155550123", label="Support", channels=frozenset({Channel.PSTN}),
+                                     added_by="U1", at=T0)  # fmt: skip
+    assert not await store.add_caller_id(
+        "+14155550123", label="Support line", channels=frozenset({Channel.PSTN, Channel.WHATSAPP}), added_by="U2",
+        at=T0,
+    )  # fmt: skip
+    entry = await store.caller_id("+14155550123")
+    assert entry is not None and entry.label == "Support line"
+    assert entry.channels == {Channel.PSTN, Channel.WHATSAPP} and entry.added_by == "U1"
+    assert await store.remove_caller_id("+14155550123")
+    assert not await store.remove_caller_id("+14155550123")
+    assert await store.caller_ids() == []
+
+
+async def test_an_event_is_stored_once_per_seq(store: Store) -> None:
+    await store.insert_call(a_call(), token_hash="h")
+    first = await store.record_event(event(1), received_at=T0, decide=transition_for)
+    again = await store.record_event(event(1, "connected"), received_at=T0, decide=transition_for)
+    assert first is not None and not first.duplicate and first.call.state is CallState.RINGING
+    assert again is not None and again.duplicate and again.transition is None
+    assert await store.events("call1") == [(1, "ringing", {})]
+    call = await store.call("call1")
+    assert call is not None and call.state is CallState.RINGING and call.last_seq == 1
+
+
+async def test_unknown_call_records_nothing(store: Store) -> None:
+    assert await store.record_event(event(1, call_id="nope"), received_at=T0, decide=transition_for) is None
+
+
+async def test_terminal_state_never_changes(store: Store) -> None:
+    await store.insert_call(a_call(), token_hash="h")
+    assert await store.move("call1", Transition(CallState.FAILED, "busy"), T0) is not None
+    assert await store.move("call1", Transition(CallState.ENDED, "late"), T0) is None
+    outcome = await store.record_event(event(2, "connected"), received_at=T0, decide=transition_for)
+    assert outcome is not None and outcome.transition is None
+    call = await store.call("call1")
+    assert call is not None and call.state is CallState.FAILED and call.state_reason == "busy"
+    assert await store.transitions("call1") == [("requested", "failed", "busy")]
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+    await store.insert_call(a_call(), token_hash="h")
+
+    def explode(*_: object) -> Transition:
+        raise RuntimeError("decision failed")
+
+    with pytest.raises(RuntimeError):
+        await store.record_event(event(1), received_at=T0, decide=explode)
+    assert await store.events("call1") == []  # rolled back with the failed decision: the scenario will resend
+    call = await store.call("call1")
+    assert call is not None and call.last_seq == 0
+
+
+async def test_replay_guard_remembers_then_forgets(store: Store) -> None:
+    later = T0 + timedelta(minutes=11)
+    assert await store.first_sighting("v0=abc", at=T0, forget_before=T0 - timedelta(minutes=10))
+    assert not await store.first_sighting("v0=abc", at=T0, forget_before=T0 - timedelta(minutes=10))
+    assert await store.first_sighting("v0=abc", at=later, forget_before=later - timedelta(minutes=10))

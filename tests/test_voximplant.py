@@ -1,0 +1,94 @@
+"""VoximplantClient against the fake Management API over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from bot.errors import VoximplantError, VoximplantUnreachable
+from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
+from bot.voximplant import MAX_CUSTOM_DATA_BYTES, ApiKeyAuth, VoximplantClient
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(1.0, connect=1.0)) as client:
+        yield client
+
+
+def client(http: httpx.AsyncClient, base_url: str, api_key: str = API_KEY) -> VoximplantClient:
+    return VoximplantClient(http, base_url=base_url, auth=ApiKeyAuth(ACCOUNT_ID, api_key), backoff_s=0.01)
+
+
+async def test_start_scenarios_returns_the_session(http: httpx.AsyncClient, fake_voximplant: FakeVoximplant) -> None:
+    result = await client(http, f"{fake_voximplant.url}/platform_api/").start_scenarios(
+        rule_id=RULE_ID, custom_data='{"v":1}'
+    )
+    session = fake_voximplant.sessions[0]
+    assert result.call_session_history_id == session.history_id
+    assert result.media_session_access_secure_url == session.access_url
+    sent = fake_voximplant.requests[0]
+    assert sent["account_id"] == ACCOUNT_ID and sent["api_key"] == API_KEY  # in the form body, not the URL
+    assert sent["script_custom_data"] == '{"v":1}' and sent["rule_id"] == str(RULE_ID)
+
+
+async def test_api_errors_carry_code_and_message_but_no_secret(
+    http: httpx.AsyncClient, fake_voximplant: FakeVoximplant
+) -> None:
+    with pytest.raises(VoximplantError) as raised:
+        await client(http, f"{fake_voximplant.url}/platform_api/", api_key="wrong-key").start_scenarios(
+            rule_id=RULE_ID, custom_data="{}"
+        )
+    assert raised.value.code == 100 and raised.value.message == "Authorization failed"
+    assert not raised.value.may_have_started
+    assert "wrong-key" not in str(raised.value) and "wrong-key" not in repr(raised.value.__cause__)
+
+
+async def test_429_is_retried_then_succeeds(http: httpx.AsyncClient, fake_voximplant: FakeVoximplant) -> None:
+    fake_voximplant.fail_next(status=429)
+    result = await client(http, f"{fake_voximplant.url}/platform_api/").start_scenarios(
+        rule_id=RULE_ID, custom_data="{}"
+    )
+    assert len(fake_voximplant.requests) == 2 and len(fake_voximplant.sessions) == 1
+    assert result.call_session_history_id == fake_voximplant.sessions[0].history_id
+
+
+async def test_5xx_is_not_retried_and_may_have_started(
+    http: httpx.AsyncClient, fake_voximplant: FakeVoximplant
+) -> None:
+    fake_voximplant.fail_next(status=503)
+    with pytest.raises(VoximplantError) as raised:
+        await client(http, f"{fake_voximplant.url}/platform_api/").start_scenarios(rule_id=RULE_ID, custom_data="{}")
+    assert raised.value.may_have_started and len(fake_voximplant.requests) == 1
+
+
+async def test_read_timeout_is_not_retried(http: httpx.AsyncClient, fake_voximplant: FakeVoximplant) -> None:
+    fake_voximplant.fail_next(delay_s=1.5, start_anyway=True)
+    with pytest.raises(VoximplantError) as raised:
+        await client(http, f"{fake_voximplant.url}/platform_api/").start_scenarios(rule_id=RULE_ID, custom_data="{}")
+    assert raised.value.may_have_started and not isinstance(raised.value, VoximplantUnreachable)
+    assert len(fake_voximplant.requests) == 1
+
+
+async def test_connection_refused_is_retried_then_reported_unreachable(http: httpx.AsyncClient) -> None:
+    vox = client(http, "http://127.0.0.1:1/platform_api/")
+    with pytest.raises(VoximplantUnreachable) as raised:
+        await vox.start_scenarios(rule_id=RULE_ID, custom_data="{}")
+    assert not raised.value.may_have_started
+    assert len(vox.latencies) == 3  # three attempts, none of which reached Voximplant
+
+
+async def test_oversized_custom_data_is_refused_before_sending(
+    http: httpx.AsyncClient, fake_voximplant: FakeVoximplant
+) -> None:
+    with pytest.raises(VoximplantError):
+        await client(http, f"{fake_voximplant.url}/platform_api/").start_scenarios(
+            rule_id=RULE_ID, custom_data="x" * (MAX_CUSTOM_DATA_BYTES + 1)
+        )
+    assert fake_voximplant.requests == []
+
+
+def test_auth_repr_hides_the_key() -> None:
+    assert API_KEY not in repr(ApiKeyAuth(ACCOUNT_ID, API_KEY))
