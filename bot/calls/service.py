@@ -17,7 +17,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from bot.calls.grammar import CallDraft
 from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
-from bot.calls.numbers import parse_phone_number, region_of
+from bot.calls.numbers import (
+    CALLABLE_TYPES,
+    format_international,
+    parse_phone_number,
+    refuse_if_emergency,
+    region_of,
+)
+from bot.calls.permissions import Permissions
 from bot.calls.policy import resolve_caller_id
 from bot.calls.states import Transition, transition_for
 from bot.errors import EventRejected, Refusal, VoximplantError
@@ -51,6 +58,7 @@ class CallPolicy:
     max_duration_s: int
     rule_id: int | None
     callback_url: str | None
+    allowed_types: frozenset[int] = CALLABLE_TYPES
 
 
 def utc_now() -> datetime:
@@ -72,8 +80,10 @@ class CallService:
         *,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
+        permissions: Permissions | None = None,
     ) -> None:
         self.store = store
+        self.permissions = permissions
         self._voximplant = voximplant
         self._policy = policy
         self._clock = clock
@@ -84,11 +94,14 @@ class CallService:
         """Turn what a person typed into a request we are willing to place, or raise a Refusal saying why not."""
         if draft.destination is None:
             raise Refusal("Say who to call: `/call +14155550100 what the agent should say`.", field="destination")
+        refuse_if_emergency(draft.destination, self._policy.default_region)  # first, whoever asks and however
         if self._voximplant is None or self._policy.rule_id is None or self._policy.callback_url is None:
             raise Refusal(
                 "Calling is not set up on this workspace yet: an admin needs to set the Voximplant settings "
                 "(see the README, “Voximplant setup”)."
             )
+        if self.permissions is not None:
+            await self.permissions.check_may_call(origin)
         typed_caller_id = None
         if draft.caller_id is not None:
             typed_caller_id = parse_phone_number(draft.caller_id, self._policy.default_region, field="caller_id")
@@ -96,12 +109,25 @@ class CallService:
             self.store, typed_caller_id, channel, default=self._policy.default_caller_id
         )
         allowed = self._policy.allowed_countries or frozenset(filter(None, [region_of(caller_id)]))
-        destination = parse_phone_number(draft.destination, self._policy.default_region, allowed_regions=allowed)
+        destination = parse_phone_number(
+            draft.destination, self._policy.default_region, allowed_regions=allowed,
+            allowed_types=self._policy.allowed_types,
+        )  # fmt: skip
+        denied = await self.store.denial_for(destination)
+        if denied is not None:
+            raise Refusal(
+                f"{format_international(destination)} is on this workspace's deny list"
+                + (f" ({denied.reason})" if denied.reason else "")
+                + ". Ask a callbot admin if you think that is a mistake.",
+                field="destination",
+            )
         if len(draft.instructions) > MAX_INSTRUCTIONS:
             raise Refusal(
                 f"The instructions are {len(draft.instructions)} characters long; keep them under {MAX_INSTRUCTIONS}.",
                 field="instructions",
             )
+        if self.permissions is not None:
+            await self.permissions.check_limits(origin)
         return CallRequest(
             destination=destination,
             caller_id=caller_id,
