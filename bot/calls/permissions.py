@@ -71,15 +71,12 @@ class Permissions:
         except DirectoryError:
             return False  # fail closed: nobody becomes an admin because Slack did not answer
 
-    async def require_admin(self, user_id: str, *, action: str, target: str = "") -> None:
-        """Refuse (and audit the attempt) unless `user_id` is an admin."""
+    async def require_admin(self, user_id: str, *, action: str, target: str = "", what: str = "do that") -> None:
+        """Refuse (and audit the attempt) unless `user_id` is an admin; `what` says what was refused, in words."""
         if await self.is_admin(user_id):
             return
         await self.audit(user_id, action, target, detail="refused: not an admin", allowed=False)
-        raise Refusal(
-            "Only callbot admins can change the caller IDs and the deny list. "
-            "Ask one of them, or an admin can add you to CALLBOT_ADMINS."
-        )
+        raise Refusal(f"Only callbot admins can {what}. Ask one of them (they are listed in CALLBOT_ADMINS).")
 
     async def audit(self, actor: str, action: str, target: str = "", *, detail: str = "", allowed: bool = True) -> None:
         await self._store.audit(
@@ -120,7 +117,7 @@ class Permissions:
                 # The next call is allowed once enough of the calls in the window have aged out of it.
                 retry_at = recent[len(recent) - limits.calls_per_user_per_hour] + RATE_WINDOW
                 raise LimitReached(
-                    f"You have placed {len(recent)} calls in the last hour; the limit is "
+                    f"You have placed {len(recent)} {_calls(len(recent))} in the last hour; the limit is "
                     f"{limits.calls_per_user_per_hour} an hour. You can place the next one {_when(retry_at, now)}.",
                     retry_at=retry_at,
                 )
@@ -150,7 +147,7 @@ class Permissions:
 def _when(at: datetime, now: datetime) -> str:
     minutes = max(1, -(-int((at - now).total_seconds()) // 60))  # rounded up: never promise too early
     span = f"{minutes} minute{'s' if minutes != 1 else ''}"
-    if minutes >= 60:
+    if minutes > 60:
         hours, rest = divmod(minutes, 60)
         span = f"{hours} h {rest:02d} min"
     return f"in {span} (at {at:%H:%M} UTC)"

@@ -90,6 +90,10 @@ class CallService:
         self._new_id = new_id
         self.observer: CallObserver | None = None
 
+    def now(self) -> datetime:
+        """The service's clock (injected in tests)."""
+        return self._clock()
+
     async def vet(self, draft: CallDraft, origin: SlackOrigin, *, channel: Channel = Channel.PSTN) -> CallRequest:
         """Turn what a person typed into a request we are willing to place, or raise a Refusal saying why not."""
         if draft.destination is None:

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.calls.grammar import parse_command
 from bot.calls.models import SlackOrigin
 from bot.errors import Refusal
-from bot.slack import texts
+from bot.slack import admin, texts
 from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         text = command.get("text", "").strip()
         if text.lower() in {"", "help"}:
             await ack(text=texts.USAGE, response_type="ephemeral")
+            return
+        if admin.handles(text):
+            reply = await admin.answer(text, command["user_id"], deps.calls, deps.default_region)
+            await ack(text=reply, response_type="ephemeral")
             return
         origin = SlackOrigin(
             team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"]
