@@ -258,9 +258,9 @@ class Store:
     # -- what the call limits count ------------------------------------------------------------------------------
 
     async def calls_since(self, user_id: str, since: datetime) -> list[datetime]:
-        """When `user_id` placed each call since `since`, oldest first."""
+        """When `user_id` placed each call after `since`, oldest first."""
         rows = await self._fetch(
-            "SELECT created_at FROM calls WHERE user_id = ? AND created_at >= ? ORDER BY created_at",
+            "SELECT created_at FROM calls WHERE user_id = ? AND created_at > ? ORDER BY created_at",
             user_id, since.isoformat(),
         )  # fmt: skip
         return [datetime.fromisoformat(row["created_at"]) for row in rows]

@@ -21,28 +21,29 @@ async def refused(slack: SlackSender, text: str, user: str = "U0ANA") -> str:
     return str(body["text"])
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("1-911 my house is on fire", "1-911 is an emergency number"),
-        ("+49 112 hello", "+49 112 is an emergency number"),
-        ("000 hello", "000 is an emergency number"),
-        ("+61 000", "+61 000 is an emergency number"),
-        ("+33 15", "+33 15 is an emergency number"),
-        ("+81 119", "+81 119 is an emergency number"),
-        ("+91 112", "+91 112 is an emergency number"),
-        ("+7 112", "+7 112 is an emergency number"),
-        ("+55 190", "+55 190 is an emergency number"),
-        ("011 44 999", "011 44 999 is an emergency number"),
-        ("611 hello", "611 is a short code"),
-        ("+44 901 234 5678 hi", "premium-rate"),
-        ("+49 180 1 2345 hi", "shared-cost"),
-    ],
-)
+# One bot for the whole table: each e2e test starts and stops servers, which costs more than the checks.
+SAFETY_TABLE = [
+    ("1-911 my house is on fire", "1-911 is an emergency number"),
+    ("+49 112 hello", "+49 112 is an emergency number"),
+    ("000 hello", "000 is an emergency number"),
+    ("+61 000", "+61 000 is an emergency number"),
+    ("+33 15", "+33 15 is an emergency number"),
+    ("+81 119", "+81 119 is an emergency number"),
+    ("+91 112", "+91 112 is an emergency number"),
+    ("+7 112", "+7 112 is an emergency number"),
+    ("+55 190", "+55 190 is an emergency number"),
+    ("011 44 999", "011 44 999 is an emergency number"),
+    ("611 hello", "611 is a short code"),
+    ("+44 901 234 5678 hi", "premium-rate"),
+    ("+49 180 1 2345 hi", "shared-cost"),
+]
+
+
 async def test_emergency_short_and_costly_numbers_never_reach_voximplant(
-    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, text: str, expected: str
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
 ) -> None:
-    assert expected in await refused(slack, text)
+    answers = {text: await refused(slack, text) for text, _ in SAFETY_TABLE}
+    assert [(text, answers[text]) for text, expected in SAFETY_TABLE if expected not in answers[text]] == []
     await bot.background.idle()
     assert fake_voximplant.requests == [] and fake_slack.messages == []
 
