@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -84,6 +85,7 @@ class CallService:
     ) -> None:
         self.store = store
         self.permissions = permissions
+        self._admitting = asyncio.Lock()
         self._voximplant = voximplant
         self._policy = policy
         self._clock = clock
@@ -142,14 +144,22 @@ class CallService:
         )
 
     async def create(self, request: CallRequest) -> tuple[Call, str]:
-        """Store a new call in `requested`; returns it with its callback token (shown to nobody but the scenario)."""
+        """Store a new call in `requested`; returns it with its callback token (shown to nobody but the scenario).
+
+        Raises LimitReached when a call limit filled up since `vet()`.
+        """
         now = self._clock()
         call = Call(
             id=self._new_id(), request=request, state=CallState.REQUESTED, state_reason="", created_at=now,
             updated_at=now,
         )  # fmt: skip
         token = secrets.token_urlsafe(32)
-        await self.store.insert_call(call, token_hash=hash_token(token))
+        async with self._admitting:
+            # vet() checked the limits already; checked again here, where no other request can slip in between the
+            # count and the insert, so two requests at once cannot both take the last place.
+            if self.permissions is not None:
+                await self.permissions.check_limits(request.origin)
+            await self.store.insert_call(call, token_hash=hash_token(token))
         return call, token
 
     async def launch(self, call: Call, token: str) -> Call:

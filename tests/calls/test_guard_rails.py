@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -160,3 +161,12 @@ async def test_the_audit_log_is_append_only(store: Store) -> None:
             await store._db.execute(sql)
     [entry] = await store.audit_entries()
     assert (entry.actor, entry.action, entry.target, entry.at) == ("U0ADMIN", "deny.add", "+1900", START)
+
+
+async def test_two_requests_at_once_cannot_both_take_the_last_place(service: Callable[..., CallService]) -> None:
+    calls = service(limits=Limits(concurrent_per_user=1))
+    first = await calls.vet(CallDraft("+14155550100", None, "hi"), ANA)
+    second = await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)  # both vetted before either is stored
+    results = await asyncio.gather(calls.create(first), calls.create(second), return_exceptions=True)
+    assert sorted(type(result).__name__ for result in results) == ["LimitReached", "tuple"]
+    assert len(await calls.store.live_calls(user_id="U0ANA")) == 1
