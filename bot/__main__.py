@@ -1,4 +1,4 @@
-"""`callbot serve | sandbox | callerids add|list|remove | migrate`."""
+"""`callbot serve | sandbox | callerids add|list|remove|sync | audit | migrate`."""
 
 from __future__ import annotations
 
@@ -51,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     remove.set_defaults(run=_callerids_remove)
     listing = actions.add_parser("list", help="show the allowlist")
     listing.set_defaults(run=_callerids_list)
+    sync = actions.add_parser("sync", help="add the verified caller IDs and bought numbers Voximplant has")
+    sync.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    sync.set_defaults(run=_callerids_sync)
+
+    audit = commands.add_parser("audit", help="show the audit log: who changed which list, and refused attempts")
+    audit.add_argument("--limit", type=int, default=100, help="how many of the latest entries (default 100)")
+    audit.set_defaults(run=_audit)
     return parser
 
 
@@ -99,9 +106,10 @@ def _callerids_add(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         store = await Store.open(settings.database_path)
-        new = await store.add_caller_id(
-            number, label=args.label, channels=channels, added_by="cli", at=datetime.now(UTC)
-        )
+        now = datetime.now(UTC)
+        new = await store.add_caller_id(number, label=args.label, channels=channels, added_by="cli", at=now)
+        detail = f"label={args.label!r} channels={','.join(sorted(channels))}"
+        await store.audit(actor="cli", action="callerid.add", target=number, detail=detail, allowed=True, at=now)
         await store.close()
         print(f"{'added' if new else 'updated'} {format_international(number)} ({', '.join(sorted(channels))})")
         return 0
@@ -119,6 +127,8 @@ def _callerids_remove(args: argparse.Namespace) -> int:
         except Refusal:
             number = args.number
         removed = await store.remove_caller_id(number)
+        if removed:
+            await store.audit(actor="cli", action="callerid.remove", target=number, allowed=True, at=datetime.now(UTC))
         await store.close()
         if not removed:
             print(f"{args.number} is not on the allowlist", file=sys.stderr)
@@ -141,6 +151,66 @@ def _callerids_list(_: argparse.Namespace) -> int:
         for entry in entries:
             channels = ",".join(sorted(entry.channels))
             print(f"{entry.number}\t{format_international(entry.number)}\t{channels}\t{entry.label}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _callerids_sync(args: argparse.Namespace) -> int:
+    import httpx
+
+    from bot.calls.allowlist_sync import sync_caller_ids
+    from bot.errors import VoximplantError
+    from bot.voximplant import ApiKeyAuth, VoximplantClient
+
+    settings = load_settings(need_slack=False)
+    if settings.voximplant_account_id is None or settings.voximplant_api_key is None:
+        print("set VOXIMPLANT_ACCOUNT_ID and VOXIMPLANT_API_KEY to read caller IDs from Voximplant", file=sys.stderr)
+        return 2
+    auth = ApiKeyAuth(settings.voximplant_account_id, settings.voximplant_api_key.get_secret_value())
+
+    async def run() -> int:
+        store = await Store.open(settings.database_path)
+        try:
+            async with httpx.AsyncClient(timeout=settings.voximplant_timeout_s) as http:
+                client = VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth)
+                now = datetime.now(UTC)
+                report = await sync_caller_ids(store, client, today=now.date(), at=now, dry_run=args.dry_run)
+        except VoximplantError as error:
+            print(f"could not read from Voximplant: {error}", file=sys.stderr)
+            return 1
+        finally:
+            await store.close()
+        would = "would " if args.dry_run else ""
+        for number, label in report.added:
+            print(f"{would}add\t{format_international(number)}\t{label}")
+        for number in report.removed:
+            print(f"{would}remove\t{format_international(number)}\tno longer in Voximplant")
+        for number in report.unknown_to_voximplant:
+            print(f"keep\t{format_international(number)}\tadded by hand; Voximplant does not list it")
+        if args.dry_run:
+            print(f"dry run, nothing changed: would add {len(report.added)}, would remove {len(report.removed)}, "
+                  f"{len(report.unchanged)} already allowed")  # fmt: skip
+        else:
+            print(f"added {len(report.added)}, removed {len(report.removed)}, {len(report.unchanged)} already allowed")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _audit(args: argparse.Namespace) -> int:
+    settings = load_settings(need_slack=False)
+
+    async def run() -> int:
+        store = await Store.open(settings.database_path)
+        entries = await store.audit_entries(limit=args.limit)
+        await store.close()
+        if not entries:
+            print("the audit log is empty")
+        for entry in entries:
+            outcome = "done" if entry.allowed else "REFUSED"
+            when = f"{entry.at:%Y-%m-%d %H:%M:%S}Z"
+            print("\t".join((when, entry.actor, outcome, entry.action, entry.target, entry.detail)))
         return 0
 
     return asyncio.run(run())

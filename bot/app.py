@@ -19,9 +19,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot import routes, slack
-from bot.calls.service import CallPolicy, CallService
+from bot.calls.numbers import number_types
+from bot.calls.permissions import Limits, Permissions
+from bot.calls.service import CallPolicy, CallService, utc_now
 from bot.settings import Settings
 from bot.slack.deps import Deps
+from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackCallView
 from bot.store import Store
 from bot.tasks import Background
@@ -47,7 +50,13 @@ def create_app(settings: Settings) -> Starlette:
                 session=session,
                 retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
             )
-            calls = CallService(store, _voximplant(settings, http), _policy(settings))
+            directory = SlackDirectory(slack_client, ttl_s=settings.membership_cache_s)
+            calls = CallService(
+                store,
+                _voximplant(settings, http),
+                _policy(settings),
+                permissions=_permissions(settings, store, directory),
+            )
             calls.observer = SlackCallView(slack_client, store)
             bolt = AsyncApp(
                 client=slack_client,
@@ -107,6 +116,24 @@ def _policy(settings: Settings) -> CallPolicy:
         max_duration_s=settings.max_call_duration_s,
         rule_id=settings.voximplant_rule_id,
         callback_url=f"{base}/voximplant/events" if base else None,
+        allowed_types=number_types(settings.allowed_number_types),
+    )
+
+
+def _permissions(settings: Settings, store: Store, directory: SlackDirectory) -> Permissions:
+    return Permissions(
+        store,
+        directory,
+        admins=settings.callbot_admins,
+        workspace_admins_are_admins=settings.workspace_admins_are_admins,
+        allowed_callers=settings.allowed_callers,
+        limits=Limits(
+            calls_per_user_per_hour=settings.calls_per_user_per_hour,
+            concurrent_per_user=settings.concurrent_calls_per_user,
+            concurrent_per_workspace=settings.concurrent_calls_per_workspace,
+            max_duration_s=settings.max_call_duration_s,
+        ),
+        clock=utc_now,
     )
 
 

@@ -3,6 +3,8 @@
     CallbotError
     ├── ConfigError          settings are missing or contradict each other; the start stops
     ├── Refusal              a request we will not carry out; the person is told why and what to do
+    │   └── LimitReached     a call limit holds; says when the next call will be allowed
+    ├── DirectoryError       Slack could not say who is an admin or who is in a channel or user group
     ├── EventRejected        a status callback we refuse; carries the HTTP status to answer
     └── VoximplantError      the Management API said no, or could not be asked
         └── VoximplantUnreachable   the request never left this machine, so retrying it is safe
@@ -11,6 +13,8 @@ None of them ever holds a secret: not a token, an API key or a callback token.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class CallbotError(Exception):
@@ -36,6 +40,22 @@ class Refusal(CallbotError):
         super().__init__(text)
         self.text = text
         self.field = field
+
+
+class LimitReached(Refusal):
+    """A rate or concurrency limit refuses the call; `retry_at` is when the next one will be allowed (UTC)."""
+
+    def __init__(self, text: str, *, retry_at: datetime) -> None:
+        super().__init__(text)
+        self.retry_at = retry_at
+
+
+class DirectoryError(CallbotError):
+    """Slack could not answer who someone is or who belongs to a group; `code` is Slack's error code."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"Slack could not answer: {code}")
+        self.code = code
 
 
 class EventRejected(CallbotError):

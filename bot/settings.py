@@ -15,6 +15,9 @@ SLACK_API_URL = "https://slack.com/api/"
 VOXIMPLANT_API_URL = "https://api.voximplant.com/platform_api/"
 
 CommaList = Annotated[list[str], NoDecode]
+# Destination number types callbot calls unless ALLOWED_NUMBER_TYPES says otherwise: people and businesses.
+DEFAULT_NUMBER_TYPES = ("fixed_line", "mobile", "fixed_line_or_mobile", "toll_free", "voip")
+NUMBER_TYPE_NAMES = frozenset(name.lower() for name in vars(phonenumbers.PhoneNumberType) if name.isupper())
 
 
 class Settings(BaseSettings):
@@ -45,8 +48,15 @@ class Settings(BaseSettings):
     allowed_countries: CommaList = []
     default_caller_id: str | None = None
     max_call_duration_s: int = Field(default=600, ge=30, le=4 * 3600)
+    allowed_number_types: CommaList = list(DEFAULT_NUMBER_TYPES)
+    workspace_admins_are_admins: bool = False
+    allowed_callers: CommaList = []
+    membership_cache_s: float = Field(default=30.0, ge=0, le=3600)
+    calls_per_user_per_hour: int = Field(default=10, ge=0)
+    concurrent_calls_per_user: int = Field(default=2, ge=0)
+    concurrent_calls_per_workspace: int = Field(default=10, ge=0)
 
-    @field_validator("callbot_admins", "allowed_countries", mode="before")
+    @field_validator("callbot_admins", "allowed_countries", "allowed_number_types", "allowed_callers", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -61,6 +71,25 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown region code(s) {', '.join(unknown)}; use ISO 3166 codes such as US, GB, DE")
         return value.upper() if isinstance(value, str) else [r.upper() for r in value]
+
+    @field_validator("allowed_number_types")
+    @classmethod
+    def _known_number_types(cls, value: list[str]) -> list[str]:
+        names = [name.lower() for name in value]
+        unknown = [name for name in names if name not in NUMBER_TYPE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown number type(s) {', '.join(unknown)}; use {', '.join(sorted(NUMBER_TYPE_NAMES))}")
+        return names
+
+    @field_validator("allowed_callers")
+    @classmethod
+    def _channel_or_group_ids(cls, value: list[str]) -> list[str]:
+        wrong = [item for item in value if item[:1] not in {"C", "G", "S"}]
+        if wrong:
+            raise ValueError(
+                f"{', '.join(wrong)}: give channel IDs (C…, G…) or user group IDs (S…), as Slack shows them"
+            )
+        return value
 
     @field_validator("slack_api_url", "voximplant_api_url")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -17,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
+from bot.calls.models import TERMINAL_STATES, Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
 from bot.calls.states import Transition
 
 MIGRATIONS: Sequence[str] = (
@@ -78,6 +79,31 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX seen_slack_requests_by_time ON seen_slack_requests (seen_at);
     """,
+    # Guard rails: the deny list, the append-only audit log, and indexes for the call limits and history.
+    """
+    CREATE TABLE denied_destinations (
+        prefix    TEXT PRIMARY KEY,
+        reason    TEXT NOT NULL DEFAULT '',
+        added_by  TEXT NOT NULL,
+        added_at  TEXT NOT NULL
+    );
+    CREATE TABLE audit_log (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      TEXT NOT NULL,
+        actor   TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT NOT NULL DEFAULT '',
+        detail  TEXT NOT NULL DEFAULT '',
+        allowed INTEGER NOT NULL
+    );
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE INDEX calls_by_user_state ON calls (user_id, state);
+    CREATE INDEX calls_by_team_state ON calls (team_id, state);
+    CREATE INDEX calls_by_time ON calls (created_at);
+    """,
 )
 
 
@@ -88,6 +114,27 @@ class CallerId:
     channels: frozenset[Channel]
     added_by: str
     added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeniedDestination:
+    prefix: str
+    reason: str
+    added_by: str
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the audit log: who did (or tried to do) what, when; `allowed` False for a refused attempt."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: str
+    allowed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +208,82 @@ class Store:
 
     async def caller_ids(self) -> list[CallerId]:
         return [_caller_id(row) for row in await self._fetch("SELECT * FROM caller_ids ORDER BY number")]
+
+    # -- deny list and audit log -------------------------------------------------------------------------------
+
+    async def add_denied(self, prefix: str, *, reason: str, added_by: str, at: datetime) -> bool:
+        """Deny calls to `prefix` (a whole number or its start, E.164 digits); True if it was new."""
+        async with self._write():
+            existed = await self._scalar("SELECT COUNT(*) FROM denied_destinations WHERE prefix = ?", prefix)
+            await self._db.execute(
+                "INSERT INTO denied_destinations (prefix, reason, added_by, added_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason",
+                (prefix, reason, added_by, at.isoformat()),
+            )
+        return not existed
+
+    async def remove_denied(self, prefix: str) -> bool:
+        async with self._write():
+            cursor = await self._db.execute("DELETE FROM denied_destinations WHERE prefix = ?", (prefix,))
+        return cursor.rowcount > 0
+
+    async def denied_destinations(self) -> list[DeniedDestination]:
+        rows = await self._fetch("SELECT * FROM denied_destinations ORDER BY prefix")
+        return [_denied(row) for row in rows]
+
+    async def denial_for(self, e164: str) -> DeniedDestination | None:
+        """The longest deny-list entry that `e164` starts with, if any."""
+        rows = await self._fetch(
+            "SELECT * FROM denied_destinations WHERE SUBSTR(?, 1, LENGTH(prefix)) = prefix"
+            " ORDER BY LENGTH(prefix) DESC LIMIT 1",
+            e164,
+        )
+        return _denied(rows[0]) if rows else None
+
+    async def audit(
+        self, *, actor: str, action: str, target: str = "", detail: str = "", allowed: bool, at: datetime
+    ) -> None:
+        """Append one entry to the audit log (the table refuses updates and deletes)."""
+        async with self._write():
+            await self._db.execute(
+                "INSERT INTO audit_log (at, actor, action, target, detail, allowed) VALUES (?, ?, ?, ?, ?, ?)",
+                (at.isoformat(), actor, action, target, detail, int(allowed)),
+            )
+
+    async def audit_entries(self, *, limit: int = 100) -> list[AuditEntry]:
+        """The latest `limit` entries, oldest first."""
+        rows = await self._fetch("SELECT * FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT ?) ORDER BY id", limit)
+        return [_audit_entry(row) for row in rows]
+
+    # -- what the call limits count ------------------------------------------------------------------------------
+
+    async def calls_since(self, user_id: str, since: datetime) -> list[datetime]:
+        """When `user_id` placed each call after `since`, oldest first."""
+        rows = await self._fetch(
+            "SELECT created_at FROM calls WHERE user_id = ? AND created_at > ? ORDER BY created_at",
+            user_id, since.isoformat(),
+        )  # fmt: skip
+        return [datetime.fromisoformat(row["created_at"]) for row in rows]
+
+    async def live_calls(self, *, user_id: str | None = None, team_id: str | None = None) -> list[Call]:
+        """Calls not yet ended, failed or canceled, of one person or one workspace, oldest first."""
+        column, value = ("user_id", user_id) if user_id is not None else ("team_id", team_id)
+        live = [state.value for state in CallState if state not in TERMINAL_STATES]
+        marks = ", ".join("?" for _ in live)
+        rows = await self._fetch(
+            f"SELECT * FROM calls WHERE {column} = ? AND state IN ({marks}) ORDER BY created_at", value, *live
+        )
+        return [_call(row) for row in rows]
+
+    async def recent_calls(self, *, user_id: str | None = None, limit: int = 10) -> list[Call]:
+        """The latest calls, newest first; one person's when `user_id` is given."""
+        if user_id is None:
+            rows = await self._fetch("SELECT * FROM calls ORDER BY created_at DESC, rowid DESC LIMIT ?", limit)
+        else:
+            rows = await self._fetch(
+                "SELECT * FROM calls WHERE user_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", user_id, limit
+            )
+        return [_call(row) for row in rows]
 
     # -- calls -------------------------------------------------------------------------------------------------
 
@@ -313,7 +436,16 @@ class Store:
 
 
 def _statements(script: str) -> list[str]:
-    return [statement.strip() for statement in script.split(";") if statement.strip()]
+    """Split a migration into statements; a trigger's `BEGIN …; END` stays whole."""
+    statements: list[str] = []
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip().removesuffix(";").strip())
+            pending = ""
+    return statements
 
 
 def _join(channels: frozenset[Channel]) -> str:
@@ -328,6 +460,20 @@ def _caller_id(row: aiosqlite.Row) -> CallerId:
         added_by=row["added_by"],
         added_at=datetime.fromisoformat(row["added_at"]),
     )
+
+
+def _audit_entry(row: aiosqlite.Row) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"], at=datetime.fromisoformat(row["at"]), actor=row["actor"], action=row["action"],
+        target=row["target"], detail=row["detail"], allowed=bool(row["allowed"]),
+    )  # fmt: skip
+
+
+def _denied(row: aiosqlite.Row) -> DeniedDestination:
+    return DeniedDestination(
+        prefix=row["prefix"], reason=row["reason"], added_by=row["added_by"],
+        added_at=datetime.fromisoformat(row["added_at"]),
+    )  # fmt: skip
 
 
 def _call(row: aiosqlite.Row) -> Call:

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -19,6 +20,7 @@ from bot.errors import VoximplantError, VoximplantUnreachable
 
 # script_custom_data travels as a form field; Voximplant documents a limit of about 200 KB. We stay far below.
 MAX_CUSTOM_DATA_BYTES = 64 * 1024
+PAGE_SIZE = 100  # records per request of the list methods
 AUTH_FAILED = 100
 INVALID_ARGUMENTS = 101
 
@@ -41,6 +43,44 @@ class StartScenariosResult(BaseModel):
     media_session_access_url: str
     media_session_access_secure_url: str
     call_session_history_id: int
+
+
+class CallerIdInfo(BaseModel):
+    """One entry of GetCallerIDs (Voximplant's CallerIDInfoType)."""
+
+    callerid_id: int
+    callerid_number: str
+    active: bool
+    verified_until: date | None = None
+    code_entering_attempts_left: int | None = None
+    verification_call_attempts_left: int | None = None
+
+    @property
+    def e164(self) -> str:
+        return _e164(self.callerid_number)
+
+
+class PhoneNumberInfo(BaseModel):
+    """One entry of GetPhoneNumbers (Voximplant's AttachedPhoneInfoType), the fields callbot reads."""
+
+    phone_id: int
+    phone_number: str
+    phone_country_code: str | None = None
+    category_name: str | None = None
+    deactivated: bool = False
+    canceled: bool = False
+    application_id: int | None = None
+    application_name: str | None = None
+
+    @property
+    def e164(self) -> str:
+        return _e164(self.phone_number)
+
+
+class _Page(BaseModel):
+    result: list[dict[str, object]]
+    total_count: int
+    count: int
 
 
 class _ErrorBody(BaseModel):
@@ -90,6 +130,27 @@ class VoximplantClient:
         except ValidationError:
             raise VoximplantError("StartScenarios answered without the session's URLs", may_have_started=True) from None
 
+    async def get_caller_ids(self) -> list[CallerIdInfo]:
+        """Every caller ID on the account (verified or not: see `active` and `verified_until`)."""
+        return [CallerIdInfo.model_validate(item) for item in await self._all("GetCallerIDs")]
+
+    async def get_phone_numbers(self) -> list[PhoneNumberInfo]:
+        """Every phone number bought on the account (see `deactivated` and `canceled`)."""
+        return [PhoneNumberInfo.model_validate(item) for item in await self._all("GetPhoneNumbers")]
+
+    async def _all(self, method: str) -> list[dict[str, object]]:
+        """Every record of a paged list method (`count`/`offset` in, `result`/`total_count` out)."""
+        records: list[dict[str, object]] = []
+        while True:
+            body = await self._call(method, {"count": str(PAGE_SIZE), "offset": str(len(records))})
+            try:
+                page = _Page.model_validate(body)
+            except ValidationError:
+                raise VoximplantError(f"{method} answered without a result list") from None
+            records.extend(page.result)
+            if not page.result or len(records) >= page.total_count:
+                return records
+
     async def _call(self, method: str, params: Mapping[str, str]) -> dict[str, object]:
         data = {**params, **self._auth.form()}
         for attempt in range(1, self._attempts + 1):
@@ -134,6 +195,12 @@ def _parse(response: httpx.Response) -> dict[str, object]:
             raise VoximplantError("Voximplant answered an error without a code") from None
         raise VoximplantError(error.msg, code=error.code)
     return body
+
+
+def _e164(number: str) -> str:
+    """Voximplant writes numbers as digits with the country code (`14155550123`); callbot stores E.164."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return "+" + digits
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
@@ -27,6 +28,13 @@ _TYPE_WORDS = {
     PhoneNumberType.VOICEMAIL: "a voicemail access number",
     PhoneNumberType.PERSONAL_NUMBER: "a personal forwarding number",
 }
+_TYPE_NAMES = {
+    PhoneNumberType.MOBILE: "a mobile",
+    PhoneNumberType.FIXED_LINE: "a landline",
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: "a landline or mobile",
+    PhoneNumberType.TOLL_FREE: "a toll-free",
+    PhoneNumberType.VOIP: "a VoIP",
+}
 # Emergency numbers that are dialled the same way in many countries; checked besides phonenumbers' own tables.
 _WELL_KNOWN_EMERGENCY = frozenset({"112", "911", "999", "000", "110", "119", "118", "100", "101", "102", "08"})
 _INTERNATIONAL_PREFIXES = ("+", "00", "011")
@@ -46,20 +54,28 @@ def region_of(e164: str) -> str | None:
     return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
 
 
+def number_types(names: Iterable[str]) -> frozenset[PhoneNumberType]:
+    """`["mobile", "voip"]` (the ALLOWED_NUMBER_TYPES setting) as phonenumbers' type values."""
+    return frozenset(getattr(PhoneNumberType, name.upper()) for name in names)
+
+
 def parse_phone_number(
-    text: str, default_region: str, *, allowed_regions: frozenset[str] = frozenset(), field: str = _FIELD
+    text: str,
+    default_region: str,
+    *,
+    allowed_regions: frozenset[str] = frozenset(),
+    allowed_types: frozenset[int] = CALLABLE_TYPES,
+    field: str = _FIELD,
 ) -> str:
     """The destination `text` as E.164, or a Refusal saying why it must not or cannot be dialled.
 
-    `allowed_regions` empty means any region may be called.
+    Checked in this order, so the gravest reason is the one given: emergency (in any form and any country it could
+    be read in), unreadable, short code, invalid, a number type not in `allowed_types`, a region not in
+    `allowed_regions` (empty means any region may be called).
     """
     shown = text.strip()
     typed = international_form(shown)
-    if is_emergency_number(shown, default_region):
-        raise Refusal(
-            f"{shown} is an emergency number. callbot never dials emergency services: call them yourself, now.",
-            field=field,
-        )
+    refuse_if_emergency(shown, default_region, field=field)
     try:
         number = phonenumbers.parse(typed, default_region)
     except phonenumbers.NumberParseException:
@@ -78,9 +94,13 @@ def parse_phone_number(
             field=field,
         )
     kind = phonenumbers.number_type(number)
-    if kind not in CALLABLE_TYPES:
-        what = _TYPE_WORDS.get(kind, "not a number callbot may call")
-        raise Refusal(f"{format_international(_e164(number))} is {what}; callbot does not call those.", field=field)
+    if kind not in allowed_types:
+        what = _TYPE_WORDS.get(kind, f"{_TYPE_NAMES.get(kind, 'an unknown')} number")
+        raise Refusal(
+            f"{format_international(_e164(number))} is {what}; callbot does not call those here. "
+            "Ask an admin if this one is needed.",
+            field=field,
+        )
     if allowed_regions and region not in allowed_regions:
         raise Refusal(
             f"Calls to {region or 'that destination'} are not allowed here "
@@ -88,6 +108,15 @@ def parse_phone_number(
             field=field,
         )
     return _e164(number)
+
+
+def refuse_if_emergency(text: str, default_region: str, *, field: str = _FIELD) -> None:
+    """Raise a Refusal if `text` reaches emergency services in any form or country it could be read in."""
+    if is_emergency_number(text, default_region):
+        raise Refusal(
+            f"{text.strip()} is an emergency number. callbot never dials emergency services: call them yourself, now.",
+            field=field,
+        )
 
 
 def international_form(text: str) -> str:

@@ -29,7 +29,7 @@ async def resolve_caller_id(store: Store, typed: str | None, channel: Channel, *
     if not allowed:
         raise Refusal(
             f"No caller ID is allowed for {_channel_words(channel)} yet. An admin can add one with "
-            "`callbot callerids add +14155550123`.",
+            "`/call callerid add +14155550123` (or `callbot callerids sync`).",
             field=_FIELD,
         )
     raise Refusal(f"Say which number to call from, e.g. `from {allowed[0].number}`. " + _choices(allowed), field=_FIELD)

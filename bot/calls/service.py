@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -17,7 +18,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from bot.calls.grammar import CallDraft
 from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
-from bot.calls.numbers import parse_phone_number, region_of
+from bot.calls.numbers import (
+    CALLABLE_TYPES,
+    format_international,
+    parse_phone_number,
+    refuse_if_emergency,
+    region_of,
+)
+from bot.calls.permissions import Permissions
 from bot.calls.policy import resolve_caller_id
 from bot.calls.states import Transition, transition_for
 from bot.errors import EventRejected, Refusal, VoximplantError
@@ -51,6 +59,7 @@ class CallPolicy:
     max_duration_s: int
     rule_id: int | None
     callback_url: str | None
+    allowed_types: frozenset[int] = CALLABLE_TYPES
 
 
 def utc_now() -> datetime:
@@ -72,23 +81,33 @@ class CallService:
         *,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
+        permissions: Permissions | None = None,
     ) -> None:
         self.store = store
+        self.permissions = permissions
+        self._admitting = asyncio.Lock()
         self._voximplant = voximplant
         self._policy = policy
         self._clock = clock
         self._new_id = new_id
         self.observer: CallObserver | None = None
 
+    def now(self) -> datetime:
+        """The service's clock (injected in tests)."""
+        return self._clock()
+
     async def vet(self, draft: CallDraft, origin: SlackOrigin, *, channel: Channel = Channel.PSTN) -> CallRequest:
         """Turn what a person typed into a request we are willing to place, or raise a Refusal saying why not."""
         if draft.destination is None:
             raise Refusal("Say who to call: `/call +14155550100 what the agent should say`.", field="destination")
+        refuse_if_emergency(draft.destination, self._policy.default_region)  # first, whoever asks and however
         if self._voximplant is None or self._policy.rule_id is None or self._policy.callback_url is None:
             raise Refusal(
                 "Calling is not set up on this workspace yet: an admin needs to set the Voximplant settings "
                 "(see the README, “Voximplant setup”)."
             )
+        if self.permissions is not None:
+            await self.permissions.check_may_call(origin)
         typed_caller_id = None
         if draft.caller_id is not None:
             typed_caller_id = parse_phone_number(draft.caller_id, self._policy.default_region, field="caller_id")
@@ -96,12 +115,25 @@ class CallService:
             self.store, typed_caller_id, channel, default=self._policy.default_caller_id
         )
         allowed = self._policy.allowed_countries or frozenset(filter(None, [region_of(caller_id)]))
-        destination = parse_phone_number(draft.destination, self._policy.default_region, allowed_regions=allowed)
+        destination = parse_phone_number(
+            draft.destination, self._policy.default_region, allowed_regions=allowed,
+            allowed_types=self._policy.allowed_types,
+        )  # fmt: skip
+        denied = await self.store.denial_for(destination)
+        if denied is not None:
+            raise Refusal(
+                f"{format_international(destination)} is on this workspace's deny list"
+                + (f" ({denied.reason})" if denied.reason else "")
+                + ". Ask a callbot admin if you think that is a mistake.",
+                field="destination",
+            )
         if len(draft.instructions) > MAX_INSTRUCTIONS:
             raise Refusal(
                 f"The instructions are {len(draft.instructions)} characters long; keep them under {MAX_INSTRUCTIONS}.",
                 field="instructions",
             )
+        if self.permissions is not None:
+            await self.permissions.check_limits(origin)
         return CallRequest(
             destination=destination,
             caller_id=caller_id,
@@ -112,14 +144,22 @@ class CallService:
         )
 
     async def create(self, request: CallRequest) -> tuple[Call, str]:
-        """Store a new call in `requested`; returns it with its callback token (shown to nobody but the scenario)."""
+        """Store a new call in `requested`; returns it with its callback token (shown to nobody but the scenario).
+
+        Raises LimitReached when a call limit filled up since `vet()`.
+        """
         now = self._clock()
         call = Call(
             id=self._new_id(), request=request, state=CallState.REQUESTED, state_reason="", created_at=now,
             updated_at=now,
         )  # fmt: skip
         token = secrets.token_urlsafe(32)
-        await self.store.insert_call(call, token_hash=hash_token(token))
+        async with self._admitting:
+            # vet() checked the limits already; checked again here, where no other request can slip in between the
+            # count and the insert, so two requests at once cannot both take the last place.
+            if self.permissions is not None:
+                await self.permissions.check_limits(request.origin)
+            await self.store.insert_call(call, token_hash=hash_token(token))
         return call, token
 
     async def launch(self, call: Call, token: str) -> Call:

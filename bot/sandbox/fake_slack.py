@@ -5,6 +5,8 @@ Point the bot at it with SLACK_API_URL=<url>/api/. It also serves response_url e
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -59,6 +61,8 @@ class FakeSlack:
         self.views: list[dict[str, Any]] = []
         self.channel_errors: dict[str, str] = {}
         self.users: dict[str, dict[str, Any]] = {}
+        self.channel_members: dict[str, list[str]] = {}
+        self.usergroups: dict[str, list[str]] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._clock = 1_700_000_000
         self._serial = 0
@@ -76,6 +80,23 @@ class FakeSlack:
     ) -> None:
         """Make the next call of `method` fail with a Slack error code, or an HTTP status (429: rate limited)."""
         self._faults[method].append(Fault(error=error, status=status, retry_after=retry_after))
+
+    def add_user(
+        self, user_id: str, *, name: str = "", admin: bool = False, owner: bool = False, primary_owner: bool = False,
+        deleted: bool = False, tz: str = "America/Los_Angeles",
+    ) -> dict[str, Any]:  # fmt: skip
+        """A workspace member as users.info describes them (a subset of Slack's fields, same names and types)."""
+        name = name or user_id.lower()
+        user = {
+            "id": user_id, "team_id": TEAM_ID, "name": name, "deleted": deleted, "color": "9f69e7",
+            "real_name": name.title(), "tz": tz, "tz_label": "Pacific Standard Time", "tz_offset": -28800,
+            "profile": {"real_name": name.title(), "display_name": name, "team": TEAM_ID},
+            "is_admin": admin or owner or primary_owner, "is_owner": owner or primary_owner,
+            "is_primary_owner": primary_owner, "is_restricted": False, "is_ultra_restricted": False,
+            "is_bot": False, "is_app_user": False, "updated": 1_700_000_000,
+        }  # fmt: skip
+        self.users[user_id] = user
+        return user
 
     def calls_to(self, method: str) -> list[ApiCall]:
         return [call for call in self.calls if call.method == method]
@@ -170,6 +191,35 @@ class FakeSlack:
         if user is None:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": user}
+
+    def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        if channel in self.channel_errors:
+            return {"ok": False, "error": self.channel_errors[channel]}
+        if channel not in self.channel_members:
+            return {"ok": False, "error": "channel_not_found"}
+        try:
+            limit = int(params.get("limit") or 100)
+            start = (
+                int(base64.b64decode(params["cursor"]).decode().removeprefix("offset:")) if params.get("cursor") else 0
+            )
+        except (ValueError, binascii.Error):
+            return {"ok": False, "error": "invalid_cursor"}
+        if not 1 <= limit <= 1000:
+            return {"ok": False, "error": "invalid_limit"}
+        members = self.channel_members[channel]
+        page = members[start : start + limit]
+        following = start + limit
+        cursor = base64.b64encode(f"offset:{following}".encode()).decode() if following < len(members) else ""
+        return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
+
+    def _usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = str(params.get("usergroup", ""))
+        if not group:
+            return {"ok": False, "error": "invalid_arguments"}
+        if group not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.usergroups[group])}
 
     # -- internals ------------------------------------------------------------------------------------------------
 

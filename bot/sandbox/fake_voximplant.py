@@ -68,6 +68,8 @@ class FakeVoximplant:
         self.requests: list[dict[str, str]] = []
         self.sessions: list[Session] = []
         self.runner: Runner | None = None
+        self.caller_ids: list[dict[str, Any]] = []  # GetCallerIDs records, as Voximplant shapes them
+        self.phone_numbers: list[dict[str, Any]] = []  # GetPhoneNumbers records
         self.url = ""  # set by whoever serves it, for the access URLs it hands out
         self._faults: deque[Fault] = deque()
         self._http = httpx.AsyncClient(timeout=5.0)
@@ -84,6 +86,28 @@ class FakeVoximplant:
                   start_anyway: bool = False) -> None:  # fmt: skip
         """Script the next StartScenarios answer; `start_anyway` starts the session before failing (a lost reply)."""
         self._faults.append(Fault(code=code, msg=msg, status=status, delay_s=delay_s, start_anyway=start_anyway))
+
+    def add_caller_id(self, number: str, *, active: bool = True, verified_until: str | None = "2099-12-31") -> None:
+        """A caller ID as GetCallerIDs returns it: `number` in E.164, stored as Voximplant writes it (digits)."""
+        record: dict[str, Any] = {
+            "callerid_id": 100 + len(self.caller_ids), "callerid_number": number.lstrip("+"), "active": active,
+        }  # fmt: skip
+        if active and verified_until:
+            record["verified_until"] = verified_until
+        else:
+            record.update(code_entering_attempts_left=5, verification_call_attempts_left=5)
+        self.caller_ids.append(record)
+
+    def add_phone_number(self, number: str, *, country: str = "US", deactivated: bool = False,
+                         canceled: bool = False) -> None:  # fmt: skip
+        """A bought number as GetPhoneNumbers returns it (the fields callbot reads, and a few more)."""
+        self.phone_numbers.append({
+            "phone_id": 200 + len(self.phone_numbers), "phone_number": number.lstrip("+"),
+            "phone_country_code": country, "phone_price": 1.0, "phone_purchase_date": "2026-01-05 10:00:00",
+            "phone_next_renewal": "2026-12-05", "category_name": "GEOGRAPHIC", "auto_charge": True,
+            "deactivated": deactivated, "canceled": canceled, "can_be_used": True, "is_sms_supported": False,
+            "is_sms_enabled": False, "emergency_calls_enabled": False, "emergency_calls_to_be_enabled": False,
+        })  # fmt: skip
 
     def session_for(self, call_id: str) -> Session:
         return next(s for s in self.sessions if s.call_id == call_id)
@@ -116,6 +140,8 @@ class FakeVoximplant:
         self.requests.append({**params, "method": method})
         if params.get("account_id") != self.account_id or params.get("api_key") != self.api_key:
             return _error(100, "Authorization failed")
+        if method in {"GetCallerIDs", "GetPhoneNumbers"}:
+            return _page(self.caller_ids if method == "GetCallerIDs" else self.phone_numbers, params)
         if method != "StartScenarios":
             return _error(103, "Unknown command")
         fault = self._faults.popleft() if self._faults else None
@@ -172,6 +198,18 @@ class FakeVoximplant:
             body = {"raw": True}
         session.control.append(body)
         return JSONResponse({"ok": True})
+
+
+def _page(records: list[dict[str, Any]], params: dict[str, str]) -> JSONResponse:
+    """A list method's answer: `count` records from `offset` (Voximplant's default count is 20)."""
+    try:
+        count, offset = int(params.get("count", 20)), int(params.get("offset", 0))
+    except ValueError:
+        return _error(101, "Invalid arguments: count and offset must be numbers")
+    if count < 0 or offset < 0:
+        return _error(101, "Invalid arguments: count and offset must not be negative")
+    page = records[offset : offset + count]
+    return JSONResponse({"result": page, "total_count": len(records), "count": len(page)})
 
 
 def _error(code: int, msg: str) -> JSONResponse:

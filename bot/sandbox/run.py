@@ -56,6 +56,7 @@ async def run_sandbox(
             voximplant_api_url=f"{vox_server.url}/platform_api/",
             public_base_url=bot_server.url,
             database_path=Path(database),
+            callbot_admins=["U0ANA"],  # the sandbox's person, so `/call callerid …` and `/call deny …` can be tried
         )
         bot_server.app = app = create_app(settings)
         async with bot_server, httpx.AsyncClient(timeout=10) as http:

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.calls.grammar import parse_command
 from bot.calls.models import SlackOrigin
 from bot.errors import Refusal
-from bot.slack import texts
+from bot.slack import admin, texts
 from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         # (parsing and SQLite) happen here; the slow work goes to the background.
         text = command.get("text", "").strip()
         if text.lower() in {"", "help"}:
-            await ack(text=texts.USAGE, response_type="ephemeral")
+            await ack(text=f"{texts.USAGE}\n\n{admin.USAGE}", response_type="ephemeral")
+            return
+        if admin.handles(text):
+            reply = await admin.answer(text, command["user_id"], deps.calls, deps.default_region)
+            await ack(text=reply, response_type="ephemeral")
             return
         origin = SlackOrigin(
             team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"]
@@ -31,9 +35,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         draft = parse_command(text, deps.default_region)
         try:
             request = await deps.calls.vet(draft, origin)
+            call, token = await deps.calls.create(request)
         except Refusal as refusal:
             await ack(text=refusal.text, response_type="ephemeral")
             return
-        call, token = await deps.calls.create(request)
         await ack()
         deps.background.spawn(deps.calls.launch(call, token), key=call.id, name=f"launch call {call.id}")

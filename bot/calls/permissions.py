@@ -1,0 +1,162 @@
+"""Who may do what: admins, who may place calls, and the per-person and per-workspace call limits.
+
+Membership comes from a `Directory` (Slack, in the app; see `bot/slack/directory.py`), so the domain holds no Slack
+types. Limits are counted from the `calls` table, so they hold across restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.calls.models import SlackOrigin
+from bot.errors import DirectoryError, LimitReached, Refusal
+from bot.store import Store
+
+RATE_WINDOW = timedelta(hours=1)
+
+
+class Directory(Protocol):
+    """What the workspace says about people: who administers it, and who belongs to a channel or user group."""
+
+    async def is_workspace_admin(self, user_id: str) -> bool: ...
+
+    async def is_member(self, group_id: str, user_id: str) -> bool:
+        """True if `user_id` is in the channel (C…, G…) or user group (S…) `group_id`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """0 means no limit."""
+
+    calls_per_user_per_hour: int = 0
+    concurrent_per_user: int = 0
+    concurrent_per_workspace: int = 0
+    max_duration_s: int = 600
+
+
+class Permissions:
+    """Answers "is this person an admin?" and "may they place a call now?", and writes the audit log."""
+
+    def __init__(
+        self,
+        store: Store,
+        directory: Directory | None,
+        *,
+        admins: Iterable[str] = (),
+        workspace_admins_are_admins: bool = False,
+        allowed_callers: Iterable[str] = (),
+        limits: Limits = Limits(),
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._directory = directory
+        self._admins = frozenset(admins)
+        self._workspace_admins = workspace_admins_are_admins
+        self._allowed_callers = tuple(allowed_callers)
+        self._limits = limits
+        self._clock = clock
+
+    async def is_admin(self, user_id: str) -> bool:
+        """A callbot admin: listed in CALLBOT_ADMINS, or (when the setting allows it) a workspace admin or owner."""
+        if user_id in self._admins:
+            return True
+        if not self._workspace_admins or self._directory is None:
+            return False
+        try:
+            return await self._directory.is_workspace_admin(user_id)
+        except DirectoryError:
+            return False  # fail closed: nobody becomes an admin because Slack did not answer
+
+    async def require_admin(self, user_id: str, *, action: str, target: str = "", what: str = "do that") -> None:
+        """Refuse (and audit the attempt) unless `user_id` is an admin; `what` says what was refused, in words."""
+        if await self.is_admin(user_id):
+            return
+        await self.audit(user_id, action, target, detail="refused: not an admin", allowed=False)
+        raise Refusal(f"Only callbot admins can {what}. Ask one of them (they are listed in CALLBOT_ADMINS).")
+
+    async def audit(self, actor: str, action: str, target: str = "", *, detail: str = "", allowed: bool = True) -> None:
+        await self._store.audit(
+            actor=actor, action=action, target=target, detail=detail, allowed=allowed, at=self._clock()
+        )
+
+    async def check_may_call(self, origin: SlackOrigin) -> None:
+        """Refuse unless everyone may call, or the person is an admin or in one of the allowed channels or groups.
+
+        Asked on every request: someone who leaves the group cannot call any more.
+        """
+        if not self._allowed_callers or await self.is_admin(origin.user_id):
+            return
+        problems: list[str] = []
+        for group in self._allowed_callers:
+            try:
+                if await self._directory_or_fail().is_member(group, origin.user_id):
+                    return
+            except DirectoryError as error:
+                problems.append(f"{group}: {error.code}")
+        if problems and len(problems) == len(self._allowed_callers):
+            raise Refusal(
+                f"I couldn't check whether you may place calls (Slack said {', '.join(problems)}). "
+                "Try again in a minute; if it keeps happening, tell a callbot admin."
+            )
+        raise Refusal(
+            f"Only members of {_groups_words(self._allowed_callers)} may place calls with callbot. "
+            "Ask a callbot admin if you need to."
+        )
+
+    async def check_limits(self, origin: SlackOrigin) -> None:
+        """Refuse with the time the next call will be allowed when a rate or concurrency limit holds."""
+        now = self._clock()
+        limits = self._limits
+        if limits.calls_per_user_per_hour:
+            recent = await self._store.calls_since(origin.user_id, now - RATE_WINDOW)
+            if len(recent) >= limits.calls_per_user_per_hour:
+                # The next call is allowed once enough of the calls in the window have aged out of it.
+                retry_at = recent[len(recent) - limits.calls_per_user_per_hour] + RATE_WINDOW
+                raise LimitReached(
+                    f"You have placed {len(recent)} {_calls(len(recent))} in the last hour; the limit is "
+                    f"{limits.calls_per_user_per_hour} an hour. You can place the next one {_when(retry_at, now)}.",
+                    retry_at=retry_at,
+                )
+        for scope, live, limit in (
+            ("you have", await self._live(user_id=origin.user_id), limits.concurrent_per_user),
+            ("this workspace has", await self._live(team_id=origin.team_id), limits.concurrent_per_workspace),
+        ):
+            if limit and len(live) >= limit:
+                # Each call hangs up at the latest after max_duration_s; that bounds when a place frees up.
+                retry_at = live[len(live) - limit] + timedelta(seconds=limits.max_duration_s)
+                retry_at = max(retry_at, now)
+                raise LimitReached(
+                    f"{scope.capitalize()} {len(live)} {_calls(len(live))} under way; the limit is {limit} at once. "
+                    f"You can place the next one as soon as one ends, {_when(retry_at, now)} at the latest.",
+                    retry_at=retry_at,
+                )
+
+    async def _live(self, *, user_id: str | None = None, team_id: str | None = None) -> list[datetime]:
+        return [call.created_at for call in await self._store.live_calls(user_id=user_id, team_id=team_id)]
+
+    def _directory_or_fail(self) -> Directory:
+        if self._directory is None:
+            raise DirectoryError("no_directory")
+        return self._directory
+
+
+def _when(at: datetime, now: datetime) -> str:
+    minutes = max(1, -(-int((at - now).total_seconds()) // 60))  # rounded up: never promise too early
+    span = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if minutes > 60:
+        hours, rest = divmod(minutes, 60)
+        span = f"{hours} h {rest:02d} min"
+    return f"in {span} (at {at:%H:%M} UTC)"
+
+
+def _calls(count: int) -> str:
+    return "call" if count == 1 else "calls"
+
+
+def _groups_words(groups: tuple[str, ...]) -> str:
+    shown = [f"<!subteam^{g}>" if g.startswith("S") else f"<#{g}>" for g in groups]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]

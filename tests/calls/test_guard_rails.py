@@ -1,0 +1,172 @@
+"""CallService.vet with a real store and an injected clock: the whole safety table, permissions and limits."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.calls.grammar import CallDraft
+from bot.calls.models import CallState, Channel, SlackOrigin
+from bot.calls.permissions import Limits, Permissions
+from bot.calls.service import CallPolicy, CallService
+from bot.calls.states import Transition
+from bot.errors import LimitReached, Refusal
+from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
+from bot.store import Store
+from bot.voximplant import ApiKeyAuth, VoximplantClient
+from tests.calls.test_numbers import EMERGENCY, NON_PERSONAL, SHORT_CODES
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NO_LIMITS = Limits()
+ANA = SlackOrigin(team_id="T0SANDBOX", user_id="U0ANA", conversation_id="C0GENERAL")
+BEN = SlackOrigin(team_id="T0SANDBOX", user_id="U0BEN", conversation_id="C0GENERAL")
+CALLER_IDS = {"US": "+14155550123", "GB": "+442079460123", "DE": "+4930901820", "FR": "+33142685300",
+              "AU": "+61298765000", "IN": "+911123456700", "JP": "+81312345600", "RU": "+74951234500",
+              "BR": "+551133334444"}  # fmt: skip
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = await Store.open(tmp_path / "callbot.db")
+    for number in CALLER_IDS.values():
+        await store.add_caller_id(number, label="", channels=frozenset({Channel.PSTN}), added_by="test", at=START)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def voximplant(fake_voximplant: FakeVoximplant) -> AsyncIterator[VoximplantClient]:
+    async with httpx.AsyncClient() as http:
+        yield VoximplantClient(
+            http, base_url=f"{fake_voximplant.url}/platform_api/", auth=ApiKeyAuth(ACCOUNT_ID, API_KEY)
+        )
+
+
+@pytest.fixture
+def service(store: Store, voximplant: VoximplantClient) -> Callable[..., CallService]:
+    def build(region: str = "US", *, limits: Limits = NO_LIMITS, clock: Clock | None = None) -> CallService:
+        clock = clock or Clock()
+        policy = CallPolicy(
+            default_region=region, allowed_countries=frozenset(), default_caller_id=CALLER_IDS[region],
+            max_duration_s=600, rule_id=RULE_ID, callback_url="http://127.0.0.1:9/voximplant/events",
+        )  # fmt: skip
+        permissions = Permissions(store, None, admins={"U0ADMIN"}, limits=limits, clock=clock)
+        return CallService(store, voximplant, policy, clock=clock, permissions=permissions)
+
+    return build
+
+
+# The whole table runs against one fake server: a test per row would start a server each (and add seconds).
+async def test_every_emergency_form_short_code_and_costly_number_is_refused_before_voximplant(
+    service: Callable[..., CallService], fake_voximplant: FakeVoximplant
+) -> None:
+    table = [(region, typed, "is an emergency number") for region, typed in EMERGENCY]
+    table += [(region, typed, "is a short code") for region, typed in SHORT_CODES]
+    table += [("US", typed, kind) for typed, kind in NON_PERSONAL]
+    services = {region: service(region) for region in CALLER_IDS}
+    wrong = []
+    for region, typed, expected in table:
+        try:
+            await services[region].vet(CallDraft(typed, None, "help"), ANA)
+            wrong.append((region, typed, "accepted"))
+        except Refusal as refusal:
+            if expected not in refusal.text:
+                wrong.append((region, typed, refusal.text))
+    assert wrong == []
+    assert len(table) > 100 and fake_voximplant.requests == []
+
+
+async def test_emergency_is_refused_even_when_calling_is_not_set_up(store: Store) -> None:
+    policy = CallPolicy("GB", frozenset(), None, 600, None, None)
+    with pytest.raises(Refusal, match="emergency"):
+        await CallService(store, None, policy).vet(CallDraft("999", None, ""), ANA)
+
+
+async def test_the_hourly_limit_says_when_the_next_call_is_allowed(service: Callable[..., CallService]) -> None:
+    clock = Clock()
+    calls = service(limits=Limits(calls_per_user_per_hour=2), clock=clock)
+    for minutes in (0, 20):
+        clock.now = START + timedelta(minutes=minutes)
+        await calls.create(await calls.vet(CallDraft("+14155550100", None, "hi"), ANA))
+    clock.now = START + timedelta(minutes=45)
+    with pytest.raises(LimitReached) as refused:
+        await calls.vet(CallDraft("+14155550100", None, "hi"), ANA)
+    assert refused.value.retry_at == START + timedelta(hours=1)
+    assert refused.value.text == (
+        "You have placed 2 calls in the last hour; the limit is 2 an hour. "
+        "You can place the next one in 15 minutes (at 10:00 UTC)."
+    )
+    await calls.vet(CallDraft("+14155550100", None, "hi"), BEN)  # someone else still may
+    clock.now = START + timedelta(hours=1)
+    await calls.vet(CallDraft("+14155550100", None, "hi"), ANA)  # the first call has aged out
+
+
+async def test_the_limits_hold_across_a_restart(tmp_path: Path, voximplant: VoximplantClient) -> None:
+    clock = Clock()
+    store = await Store.open(tmp_path / "restart.db")
+    await store.add_caller_id(CALLER_IDS["US"], label="", channels=frozenset({Channel.PSTN}), added_by="t", at=START)
+    policy = CallPolicy("US", frozenset(), CALLER_IDS["US"], 600, RULE_ID, "http://127.0.0.1:9/voximplant/events")
+    limits = Limits(calls_per_user_per_hour=1)
+    first = CallService(store, voximplant, policy, clock=clock, permissions=Permissions(store, None, limits=limits,
+                                                                                        clock=clock))  # fmt: skip
+    await first.create(await first.vet(CallDraft("+14155550100", None, "hi"), ANA))
+    await store.close()
+    reopened = await Store.open(tmp_path / "restart.db")
+    try:
+        again = CallService(reopened, voximplant, policy, clock=clock,
+                            permissions=Permissions(reopened, None, limits=limits, clock=clock))  # fmt: skip
+        with pytest.raises(LimitReached):
+            await again.vet(CallDraft("+14155550100", None, "hi"), ANA)
+    finally:
+        await reopened.close()
+
+
+async def test_concurrent_calls_per_person_and_workspace(service: Callable[..., CallService]) -> None:
+    clock = Clock()
+    calls = service(limits=Limits(concurrent_per_user=1, concurrent_per_workspace=2, max_duration_s=600), clock=clock)
+    first, _ = await calls.create(await calls.vet(CallDraft("+14155550100", None, "hi"), ANA))
+    clock.now = START + timedelta(minutes=3)
+    with pytest.raises(LimitReached) as refused:
+        await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)
+    assert refused.value.text == (
+        "You have 1 call under way; the limit is 1 at once. "
+        "You can place the next one as soon as one ends, in 7 minutes (at 09:10 UTC) at the latest."
+    )
+    await calls.create(await calls.vet(CallDraft("+14155550101", None, "hi"), BEN))
+    with pytest.raises(LimitReached, match="This workspace has 2 calls under way; the limit is 2 at once"):
+        await calls.vet(CallDraft("+14155550102", None, "hi"), SlackOrigin(team_id="T0SANDBOX", user_id="U0CY",
+                                                                            conversation_id="C0GENERAL"))  # fmt: skip
+    await calls.store.move(first.id, Transition(CallState.ENDED, "remote_hangup"), clock.now)
+    await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)  # a place freed up
+
+
+async def test_the_audit_log_is_append_only(store: Store) -> None:
+    await store.audit(actor="U0ADMIN", action="deny.add", target="+1900", allowed=True, at=START)
+    for sql in ("UPDATE audit_log SET actor = 'U0EVE'", "DELETE FROM audit_log"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            await store._db.execute(sql)
+    [entry] = await store.audit_entries()
+    assert (entry.actor, entry.action, entry.target, entry.at) == ("U0ADMIN", "deny.add", "+1900", START)
+
+
+async def test_two_requests_at_once_cannot_both_take_the_last_place(service: Callable[..., CallService]) -> None:
+    calls = service(limits=Limits(concurrent_per_user=1))
+    first = await calls.vet(CallDraft("+14155550100", None, "hi"), ANA)
+    second = await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)  # both vetted before either is stored
+    results = await asyncio.gather(calls.create(first), calls.create(second), return_exceptions=True)
+    assert sorted(type(result).__name__ for result in results) == ["LimitReached", "tuple"]
+    assert len(await calls.store.live_calls(user_id="U0ANA")) == 1

@@ -1,0 +1,117 @@
+"""Destination safety: every form of emergency number, short codes and non-personal types are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.calls.numbers import CALLABLE_TYPES, is_emergency_number, number_types, parse_phone_number
+from bot.errors import Refusal
+
+# (region the person's numbers are read in, what they typed). Each reaches emergency services somewhere.
+EMERGENCY = [
+    # United States
+    ("US", "911"), ("US", "+1 911"), ("US", "1-911"), ("US", "1 (911)"), ("US", "+1-911"), ("US", "112"),
+    ("US", "011 1 911"), ("DE", "+1 911"), ("DE", "001 911"),
+    # United Kingdom
+    ("GB", "999"), ("GB", "112"), ("GB", "+44 999"), ("GB", "+44 112"), ("GB", "0044 999"), ("US", "+44 999"),
+    ("US", "011 44 999"), ("GB", "+44 (0) 999"),
+    # Germany
+    ("DE", "112"), ("DE", "110"), ("DE", "+49 112"), ("DE", "+49 110"), ("US", "+49 112"), ("US", "+49 110"),
+    ("DE", "0049 110"), ("FR", "+49 (0)112"),
+    # France
+    ("FR", "112"), ("FR", "15"), ("FR", "17"), ("FR", "18"), ("FR", "+33 15"), ("FR", "+33 112"),
+    ("US", "+33 17"), ("US", "+33 18"), ("GB", "0033 15"),
+    # Australia
+    ("AU", "000"), ("AU", "112"), ("AU", "106"), ("AU", "+61 000"), ("US", "+61 000"), ("US", "000"),
+    ("GB", "+61 106"),
+    # India
+    ("IN", "112"), ("IN", "100"), ("IN", "101"), ("IN", "102"), ("IN", "108"), ("IN", "+91 112"),
+    ("US", "+91 100"), ("US", "+91 108"),
+    # Japan
+    ("JP", "110"), ("JP", "119"), ("JP", "+81 110"), ("JP", "+81 119"), ("US", "110"), ("US", "119"),
+    ("US", "+81 119"), ("GB", "00 81 110"),
+    # Russia
+    ("RU", "112"), ("RU", "01"), ("RU", "02"), ("RU", "03"), ("RU", "101"), ("RU", "102"), ("RU", "103"),
+    ("RU", "+7 112"), ("US", "+7 112"), ("US", "+7 103"), ("RU", "8 112"),
+    # Brazil
+    ("BR", "190"), ("BR", "192"), ("BR", "193"), ("BR", "112"), ("BR", "911"), ("BR", "+55 190"),
+    ("US", "+55 192"), ("US", "+55 193"),
+]  # fmt: skip
+
+# Short codes: service, directory and SMS numbers that are not full phone numbers.
+SHORT_CODES = [
+    ("US", "611"), ("US", "411"), ("US", "22222"), ("US", "+1 411"),
+    ("GB", "118 118"), ("GB", "150"), ("GB", "+44 118 500"),
+    ("DE", "11833"), ("DE", "+49 11880"),
+    ("FR", "3949"), ("FR", "+33 3949"),
+    ("AU", "1223"), ("AU", "+61 1223"),
+    ("IN", "139"), ("IN", "+91 139"),
+    ("JP", "104"), ("JP", "+81 177"),
+    ("RU", "0611"), ("RU", "+7 0611"),
+    ("BR", "144"), ("BR", "+55 144"),
+]  # fmt: skip
+
+# Premium-rate, shared-cost and other numbers that do not reach a person (phonenumbers' examples for each type).
+NON_PERSONAL = [
+    ("+1 900-234-5678", "premium-rate"), ("+44 901 234 5678", "premium-rate"), ("+49 900 1 234567", "premium-rate"),
+    ("+33 891 12 34 56", "premium-rate"), ("+61 1900 123 456", "premium-rate"),
+    ("+91 1861 123 456 789", "premium-rate"), ("+49 180 1 2345", "shared-cost"), ("+33 884 01 23 45", "shared-cost"),
+    ("+61 1300 123 456", "shared-cost"), ("+91 1860 345 1234", "shared-cost"),
+    ("+44 70 1234 5678", "personal forwarding"),
+    ("+1 500-234-5678", "personal forwarding"), ("+44 76 4012 3456", "pager"), ("+49 16412345", "pager"),
+    ("+44 55 1234 5678", "universal access"), ("+33 806 12 34 56", "universal access"),
+    ("+49 177 99 1234567", "voicemail"),
+]  # fmt: skip
+
+# Ordinary numbers that must still go through, however they are typed.
+CALLABLE = [
+    ("US", "+1 415-555-0100", "+14155550100"), ("US", "(415) 555-0100", "+14155550100"),
+    ("GB", "020 7946 0000", "+442079460000"), ("DE", "030 123456", "+4930123456"),
+    ("FR", "01 23 45 67 89", "+33123456789"), ("AU", "02 9876 5432", "+61298765432"),
+    ("IN", "+91 11 2345 6789", "+911123456789"), ("JP", "03-1234-5678", "+81312345678"),
+    ("RU", "8 495 123-45-67", "+74951234567"), ("BR", "+55 11 91234-5678", "+5511912345678"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("region", "typed"), EMERGENCY)
+def test_emergency_numbers_are_recognised_in_every_form(region: str, typed: str) -> None:
+    assert is_emergency_number(typed, region)
+    with pytest.raises(Refusal, match="emergency number") as refused:
+        parse_phone_number(typed, region)
+    assert refused.value.field == "destination"
+
+
+@pytest.mark.parametrize(("region", "typed"), SHORT_CODES)
+def test_short_codes_are_refused(region: str, typed: str) -> None:
+    with pytest.raises(Refusal, match="short code"):
+        parse_phone_number(typed, region)
+
+
+@pytest.mark.parametrize(("typed", "kind"), NON_PERSONAL)
+def test_non_personal_types_are_refused_by_default(typed: str, kind: str) -> None:
+    with pytest.raises(Refusal, match=f"is an? {kind}"):
+        parse_phone_number(typed, "US")
+
+
+@pytest.mark.parametrize(("region", "typed", "e164"), CALLABLE)
+def test_ordinary_numbers_are_not_mistaken_for_emergency_ones(region: str, typed: str, e164: str) -> None:
+    assert not is_emergency_number(typed, region)
+    assert parse_phone_number(typed, region) == e164
+
+
+def test_a_type_can_be_allowed_by_setting() -> None:
+    allowed = number_types(["fixed_line", "mobile", "fixed_line_or_mobile", "shared_cost"])
+    assert parse_phone_number("+49 180 1 2345", "DE", allowed_types=allowed) == "+4918012345"
+    with pytest.raises(Refusal, match="premium-rate"):
+        parse_phone_number("+49 900 1 234567", "DE", allowed_types=allowed)
+
+
+def test_a_type_left_out_of_the_setting_is_refused() -> None:
+    with pytest.raises(Refusal, match="toll-free number"):
+        parse_phone_number("+1 800 555 0100", "US", allowed_types=CALLABLE_TYPES - number_types(["toll_free"]))
+
+
+def test_emergency_stays_refused_whatever_types_are_allowed() -> None:
+    every_type = number_types(["premium_rate", "shared_cost", "uan", "unknown", "fixed_line", "mobile"])
+    with pytest.raises(Refusal, match="emergency"):
+        parse_phone_number("+44 999", "US", allowed_types=every_type)

@@ -1,0 +1,104 @@
+"""Guard rails over the harness: emergency and costly numbers, who may call, and the call limits."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.slack_requests import SlackSender
+from tests.conftest import Bot, eventually
+
+
+async def refused(slack: SlackSender, text: str, user: str = "U0ANA") -> str:
+    response = await slack.command(text, user_id=user)
+    assert response.status_code == 200
+    body = response.json()
+    assert body.get("response_type") == "ephemeral"
+    return str(body["text"])
+
+
+# One bot for the whole table: each e2e test starts and stops servers, which costs more than the checks.
+SAFETY_TABLE = [
+    ("1-911 my house is on fire", "1-911 is an emergency number"),
+    ("+49 112 hello", "+49 112 is an emergency number"),
+    ("000 hello", "000 is an emergency number"),
+    ("+61 000", "+61 000 is an emergency number"),
+    ("+33 15", "+33 15 is an emergency number"),
+    ("+81 119", "+81 119 is an emergency number"),
+    ("+91 112", "+91 112 is an emergency number"),
+    ("+7 112", "+7 112 is an emergency number"),
+    ("+55 190", "+55 190 is an emergency number"),
+    ("011 44 999", "011 44 999 is an emergency number"),
+    ("611 hello", "611 is a short code"),
+    ("+44 901 234 5678 hi", "premium-rate"),
+    ("+49 180 1 2345 hi", "shared-cost"),
+]
+
+
+async def test_emergency_short_and_costly_numbers_never_reach_voximplant(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    answers = {text: await refused(slack, text) for text, _ in SAFETY_TABLE}
+    assert [(text, answers[text]) for text, expected in SAFETY_TABLE if expected not in answers[text]] == []
+    await bot.background.idle()
+    assert fake_voximplant.requests == [] and fake_slack.messages == []
+
+
+@pytest.fixture
+def only_callers_channel(bot_settings: dict[str, Any], fake_slack: FakeSlack) -> None:
+    bot_settings["allowed_callers"] = ["C0CALLERS", "S0SUPPORT"]
+    bot_settings["callbot_admins"] = ["U0ADMIN"]
+    fake_slack.channel_members["C0CALLERS"] = [f"U0{n:04d}" for n in range(450)] + ["U0ANA"]  # three pages
+    fake_slack.usergroups["S0SUPPORT"] = ["U0BEN"]
+
+
+async def test_someone_outside_the_allowed_channels_and_groups_cannot_call(
+    only_callers_channel: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    answer = await refused(slack, "+14155550100 hello", user="U0EVE")
+    assert answer == (
+        "Only members of <#C0CALLERS> or <!subteam^S0SUPPORT> may place calls with callbot. "
+        "Ask a callbot admin if you need to."
+    )
+    assert fake_voximplant.requests == []
+    pages = fake_slack.calls_to("conversations.members")
+    assert len(pages) == 3 and all(p.params["channel"] == "C0CALLERS" for p in pages)
+
+
+@pytest.mark.parametrize("user", ["U0ANA", "U0BEN", "U0ADMIN"])
+async def test_members_of_an_allowed_channel_or_group_and_admins_can_call(
+    only_callers_channel: None, bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant, user: str
+) -> None:
+    assert (await slack.command("+14155550100 hello", user_id=user)).text == ""
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+
+
+async def test_when_slack_cannot_say_who_is_in_a_group_nobody_outside_calls(
+    only_callers_channel: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    fake_slack.channel_errors["C0CALLERS"] = "channel_not_found"
+    del fake_slack.usergroups["S0SUPPORT"]
+    answer = await refused(slack, "+14155550100 hello", user="U0ANA")
+    assert "I couldn't check whether you may place calls" in answer and "channel_not_found" in answer
+    assert fake_voximplant.requests == []
+
+
+@pytest.fixture
+def one_call_an_hour(bot_settings: dict[str, Any]) -> None:
+    bot_settings["calls_per_user_per_hour"] = 1
+
+
+async def test_the_rate_limit_refuses_the_next_call_with_when_it_will_be_allowed(
+    one_call_an_hour: None, bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant
+) -> None:
+    assert (await slack.command("+14155550100 hello")).text == ""
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    answer = await refused(slack, "+14155550101 hello again")
+    assert answer.startswith("You have placed 1 call in the last hour; the limit is 1 an hour.")
+    assert re.search(r"You can place the next one in (59|60) minutes \(at \d\d:\d\d UTC\)\.$", answer)
+    assert len(fake_voximplant.requests) == 1
+    assert (await slack.command("+14155550101 hello", user_id="U0BEN")).text == ""  # the limit is per person

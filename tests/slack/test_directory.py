@@ -1,0 +1,67 @@
+"""SlackDirectory against the fake Web API: paging, the short cache, and Slack's errors."""
+
+from __future__ import annotations
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import DirectoryError
+from bot.sandbox.fake_slack import FakeSlack
+from bot.slack.directory import SlackDirectory
+from tests.conftest import BOT_TOKEN
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def client(fake_slack: FakeSlack) -> AsyncWebClient:
+    return AsyncWebClient(token=BOT_TOKEN, base_url=f"{fake_slack.url}/api/")  # type: ignore[attr-defined]
+
+
+async def test_member_lists_are_reused_for_the_ttl_only(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    fake_slack.usergroups["S0SUPPORT"] = ["U0BEN"]
+    ticks = Ticks()
+    directory = SlackDirectory(client, ttl_s=30, clock=ticks)
+    assert await directory.is_member("S0SUPPORT", "U0BEN")
+    fake_slack.usergroups["S0SUPPORT"] = []  # Ben leaves the group
+    ticks.now += 29
+    assert await directory.is_member("S0SUPPORT", "U0BEN")  # still the cached list
+    ticks.now += 1
+    assert not await directory.is_member("S0SUPPORT", "U0BEN")
+    assert len(fake_slack.calls_to("usergroups.users.list")) == 2
+
+
+async def test_without_a_cache_slack_is_asked_every_time(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    fake_slack.channel_members["C0CALLERS"] = ["U0ANA"]
+    directory = SlackDirectory(client, ttl_s=0)
+    for _ in range(3):
+        assert await directory.is_member("C0CALLERS", "U0ANA")
+    assert len(fake_slack.calls_to("conversations.members")) == 3
+
+
+async def test_admins_and_owners(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    fake_slack.add_user("U0ADMIN", admin=True)
+    fake_slack.add_user("U0PRIMARY", primary_owner=True)
+    fake_slack.add_user("U0GONE", admin=True, deleted=True)
+    fake_slack.add_user("U0ANA")
+    directory = SlackDirectory(client)
+    assert [await directory.is_workspace_admin(u) for u in ("U0ADMIN", "U0PRIMARY", "U0GONE", "U0ANA")] == [
+        True, True, False, False,
+    ]  # fmt: skip
+    with pytest.raises(DirectoryError) as failed:
+        await directory.is_workspace_admin("U0NOBODY")
+    assert failed.value.code == "user_not_found"
+
+
+async def test_slack_errors_become_directory_errors(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    directory = SlackDirectory(client)
+    with pytest.raises(DirectoryError, match="no_such_subteam"):
+        await directory.is_member("S0NONE", "U0ANA")
+    with pytest.raises(DirectoryError, match="channel_not_found"):
+        await directory.is_member("C0NONE", "U0ANA")
