@@ -1,4 +1,4 @@
-"""`callbot serve | sandbox | callerids add|list|remove | migrate`."""
+"""`callbot serve | sandbox | setup | callerids add|list|remove | migrate`."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--database", default="sandbox.db", help="SQLite file for the sandbox (default sandbox.db)")
     sandbox.set_defaults(run=_sandbox)
 
+    setup = commands.add_parser(
+        "setup", help="create or update the Voximplant application, scenario and rule; prints VOXIMPLANT_RULE_ID"
+    )
+    setup.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    setup.add_argument("--application", default="callbot", help="Voximplant application name (default callbot)")
+    setup.set_defaults(run=_setup)
+
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     migrate.set_defaults(run=_migrate)
 
@@ -70,6 +77,42 @@ def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.run import run_sandbox
 
     return asyncio.run(run_sandbox(port=args.port, database=args.database))
+
+
+def _setup(args: argparse.Namespace) -> int:
+    import httpx
+
+    from bot.app import voximplant_auth
+    from bot.errors import VoximplantError
+    from bot.setup import run_setup
+    from bot.voximplant import VoximplantClient
+
+    settings = load_settings(need_slack=False)
+    try:
+        auth = voximplant_auth(settings)
+    except VoximplantError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if auth is None:
+        print(
+            "callbot setup needs Voximplant credentials: set VOXIMPLANT_CREDENTIALS (a service-account key file) "
+            "or VOXIMPLANT_ACCOUNT_ID and VOXIMPLANT_API_KEY",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def run() -> int:
+        async with httpx.AsyncClient(timeout=settings.voximplant_timeout_s) as http:
+            client = VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth)
+            try:
+                report = await run_setup(client, dry_run=args.dry_run, application_name=args.application)
+            except VoximplantError as error:
+                print(f"Voximplant refused the setup: {error}", file=sys.stderr)
+                return 1
+        print("\n".join(report.lines()))
+        return 0
+
+    return asyncio.run(run())
 
 
 def _migrate(_: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from bot.slack.deps import Deps
 from bot.slack.notifier import SlackCallView
 from bot.store import Store
 from bot.tasks import Background
-from bot.voximplant import ApiKeyAuth, VoximplantClient
+from bot.voximplant import Auth, VoximplantClient, auth_from
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 20.0
@@ -91,11 +91,16 @@ async def _slack_events(request: Request) -> Response:
 
 
 def _voximplant(settings: Settings, http: httpx.AsyncClient) -> VoximplantClient | None:
-    if not settings.voximplant_configured or settings.voximplant_api_key is None:
+    auth = voximplant_auth(settings) if settings.voximplant_configured else None
+    if auth is None:
         log.warning("Voximplant is not configured: /call will explain this to people and place no calls")
         return None
-    auth = ApiKeyAuth(settings.voximplant_account_id or "", settings.voximplant_api_key.get_secret_value())
     return VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth)
+
+
+def voximplant_auth(settings: Settings) -> Auth | None:
+    key = settings.voximplant_api_key.get_secret_value() if settings.voximplant_api_key else None
+    return auth_from(settings.voximplant_account_id, key, settings.voximplant_credentials)
 
 
 def _policy(settings: Settings) -> CallPolicy:
