@@ -11,7 +11,10 @@ from pathlib import Path
 
 from bot.voximplant import Application, Rule, Scenario, VoximplantClient
 
-SCENARIO_FILE = Path(__file__).resolve().parents[1] / "scenarios" / "outbound_call.js"
+# In a checkout the scenario sits next to the package; in the Docker image it is copied to /app/scenarios (the
+# working directory), because an installed package lives in site-packages without the rest of the repository.
+_IN_CHECKOUT = Path(__file__).resolve().parents[1] / "scenarios" / "outbound_call.js"
+SCENARIO_FILE = _IN_CHECKOUT if _IN_CHECKOUT.is_file() else Path("scenarios") / "outbound_call.js"
 APPLICATION_NAME = "callbot"
 SCENARIO_NAME = "outbound_call"
 RULE_NAME = "callbot-outbound"
