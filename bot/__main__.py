@@ -64,12 +64,17 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(_: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.app import create_app
+    from bot.app import SHUTDOWN_GRACE_S, create_app
     from bot.logs import setup_logging
 
     settings = load_settings()
     setup_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    # On SIGTERM/SIGINT uvicorn stops accepting, lets requests under way finish (up to the grace period), then runs
+    # the lifespan's shutdown, which drains the background work (call launches, Slack deliveries) before closing.
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False,
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
+    )  # fmt: skip
     return 0
 
 

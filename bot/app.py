@@ -10,16 +10,17 @@ import aiohttp
 import httpx
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from bot import routes, slack
 from bot.calls.service import CallPolicy, CallService
+from bot.metrics import CountingRateLimitRetryHandler, Metrics, RequestCounter, metrics_route
 from bot.settings import Settings
 from bot.slack.deps import Deps
 from bot.slack.notifier import SlackCallView
@@ -33,6 +34,7 @@ SHUTDOWN_GRACE_S = 20.0
 
 def create_app(settings: Settings) -> Starlette:
     """The bot as an ASGI app; its lifespan opens the store and the HTTP clients and closes them."""
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -45,9 +47,9 @@ def create_app(settings: Settings) -> Starlette:
                 token=_secret(settings.slack_bot_token),
                 base_url=settings.slack_api_url,
                 session=session,
-                retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+                retry_handlers=[CountingRateLimitRetryHandler(metrics, max_retry_count=3)],
             )
-            calls = CallService(store, _voximplant(settings, http), _policy(settings))
+            calls = CallService(store, _voximplant(settings, http, metrics), _policy(settings))
             calls.observer = SlackCallView(slack_client, store)
             bolt = AsyncApp(
                 client=slack_client,
@@ -57,6 +59,7 @@ def create_app(settings: Settings) -> Starlette:
             )
             slack.register(bolt, Deps(calls=calls, background=background, default_region=settings.default_region))
             app.state.store = store
+            app.state.metrics = metrics
             app.state.calls = calls
             app.state.background = background
             app.state.slack_handler = AsyncSlackRequestHandler(bolt)
@@ -76,7 +79,9 @@ def create_app(settings: Settings) -> Starlette:
             Route("/slack/events", _slack_events, methods=["POST"]),
             Route("/voximplant/events", routes.voximplant_events, methods=["POST"]),
             Route("/healthz", routes.healthz, methods=["GET"]),
+            Route("/metrics", metrics_route, methods=["GET"]),
         ],
+        middleware=[Middleware(RequestCounter, metrics=metrics)],
         lifespan=lifespan,
     )
 
@@ -90,12 +95,12 @@ async def _slack_events(request: Request) -> Response:
     return await handler.handle(request)
 
 
-def _voximplant(settings: Settings, http: httpx.AsyncClient) -> VoximplantClient | None:
+def _voximplant(settings: Settings, http: httpx.AsyncClient, metrics: Metrics) -> VoximplantClient | None:
     auth = voximplant_auth(settings) if settings.voximplant_configured else None
     if auth is None:
         log.warning("Voximplant is not configured: /call will explain this to people and place no calls")
         return None
-    return VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth)
+    return VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth, observe=metrics.voximplant_observer)
 
 
 def voximplant_auth(settings: Settings) -> Auth | None:

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.calls.service import CallService, utc_now
 from bot.errors import EventRejected
+from bot.logs import bind_call
 from bot.store import Store
 from bot.tasks import Background
 
@@ -31,6 +32,7 @@ async def voximplant_events(request: Request) -> Response:
     except EventRejected as rejected:
         log.info("refused a status event: %s", rejected)
         return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status)
+    bind_call(outcome.call.id)
     if not outcome.duplicate:
         background.spawn(calls.announce(outcome, event), key=outcome.call.id, name=f"announce {outcome.call.id}")
     return JSONResponse({"ok": True, "duplicate": outcome.duplicate})
