@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="run the whole loop locally with fake Slack and Voximplant")
     sandbox.add_argument("--port", type=int, default=3000, help="port of the sandbox page (default 3000)")
     sandbox.add_argument("--database", default="sandbox.db", help="SQLite file for the sandbox (default sandbox.db)")
+    sandbox.add_argument("--time-scale", type=float, default=1.0, help=argparse.SUPPRESS)  # tests: 0.1 = 10x faster
     sandbox.set_defaults(run=_sandbox)
 
     setup = commands.add_parser(
@@ -81,7 +82,7 @@ def _serve(_: argparse.Namespace) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.run import run_sandbox
 
-    return asyncio.run(run_sandbox(port=args.port, database=args.database))
+    return asyncio.run(run_sandbox(port=args.port, database=args.database, time_scale=args.time_scale))
 
 
 def _setup(args: argparse.Namespace) -> int:
