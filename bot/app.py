@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
 import httpx
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
@@ -42,6 +44,10 @@ def create_app(settings: Settings) -> Starlette:
         session = aiohttp.ClientSession()
         http = httpx.AsyncClient(timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0))
         background = Background()
+        socket_mode: AsyncSocketModeHandler | None = None
+        # Socket Mode may run without a signing secret: then HTTP Slack requests are checked against a secret
+        # nobody knows, so /slack/events refuses them all.
+        signing_secret = _secret(settings.slack_signing_secret) or secrets.token_hex(32)
         try:
             slack_client = AsyncWebClient(
                 token=_secret(settings.slack_bot_token),
@@ -53,7 +59,7 @@ def create_app(settings: Settings) -> Starlette:
             calls.observer = SlackCallView(slack_client, store)
             bolt = AsyncApp(
                 client=slack_client,
-                signing_secret=_secret(settings.slack_signing_secret),
+                signing_secret=signing_secret,
                 process_before_response=True,
                 logger=logging.getLogger("bot.bolt"),
             )
@@ -63,10 +69,18 @@ def create_app(settings: Settings) -> Starlette:
             app.state.calls = calls
             app.state.background = background
             app.state.slack_handler = AsyncSlackRequestHandler(bolt)
-            app.state.verifier = SignatureVerifier(_secret(settings.slack_signing_secret))
+            app.state.verifier = SignatureVerifier(signing_secret)
             await calls.fail_unplaced()
+            if settings.slack_app_token is not None:
+                # Socket Mode: Slack's requests arrive over a WebSocket this app opens; no public Slack request URL.
+                # /voximplant/events, /healthz and /metrics are still served over HTTP.
+                socket_mode = AsyncSocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value())
+                await socket_mode.connect_async()
+                log.info("connected to Slack over Socket Mode")
             yield
         finally:
+            if socket_mode is not None:
+                await socket_mode.close_async()  # no new Slack requests; the work under way drains below
             unfinished = await background.drain(SHUTDOWN_GRACE_S)
             if unfinished:
                 log.warning("stopped with %d background tasks unfinished", unfinished)

@@ -52,6 +52,8 @@ async def is_replay(request: Request, body: bytes, verifier: SignatureVerifier, 
     """True if this correctly signed Slack request was already received: someone is replaying it."""
     timestamp = request.headers.get("x-slack-request-timestamp", "")
     signature = request.headers.get("x-slack-signature", "")
+    if not timestamp.isdigit():
+        return False  # unsigned or malformed: Bolt refuses it with 401 (slack-sdk would raise on int(""))
     if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
         return False  # Bolt refuses it with 401
     now = utc_now()

@@ -81,8 +81,11 @@ class Settings(BaseSettings):
         """Every missing or contradictory setting, each said in one line."""
         found: list[str] = []
         if need_slack:
-            if self.slack_signing_secret is None:
-                found.append("SLACK_SIGNING_SECRET is not set (Slack app > Basic Information > Signing Secret)")
+            if self.slack_signing_secret is None and self.slack_app_token is None:
+                found.append(
+                    "SLACK_SIGNING_SECRET is not set (Slack app > Basic Information > Signing Secret), "
+                    "nor SLACK_APP_TOKEN for Socket Mode"
+                )
             if self.slack_bot_token is None:
                 found.append("SLACK_BOT_TOKEN is not set (Slack app > OAuth & Permissions > Bot User OAuth Token)")
             elif not self.slack_bot_token.get_secret_value().startswith("xoxb-"):
