@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="run the whole loop locally with fake Slack and Voximplant")
     sandbox.add_argument("--port", type=int, default=3000, help="port of the sandbox page (default 3000)")
+    sandbox.add_argument("--terminal", action="store_true", help="type /call in the terminal instead of a web page")
     sandbox.add_argument("--database", default="sandbox.db", help="SQLite file for the sandbox (default sandbox.db)")
     sandbox.add_argument("--time-scale", type=float, default=1.0, help=argparse.SUPPRESS)  # tests: 0.1 = 10x faster
     sandbox.set_defaults(run=_sandbox)
@@ -82,7 +83,12 @@ def _serve(_: argparse.Namespace) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.run import run_sandbox
 
-    return asyncio.run(run_sandbox(port=args.port, database=args.database, time_scale=args.time_scale))
+    try:
+        return asyncio.run(
+            run_sandbox(port=args.port, database=args.database, time_scale=args.time_scale, terminal=args.terminal)
+        )
+    except KeyboardInterrupt:
+        return 0
 
 
 def _setup(args: argparse.Namespace) -> int:

@@ -68,6 +68,7 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self._api, methods=["GET", "POST"]),
                 Route("/commands/{path:path}", self._response_url, methods=["POST"]),
+                Route("/actions/{path:path}", self._response_url, methods=["POST"]),
             ]
         )
 

@@ -18,7 +18,7 @@ async def run_sandbox(tmp_path: Path, typed: str) -> str:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "VOXIMPLANT_")) and "PROXY" not in k}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "sandbox", "--port", "0", "--database", str(tmp_path / "sandbox.db"),
-        "--time-scale", "0.1", cwd=tmp_path, env=environ,
+        "--time-scale", "0.1", "--terminal", cwd=tmp_path, env=environ,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(typed.encode()), timeout=90)
