@@ -60,11 +60,12 @@ async def test_the_call_form_places_a_call_and_the_thread_fills_in_live(
             """)
             await _until(
                 browser,
-                "[...document.querySelectorAll('.reply')].some(r => r.textContent.includes('Call ended after'))",
+                "[...document.querySelectorAll('.reply')].some(r => r.dataset.text.includes('Call ended after'))",
                 30,
             )
-            replies = await browser.evaluate("[...document.querySelectorAll('.reply')].map(r => r.textContent)")
-            parent = await browser.evaluate("document.querySelector('.message .text').textContent")
+            replies = await browser.evaluate("[...document.querySelectorAll('.reply')].map(r => r.dataset.text)")
+            parent = await browser.evaluate("document.querySelector('.message .text').dataset.text")
+            shown = await browser.evaluate("[...document.querySelectorAll('.reply')].map(r => r.innerHTML)")
     finally:
         await simulator.aclose()
     typed = "+14155550100 from +14155550123 say hello from the page"
@@ -72,6 +73,8 @@ async def test_the_call_form_places_a_call_and_the_thread_fills_in_live(
     assert replies[0] == ":telephone_receiver: Dialing +1 415-555-0100…"
     assert any(r.startswith("*Agent:*") and "say hello from the page" in r for r in replies)
     assert "Ended after" in parent
+    assert shown[0] == "📞 Dialing +1 415-555-0100…"  # mrkdwn rendered: emoji, and *bold* as <strong>
+    assert any(html.startswith("<strong>Agent:</strong>") for html in shown)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium")
