@@ -72,6 +72,12 @@ class FakeSocketMode:
         await self._sockets[-1].send_str(json.dumps(envelope))
         return await asyncio.wait_for(future, timeout)
 
+    async def ask_to_reconnect(self, reason: str = "refresh_requested") -> None:
+        """Slack's `disconnect` message: the app should open a new connection (apps.connections.open again)."""
+        await self.wait_connected()
+        message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-sandbox"}}
+        await self._sockets[-1].send_str(json.dumps(message))
+
     async def slash_command(self, command: dict[str, str], *, timeout: float = 5.0) -> dict[str, Any]:
         """A slash command as Socket Mode carries it: the same fields as the HTTP form, as a JSON object."""
         return await self.send("slash_commands", command, timeout=timeout)

@@ -82,3 +82,14 @@ async def test_an_unsigned_http_request_is_refused_not_crashed_on(bot: Bot, http
     """Without the signature headers at all (HTTP mode): 401, where it used to raise inside the replay guard."""
     response = await http.post(f"{bot.url}/slack/events", content=b"command=%2Fcall&text=hi")
     assert response.status_code == 401
+
+
+async def test_when_slack_asks_the_app_reconnects_and_keeps_working(
+    socket_mode: FakeSocketMode, bot: Bot, fake_slack: FakeSlack
+) -> None:
+    await socket_mode.wait_connected()
+    await socket_mode.ask_to_reconnect()
+    await eventually(lambda: socket_mode.connections == 2, timeout=15)
+    assert len(fake_slack.calls_to("apps.connections.open")) == 2  # a fresh single-use URL for the new connection
+    ack = await socket_mode.slash_command(command("help"))
+    assert "/call <number>" in ack["payload"]["text"]
