@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -98,6 +99,11 @@ class Settings(BaseSettings):
             found.append("VOXIMPLANT_API_KEY is set but VOXIMPLANT_ACCOUNT_ID is not")
         if self.voximplant_credentials and not self.voximplant_credentials.is_file():
             found.append(f"VOXIMPLANT_CREDENTIALS names {self.voximplant_credentials}, which is not a file")
+        elif self.voximplant_credentials and not _is_key_file(self.voximplant_credentials):
+            found.append(
+                f"VOXIMPLANT_CREDENTIALS names {self.voximplant_credentials}, which is not a Voximplant "
+                "service-account key file (JSON with account_id, key_id and private_key)"
+            )
         if self.voximplant_rule_id is not None and self.public_base_url is None:
             found.append("PUBLIC_BASE_URL is not set: Voximplant needs it to report call status back")
         if self.default_caller_id is not None:
@@ -120,6 +126,14 @@ def load_settings(*, need_slack: bool = True, **overrides: object) -> Settings:
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _is_key_file(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and all(data.get(key) for key in ("account_id", "key_id", "private_key"))
 
 
 def _describe(error: object) -> str:

@@ -204,3 +204,17 @@ def test_a_broken_key_file_is_reported_without_its_content(tmp_path: Path) -> No
     with pytest.raises(Exception, match="not a Voximplant service-account key file") as raised:
         ServiceAccountAuth.from_file(path)
     assert "secret" not in str(raised.value)
+
+
+def test_a_broken_key_file_stops_the_start_with_one_clear_problem(tmp_path: Path) -> None:
+    from bot.errors import ConfigError
+    from bot.settings import load_settings
+
+    path = tmp_path / "key.json"
+    path.write_text('{"account_id": 1}')
+    with pytest.raises(ConfigError) as raised:
+        load_settings(need_slack=False, voximplant_credentials=path, _env_file=None)
+    assert raised.value.problems == [
+        f"VOXIMPLANT_CREDENTIALS names {path}, which is not a Voximplant service-account key file "
+        "(JSON with account_id, key_id and private_key)"
+    ]
