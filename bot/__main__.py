@@ -1,4 +1,4 @@
-"""`callbot serve | sandbox | callerids add|list|remove|sync | audit | migrate`."""
+"""`callbot serve | sandbox | setup | callerids add|list|remove|sync | audit | migrate`."""
 
 from __future__ import annotations
 
@@ -33,8 +33,17 @@ def _parser() -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="run the whole loop locally with fake Slack and Voximplant")
     sandbox.add_argument("--port", type=int, default=3000, help="port of the sandbox page (default 3000)")
+    sandbox.add_argument("--terminal", action="store_true", help="type /call in the terminal instead of a web page")
     sandbox.add_argument("--database", default="sandbox.db", help="SQLite file for the sandbox (default sandbox.db)")
+    sandbox.add_argument("--time-scale", type=float, default=1.0, help=argparse.SUPPRESS)  # tests: 0.1 = 10x faster
     sandbox.set_defaults(run=_sandbox)
+
+    setup = commands.add_parser(
+        "setup", help="create or update the Voximplant application, scenario and rule; prints VOXIMPLANT_RULE_ID"
+    )
+    setup.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    setup.add_argument("--application", default="callbot", help="Voximplant application name (default callbot)")
+    setup.set_defaults(run=_setup)
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     migrate.set_defaults(run=_migrate)
@@ -64,19 +73,65 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(_: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.app import create_app
+    from bot.app import SHUTDOWN_GRACE_S, create_app
     from bot.logs import setup_logging
 
     settings = load_settings()
     setup_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    # On SIGTERM/SIGINT uvicorn stops accepting, lets requests under way finish (up to the grace period), then runs
+    # the lifespan's shutdown, which drains the background work (call launches, Slack deliveries) before closing.
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False,
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
+    )  # fmt: skip
     return 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.run import run_sandbox
 
-    return asyncio.run(run_sandbox(port=args.port, database=args.database))
+    try:
+        return asyncio.run(
+            run_sandbox(port=args.port, database=args.database, time_scale=args.time_scale, terminal=args.terminal)
+        )
+    except KeyboardInterrupt:
+        return 0
+
+
+def _setup(args: argparse.Namespace) -> int:
+    import httpx
+
+    from bot.app import voximplant_auth
+    from bot.errors import VoximplantError
+    from bot.setup import run_setup
+    from bot.voximplant import VoximplantClient
+
+    settings = load_settings(need_slack=False)
+    try:
+        auth = voximplant_auth(settings)
+    except VoximplantError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if auth is None:
+        print(
+            "callbot setup needs Voximplant credentials: set VOXIMPLANT_CREDENTIALS (a service-account key file) "
+            "or VOXIMPLANT_ACCOUNT_ID and VOXIMPLANT_API_KEY",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def run() -> int:
+        async with httpx.AsyncClient(timeout=settings.voximplant_timeout_s) as http:
+            client = VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth)
+            try:
+                report = await run_setup(client, dry_run=args.dry_run, application_name=args.application)
+            except VoximplantError as error:
+                print(f"Voximplant refused the setup: {error}", file=sys.stderr)
+                return 1
+        print("\n".join(report.lines()))
+        return 0
+
+    return asyncio.run(run())
 
 
 def _migrate(_: argparse.Namespace) -> int:

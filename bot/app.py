@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
 import httpx
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,13 +24,14 @@ from bot import routes, slack
 from bot.calls.numbers import number_types
 from bot.calls.permissions import Limits, Permissions
 from bot.calls.service import CallPolicy, CallService, utc_now
+from bot.metrics import CountingRateLimitRetryHandler, Metrics, RequestCounter, metrics_route
 from bot.settings import Settings
 from bot.slack.deps import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackCallView
 from bot.store import Store
 from bot.tasks import Background
-from bot.voximplant import ApiKeyAuth, VoximplantClient
+from bot.voximplant import Auth, VoximplantClient, auth_from
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 20.0
@@ -36,6 +39,7 @@ SHUTDOWN_GRACE_S = 20.0
 
 def create_app(settings: Settings) -> Starlette:
     """The bot as an ASGI app; its lifespan opens the store and the HTTP clients and closes them."""
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -43,36 +47,49 @@ def create_app(settings: Settings) -> Starlette:
         session = aiohttp.ClientSession()
         http = httpx.AsyncClient(timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0))
         background = Background()
+        socket_mode: AsyncSocketModeHandler | None = None
+        # Socket Mode may run without a signing secret: then HTTP Slack requests are checked against a secret
+        # nobody knows, so /slack/events refuses them all.
+        signing_secret = _secret(settings.slack_signing_secret) or secrets.token_hex(32)
         try:
             slack_client = AsyncWebClient(
                 token=_secret(settings.slack_bot_token),
                 base_url=settings.slack_api_url,
                 session=session,
-                retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+                retry_handlers=[CountingRateLimitRetryHandler(metrics, max_retry_count=3)],
             )
             directory = SlackDirectory(slack_client, ttl_s=settings.membership_cache_s)
             calls = CallService(
                 store,
-                _voximplant(settings, http),
+                _voximplant(settings, http, metrics),
                 _policy(settings),
                 permissions=_permissions(settings, store, directory),
             )
             calls.observer = SlackCallView(slack_client, store)
             bolt = AsyncApp(
                 client=slack_client,
-                signing_secret=_secret(settings.slack_signing_secret),
+                signing_secret=signing_secret,
                 process_before_response=True,
                 logger=logging.getLogger("bot.bolt"),
             )
             slack.register(bolt, Deps(calls=calls, background=background, default_region=settings.default_region))
             app.state.store = store
+            app.state.metrics = metrics
             app.state.calls = calls
             app.state.background = background
             app.state.slack_handler = AsyncSlackRequestHandler(bolt)
-            app.state.verifier = SignatureVerifier(_secret(settings.slack_signing_secret))
+            app.state.verifier = SignatureVerifier(signing_secret)
             await calls.fail_unplaced()
+            if settings.slack_app_token is not None:
+                # Socket Mode: Slack's requests arrive over a WebSocket this app opens; no public Slack request URL.
+                # /voximplant/events, /healthz and /metrics are still served over HTTP.
+                socket_mode = AsyncSocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value())
+                await socket_mode.connect_async()
+                log.info("connected to Slack over Socket Mode")
             yield
         finally:
+            if socket_mode is not None:
+                await socket_mode.close_async()  # no new Slack requests; the work under way drains below
             unfinished = await background.drain(SHUTDOWN_GRACE_S)
             if unfinished:
                 log.warning("stopped with %d background tasks unfinished", unfinished)
@@ -85,7 +102,9 @@ def create_app(settings: Settings) -> Starlette:
             Route("/slack/events", _slack_events, methods=["POST"]),
             Route("/voximplant/events", routes.voximplant_events, methods=["POST"]),
             Route("/healthz", routes.healthz, methods=["GET"]),
+            Route("/metrics", metrics_route, methods=["GET"]),
         ],
+        middleware=[Middleware(RequestCounter, metrics=metrics)],
         lifespan=lifespan,
     )
 
@@ -99,12 +118,17 @@ async def _slack_events(request: Request) -> Response:
     return await handler.handle(request)
 
 
-def _voximplant(settings: Settings, http: httpx.AsyncClient) -> VoximplantClient | None:
-    if not settings.voximplant_configured or settings.voximplant_api_key is None:
+def _voximplant(settings: Settings, http: httpx.AsyncClient, metrics: Metrics) -> VoximplantClient | None:
+    auth = voximplant_auth(settings) if settings.voximplant_configured else None
+    if auth is None:
         log.warning("Voximplant is not configured: /call will explain this to people and place no calls")
         return None
-    auth = ApiKeyAuth(settings.voximplant_account_id or "", settings.voximplant_api_key.get_secret_value())
-    return VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth)
+    return VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth, observe=metrics.voximplant_observer)
+
+
+def voximplant_auth(settings: Settings) -> Auth | None:
+    key = settings.voximplant_api_key.get_secret_value() if settings.voximplant_api_key else None
+    return auth_from(settings.voximplant_account_id, key, settings.voximplant_credentials)
 
 
 def _policy(settings: Settings) -> CallPolicy:

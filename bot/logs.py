@@ -1,18 +1,40 @@
-"""Logging set up once, by the entry point: one JSON object a line, secrets never included."""
+"""Logging set up once, by the entry point: one JSON object a line, secrets never included.
+
+Work about one call runs with `bind_call(call_id)` in effect (the context is copied into the tasks it spawns), so
+every line it logs carries `call_id` without each message having to name it.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
 from datetime import UTC, datetime
 
-# Slack tokens, and bearer values, wherever they would slip into a message.
-_SECRET = re.compile(r"(xox[abposr]-[\w-]+|xapp-[\w-]+|Bearer\s+[\w.~+/=-]+)")
+_call_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("call_id", default=None)
+
+# Slack tokens, bearer values and JWTs (Voximplant service-account tokens), API keys and secrets in form bodies or
+# URLs, OpenAI keys, and private keys: wherever they would slip into a message or a traceback.
+_SECRET = re.compile(
+    r"(xox[abposr]-[\w-]+|xapp-[\w-]+|Bearer\s+[\w.~+/=-]+|eyJ[\w-]+\.[\w-]+\.[\w-]+|sk-[\w-]{8,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$))",
+    re.DOTALL,
+)
+_SECRET_FIELD = re.compile(r"\b(api_key|callback_token|signing_secret|token|client_secret)=([^&\s\"']+)")
 
 
 def redact(text: str) -> str:
-    return _SECRET.sub("[redacted]", text)
+    return _SECRET_FIELD.sub(r"\1=[redacted]", _SECRET.sub("[redacted]", text))
+
+
+def bind_call(call_id: str) -> None:
+    """Tag every log line from here on in this context (and tasks spawned from it) with the call's id."""
+    _call_id.set(call_id)
+
+
+def current_call() -> str | None:
+    return _call_id.get()
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,6 +45,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
+        call_id = getattr(record, "call_id", None) or _call_id.get()
+        if call_id:
+            entry["call_id"] = call_id
         if record.exc_info:
             entry["error"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.calls.service import CallService, utc_now
 from bot.errors import EventRejected
+from bot.logs import bind_call
 from bot.store import Store
 from bot.tasks import Background
 
@@ -31,6 +32,7 @@ async def voximplant_events(request: Request) -> Response:
     except EventRejected as rejected:
         log.info("refused a status event: %s", rejected)
         return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status)
+    bind_call(outcome.call.id)
     if not outcome.duplicate:
         background.spawn(calls.announce(outcome, event), key=outcome.call.id, name=f"announce {outcome.call.id}")
     return JSONResponse({"ok": True, "duplicate": outcome.duplicate})
@@ -50,6 +52,8 @@ async def is_replay(request: Request, body: bytes, verifier: SignatureVerifier, 
     """True if this correctly signed Slack request was already received: someone is replaying it."""
     timestamp = request.headers.get("x-slack-request-timestamp", "")
     signature = request.headers.get("x-slack-signature", "")
+    if not timestamp.isdigit():
+        return False  # unsigned or malformed: Bolt refuses it with 401 (slack-sdk would raise on int(""))
     if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
         return False  # Bolt refuses it with 401
     now = utc_now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -110,8 +111,11 @@ class Settings(BaseSettings):
         """Every missing or contradictory setting, each said in one line."""
         found: list[str] = []
         if need_slack:
-            if self.slack_signing_secret is None:
-                found.append("SLACK_SIGNING_SECRET is not set (Slack app > Basic Information > Signing Secret)")
+            if self.slack_signing_secret is None and self.slack_app_token is None:
+                found.append(
+                    "SLACK_SIGNING_SECRET is not set (Slack app > Basic Information > Signing Secret), "
+                    "nor SLACK_APP_TOKEN for Socket Mode"
+                )
             if self.slack_bot_token is None:
                 found.append("SLACK_BOT_TOKEN is not set (Slack app > OAuth & Permissions > Bot User OAuth Token)")
             elif not self.slack_bot_token.get_secret_value().startswith("xoxb-"):
@@ -124,6 +128,11 @@ class Settings(BaseSettings):
             found.append("VOXIMPLANT_API_KEY is set but VOXIMPLANT_ACCOUNT_ID is not")
         if self.voximplant_credentials and not self.voximplant_credentials.is_file():
             found.append(f"VOXIMPLANT_CREDENTIALS names {self.voximplant_credentials}, which is not a file")
+        elif self.voximplant_credentials and not _is_key_file(self.voximplant_credentials):
+            found.append(
+                f"VOXIMPLANT_CREDENTIALS names {self.voximplant_credentials}, which is not a Voximplant "
+                "service-account key file (JSON with account_id, key_id and private_key)"
+            )
         if self.voximplant_rule_id is not None and self.public_base_url is None:
             found.append("PUBLIC_BASE_URL is not set: Voximplant needs it to report call status back")
         if self.default_caller_id is not None:
@@ -146,6 +155,14 @@ def load_settings(*, need_slack: bool = True, **overrides: object) -> Settings:
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _is_key_file(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and all(data.get(key) for key in ("account_id", "key_id", "private_key"))
 
 
 def _describe(error: object) -> str:

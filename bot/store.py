@@ -182,6 +182,11 @@ class Store:
     async def ping(self) -> bool:
         return await self._scalar("SELECT 1") == 1
 
+    async def calls_by_state(self) -> dict[str, int]:
+        """How many calls are in each state, for /metrics."""
+        rows = await self._fetch("SELECT state, COUNT(*) AS n FROM calls GROUP BY state")
+        return {str(row["state"]): int(row["n"]) for row in rows}
+
     # -- caller IDs --------------------------------------------------------------------------------------------
 
     async def add_caller_id(

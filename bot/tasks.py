@@ -26,6 +26,11 @@ class Background:
             self._tails[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
 
+    @property
+    def pending(self) -> int:
+        """How many tasks are queued or running."""
+        return len(self._tasks)
+
     async def drain(self, timeout_s: float) -> int:
         """Wait up to `timeout_s` for the work under way; returns how many tasks were still running after."""
         pending = set(self._tasks)

@@ -1,4 +1,7 @@
-"""Voximplant Management API client (async httpx): StartScenarios and the errors it can give.
+"""Voximplant Management API client (async httpx): StartScenarios, the setup methods, and the errors they give.
+
+Two ways to authenticate, as Voximplant offers: account_id + api_key as form fields (`ApiKeyAuth`), or a service
+account (`ServiceAccountAuth`): a fresh RS256 JWT per request in `Authorization: Bearer`.
 
 Credentials travel in the POST body, never in the URL: httpx puts the URL into its exception texts.
 StartScenarios is not idempotent (each success starts a new call), so a request is retried only when it provably
@@ -8,13 +11,17 @@ never left this machine, or when Voximplant refused it with HTTP 429 before doin
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
-from pydantic import BaseModel, ValidationError
+import jwt
+from pydantic import BaseModel, Field, ValidationError
 
 from bot.errors import VoximplantError, VoximplantUnreachable
 
@@ -35,8 +42,66 @@ class ApiKeyAuth:
     def form(self) -> dict[str, str]:
         return {"account_id": self.account_id, "api_key": self.api_key}
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
     def __repr__(self) -> str:
         return f"ApiKeyAuth(account_id={self.account_id!r}, api_key='***')"
+
+
+TOKEN_BACKDATE_S = 5  # iat = now - 5 s and exp = now + 24 s, as Voximplant's own clients sign them
+TOKEN_LIFETIME_S = 24
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccountAuth:
+    """A Voximplant service account: every request carries a fresh RS256 JWT signed with the account's key."""
+
+    account_id: str
+    key_id: str
+    private_key: str
+    clock: Callable[[], float] = time.time
+
+    @classmethod
+    def from_file(cls, path: Path) -> ServiceAccountAuth:
+        """Read the JSON key file Voximplant hands out (`account_id`, `key_id`, `private_key`)."""
+        try:
+            data = json.loads(path.read_text())
+            return cls(account_id=str(data["account_id"]), key_id=str(data["key_id"]), private_key=data["private_key"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise VoximplantError(f"{path} is not a Voximplant service-account key file") from None
+
+    def token(self) -> str:
+        now = int(self.clock())
+        claims = {"iss": self.account_id, "iat": now - TOKEN_BACKDATE_S, "exp": now + TOKEN_LIFETIME_S}
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.key_id})
+
+    def form(self) -> dict[str, str]:
+        return {}
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token()}"}
+
+    def __repr__(self) -> str:
+        return f"ServiceAccountAuth(account_id={self.account_id!r}, key_id={self.key_id!r}, private_key='***')"
+
+
+class Auth(Protocol):
+    def form(self) -> dict[str, str]: ...
+    def headers(self) -> dict[str, str]: ...
+
+
+def auth_from(account_id: str | None, api_key: str | None, credentials: Path | None) -> Auth | None:
+    """The auth the settings name: a service-account key file wins; None when neither is set."""
+    if credentials is not None:
+        return ServiceAccountAuth.from_file(credentials)
+    if account_id and api_key:
+        return ApiKeyAuth(account_id, api_key)
+    return None
+
+
+# Called after each Management API request: method, seconds taken, and the error kind (None on success).
+Observer = Callable[[str, float, str | None], None]
 
 
 class StartScenariosResult(BaseModel):
@@ -83,6 +148,25 @@ class _Page(BaseModel):
     count: int
 
 
+class Application(BaseModel):
+    application_id: int
+    application_name: str  # the full name: <short name>.<account>.<node>.voximplant.com
+
+
+class Scenario(BaseModel):
+    scenario_id: int
+    scenario_name: str
+    scenario_script: str | None = None
+
+
+class Rule(BaseModel):
+    rule_id: int
+    rule_name: str
+    rule_pattern: str
+    application_id: int | None = None
+    scenarios: list[Scenario] = Field(default_factory=list)
+
+
 class _ErrorBody(BaseModel):
     code: int
     msg: str
@@ -109,15 +193,17 @@ class VoximplantClient:
         http: httpx.AsyncClient,
         *,
         base_url: str,
-        auth: ApiKeyAuth,
+        auth: Auth,
         attempts: int = 3,
         backoff_s: float = 0.5,
+        observe: Observer | None = None,
     ) -> None:
         self._http = http
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
         self._auth = auth
         self._attempts = attempts
         self._backoff_s = backoff_s
+        self._observe = observe
         self.latencies: list[float] = []
 
     async def start_scenarios(self, *, rule_id: int, custom_data: str) -> StartScenariosResult:
@@ -151,12 +237,74 @@ class VoximplantClient:
             if not page.result or len(records) >= page.total_count:
                 return records
 
+    # -- setup: applications, scenarios, rules (each method's parameters as Voximplant documents them) ----------
+
+    async def get_applications(self, *, application_name: str) -> list[Application]:
+        """Applications whose name contains `application_name` (Voximplant filters by part of the name)."""
+        body = await self._call("GetApplications", {"application_name": application_name})
+        return [Application.model_validate(item) for item in _result_list(body)]
+
+    async def add_application(self, *, application_name: str) -> Application:
+        body = await self._call("AddApplication", {"application_name": application_name})
+        return Application.model_validate(body)
+
+    async def get_scenarios(
+        self, *, application_id: int, scenario_name: str | None = None, scenario_id: int | None = None,
+        with_script: bool = False,
+    ) -> list[Scenario]:  # fmt: skip
+        params = {"application_id": str(application_id)}
+        if scenario_name is not None:
+            params["scenario_name"] = scenario_name
+        if scenario_id is not None:
+            params["scenario_id"] = str(scenario_id)
+        if with_script:
+            params["with_script"] = "true"
+        body = await self._call("GetScenarios", params)
+        return [Scenario.model_validate(item) for item in _result_list(body)]
+
+    async def add_scenario(self, *, application_id: int, scenario_name: str, scenario_script: str) -> int:
+        params = {"application_id": str(application_id), "scenario_name": scenario_name,
+                  "scenario_script": scenario_script}  # fmt: skip
+        return _int_field(await self._call("AddScenario", params), "scenario_id")
+
+    async def set_scenario_info(self, *, scenario_id: int, scenario_script: str) -> None:
+        await self._call("SetScenarioInfo", {"scenario_id": str(scenario_id), "scenario_script": scenario_script})
+
+    async def get_rules(self, *, application_id: int, rule_name: str) -> list[Rule]:
+        params = {"application_id": str(application_id), "rule_name": rule_name, "with_scenarios": "true"}
+        body = await self._call("GetRules", params)
+        return [Rule.model_validate(item) for item in _result_list(body)]
+
+    async def add_rule(self, *, application_id: int, rule_name: str, rule_pattern: str, scenario_id: int) -> int:
+        params = {"application_id": str(application_id), "rule_name": rule_name, "rule_pattern": rule_pattern,
+                  "scenario_id": str(scenario_id)}  # fmt: skip
+        return _int_field(await self._call("AddRule", params), "rule_id")
+
+    async def bind_scenario(self, *, application_id: int, rule_id: int, scenario_id: int) -> None:
+        params = {"application_id": str(application_id), "rule_id": str(rule_id), "scenario_id": str(scenario_id),
+                  "bind": "true"}  # fmt: skip
+        await self._call("BindScenario", params)
+
     async def _call(self, method: str, params: Mapping[str, str]) -> dict[str, object]:
+        started = time.perf_counter()
+        try:
+            body = await self._attempt(method, params)
+        except VoximplantError as error:
+            self._report(method, started, "unreachable" if isinstance(error, VoximplantUnreachable) else "error")
+            raise
+        self._report(method, started, None)
+        return body
+
+    def _report(self, method: str, started: float, error: str | None) -> None:
+        if self._observe is not None:
+            self._observe(method, time.perf_counter() - started, error)
+
+    async def _attempt(self, method: str, params: Mapping[str, str]) -> dict[str, object]:
         data = {**params, **self._auth.form()}
         for attempt in range(1, self._attempts + 1):
             started = time.perf_counter()
             try:
-                response = await self._http.post(f"{self._base_url}{method}/", data=data)
+                response = await self._http.post(f"{self._base_url}{method}/", data=data, headers=self._auth.headers())
             except httpx.TransportError as error:
                 if never_sent(error) and attempt < self._attempts:
                     await asyncio.sleep(self._backoff_s * attempt)
@@ -201,6 +349,20 @@ def _e164(number: str) -> str:
     """Voximplant writes numbers as digits with the country code (`14155550123`); callbot stores E.164."""
     digits = "".join(ch for ch in number if ch.isdigit())
     return "+" + digits
+
+
+def _result_list(body: dict[str, object]) -> list[Any]:
+    result = body.get("result")
+    if not isinstance(result, list):
+        raise VoximplantError("Voximplant answered without the list it was asked for")
+    return result
+
+
+def _int_field(body: dict[str, object], name: str) -> int:
+    value = body.get(name)
+    if not isinstance(value, int):
+        raise VoximplantError(f"Voximplant answered without {name}")
+    return value
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:

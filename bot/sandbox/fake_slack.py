@@ -52,8 +52,10 @@ class Fault:
 class FakeSlack:
     """State and behaviour of the fake; `app` is the ASGI app that serves it."""
 
-    def __init__(self, *, bot_token: str = "xoxb-sandbox-token") -> None:
+    def __init__(self, *, bot_token: str = "xoxb-sandbox-token", app_token: str = "xapp-1-sandbox") -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.socket_mode: Any = None  # a FakeSocketMode whose URL apps.connections.open hands out
         self.calls: list[ApiCall] = []
         self.messages: list[Message] = []
         self.ephemeral: list[dict[str, Any]] = []
@@ -70,6 +72,7 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self._api, methods=["GET", "POST"]),
                 Route("/commands/{path:path}", self._response_url, methods=["POST"]),
+                Route("/actions/{path:path}", self._response_url, methods=["POST"]),
             ]
         )
 
@@ -125,6 +128,12 @@ class FakeSlack:
             return JSONResponse({"ok": False, "error": error}, status_code=fault.status, headers=headers)
         if token is None:
             return _error("not_authed")
+        if method == "apps.connections.open":  # the one method that takes the app-level token, and only it
+            if token != self.app_token:
+                return _error("invalid_auth" if not token.startswith("xoxb-") else "not_allowed_token_type")
+            if self.socket_mode is None:
+                return _error("internal_error")
+            return JSONResponse({"ok": True, "url": self.socket_mode.open_url()})
         if token != self.bot_token:
             return _error("invalid_auth")
         handler = getattr(self, "_" + method.replace(".", "_"), None)

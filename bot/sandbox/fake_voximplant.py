@@ -1,5 +1,9 @@
 """A fake Voximplant Management API: checks auth and parameters as Voximplant does, answers its shapes.
 
+Auth: account_id + api_key form fields, or a service account's RS256 JWT (`Authorization: Bearer`), verified with
+the account's public key (`add_service_account`). Setup methods (applications, scenarios, rules) keep state, with
+the parameter names and result shapes of Voximplant's HTTP API reference.
+
 Point the bot at it with VOXIMPLANT_API_URL=<url>/platform_api/. Each StartScenarios success opens a session:
 with a `runner` (the VoxEngine simulator) the real scenario runs; without one, tests play status events themselves.
 """
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,6 +31,11 @@ ACCOUNT_ID = "1000001"
 API_KEY = "sandbox-api-key"
 RULE_ID = 3000001
 MAX_CUSTOM_DATA = 200 * 1024
+MAX_SCENARIO_SCRIPT = 128 * 1024
+ACCOUNT_NAME = "sandbox"
+READ_METHODS = {"GetApplications", "GetScenarios", "GetRules"}
+SETUP_METHODS = {"GetApplications", "AddApplication", "GetScenarios", "AddScenario", "SetScenarioInfo", "GetRules",
+                 "AddRule", "BindScenario"}  # fmt: skip
 
 
 @dataclass
@@ -72,6 +83,13 @@ class FakeVoximplant:
         self.phone_numbers: list[dict[str, Any]] = []  # GetPhoneNumbers records
         self.url = ""  # set by whoever serves it, for the access URLs it hands out
         self._faults: deque[Fault] = deque()
+        self._method_faults: dict[str, deque[tuple[int, str]]] = {}
+        self.service_accounts: dict[str, tuple[str, str]] = {}  # key_id -> (account_id, public key PEM)
+        self.tokens: list[dict[str, Any]] = []  # decoded (header, claims) of every JWT accepted
+        self.applications: list[dict[str, Any]] = []
+        self.scenarios: list[dict[str, Any]] = []
+        self.rules: list[dict[str, Any]] = []
+        self._ids = 0
         self._http = httpx.AsyncClient(timeout=5.0)
         self.app = Starlette(
             routes=[
@@ -109,6 +127,19 @@ class FakeVoximplant:
             "is_sms_enabled": False, "emergency_calls_enabled": False, "emergency_calls_to_be_enabled": False,
         })  # fmt: skip
 
+    def fail_method(self, method: str, code: int, msg: str) -> None:
+        """Make the next call of a setup method answer Voximplant's error JSON with `code` and `msg`."""
+        self._method_faults.setdefault(method, deque()).append((code, msg))
+
+    def add_service_account(self, key_id: str, public_key_pem: str, account_id: str | None = None) -> None:
+        self.service_accounts[key_id] = (account_id or self.account_id, public_key_pem)
+
+    def writes(self) -> list[str]:
+        """The setup methods called that change something, in order."""
+        return [
+            r["method"] for r in self.requests if r["method"] in SETUP_METHODS and not r["method"].startswith("Get")
+        ]
+
     def session_for(self, call_id: str) -> Session:
         return next(s for s in self.sessions if s.call_id == call_id)
 
@@ -138,10 +169,14 @@ class FakeVoximplant:
         params = dict(request.query_params)
         params.update(parse_qsl((await request.body()).decode()))
         self.requests.append({**params, "method": method})
-        if params.get("account_id") != self.account_id or params.get("api_key") != self.api_key:
+        if not self._authorized(params, request.headers.get("authorization", "")):
             return _error(100, "Authorization failed")
         if method in {"GetCallerIDs", "GetPhoneNumbers"}:
             return _page(self.caller_ids if method == "GetCallerIDs" else self.phone_numbers, params)
+        if method in SETUP_METHODS:
+            if self._method_faults.get(method):
+                return _error(*self._method_faults[method].popleft())
+            return JSONResponse(getattr(self, "_" + method)(params))
         if method != "StartScenarios":
             return _error(103, "Unknown command")
         fault = self._faults.popleft() if self._faults else None
@@ -170,6 +205,141 @@ class FakeVoximplant:
                 "call_session_history_id": session.history_id,
             }
         )
+
+    def _authorized(self, params: dict[str, str], authorization: str) -> bool:
+        if authorization.startswith("Bearer "):
+            return self._valid_token(authorization.removeprefix("Bearer "))
+        return params.get("account_id") == self.account_id and params.get("api_key") == self.api_key
+
+    def _valid_token(self, token: str) -> bool:
+        """As Voximplant checks a service-account JWT: known kid, RS256 signature, iss = account, short life."""
+        try:
+            header = jwt.get_unverified_header(token)
+            account_id, public_key = self.service_accounts[header["kid"]]
+            claims = jwt.decode(
+                token, public_key, algorithms=["RS256"], issuer=account_id,
+                options={"require": ["iss", "iat", "exp"]}, leeway=0,
+            )  # fmt: skip
+        except (jwt.PyJWTError, KeyError):
+            return False
+        if not isinstance(claims["iss"], str) or claims["exp"] - claims["iat"] > 3600:
+            return False
+        self.tokens.append({"header": header, "claims": claims})
+        return account_id == self.account_id
+
+    # -- setup methods (voximplant.com/docs/references/httpapi: applications, scenarios, rules) ------------------
+
+    def _next_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    def _application(self, params: dict[str, str]) -> dict[str, Any] | None:
+        if "application_id" in params:
+            return next((a for a in self.applications if str(a["application_id"]) == params["application_id"]), None)
+        name = params.get("application_name")
+        return next((a for a in self.applications if a["application_name"].split(".")[0] == name), None)
+
+    def _GetApplications(self, params: dict[str, str]) -> dict[str, Any]:  # Voximplant method names, as called
+        part = params.get("application_name", "")
+        found = [dict(a) for a in self.applications if part in a["application_name"]]
+        return {"result": found, "total_count": len(found), "count": len(found)}
+
+    def _AddApplication(self, params: dict[str, str]) -> dict[str, Any]:
+        name = params.get("application_name", "")
+        if not re.fullmatch(r"[a-z][a-z0-9-]{1,64}", name):
+            return {"error": {"code": 101, "msg": "Invalid arguments: application_name"}}
+        if self._application({"application_name": name}) is not None:
+            return {"error": {"code": 113, "msg": "The application name is already taken"}}
+        app = {"application_id": 10_000 + self._next_id(),
+               "application_name": f"{name}.{ACCOUNT_NAME}.n1.voximplant.com", "modified": _now(),
+               "secure_record_storage": False}  # fmt: skip
+        self.applications.append(app)
+        return {"result": 1, "application_id": app["application_id"], "application_name": app["application_name"],
+                "secure_record_storage": False}  # fmt: skip
+
+    def _GetScenarios(self, params: dict[str, str]) -> dict[str, Any]:
+        app = self._application(params)
+        if app is None:
+            return {"error": {"code": 101, "msg": "Invalid arguments: application is not found"}}
+        found = [s for s in self.scenarios if s["application_id"] == app["application_id"]]
+        if "scenario_id" in params:
+            found = [s for s in found if str(s["scenario_id"]) == params["scenario_id"]]
+        if "scenario_name" in params:
+            found = [s for s in found if params["scenario_name"].lower() in s["scenario_name"].lower()]
+        with_script = params.get("with_script", "").lower() in {"true", "1"} and "scenario_id" in params
+        shaped = [{k: v for k, v in s.items() if k != "application_id" and (with_script or k != "scenario_script")}
+                  for s in found]  # fmt: skip
+        return {"result": shaped, "total_count": len(shaped), "count": len(shaped),
+                "application_id": app["application_id"], "application_name": app["application_name"]}  # fmt: skip
+
+    def _AddScenario(self, params: dict[str, str]) -> dict[str, Any]:
+        app = self._application(params)
+        name, script = params.get("scenario_name", ""), params.get("scenario_script", "")
+        if app is None or not name or len(name) >= 30 or len(script.encode()) >= MAX_SCENARIO_SCRIPT:
+            return {"error": {"code": 101, "msg": "Invalid arguments: application, scenario_name or scenario_script"}}
+        if any(s["scenario_name"] == name and s["application_id"] == app["application_id"] for s in self.scenarios):
+            return {"error": {"code": 114, "msg": "The scenario name is already taken"}}
+        scenario = {"scenario_id": 20_000 + self._next_id(), "scenario_name": name, "scenario_script": script,
+                    "modified": _now(), "parent": False, "application_id": app["application_id"]}  # fmt: skip
+        self.scenarios.append(scenario)
+        return {"result": 1, "scenario_id": scenario["scenario_id"]}
+
+    def _SetScenarioInfo(self, params: dict[str, str]) -> dict[str, Any]:
+        scenario = next((s for s in self.scenarios if str(s["scenario_id"]) == params.get("scenario_id")), None)
+        if scenario is None:
+            return {"error": {"code": 101, "msg": "Invalid arguments: scenario is not found"}}
+        if "scenario_script" in params:
+            scenario["scenario_script"] = params["scenario_script"]
+            scenario["modified"] = _now()
+        return {"result": 1}
+
+    def _GetRules(self, params: dict[str, str]) -> dict[str, Any]:
+        app = self._application(params)
+        if app is None:
+            return {"error": {"code": 101, "msg": "Invalid arguments: application is not found"}}
+        found = [r for r in self.rules if r["application_id"] == app["application_id"]]
+        if "rule_name" in params:
+            found = [r for r in found if params["rule_name"] in r["rule_name"]]
+        with_scenarios = params.get("with_scenarios", "").lower() in {"true", "1"}
+        shaped = []
+        for rule in found:
+            item = {k: v for k, v in rule.items() if k != "scenario_ids"}
+            if with_scenarios:
+                item["scenarios"] = [{k: v for k, v in s.items() if k not in {"scenario_script", "application_id"}}
+                                     for s in self.scenarios if s["scenario_id"] in rule["scenario_ids"]]  # fmt: skip
+            shaped.append(item)
+        return {"result": shaped, "total_count": len(shaped), "count": len(shaped)}
+
+    def _AddRule(self, params: dict[str, str]) -> dict[str, Any]:
+        app = self._application(params)
+        name, pattern = params.get("rule_name", ""), params.get("rule_pattern", "")
+        try:
+            ids = [int(i) for i in params.get("scenario_id", "").split(";") if i]
+        except ValueError:
+            ids = []
+        known = {s["scenario_id"] for s in self.scenarios}
+        if app is None or not name or len(name) >= 100 or not pattern or not ids or not set(ids) <= known:
+            return {
+                "error": {"code": 101, "msg": "Invalid arguments: application, rule_name, rule_pattern or scenario"}
+            }
+        rule = {"rule_id": RULE_ID + self._next_id(), "application_id": app["application_id"], "rule_name": name,
+                "rule_pattern": pattern, "video_conference": False, "modified": _now(),
+                "scenario_ids": ids}  # fmt: skip
+        self.rules.append(rule)
+        self.rule_ids.add(rule["rule_id"])
+        return {"result": 1, "rule_id": rule["rule_id"]}
+
+    def _BindScenario(self, params: dict[str, str]) -> dict[str, Any]:
+        rule = next((r for r in self.rules if str(r["rule_id"]) == params.get("rule_id")), None)
+        scenario = next((s for s in self.scenarios if str(s["scenario_id"]) == params.get("scenario_id")), None)
+        if rule is None or scenario is None or rule["application_id"] != scenario["application_id"]:
+            return {"error": {"code": 101, "msg": "Invalid arguments: rule or scenario"}}
+        if params.get("bind", "true").lower() in {"true", "1"}:
+            if scenario["scenario_id"] not in rule["scenario_ids"]:
+                rule["scenario_ids"].append(scenario["scenario_id"])
+        elif scenario["scenario_id"] in rule["scenario_ids"]:
+            rule["scenario_ids"].remove(scenario["scenario_id"])
+        return {"result": 1}
 
     async def _start(self, rule_id: int, custom: str) -> Session:
         history_id = 500_000 + len(self.sessions) + 1
@@ -210,6 +380,10 @@ def _page(records: list[dict[str, Any]], params: dict[str, str]) -> JSONResponse
         return _error(101, "Invalid arguments: count and offset must not be negative")
     page = records[offset : offset + count]
     return JSONResponse({"result": page, "total_count": len(records), "count": len(page)})
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _error(code: int, msg: str) -> JSONResponse:

@@ -1,6 +1,8 @@
 """`callbot sandbox`: the real bot against fake Slack, fake Voximplant and the scenario simulator, on this machine.
 
-Type `/call …` lines in the terminal; the channel and its threads are printed as the fake Slack receives them.
+By default it serves a local web page (the channel and its threads, live; a /call box; the call form; Hang up
+buttons) and also prints the channel in the terminal. With `terminal=True`, type `/call …` lines in the terminal
+instead; the channel and its threads are printed as the fake Slack receives them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximp
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
+from bot.sandbox.web import SandboxPage
 from bot.settings import Settings
 from bot.tasks import Background
 
@@ -34,9 +37,10 @@ OUTCOMES = """Destinations choose what happens (last four digits):
 
 
 async def run_sandbox(
-    *, port: int = 3000, database: str = "sandbox.db", script: list[str] | None = None, time_scale: float = 1.0
-) -> int:
-    """Run until end of input (or Ctrl-C). `script` replaces the terminal: its lines are typed one after another."""
+    *, port: int = 3000, database: str = "sandbox.db", script: list[str] | None = None, time_scale: float = 1.0,
+    terminal: bool = False,
+) -> int:  # fmt: skip
+    """Run until Ctrl-C (web page) or end of input (terminal). `script` types its lines one after another."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     fake_slack = FakeSlack(bot_token=BOT_TOKEN)
     fake_voximplant = FakeVoximplant()
@@ -44,7 +48,7 @@ async def run_sandbox(
     fake_voximplant.runner = simulator
     async with LocalServer(fake_slack.app) as slack_server, LocalServer(fake_voximplant.app) as vox_server:
         fake_voximplant.url = vox_server.url
-        bot_server = LocalServer(port=port)
+        bot_server = LocalServer(port=port if terminal or script is not None else 0)
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             slack_bot_token=BOT_TOKEN,
@@ -68,6 +72,17 @@ async def run_sandbox(
             )
             view = TerminalView(fake_slack)
             printer = asyncio.create_task(view.follow())
+            if not terminal and script is None:
+                page = SandboxPage(fake_slack, sender, channel=CHANNEL, caller_id=CALLER_ID, help_text=OUTCOMES)
+                async with LocalServer(page.app, port=port) as page_server:
+                    _say(f"callbot sandbox: open {page_server.url} in your browser (Ctrl-C to stop).")
+                    _say(f"The bot listens on {bot_server.url}; caller ID {CALLER_ID}.\n{OUTCOMES}")
+                    try:
+                        await asyncio.Event().wait()  # until Ctrl-C
+                    finally:
+                        printer.cancel()
+                        await simulator.aclose()
+                        await fake_voximplant.aclose()
             _say(f"callbot sandbox: the bot listens on {bot_server.url}; caller ID {CALLER_ID}.\n{OUTCOMES}")
             _say("Type a slash command, e.g.  /call +14155550100 say hello   (Ctrl-D to quit)\n")
             lines = iter(script) if script is not None else None

@@ -55,6 +55,11 @@ class SlackSender:
         }
         return await self.post(urlencode(form).encode())
 
+    def response_url(self) -> str:
+        """A fresh response_url on the fake Slack, as Slack puts one in every command and interaction."""
+        self._serial += 1
+        return f"{self._response_base}/actions/{TEAM_ID}/{self._serial}/hook"
+
     async def interaction(self, payload: dict[str, Any]) -> httpx.Response:
         """An interactivity request: one form field `payload` holding the JSON."""
         return await self.post(urlencode({"payload": json.dumps(payload)}).encode())

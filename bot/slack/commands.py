@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.calls.grammar import parse_command
 from bot.calls.models import SlackOrigin
 from bot.errors import Refusal
+from bot.logs import bind_call
 from bot.slack import admin, texts
 from bot.slack.deps import Deps
 
@@ -39,5 +40,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except Refusal as refusal:
             await ack(text=refusal.text, response_type="ephemeral")
             return
+        bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()
         deps.background.spawn(deps.calls.launch(call, token), key=call.id, name=f"launch call {call.id}")

@@ -1,0 +1,110 @@
+"""/metrics in Prometheus text format, from prometheus-client with one registry per app (tests run many apps).
+
+prometheus-client rather than hand-written text: it gets the exposition format's escaping, histogram buckets and
+`_total`/`_created` conventions right, and it is the library Prometheus maintains.
+
+    callbot_http_requests_total{route,status}        requests answered, by route template
+    callbot_calls{state}                             calls in the store by state (ended/failed/canceled: outcomes)
+    callbot_background_tasks                         work queued or under way (Slack deliveries, call launches)
+    callbot_slack_retries_total{reason}              Slack Web API requests retried (ratelimited: HTTP 429)
+    callbot_voximplant_request_seconds{method}       Management API latency, retries included
+    callbot_voximplant_errors_total{method,kind}     Management API failures (error: it answered one; unreachable)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from slack_sdk.http_retry.async_handler import HttpRequest, HttpResponse, RetryState
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.calls.models import CallState
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "callbot_http_requests", "HTTP requests answered", ["route", "status"], registry=self.registry
+        )
+        self.calls = Gauge("callbot_calls", "Calls in the store by state", ["state"], registry=self.registry)
+        self.background = Gauge(
+            "callbot_background_tasks", "Background work queued or under way", registry=self.registry
+        )
+        self.slack_retries = Counter(
+            "callbot_slack_retries", "Slack Web API requests retried", ["reason"], registry=self.registry
+        )
+        self.voximplant_seconds = Histogram(
+            "callbot_voximplant_request_seconds", "Voximplant Management API latency", ["method"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=self.registry,
+        )  # fmt: skip
+        self.voximplant_errors = Counter(
+            "callbot_voximplant_errors", "Voximplant Management API failures", ["method", "kind"],
+            registry=self.registry,
+        )  # fmt: skip
+
+    def voximplant_observer(self, method: str, seconds: float, error: str | None) -> None:
+        """The VoximplantClient `observe` hook."""
+        self.voximplant_seconds.labels(method).observe(seconds)
+        if error is not None:
+            self.voximplant_errors.labels(method, error).inc()
+
+    async def render(self, calls_by_state: dict[str, int], background_tasks: int) -> Response:
+        for state in CallState:
+            self.calls.labels(state.value).set(calls_by_state.get(state.value, 0))
+        self.background.set(background_tasks)
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class CountingRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """slack-sdk's 429 handler (honours Retry-After), counting each retry it makes."""
+
+    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._metrics = metrics
+
+    async def prepare_for_next_attempt_async(
+        self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:  # fmt: skip
+        self._metrics.slack_retries.labels("ratelimited").inc()
+        await super().prepare_for_next_attempt_async(state=state, request=request, response=response, error=error)
+
+
+class RequestCounter:
+    """ASGI middleware: counts each HTTP response by route template (never by raw path) and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = _route_of(scope)
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.metrics.requests.labels(route, str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
+
+
+def _route_of(scope: Scope) -> str:
+    for route in scope["app"].router.routes if "app" in scope else ():
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "other"))
+    return "other"
+
+
+async def metrics_route(request: Request) -> Response:
+    state = request.app.state
+    return await state.metrics.render(await state.store.calls_by_state(), state.background.pending)

@@ -1,0 +1,180 @@
+"""Operations: /healthz, /metrics (Prometheus text), JSON logs with the call id and no secrets, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.app import create_app
+from bot.calls.models import CallState
+from bot.logs import JsonFormatter, bind_call, redact
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.servers import LocalServer
+from bot.sandbox.slack_requests import SlackSender
+from tests.conftest import Bot, eventually, make_settings
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Parse Prometheus text format into {(sample name, sorted labels): value}; it raises on malformed text."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def metrics(http: httpx.AsyncClient, bot: Bot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = await http.get(f"{bot.url}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    return samples(response.text)
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """The JSON lines the root logger writes while the test runs."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(previous)
+
+
+async def test_healthz_answers_200_while_the_store_answers_and_503_when_it_does_not(
+    bot: Bot, http: httpx.AsyncClient
+) -> None:
+    response = await http.get(f"{bot.url}/healthz")
+    assert response.status_code == 200 and response.json() == {"ok": True}
+    await bot.store.close()
+    response = await http.get(f"{bot.url}/healthz")
+    assert response.status_code == 503 and response.json() == {"ok": False}
+
+
+async def test_metrics_count_requests_calls_by_outcome_and_voximplant_latency(
+    bot: Bot, http: httpx.AsyncClient, slack: SlackSender, fake_voximplant: FakeVoximplant
+) -> None:
+    assert (await slack.command("+14155550100 hello")).status_code == 200
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    await bot.background.idle()
+    session = fake_voximplant.sessions[0]
+    for event in ("dialing", "connected"):
+        await fake_voximplant.send_event(session, event, {})
+    await fake_voximplant.send_event(session, "disconnected", {"duration_s": 3, "reason": "remote_hangup"})
+    await bot.background.idle()
+
+    found = await metrics(http, bot)
+    assert found[("callbot_calls", (("state", "ended"),))] == 1
+    assert found[("callbot_calls", (("state", "failed"),))] == 0
+    assert found[("callbot_http_requests_total", (("route", "/slack/events"), ("status", "200")))] == 1
+    assert found[("callbot_http_requests_total", (("route", "/voximplant/events"), ("status", "200")))] == 3
+    assert found[("callbot_voximplant_request_seconds_count", (("method", "StartScenarios"),))] == 1
+    assert found[("callbot_background_tasks", ())] == 0
+    assert not any(name == "callbot_voximplant_errors_total" for name, _ in found)
+
+
+async def test_metrics_count_voximplant_errors_and_slack_retries(
+    bot: Bot, http: httpx.AsyncClient, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=0)
+    fake_voximplant.fail_next(101, "Invalid arguments")
+    await slack.command("+14155550100 hello")
+    await eventually(lambda: len(fake_slack.parents()) == 1)
+    await bot.background.idle()
+    found = await metrics(http, bot)
+    assert found[("callbot_voximplant_errors_total", (("kind", "error"), ("method", "StartScenarios")))] == 1
+    assert found[("callbot_slack_retries_total", (("reason", "ratelimited"),))] == 1
+    assert found[("callbot_calls", (("state", "failed"),))] == 1
+
+
+async def test_unknown_paths_are_counted_without_their_path(bot: Bot, http: httpx.AsyncClient) -> None:
+    await http.get(f"{bot.url}/wp-admin/setup.php?token=abc")
+    found = await metrics(http, bot)
+    assert found[("callbot_http_requests_total", (("route", "other"), ("status", "404")))] == 1
+    assert not any("wp-admin" in str(labels) for _, labels in found)
+
+
+async def test_log_lines_about_a_call_carry_its_id_and_no_secret(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, json_log: io.StringIO
+) -> None:
+    fake_voximplant.fail_next(100, "Authorization failed")
+    await slack.command("+14155550100 hello")
+    await eventually(lambda: len(fake_slack.parents()) == 1)
+    await bot.background.idle()
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    [call] = await bot.store.calls_in_state(CallState.FAILED)
+    about = [line for line in lines if "StartScenarios failed" in line["message"]]
+    assert about and all(line["call_id"] == call.id for line in about)
+    assert all(set(line) >= {"at", "level", "logger", "message"} for line in lines)
+    text = json_log.getvalue()
+    assert "sandbox-api-key" not in text and "xoxb-" not in text
+
+
+def test_the_formatter_adds_the_bound_call_id_and_redacts_secrets() -> None:
+    formatter = JsonFormatter()
+
+    async def in_a_task() -> str:
+        bind_call("c_0123")
+        record = logging.LogRecord("bot.x", logging.WARNING, __file__, 1, "token %s", ("xoxb-1-2-secret",), None)
+        return formatter.format(record)
+
+    line = json.loads(asyncio.run(in_a_task()))
+    assert line["call_id"] == "c_0123" and line["message"] == "token [redacted]" and line["level"] == "warning"
+    outside = logging.LogRecord("bot.x", logging.INFO, __file__, 1, "no call here", (), None)
+    assert "call_id" not in json.loads(formatter.format(outside))  # the task's binding did not leak out
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "xoxb-123-456-abcdef",
+        "xapp-1-A0-123-abc",
+        "Bearer abc.def.ghi",
+        "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxIn0.c2lnbmF0dXJl",
+        "api_key=sandbox-api-key",
+        "callback_token=f00dfeed",
+        "sk-proj-abcdefghijkl",
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY-----",
+    ],
+)
+def test_redact_removes_every_kind_of_secret(secret: str) -> None:
+    redacted = redact(f"before {secret} after")
+    assert redacted.startswith("before ") and redacted.endswith(" after")
+    value = secret.split("=", 1)[-1]
+    assert value not in redacted
+
+
+async def test_shutdown_finishes_work_under_way(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    """Stopping the server (what uvicorn does on SIGTERM) waits for background work before closing the store."""
+    app = create_app(make_settings(tmp_path, fake_slack, fake_voximplant))
+    finished: list[bool] = []
+    release = asyncio.Event()
+
+    async def slow_work() -> None:
+        await release.wait()
+        assert await app.state.store.ping()  # the store is still open while work finishes
+        finished.append(True)
+
+    server = await LocalServer(app).start()
+    app.state.background.spawn(slow_work(), name="slow")
+    stopping = asyncio.create_task(server.stop())
+    await asyncio.sleep(0)  # let the stop begin: the work is still blocked
+    assert not stopping.done() and not finished
+    release.set()
+    await asyncio.wait_for(stopping, timeout=10)
+    assert finished == [True]
