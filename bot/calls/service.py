@@ -15,6 +15,7 @@ from typing import Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
+from bot.calls.destinations import infer_channel, parse_channel, parse_destination, parse_duration
 from bot.calls.grammar import CallDraft
 from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
 from bot.calls.numbers import parse_phone_number, region_of
@@ -80,15 +81,24 @@ class CallService:
         self._new_id = new_id
         self.observer: CallObserver | None = None
 
-    async def vet(self, draft: CallDraft, origin: SlackOrigin, *, channel: Channel = Channel.PSTN) -> CallRequest:
-        """Turn what a person typed into a request we are willing to place, or raise a Refusal saying why not."""
-        if draft.destination is None:
+    @property
+    def policy(self) -> CallPolicy:
+        return self._policy
+
+    async def vet(self, draft: CallDraft, origin: SlackOrigin, *, channel: Channel | None = None) -> CallRequest:
+        """Turn what a person asked for into a request we are willing to place, or raise a Refusal saying why not.
+
+        The channel is `channel` when given (the form's select), else the one the draft names (`via sip`), else the
+        one its destination implies (`sip:` URIs are SIP, everything else is a phone call).
+        """
+        if draft.destination is None or not draft.destination.strip():
             raise Refusal("Say who to call: `/call +14155550100 what the agent should say`.", field="destination")
         if self._voximplant is None or self._policy.rule_id is None or self._policy.callback_url is None:
             raise Refusal(
                 "Calling is not set up on this workspace yet: an admin needs to set the Voximplant settings "
                 "(see the README, “Voximplant setup”)."
             )
+        channel = choose_channel(draft, channel)
         typed_caller_id = None
         if draft.caller_id is not None:
             typed_caller_id = parse_phone_number(draft.caller_id, self._policy.default_region, field="caller_id")
@@ -96,20 +106,22 @@ class CallService:
             self.store, typed_caller_id, channel, default=self._policy.default_caller_id
         )
         allowed = self._policy.allowed_countries or frozenset(filter(None, [region_of(caller_id)]))
-        destination = parse_phone_number(draft.destination, self._policy.default_region, allowed_regions=allowed)
-        if len(draft.instructions) > MAX_INSTRUCTIONS:
-            raise Refusal(
-                f"The instructions are {len(draft.instructions)} characters long; keep them under {MAX_INSTRUCTIONS}.",
-                field="instructions",
-            )
         return CallRequest(
-            destination=destination,
+            destination=parse_destination(
+                draft.destination, channel, default_region=self._policy.default_region, allowed_regions=allowed
+            ),
             caller_id=caller_id,
             channel=channel,
-            instructions=draft.instructions,
-            max_duration_s=self._policy.max_duration_s,
+            instructions=check_instructions(draft.instructions),
+            max_duration_s=self.max_duration_s(draft),
             origin=origin,
         )
+
+    def max_duration_s(self, draft: CallDraft) -> int:
+        """The call's time limit: what the draft asks for (`for 5m`), capped by the setting; else the setting."""
+        if draft.duration is None or not draft.duration.strip():
+            return self._policy.max_duration_s
+        return parse_duration(draft.duration, max_s=self._policy.max_duration_s)
 
     async def create(self, request: CallRequest) -> tuple[Call, str]:
         """Store a new call in `requested`; returns it with its callback token (shown to nobody but the scenario)."""
@@ -208,6 +220,24 @@ class CallService:
         if self.observer is not None:
             await self.observer.call_moved(moved, transition)
         return moved
+
+
+def choose_channel(draft: CallDraft, picked: Channel | None = None) -> Channel:
+    """The channel a request uses: picked in a form, else named in the text, else implied by the destination."""
+    if picked is not None:
+        return picked
+    if draft.channel is not None and draft.channel.strip():
+        return parse_channel(draft.channel)
+    return infer_channel(draft.destination or "")
+
+
+def check_instructions(text: str) -> str:
+    if len(text) > MAX_INSTRUCTIONS:
+        raise Refusal(
+            f"The instructions are {len(text)} characters long; keep them under {MAX_INSTRUCTIONS}.",
+            field="instructions",
+        )
+    return text
 
 
 def _start_failure_words(error: VoximplantError) -> str:
