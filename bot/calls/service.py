@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -21,11 +21,12 @@ from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin,
 from bot.calls.numbers import parse_phone_number, region_of
 from bot.calls.policy import resolve_caller_id
 from bot.calls.states import Transition, transition_for
-from bot.errors import EventRejected, Refusal, VoximplantError
+from bot.errors import EventRejected, Refusal, Refusals, VoximplantError
 from bot.store import EventOutcome, Store
 from bot.voximplant import VoximplantClient
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _EVENT = TypeAdapter[StatusEvent](StatusEvent)
 MAX_INSTRUCTIONS = 3000
 
@@ -98,22 +99,58 @@ class CallService:
                 "Calling is not set up on this workspace yet: an admin needs to set the Voximplant settings "
                 "(see the README, “Voximplant setup”)."
             )
-        channel = choose_channel(draft, channel)
-        typed_caller_id = None
-        if draft.caller_id is not None:
-            typed_caller_id = parse_phone_number(draft.caller_id, self._policy.default_region, field="caller_id")
-        caller_id = await resolve_caller_id(
-            self.store, typed_caller_id, channel, default=self._policy.default_caller_id
+        # Each part is checked even when another is wrong, so a form can show every problem at once.
+        refusals: list[Refusal] = []
+
+        def checked(check: Callable[[], T]) -> T | None:
+            try:
+                return check()
+            except Refusal as refusal:
+                refusals.append(refusal)
+                return None
+
+        channel = checked(lambda: choose_channel(draft, channel))
+        caller_id = None
+        if channel is not None:
+            typed_caller_id = None
+            if draft.caller_id is not None:
+                typed_caller_id = checked(
+                    lambda: parse_phone_number(draft.caller_id or "", self._policy.default_region, field="caller_id")
+                )
+            if draft.caller_id is None or typed_caller_id is not None:
+                try:
+                    caller_id = await resolve_caller_id(
+                        self.store, typed_caller_id, channel, default=self._policy.default_caller_id
+                    )
+                except Refusal as refusal:
+                    refusals.append(refusal)
+        allowed = self._policy.allowed_countries or frozenset(filter(None, [region_of(caller_id)] if caller_id else []))
+        destination = checked(
+            lambda: parse_destination(
+                draft.destination or "",
+                channel or infer_channel(draft.destination or ""),
+                default_region=self._policy.default_region,
+                allowed_regions=allowed,
+            )
         )
-        allowed = self._policy.allowed_countries or frozenset(filter(None, [region_of(caller_id)]))
+        max_duration_s = checked(lambda: self.max_duration_s(draft))
+        instructions = checked(lambda: check_instructions(draft.instructions))
+        if refusals:
+            raise refusals[0] if len(refusals) == 1 else Refusals(refusals)
+        if (
+            channel is None
+            or caller_id is None
+            or destination is None
+            or max_duration_s is None
+            or instructions is None
+        ):
+            raise RuntimeError("a check failed without a refusal")  # pragma: no cover - every check refuses
         return CallRequest(
-            destination=parse_destination(
-                draft.destination, channel, default_region=self._policy.default_region, allowed_regions=allowed
-            ),
-            caller_id=caller_id,
-            channel=channel,
-            instructions=check_instructions(draft.instructions),
-            max_duration_s=self.max_duration_s(draft),
+            destination=destination,  # type: ignore[arg-type]
+            caller_id=caller_id,  # type: ignore[arg-type]
+            channel=channel,  # type: ignore[arg-type]
+            instructions=instructions,  # type: ignore[arg-type]
+            max_duration_s=max_duration_s,  # type: ignore[arg-type]
             origin=origin,
         )
 

@@ -19,7 +19,7 @@ from bot.calls.destinations import parse_channel, parse_duration
 from bot.calls.grammar import CallDraft
 from bot.calls.models import Channel, SlackOrigin
 from bot.calls.numbers import parse_phone_number
-from bot.errors import Refusal
+from bot.errors import Refusal, Refusals
 from bot.slack import blocks, texts
 from bot.slack.deps import Deps
 from bot.slack.ids import CallbackId, FieldId, ModalContext
@@ -126,10 +126,11 @@ def read_submission(view: dict[str, Any]) -> Submission:
 
 
 def refusal_answer(refusal: Refusal, view: dict[str, Any]) -> dict[str, Any]:
-    """The ack for a refused submission: the message under its field, or a page saying why when it has none."""
+    """The ack for a refused submission: each message under its field, or a page saying why when one has no field."""
     present = {block.get("block_id") for block in view.get("blocks", []) if block.get("type") == "input"}
-    if refusal.field in present:
-        return {"response_action": "errors", "errors": {refusal.field: refusal.text}}
+    each = refusal.each if isinstance(refusal, Refusals) else [refusal]
+    if all(r.field in present for r in each):
+        return {"response_action": "errors", "errors": {r.field: r.text for r in each}}
     return {"response_action": "update", "view": blocks.refused_view(refusal.text)}
 
 
