@@ -48,5 +48,5 @@ class ModalContext(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     v: Literal[1] = 1
-    conversation_id: Annotated[str | None, Field(max_length=32, pattern=r"^[CDG][A-Z0-9]+$")] = None
+    conversation_id: Annotated[str | None, Field(max_length=32, pattern=r"^[A-Z0-9]+$")] = None
     thread_ts: Annotated[str | None, Field(max_length=32, pattern=r"^\d+\.\d+$")] = None
