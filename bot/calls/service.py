@@ -109,7 +109,8 @@ class CallService:
                 refusals.append(refusal)
                 return None
 
-        channel = checked(lambda: choose_channel(draft, channel))
+        picked = channel
+        channel = checked(lambda: choose_channel(draft, picked))
         caller_id = None
         if channel is not None:
             typed_caller_id = None
@@ -144,13 +145,13 @@ class CallService:
             or max_duration_s is None
             or instructions is None
         ):
-            raise RuntimeError("a check failed without a refusal")  # pragma: no cover - every check refuses
+            raise RuntimeError("a check failed without a refusal")  # unreachable: every failed check refuses
         return CallRequest(
-            destination=destination,  # type: ignore[arg-type]
-            caller_id=caller_id,  # type: ignore[arg-type]
-            channel=channel,  # type: ignore[arg-type]
-            instructions=instructions,  # type: ignore[arg-type]
-            max_duration_s=max_duration_s,  # type: ignore[arg-type]
+            destination=destination,
+            caller_id=caller_id,
+            channel=channel,
+            instructions=instructions,
+            max_duration_s=max_duration_s,
             origin=origin,
         )
 
