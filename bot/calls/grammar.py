@@ -26,6 +26,7 @@ from bot.calls.numbers import international_form
 _SLACK_LINK = re.compile(r"<(tel|sips?|mailto):([^|>]*)(?:\|[^>]*)?>", re.IGNORECASE)
 _SLACK_CHANNEL = re.compile(r"<#[A-Z0-9]+\|([^>]*)>")
 _SLACK_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+_SLACK_NAMED = re.compile(r"<(?:@[UW]|!subteam\^)[A-Z0-9]+\|@?([^>]*)>")  # <@U123|ana>, <!subteam^S1|@oncall>
 _SLACK_URL = re.compile(r"<((?:https?|ftp)://[^|>]*)(?:\|([^>]*))?>")
 _NUMBER_WORD = re.compile(r"\+?[\d()][\d()\-.]*")
 _EMAIL_LIKE = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+")
@@ -81,6 +82,7 @@ def readable(text: str) -> str:
     text = _SLACK_LINK.sub(_unwrap_link, text)
     text = _SLACK_CHANNEL.sub(lambda m: f"#{m.group(1)}", text)
     text = _SLACK_SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
+    text = _SLACK_NAMED.sub(lambda m: f"@{m.group(1)}", text)
     text = _SLACK_URL.sub(lambda m: m.group(2) or m.group(1), text)
     return html.unescape(text) if "&" in text else text
 

@@ -26,8 +26,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await modals.open_call_modal(
                 client, deps, trigger_id=shortcut["trigger_id"], draft=_EMPTY, context=ModalContext()
             )
-        except SlackApiError as error:  # nowhere to answer: a global shortcut has no response_url
-            log.warning("could not open the call form: %s", error.response.get("error"))
+        except SlackApiError as error:  # a global shortcut has no response_url: the bot's DM says it
+            why = error.response.get("error", "unknown error")
+            log.warning("could not open the call form: %s", why)
+            await client.chat_postMessage(channel=shortcut["user"]["id"], text=texts.MODAL_FAILED.format(why=why))
 
     @app.shortcut(CallbackId.CALL_ABOUT_MESSAGE)
     async def call_about(

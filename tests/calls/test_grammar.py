@@ -99,6 +99,11 @@ def test_readable_keeps_plain_text() -> None:
     assert readable("a < b and c > d") == "a < b and c > d"
 
 
+def test_readable_names_people_and_groups() -> None:
+    typed = "ask <@U0ANA|ana> and <!subteam^S0OPS|@oncall>, not <@U0BOB>"
+    assert readable(typed) == "ask @ana and @oncall, not <@U0BOB>"
+
+
 # -- no text crashes it -------------------------------------------------------------------------------------------
 
 _FRAGMENTS = [

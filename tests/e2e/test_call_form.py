@@ -318,3 +318,14 @@ async def test_message_shortcut_that_cannot_open_the_form_says_so(
     await eventually(lambda: len(fake_slack.responses) == 1)
     assert "I couldn't open the call form (expired_trigger_id)" in fake_slack.responses[0]["text"]
     assert fake_slack.responses[0]["response_type"] == "ephemeral"
+
+
+async def test_global_shortcut_that_cannot_open_the_form_says_so_in_a_dm(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack
+) -> None:
+    fake_slack.now = lambda: time.time() + 60
+    assert (await slack.shortcut("place_call")).status_code == 200
+    await eventually(lambda: len(fake_slack.messages) == 1)
+    assert fake_slack.messages[0].channel == "D0ANA"
+    assert "I couldn't open the call form (expired_trigger_id)" in fake_slack.messages[0].text
+    assert fake_slack.views == []
