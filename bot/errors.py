@@ -5,6 +5,7 @@
     ├── Refusal              a request we will not carry out; the person is told why and what to do
     │   └── LimitReached     a call limit holds; says when the next call will be allowed
     ├── DirectoryError       Slack could not say who is an admin or who is in a channel or user group
+    │   └── Refusals         several at once, one per field, for a form to show each under its input
     ├── EventRejected        a status callback we refuse; carries the HTTP status to answer
     └── VoximplantError      the Management API said no, or could not be asked
         └── VoximplantUnreachable   the request never left this machine, so retrying it is safe
@@ -83,3 +84,11 @@ class VoximplantError(CallbotError):
 
 class VoximplantUnreachable(VoximplantError):
     """The request never reached Voximplant (connection refused, connect or pool timeout)."""
+
+
+class Refusals(Refusal):
+    """Several refusals of one request at once (a form shows each under its field); it reads as the first."""
+
+    def __init__(self, each: list[Refusal]) -> None:
+        super().__init__("\n".join(refusal.text for refusal in each), field=each[0].field)
+        self.each = each

@@ -12,10 +12,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
+from bot.calls.destinations import infer_channel, parse_channel, parse_destination, parse_duration
 from bot.calls.grammar import CallDraft
 from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
 from bot.calls.numbers import (
@@ -28,11 +29,12 @@ from bot.calls.numbers import (
 from bot.calls.permissions import Permissions
 from bot.calls.policy import resolve_caller_id
 from bot.calls.states import Transition, transition_for
-from bot.errors import EventRejected, Refusal, VoximplantError
+from bot.errors import EventRejected, Refusal, Refusals, VoximplantError
 from bot.store import EventOutcome, Store
 from bot.voximplant import VoximplantClient
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _EVENT = TypeAdapter[StatusEvent](StatusEvent)
 MAX_INSTRUCTIONS = 3000
 
@@ -96,52 +98,105 @@ class CallService:
         """The service's clock (injected in tests)."""
         return self._clock()
 
-    async def vet(self, draft: CallDraft, origin: SlackOrigin, *, channel: Channel = Channel.PSTN) -> CallRequest:
-        """Turn what a person typed into a request we are willing to place, or raise a Refusal saying why not."""
-        if draft.destination is None:
+    @property
+    def policy(self) -> CallPolicy:
+        return self._policy
+
+    async def vet(self, draft: CallDraft, origin: SlackOrigin, *, channel: Channel | None = None) -> CallRequest:
+        """Turn what a person asked for into a request we are willing to place, or raise a Refusal saying why not.
+
+        The channel is `channel` when given (the form's select), else the one the draft names (`via sip`), else the
+        one its destination implies (`sip:` URIs are SIP, everything else is a phone call).
+        """
+        if draft.destination is None or not draft.destination.strip():
             raise Refusal("Say who to call: `/call +14155550100 what the agent should say`.", field="destination")
-        refuse_if_emergency(draft.destination, self._policy.default_region)  # first, whoever asks and however
+        # An emergency number is refused as such whoever asks, however it is typed, and whatever else is wrong:
+        # before the other refusals below that stop the checks; the checks that follow refuse it too.
         if self._voximplant is None or self._policy.rule_id is None or self._policy.callback_url is None:
+            refuse_if_emergency(draft.destination, self._policy.default_region)
             raise Refusal(
                 "Calling is not set up on this workspace yet: an admin needs to set the Voximplant settings "
                 "(see the README, “Voximplant setup”)."
             )
         if self.permissions is not None:
-            await self.permissions.check_may_call(origin)
-        typed_caller_id = None
-        if draft.caller_id is not None:
-            typed_caller_id = parse_phone_number(draft.caller_id, self._policy.default_region, field="caller_id")
-        caller_id = await resolve_caller_id(
-            self.store, typed_caller_id, channel, default=self._policy.default_caller_id
+            try:
+                await self.permissions.check_may_call(origin)
+            except Refusal:
+                refuse_if_emergency(draft.destination, self._policy.default_region)
+                raise
+        # Each part is checked even when another is wrong, so a form can show every problem at once.
+        refusals: list[Refusal] = []
+
+        def checked(check: Callable[[], T]) -> T | None:
+            try:
+                return check()
+            except Refusal as refusal:
+                refusals.append(refusal)
+                return None
+
+        picked = channel
+        channel = checked(lambda: choose_channel(draft, picked))
+        caller_id = None
+        if channel is not None:
+            typed_caller_id = None
+            if draft.caller_id is not None:
+                typed_caller_id = checked(
+                    lambda: parse_phone_number(draft.caller_id or "", self._policy.default_region, field="caller_id")
+                )
+            if draft.caller_id is None or typed_caller_id is not None:
+                try:
+                    caller_id = await resolve_caller_id(
+                        self.store, typed_caller_id, channel, default=self._policy.default_caller_id
+                    )
+                except Refusal as refusal:
+                    refusals.append(refusal)
+        allowed = self._policy.allowed_countries or frozenset(filter(None, [region_of(caller_id)] if caller_id else []))
+        destination = checked(
+            lambda: parse_destination(
+                draft.destination or "",
+                channel or infer_channel(draft.destination or ""),
+                default_region=self._policy.default_region,
+                allowed_regions=allowed,
+                allowed_types=self._policy.allowed_types,
+            )
         )
-        allowed = self._policy.allowed_countries or frozenset(filter(None, [region_of(caller_id)]))
-        destination = parse_phone_number(
-            draft.destination, self._policy.default_region, allowed_regions=allowed,
-            allowed_types=self._policy.allowed_types,
-        )  # fmt: skip
-        denied = await self.store.denial_for(destination)
-        if denied is not None:
-            raise Refusal(
-                f"{format_international(destination)} is on this workspace's deny list"
-                + (f" ({denied.reason})" if denied.reason else "")
-                + ". Ask a callbot admin if you think that is a mistake.",
-                field="destination",
+        max_duration_s = checked(lambda: self.max_duration_s(draft))
+        instructions = checked(lambda: check_instructions(draft.instructions))
+        if destination is not None and (denied := await self.store.denial_for(destination)) is not None:
+            refusals.append(
+                Refusal(
+                    f"{format_international(destination)} is on this workspace's deny list"
+                    + (f" ({denied.reason})" if denied.reason else "")
+                    + ". Ask a callbot admin if you think that is a mistake.",
+                    field="destination",
+                )
             )
-        if len(draft.instructions) > MAX_INSTRUCTIONS:
-            raise Refusal(
-                f"The instructions are {len(draft.instructions)} characters long; keep them under {MAX_INSTRUCTIONS}.",
-                field="instructions",
-            )
+        if refusals:
+            raise refusals[0] if len(refusals) == 1 else Refusals(refusals)
+        if (
+            channel is None
+            or caller_id is None
+            or destination is None
+            or max_duration_s is None
+            or instructions is None
+        ):
+            raise RuntimeError("a check failed without a refusal")  # unreachable: every failed check refuses
         if self.permissions is not None:
             await self.permissions.check_limits(origin)
         return CallRequest(
             destination=destination,
             caller_id=caller_id,
             channel=channel,
-            instructions=draft.instructions,
-            max_duration_s=self._policy.max_duration_s,
+            instructions=instructions,
+            max_duration_s=max_duration_s,
             origin=origin,
         )
+
+    def max_duration_s(self, draft: CallDraft) -> int:
+        """The call's time limit: what the draft asks for (`for 5m`), capped by the setting; else the setting."""
+        if draft.duration is None or not draft.duration.strip():
+            return self._policy.max_duration_s
+        return parse_duration(draft.duration, max_s=self._policy.max_duration_s)
 
     async def create(self, request: CallRequest) -> tuple[Call, str]:
         """Store a new call in `requested`; returns it with its callback token (shown to nobody but the scenario).
@@ -248,6 +303,24 @@ class CallService:
         if self.observer is not None:
             await self.observer.call_moved(moved, transition)
         return moved
+
+
+def choose_channel(draft: CallDraft, picked: Channel | None = None) -> Channel:
+    """The channel a request uses: picked in a form, else named in the text, else implied by the destination."""
+    if picked is not None:
+        return picked
+    if draft.channel is not None and draft.channel.strip():
+        return parse_channel(draft.channel)
+    return infer_channel(draft.destination or "")
+
+
+def check_instructions(text: str) -> str:
+    if len(text) > MAX_INSTRUCTIONS:
+        raise Refusal(
+            f"The instructions are {len(text)} characters long; keep them under {MAX_INSTRUCTIONS}.",
+            field="instructions",
+        )
+    return text
 
 
 def _start_failure_words(error: VoximplantError) -> str:

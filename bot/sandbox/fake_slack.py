@@ -8,7 +8,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,8 +21,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.sandbox.block_kit import view_problems
+
 BOT_USER_ID = "U0CALLBOT"
 TEAM_ID = "T0SANDBOX"
+# Trigger ids look like Slack's (`12345.98765.abcd2358fdea`); here the middle part is the Unix time the trigger
+# was issued, so the fake can tell an expired one (Slack allows about 3 seconds).
+TRIGGER = re.compile(r"\d+\.(?P<issued>\d{9,11})\.[0-9a-f]{6,64}")
+TRIGGER_LIFETIME_S = 3
 
 
 @dataclass
@@ -52,10 +61,15 @@ class Fault:
 class FakeSlack:
     """State and behaviour of the fake; `app` is the ASGI app that serves it."""
 
-    def __init__(self, *, bot_token: str = "xoxb-sandbox-token", app_token: str = "xapp-1-sandbox") -> None:
+    def __init__(
+        self, *, bot_token: str = "xoxb-sandbox-token", app_token: str = "xapp-1-sandbox",
+        now: Callable[[], float] = time.time,
+    ) -> None:  # fmt: skip
         self.bot_token = bot_token
         self.app_token = app_token
         self.socket_mode: Any = None  # a FakeSocketMode whose URL apps.connections.open hands out
+        self.now = now  # the clock triggers expire by
+        self._used_triggers: set[str] = set()
         self.calls: list[ApiCall] = []
         self.messages: list[Message] = []
         self.ephemeral: list[dict[str, Any]] = []
@@ -186,12 +200,39 @@ class FakeSlack:
         return {"ok": True, "message_ts": self._next_ts()}
 
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        if not params.get("trigger_id"):
+        """views.open with Slack's checks: the trigger (well-formed, unused, under 3 s old) and the view's limits."""
+        trigger = str(params.get("trigger_id") or "")
+        raw = params.get("view")
+        if not trigger or not raw:
+            missing = "trigger_id" if not trigger else "view"
+            return _invalid_arguments(f"[ERROR] missing required field: {missing}")
+        found = TRIGGER.fullmatch(trigger)
+        if found is None:
             return {"ok": False, "error": "invalid_trigger_id"}
-        view = params.get("view")
-        view = json.loads(view) if isinstance(view, str) else view
+        if trigger in self._used_triggers:
+            return {"ok": False, "error": "exchanged_trigger_id"}
+        if self.now() - int(found.group("issued")) > TRIGGER_LIFETIME_S:
+            return {"ok": False, "error": "expired_trigger_id"}
+        try:
+            view = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError:
+            view = None
+        if not isinstance(view, dict):
+            return _invalid_arguments("[ERROR] must be a JSON object [json-pointer:/view]")
+        problems = view_problems(view)
+        if problems:
+            error = "view_too_large" if any("view_too_large" in p for p in problems) else "invalid_arguments"
+            return {"ok": False, "error": error, "response_metadata": {"messages": problems}}
+        self._used_triggers.add(trigger)
         self._serial += 1
-        stored = {**(view or {}), "id": f"V{self._serial:08d}", "team_id": TEAM_ID}
+        stored = {
+            **view, "id": f"V{self._serial:08d}", "team_id": TEAM_ID, "state": {"values": {}},
+            "hash": f"{self._clock + self._serial}.{self._serial:08x}", "private_metadata": view.get(
+                "private_metadata", ""), "callback_id": view.get("callback_id", ""), "external_id": "",
+            "root_view_id": f"V{self._serial:08d}", "previous_view_id": None, "app_id": "A0CALLBOT",
+            "app_installed_team_id": TEAM_ID, "bot_id": "B0CALLBOT", "clear_on_close": False,
+            "notify_on_close": False,
+        }  # fmt: skip
         self.views.append(stored)
         return {"ok": True, "view": stored}
 
@@ -270,6 +311,10 @@ def _shape(message: Message) -> dict[str, Any]:
     if message.thread_ts:
         shaped["thread_ts"] = message.thread_ts
     return shaped
+
+
+def _invalid_arguments(message: str) -> dict[str, Any]:
+    return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [message]}}
 
 
 def _error(code: str) -> JSONResponse:

@@ -97,7 +97,10 @@ async def run_sandbox(
                 if command != "/call":
                     _say("Only /call is known here, e.g.  /call +14155550100 say hello")
                     continue
+                forms = len(fake_slack.views)
                 response = await sender.command(text, channel_id=CHANNEL)
+                if len(fake_slack.views) > forms:
+                    _say("(Slack would open the call form here; the terminal cannot show it: type the whole call)")
                 if response.text:
                     _say(f"(only you see this) {_ephemeral_text(response)}")
                 if lines is not None:  # a script waits for the calls it placed to end

@@ -34,7 +34,13 @@ class SlackSender:
         self._serial = 0
 
     async def command(
-        self, text: str, *, user_id: str = "U0ANA", channel_id: str = "C0GENERAL", command: str = "/call"
+        self,
+        text: str,
+        *,
+        user_id: str = "U0ANA",
+        channel_id: str = "C0GENERAL",
+        command: str = "/call",
+        trigger_id: str | None = None,
     ) -> httpx.Response:
         """A slash command with every field Slack sends."""
         self._serial += 1
@@ -51,7 +57,7 @@ class SlackSender:
             "api_app_id": "A0CALLBOT",
             "is_enterprise_install": "false",
             "response_url": f"{self._response_base}/commands/{TEAM_ID}/{self._serial}/hook",
-            "trigger_id": f"{self._serial}.1700000000.trigger",
+            "trigger_id": trigger_id or self.new_trigger_id(),
         }
         return await self.post(urlencode(form).encode())
 
@@ -59,6 +65,58 @@ class SlackSender:
         """A fresh response_url on the fake Slack, as Slack puts one in every command and interaction."""
         self._serial += 1
         return f"{self._response_base}/actions/{TEAM_ID}/{self._serial}/hook"
+
+    def new_trigger_id(self) -> str:
+        """A trigger id as Slack issues them; its middle part is the issue time (the fake expires it after 3 s)."""
+        self._serial += 1
+        return f"{self._serial}.{int(self._clock())}.{self._serial * 7919:012x}"
+
+    async def shortcut(self, callback_id: str, *, user_id: str = "U0ANA") -> httpx.Response:
+        """A global shortcut, as Slack sends it: no channel, no response_url."""
+        return await self.interaction(
+            {
+                "type": "shortcut", "token": "legacy-verification-token-unused", "action_ts": self._action_ts(),
+                "team": {"id": TEAM_ID, "domain": "sandbox"}, "user": _user(user_id), "is_enterprise_install": False,
+                "enterprise": None, "callback_id": callback_id, "trigger_id": self.new_trigger_id(),
+            }
+        )  # fmt: skip
+
+    async def message_action(
+        self,
+        callback_id: str,
+        message: dict[str, Any],
+        *,
+        user_id: str = "U0ANA",
+        channel_id: str = "C0GENERAL",
+    ) -> httpx.Response:
+        """A message shortcut on `message` (a message object as Slack shows it: type, user, ts, text...)."""
+        return await self.interaction(
+            {
+                "type": "message_action", "token": "legacy-verification-token-unused", "action_ts": self._action_ts(),
+                "team": {"id": TEAM_ID, "domain": "sandbox"}, "user": _user(user_id),
+                "channel": {"id": channel_id, "name": "general" if channel_id == "C0GENERAL" else "channel"},
+                "is_enterprise_install": False, "enterprise": None, "callback_id": callback_id,
+                "trigger_id": self.new_trigger_id(), "message_ts": message["ts"], "message": message,
+                "response_url": f"{self._response_base}/commands/{TEAM_ID}/{self._serial}/action",
+            }
+        )  # fmt: skip
+
+    async def view_submission(
+        self, view: dict[str, Any], values: dict[str, dict[str, dict[str, Any]]], *, user_id: str = "U0ANA"
+    ) -> httpx.Response:
+        """Submit `view` (as views.open returned it) with `values` in `view.state.values`."""
+        submitted = {**view, "state": {"values": values}}
+        return await self.interaction(
+            {
+                "type": "view_submission", "token": "legacy-verification-token-unused",
+                "team": {"id": TEAM_ID, "domain": "sandbox"}, "user": _user(user_id), "api_app_id": "A0CALLBOT",
+                "trigger_id": self.new_trigger_id(), "view": submitted, "response_urls": [],
+                "is_enterprise_install": False, "enterprise": None,
+            }
+        )  # fmt: skip
+
+    def _action_ts(self) -> str:
+        return f"{self._clock():.6f}"
 
     async def interaction(self, payload: dict[str, Any]) -> httpx.Response:
         """An interactivity request: one form field `payload` holding the JSON."""
@@ -74,3 +132,7 @@ class SlackSender:
             "X-Slack-Signature": signed,
         }
         return await self._http.post(self._url, content=body, headers=headers)
+
+
+def _user(user_id: str) -> dict[str, str]:
+    return {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": TEAM_ID}

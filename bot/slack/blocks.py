@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from bot.calls.destinations import CHANNEL_NAMES
 from bot.calls.models import Call, Channel
 from bot.calls.numbers import format_international
 from bot.slack import texts
-from bot.slack.ids import BlockId
+from bot.slack.ids import BlockId, CallbackId, FieldId, ModalContext
+from bot.store import CallerId
 
 Message = dict[str, Any]
+View = dict[str, Any]
 
 
 def call_message(call: Call) -> Message:
@@ -38,3 +42,180 @@ def thread_line(text: str) -> Message:
 def _quote(text: str) -> str:
     clipped = text if len(text) <= 2900 else text[:2899] + "…"
     return "\n".join(f"> {line}" for line in texts.escape(clipped).splitlines() or [""])
+
+
+# -- the call form and the usage card ---------------------------------------------------------------------------
+
+MAX_OPTIONS = 100  # Slack's limit for a static_select; longer caller-ID lists show their first 100
+MAX_OPTION_TEXT = 75
+MAX_INPUT = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class FormPrefill:
+    """What the form opens with: the parts of a CallDraft that already read well."""
+
+    destination: str = ""
+    channel: Channel | None = None
+    caller_id: str | None = None
+    minutes: int | None = None
+    instructions: str = ""
+
+
+def call_modal(
+    prefill: FormPrefill,
+    caller_ids: list[CallerId],
+    context: ModalContext,
+    *,
+    max_minutes: int,
+    default_region: str,
+    default_caller_id: str | None = None,
+) -> View:
+    """The call form: destination, channel, caller ID, time limit, instructions and where the thread goes."""
+    blocks: list[dict[str, Any]] = [
+        _input(
+            FieldId.DESTINATION,
+            texts.LABEL_DESTINATION,
+            _text_input(FieldId.DESTINATION, texts.PLACEHOLDER_DESTINATION, prefill.destination, max_length=300),
+            hint=texts.HINT_DESTINATION.format(region=default_region),
+        ),
+        _input(
+            FieldId.CHANNEL,
+            texts.LABEL_CHANNEL,
+            _select(
+                FieldId.CHANNEL,
+                texts.PLACEHOLDER_CHANNEL,
+                [_option(CHANNEL_NAMES[c], c.value) for c in Channel],
+                selected=prefill.channel.value if prefill.channel else None,
+            ),
+            optional=True,
+        ),
+    ]
+    blocks.extend(_caller_id_blocks(caller_ids, prefill.caller_id or default_caller_id))
+    duration: dict[str, Any] = {
+        "type": "number_input",
+        "action_id": FieldId.DURATION,
+        "is_decimal_allowed": False,
+        "min_value": "1",
+        "max_value": str(max_minutes),
+        "placeholder": _plain(texts.PLACEHOLDER_DURATION.format(minutes=max_minutes)),
+    }
+    if prefill.minutes is not None and 1 <= prefill.minutes <= max_minutes:
+        duration["initial_value"] = str(prefill.minutes)
+    blocks.append(_input(FieldId.DURATION, texts.LABEL_DURATION, duration, optional=True))
+    instructions = _text_input(
+        FieldId.INSTRUCTIONS, texts.PLACEHOLDER_INSTRUCTIONS, prefill.instructions, max_length=MAX_INPUT
+    )
+    instructions["multiline"] = True
+    blocks.append(_input(FieldId.INSTRUCTIONS, texts.LABEL_INSTRUCTIONS, instructions, optional=True))
+    where: dict[str, Any] = {"type": "conversations_select", "action_id": FieldId.CONVERSATION}
+    if context.conversation_id is not None:
+        where["initial_conversation"] = context.conversation_id
+    else:
+        where["default_to_current_conversation"] = True
+    blocks.append(_input(FieldId.CONVERSATION, texts.LABEL_CONVERSATION, where))
+    if context.thread_ts is not None:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": texts.THREAD_NOTE}]})
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.CALL_MODAL,
+        "title": _plain(texts.MODAL_TITLE),
+        "submit": _plain(texts.MODAL_SUBMIT),
+        "close": _plain(texts.MODAL_CLOSE),
+        "private_metadata": context.model_dump_json(exclude_none=True),
+        "blocks": blocks,
+    }
+
+
+def refused_view(text: str) -> View:
+    """What replaces the form when a refusal is about no field of it (e.g. calling is not set up)."""
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.CALL_MODAL,
+        "title": _plain(texts.REFUSED_TITLE),
+        "close": _plain("Close"),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f":no_entry_sign: {_clip(text, 2900)}"}}],
+    }
+
+
+def usage_card(*, extra: str | None = None) -> Message:
+    """`/call help`: the grammar and examples (and `extra`, e.g. the admin commands), as an ephemeral message."""
+    examples = "\n".join(f"• `{command}`: {what}" for command, what in texts.USAGE_EXAMPLES)
+    sections = [texts.USAGE, f"*Examples*\n{examples}", *([extra] if extra else [])]
+    return {
+        "text": texts.USAGE,
+        "blocks": [
+            *({"type": "section", "text": {"type": "mrkdwn", "text": text}} for text in sections),
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": texts.USAGE_FOOTER}]},
+        ],
+    }
+
+
+def caller_id_option_text(entry: CallerId) -> str:
+    number = format_international(entry.number)
+    return _clip(f"{entry.label} · {number}", MAX_OPTION_TEXT) if entry.label else number
+
+
+def _caller_id_blocks(caller_ids: list[CallerId], preferred: str | None) -> list[dict[str, Any]]:
+    if not caller_ids:
+        return [{"type": "context", "elements": [{"type": "mrkdwn", "text": texts.NO_CALLER_IDS}]}]
+    shown = sorted(caller_ids, key=lambda e: (e.number != preferred, e.label.lower() or "~", e.number))[:MAX_OPTIONS]
+    options = [_option(caller_id_option_text(e), e.number) for e in shown]
+    selected = preferred if any(e.number == preferred for e in shown) else None
+    if selected is None and len(caller_ids) == 1:
+        selected = caller_ids[0].number
+    hint = (
+        texts.HINT_CALLER_ID_CLIPPED.format(shown=len(shown), total=len(caller_ids))
+        if len(caller_ids) > MAX_OPTIONS
+        else texts.HINT_CALLER_ID_DEFAULT
+    )
+    element = _select(FieldId.CALLER_ID, texts.PLACEHOLDER_CALLER_ID, options, selected=selected)
+    return [_input(FieldId.CALLER_ID, texts.LABEL_CALLER_ID, element, optional=True, hint=hint)]
+
+
+def _input(
+    field: FieldId, label: str, element: dict[str, Any], *, optional: bool = False, hint: str | None = None
+) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "input", "block_id": field, "label": _plain(label), "element": element}
+    if optional:
+        block["optional"] = True
+    if hint:
+        block["hint"] = _plain(hint)
+    return block
+
+
+def _text_input(field: FieldId, placeholder: str, initial: str, *, max_length: int) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": field,
+        "placeholder": _plain(placeholder),
+        "max_length": max_length,
+    }
+    if initial:
+        element["initial_value"] = _clip(initial, max_length)
+    return element
+
+
+def _select(field: FieldId, placeholder: str, options: list[dict[str, Any]], *, selected: str | None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": field,
+        "placeholder": _plain(placeholder),
+        "options": options,
+    }
+    initial = next((o for o in options if o["value"] == selected), None)
+    if initial is not None:
+        element["initial_option"] = initial
+    return element
+
+
+def _option(text: str, value: str) -> dict[str, Any]:
+    return {"text": _plain(_clip(text, MAX_OPTION_TEXT)), "value": value}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,4 +1,4 @@
-"""`/call`: parse the text, refuse with a reason or place the call."""
+"""`/call`: parse the text, refuse with a reason or place the call; without a destination, open the form."""
 
 from __future__ import annotations
 
@@ -6,34 +6,51 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.calls.grammar import parse_command
 from bot.calls.models import SlackOrigin
 from bot.errors import Refusal
 from bot.logs import bind_call
-from bot.slack import admin, texts
+from bot.slack import admin, blocks, modals, texts
 from bot.slack.deps import Deps
+from bot.slack.ids import ModalContext
 
 log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.command("/call")
-    async def place_call(ack: AsyncAck, command: dict[str, Any]) -> None:
+    async def place_call(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         # Bolt runs with process_before_response: the answer leaves when this returns, so only quick checks
         # (parsing and SQLite) happen here; the slow work goes to the background.
         text = command.get("text", "").strip()
-        if text.lower() in {"", "help"}:
-            await ack(text=f"{texts.USAGE}\n\n{admin.USAGE}", response_type="ephemeral")
+        if text.lower() in {"help", "-h", "--help", "?"}:
+            await ack(response_type="ephemeral", **blocks.usage_card(extra=admin.USAGE))
             return
         if admin.handles(text):
             reply = await admin.answer(text, command["user_id"], deps.calls, deps.default_region)
             await ack(text=reply, response_type="ephemeral")
             return
+        draft = parse_command(text, deps.default_region)
+        if draft.destination is None:
+            # The trigger expires 3 s after the person pressed enter: views.open comes before anything slow.
+            context = ModalContext(conversation_id=command.get("channel_id") or None)
+            try:
+                await modals.open_call_modal(
+                    client, deps, trigger_id=command.get("trigger_id", ""), draft=draft, context=context
+                )
+            except SlackApiError as error:
+                why = error.response.get("error", "unknown error")
+                log.warning("could not open the call form: %s", why)
+                await ack(text=texts.MODAL_FAILED.format(why=why), response_type="ephemeral")
+                return
+            await ack()
+            return
         origin = SlackOrigin(
             team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"]
         )
-        draft = parse_command(text, deps.default_region)
         try:
             request = await deps.calls.vet(draft, origin)
             call, token = await deps.calls.create(request)

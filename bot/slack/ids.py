@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ActionId(StrEnum):
@@ -12,3 +15,38 @@ class ActionId(StrEnum):
 class BlockId(StrEnum):
     CALL_STATE = "call_state"
     CALL_ACTIONS = "call_actions"
+
+
+class CallbackId(StrEnum):
+    """Views and shortcuts; the shortcut ids must match `manifest.yml`."""
+
+    CALL_MODAL = "call_modal"
+    PLACE_CALL_SHORTCUT = "place_call"
+    CALL_ABOUT_MESSAGE = "call_about_message"
+
+
+class FieldId(StrEnum):
+    """The call form's inputs: each is both the input block's block_id and its element's action_id.
+
+    The values are the `field` names Refusals carry, so a refusal lands under the input it is about.
+    """
+
+    DESTINATION = "destination"
+    CHANNEL = "channel"
+    CALLER_ID = "caller_id"
+    DURATION = "duration"
+    INSTRUCTIONS = "instructions"
+    CONVERSATION = "conversation"
+
+
+class ModalContext(BaseModel):
+    """The call form's `private_metadata`: where the form was opened, so the call's thread goes back there.
+
+    `thread_ts` is set by the message shortcut: the call's thread then replies to that message.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    conversation_id: Annotated[str | None, Field(max_length=32, pattern=r"^[A-Z0-9]+$")] = None
+    thread_ts: Annotated[str | None, Field(max_length=32, pattern=r"^\d+\.\d+$")] = None

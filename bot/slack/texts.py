@@ -6,8 +6,22 @@ from bot.calls.models import Call, CallState, Channel
 from bot.calls.numbers import format_international
 
 USAGE = (
-    "*Place a call:* `/call <number> [from <caller id>] <what the agent should say>`\n"
+    "*Place a call:* `/call <destination> [from <caller id>] [via phone|sip|user|whatsapp] [for <minutes>m] "
+    "[what the agent should say]`\n"
     "For example: `/call +14155550100 remind Ana the review moved to 3pm`"
+)
+USAGE_EXAMPLES = (
+    ("/call +1 (415) 555-0100 remind Ana the review moved to 3pm", "a phone call; the rest is for the agent"),
+    ("/call 415-555-0100 from +14155550123 for 5m ask about the invoice", "local form, a caller ID, a time limit"),
+    ("/call 00 44 20 7946 0000 confirm Friday's delivery", "international form with 00"),
+    ("/call sip:desk@pbx.example.com via sip check the line", "a SIP address"),
+    ("/call alice via user say the build is green", "a user of the Voximplant app"),
+    ("/call +14155550100 via whatsapp say hello", "a WhatsApp call"),
+    ("/call say hello", "no destination: opens the form, filled in"),
+)
+USAGE_FOOTER = (
+    "Options go right after the destination, in any order. Emergency, short and premium-rate numbers are never "
+    "dialled. You can also use the *Place a call* shortcut, or *Call about this* on any message."
 )
 UNEXPECTED = (
     "Something went wrong on our side (reference `{ref}`). Check the call's thread before you try again; "
@@ -15,6 +29,36 @@ UNEXPECTED = (
 )
 FALLBACK_TO_DM = "I couldn't post in <#{conversation}> ({why}), so I'm following this call here."
 NOWHERE_TO_POST = "I couldn't post the call's thread anywhere ({why}), so I did not place the call."
+
+MODAL_TITLE = "Place a call"
+MODAL_SUBMIT = "Call"
+MODAL_CLOSE = "Cancel"
+REFUSED_TITLE = "Can't place this call"
+LABEL_DESTINATION = "Who to call"
+PLACEHOLDER_DESTINATION = "+1 415 555 0100, sip:alice@example.com or an app user name"
+HINT_DESTINATION = "Phone numbers with their country code; local numbers are read as {region} numbers."
+LABEL_CHANNEL = "Call via"
+PLACEHOLDER_CHANNEL = "Detect from the destination"
+LABEL_CALLER_ID = "Call from"
+PLACEHOLDER_CALLER_ID = "Choose a caller ID"
+HINT_CALLER_ID_DEFAULT = "Leave it empty to use the default caller ID for the channel."
+HINT_CALLER_ID_CLIPPED = "Showing the first {shown} of {total} caller IDs; for another, type `/call … from <number>`."
+NO_CALLER_IDS = (
+    ":warning: No caller ID is allowed yet, so no call can be placed. An admin can add one with "
+    "`callbot callerids add +14155550123`."
+)
+LABEL_DURATION = "Longest call (minutes)"
+PLACEHOLDER_DURATION = "Up to {minutes}"
+LABEL_INSTRUCTIONS = "What the agent should say"
+PLACEHOLDER_INSTRUCTIONS = "e.g. Remind Ana the review moved to 3pm and ask if that still works."
+LABEL_CONVERSATION = "Post the call's thread in"
+THREAD_NOTE = "The call's thread will reply to the message you picked, when posted in its conversation."
+NO_CONVERSATION = "Choose the conversation where the call's thread goes."
+FORM_EXPIRED = "This form is out of date; close it and open a new one with `/call`."
+MODAL_FAILED = (
+    "I couldn't open the call form ({why}). Try `/call` again, or type the whole call: "
+    "`/call +14155550100 what the agent should say`."
+)
 
 _STATE_WORDS = {
     CallState.REQUESTED: ":telephone_receiver: Dialing…",

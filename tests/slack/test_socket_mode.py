@@ -92,4 +92,4 @@ async def test_when_slack_asks_the_app_reconnects_and_keeps_working(
     await eventually(lambda: socket_mode.connections == 2, timeout=15)
     assert len(fake_slack.calls_to("apps.connections.open")) == 2  # a fresh single-use URL for the new connection
     ack = await socket_mode.slash_command(command("help"))
-    assert "/call <number>" in ack["payload"]["text"]
+    assert "/call <destination>" in ack["payload"]["text"]

@@ -1,0 +1,159 @@
+"""Where a call goes, per channel: phone and WhatsApp numbers, SIP URIs, app user names; and how long it may last.
+
+Each function takes what a person typed or picked and returns the form the scenario expects, or raises a Refusal
+naming the field it is about.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.calls.models import Channel
+from bot.calls.numbers import CALLABLE_TYPES, is_emergency_number, parse_phone_number
+from bot.errors import Refusal
+
+# The words people use for each channel, in `/call … via <word>` and in the form's select.
+CHANNEL_WORDS: dict[str, Channel] = {
+    "phone": Channel.PSTN,
+    "pstn": Channel.PSTN,
+    "tel": Channel.PSTN,
+    "sip": Channel.SIP,
+    "user": Channel.USER,
+    "app": Channel.USER,
+    "whatsapp": Channel.WHATSAPP,
+    "wa": Channel.WHATSAPP,
+}
+CHANNEL_NAMES = {
+    Channel.PSTN: "Phone",
+    Channel.SIP: "SIP",
+    Channel.USER: "App user",
+    Channel.WHATSAPP: "WhatsApp",
+}
+MAX_SIP_URI = 256
+# RFC 3261 user part (unreserved, escapes and user-unreserved marks) and host (name, IPv4 or [IPv6]), optional
+# port and URI parameters. Stricter than the scenario's own check, so what we accept the scenario accepts too.
+_SIP_URI = re.compile(
+    r"(?P<scheme>sips?):(?P<user>[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+)@"
+    r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*"
+    r"|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?P<port>\d{1,5}))?(?P<params>(?:;[A-Za-z0-9\-_.!~*'()%]+(?:=[A-Za-z0-9\-_.!~*'()%\[\]:]+)?)*)",
+    re.IGNORECASE,
+)
+# Voximplant application user names: no spaces, no `@` (the user is called by name within our application).
+_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,49}")
+_DURATION = re.compile(r"(?P<amount>\d{1,4})\s*(?P<unit>m|min|mins|minutes?|h|hr|hrs|hours?)?", re.IGNORECASE)
+_EMAIL_LIKE = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+")
+
+
+def parse_channel(text: str) -> Channel:
+    """A channel word (`phone`, `sip`, `user`, `whatsapp`, or the enum value) as a Channel."""
+    word = text.strip().lower()
+    channel = CHANNEL_WORDS.get(word)
+    if channel is None:
+        channel = next((c for c in Channel if c.value == word), None)
+    if channel is None:
+        raise Refusal(
+            f"`{_shown(text)}` is not a way callbot can call. Say `via phone`, `via sip`, `via user` or "
+            "`via whatsapp`.",
+            field="channel",
+        )
+    return channel
+
+
+def infer_channel(destination: str) -> Channel:
+    """The channel a destination implies when none was said: SIP for `sip:` URIs and `user@host`, else phone."""
+    typed = destination.strip()
+    if typed.lower().startswith(("sip:", "sips:")) or _EMAIL_LIKE.fullmatch(typed):
+        return Channel.SIP
+    return Channel.PSTN
+
+
+def parse_destination(
+    text: str,
+    channel: Channel,
+    *,
+    default_region: str,
+    allowed_regions: frozenset[str] = frozenset(),
+    allowed_types: frozenset[int] = CALLABLE_TYPES,
+) -> str:
+    """The destination as the scenario expects it for `channel`, or a Refusal saying what is wrong."""
+    typed = text.strip()
+    if not typed:
+        raise Refusal("Say who to call: a phone number such as `+14155550100`.", field="destination")
+    if channel in (Channel.PSTN, Channel.WHATSAPP):
+        if channel is Channel.PSTN and infer_channel(typed) is Channel.SIP:
+            raise Refusal(
+                f"`{_shown(typed)}` is a SIP address, not a phone number. Choose SIP, or write "
+                "`/call sip:alice@example.com via sip`.",
+                field="destination",
+            )
+        return parse_phone_number(typed, default_region, allowed_regions=allowed_regions, allowed_types=allowed_types)
+    if channel is Channel.SIP:
+        return parse_sip_uri(typed, default_region)
+    return parse_user_name(typed)
+
+
+def parse_sip_uri(text: str, default_region: str) -> str:
+    """`sip:user@host` (a bare `user@host` gets the `sip:` scheme); emergency numbers in the user part are refused."""
+    typed = text.strip()
+    uri = typed if typed.lower().startswith(("sip:", "sips:")) else f"sip:{typed}"
+    found = _SIP_URI.fullmatch(uri) if len(uri) <= MAX_SIP_URI else None
+    if found is None:
+        raise Refusal(
+            f"`{_shown(typed)}` is not a SIP address callbot can call. Write it as `sip:alice@example.com` "
+            "(user, `@`, host; an optional `:port`).",
+            field="destination",
+        )
+    port = found.group("port")
+    if port is not None and not 0 < int(port) < 65536:
+        raise Refusal(f"`{_shown(typed)}` has port {port}; ports go from 1 to 65535.", field="destination")
+    user = found.group("user")
+    if re.fullmatch(r"[+\d\-.()]+", user) and is_emergency_number(user, default_region):
+        raise Refusal(
+            f"{user} is an emergency number. callbot never dials emergency services: call them yourself, now.",
+            field="destination",
+        )
+    return found.group("scheme").lower() + uri[len(found.group("scheme")) :]
+
+
+def parse_user_name(text: str) -> str:
+    """An application user name, as VoxEngine's callUser takes it."""
+    typed = text.strip().removeprefix("@")
+    if not _USER_NAME.fullmatch(typed):
+        raise Refusal(
+            f"`{_shown(text)}` is not an app user name. User names are one word of letters, digits, `.`, `_` or "
+            "`-` (at most 50), such as `alice` or `desk-12`.",
+            field="destination",
+        )
+    return typed
+
+
+def parse_duration(text: str, *, max_s: int) -> int:
+    """`5m`, `5 min`, `1h` or a bare number of minutes, as seconds between one minute and `max_s`."""
+    found = _DURATION.fullmatch(text.strip())
+    if found is None:
+        raise Refusal(
+            f"I couldn't read `{_shown(text)}` as a duration. Say minutes, e.g. `for 5m`.",
+            field="duration",
+        )
+    unit = (found.group("unit") or "m").lower()
+    seconds = int(found.group("amount")) * (3600 if unit.startswith("h") else 60)
+    if seconds < 60:
+        raise Refusal("A call needs at least one minute. Say e.g. `for 5m`.", field="duration")
+    if seconds > max_s:
+        raise Refusal(
+            f"Calls here may last at most {minutes_words(max_s)}; ask for `for {max_s // 60}m` or less.",
+            field="duration",
+        )
+    return seconds
+
+
+def minutes_words(seconds: int) -> str:
+    minutes = seconds // 60
+    return f"{minutes} minute" + ("" if minutes == 1 else "s")
+
+
+def _shown(text: str) -> str:
+    """What was typed, short and without backticks, to quote it in a refusal."""
+    clean = text.strip().replace("`", "'")
+    return clean if len(clean) <= 80 else clean[:79] + "…"

@@ -1,0 +1,141 @@
+"""The call form: open it (from `/call`, either shortcut) and take its submission.
+
+A submission is checked exactly as `/call` text is (`CallService.vet`); a refusal comes back as
+`response_action: errors` under the field it is about, and a valid one closes the form and places the call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.calls.destinations import parse_channel, parse_duration
+from bot.calls.grammar import CallDraft
+from bot.calls.models import Channel, SlackOrigin
+from bot.calls.numbers import parse_phone_number
+from bot.errors import Refusal, Refusals
+from bot.slack import blocks, texts
+from bot.slack.deps import Deps
+from bot.slack.ids import CallbackId, FieldId, ModalContext
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """The form's values, read from `view.state.values`."""
+
+    draft: CallDraft
+    channel: Channel | None
+    conversation_id: str | None
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.view(CallbackId.CALL_MODAL)
+    async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        try:
+            context = ModalContext.model_validate_json(view.get("private_metadata") or "{}")
+        except ValidationError:
+            await ack(response_action="update", view=blocks.refused_view(texts.FORM_EXPIRED))
+            return
+        form = read_submission(view)
+        if form.conversation_id is None:
+            await ack(response_action="errors", errors={FieldId.CONVERSATION: texts.NO_CONVERSATION})
+            return
+        same_place = form.conversation_id == context.conversation_id
+        origin = SlackOrigin(
+            team_id=(body.get("team") or {}).get("id") or view.get("team_id", ""),
+            user_id=body["user"]["id"],
+            conversation_id=form.conversation_id,
+            thread_ts=context.thread_ts if same_place else None,
+        )
+        try:
+            request = await deps.calls.vet(form.draft, origin, channel=form.channel)
+        except Refusal as refusal:
+            await ack(**refusal_answer(refusal, view))
+            return
+        call, token = await deps.calls.create(request)
+        await ack()  # closes the form; the call's message appears in the conversation
+        deps.background.spawn(deps.calls.launch(call, token), key=call.id, name=f"launch call {call.id}")
+
+
+async def open_call_modal(
+    client: AsyncWebClient, deps: Deps, *, trigger_id: str, draft: CallDraft, context: ModalContext
+) -> None:
+    """views.open the call form, filled in from `draft`. Call it first: the trigger expires after 3 seconds.
+
+    Raises slack_sdk's SlackApiError when Slack refuses (an expired trigger, most often).
+    """
+    policy = deps.calls.policy
+    view = blocks.call_modal(
+        prefill(draft, default_region=policy.default_region, max_s=policy.max_duration_s),
+        await deps.calls.store.caller_ids(),
+        context,
+        max_minutes=policy.max_duration_s // 60,
+        default_region=policy.default_region,
+        default_caller_id=policy.default_caller_id,
+    )
+    await client.views_open(trigger_id=trigger_id, view=view)
+
+
+def prefill(draft: CallDraft, *, default_region: str, max_s: int) -> blocks.FormPrefill:
+    """The parts of a draft the form can show: each kept only when it reads well, so the form opens cleanly."""
+    channel = _quietly(lambda: parse_channel(draft.channel or ""))
+    caller_id = _quietly(lambda: parse_phone_number(draft.caller_id or "", default_region, field="caller_id"))
+    seconds = _quietly(lambda: parse_duration(draft.duration or "", max_s=max_s))
+    return blocks.FormPrefill(
+        destination=draft.destination or "",
+        channel=channel,
+        caller_id=caller_id,
+        minutes=seconds // 60 if seconds else None,
+        instructions=draft.instructions,
+    )
+
+
+def read_submission(view: dict[str, Any]) -> Submission:
+    """The submitted values; a missing or empty input reads as not given."""
+    values: dict[str, dict[str, dict[str, Any]]] = (view.get("state") or {}).get("values") or {}
+
+    def state(field: FieldId) -> dict[str, Any]:
+        return (values.get(field) or {}).get(field) or {}
+
+    def selected(field: FieldId) -> str | None:
+        option = state(field).get("selected_option")
+        return str(option["value"]) if isinstance(option, dict) and option.get("value") else None
+
+    channel_value = selected(FieldId.CHANNEL)
+    duration = state(FieldId.DURATION).get("value")
+    draft = CallDraft(
+        destination=(state(FieldId.DESTINATION).get("value") or "").strip() or None,
+        caller_id=selected(FieldId.CALLER_ID),
+        instructions=(state(FieldId.INSTRUCTIONS).get("value") or "").strip(),
+        duration=str(duration) if duration not in (None, "") else None,
+    )
+    return Submission(
+        draft=draft,
+        channel=next((c for c in Channel if c.value == channel_value), None),
+        conversation_id=state(FieldId.CONVERSATION).get("selected_conversation") or None,
+    )
+
+
+def refusal_answer(refusal: Refusal, view: dict[str, Any]) -> dict[str, Any]:
+    """The ack for a refused submission: each message under its field, or a page saying why when one has no field."""
+    present = {block.get("block_id") for block in view.get("blocks", []) if block.get("type") == "input"}
+    each = refusal.each if isinstance(refusal, Refusals) else [refusal]
+    if all(r.field in present for r in each):
+        return {"response_action": "errors", "errors": {r.field: r.text for r in each}}
+    return {"response_action": "update", "view": blocks.refused_view(refusal.text)}
+
+
+def _quietly(read: Callable[[], T]) -> T | None:
+    try:
+        return read()
+    except Refusal:
+        return None
