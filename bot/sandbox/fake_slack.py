@@ -6,6 +6,7 @@ Point the bot at it with SLACK_API_URL=<url>/api/. It also serves response_url e
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ class ApiCall:
     method: str
     params: dict[str, Any]
     token: str | None
+    received_at: float = field(default_factory=time.monotonic)  # CLOCK_MONOTONIC: comparable across processes
 
 
 @dataclass

@@ -68,6 +68,7 @@ class FakeVoximplant:
         self.requests: list[dict[str, str]] = []
         self.sessions: list[Session] = []
         self.runner: Runner | None = None
+        self.answer_delay_s = 0.0  # every StartScenarios answer waits this long (a slow Voximplant), faults apart
         self.url = ""  # set by whoever serves it, for the access URLs it hands out
         self._faults: deque[Fault] = deque()
         self._http = httpx.AsyncClient(timeout=5.0)
@@ -132,6 +133,8 @@ class FakeVoximplant:
         if len(custom.encode()) > MAX_CUSTOM_DATA:
             return _error(101, "Invalid arguments: script_custom_data is too long")
         session = await self._start(rule_id, custom)
+        if self.answer_delay_s:
+            await asyncio.sleep(self.answer_delay_s)
         if fault is not None:  # started, and then the answer is late or lost
             await asyncio.sleep(fault.delay_s)
             if fault.code is not None or fault.status != 200:
