@@ -7,6 +7,7 @@ callback, and EXPLAIN QUERY PLAN shows whether it searches an index or scans a t
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import sqlite3
@@ -128,7 +129,7 @@ async def _plans(store: Store, queries: HotQueries, path: Path) -> dict[str, lis
     """For each query, the plan lines of every statement it runs; full scans of grown tables marked."""
     plans: dict[str, list[str]] = {}
     db = store._db  # the trace callback needs the connection itself; benchmarks may look inside
-    with sqlite3.connect(path) as probe:
+    with contextlib.closing(sqlite3.connect(path)) as probe:
         tables = [row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         calls = probe.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
         grown = {t for t in tables if probe.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] >= calls // 2}
@@ -155,7 +156,9 @@ async def _plans(store: Store, queries: HotQueries, path: Path) -> dict[str, lis
 
 def _grow(path: Path, template: str, calls: int) -> None:
     """Copy the template call `calls` times, with its rows in every table keyed by call_id."""
-    with sqlite3.connect(path) as db:
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("BEGIN")
         columns = [row[1] for row in db.execute("PRAGMA table_info(calls)")]
         numbered = {
             "id": "printf('h%07d', n)",
@@ -174,7 +177,11 @@ def _grow(path: Path, template: str, calls: int) -> None:
             select = ", ".join("printf('h%07d', n)" if c == "call_id" else c for c in cols)
             db.execute(f"{numbers} INSERT INTO {table} ({', '.join(cols)}) SELECT {select} FROM nums, {table}"
                        f" WHERE {table}.call_id = ?", (calls, template))  # fmt: skip
+        db.execute("COMMIT")
         db.execute("ANALYZE")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as SQLite's auto-checkpoint keeps it: a small WAL
+    finally:
+        db.close()
 
 
 async def measure(stack: Stack, config: Config) -> list[Row]:

@@ -47,6 +47,17 @@ class RawClient:
         self._writer: asyncio.StreamWriter | None = None
 
     async def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self._writer is not None:  # the server may have closed it while idle (uvicorn: after 5 s)
+            try:
+                status, payload = await self._post(body, headers)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                status, payload = 0, b""
+            if status:
+                return status, payload
+            await self.close()  # nothing was answered on the stale connection: send it on a fresh one
+        return await self._post(body, headers)
+
+    async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         assert self._reader is not None
