@@ -99,11 +99,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    print(f"parse_command: {bench_parser():.1f} µs per text ({len(TEXTS)} kinds)")  # noqa: T201
+    print(f"parse_command: {bench_parser():.1f} µs per text ({len(TEXTS)} kinds)")
     for name, samples in asyncio.run(bench_http(args.requests)).items():
         samples.sort()
         p95 = samples[int(len(samples) * 0.95) - 1]
-        print(  # noqa: T201
+        print(
             f"{name}: median {statistics.median(samples):.1f} ms, p95 {p95:.1f} ms, max {samples[-1]:.1f} ms "
             f"over {len(samples)} requests"
         )

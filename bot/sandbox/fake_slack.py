@@ -36,6 +36,7 @@ class ApiCall:
     method: str
     params: dict[str, Any]
     token: str | None
+    received_at: float = field(default_factory=time.monotonic)  # CLOCK_MONOTONIC: comparable across processes
 
 
 @dataclass

@@ -81,6 +81,7 @@ class FakeVoximplant:
         self.runner: Runner | None = None
         self.caller_ids: list[dict[str, Any]] = []  # GetCallerIDs records, as Voximplant shapes them
         self.phone_numbers: list[dict[str, Any]] = []  # GetPhoneNumbers records
+        self.answer_delay_s = 0.0  # every StartScenarios answer waits this long (a slow Voximplant), faults apart
         self.url = ""  # set by whoever serves it, for the access URLs it hands out
         self._faults: deque[Fault] = deque()
         self._method_faults: dict[str, deque[tuple[int, str]]] = {}
@@ -193,6 +194,8 @@ class FakeVoximplant:
         if len(custom.encode()) > MAX_CUSTOM_DATA:
             return _error(101, "Invalid arguments: script_custom_data is too long")
         session = await self._start(rule_id, custom)
+        if self.answer_delay_s:
+            await asyncio.sleep(self.answer_delay_s)
         if fault is not None:  # started, and then the answer is late or lost
             await asyncio.sleep(fault.delay_s)
             if fault.code is not None or fault.status != 200:

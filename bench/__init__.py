@@ -1,0 +1,1 @@
+"""Benchmarks: callbot measured against the bare stack it stands on, in the same run. `python -m bench`."""

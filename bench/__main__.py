@@ -1,0 +1,69 @@
+"""`python -m bench [--quick] [--only SECTION ...] [--json PATH]`: every measurement, then one table.
+
+Each server under test (callbot, a bare Bolt app, a bare Starlette endpoint, the fakes) runs in its own process,
+served by uvicorn through LocalServer on loopback; this process only generates load and reads the answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import sys
+import time
+from collections.abc import Sequence
+
+from bench import ack, events, growth, memory
+from bench.report import Row, table
+from bench.stack import Config, Stack
+
+SECTIONS = ("ack", "events", "memory", "store")
+
+
+async def run(config: Config, sections: Sequence[str]) -> list[Row]:
+    rows: list[Row] = []
+    async with Stack() as stack:
+        if "ack" in sections or "events" in sections:
+            bot = await stack.bot()
+            if "ack" in sections:
+                rows += await ack.measure(stack, config, bot)
+            if "events" in sections:
+                rows += await events.measure(stack, config, bot)
+            await stack.stop(bot)
+        if "memory" in sections:
+            rows += await memory.measure(stack, config)
+        if "store" in sections:
+            rows += await growth.measure(stack, config)
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny loads: proves the bench runs, measures nothing")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run")
+    parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    args = parser.parse_args(argv)
+    config = Config.quick_mode() if args.quick else Config()
+    started = time.perf_counter()
+    rows = asyncio.run(run(config, args.only))
+    elapsed = time.perf_counter() - started
+    print(table(rows))
+    print(f"\n{'quick run' if args.quick else 'run'} of {', '.join(args.only)} took {elapsed:.0f} s on "
+          f"{platform.python_implementation()} {platform.python_version()}, {_cpus()} CPUs; "
+          "ours = callbot; baseline: section 1 bare Bolt (process_before_response=True) unless said, "
+          "2 bare Starlette, 3 bare Bolt, 4 the same query with 1 call stored")  # fmt: skip
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"elapsed_s": elapsed, "quick": args.quick, "rows": [r.as_dict() for r in rows]}, out, indent=1)
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

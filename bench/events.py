@@ -1,0 +1,173 @@
+"""Item 2: status events accepted by /voximplant/events, against a bare Starlette endpoint; event → Slack write."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.load import RawClient, Run, percentile, timed_loop
+from bench.procs import Child
+from bench.report import Row
+from bench.stack import DESTINATION, Config, Stack, http_client
+
+SECTION = "2 status events"
+PROGRESS = ("started", "dialing", "ringing", "connected")
+
+
+@dataclass
+class LiveCall:
+    call_id: str
+    token: str
+    url: str
+    seq: int = 0
+
+    def body(self, event: str, data: dict[str, Any] | None = None) -> bytes:
+        """The next event of this call, as the scenario sends it (docs/architecture.md, status events)."""
+        self.seq += 1
+        at = datetime.now(UTC).isoformat()
+        return json.dumps({"v": 1, "call_id": self.call_id, "seq": self.seq, "event": event, "at": at,
+                           "data": data or {}}).encode()  # fmt: skip
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
+
+
+async def place_calls(
+    stack: Stack, bot_url: str, count: int, *, channels: int, concurrency: int = 10
+) -> list[LiveCall]:
+    """Place `count` calls through signed /call requests and return them as the fake Voximplant started them."""
+    assert stack.fakes is not None
+    before = (await stack.fakes.ask("counts"))["sessions"]
+    async with http_client() as http:
+        sender = stack.sender(http, bot_url)
+        queue = iter(range(count))
+
+        async def worker() -> None:
+            for n in queue:
+                response = await sender.command(
+                    f"{DESTINATION} bench live call {n}", channel_id=f"C0LIVE{n % channels:03d}"
+                )
+                if response.status_code != 200 or response.text:
+                    raise RuntimeError(f"/call was not placed: {response.status_code} {response.text[:200]}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    deadline = time.monotonic() + 120
+    while (await stack.fakes.ask("counts"))["sessions"] < before + count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("StartScenarios was not called for every call placed")
+        await asyncio.sleep(0.05)
+    sessions = await stack.fakes.ask("sessions", since=before)
+    return [LiveCall(s["call_id"], s["token"], s["url"]) for s in sessions]
+
+
+async def send_events(calls: list[LiveCall], per_call: int, *, senders: int = 50) -> int:
+    """Play `per_call` events for each call (progress first, then transcript lines); returns how many were refused."""
+    refused = 0
+    queue = iter(calls)
+
+    async def sender() -> None:
+        nonlocal refused
+        client: RawClient | None = None
+        for call in queue:
+            client = client or RawClient(call.url)
+            for n in range(per_call):
+                event = PROGRESS[n] if n < len(PROGRESS) else "transcript"
+                data = {"role": "agent" if n % 2 else "callee", "text": f"line {n} of the bench call"}
+                status, _ = await client.post(call.body(event, data if event == "transcript" else None), call.headers)
+                refused += status != 200
+        if client is not None:
+            await client.close()
+
+    await asyncio.gather(*(sender() for _ in range(senders)))
+    return refused
+
+
+async def measure(stack: Stack, config: Config, bot: Child) -> list[Row]:
+    assert stack.fakes is not None
+    starlette = await stack.baseline("starlette")
+    calls = await place_calls(stack, bot.url, config.intake_senders, channels=config.intake_senders)
+    if await send_events(calls, len(PROGRESS), senders=config.intake_senders):
+        raise RuntimeError("callbot refused a progress event")
+    await bot.ask("idle")
+
+    warmup = 0.3 if config.quick else 1.0
+    await _intake(calls, bot.url, warmup)
+    await _intake(calls, starlette.url, warmup)
+    await bot.ask("idle")
+    base = await _intake(calls, starlette.url, config.intake_seconds)
+    ours = await _intake(calls, bot.url, config.intake_seconds)
+    drained = time.perf_counter()
+    await bot.ask("idle")
+    drain_s = time.perf_counter() - drained
+    await stack.stop(starlette)
+
+    await stack.fakes.ask("forget")
+    delays, lost = await _event_to_slack(stack, bot, calls, config)
+    fails = ours.failures + base.failures
+    return [
+        Row(SECTION, f"accepted/s, {config.intake_senders} senders", ours.per_second, base.per_second, unit="/s",
+            target="≥0.6× bare Starlette", met=ours.per_second >= 0.6 * base.per_second,
+            note=f"{len(ours.latencies)} events" + (f", {fails} FAILED" if fails else "")),
+        Row(SECTION, f"intake p50 @{config.intake_senders}", ours.ms(50), base.ms(50)),
+        Row(SECTION, f"intake p99 @{config.intake_senders}", ours.ms(99), base.ms(99)),
+        Row(SECTION, "Slack writes still queued after the burst", drain_s * 1000, None,
+            note="time until the background was idle"),
+        Row(SECTION, "event received → Slack write sent, p50", percentile(delays, 50) * 1000, None,
+            note=f"{len(delays)} events, {config.intake_senders} calls paced {config.latency_interval_s:g} s"
+            + (f", {lost} LOST" if lost else "")),
+        Row(SECTION, "event received → Slack write sent, p99", percentile(delays, 99) * 1000, None),
+    ]  # fmt: skip
+
+
+async def _intake(calls: list[LiveCall], base_url: str, duration_s: float) -> Run:
+    """Every sender posts transcript lines of its own call, as fast as they are accepted."""
+    clients = [RawClient(f"{base_url}/voximplant/events") for _ in calls]
+
+    async def one(worker: int, n: int) -> bool:
+        call = calls[worker]
+        data = {"role": "agent" if n % 2 else "callee", "text": f"bench transcript line {n}"}
+        status, _ = await clients[worker].post(call.body("transcript", data), call.headers)
+        return status == 200
+
+    try:
+        return await timed_loop(len(calls), duration_s, one)
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def _event_to_slack(stack: Stack, bot: Child, calls: list[LiveCall], config: Config) -> tuple[list[float], int]:
+    """Each call gets one marked transcript line per round; the time from its send to the fake Slack's receipt."""
+    assert stack.fakes is not None
+    clients = [RawClient(call.url) for call in calls]
+    sent: dict[str, float] = {}
+
+    async def send(index: int, round_: int) -> None:
+        call = calls[index]
+        marker = f"bx{index:03d}r{round_:03d}"
+        body = call.body("transcript", {"role": "agent", "text": f"bench line {marker}"})
+        sent[marker] = time.monotonic()
+        status, _ = await clients[index].post(body, call.headers)
+        if status != 200:
+            raise RuntimeError(f"callbot refused a status event: {status}")
+
+    for round_ in range(config.latency_rounds):
+        started = time.monotonic()
+        await asyncio.gather(*(send(i, round_) for i in range(len(calls))))
+        await asyncio.sleep(max(0.0, config.latency_interval_s - (time.monotonic() - started)))
+    await bot.ask("idle")
+    for client in clients:
+        await client.close()
+    deadline = time.monotonic() + 30  # a delivery path may still hold lines for pacing
+    while True:
+        arrived = await stack.fakes.ask("marks", pattern=r"bx\d{3}r\d{3}")
+        if len(arrived) >= len(sent) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    delays = [arrived[m] - t for m, t in sent.items() if m in arrived]
+    return delays, len(sent) - len(delays)

@@ -1,0 +1,198 @@
+"""One server under test, in its own process: `python -m bench.serve ROLE`.
+
+Roles: `fakes` (FakeSlack and FakeVoximplant), `bot` (callbot, settings from the environment as `callbot serve`
+reads them), `bolt` / `bolt-pbr` (a bare Bolt AsyncApp whose /call listener only acks, with Bolt's default
+`process_before_response=False` or with `True`), `starlette` (a bare endpoint that parses the JSON and answers 200).
+Every role is served by uvicorn through `bot.sandbox.servers.LocalServer` on a loopback port the OS picks.
+
+The process prints one JSON line when it listens (`{"url": ..., "pid": ...}`), then answers JSON commands read one a
+line from stdin with one JSON line each. It stops when stdin closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.sandbox.servers import LocalServer
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+CALLER_ID = "+14155550123"
+
+
+async def main(role: str) -> None:
+    if role == "fakes":
+        await _serve_fakes()
+    elif role == "bot":
+        await _serve_bot()
+    elif role in {"bolt", "bolt-pbr"}:
+        await _serve_bolt(process_before_response=role == "bolt-pbr")
+    elif role == "starlette":
+        await _serve(bare_starlette(), {})
+    else:
+        raise SystemExit(f"unknown role {role!r}")
+
+
+def bare_starlette() -> Starlette:
+    """The baseline for status intake: parse the JSON body, answer 200."""
+
+    async def events(request: Request) -> Response:
+        json.loads(await request.body())
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/voximplant/events", events, methods=["POST"])])
+
+
+async def _serve(app: Any, commands: dict[str, Handler], server: LocalServer | None = None, **ready: str) -> None:
+    server = server or LocalServer(app)
+    server.app = app
+    async with server:
+        _say({"url": server.url, "pid": os.getpid(), **ready})
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            request = json.loads(line)
+            handler = commands.get(request.get("cmd", ""))
+            try:
+                answer = await handler(request) if handler else {"error": f"unknown command {request.get('cmd')}"}
+            except Exception as error:  # the driver shows it; the server keeps serving
+                answer = {"error": repr(error)}
+            _say(answer)
+
+
+def _say(value: object) -> None:
+    sys.stdout.write(json.dumps(value) + "\n")
+    sys.stdout.flush()
+
+
+# -- the fakes ---------------------------------------------------------------------------------------------------
+
+
+async def _serve_fakes() -> None:
+    from bot.sandbox.fake_slack import FakeSlack
+    from bot.sandbox.fake_voximplant import FakeVoximplant
+
+    slack = FakeSlack(bot_token=os.environ["BENCH_BOT_TOKEN"])
+    voximplant = FakeVoximplant()
+
+    async def configure(request: dict[str, Any]) -> Any:
+        voximplant.answer_delay_s = float(request.get("answer_delay_s", voximplant.answer_delay_s))
+        return {"ok": True}
+
+    async def sessions(request: dict[str, Any]) -> Any:
+        start = int(request.get("since", 0))
+        return [
+            {
+                "call_id": s.call_id,
+                "token": s.custom_data.get("callback_token"),
+                "url": s.custom_data.get("callback_url"),
+            }
+            for s in voximplant.sessions[start:]
+        ]
+
+    async def counts(_: dict[str, Any]) -> Any:
+        methods: dict[str, int] = {}
+        for call in slack.calls:
+            methods[call.method] = methods.get(call.method, 0) + 1
+        return {"sessions": len(voximplant.sessions), "slack": methods}
+
+    async def marks(request: dict[str, Any]) -> Any:
+        """For each marker found in a Slack write's text, the monotonic time the first write carrying it arrived."""
+        pattern = re.compile(request["pattern"])
+        first: dict[str, float] = {}
+        for call in slack.calls:
+            for found in pattern.findall(str(call.params.get("text", "")) + str(call.params.get("blocks", ""))):
+                first.setdefault(found, call.received_at)
+        return first
+
+    async def forget(_: dict[str, Any]) -> Any:
+        slack.calls.clear()
+        slack.messages.clear()
+        return {"ok": True}
+
+    async with LocalServer(voximplant.app) as vox_server:
+        voximplant.url = vox_server.url
+        commands = {"configure": configure, "sessions": sessions, "counts": counts, "marks": marks, "forget": forget}
+        await _serve(slack.app, commands, voximplant_url=vox_server.url)
+    await voximplant.aclose()
+
+
+# -- callbot -----------------------------------------------------------------------------------------------------
+
+
+async def _serve_bot() -> None:
+    from datetime import UTC, datetime
+
+    from bot.app import create_app
+    from bot.calls.models import Channel
+    from bot.logs import setup_logging
+    from bot.settings import load_settings
+
+    server = LocalServer()  # bound first: the callback URL names the bot's own port
+    settings = load_settings(public_base_url=server.url)
+    setup_logging(settings.log_level)
+    app = create_app(settings)
+
+    async def idle(_: dict[str, Any]) -> Any:
+        background = getattr(app.state, "background", None)
+        if background is None:
+            return {"idle": "unknown"}
+        await background.idle()
+        return {"idle": True}
+
+    async def allow_caller_id(request: dict[str, Any]) -> Any:
+        new = await app.state.store.add_caller_id(
+            request.get("number", CALLER_ID), label="bench", channels=frozenset({Channel.PSTN}), added_by="bench",
+            at=datetime.now(UTC),
+        )  # fmt: skip
+        return {"added": new}
+
+    await _serve(app, {"idle": idle, "allow_caller_id": allow_caller_id}, server)
+
+
+# -- the bare Bolt baseline --------------------------------------------------------------------------------------
+
+
+async def _serve_bolt(*, process_before_response: bool) -> None:
+    import logging
+
+    import aiohttp
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+    from slack_bolt.async_app import AsyncAck, AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    session = aiohttp.ClientSession()
+    client = AsyncWebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"], session=session)
+    bolt = AsyncApp(
+        client=client,
+        signing_secret=os.environ["SLACK_SIGNING_SECRET"],
+        process_before_response=process_before_response,
+        logger=logging.getLogger("bench.bolt"),
+    )
+
+    @bolt.command("/call")
+    async def only_ack(ack: AsyncAck) -> None:
+        await ack()
+
+    handler = AsyncSlackRequestHandler(bolt)
+
+    async def slack_events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    app = Starlette(routes=[Route("/slack/events", slack_events, methods=["POST"])])
+    try:
+        await _serve(app, {})
+    finally:
+        await session.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
