@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import aiohttp
 import httpx
@@ -21,6 +23,7 @@ from starlette.routing import Route
 from bot import routes, slack
 from bot.calls.service import CallPolicy, CallService
 from bot.settings import Settings
+from bot.slack.delivery import Clock, Delivery
 from bot.slack.deps import Deps
 from bot.slack.notifier import SlackCallView
 from bot.store import Store
@@ -29,10 +32,14 @@ from bot.voximplant import ApiKeyAuth, VoximplantClient
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 20.0
+DELIVERY_GRACE_S = 5.0
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The bot as an ASGI app; its lifespan opens the store and the HTTP clients and closes them."""
+def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starlette:
+    """The bot as an ASGI app; its lifespan opens the store and the HTTP clients and closes them.
+
+    `slack_clock` paces Slack writes (tests pass a virtual clock so pacing is deterministic and fast).
+    """
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -40,6 +47,8 @@ def create_app(settings: Settings) -> Starlette:
         session = aiohttp.ClientSession()
         http = httpx.AsyncClient(timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0))
         background = Background()
+        delivery: Delivery | None = None
+        watchdog: asyncio.Task[None] | None = None
         try:
             slack_client = AsyncWebClient(
                 token=_secret(settings.slack_bot_token),
@@ -48,7 +57,17 @@ def create_app(settings: Settings) -> Starlette:
                 retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
             )
             calls = CallService(store, _voximplant(settings, http), _policy(settings))
-            calls.observer = SlackCallView(slack_client, store)
+            # The outbox retries by itself (429, 5xx, connection errors), so its client has no retry handlers.
+            delivery = Delivery(
+                AsyncWebClient(
+                    token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session
+                ),
+                store,
+                pace_s=settings.slack_pace_s,
+                clock=slack_clock,
+                broadcast_summary=settings.slack_broadcast_summary,
+            )
+            calls.observer = SlackCallView(delivery, store)
             bolt = AsyncApp(
                 client=slack_client,
                 signing_secret=_secret(settings.slack_signing_secret),
@@ -59,14 +78,26 @@ def create_app(settings: Settings) -> Starlette:
             app.state.store = store
             app.state.calls = calls
             app.state.background = background
+            app.state.delivery = delivery
             app.state.slack_handler = AsyncSlackRequestHandler(bolt)
             app.state.verifier = SignatureVerifier(_secret(settings.slack_signing_secret))
+            resumed = await delivery.resume()
+            if resumed:
+                log.info("resuming Slack writes left pending for %d calls", resumed)
             await calls.fail_unplaced()
+            watchdog = asyncio.create_task(_watch(calls, delivery, settings), name="call watchdog")
             yield
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
+                await asyncio.gather(watchdog, return_exceptions=True)
             unfinished = await background.drain(SHUTDOWN_GRACE_S)
             if unfinished:
                 log.warning("stopped with %d background tasks unfinished", unfinished)
+            if delivery is not None:
+                left = await delivery.flush(DELIVERY_GRACE_S)
+                if left:
+                    log.warning("stopped with Slack writes pending for %d calls; they resume at the next start", left)
             await http.aclose()
             await session.close()
             await store.close()
@@ -90,6 +121,18 @@ async def _slack_events(request: Request) -> Response:
     return await handler.handle(request)
 
 
+async def _watch(calls: CallService, delivery: Delivery, settings: Settings) -> None:
+    """Every so often: settle calls gone quiet from the call history, and refresh live parents' elapsed time."""
+    while True:
+        await asyncio.sleep(settings.reconcile_every_s)
+        try:
+            await calls.reconcile_stale(timedelta(seconds=settings.reconcile_after_s))
+            for call in await calls.store.live_calls():
+                await delivery.update(call)
+        except Exception:  # the watchdog must outlive one bad round; the next round tries again
+            log.exception("the call watchdog failed a round")
+
+
 def _voximplant(settings: Settings, http: httpx.AsyncClient) -> VoximplantClient | None:
     if not settings.voximplant_configured or settings.voximplant_api_key is None:
         log.warning("Voximplant is not configured: /call will explain this to people and place no calls")
@@ -107,6 +150,7 @@ def _policy(settings: Settings) -> CallPolicy:
         max_duration_s=settings.max_call_duration_s,
         rule_id=settings.voximplant_rule_id,
         callback_url=f"{base}/voximplant/events" if base else None,
+        admins=frozenset(settings.callbot_admins),
     )
 
 

@@ -12,7 +12,6 @@ from starlette.responses import JSONResponse, Response
 from bot.calls.service import CallService, utc_now
 from bot.errors import EventRejected
 from bot.store import Store
-from bot.tasks import Background
 
 log = logging.getLogger(__name__)
 MAX_EVENT_BYTES = 64 * 1024
@@ -22,7 +21,6 @@ REPLAY_WINDOW = timedelta(minutes=10)  # Slack refuses timestamps older than 5 m
 async def voximplant_events(request: Request) -> Response:
     """POST /voximplant/events: one status event from a call's scenario."""
     calls: CallService = request.app.state.calls
-    background: Background = request.app.state.background
     body = await request.body()
     if len(body) > MAX_EVENT_BYTES:
         return JSONResponse({"ok": False, "error": "body too large"}, status_code=413)
@@ -32,7 +30,8 @@ async def voximplant_events(request: Request) -> Response:
         log.info("refused a status event: %s", rejected)
         return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status)
     if not outcome.duplicate:
-        background.spawn(calls.announce(outcome, event), key=outcome.call.id, name=f"announce {outcome.call.id}")
+        # Queued in the Slack outbox (SQLite) before we answer, so an accepted event is never lost to a crash.
+        await calls.announce(outcome, event)
     return JSONResponse({"ok": True, "duplicate": outcome.duplicate})
 
 

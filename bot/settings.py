@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     default_caller_id: str | None = None
     max_call_duration_s: int = Field(default=600, ge=30, le=4 * 3600)
 
+    slack_pace_s: float = Field(default=1.0, ge=0, description="least time between two writes to one channel")
+    slack_broadcast_summary: bool = False  # post each call's final summary to the channel too (reply_broadcast)
+    reconcile_after_s: float = Field(default=300.0, gt=0, description="silence before asking the call history")
+    reconcile_every_s: float = Field(default=30.0, gt=0, description="how often live calls are checked")
+
     @field_validator("callbot_admins", "allowed_countries", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:

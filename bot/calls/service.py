@@ -10,7 +10,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pydantic import TypeAdapter, ValidationError
@@ -19,6 +19,7 @@ from bot.calls.grammar import CallDraft
 from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
 from bot.calls.numbers import parse_phone_number, region_of
 from bot.calls.policy import resolve_caller_id
+from bot.calls.reconcile import verdict
 from bot.calls.states import Transition, transition_for
 from bot.errors import EventRejected, Refusal, VoximplantError
 from bot.store import EventOutcome, Store
@@ -27,6 +28,10 @@ from bot.voximplant import VoximplantClient
 log = logging.getLogger(__name__)
 _EVENT = TypeAdapter[StatusEvent](StatusEvent)
 MAX_INSTRUCTIONS = 3000
+HANG_UP_NOT_YOURS = "Only <@{requester}> (who placed this call) or a callbot admin can hang it up."
+HANG_UP_OVER = "This call has already ended; there is nothing to hang up."
+HANG_UP_TOO_EARLY = "The call is still being set up, so it cannot be hung up yet. Try again in a few seconds."
+HANG_UP_UNKNOWN = "I can't find that call any more; it may belong to an older installation of callbot."
 
 
 class CallObserver(Protocol):
@@ -40,6 +45,14 @@ class CallObserver(Protocol):
 
     async def call_event(self, call: Call, event: StatusEvent) -> None: ...
 
+    async def hang_up_requested(self, call: Call, user_id: str) -> None: ...
+
+    async def hang_up_failed(self, call: Call, why: str) -> None: ...
+
+    async def call_reconciled(self, call: Call, cost: float | None) -> None:
+        """The call's final state came from Voximplant's call history, not from its status events."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class CallPolicy:
@@ -51,6 +64,7 @@ class CallPolicy:
     max_duration_s: int
     rule_id: int | None
     callback_url: str | None
+    admins: frozenset[str] = frozenset()
 
 
 def utc_now() -> datetime:
@@ -188,6 +202,61 @@ class CallService:
             await self.observer.call_moved(outcome.call, outcome.transition)
         else:
             await self.observer.call_event(outcome.call, event)
+
+    async def may_hang_up(self, call_id: str, user_id: str) -> Call:
+        """The call `user_id` wants to hang up, or a Refusal: only the requester or an admin, only a live call."""
+        call = await self.store.call(call_id)
+        if call is None:
+            raise Refusal(HANG_UP_UNKNOWN)
+        requester = call.request.origin.user_id
+        if user_id != requester and user_id not in self._policy.admins:
+            raise Refusal(HANG_UP_NOT_YOURS.format(requester=requester))
+        if not call.is_live:
+            raise Refusal(HANG_UP_OVER)
+        if call.access_url is None:
+            raise Refusal(HANG_UP_TOO_EARLY)
+        return call
+
+    async def hang_up(self, call: Call, user_id: str) -> None:
+        """Ask the call's session to hang up; the scenario answers and reports `disconnected` (hangup_requested)."""
+        if self._voximplant is None or call.access_url is None:  # may_hang_up() refuses this
+            return
+        if self.observer is not None:
+            await self.observer.hang_up_requested(call, user_id)
+        try:
+            await self._voximplant.hang_up(call.access_url)
+        except VoximplantError as error:
+            log.warning("hang-up of call %s failed: %s", call.id, error)
+            if self.observer is not None:
+                await self.observer.hang_up_failed(call, error.message)
+            await self.reconcile(call)
+
+    async def reconcile_stale(self, quiet_for: timedelta) -> int:
+        """Reconcile each live call that has heard nothing for `quiet_for`; returns how many were settled."""
+        settled = 0
+        for call in await self.store.stale_calls(quiet_since=self._clock() - quiet_for):
+            settled += await self.reconcile(call)
+        return settled
+
+    async def reconcile(self, call: Call) -> bool:
+        """Settle a call from Voximplant's call history if the session is over; True if it moved."""
+        if self._voximplant is None or call.history_id is None:
+            return False
+        try:
+            session = await self._voximplant.get_call_history(call.history_id, started_at=call.created_at)
+        except VoximplantError as error:
+            log.warning("call history for call %s could not be read: %s", call.id, error)
+            return False
+        found = verdict(session)
+        if found is None:
+            return False
+        moved = await self.store.settle(call.id, found.transition, self._clock(), duration_s=found.duration_s)
+        if moved is None:
+            return False
+        log.info("call %s settled from call history: %s", call.id, moved.state)
+        if self.observer is not None:
+            await self.observer.call_reconciled(moved, found.cost)
+        return True
 
     async def fail_unplaced(self) -> int:
         """At start: calls stored but never sent to Voximplant (the bot stopped in between) fail, and say so.

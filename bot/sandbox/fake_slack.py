@@ -6,7 +6,9 @@ Point the bot at it with SLACK_API_URL=<url>/api/. It also serves response_url e
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -25,6 +27,7 @@ class ApiCall:
     method: str
     params: dict[str, Any]
     token: str | None
+    at: float = 0.0  # by the fake's `clock`, when the request arrived
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Message:
     thread_ts: str | None = None
     user: str = BOT_USER_ID
     edits: int = 0
+    broadcast: bool = False  # a thread reply also shown in the channel (reply_broadcast)
 
 
 @dataclass
@@ -60,6 +64,7 @@ class FakeSlack:
         self.channel_errors: dict[str, str] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.clock: Callable[[], float] = time.monotonic  # tests give it the bot's pacing clock
         self._clock = 1_700_000_000
         self._serial = 0
         self.app = Starlette(
@@ -96,7 +101,7 @@ class FakeSlack:
         params = await _params(request)
         auth = request.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.pop("token", None)
-        self.calls.append(ApiCall(method, params, token))
+        self.calls.append(ApiCall(method, params, token, at=self.clock()))
         if self._faults[method]:
             fault = self._faults[method].popleft()
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
@@ -134,6 +139,7 @@ class FakeSlack:
         message = Message(
             channel=channel["id"], ts=self._next_ts(), text=text or "", blocks=blocks,
             thread_ts=params.get("thread_ts") or None,
+            broadcast=str(params.get("reply_broadcast", "")).lower() in {"1", "true"},
         )  # fmt: skip
         self.messages.append(message)
         return {"ok": True, "channel": message.channel, "ts": message.ts, "message": _shape(message)}

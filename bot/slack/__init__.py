@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from bot.slack import commands, texts
+from bot.slack import actions, commands, texts
 from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 def register(app: AsyncApp, deps: Deps) -> None:
     """Wire every listener and the one error boundary."""
     commands.register(app, deps)
+    actions.register(app, deps)
 
     @app.error
     async def unexpected(error: Exception, body: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -31,6 +31,6 @@ async def test_nowhere_to_post_means_no_call(
     fake_slack.channel_errors["C0GONE"] = "is_archived"
     fake_slack.channel_errors["U0ANA"] = "cannot_dm_bot"
     await slack.command("+14155550100 hi", channel_id="C0GONE")
-    await bot.background.idle()
+    await bot.idle()
     await eventually(lambda: len(fake_slack.calls_to("chat.postMessage")) == 2)
     assert fake_voximplant.requests == []

@@ -1,0 +1,23 @@
+"""A virtual clock for paced Slack delivery: sleeping moves time forward at once, so pacing is exact and instant."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class VirtualClock:
+    """`now()` starts at 0 and only moves when someone sleeps; `sleep(s)` advances it to that sleeper's wake time.
+
+    Exact for one writer per channel (what the tests check); with several writers sleeping at once, time jumps to
+    the latest wake time, which only ever spaces writes further apart.
+    """
+
+    def __init__(self) -> None:
+        self._now = 0.0
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        self._now = max(self._now, self._now + max(seconds, 0.0))
+        await asyncio.sleep(0)
