@@ -1,6 +1,6 @@
 """A fake Slack Web API: answers with Slack's response shapes, records every call, and fails on request.
 
-Point the bot at it with SLACK_API_URL=<url>/api/. It also serves response_url endpoints at /commands/...
+Point the bot at it with SLACK_API_URL=<url>/api/. It also serves response_url endpoints at /commands/... and /actions/...
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self._api, methods=["GET", "POST"]),
                 Route("/commands/{path:path}", self._response_url, methods=["POST"]),
+                Route("/actions/{path:path}", self._response_url, methods=["POST"]),
             ]
         )
 
