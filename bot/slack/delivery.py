@@ -394,11 +394,12 @@ def _reply_batch(rows: list[OutboxRow]) -> list[OutboxRow]:
 
 
 def _split(text: str) -> list[str]:
-    """Two halves of a text Slack found too long: at a line break near the middle, else mid-text."""
+    """Two parts of a text Slack found too long: at the line break nearest the middle, else mid-text."""
     middle = len(text) // 2
-    cut = text.rfind("\n", 0, middle + 1)
-    if cut <= 0:
+    breaks = [i for i, char in enumerate(text) if char == "\n"]
+    if not breaks:
         return [text[:middle], text[middle:]]
+    cut = min(breaks, key=lambda i: abs(i - middle))
     return [text[:cut], text[cut + 1 :]]
 
 
