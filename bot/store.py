@@ -301,9 +301,7 @@ class Store:
 
     # -- Slack outbox: every write for a call, kept until Slack accepted it -----------------------------------
 
-    async def enqueue_slack(
-        self, call_id: str, kind: str, body: dict[str, Any], *, at: datetime, rank: int = 1
-    ) -> int:
+    async def enqueue_slack(self, call_id: str, kind: str, body: dict[str, Any], *, at: datetime, rank: int = 1) -> int:
         """Keep one Slack write for `call_id`; returns its id. Writes leave in (rank, id) order."""
         async with self._write():
             cursor = await self._db.execute(

@@ -6,6 +6,7 @@ so "no faster than one write a second per channel" is checked exactly and the te
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ def write_times(fake_slack: FakeSlack, channel: str) -> list[float]:
 
 
 def assert_paced(times: list[float], pace_s: float = 1.0) -> None:
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert all(gap >= pace_s - 1e-9 for gap in gaps), [g for g in gaps if g < pace_s]
 
 
@@ -140,8 +141,13 @@ async def test_the_final_summary_can_be_broadcast(
 ) -> None:
     session = await place(slack, fake_voximplant, "+14155550100 hello")
     await fake_voximplant.send_event(session, "connected")
-    await fake_voximplant.send_event(session, "disconnected", {"duration_s": 5, "reason": "remote_hangup", "cost": 0.02})
+    await fake_voximplant.send_event(
+        session, "disconnected", {"duration_s": 5, "reason": "remote_hangup", "cost": 0.02}
+    )
     await bot.idle()
     replies = fake_slack.thread(parent_of(fake_slack))
     assert [r.broadcast for r in replies] == [False, True]
-    assert replies[-1].text == ":white_check_mark: Call ended after 5s. 0 turns. Cost: 0.0200 (Voximplant account currency)."
+    assert (
+        replies[-1].text
+        == ":white_check_mark: Call ended after 5s. 0 turns. Cost: 0.0200 (Voximplant account currency)."
+    )

@@ -1,0 +1,148 @@
+"""A real `callbot serve` process killed with SIGKILL mid-call delivers, once restarted, every write left pending."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.calls.models import Channel
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
+from bot.sandbox.slack_requests import SlackSender
+from bot.store import Store
+from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class BotProcess:
+    """`python -m bot serve` configured only through its environment, as in production."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.url = f"http://127.0.0.1:{env['PORT']}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=self.env, stdout=out, stderr=out
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    async def ready(self, http: httpx.AsyncClient) -> None:
+        async def healthy() -> bool:
+            assert self.process is not None and self.process.poll() is None, self.log.read_text()
+            try:
+                return (await http.get(f"{self.url}/healthz")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        stop = time.monotonic() + 20.0
+        while not await healthy():
+            assert time.monotonic() < stop, self.log.read_text()
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def bot_process(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> AsyncIterator[BotProcess]:
+    database = tmp_path / "callbot.db"
+    store = await Store.open(database)
+    await store.add_caller_id(
+        CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
+    )
+    await store.close()
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": f"{fake_slack.url}/api/",  # type: ignore[attr-defined]
+        "VOXIMPLANT_ACCOUNT_ID": ACCOUNT_ID,
+        "VOXIMPLANT_API_KEY": API_KEY,
+        "VOXIMPLANT_RULE_ID": str(RULE_ID),
+        "VOXIMPLANT_API_URL": f"{fake_voximplant.url}/platform_api/",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_PATH": str(database),
+        "SLACK_PACE_S": "0.02",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = BotProcess(env, tmp_path / "bot.log")
+    yield process
+    if process.process is not None and process.process.poll() is None:
+        process.process.terminate()
+        process.process.wait(timeout=10)
+
+
+async def test_killed_mid_call_and_restarted_delivers_what_was_pending(
+    bot_process: BotProcess, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient
+) -> None:
+    bot_process.start()
+    await bot_process.ready(http)
+    slack = SlackSender(http, bot_url=bot_process.url, signing_secret=SIGNING_SECRET,
+                        response_base=fake_slack.url)  # type: ignore[attr-defined]  # fmt: skip
+    assert (await slack.command("+14155550100 hello")).status_code == 200
+    await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=10)
+    session = fake_voximplant.sessions[0]
+    [parent] = fake_slack.parents("C0GENERAL")
+
+    # Slack holds the channel for an hour at the first reply: everything after it waits in the outbox.
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=3600)
+    events = [
+        ("connected", {}),
+        ("transcript", {"role": "agent", "text": "Hello, this is the agent."}),
+        ("transcript", {"role": "callee", "text": "Hi there."}),
+        ("transcript", {"role": "agent", "text": "The review moved to 3pm."}),
+    ]
+    for event, data in events:
+        assert (await fake_voximplant.send_event(session, event, data)).status_code == 200
+    await eventually(lambda: any(c.params.get("thread_ts") for c in fake_slack.calls_to("chat.postMessage")))
+    assert fake_slack.thread(parent) == []
+
+    bot_process.kill()
+    bot_process.start()
+    await bot_process.ready(http)
+
+    expected = [
+        ":large_green_circle: Connected. The agent is talking.",
+        "*Agent:* Hello, this is the agent.",
+        "*Callee:* Hi there.",
+        "*Agent:* The review moved to 3pm.",
+    ]
+
+    def lines() -> list[str]:
+        return [line for m in fake_slack.thread(parent) for line in m.text.split("\n")]
+
+    await eventually(lambda: lines() == expected, timeout=15)
+    response = await fake_voximplant.send_event(session, "disconnected", {"duration_s": 61, "reason": "remote_hangup"})
+    assert response.status_code == 200
+    await eventually(lambda: lines() == [*expected, ":white_check_mark: Call ended after 1m 01s. 3 turns."], timeout=15)
+    await eventually(lambda: "Ended after 1m 01s" in parent.text, timeout=15)
+    assert len(fake_slack.parents()) == 1  # the parent was not posted again
