@@ -141,6 +141,8 @@ async def test_killed_mid_call_and_restarted_delivers_what_was_pending(
         return [line for m in fake_slack.thread(parent) for line in m.text.split("\n")]
 
     await eventually(lambda: lines() == expected, timeout=15)
+    # Resumed together, the three pending transcript lines went out as one grouped reply.
+    assert [m.text.count("\n") + 1 for m in fake_slack.thread(parent)] == [1, 3]
     response = await fake_voximplant.send_event(session, "disconnected", {"duration_s": 61, "reason": "remote_hangup"})
     assert response.status_code == 200
     await eventually(lambda: lines() == [*expected, ":white_check_mark: Call ended after 1m 01s. 3 turns."], timeout=15)
