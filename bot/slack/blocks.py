@@ -11,6 +11,7 @@ from bot.slack import texts
 from bot.slack.ids import ActionId, BlockId
 
 Message = dict[str, Any]
+MIN_ELAPSED_S = 5  # a freshly placed call shows no "0s since it was placed"
 
 
 def call_message(call: Call, *, now: datetime | None = None) -> Message:
@@ -23,7 +24,7 @@ def call_message(call: Call, *, now: datetime | None = None) -> Message:
     if request.channel is not Channel.PSTN:
         details += f" · via {request.channel.value}"
     state = texts.state_line(call)
-    if call.is_live and now is not None:
+    if call.is_live and now is not None and (now - call.created_at).total_seconds() >= MIN_ELAPSED_S:
         state += f" · {texts.elapsed(call, now)} since it was placed"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{texts.escape(texts.headline(call))}*\n{details}"}},
