@@ -328,14 +328,15 @@ class Store:
             await self._db.executemany("DELETE FROM slack_outbox WHERE id = ?", [(i,) for i in ids])
 
     async def parent_posted(
-        self, call_id: str, row_id: int, *, channel: str, ts: str, note: str | None, at: datetime
+        self, call_id: str, row_id: int | None, *, channel: str, ts: str, note: str | None, at: datetime
     ) -> None:
         """The parent message is in Slack: keep where, forget its write, and queue `note` as the first reply."""
         async with self._write():
             await self._db.execute(
                 "UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", (channel, ts, call_id)
             )
-            await self._db.execute("DELETE FROM slack_outbox WHERE id = ?", (row_id,))
+            if row_id is not None:
+                await self._db.execute("DELETE FROM slack_outbox WHERE id = ?", (row_id,))
             if note is not None:
                 await self._db.execute(
                     "INSERT INTO slack_outbox (call_id, rank, kind, body, created_at) VALUES (?, 0, 'reply', ?, ?)",

@@ -245,9 +245,11 @@ class Delivery:
             await self._post_parent(call, first)
             return
         if call.slack_channel is None or call.slack_ts is None:
-            # Only possible when the parent could be posted nowhere: that was logged, and the call not placed.
-            log.error("call %s: %d Slack writes dropped, the call has no message", call.id, len(rows))
-            await self._store.drop_slack([row.id for row in rows])
+            # No parent in Slack: the bot stopped before queueing it, or it could be posted nowhere. Post it now
+            # (rendered as the call is); if that fails too, these writes have nowhere to go.
+            if not await self._post_parent(call, None):
+                log.error("call %s: %d Slack writes dropped, the call has no message", call.id, len(rows))
+                await self._store.drop_slack([row.id for row in rows])
             return
         if first.kind == Kind.UPDATE:
             batch = _leading(rows, lambda row: row.kind == Kind.UPDATE)
@@ -259,7 +261,7 @@ class Delivery:
         if sent:
             await self._store.drop_slack([row.id for row in batch])
 
-    async def _post_parent(self, call: Call, row: OutboxRow) -> None:
+    async def _post_parent(self, call: Call, row: OutboxRow | None) -> bool:
         origin = call.request.origin
         message = blocks.call_message(call, now=self._wall_clock())
         note = None
@@ -275,13 +277,17 @@ class Delivery:
             except SlackApiError as final:
                 log.error("call %s: could not post its message in %s (%s) nor in a DM (%s)", call.id,
                           origin.conversation_id, code, final.response.get("error"))  # fmt: skip
-                await self._store.drop_slack([row.id])
-                self._settle_parent(row.id, posted=False)
-                return
+                if row is not None:
+                    await self._store.drop_slack([row.id])
+                    self._settle_parent(row.id, posted=False)
+                return False
             note = texts.FALLBACK_TO_DM.format(conversation=origin.conversation_id, why=code)
-        await self._store.parent_posted(call.id, row.id, channel=answer["channel"], ts=answer["ts"], note=note,
+        row_id = row.id if row is not None else None
+        await self._store.parent_posted(call.id, row_id, channel=answer["channel"], ts=answer["ts"], note=note,
                                         at=self._wall_clock())  # fmt: skip
-        self._settle_parent(row.id, posted=True)
+        if row_id is not None:
+            self._settle_parent(row_id, posted=True)
+        return True
 
     def _settle_parent(self, row_id: int, *, posted: bool) -> None:
         waiter = self._parents.get(row_id)

@@ -16,12 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.calls.models import Channel
+from bot.app import create_app
+from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin
+from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
+from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
 from bot.store import Store
-from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, eventually
+from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, eventually, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,3 +151,29 @@ async def test_killed_mid_call_and_restarted_delivers_what_was_pending(
     await eventually(lambda: lines() == [*expected, ":white_check_mark: Call ended after 1m 01s. 3 turns."], timeout=15)
     await eventually(lambda: "Ended after 1m 01s" in parent.text, timeout=15)
     assert len(fake_slack.parents()) == 1  # the parent was not posted again
+
+
+async def test_a_call_stranded_before_its_message_was_queued_still_tells_the_requester(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, slack_clock: VirtualClock
+) -> None:
+    settings = make_settings(tmp_path, fake_slack, fake_voximplant)
+    store = await Store.open(settings.database_path)
+    request = CallRequest(
+        destination="+14155550100", caller_id=CALLER_ID, max_duration_s=600,
+        origin=SlackOrigin(team_id="T0SANDBOX", user_id="U0ANA", conversation_id="C0GENERAL"),
+    )  # fmt: skip
+    now = datetime.now(UTC)
+    call = Call(id="stranded1", request=request, state=CallState.REQUESTED, state_reason="", created_at=now,
+                updated_at=now)  # fmt: skip
+    await store.insert_call(call, token_hash="0" * 64)  # the bot died right after storing it
+    await store.close()
+
+    app = create_app(settings, slack_clock=slack_clock)
+    async with LocalServer(app):
+        await eventually(lambda: [len(fake_slack.thread(p)) for p in fake_slack.parents("C0GENERAL")] == [1])
+        [parent] = fake_slack.parents("C0GENERAL")
+        assert "Failed: the bot restarted before placing it" in parent.text
+        assert [m.text for m in fake_slack.thread(parent)] == [
+            ":x: The call failed: the bot restarted before placing it; nothing was dialled."
+        ]
+    assert fake_voximplant.requests == []
