@@ -316,9 +316,9 @@ class Delivery:
 
         Permanent refusals are logged and count as done, so one bad write cannot block the call's thread.
         """
-        assert call.slack_channel is not None
+        where = call.slack_channel or call.request.origin.conversation_id
         try:
-            await self._send(call.slack_channel, method, **kwargs)
+            await self._send(where, method, **kwargs)
             return True
         except SlackApiError as error:
             code = str(error.response.get("error", ""))
@@ -341,9 +341,9 @@ class Delivery:
             log.error("call %s: could not move to a DM either (%s)", call.id, error.response.get("error"))
             return False
         note = texts.MOVED_TO_DM.format(conversation=call.slack_channel, why=code)
-        await self._store.set_slack_message(call.id, channel=answer["channel"], ts=answer["ts"])
-        await self._send(answer["channel"], "chat_postMessage", channel=answer["channel"], thread_ts=answer["ts"],
-                         text=note)  # fmt: skip
+        # The note is queued ahead of every pending write (rank 0), so it opens the DM thread.
+        await self._store.parent_posted(call.id, None, channel=answer["channel"], ts=answer["ts"], note=note,
+                                        at=self._wall_clock())  # fmt: skip
         return True
 
     async def _send(self, where: str, method: str, **kwargs: Any) -> dict[str, Any]:
