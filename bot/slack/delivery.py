@@ -5,7 +5,7 @@ Per call, writes leave strictly in the order they were queued, by one worker tas
 - `parent`: the call's parent message. It goes first, and its `ts` is stored before anything else is sent, because
   every later write needs it. Where the conversation refuses us (`channel_not_found`, `not_in_channel`,
   `is_archived`), the parent goes to a DM with the requester, followed by a line saying why.
-- `update`: re-render the parent from the call as it is *now* (so a run of queued updates is sent once).
+- `update`: re-render the parent from the call as it is *now* (so all updates queued so far are sent as one).
 - `reply`: a thread reply. Consecutive transcript lines (`group`) are joined into one message, in order, none
   dropped; `msg_too_long` splits the text again.
 
@@ -252,7 +252,8 @@ class Delivery:
                 await self._store.drop_slack([row.id for row in rows])
             return
         if first.kind == Kind.UPDATE:
-            batch = _leading(rows, lambda row: row.kind == Kind.UPDATE)
+            # Rendered from the call as it is now, one update stands for every update queued so far.
+            batch = [row for row in rows if row.kind == Kind.UPDATE]
             sent = await self._write(call, "chat_update", channel=call.slack_channel, ts=call.slack_ts,
                                      **blocks.call_message(call, now=self._wall_clock()))  # fmt: skip
         else:
@@ -372,15 +373,6 @@ class Delivery:
 
 class _TooLong(Exception):
     """Slack said msg_too_long: the text must go in smaller parts."""
-
-
-def _leading(rows: list[OutboxRow], keep: Callable[[OutboxRow], bool]) -> list[OutboxRow]:
-    batch: list[OutboxRow] = []
-    for row in rows:
-        if not keep(row):
-            break
-        batch.append(row)
-    return batch
 
 
 def _reply_batch(rows: list[OutboxRow]) -> list[OutboxRow]:
