@@ -14,10 +14,20 @@ class VirtualClock:
 
     def __init__(self) -> None:
         self._now = 0.0
+        self._running = asyncio.Event()
+        self._running.set()
 
     def now(self) -> float:
         return self._now
 
     async def sleep(self, seconds: float) -> None:
+        await self._running.wait()
         self._now = max(self._now, self._now + max(seconds, 0.0))
         await asyncio.sleep(0)
+
+    def hold(self) -> None:
+        """Stop time: every sleeper waits until `release()` (a test's way to let work pile up meanwhile)."""
+        self._running.clear()
+
+    def release(self) -> None:
+        self._running.set()

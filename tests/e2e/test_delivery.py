@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.slack_requests import SlackSender
@@ -30,8 +31,11 @@ def assert_paced(times: list[float], pace_s: float = 1.0) -> None:
 
 
 async def test_a_burst_of_200_transcript_lines_arrives_complete_in_order_and_paced(
-    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, slack_clock: VirtualClock
 ) -> None:
+    # Time stands still: the parent goes out at once (the channel was free), then every later write waits its
+    # turn while the whole burst arrives, which is what a lively call looks like from Slack's side.
+    slack_clock.hold()
     session = await place(slack, fake_voximplant, "+14155550100 talk a lot")
     await fake_voximplant.send_event(session, "connected")
     said = [f"line {n:03d}: {'agent' if n % 2 else 'callee'} speaking" for n in range(200)]
@@ -41,6 +45,7 @@ async def test_a_burst_of_200_transcript_lines_arrives_complete_in_order_and_pac
         )
         assert response.status_code == 200
     await fake_voximplant.send_event(session, "disconnected", {"duration_s": 300, "reason": "remote_hangup"})
+    slack_clock.release()
     await bot.idle()
 
     lines = thread_texts(fake_slack)
@@ -51,6 +56,9 @@ async def test_a_burst_of_200_transcript_lines_arrives_complete_in_order_and_pac
     assert len(lines) == 202
     replies = fake_slack.thread(parent_of(fake_slack))
     assert all(len(reply.text) <= 3000 for reply in replies)
+    # Grouped: the milestone, the 200 lines in a few replies of at most 3,000 characters, the summary.
+    assert len(replies) == 1 + 3 + 1, [r.text.count("\n") + 1 for r in replies]
+    assert len(fake_slack.calls_to("chat.update")) == 1  # the parent was refreshed once, to its final state
     assert_paced(write_times(fake_slack, "C0GENERAL"))
     assert await bot.store.calls_with_pending_slack() == []
 
