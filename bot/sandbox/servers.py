@@ -24,7 +24,9 @@ class LocalServer:
 
     def __init__(self, app: ASGIApp | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app  # may be set after binding, when the app needs to know its own URL
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it
+        # every response waits ~40 ms for Nagle and delayed ACK to meet (what `uvicorn --port` sockets never do).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
