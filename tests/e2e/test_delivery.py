@@ -7,15 +7,21 @@ so "no faster than one write a second per channel" is checked exactly and the te
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from bot.app import create_app
+from bot.calls.models import Channel
 from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
-from tests.conftest import Bot
+from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import parent_of, place, thread_texts
 
 WRITES = ("chat.postMessage", "chat.update")
@@ -159,3 +165,36 @@ async def test_the_final_summary_can_be_broadcast(
         replies[-1].text
         == ":white_check_mark: Call ended after 5s. 0 turns. Cost: 0.0200 (Voximplant account currency)."
     )
+
+
+async def test_slack_unreachable_for_a_while_loses_nothing(
+    tmp_path: Path, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient
+) -> None:
+    fake = FakeSlack(bot_token=BOT_TOKEN)
+    clock = VirtualClock()
+    fake.clock = clock.now
+    slack_server = LocalServer(fake.app)
+    port = slack_server.port
+    fake.url = slack_server.url  # type: ignore[attr-defined]
+    await slack_server.start()
+    bot_server = LocalServer()
+    settings = make_settings(tmp_path, fake, fake_voximplant, public_base_url=bot_server.url)
+    bot_server.app = app = create_app(settings, slack_clock=clock)
+    async with bot_server:
+        await app.state.store.add_caller_id(
+            CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
+        )
+        sender = SlackSender(http, bot_url=bot_server.url, signing_secret=SIGNING_SECRET, response_base=fake.url)  # type: ignore[attr-defined]
+        session = await place(sender, fake_voximplant, "+14155550100 hello")
+        await slack_server.stop()  # Slack is gone: connections are refused
+        await fake_voximplant.send_event(session, "connected")
+        await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "Are you there?"})
+        assert await app.state.store.calls_with_pending_slack() == [session.call_id]
+        expected = [":large_green_circle: Connected. The agent is talking.", "*Agent:* Are you there?"]
+        async with LocalServer(fake.app, port=port):  # and back, at the same address
+            await eventually(
+                lambda: [ln for m in fake.thread(fake.parents()[0]) for ln in m.text.split("\n")] == expected
+            )
+            await eventually(lambda: "Connected" in fake.parents()[0].text)
+            await app.state.delivery.idle()
+    assert len(fake.parents()) == 1
