@@ -65,7 +65,7 @@ class SlackSender:
     ) -> httpx.Response:  # fmt: skip
         """A button pressed on a message: the `block_actions` payload Slack sends, with its response_url."""
         self._serial += 1
-        payload = {
+        payload: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": TEAM_ID},
             "api_app_id": "A0CALLBOT",

@@ -81,7 +81,7 @@ class MonotonicClock:
 
 
 def is_rate_limited(error: SlackApiError) -> bool:
-    return error.response.status_code == 429 or error.response.get("error") == SlackErrorCode.RATELIMITED
+    return bool(error.response.status_code == 429 or error.response.get("error") == SlackErrorCode.RATELIMITED)
 
 
 def is_transient(error: SlackApiError) -> bool:
@@ -354,7 +354,7 @@ class Delivery:
             await self._pacer.turn(where)
             try:
                 response = await getattr(self._client, method)(**kwargs)
-                return dict(response.data)  # type: ignore[arg-type]
+                return dict(response.data)
             except SlackApiError as error:
                 if is_rate_limited(error):
                     self._pacer.hold(where, retry_after(error))
