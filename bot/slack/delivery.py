@@ -228,6 +228,9 @@ class Delivery:
                     if call_id in self._dirty:
                         continue
                     return
+                # Read again after the rows: a write is queued only after the change it shows was stored, so the
+                # call read now is at least as new as every row (the one read before the wait may be stale).
+                call = await self._store.call(call_id) or call
                 try:
                     await self._deliver(call, rows)
                 except asyncio.CancelledError:
