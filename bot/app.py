@@ -84,6 +84,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             resumed = await delivery.resume()
             if resumed:
                 log.info("resuming Slack writes left pending for %d calls", resumed)
+            await calls.reannounce_stranded()
             await calls.fail_unplaced()
             watchdog = asyncio.create_task(_watch(calls, delivery, settings), name="call watchdog")
             yield

@@ -29,9 +29,12 @@ async def voximplant_events(request: Request) -> Response:
     except EventRejected as rejected:
         log.info("refused a status event: %s", rejected)
         return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status)
-    if not outcome.duplicate:
-        # Queued in the Slack outbox (SQLite) before we answer, so an accepted event is never lost to a crash.
-        await calls.announce(outcome, event)
+    # Slack writes are queued in the outbox (SQLite) before we answer, so an accepted event is not lost to a crash;
+    # an event stored just before a crash is announced at the next start, or when the scenario repeats it.
+    if outcome.duplicate:
+        await calls.catch_up(event)
+    else:
+        await calls.announce_once(outcome, event)
     return JSONResponse({"ok": True, "duplicate": outcome.duplicate})
 
 

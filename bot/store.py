@@ -88,6 +88,9 @@ MIGRATIONS: Sequence[str] = (
         created_at TEXT NOT NULL
     );
     CREATE INDEX slack_outbox_by_call ON slack_outbox (call_id, rank, id);
+    ALTER TABLE call_events ADD COLUMN announced INTEGER NOT NULL DEFAULT 0;
+    UPDATE call_events SET announced = 1;
+    CREATE INDEX call_events_unannounced ON call_events (received_at) WHERE announced = 0;
     """,
 )
 
@@ -298,6 +301,26 @@ class Store:
             " AND slack_ts IS NOT NULL"
         )
         return [_call(row) for row in rows]
+
+    async def mark_announced(self, call_id: str, seq: int) -> None:
+        """The Slack writes event `seq` causes are in the outbox."""
+        async with self._write():
+            await self._db.execute("UPDATE call_events SET announced = 1 WHERE call_id = ? AND seq = ?", (call_id, seq))
+
+    async def is_announced(self, call_id: str, seq: int) -> bool:
+        value = await self._scalar("SELECT announced FROM call_events WHERE call_id = ? AND seq = ?", call_id, seq)
+        return bool(value)
+
+    async def unannounced_events(self) -> list[dict[str, Any]]:
+        """Events stored whose Slack writes were never queued (the bot stopped in between), oldest first."""
+        rows = await self._fetch(
+            "SELECT call_id, seq, event, at, data FROM call_events WHERE announced = 0 ORDER BY received_at, seq"
+        )
+        return [
+            {"v": 1, "call_id": r["call_id"], "seq": r["seq"], "event": r["event"], "at": r["at"],
+             "data": json.loads(r["data"])}
+            for r in rows
+        ]  # fmt: skip
 
     # -- Slack outbox: every write for a call, kept until Slack accepted it -----------------------------------
 

@@ -16,11 +16,20 @@ from typing import Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from bot.calls.grammar import CallDraft
-from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
+from bot.calls.models import (
+    Call,
+    CallRequest,
+    CallState,
+    Channel,
+    ErrorEvent,
+    SlackOrigin,
+    StatusEvent,
+    TranscriptEvent,
+)
 from bot.calls.numbers import parse_phone_number, region_of
 from bot.calls.policy import resolve_caller_id
 from bot.calls.reconcile import verdict
-from bot.calls.states import Transition, transition_for
+from bot.calls.states import Transition, brought_to, transition_for
 from bot.errors import EventRejected, Refusal, VoximplantError
 from bot.store import EventOutcome, Store
 from bot.voximplant import VoximplantClient
@@ -257,6 +266,36 @@ class CallService:
         if self.observer is not None:
             await self.observer.call_reconciled(moved, found.cost)
         return True
+
+    async def announce_once(self, outcome: EventOutcome, event: StatusEvent) -> None:
+        """Announce a newly stored event and note that its Slack writes are queued."""
+        await self.announce(outcome, event)
+        await self.store.mark_announced(event.call_id, event.seq)
+
+    async def catch_up(self, event: StatusEvent) -> None:
+        """A repeated event whose first delivery was stored but never announced (we stopped in between): announce it."""
+        if not await self.store.is_announced(event.call_id, event.seq):
+            await self._reannounce(event)
+
+    async def reannounce_stranded(self) -> int:
+        """At start: announce events an earlier run stored but stopped before announcing. Returns how many."""
+        stranded = await self.store.unannounced_events()
+        for raw in stranded:
+            await self._reannounce(_EVENT.validate_python(raw))
+        return len(stranded)
+
+    async def _reannounce(self, event: StatusEvent) -> None:
+        # The transition this event made (if any) is already stored; show the call as it is now. The milestone is
+        # repeated only when this event is what put the call in its current state.
+        call = await self.store.call(event.call_id)
+        if call is None:
+            return
+        if self.observer is not None:
+            if isinstance(event, TranscriptEvent | ErrorEvent):
+                await self.observer.call_event(call, event)
+            elif brought_to(event, call):
+                await self.observer.call_moved(call, Transition(call.state, call.state_reason))
+        await self.store.mark_announced(event.call_id, event.seq)
 
     async def fail_unplaced(self) -> int:
         """At start: calls stored but never sent to Voximplant (the bot stopped in between) fail, and say so.

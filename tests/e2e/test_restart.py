@@ -15,16 +15,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
 from bot.app import create_app
-from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin
+from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
+from bot.calls.states import transition_for
 from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
 from bot.store import Store
-from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, eventually, make_settings
+from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
+from tests.e2e.test_call_flow import place as place_call
+from tests.e2e.test_call_flow import thread_texts as thread_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -177,3 +181,29 @@ async def test_a_call_stranded_before_its_message_was_queued_still_tells_the_req
             ":x: The call failed: the bot restarted before placing it; nothing was dialled."
         ]
     assert fake_voximplant.requests == []
+
+
+async def test_an_event_stored_just_before_a_crash_is_still_shown(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place_call(slack, fake_voximplant, "+14155550100 hello")
+    adapter = TypeAdapter[StatusEvent](StatusEvent)
+
+    def event(seq: int, name: str, data: dict[str, object]) -> StatusEvent:
+        return adapter.validate_python(
+            {"v": 1, "call_id": session.call_id, "seq": seq, "event": name, "at": datetime.now(UTC), "data": data}
+        )
+
+    # What the bot does with an event up to the moment it dies: stored, state moved, nothing queued for Slack.
+    for stored in [event(1, "connected", {}), event(2, "transcript", {"role": "agent", "text": "Hi!"})]:
+        await bot.store.record_event(stored, received_at=datetime.now(UTC), decide=transition_for)
+
+    # The scenario never got its answer for seq 1, so it sends it again: the repeat is a duplicate, yet shown.
+    again = await fake_voximplant.send_event(session, "connected", seq=1)
+    assert again.json() == {"ok": True, "duplicate": True}
+    # Seq 2 is picked up by what the next start runs.
+    assert await bot.app.state.calls.reannounce_stranded() == 1
+    assert await bot.app.state.calls.reannounce_stranded() == 0
+    await bot.idle()
+    assert thread_lines(fake_slack) == [":large_green_circle: Connected. The agent is talking.", "*Agent:* Hi!"]
+    assert "Connected" in fake_slack.parents()[0].text
