@@ -23,9 +23,10 @@ from starlette.routing import Route
 from bot import routes, slack
 from bot.calls.service import CallPolicy, CallService
 from bot.settings import Settings
-from bot.slack.delivery import Clock, Delivery
+from bot.slack.delivery import Delivery
 from bot.slack.deps import Deps
 from bot.slack.notifier import SlackCallView
+from bot.slack.pacing import Clock
 from bot.store import Store
 from bot.tasks import Background
 from bot.voximplant import ApiKeyAuth, VoximplantClient

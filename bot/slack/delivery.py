@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -33,6 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.calls.models import Call
 from bot.slack import blocks, texts
+from bot.slack.pacing import Clock, MonotonicClock, Pacer
 from bot.store import OutboxRow, Store
 
 log = logging.getLogger(__name__)
@@ -61,22 +61,6 @@ WHERE_ELSE = frozenset({SlackErrorCode.CHANNEL_NOT_FOUND, SlackErrorCode.NOT_IN_
 TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 
 
-class Clock(Protocol):
-    """Time as pacing sees it: injectable, so tests run paced deliveries deterministically and fast."""
-
-    def now(self) -> float: ...
-
-    def sleep(self, seconds: float) -> Awaitable[None]: ...
-
-
-class MonotonicClock:
-    def now(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
 # -- retry rules: each answers one question about a failed write --------------------------------------------------
 
 
@@ -98,32 +82,6 @@ def retry_after(error: SlackApiError, default: float = 1.0) -> float:
         return max(0.0, float(error.response.headers.get("Retry-After", default)))
     except (TypeError, ValueError):
         return default
-
-
-class Pacer:
-    """Keeps writes to one channel `pace_s` apart, and holds a channel for a 429's Retry-After."""
-
-    def __init__(self, clock: Clock, pace_s: float) -> None:
-        self._clock = clock
-        self._pace_s = pace_s
-        self._next: dict[str, float] = {}
-
-    async def ready(self, channel: str) -> None:
-        """Wait until `channel` may take a write, without claiming the turn."""
-        wait = self._next.get(channel, 0.0) - self._clock.now()
-        if wait > 0:
-            await self._clock.sleep(wait)
-
-    async def turn(self, channel: str) -> None:
-        """Wait for and claim the next turn on `channel`."""
-        now = self._clock.now()
-        slot = max(now, self._next.get(channel, 0.0))
-        self._next[channel] = slot + self._pace_s
-        if slot > now:
-            await self._clock.sleep(slot - now)
-
-    def hold(self, channel: str, seconds: float) -> None:
-        self._next[channel] = max(self._next.get(channel, 0.0), self._clock.now() + seconds)
 
 
 class Delivery:

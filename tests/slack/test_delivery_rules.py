@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.sandbox.clock import VirtualClock
-from bot.slack.delivery import MAX_REPLY_CHARS, Kind, Pacer, _reply_batch, _split
+from bot.slack.delivery import MAX_REPLY_CHARS, Kind, _reply_batch, _split
+from bot.slack.pacing import Pacer
 from bot.store import OutboxRow
 
 
