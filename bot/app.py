@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import aiohttp
 import httpx
@@ -26,19 +28,25 @@ from bot.calls.permissions import Limits, Permissions
 from bot.calls.service import CallPolicy, CallService, utc_now
 from bot.metrics import CountingRateLimitRetryHandler, Metrics, RequestCounter, metrics_route
 from bot.settings import Settings
+from bot.slack.delivery import Delivery
 from bot.slack.deps import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackCallView
+from bot.slack.pacing import Clock
 from bot.store import Store
 from bot.tasks import Background
 from bot.voximplant import Auth, VoximplantClient, auth_from
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 20.0
+DELIVERY_GRACE_S = 5.0
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The bot as an ASGI app; its lifespan opens the store and the HTTP clients and closes them."""
+def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starlette:
+    """The bot as an ASGI app; its lifespan opens the store and the HTTP clients and closes them.
+
+    `slack_clock` paces Slack writes (tests pass a virtual clock so pacing is deterministic and fast).
+    """
     metrics = Metrics()
 
     @asynccontextmanager
@@ -51,6 +59,8 @@ def create_app(settings: Settings) -> Starlette:
         # Socket Mode may run without a signing secret: then HTTP Slack requests are checked against a secret
         # nobody knows, so /slack/events refuses them all.
         signing_secret = _secret(settings.slack_signing_secret) or secrets.token_hex(32)
+        delivery: Delivery | None = None
+        watchdog: asyncio.Task[None] | None = None
         try:
             slack_client = AsyncWebClient(
                 token=_secret(settings.slack_bot_token),
@@ -65,7 +75,18 @@ def create_app(settings: Settings) -> Starlette:
                 _policy(settings),
                 permissions=_permissions(settings, store, directory),
             )
-            calls.observer = SlackCallView(slack_client, store)
+            # The outbox retries by itself (429, 5xx, connection errors), so its client has no retry handlers.
+            delivery = Delivery(
+                AsyncWebClient(
+                    token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session
+                ),
+                store,
+                pace_s=settings.slack_pace_s,
+                clock=slack_clock,
+                broadcast_summary=settings.slack_broadcast_summary,
+                on_retry=lambda reason: metrics.slack_retries.labels(reason).inc(),
+            )
+            calls.observer = SlackCallView(delivery, store)
             bolt = AsyncApp(
                 client=slack_client,
                 signing_secret=signing_secret,
@@ -77,9 +98,15 @@ def create_app(settings: Settings) -> Starlette:
             app.state.metrics = metrics
             app.state.calls = calls
             app.state.background = background
+            app.state.delivery = delivery
             app.state.slack_handler = AsyncSlackRequestHandler(bolt)
             app.state.verifier = SignatureVerifier(signing_secret)
+            resumed = await delivery.resume()
+            if resumed:
+                log.info("resuming Slack writes left pending for %d calls", resumed)
+            await calls.reannounce_stranded()
             await calls.fail_unplaced()
+            watchdog = asyncio.create_task(_watch(calls, delivery, settings), name="call watchdog")
             if settings.slack_app_token is not None:
                 # Socket Mode: Slack's requests arrive over a WebSocket this app opens; no public Slack request URL.
                 # /voximplant/events, /healthz and /metrics are still served over HTTP.
@@ -90,9 +117,16 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             if socket_mode is not None:
                 await socket_mode.close_async()  # no new Slack requests; the work under way drains below
+            if watchdog is not None:
+                watchdog.cancel()
+                await asyncio.gather(watchdog, return_exceptions=True)
             unfinished = await background.drain(SHUTDOWN_GRACE_S)
             if unfinished:
                 log.warning("stopped with %d background tasks unfinished", unfinished)
+            if delivery is not None:
+                left = await delivery.flush(DELIVERY_GRACE_S)
+                if left:
+                    log.warning("stopped with Slack writes pending for %d calls; they resume at the next start", left)
             await http.aclose()
             await session.close()
             await store.close()
@@ -118,6 +152,18 @@ async def _slack_events(request: Request) -> Response:
     return await handler.handle(request)
 
 
+async def _watch(calls: CallService, delivery: Delivery, settings: Settings) -> None:
+    """Every so often: settle calls gone quiet from the call history, and refresh live parents' elapsed time."""
+    while True:
+        await asyncio.sleep(settings.reconcile_every_s)
+        try:
+            await calls.reconcile_stale(timedelta(seconds=settings.reconcile_after_s))
+            for call in await calls.store.shown_live_calls():
+                await delivery.update(call)
+        except Exception:  # the watchdog must outlive one bad round; the next round tries again
+            log.exception("the call watchdog failed a round")
+
+
 def _voximplant(settings: Settings, http: httpx.AsyncClient, metrics: Metrics) -> VoximplantClient | None:
     auth = voximplant_auth(settings) if settings.voximplant_configured else None
     if auth is None:
@@ -141,6 +187,7 @@ def _policy(settings: Settings) -> CallPolicy:
         rule_id=settings.voximplant_rule_id,
         callback_url=f"{base}/voximplant/events" if base else None,
         allowed_types=number_types(settings.allowed_number_types),
+        admins=frozenset(settings.callbot_admins),
     )
 
 

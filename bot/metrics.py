@@ -6,7 +6,7 @@ prometheus-client rather than hand-written text: it gets the exposition format's
     callbot_http_requests_total{route,status}        requests answered, by route template
     callbot_calls{state}                             calls in the store by state (ended/failed/canceled: outcomes)
     callbot_background_tasks                         work queued or under way (Slack deliveries, call launches)
-    callbot_slack_retries_total{reason}              Slack Web API requests retried (ratelimited: HTTP 429)
+    callbot_slack_retries_total{reason}              Slack writes retried: ratelimited (429), server_error, connection
     callbot_voximplant_request_seconds{method}       Management API latency, retries included
     callbot_voximplant_errors_total{method,kind}     Management API failures (error: it answered one; unreachable)
 """

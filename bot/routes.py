@@ -13,7 +13,6 @@ from bot.calls.service import CallService, utc_now
 from bot.errors import EventRejected
 from bot.logs import bind_call
 from bot.store import Store
-from bot.tasks import Background
 
 log = logging.getLogger(__name__)
 MAX_EVENT_BYTES = 64 * 1024
@@ -23,7 +22,6 @@ REPLAY_WINDOW = timedelta(minutes=10)  # Slack refuses timestamps older than 5 m
 async def voximplant_events(request: Request) -> Response:
     """POST /voximplant/events: one status event from a call's scenario."""
     calls: CallService = request.app.state.calls
-    background: Background = request.app.state.background
     body = await request.body()
     if len(body) > MAX_EVENT_BYTES:
         return JSONResponse({"ok": False, "error": "body too large"}, status_code=413)
@@ -33,8 +31,12 @@ async def voximplant_events(request: Request) -> Response:
         log.info("refused a status event: %s", rejected)
         return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status)
     bind_call(outcome.call.id)
-    if not outcome.duplicate:
-        background.spawn(calls.announce(outcome, event), key=outcome.call.id, name=f"announce {outcome.call.id}")
+    # Slack writes are queued in the outbox (SQLite) before we answer, so an accepted event is not lost to a crash;
+    # an event stored just before a crash is announced at the next start, or when the scenario repeats it.
+    if outcome.duplicate:
+        await calls.catch_up(event)
+    else:
+        await calls.announce_once(outcome, event)
     return JSONResponse({"ok": True, "duplicate": outcome.duplicate})
 
 

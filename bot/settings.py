@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     concurrent_calls_per_user: int = Field(default=2, ge=0)
     concurrent_calls_per_workspace: int = Field(default=10, ge=0)
 
+    slack_pace_s: float = Field(default=1.0, ge=0, description="least time between two writes to one channel")
+    slack_broadcast_summary: bool = False  # post each call's final summary to the channel too (reply_broadcast)
+    reconcile_after_s: float = Field(default=300.0, gt=0, description="silence before asking the call history")
+    reconcile_every_s: float = Field(default=30.0, gt=0, description="how often live calls are checked")
+
     @field_validator("callbot_admins", "allowed_countries", "allowed_number_types", "allowed_callers", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:

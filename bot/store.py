@@ -104,6 +104,20 @@ MIGRATIONS: Sequence[str] = (
     CREATE INDEX calls_by_team_state ON calls (team_id, state);
     CREATE INDEX calls_by_time ON calls (created_at);
     """,
+    """
+    CREATE TABLE slack_outbox (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id    TEXT NOT NULL REFERENCES calls (id),
+        rank       INTEGER NOT NULL DEFAULT 1,
+        kind       TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX slack_outbox_by_call ON slack_outbox (call_id, rank, id);
+    ALTER TABLE call_events ADD COLUMN announced INTEGER NOT NULL DEFAULT 0;
+    UPDATE call_events SET announced = 1;
+    CREATE INDEX call_events_unannounced ON call_events (received_at) WHERE announced = 0;
+    """,
 )
 
 
@@ -135,6 +149,16 @@ class AuditEntry:
     target: str
     detail: str
     allowed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One Slack write waiting to be delivered: `kind` is parent, update or reply; `body` its details."""
+
+    id: int
+    call_id: str
+    kind: str
+    body: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,6 +404,96 @@ class Store:
             "SELECT from_state, to_state, reason FROM call_transitions WHERE call_id = ? ORDER BY rowid", call_id
         )
         return [(row["from_state"], row["to_state"], row["reason"]) for row in rows]
+
+    async def settle(
+        self, call_id: str, transition: Transition, at: datetime, *, duration_s: float | None
+    ) -> Call | None:
+        """Apply a terminal `transition` learnt elsewhere (call history), with the duration it reported."""
+        async with self._write():
+            fields: dict[str, Any] = {"duration_s": duration_s} if duration_s is not None else {}
+            return await self._move(call_id, transition, at, fields)
+
+    async def stale_calls(self, *, quiet_since: datetime) -> list[Call]:
+        """Live calls already sent to Voximplant that have heard nothing (no event, no move) since `quiet_since`."""
+        rows = await self._fetch(
+            "SELECT * FROM calls WHERE state IN ('starting', 'dialing', 'ringing', 'connected')"
+            " AND history_id IS NOT NULL"
+            " AND COALESCE((SELECT MAX(received_at) FROM call_events WHERE call_id = calls.id), updated_at) < ?",
+            quiet_since.isoformat(),
+        )
+        return [_call(row) for row in rows]
+
+    async def shown_live_calls(self) -> list[Call]:
+        """Live calls whose parent message is in Slack (their elapsed time is refreshed)."""
+        rows = await self._fetch(
+            "SELECT * FROM calls WHERE state IN ('starting', 'dialing', 'ringing', 'connected')"
+            " AND slack_ts IS NOT NULL"
+        )
+        return [_call(row) for row in rows]
+
+    async def mark_announced(self, call_id: str, seq: int) -> None:
+        """The Slack writes event `seq` causes are in the outbox."""
+        async with self._write():
+            await self._db.execute("UPDATE call_events SET announced = 1 WHERE call_id = ? AND seq = ?", (call_id, seq))
+
+    async def is_announced(self, call_id: str, seq: int) -> bool:
+        value = await self._scalar("SELECT announced FROM call_events WHERE call_id = ? AND seq = ?", call_id, seq)
+        return bool(value)
+
+    async def unannounced_events(self) -> list[dict[str, Any]]:
+        """Events stored whose Slack writes were never queued (the bot stopped in between), oldest first."""
+        rows = await self._fetch(
+            "SELECT call_id, seq, event, at, data FROM call_events WHERE announced = 0 ORDER BY received_at, seq"
+        )
+        return [
+            {"v": 1, "call_id": r["call_id"], "seq": r["seq"], "event": r["event"], "at": r["at"],
+             "data": json.loads(r["data"])}
+            for r in rows
+        ]  # fmt: skip
+
+    # -- Slack outbox: every write for a call, kept until Slack accepted it -----------------------------------
+
+    async def enqueue_slack(self, call_id: str, kind: str, body: dict[str, Any], *, at: datetime, rank: int = 1) -> int:
+        """Keep one Slack write for `call_id`; returns its id. Writes leave in (rank, id) order."""
+        async with self._write():
+            cursor = await self._db.execute(
+                "INSERT INTO slack_outbox (call_id, rank, kind, body, created_at) VALUES (?, ?, ?, ?, ?)",
+                (call_id, rank, kind, json.dumps(body), at.isoformat()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    async def pending_slack(self, call_id: str, *, limit: int = 500) -> list[OutboxRow]:
+        rows = await self._fetch(
+            "SELECT id, call_id, kind, body FROM slack_outbox WHERE call_id = ? ORDER BY rank, id LIMIT ?",
+            call_id,
+            limit,
+        )
+        return [OutboxRow(row["id"], row["call_id"], row["kind"], json.loads(row["body"])) for row in rows]
+
+    async def calls_with_pending_slack(self) -> list[str]:
+        rows = await self._fetch("SELECT call_id, MIN(id) AS first FROM slack_outbox GROUP BY call_id ORDER BY first")
+        return [row["call_id"] for row in rows]
+
+    async def drop_slack(self, ids: Sequence[int]) -> None:
+        """Forget writes Slack accepted (or that can never be delivered, which the caller logged)."""
+        async with self._write():
+            await self._db.executemany("DELETE FROM slack_outbox WHERE id = ?", [(i,) for i in ids])
+
+    async def parent_posted(
+        self, call_id: str, row_id: int | None, *, channel: str, ts: str, note: str | None, at: datetime
+    ) -> None:
+        """The parent message is in Slack: keep where, forget its write, and queue `note` as the first reply."""
+        async with self._write():
+            await self._db.execute(
+                "UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", (channel, ts, call_id)
+            )
+            if row_id is not None:
+                await self._db.execute("DELETE FROM slack_outbox WHERE id = ?", (row_id,))
+            if note is not None:
+                await self._db.execute(
+                    "INSERT INTO slack_outbox (call_id, rank, kind, body, created_at) VALUES (?, 0, 'reply', ?, ?)",
+                    (call_id, json.dumps({"text": note}), at.isoformat()),
+                )
 
     # -- Slack request replay guard ----------------------------------------------------------------------------
 

@@ -15,13 +15,13 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 import jwt
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import VoximplantError, VoximplantUnreachable
 
@@ -171,6 +171,46 @@ class Rule(BaseModel):
     scenarios: list[Scenario] = Field(default_factory=list)
 
 
+class CallInfo(BaseModel):
+    """One call inside a session, as GetCallHistory reports it with `with_calls=true` (CallInfoType)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    call_id: int
+    incoming: bool = False
+    successful: bool = False
+    duration: float | None = None
+    cost: float | None = None
+    remote_number: str = ""
+    start_time: str | None = None
+    end_reason: dict[str, Any] | None = None
+
+
+class CallSessionInfo(BaseModel):
+    """One JS session from GetCallHistory (CallSessionInfoType): over once `finish_reason` is set."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    call_session_history_id: int
+    start_date: str | None = None
+    duration: float | None = None
+    finish_reason: str | None = None
+    calls: list[CallInfo] = []
+
+    @property
+    def finished(self) -> bool:
+        return self.finish_reason is not None
+
+    @property
+    def outgoing(self) -> CallInfo | None:
+        """The call the scenario placed (the session's first outgoing call)."""
+        return next((call for call in self.calls if not call.incoming), None)
+
+
+class _History(BaseModel):
+    result: list[CallSessionInfo]
+
+
 class _ErrorBody(BaseModel):
     code: int
     msg: str
@@ -291,6 +331,47 @@ class VoximplantClient:
                   "bind": "true"}  # fmt: skip
         await self._call("BindScenario", params)
 
+    async def get_call_history(self, history_id: int, *, started_at: datetime) -> CallSessionInfo | None:
+        """The session `history_id` with its calls, or None when the history does not list it (yet).
+
+        GetCallHistory needs a time window (`from_date`, `to_date`, UTC, `YYYY-MM-DD HH:mm:ss`); the session began
+        after `started_at`, so the window runs from a little before that to a little after now.
+        """
+        now = datetime.now(started_at.tzinfo)
+        params = {
+            "from_date": _history_time(started_at - timedelta(minutes=5)),
+            "to_date": _history_time(now + timedelta(minutes=5)),
+            "call_session_history_id": str(history_id),
+            "with_calls": "true",
+            "count": "1",
+        }
+        body = await self._call("GetCallHistory", params)
+        try:
+            history = _History.model_validate(body)
+        except ValidationError:
+            raise VoximplantError("GetCallHistory answered without a result list") from None
+        return next((s for s in history.result if s.call_session_history_id == history_id), None)
+
+    async def hang_up(self, access_url: str) -> None:
+        """Ask the running session to hang up (POST {"action":"hangup"} to its access URL); repeats are harmless.
+
+        The access URL opens the session to anyone holding it: it never appears in an error or a log line.
+        """
+        for attempt in range(1, self._attempts + 1):
+            try:
+                response = await self._http.post(access_url, json={"action": "hangup"})
+            except httpx.TransportError as error:
+                if attempt < self._attempts:
+                    await asyncio.sleep(self._backoff_s * attempt)
+                    continue
+                raise VoximplantUnreachable(f"could not reach the call's session ({type(error).__name__})") from None
+            if response.status_code >= 500 and attempt < self._attempts:
+                await asyncio.sleep(self._backoff_s * attempt)
+                continue
+            if response.status_code != 200:
+                raise VoximplantError(f"the call's session answered HTTP {response.status_code}")
+            return
+
     async def _call(self, method: str, params: Mapping[str, str]) -> dict[str, object]:
         started = time.perf_counter()
         try:
@@ -371,6 +452,10 @@ def _int_field(body: dict[str, object], name: str) -> int:
     if not isinstance(value, int):
         raise VoximplantError(f"Voximplant answered without {name}")
     return value
+
+
+def _history_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:

@@ -17,11 +17,13 @@ from starlette.applications import Starlette
 
 from bot.app import create_app
 from bot.calls.models import Channel
+from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
 from bot.settings import Settings
+from bot.slack.delivery import Delivery
 from bot.store import Store
 from bot.tasks import Background
 
@@ -87,6 +89,18 @@ class Bot:
     def background(self) -> Background:
         return self.app.state.background  # type: ignore[no-any-return]
 
+    @property
+    def delivery(self) -> Delivery:
+        return self.app.state.delivery  # type: ignore[no-any-return]
+
+    async def idle(self) -> None:
+        """Wait until background work is done and every Slack write queued by it has been delivered."""
+        while True:
+            await self.background.idle()
+            await self.delivery.idle()
+            if not self.background._tasks and not self.delivery._workers:
+                return
+
 
 def make_settings(tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
@@ -112,12 +126,21 @@ def bot_settings(tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVox
 
 
 @pytest.fixture
+def slack_clock(fake_slack: FakeSlack) -> VirtualClock:
+    """Slack pacing runs on virtual time, shared with the fake Slack's record of when each call arrived."""
+    clock = VirtualClock()
+    fake_slack.clock = clock.now
+    return clock
+
+
+@pytest.fixture
 async def bot(
-    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, bot_settings: dict[str, Any]
-) -> AsyncIterator[Bot]:
+    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, bot_settings: dict[str, Any],
+    slack_clock: VirtualClock,
+) -> AsyncIterator[Bot]:  # fmt: skip
     server = LocalServer()  # bound first: the callback URL names the bot's own port
     settings = make_settings(tmp_path, fake_slack, fake_voximplant, **{"public_base_url": server.url, **bot_settings})
-    server.app = app = create_app(settings)
+    server.app = app = create_app(settings, slack_clock=slack_clock)
     async with server:
         await app.state.store.add_caller_id(
             CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)

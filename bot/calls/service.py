@@ -11,14 +11,23 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
 from bot.calls.destinations import infer_channel, parse_channel, parse_destination, parse_duration
 from bot.calls.grammar import CallDraft
-from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
+from bot.calls.models import (
+    Call,
+    CallRequest,
+    CallState,
+    Channel,
+    ErrorEvent,
+    SlackOrigin,
+    StatusEvent,
+    TranscriptEvent,
+)
 from bot.calls.numbers import (
     CALLABLE_TYPES,
     format_international,
@@ -28,7 +37,8 @@ from bot.calls.numbers import (
 )
 from bot.calls.permissions import Permissions
 from bot.calls.policy import resolve_caller_id
-from bot.calls.states import Transition, transition_for
+from bot.calls.reconcile import verdict
+from bot.calls.states import Transition, brought_to, transition_for
 from bot.errors import EventRejected, Refusal, Refusals, VoximplantError
 from bot.store import EventOutcome, Store
 from bot.voximplant import VoximplantClient
@@ -37,6 +47,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _EVENT = TypeAdapter[StatusEvent](StatusEvent)
 MAX_INSTRUCTIONS = 3000
+HANG_UP_NOT_YOURS = "Only <@{requester}> (who placed this call) or a callbot admin can hang it up."
+HANG_UP_OVER = "This call has already ended; there is nothing to hang up."
+HANG_UP_TOO_EARLY = "The call is still being set up, so it cannot be hung up yet. Try again in a few seconds."
+HANG_UP_UNKNOWN = "I can't find that call any more; it may belong to an older installation of callbot."
 
 
 class CallObserver(Protocol):
@@ -50,6 +64,14 @@ class CallObserver(Protocol):
 
     async def call_event(self, call: Call, event: StatusEvent) -> None: ...
 
+    async def hang_up_requested(self, call: Call, user_id: str) -> None: ...
+
+    async def hang_up_failed(self, call: Call, why: str) -> None: ...
+
+    async def call_reconciled(self, call: Call, cost: float | None) -> None:
+        """The call's final state came from Voximplant's call history, not from its status events."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class CallPolicy:
@@ -62,6 +84,7 @@ class CallPolicy:
     rule_id: int | None
     callback_url: str | None
     allowed_types: frozenset[int] = CALLABLE_TYPES
+    admins: frozenset[str] = frozenset()
 
 
 def utc_now() -> datetime:
@@ -283,6 +306,91 @@ class CallService:
             await self.observer.call_moved(outcome.call, outcome.transition)
         else:
             await self.observer.call_event(outcome.call, event)
+
+    async def may_hang_up(self, call_id: str, user_id: str) -> Call:
+        """The call `user_id` wants to hang up, or a Refusal: only the requester or an admin, only a live call."""
+        call = await self.store.call(call_id)
+        if call is None:
+            raise Refusal(HANG_UP_UNKNOWN)
+        requester = call.request.origin.user_id
+        if user_id != requester and user_id not in self._policy.admins:
+            raise Refusal(HANG_UP_NOT_YOURS.format(requester=requester))
+        if not call.is_live:
+            raise Refusal(HANG_UP_OVER)
+        if call.access_url is None:
+            raise Refusal(HANG_UP_TOO_EARLY)
+        return call
+
+    async def hang_up(self, call: Call, user_id: str) -> None:
+        """Ask the call's session to hang up; the scenario answers and reports `disconnected` (hangup_requested)."""
+        if self._voximplant is None or call.access_url is None:  # may_hang_up() refuses this
+            return
+        if self.observer is not None:
+            await self.observer.hang_up_requested(call, user_id)
+        try:
+            await self._voximplant.hang_up(call.access_url)
+        except VoximplantError as error:
+            log.warning("hang-up of call %s failed: %s", call.id, error)
+            if self.observer is not None:
+                await self.observer.hang_up_failed(call, error.message)
+            await self.reconcile(call)
+
+    async def reconcile_stale(self, quiet_for: timedelta) -> int:
+        """Reconcile each live call that has heard nothing for `quiet_for`; returns how many were settled."""
+        settled = 0
+        for call in await self.store.stale_calls(quiet_since=self._clock() - quiet_for):
+            settled += await self.reconcile(call)
+        return settled
+
+    async def reconcile(self, call: Call) -> bool:
+        """Settle a call from Voximplant's call history if the session is over; True if it moved."""
+        if self._voximplant is None or call.history_id is None:
+            return False
+        try:
+            session = await self._voximplant.get_call_history(call.history_id, started_at=call.created_at)
+        except VoximplantError as error:
+            log.warning("call history for call %s could not be read: %s", call.id, error)
+            return False
+        found = verdict(session)
+        if found is None:
+            return False
+        moved = await self.store.settle(call.id, found.transition, self._clock(), duration_s=found.duration_s)
+        if moved is None:
+            return False
+        log.info("call %s settled from call history: %s", call.id, moved.state)
+        if self.observer is not None:
+            await self.observer.call_reconciled(moved, found.cost)
+        return True
+
+    async def announce_once(self, outcome: EventOutcome, event: StatusEvent) -> None:
+        """Announce a newly stored event and note that its Slack writes are queued."""
+        await self.announce(outcome, event)
+        await self.store.mark_announced(event.call_id, event.seq)
+
+    async def catch_up(self, event: StatusEvent) -> None:
+        """A repeated event whose first delivery was stored but never announced (we stopped in between): announce it."""
+        if not await self.store.is_announced(event.call_id, event.seq):
+            await self._reannounce(event)
+
+    async def reannounce_stranded(self) -> int:
+        """At start: announce events an earlier run stored but stopped before announcing. Returns how many."""
+        stranded = await self.store.unannounced_events()
+        for raw in stranded:
+            await self._reannounce(_EVENT.validate_python(raw))
+        return len(stranded)
+
+    async def _reannounce(self, event: StatusEvent) -> None:
+        # The transition this event made (if any) is already stored; show the call as it is now. The milestone is
+        # repeated only when this event is what put the call in its current state.
+        call = await self.store.call(event.call_id)
+        if call is None:
+            return
+        if self.observer is not None:
+            if isinstance(event, TranscriptEvent | ErrorEvent):
+                await self.observer.call_event(call, event)
+            elif brought_to(event, call):
+                await self.observer.call_moved(call, Transition(call.state, call.state_reason))
+        await self.store.mark_announced(event.call_id, event.seq)
 
     async def fail_unplaced(self) -> int:
         """At start: calls stored but never sent to Voximplant (the bot stopped in between) fail, and say so.

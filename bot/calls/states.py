@@ -71,6 +71,16 @@ def transition_for(call: Call, event: StatusEvent) -> Transition | None:
     return target if can_move(call.state, target.state) else None
 
 
+def brought_to(event: StatusEvent, call: Call) -> bool:
+    """True if `event` is the kind of event that put `call` in the state it is in now."""
+    match event:
+        case ProgressEvent():
+            return _PROGRESS[event.event] is call.state
+        case FailedEvent() | DisconnectedEvent():
+            return not call.is_live
+    return False
+
+
 def _after_disconnect(call: Call, event: DisconnectedEvent) -> Transition:
     was_connected = call.connected_at is not None or event.data.duration_s > 0
     if was_connected:

@@ -1,6 +1,7 @@
 """A fake Slack Web API: answers with Slack's response shapes, records every call, and fails on request.
 
 Point the bot at it with SLACK_API_URL=<url>/api/. It also serves response_url endpoints at /commands/...
+and /actions/...
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ApiCall:
     params: dict[str, Any]
     token: str | None
     received_at: float = field(default_factory=time.monotonic)  # CLOCK_MONOTONIC: comparable across processes
+    at: float = 0.0  # by the fake's `clock`, when the request arrived
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Message:
     thread_ts: str | None = None
     user: str = BOT_USER_ID
     edits: int = 0
+    broadcast: bool = False  # a thread reply also shown in the channel (reply_broadcast)
 
 
 @dataclass
@@ -81,6 +84,7 @@ class FakeSlack:
         self.channel_members: dict[str, list[str]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.clock: Callable[[], float] = time.monotonic  # tests give it the bot's pacing clock
         self._clock = 1_700_000_000
         self._serial = 0
         self.app = Starlette(
@@ -135,7 +139,7 @@ class FakeSlack:
         params = await _params(request)
         auth = request.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.pop("token", None)
-        self.calls.append(ApiCall(method, params, token))
+        self.calls.append(ApiCall(method, params, token, at=self.clock()))
         if self._faults[method]:
             fault = self._faults[method].popleft()
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
@@ -179,6 +183,7 @@ class FakeSlack:
         message = Message(
             channel=channel["id"], ts=self._next_ts(), text=text or "", blocks=blocks,
             thread_ts=params.get("thread_ts") or None,
+            broadcast=str(params.get("reply_broadcast", "")).lower() in {"1", "true"},
         )  # fmt: skip
         self.messages.append(message)
         return {"ok": True, "channel": message.channel, "ts": message.ts, "message": _shape(message)}

@@ -51,6 +51,8 @@ class Session:
     next_seq: int = 1
     api_log: list[dict[str, Any]] = field(default_factory=list)  # what the simulated scenario called, in order
     exit_code: int | None = None  # the simulator's, once it ended
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    history: dict[str, Any] | None = None  # what GetCallHistory reports once the session ended (see end_session)
 
     @property
     def call_id(self) -> str:
@@ -144,6 +146,24 @@ class FakeVoximplant:
     def session_for(self, call_id: str) -> Session:
         return next(s for s in self.sessions if s.call_id == call_id)
 
+    def end_session(
+        self, session: Session, *, duration: float, successful: bool, cost: float | None = None,
+        end_reason: dict[str, Any] | None = None, finish_reason: str = "Normal termination",
+    ) -> None:  # fmt: skip
+        """Record the session as over in call history (what Voximplant keeps whether or not callbacks arrived)."""
+        call: dict[str, Any] = {
+            "call_id": session.history_id * 10 + 1, "incoming": False, "successful": successful,
+            "duration": duration, "local_number": session.custom_data.get("caller_id", ""),
+            "remote_number": session.custom_data.get("destination", ""), "remote_number_type": "pstn",
+            "start_time": _history_time(session.started_at), "media_server_address": "127.0.0.1",
+            "transaction_id": session.history_id * 10 + 2,
+        }  # fmt: skip
+        if cost is not None:
+            call["cost"] = cost
+        if end_reason is not None:
+            call["end_reason"] = end_reason
+        session.history = {"duration": duration + 1, "finish_reason": finish_reason, "calls": [call]}
+
     async def send_event(
         self, session: Session, event: str, data: dict[str, Any] | None = None, *, seq: int | None = None,
         token: str | None = None,
@@ -178,6 +198,8 @@ class FakeVoximplant:
             if self._method_faults.get(method):
                 return _error(*self._method_faults[method].popleft())
             return JSONResponse(getattr(self, "_" + method)(params))
+        if method == "GetCallHistory":
+            return self._get_call_history(params)
         if method != "StartScenarios":
             return _error(103, "Unknown command")
         fault = self._faults.popleft() if self._faults else None
@@ -344,6 +366,42 @@ class FakeVoximplant:
             rule["scenario_ids"].remove(scenario["scenario_id"])
         return {"result": 1}
 
+    def _get_call_history(self, params: dict[str, str]) -> Response:
+        """GetCallHistory: from_date and to_date are required (UTC, `YYYY-MM-DD HH:mm:ss`); ids split by `;`."""
+        try:
+            since = datetime.strptime(params["from_date"], HISTORY_TIME).replace(tzinfo=UTC)
+            until = datetime.strptime(params["to_date"], HISTORY_TIME).replace(tzinfo=UTC)
+        except (KeyError, ValueError):
+            return _error(101, "Invalid arguments: from_date and to_date are required as YYYY-MM-DD HH:mm:ss")
+        try:
+            wanted = {int(i) for i in params.get("call_session_history_id", "").split(";") if i}
+        except ValueError:
+            return _error(101, "Invalid arguments: call_session_history_id")
+        with_calls = params.get("with_calls", "false").lower() == "true"
+        found = [
+            s for s in self.sessions
+            if (not wanted or s.history_id in wanted) and since <= s.started_at <= until
+        ]  # fmt: skip
+        result = []
+        for session in found:
+            item: dict[str, Any] = {
+                "call_session_history_id": session.history_id, "account_id": int(self.account_id),
+                "application_id": 10001, "application_name": "callbot.sandbox.voximplant.com",
+                "user_id": 0, "rule_name": "outbound", "start_date": _history_time(session.started_at),
+                "initiator_address": "127.0.0.1", "media_server_address": "127.0.0.1",
+                "log_file_url": f"{self.url}/logs/{session.history_id}.log",
+                "custom_data": session.raw_custom_data,
+            }  # fmt: skip
+            if session.history is not None:
+                item["duration"] = session.history["duration"]
+                item["finish_reason"] = session.history["finish_reason"]
+                if with_calls:
+                    item["calls"] = session.history["calls"]
+            elif with_calls:
+                item["calls"] = []
+            result.append(item)
+        return JSONResponse({"result": result, "total_count": len(result), "count": len(result), "timezone": "Etc/GMT"})
+
     async def _start(self, rule_id: int, custom: str) -> Session:
         history_id = 500_000 + len(self.sessions) + 1
         try:
@@ -387,6 +445,13 @@ def _page(records: list[dict[str, Any]], params: dict[str, str]) -> JSONResponse
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+HISTORY_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def _history_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(HISTORY_TIME)
 
 
 def _error(code: int, msg: str) -> JSONResponse:

@@ -24,6 +24,7 @@ from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from bot.sandbox.web import SandboxPage
 from bot.settings import Settings
+from bot.slack.delivery import Delivery
 from bot.tasks import Background
 
 SIGNING_SECRET = "sandbox-signing-secret"
@@ -104,8 +105,8 @@ async def run_sandbox(
                 if response.text:
                     _say(f"(only you see this) {_ephemeral_text(response)}")
                 if lines is not None:  # a script waits for the calls it placed to end
-                    await _settle(app.state.background, simulator)
-            await _settle(app.state.background, simulator)
+                    await _settle(app.state.background, simulator, app.state.delivery)
+            await _settle(app.state.background, simulator, app.state.delivery)
             printer.cancel()
             view.show_new()
     await simulator.aclose()
@@ -113,11 +114,12 @@ async def run_sandbox(
     return 0
 
 
-async def _settle(background: Background, simulator: ScenarioSimulator) -> None:
+async def _settle(background: Background, simulator: ScenarioSimulator, delivery: Delivery) -> None:
     """Wait for the calls under way to end and for the bot to have shown all of it."""
     await background.idle()
     await simulator.wait_all(timeout=120)
     await background.idle()
+    await delivery.idle()
 
 
 class TerminalView:

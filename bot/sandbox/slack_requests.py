@@ -122,6 +122,34 @@ class SlackSender:
         """An interactivity request: one form field `payload` holding the JSON."""
         return await self.post(urlencode({"payload": json.dumps(payload)}).encode())
 
+    async def block_action(
+        self, *, action_id: str, value: str, block_id: str, message: dict[str, Any], channel_id: str,
+        user_id: str = "U0ANA",
+    ) -> httpx.Response:  # fmt: skip
+        """A button pressed on a message: the `block_actions` payload Slack sends, with its response_url."""
+        self._serial += 1
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": TEAM_ID},
+            "api_app_id": "A0CALLBOT",
+            "token": "legacy-verification-token-unused",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel_id,
+                          "is_ephemeral": False},
+            "trigger_id": f"{self._serial}.1700000000.trigger",
+            "team": {"id": TEAM_ID, "domain": "sandbox"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel_id, "name": "general"},
+            "message": message,
+            "state": {"values": {}},
+            "response_url": f"{self._response_base}/actions/{TEAM_ID}/{self._serial}/hook",
+            "actions": [
+                {"action_id": action_id, "block_id": block_id, "text": {"type": "plain_text", "text": "Hang up"},
+                 "value": value, "type": "button", "style": "danger", "action_ts": f"{int(self._clock())}.000100"}
+            ],
+        }  # fmt: skip
+        return await self.interaction(payload)
+
     async def post(self, body: bytes, *, timestamp: int | None = None, signature: str | None = None) -> httpx.Response:
         """POST a raw body, signed now unless a timestamp or signature is forced (to test forgeries and replays)."""
         stamp = str(timestamp if timestamp is not None else int(self._clock()))

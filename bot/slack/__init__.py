@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from bot.slack import commands, modals, shortcuts, texts
+from bot.slack import actions, commands, modals, shortcuts, texts
 from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     commands.register(app, deps)
     modals.register(app, deps)
     shortcuts.register(app, deps)
+    actions.register(app, deps)
 
     @app.error
     async def unexpected(error: Exception, body: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.calls.models import Call, CallState, Channel
 from bot.calls.numbers import format_international
 
@@ -28,6 +30,7 @@ UNEXPECTED = (
     "if it keeps failing, give your admin the reference."
 )
 FALLBACK_TO_DM = "I couldn't post in <#{conversation}> ({why}), so I'm following this call here."
+MOVED_TO_DM = "I can no longer post in <#{conversation}> ({why}), so I'm following this call here from now on."
 NOWHERE_TO_POST = "I couldn't post the call's thread anywhere ({why}), so I did not place the call."
 
 MODAL_TITLE = "Place a call"
@@ -118,6 +121,31 @@ def milestone(call: Call) -> str | None:
         case CallState.CANCELED:
             return f":no_entry_sign: The call was canceled: {call.state_reason}."
     return None
+
+
+def elapsed(call: Call, now: datetime) -> str:
+    """How long the call has been going, for the parent message."""
+    return duration((now - call.created_at).total_seconds())
+
+
+def final_summary(call: Call, *, turns: int, cost: float | None, from_history: bool = False) -> str:
+    """The last reply of a call's thread: outcome, duration, turns, and cost when Voximplant reported it."""
+    text = milestone(call) or summary(call)
+    if call.state is CallState.ENDED:
+        text += f" {turns} {'turn' if turns == 1 else 'turns'}."
+    if cost is not None:
+        text += f" Cost: {cost:.4f} (Voximplant account currency)."
+    if from_history:
+        text += " _No status came from the call for a while, so this final state comes from Voximplant's call history._"
+    return text
+
+
+def hang_up_requested(user_id: str) -> str:
+    return f":octagonal_sign: <@{user_id}> asked to hang up."
+
+
+def hang_up_failed(why: str) -> str:
+    return f":warning: I couldn't reach the call to hang it up ({escape(why)}). I'm checking Voximplant's call history."
 
 
 def transcript(role: str, text: str) -> str:

@@ -30,7 +30,8 @@ def parent_of(fake_slack: FakeSlack) -> Message:
 
 
 def thread_texts(fake_slack: FakeSlack) -> list[str]:
-    return [m.text for m in fake_slack.thread(parent_of(fake_slack))]
+    """The thread's lines, in order; transcript lines may share a reply, so each reply is split into its lines."""
+    return [line for m in fake_slack.thread(parent_of(fake_slack)) for line in m.text.split("\n")]
 
 
 async def test_answered_call_fills_the_thread(
@@ -79,7 +80,7 @@ async def test_answered_call_fills_the_thread(
         ":large_green_circle: Connected. The agent is talking.",
         "*Agent:* Hi Ana, the review moved to 3pm.",
         "*Callee:* Thanks, &lt;b&gt;got it&lt;/b&gt;.",
-        ":white_check_mark: Call ended after 1m 12s.",
+        ":white_check_mark: Call ended after 1m 12s. 2 turns.",
     ]
     await eventually(lambda: "Ended after 1m 12s" in parent_of(fake_slack).text)
     call = await bot.store.call(session.call_id)
@@ -133,7 +134,7 @@ async def test_a_terminal_call_never_moves_again(
     await fake_voximplant.send_event(session, "failed", {"code": 603, "reason": "Decline"})
     response = await fake_voximplant.send_event(session, "connected")
     assert response.status_code == 200
-    await bot.background.idle()
+    await bot.idle()
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.FAILED
     assert thread_texts(fake_slack) == [":x: The call failed: the call was declined (603 Decline)."]
@@ -147,7 +148,7 @@ async def test_duplicate_events_are_stored_and_shown_once(
     again = await fake_voximplant.send_event(session, "connected", seq=4)
     assert first.json() == {"ok": True, "duplicate": False}
     assert again.status_code == 200 and again.json() == {"ok": True, "duplicate": True}
-    await bot.background.idle()
+    await bot.idle()
     assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking."]
     assert [seq for seq, _, _ in await bot.store.events(session.call_id)] == [4]
 
@@ -159,7 +160,7 @@ async def test_out_of_order_events_never_move_a_call_backwards(
     await fake_voximplant.send_event(session, "connected", seq=4)
     await fake_voximplant.send_event(session, "ringing", seq=3)  # late
     await fake_voximplant.send_event(session, "dialing", seq=2)  # later still
-    await bot.background.idle()
+    await bot.idle()
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.CONNECTED
     assert [seq for seq, _, _ in await bot.store.events(session.call_id)] == [2, 3, 4]  # all kept
@@ -172,7 +173,7 @@ async def test_disconnect_arriving_before_connect_still_ends_the_call(
     session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
     await fake_voximplant.send_event(session, "disconnected", {"duration_s": 31, "reason": "remote_hangup"}, seq=6)
     await fake_voximplant.send_event(session, "connected", seq=5)
-    await bot.background.idle()
+    await bot.idle()
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.ENDED and call.duration_s == 31
 
@@ -199,7 +200,7 @@ async def test_forged_unknown_and_malformed_callbacks_are_refused(
     assert unknown.status_code == 404
     assert [r.status_code for r in malformed] == [422] * 5
     assert "token" not in forged.text.lower() or "bad callback token" in forged.text
-    await bot.background.idle()
+    await bot.idle()
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.STARTING
     assert await bot.store.events(session.call_id) == []

@@ -214,7 +214,7 @@ async def test_invalid_submission_is_refused_under_its_field(
     assert answer.keys() == errors.keys()
     for block_id, words in errors.items():
         assert words in answer[block_id]
-    await bot.background.idle()
+    await bot.idle()
     assert fake_voximplant.requests == [] and fake_slack.messages == []
     assert await bot.store.calls_in_state(CallState.REQUESTED) == []
 

@@ -81,7 +81,7 @@ async def test_every_wrong_part_is_said_at_once(
     lines = answer["text"].splitlines()
     assert len(lines) == 2
     assert "emergency number" in lines[0] and "at most 10 minutes" in lines[1]
-    await bot.background.idle()
+    await bot.idle()
     assert fake_voximplant.requests == [] and fake_slack.messages == []
 
 

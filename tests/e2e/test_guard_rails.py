@@ -44,7 +44,7 @@ async def test_emergency_short_and_costly_numbers_never_reach_voximplant(
 ) -> None:
     answers = {text: await refused(slack, text) for text, _ in SAFETY_TABLE}
     assert [(text, answers[text]) for text, expected in SAFETY_TABLE if expected not in answers[text]] == []
-    await bot.background.idle()
+    await bot.idle()
     assert fake_voximplant.requests == [] and fake_slack.messages == []
 
 

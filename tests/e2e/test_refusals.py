@@ -43,7 +43,7 @@ async def test_refusals_say_why_and_dial_nothing(
 ) -> None:
     answer = await refusal(slack, text)
     assert expected in answer
-    await bot.background.idle()
+    await bot.idle()
     assert fake_voximplant.requests == []
     assert fake_slack.messages == []
 

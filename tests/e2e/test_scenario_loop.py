@@ -37,7 +37,7 @@ async def run_call(
     session = fake_voximplant.sessions[0]
     await eventually(lambda: session.exit_code is not None, timeout=15)
     assert session.exit_code == 0  # the scenario terminated its session itself
-    await bot.background.idle()
+    await bot.idle()
     call = await bot.store.call(session.call_id)
     assert call is not None
     parent = fake_slack.parents()[0]

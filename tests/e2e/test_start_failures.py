@@ -63,7 +63,7 @@ async def test_rate_limited_start_is_retried(
     assert response.text == ""
     await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=5)
     assert len(fake_voximplant.requests) == 2  # refused once with 429 before anything started, then accepted
-    await bot.background.idle()  # the session exists before its answer reaches the bot and is stored
+    await bot.idle()  # the session exists before its answer reaches the bot and is stored
     call = (await bot.store.calls_in_state(CallState.STARTING))[0]
     assert call.history_id == fake_voximplant.sessions[0].history_id
 

@@ -69,12 +69,12 @@ async def test_metrics_count_requests_calls_by_outcome_and_voximplant_latency(
 ) -> None:
     assert (await slack.command("+14155550100 hello")).status_code == 200
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    await bot.background.idle()
+    await bot.idle()
     session = fake_voximplant.sessions[0]
     for event in ("dialing", "connected"):
         await fake_voximplant.send_event(session, event, {})
     await fake_voximplant.send_event(session, "disconnected", {"duration_s": 3, "reason": "remote_hangup"})
-    await bot.background.idle()
+    await bot.idle()
 
     found = await metrics(http, bot)
     assert found[("callbot_calls", (("state", "ended"),))] == 1
@@ -93,7 +93,7 @@ async def test_metrics_count_voximplant_errors_and_slack_retries(
     fake_voximplant.fail_next(101, "Invalid arguments")
     await slack.command("+14155550100 hello")
     await eventually(lambda: len(fake_slack.parents()) == 1)
-    await bot.background.idle()
+    await bot.idle()
     found = await metrics(http, bot)
     assert found[("callbot_voximplant_errors_total", (("kind", "error"), ("method", "StartScenarios")))] == 1
     assert found[("callbot_slack_retries_total", (("reason", "ratelimited"),))] == 1
@@ -113,7 +113,7 @@ async def test_log_lines_about_a_call_carry_its_id_and_no_secret(
     fake_voximplant.fail_next(100, "Authorization failed")
     await slack.command("+14155550100 hello")
     await eventually(lambda: len(fake_slack.parents()) == 1)
-    await bot.background.idle()
+    await bot.idle()
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
     [call] = await bot.store.calls_in_state(CallState.FAILED)
     about = [line for line in lines if "StartScenarios failed" in line["message"]]

@@ -18,7 +18,7 @@ BODY = urlencode(
 async def test_forged_signature_is_refused(bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant):
     response = await slack.post(BODY, signature="v0=" + "0" * 64)
     assert response.status_code == 401
-    await bot.background.idle()
+    await bot.idle()
     assert fake_voximplant.requests == []
 
 
@@ -34,5 +34,5 @@ async def test_replayed_request_places_one_call(bot: Bot, slack: SlackSender, fa
     replay = await slack.post(BODY, timestamp=stamp)
     assert first.status_code == 200 and replay.status_code == 200
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    await bot.background.idle()
+    await bot.idle()
     assert len(fake_voximplant.requests) == 1

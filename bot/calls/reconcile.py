@@ -1,0 +1,36 @@
+"""What Voximplant's call history says about a call whose status callbacks stopped coming."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.calls.models import CallState
+from bot.calls.states import Transition, describe_failure
+from bot.voximplant import CallSessionInfo
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryVerdict:
+    """The terminal move call history justifies, with the duration and cost it reported."""
+
+    transition: Transition
+    duration_s: float | None
+    cost: float | None
+
+
+def verdict(session: CallSessionInfo | None) -> HistoryVerdict | None:
+    """The final state of a finished session, or None while it is still running (or not listed yet)."""
+    if session is None or not session.finished:
+        return None
+    call = session.outgoing
+    if call is None:
+        return HistoryVerdict(Transition(CallState.FAILED, "the session ended before it dialled"), None, None)
+    if call.successful and (call.duration or 0) > 0:
+        return HistoryVerdict(Transition(CallState.ENDED, "from call history"), call.duration, call.cost)
+    reason = call.end_reason or {}
+    code = reason.get("code")
+    if isinstance(code, int):
+        words = describe_failure(code, str(reason.get("description", "")))
+    else:
+        words = "the call was not answered"
+    return HistoryVerdict(Transition(CallState.FAILED, words), 0, call.cost)

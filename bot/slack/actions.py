@@ -1,0 +1,28 @@
+"""Buttons on a call's parent message: Hang up."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.errors import Refusal
+from bot.slack.deps import Deps
+from bot.slack.ids import ActionId
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.action(ActionId.HANG_UP)
+    async def hang_up(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+        try:
+            call = await deps.calls.may_hang_up(str(action.get("value", "")), user_id)
+        except Refusal as refusal:
+            await respond(text=refusal.text, response_type="ephemeral", replace_original=False)
+            return
+        log.info("call %s: %s asked to hang up", call.id, user_id)
+        deps.background.spawn(deps.calls.hang_up(call, user_id), key=call.id, name=f"hang up {call.id}")

@@ -1,0 +1,379 @@
+"""The outbox: every Slack write for a call is stored in SQLite first and forgotten only once Slack accepted it.
+
+Per call, writes leave strictly in the order they were queued, by one worker task at a time:
+
+- `parent`: the call's parent message. It goes first, and its `ts` is stored before anything else is sent, because
+  every later write needs it. Where the conversation refuses us (`channel_not_found`, `not_in_channel`,
+  `is_archived`), the parent goes to a DM with the requester, followed by a line saying why.
+- `update`: re-render the parent from the call as it is *now* (so all updates queued so far are sent as one).
+- `reply`: a thread reply. Consecutive transcript lines (`group`) are joined into one message, in order, none
+  dropped; `msg_too_long` splits the text again.
+
+Per channel, writes are paced (`pace_s` apart, about one a second as Slack asks) and an HTTP 429 holds the channel
+for its `Retry-After`. 5xx answers and connection errors are retried with capped exponential backoff, for as long
+as it takes: the row stays in SQLite, and a restart resumes it.
+
+Duplicates: a write whose outcome is unknown (a 5xx, or the connection lost after sending) is sent again, so Slack
+may show that reply twice. We prefer a rare repeated line to a lost one; `chat.update` repeats are harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.calls.models import Call
+from bot.slack import blocks, texts
+from bot.slack.pacing import Clock, MonotonicClock, Pacer
+from bot.store import OutboxRow, Store
+
+log = logging.getLogger(__name__)
+
+MAX_REPLY_CHARS = 3000  # Slack shows long texts poorly and truncates over 40,000; one grouped reply stays short
+MAX_BACKOFF_S = 60.0
+
+
+class Kind(StrEnum):
+    PARENT = "parent"
+    UPDATE = "update"
+    REPLY = "reply"
+
+
+class SlackErrorCode(StrEnum):
+    """Slack error codes delivery branches on."""
+
+    CHANNEL_NOT_FOUND = "channel_not_found"
+    NOT_IN_CHANNEL = "not_in_channel"
+    IS_ARCHIVED = "is_archived"
+    MSG_TOO_LONG = "msg_too_long"
+    RATELIMITED = "ratelimited"
+
+
+WHERE_ELSE = frozenset({SlackErrorCode.CHANNEL_NOT_FOUND, SlackErrorCode.NOT_IN_CHANNEL, SlackErrorCode.IS_ARCHIVED})
+TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+
+
+# -- retry rules: each answers one question about a failed write --------------------------------------------------
+
+
+def is_rate_limited(error: SlackApiError) -> bool:
+    return bool(error.response.status_code == 429 or error.response.get("error") == SlackErrorCode.RATELIMITED)
+
+
+def is_transient(error: SlackApiError) -> bool:
+    """Slack had trouble of its own (5xx or a transient error code): the same write may succeed later."""
+    return error.response.status_code >= 500 or error.response.get("error") in TRANSIENT
+
+
+def is_connection_error(error: BaseException) -> bool:
+    return isinstance(error, aiohttp.ClientError | asyncio.TimeoutError)
+
+
+def retry_after(error: SlackApiError, default: float = 1.0) -> float:
+    try:
+        return max(0.0, float(error.response.headers.get("Retry-After", default)))
+    except (TypeError, ValueError):
+        return default
+
+
+class Delivery:
+    """Queues a call's Slack writes in the store and delivers them, one worker per call with pending writes."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        store: Store,
+        *,
+        pace_s: float = 1.0,
+        clock: Clock | None = None,
+        backoff_s: float = 1.0,
+        broadcast_summary: bool = False,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_retry: Callable[[str], None] = lambda reason: None,
+    ) -> None:
+        self._client = client
+        self._on_retry = on_retry  # told each retry's reason (ratelimited, server_error, connection), for metrics
+        self._store = store
+        self._clock = clock or MonotonicClock()
+        self._pacer = Pacer(self._clock, pace_s)
+        self._backoff_s = backoff_s
+        self._wall_clock = wall_clock
+        self.broadcast_summary = broadcast_summary
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._dirty: set[str] = set()
+        self._parents: dict[int, asyncio.Future[bool]] = {}
+        # Calls whose message could be posted neither in their conversation nor in a DM, since this start:
+        # their later writes are dropped at once instead of asking Slack again for each batch.
+        self._nowhere: set[str] = set()
+
+    # -- queueing ------------------------------------------------------------------------------------------------
+
+    async def post_parent(self, call: Call) -> bool:
+        """Queue the call's parent message and wait until it is in Slack; False if it could be posted nowhere."""
+        row_id = await self._store.enqueue_slack(call.id, Kind.PARENT, {}, at=self._wall_clock(), rank=0)
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._parents[row_id] = waiter
+        self._kick(call.id)
+        try:
+            return await waiter
+        finally:
+            self._parents.pop(row_id, None)
+
+    async def update(self, call: Call) -> None:
+        """Queue a refresh of the parent message (rendered from the call as it is when sent)."""
+        await self._store.enqueue_slack(call.id, Kind.UPDATE, {}, at=self._wall_clock())
+        self._kick(call.id)
+
+    async def reply(self, call: Call, text: str, *, group: bool = False, broadcast: bool = False) -> None:
+        """Queue a thread reply; `group` lets consecutive lines share one message."""
+        body: dict[str, Any] = {"text": text}
+        if group:
+            body["group"] = True
+        if broadcast:
+            body["broadcast"] = True
+        await self._store.enqueue_slack(call.id, Kind.REPLY, body, at=self._wall_clock())
+        self._kick(call.id)
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+
+    async def resume(self) -> int:
+        """At start: deliver what an earlier run left pending. Returns how many calls had writes waiting."""
+        pending = await self._store.calls_with_pending_slack()
+        for call_id in pending:
+            self._kick(call_id)
+        return len(pending)
+
+    async def flush(self, timeout_s: float) -> int:
+        """Give the workers `timeout_s` to finish, then stop them; what is left waits in SQLite for the next start."""
+        workers = set(self._workers.values())
+        if workers:
+            _, still = await asyncio.wait(workers, timeout=timeout_s)
+        else:
+            still = set()
+        for task in still:
+            task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
+        return len(still)
+
+    async def idle(self) -> None:
+        """Wait until nothing is pending (tests and benchmarks)."""
+        while self._workers:
+            await asyncio.wait(set(self._workers.values()))
+
+    # -- the worker ----------------------------------------------------------------------------------------------
+
+    def _kick(self, call_id: str) -> None:
+        self._dirty.add(call_id)
+        worker = self._workers.get(call_id)
+        if worker is None or worker.done():
+            task = asyncio.create_task(self._work(call_id), name=f"slack delivery {call_id}")
+            self._workers[call_id] = task
+
+    async def _work(self, call_id: str) -> None:
+        try:
+            while True:
+                self._dirty.discard(call_id)
+                call = await self._store.call(call_id)
+                if call is None:
+                    return
+                channel = call.slack_channel or call.request.origin.conversation_id
+                await self._pacer.ready(channel)  # lines arriving meanwhile join the next grouped reply
+                rows = await self._store.pending_slack(call_id)
+                if not rows:
+                    if call_id in self._dirty:
+                        continue
+                    return
+                # Read again after the rows: a write is queued only after the change it shows was stored, so the
+                # call read now is at least as new as every row (the one read before the wait may be stale).
+                call = await self._store.call(call_id) or call
+                try:
+                    await self._deliver(call, rows)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a bug must not stop the call's later writes; the row stays for a retry
+                    log.exception("call %s: delivering a Slack write failed unexpectedly", call_id)
+                    await self._clock.sleep(MAX_BACKOFF_S)
+        finally:
+            if self._workers.get(call_id) is asyncio.current_task():
+                del self._workers[call_id]
+
+    async def _deliver(self, call: Call, rows: list[OutboxRow]) -> None:
+        first = rows[0]
+        if first.kind == Kind.PARENT:
+            await self._post_parent(call, first)
+            return
+        if call.slack_channel is None or call.slack_ts is None:
+            # No parent in Slack: the bot stopped before queueing it, or it could be posted nowhere. Post it now
+            # (rendered as the call is); if that fails too, these writes have nowhere to go.
+            if call.id in self._nowhere or not await self._post_parent(call, None):
+                log.error("call %s: %d Slack writes dropped, the call has no message", call.id, len(rows))
+                await self._store.drop_slack([row.id for row in rows])
+            return
+        if first.kind == Kind.UPDATE:
+            # Rendered from the call as it is now, one update stands for every update queued so far.
+            batch = [row for row in rows if row.kind == Kind.UPDATE]
+            sent = await self._write(call, "chat_update", channel=call.slack_channel, ts=call.slack_ts,
+                                     **blocks.call_message(call, now=self._wall_clock()))  # fmt: skip
+        else:
+            batch = _reply_batch(rows)
+            sent = await self._post_reply(call, batch)
+        if sent:
+            await self._store.drop_slack([row.id for row in batch])
+
+    async def _post_parent(self, call: Call, row: OutboxRow | None) -> bool:
+        origin = call.request.origin
+        message = blocks.call_message(call, now=self._wall_clock())
+        note = None
+        try:
+            answer = await self._send(origin.conversation_id, "chat_postMessage", channel=origin.conversation_id,
+                                      thread_ts=origin.thread_ts, **message)  # fmt: skip
+        except SlackApiError as error:
+            code = str(error.response.get("error", ""))
+            try:
+                if code not in WHERE_ELSE:
+                    raise
+                answer = await self._send(origin.user_id, "chat_postMessage", channel=origin.user_id, **message)
+            except SlackApiError as final:
+                log.error("call %s: could not post its message in %s (%s) nor in a DM (%s)", call.id,
+                          origin.conversation_id, code, final.response.get("error"))  # fmt: skip
+                self._nowhere.add(call.id)
+                if row is not None:
+                    await self._store.drop_slack([row.id])
+                    self._settle_parent(row.id, posted=False)
+                return False
+            note = texts.FALLBACK_TO_DM.format(conversation=origin.conversation_id, why=code)
+        row_id = row.id if row is not None else None
+        await self._store.parent_posted(call.id, row_id, channel=answer["channel"], ts=answer["ts"], note=note,
+                                        at=self._wall_clock())  # fmt: skip
+        if row_id is not None:
+            self._settle_parent(row_id, posted=True)
+        return True
+
+    def _settle_parent(self, row_id: int, *, posted: bool) -> None:
+        waiter = self._parents.get(row_id)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(posted)
+
+    async def _post_reply(self, call: Call, batch: list[OutboxRow]) -> bool:
+        text = "\n".join(str(row.body["text"]) for row in batch)
+        broadcast = any(row.body.get("broadcast") for row in batch)
+        parts = [text]
+        while parts:
+            part = parts.pop(0)
+            extra: dict[str, Any] = {"reply_broadcast": True} if broadcast else {}
+            try:
+                sent = await self._write(call, "chat_postMessage", channel=call.slack_channel,
+                                         thread_ts=_thread_of(call), text=part, **extra)  # fmt: skip
+            except _TooLong:
+                parts[:0] = _split(part)
+                continue
+            if not sent:
+                return False
+        return True
+
+    async def _write(self, call: Call, method: str, **kwargs: Any) -> bool:
+        """Send one write for an already posted call. False when it must be tried again (the call moved to a DM).
+
+        Permanent refusals are logged and count as done, so one bad write cannot block the call's thread.
+        """
+        where = call.slack_channel or call.request.origin.conversation_id
+        try:
+            await self._send(where, method, **kwargs)
+            return True
+        except SlackApiError as error:
+            code = str(error.response.get("error", ""))
+            if code == SlackErrorCode.MSG_TOO_LONG and len(str(kwargs.get("text", ""))) > 1:
+                raise _TooLong from None
+            if code in WHERE_ELSE and await self._move_to_dm(call, code):
+                return False
+            log.error("call %s: Slack refused %s (%s); the write is dropped", call.id, method, code)
+            return True
+
+    async def _move_to_dm(self, call: Call, code: str) -> bool:
+        """The call's conversation refuses us mid-call: follow the call in a DM with the requester, saying why."""
+        origin = call.request.origin
+        if call.slack_channel is None or call.slack_channel.startswith("D"):
+            return False
+        try:
+            answer = await self._send(origin.user_id, "chat_postMessage", channel=origin.user_id,
+                                      **blocks.call_message(call, now=self._wall_clock()))  # fmt: skip
+        except SlackApiError as error:
+            log.error("call %s: could not move to a DM either (%s)", call.id, error.response.get("error"))
+            return False
+        note = texts.MOVED_TO_DM.format(conversation=call.slack_channel, why=code)
+        # The note is queued ahead of every pending write (rank 0), so it opens the DM thread.
+        await self._store.parent_posted(call.id, None, channel=answer["channel"], ts=answer["ts"], note=note,
+                                        at=self._wall_clock())  # fmt: skip
+        return True
+
+    async def _send(self, where: str, method: str, **kwargs: Any) -> dict[str, Any]:
+        """One Slack call, paced, retried through 429s, 5xx and connection errors; raises Slack's own refusals."""
+        failures = 0
+        while True:
+            await self._pacer.turn(where)
+            try:
+                response = await getattr(self._client, method)(**kwargs)
+                return dict(response.data)
+            except SlackApiError as error:
+                if is_rate_limited(error):
+                    self._pacer.hold(where, retry_after(error))
+                    log.info("Slack asked us to slow down in %s for %ss", where, retry_after(error))
+                    self._on_retry("ratelimited")
+                    continue
+                if not is_transient(error):
+                    raise
+                why = f"HTTP {error.response.status_code} {error.response.get('error', '')}"
+                self._on_retry("server_error")
+            except (aiohttp.ClientError, TimeoutError) as error:
+                why = type(error).__name__
+                self._on_retry("connection")
+            failures += 1
+            delay = min(self._backoff_s * 2 ** (failures - 1), MAX_BACKOFF_S)
+            log.warning("Slack %s to %s failed (%s); trying again in %.1fs", method, where, why, delay)
+            await self._clock.sleep(delay)
+
+
+class _TooLong(Exception):
+    """Slack said msg_too_long: the text must go in smaller parts."""
+
+
+def _reply_batch(rows: list[OutboxRow]) -> list[OutboxRow]:
+    """The next reply: one row, or a run of consecutive grouped lines that fits one message."""
+    first = rows[0]
+    if not first.body.get("group"):
+        return [first]
+    batch, size = [first], len(first.body["text"])
+    for row in rows[1:]:
+        if row.kind != Kind.REPLY or not row.body.get("group"):
+            break
+        size += 1 + len(row.body["text"])
+        if size > MAX_REPLY_CHARS:
+            break
+        batch.append(row)
+    return batch
+
+
+def _split(text: str) -> list[str]:
+    """Two parts of a text Slack found too long: at the line break nearest the middle, else mid-text."""
+    middle = len(text) // 2
+    breaks = [i for i, char in enumerate(text) if char == "\n"]
+    if not breaks:
+        return [text[:middle], text[middle:]]
+    cut = min(breaks, key=lambda i: abs(i - middle))
+    return [text[:cut], text[cut + 1 :]]
+
+
+def _thread_of(call: Call) -> str | None:
+    """Replies go under the parent, or under the message the call was asked from when the parent is in its thread."""
+    origin = call.request.origin
+    if origin.thread_ts is not None and call.slack_channel == origin.conversation_id:
+        return origin.thread_ts
+    return call.slack_ts

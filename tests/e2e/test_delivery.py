@@ -1,0 +1,200 @@
+"""The Slack outbox over the harness: bursts, rate limits, Slack errors; nothing lost, order kept, pace held.
+
+Pacing runs on the virtual clock the `bot` fixture injects (shared with the fake Slack's record of arrival times),
+so "no faster than one write a second per channel" is checked exactly and the tests take no real seconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.app import create_app
+from bot.calls.models import Channel
+from bot.sandbox.clock import VirtualClock
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.servers import LocalServer
+from bot.sandbox.slack_requests import SlackSender
+from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
+from tests.e2e.test_call_flow import parent_of, place, thread_texts
+
+WRITES = ("chat.postMessage", "chat.update")
+
+
+def write_times(fake_slack: FakeSlack, channel: str) -> list[float]:
+    return [c.at for c in fake_slack.calls if c.method in WRITES and c.params.get("channel") == channel]
+
+
+def assert_paced(times: list[float], pace_s: float = 1.0) -> None:
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert all(gap >= pace_s - 1e-9 for gap in gaps), [g for g in gaps if g < pace_s]
+
+
+async def test_a_burst_of_200_transcript_lines_arrives_complete_in_order_and_paced(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, slack_clock: VirtualClock
+) -> None:
+    # Time stands still: the parent goes out at once (the channel was free), then every later write waits its
+    # turn while the whole burst arrives, which is what a lively call looks like from Slack's side.
+    slack_clock.hold()
+    session = await place(slack, fake_voximplant, "+14155550100 talk a lot")
+    await fake_voximplant.send_event(session, "connected")
+    said = [f"line {n:03d}: {'agent' if n % 2 else 'callee'} speaking" for n in range(200)]
+    for n, text in enumerate(said):
+        response = await fake_voximplant.send_event(
+            session, "transcript", {"role": "agent" if n % 2 else "callee", "text": text}
+        )
+        assert response.status_code == 200
+    await fake_voximplant.send_event(session, "disconnected", {"duration_s": 300, "reason": "remote_hangup"})
+    slack_clock.release()
+    await bot.idle()
+
+    lines = thread_texts(fake_slack)
+    expected = [f"*{'Agent' if n % 2 else 'Callee'}:* {text}" for n, text in enumerate(said)]
+    assert lines[0] == ":large_green_circle: Connected. The agent is talking."
+    assert lines[1:201] == expected
+    assert lines[201] == ":white_check_mark: Call ended after 5m 00s. 200 turns."
+    assert len(lines) == 202
+    replies = fake_slack.thread(parent_of(fake_slack))
+    assert all(len(reply.text) <= 3000 for reply in replies)
+    # Grouped: the milestone, the 200 lines in a few replies of at most 3,000 characters, the summary.
+    assert len(replies) == 1 + 3 + 1, [r.text.count("\n") + 1 for r in replies]
+    assert len(fake_slack.calls_to("chat.update")) == 1  # the parent was refreshed once, to its final state
+    assert_paced(write_times(fake_slack, "C0GENERAL"))
+    assert await bot.store.calls_with_pending_slack() == []
+
+
+async def test_429_then_500_then_success_loses_nothing(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=7)
+    fake_slack.fail_next("chat.postMessage", status=500)
+    fake_slack.fail_next("chat.update", status=503)
+    await fake_voximplant.send_event(session, "ringing")
+    await fake_voximplant.send_event(session, "connected")
+    await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "Hello!"})
+    await fake_voximplant.send_event(session, "disconnected", {"duration_s": 9, "reason": "remote_hangup"})
+    await bot.idle()
+
+    assert thread_texts(fake_slack) == [
+        ":bell: Ringing…",
+        ":large_green_circle: Connected. The agent is talking.",
+        "*Agent:* Hello!",
+        ":white_check_mark: Call ended after 9s. 1 turn.",
+    ]
+    assert "Ended after 9s" in parent_of(fake_slack).text
+    posts = fake_slack.calls_to("chat.postMessage")
+    limited = next(i for i, c in enumerate(posts) if c.params.get("thread_ts"))  # the first reply met the 429
+    assert posts[limited + 1].at - posts[limited].at >= 7  # Retry-After honoured (virtual seconds)
+    assert posts[limited].params["text"] == posts[limited + 1].params["text"] == posts[limited + 2].params["text"]
+    assert_paced(write_times(fake_slack, "C0GENERAL"))
+    assert await bot.store.calls_with_pending_slack() == []
+
+
+async def test_a_reply_slack_finds_too_long_is_split_not_lost(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    said = "first sentence of a long answer\nsecond sentence of it"
+    fake_slack.fail_next("chat.postMessage", "msg_too_long")
+    await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": said})
+    await bot.idle()
+    assert thread_texts(fake_slack) == ["*Agent:* first sentence of a long answer", "second sentence of it"]
+
+
+async def test_an_archived_channel_mid_call_moves_the_thread_to_a_dm(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    fake_slack.channel_errors["C0GENERAL"] = "is_archived"
+    await fake_voximplant.send_event(session, "ringing")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    [dm] = fake_slack.parents("D0ANA")
+    assert [m.text for m in fake_slack.thread(dm)] == [
+        "I can no longer post in <#C0GENERAL> (is_archived), so I'm following this call here from now on.",
+        ":bell: Ringing…",
+        ":large_green_circle: Connected. The agent is talking.",
+    ]
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.slack_channel == "D0ANA" and call.slack_ts == dm.ts
+
+
+async def test_late_transcript_lines_land_after_the_end_in_order(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected", seq=1)
+    await fake_voximplant.send_event(session, "disconnected", {"duration_s": 20, "reason": "remote_hangup"}, seq=4)
+    await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "Bye now."}, seq=2)
+    await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "Bye!"}, seq=3)
+    await fake_voximplant.send_event(session, "ringing", seq=5)  # nonsense after the end changes nothing
+    await bot.idle()
+    assert thread_texts(fake_slack) == [
+        ":large_green_circle: Connected. The agent is talking.",
+        ":white_check_mark: Call ended after 20s. 0 turns.",
+        "*Agent:* Bye now.",
+        "*Callee:* Bye!",
+    ]
+    assert "Ended after 20s" in parent_of(fake_slack).text
+
+
+@pytest.fixture
+def broadcast(bot_settings: dict[str, Any]) -> None:
+    bot_settings["slack_broadcast_summary"] = True
+
+
+async def test_the_final_summary_can_be_broadcast(
+    broadcast: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected")
+    await fake_voximplant.send_event(
+        session, "disconnected", {"duration_s": 5, "reason": "remote_hangup", "cost": 0.02}
+    )
+    await bot.idle()
+    replies = fake_slack.thread(parent_of(fake_slack))
+    assert [r.broadcast for r in replies] == [False, True]
+    assert (
+        replies[-1].text
+        == ":white_check_mark: Call ended after 5s. 0 turns. Cost: 0.0200 (Voximplant account currency)."
+    )
+
+
+async def test_slack_unreachable_for_a_while_loses_nothing(
+    tmp_path: Path, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient
+) -> None:
+    fake = FakeSlack(bot_token=BOT_TOKEN)
+    clock = VirtualClock()
+    fake.clock = clock.now
+    slack_server = LocalServer(fake.app)
+    port = slack_server.port
+    fake.url = slack_server.url  # type: ignore[attr-defined]
+    await slack_server.start()
+    bot_server = LocalServer()
+    settings = make_settings(tmp_path, fake, fake_voximplant, public_base_url=bot_server.url)
+    bot_server.app = app = create_app(settings, slack_clock=clock)
+    async with bot_server:
+        await app.state.store.add_caller_id(
+            CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
+        )
+        sender = SlackSender(http, bot_url=bot_server.url, signing_secret=SIGNING_SECRET, response_base=fake.url)  # type: ignore[attr-defined]
+        session = await place(sender, fake_voximplant, "+14155550100 hello")
+        await slack_server.stop()  # Slack is gone: connections are refused
+        await fake_voximplant.send_event(session, "connected")
+        await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "Are you there?"})
+        assert await app.state.store.calls_with_pending_slack() == [session.call_id]
+        expected = [":large_green_circle: Connected. The agent is talking.", "*Agent:* Are you there?"]
+        async with LocalServer(fake.app, port=port):  # and back, at the same address
+            await eventually(
+                lambda: [ln for m in fake.thread(fake.parents()[0]) for ln in m.text.split("\n")] == expected
+            )
+            await eventually(lambda: "Connected" in fake.parents()[0].text)
+            await app.state.delivery.idle()
+    assert len(fake.parents()) == 1

@@ -1,0 +1,124 @@
+"""The Hang up button: the requester or an admin ends the call through its session; anyone else is refused."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.calls.models import CallState
+from bot.sandbox.fake_slack import FakeSlack, Message
+from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.simulator import ScenarioSimulator
+from bot.sandbox.slack_requests import SlackSender
+from bot.slack.ids import ActionId, BlockId
+from tests.conftest import Bot, eventually
+from tests.e2e.test_call_flow import parent_of, place, thread_texts
+
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
+
+
+def hang_up_button(parent: Message) -> dict[str, Any] | None:
+    for block in parent.blocks:
+        if block.get("type") == "actions":
+            for element in block["elements"]:
+                if element.get("action_id") == ActionId.HANG_UP:
+                    return element  # type: ignore[no-any-return]
+    return None
+
+
+async def press_hang_up(slack: SlackSender, fake_slack: FakeSlack, user_id: str) -> httpx.Response:
+    parent = parent_of(fake_slack)
+    button = hang_up_button(parent)
+    assert button is not None, parent.blocks
+    message = {"type": "message", "ts": parent.ts, "text": parent.text, "blocks": parent.blocks}
+    return await slack.block_action(
+        action_id=ActionId.HANG_UP, value=button["value"], block_id=BlockId.CALL_ACTIONS, message=message,
+        channel_id=parent.channel, user_id=user_id,
+    )  # fmt: skip
+
+
+@pytest.fixture
+async def simulator(fake_voximplant: FakeVoximplant) -> AsyncIterator[ScenarioSimulator]:
+    runner = ScenarioSimulator(time_scale=0.1)
+    fake_voximplant.runner = runner
+    yield runner
+    await runner.aclose()
+
+
+@needs_node
+async def test_requester_hangs_up_a_live_call_through_the_real_scenario(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, simulator: ScenarioSimulator
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550177 stay on the line")  # answers, never hangs up
+    await eventually(lambda: ":large_green_circle: Connected. The agent is talking." in thread_texts(fake_slack),
+                     timeout=15)  # fmt: skip
+    await eventually(lambda: hang_up_button(parent_of(fake_slack)) is not None)
+
+    response = await press_hang_up(slack, fake_slack, "U0ANA")
+    assert response.status_code == 200
+
+    await eventually(lambda: session.exit_code is not None, timeout=15)
+    assert session.exit_code == 0
+    assert "hangup" in [entry.get("api") for entry in session.api_log]  # the scenario obeyed the control request
+    await bot.idle()
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.ENDED and call.state_reason == "hangup_requested"
+    lines = thread_texts(fake_slack)
+    assert ":octagonal_sign: <@U0ANA> asked to hang up." in lines
+    assert lines[-1].startswith(":white_check_mark: Call ended after") and " turn" in lines[-1] and "Cost:" in lines[-1]
+    parent = parent_of(fake_slack)
+    assert hang_up_button(parent) is None  # the button is gone once the call is over
+    assert "Ended after" in parent.text
+    assert fake_slack.responses == []  # nobody was refused
+
+
+async def test_someone_else_is_refused_and_the_call_goes_on(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+
+    response = await press_hang_up(slack, fake_slack, "U0BOB")
+    assert response.status_code == 200
+    await eventually(lambda: len(fake_slack.responses) == 1)
+    refusal = fake_slack.responses[0]
+    assert refusal["response_type"] == "ephemeral" and refusal.get("replace_original") is False
+    assert refusal["text"] == "Only <@U0ANA> (who placed this call) or a callbot admin can hang it up."
+    await bot.idle()
+    assert session.control == []
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.CONNECTED
+    assert hang_up_button(parent_of(fake_slack)) is not None
+
+
+@pytest.fixture
+def admins(bot_settings: dict[str, Any]) -> None:
+    bot_settings["callbot_admins"] = ["U0BOSS"]
+
+
+async def test_an_admin_may_hang_up_and_a_stale_button_explains_itself(
+    admins: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    stale = parent_of(fake_slack).blocks  # what a second open Slack client still shows
+
+    assert (await press_hang_up(slack, fake_slack, "U0BOSS")).status_code == 200
+    await eventually(lambda: session.control == [{"action": "hangup"}])
+    await fake_voximplant.send_event(session, "disconnected", {"duration_s": 12, "reason": "hangup_requested"})
+    await bot.idle()
+    assert ":octagonal_sign: <@U0BOSS> asked to hang up." in thread_texts(fake_slack)
+    assert hang_up_button(parent_of(fake_slack)) is None
+
+    parent = parent_of(fake_slack)
+    parent.blocks = stale
+    assert (await press_hang_up(slack, fake_slack, "U0ANA")).status_code == 200
+    await eventually(lambda: len(fake_slack.responses) == 1)
+    assert fake_slack.responses[0]["text"] == "This call has already ended; there is nothing to hang up."
+    assert session.control == [{"action": "hangup"}]

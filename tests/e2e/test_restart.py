@@ -1,0 +1,209 @@
+"""A real `callbot serve` process killed with SIGKILL mid-call delivers, once restarted, every write left pending."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import TypeAdapter
+
+from bot.app import create_app
+from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
+from bot.calls.states import transition_for
+from bot.sandbox.clock import VirtualClock
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
+from bot.sandbox.servers import LocalServer
+from bot.sandbox.slack_requests import SlackSender
+from bot.store import Store
+from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
+from tests.e2e.test_call_flow import place as place_call
+from tests.e2e.test_call_flow import thread_texts as thread_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class BotProcess:
+    """`python -m bot serve` configured only through its environment, as in production."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.url = f"http://127.0.0.1:{env['PORT']}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=self.env, stdout=out, stderr=out
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    async def ready(self, http: httpx.AsyncClient) -> None:
+        async def healthy() -> bool:
+            assert self.process is not None and self.process.poll() is None, self.log.read_text()
+            try:
+                return (await http.get(f"{self.url}/healthz")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        stop = time.monotonic() + 20.0
+        while not await healthy():
+            assert time.monotonic() < stop, self.log.read_text()
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def bot_process(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> AsyncIterator[BotProcess]:
+    database = tmp_path / "callbot.db"
+    store = await Store.open(database)
+    await store.add_caller_id(
+        CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
+    )
+    await store.close()
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": f"{fake_slack.url}/api/",  # type: ignore[attr-defined]
+        "VOXIMPLANT_ACCOUNT_ID": ACCOUNT_ID,
+        "VOXIMPLANT_API_KEY": API_KEY,
+        "VOXIMPLANT_RULE_ID": str(RULE_ID),
+        "VOXIMPLANT_API_URL": f"{fake_voximplant.url}/platform_api/",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_PATH": str(database),
+        "SLACK_PACE_S": "0.02",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = BotProcess(env, tmp_path / "bot.log")
+    yield process
+    if process.process is not None and process.process.poll() is None:
+        process.process.terminate()
+        process.process.wait(timeout=10)
+
+
+async def test_killed_mid_call_and_restarted_delivers_what_was_pending(
+    bot_process: BotProcess, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient
+) -> None:
+    bot_process.start()
+    await bot_process.ready(http)
+    slack = SlackSender(http, bot_url=bot_process.url, signing_secret=SIGNING_SECRET,
+                        response_base=fake_slack.url)  # type: ignore[attr-defined]  # fmt: skip
+    assert (await slack.command("+14155550100 hello")).status_code == 200
+    await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=10)
+    session = fake_voximplant.sessions[0]
+    [parent] = fake_slack.parents("C0GENERAL")
+
+    # Slack holds the channel for an hour at the first reply: everything after it waits in the outbox.
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=3600)
+    events = [
+        ("connected", {}),
+        ("transcript", {"role": "agent", "text": "Hello, this is the agent."}),
+        ("transcript", {"role": "callee", "text": "Hi there."}),
+        ("transcript", {"role": "agent", "text": "The review moved to 3pm."}),
+    ]
+    for event, data in events:
+        assert (await fake_voximplant.send_event(session, event, data)).status_code == 200
+    await eventually(lambda: any(c.params.get("thread_ts") for c in fake_slack.calls_to("chat.postMessage")))
+    assert fake_slack.thread(parent) == []
+
+    bot_process.kill()
+    bot_process.start()
+    await bot_process.ready(http)
+
+    expected = [
+        ":large_green_circle: Connected. The agent is talking.",
+        "*Agent:* Hello, this is the agent.",
+        "*Callee:* Hi there.",
+        "*Agent:* The review moved to 3pm.",
+    ]
+
+    def lines() -> list[str]:
+        return [line for m in fake_slack.thread(parent) for line in m.text.split("\n")]
+
+    await eventually(lambda: lines() == expected, timeout=15)
+    # Resumed together, the three pending transcript lines went out as one grouped reply.
+    assert [m.text.count("\n") + 1 for m in fake_slack.thread(parent)] == [1, 3]
+    response = await fake_voximplant.send_event(session, "disconnected", {"duration_s": 61, "reason": "remote_hangup"})
+    assert response.status_code == 200
+    await eventually(lambda: lines() == [*expected, ":white_check_mark: Call ended after 1m 01s. 3 turns."], timeout=15)
+    await eventually(lambda: "Ended after 1m 01s" in parent.text, timeout=15)
+    assert len(fake_slack.parents()) == 1  # the parent was not posted again
+
+
+async def test_a_call_stranded_before_its_message_was_queued_still_tells_the_requester(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, slack_clock: VirtualClock
+) -> None:
+    settings = make_settings(tmp_path, fake_slack, fake_voximplant)
+    store = await Store.open(settings.database_path)
+    request = CallRequest(
+        destination="+14155550100", caller_id=CALLER_ID, max_duration_s=600,
+        origin=SlackOrigin(team_id="T0SANDBOX", user_id="U0ANA", conversation_id="C0GENERAL"),
+    )  # fmt: skip
+    now = datetime.now(UTC)
+    call = Call(id="stranded1", request=request, state=CallState.REQUESTED, state_reason="", created_at=now,
+                updated_at=now)  # fmt: skip
+    await store.insert_call(call, token_hash="0" * 64)  # the bot died right after storing it
+    await store.close()
+
+    app = create_app(settings, slack_clock=slack_clock)
+    async with LocalServer(app):
+        await eventually(lambda: [len(fake_slack.thread(p)) for p in fake_slack.parents("C0GENERAL")] == [1])
+        [parent] = fake_slack.parents("C0GENERAL")
+        assert "Failed: the bot restarted before placing it" in parent.text
+        assert [m.text for m in fake_slack.thread(parent)] == [
+            ":x: The call failed: the bot restarted before placing it; nothing was dialled."
+        ]
+    assert fake_voximplant.requests == []
+
+
+async def test_an_event_stored_just_before_a_crash_is_still_shown(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place_call(slack, fake_voximplant, "+14155550100 hello")
+    adapter = TypeAdapter[StatusEvent](StatusEvent)
+
+    def event(seq: int, name: str, data: dict[str, object]) -> StatusEvent:
+        return adapter.validate_python(
+            {"v": 1, "call_id": session.call_id, "seq": seq, "event": name, "at": datetime.now(UTC), "data": data}
+        )
+
+    # What the bot does with an event up to the moment it dies: stored, state moved, nothing queued for Slack.
+    for stored in [event(1, "connected", {}), event(2, "transcript", {"role": "agent", "text": "Hi!"})]:
+        await bot.store.record_event(stored, received_at=datetime.now(UTC), decide=transition_for)
+
+    # The scenario never got its answer for seq 1, so it sends it again: the repeat is a duplicate, yet shown.
+    again = await fake_voximplant.send_event(session, "connected", seq=1)
+    assert again.json() == {"ok": True, "duplicate": True}
+    # Seq 2 is picked up by what the next start runs.
+    assert await bot.app.state.calls.reannounce_stranded() == 1
+    assert await bot.app.state.calls.reannounce_stranded() == 0
+    await bot.idle()
+    assert thread_lines(fake_slack) == [":large_green_circle: Connected. The agent is talking.", "*Agent:* Hi!"]
+    assert "Connected" in fake_slack.parents()[0].text

@@ -1,0 +1,53 @@
+"""The outbox's pure rules: grouping replies, splitting long text, pacing a channel."""
+
+from __future__ import annotations
+
+from bot.sandbox.clock import VirtualClock
+from bot.slack.delivery import MAX_REPLY_CHARS, Kind, _reply_batch, _split
+from bot.slack.pacing import Pacer
+from bot.store import OutboxRow
+
+
+def row(n: int, text: str, *, group: bool = True, kind: Kind = Kind.REPLY) -> OutboxRow:
+    body: dict[str, object] = {"text": text}
+    if group:
+        body["group"] = True
+    return OutboxRow(n, "call1", kind, body)
+
+
+def test_consecutive_transcript_lines_share_one_reply_up_to_the_limit() -> None:
+    rows = [row(1, "a"), row(2, "b"), row(3, "milestone", group=False), row(4, "c")]
+    assert [r.id for r in _reply_batch(rows)] == [1, 2]
+    long = [row(n, "x" * 1000) for n in range(5)]
+    batch = _reply_batch(long)
+    assert len(batch) == 2 and sum(len(r.body["text"]) + 1 for r in batch) - 1 <= MAX_REPLY_CHARS
+
+
+def test_a_milestone_is_never_grouped() -> None:
+    assert [r.id for r in _reply_batch([row(1, "m", group=False), row(2, "a")])] == [1]
+
+
+def test_an_update_ends_a_group() -> None:
+    assert [r.id for r in _reply_batch([row(1, "a"), row(2, "", group=False, kind=Kind.UPDATE), row(3, "b")])] == [1]
+
+
+def test_split_prefers_the_line_break_nearest_the_middle_and_keeps_every_character() -> None:
+    assert _split("one\ntwo\nthree\nfour") == ["one\ntwo", "three\nfour"]
+    assert _split("abcdef") == ["abc", "def"]
+    text = "a" * 10 + "\n" + "b" * 3
+    assert "\n".join(_split(text)) == text
+
+
+async def test_pacer_keeps_writes_apart_and_honours_a_hold() -> None:
+    clock = VirtualClock()
+    pacer = Pacer(clock, pace_s=1.0)
+    times = []
+    for _ in range(3):
+        await pacer.turn("C1")
+        times.append(clock.now())
+    assert times == [0.0, 1.0, 2.0]
+    await pacer.turn("C2")  # another channel is not held back
+    assert clock.now() == 2.0
+    pacer.hold("C1", 30)
+    await pacer.turn("C1")
+    assert clock.now() == 32.0
