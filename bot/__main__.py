@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.calls.models import Channel
 from bot.calls.numbers import format_international, parse_phone_number
 from bot.errors import ConfigError, Refusal
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from bot.store import Store
 
 
@@ -137,14 +137,11 @@ def _setup(args: argparse.Namespace) -> int:
 def _migrate(_: argparse.Namespace) -> int:
     settings = load_settings(need_slack=False)
 
-    async def run() -> int:
-        store = await Store.open(settings.database_path)
-        version = await store.migrate()
-        await store.close()
-        print(f"{settings.database_path}: schema version {version}")
+    async def migrate(store: Store) -> int:
+        print(f"{settings.database_path}: schema version {await store.migrate()}")
         return 0
 
-    return asyncio.run(run())
+    return _with_store(settings, migrate)
 
 
 def _callerids_add(args: argparse.Namespace) -> int:
@@ -159,48 +156,38 @@ def _callerids_add(args: argparse.Namespace) -> int:
         print(f"unknown channel in {args.channels!r}; use pstn, sip, user or whatsapp", file=sys.stderr)
         return 1
 
-    async def run() -> int:
-        store = await Store.open(settings.database_path)
+    async def add(store: Store) -> int:
         now = datetime.now(UTC)
         new = await store.add_caller_id(number, label=args.label, channels=channels, added_by="cli", at=now)
         detail = f"label={args.label!r} channels={','.join(sorted(channels))}"
         await store.audit(actor="cli", action="callerid.add", target=number, detail=detail, allowed=True, at=now)
-        await store.close()
         print(f"{'added' if new else 'updated'} {format_international(number)} ({', '.join(sorted(channels))})")
         return 0
 
-    return asyncio.run(run())
+    return _with_store(settings, add)
 
 
 def _callerids_remove(args: argparse.Namespace) -> int:
     settings = load_settings(need_slack=False)
+    try:
+        number = parse_phone_number(args.number, settings.default_region, field="caller_id")
+    except Refusal:
+        number = args.number
 
-    async def run() -> int:
-        store = await Store.open(settings.database_path)
-        try:
-            number = parse_phone_number(args.number, settings.default_region, field="caller_id")
-        except Refusal:
-            number = args.number
-        removed = await store.remove_caller_id(number)
-        if removed:
-            await store.audit(actor="cli", action="callerid.remove", target=number, allowed=True, at=datetime.now(UTC))
-        await store.close()
-        if not removed:
+    async def remove(store: Store) -> int:
+        if not await store.remove_caller_id(number):
             print(f"{args.number} is not on the allowlist", file=sys.stderr)
             return 1
+        await store.audit(actor="cli", action="callerid.remove", target=number, allowed=True, at=datetime.now(UTC))
         print(f"removed {format_international(number)}")
         return 0
 
-    return asyncio.run(run())
+    return _with_store(settings, remove)
 
 
 def _callerids_list(_: argparse.Namespace) -> int:
-    settings = load_settings(need_slack=False)
-
-    async def run() -> int:
-        store = await Store.open(settings.database_path)
+    async def show(store: Store) -> int:
         entries = await store.caller_ids()
-        await store.close()
         if not entries:
             print('the allowlist is empty; add a number with: callbot callerids add +14155550123 "Support line"')
         for entry in entries:
@@ -208,24 +195,28 @@ def _callerids_list(_: argparse.Namespace) -> int:
             print(f"{entry.number}\t{format_international(entry.number)}\t{channels}\t{entry.label}")
         return 0
 
-    return asyncio.run(run())
+    return _with_store(load_settings(need_slack=False), show)
 
 
 def _callerids_sync(args: argparse.Namespace) -> int:
     import httpx
 
+    from bot.app import voximplant_auth
     from bot.calls.allowlist_sync import sync_caller_ids
     from bot.errors import VoximplantError
-    from bot.voximplant import ApiKeyAuth, VoximplantClient
+    from bot.voximplant import VoximplantClient
 
     settings = load_settings(need_slack=False)
-    if settings.voximplant_account_id is None or settings.voximplant_api_key is None:
-        print("set VOXIMPLANT_ACCOUNT_ID and VOXIMPLANT_API_KEY to read caller IDs from Voximplant", file=sys.stderr)
+    auth = voximplant_auth(settings)
+    if auth is None:
+        print(
+            "set VOXIMPLANT_ACCOUNT_ID and VOXIMPLANT_API_KEY (or VOXIMPLANT_CREDENTIALS) to read caller IDs from "
+            "Voximplant",
+            file=sys.stderr,
+        )
         return 2
-    auth = ApiKeyAuth(settings.voximplant_account_id, settings.voximplant_api_key.get_secret_value())
 
-    async def run() -> int:
-        store = await Store.open(settings.database_path)
+    async def sync(store: Store) -> int:
         try:
             async with httpx.AsyncClient(timeout=settings.voximplant_timeout_s) as http:
                 client = VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth)
@@ -234,8 +225,6 @@ def _callerids_sync(args: argparse.Namespace) -> int:
         except VoximplantError as error:
             print(f"could not read from Voximplant: {error}", file=sys.stderr)
             return 1
-        finally:
-            await store.close()
         would = "would " if args.dry_run else ""
         for number, label in report.added:
             print(f"{would}add\t{format_international(number)}\t{label}")
@@ -250,16 +239,12 @@ def _callerids_sync(args: argparse.Namespace) -> int:
             print(f"added {len(report.added)}, removed {len(report.removed)}, {len(report.unchanged)} already allowed")
         return 0
 
-    return asyncio.run(run())
+    return _with_store(settings, sync)
 
 
 def _audit(args: argparse.Namespace) -> int:
-    settings = load_settings(need_slack=False)
-
-    async def run() -> int:
-        store = await Store.open(settings.database_path)
+    async def show(store: Store) -> int:
         entries = await store.audit_entries(limit=args.limit)
-        await store.close()
         if not entries:
             print("the audit log is empty")
         for entry in entries:
@@ -267,6 +252,19 @@ def _audit(args: argparse.Namespace) -> int:
             when = f"{entry.at:%Y-%m-%d %H:%M:%S}Z"
             print("\t".join((when, entry.actor, outcome, entry.action, entry.target, entry.detail)))
         return 0
+
+    return _with_store(load_settings(need_slack=False), show)
+
+
+def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
+    """Open the database, run one command's `work` on it, and close it whatever happens."""
+
+    async def run() -> int:
+        store = await Store.open(settings.database_path)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
 
     return asyncio.run(run())
 
