@@ -286,13 +286,24 @@ class Store:
 
     # -- what the call limits count ------------------------------------------------------------------------------
 
-    async def calls_since(self, user_id: str, since: datetime) -> list[datetime]:
-        """When `user_id` placed each call after `since`, oldest first."""
-        rows = await self._fetch(
-            "SELECT created_at FROM calls WHERE user_id = ? AND created_at > ? ORDER BY created_at",
-            user_id, since.isoformat(),
-        )  # fmt: skip
-        return [datetime.fromisoformat(row["created_at"]) for row in rows]
+    async def count_calls(
+        self, *, user_id: str | None = None, team_id: str | None = None, live_only: bool = False,
+        since: datetime | None = None,
+    ) -> int:  # fmt: skip
+        """How many calls one person (or one workspace) placed: all, only those under way, or only after `since`."""
+        where, params = _call_filter(user_id, team_id, live_only, since)
+        return int(await self._scalar(f"SELECT COUNT(*) FROM calls WHERE {where}", *params))
+
+    async def nth_newest_call_time(
+        self, n: int, *, user_id: str | None = None, team_id: str | None = None, live_only: bool = False,
+        since: datetime | None = None,
+    ) -> datetime | None:  # fmt: skip
+        """When the n-th newest of those calls (1 = the newest) was placed; None if there are fewer than n."""
+        where, params = _call_filter(user_id, team_id, live_only, since)
+        value = await self._scalar(
+            f"SELECT created_at FROM calls WHERE {where} ORDER BY created_at DESC LIMIT 1 OFFSET ?", *params, n - 1
+        )
+        return datetime.fromisoformat(value) if value is not None else None
 
     async def live_calls(self, *, user_id: str | None = None, team_id: str | None = None) -> list[Call]:
         """Calls not yet ended, failed or canceled, of one person or one workspace, oldest first."""
@@ -552,6 +563,21 @@ class Store:
     async def _scalar(self, sql: str, *params: object) -> Any:
         rows = await self._db.execute_fetchall(sql, params)
         return next(iter(rows))[0] if rows else None
+
+
+def _call_filter(
+    user_id: str | None, team_id: str | None, live_only: bool, since: datetime | None
+) -> tuple[str, list[object]]:
+    """The WHERE clause (and its parameters) for one person's or one workspace's calls."""
+    clauses, params = (["user_id = ?"], [user_id]) if user_id is not None else (["team_id = ?"], [team_id])
+    if live_only:
+        live = [state.value for state in CallState if state not in TERMINAL_STATES]
+        clauses.append(f"state IN ({', '.join('?' for _ in live)})")
+        params.extend(live)
+    if since is not None:
+        clauses.append("created_at > ?")
+        params.append(since.isoformat())
+    return " AND ".join(clauses), params
 
 
 def _statements(script: str) -> list[str]:

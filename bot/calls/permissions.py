@@ -108,35 +108,42 @@ class Permissions:
         )
 
     async def check_limits(self, origin: SlackOrigin) -> None:
-        """Refuse with the time the next call will be allowed when a rate or concurrency limit holds."""
+        """Refuse with the time the next call will be allowed when a rate or concurrency limit holds.
+
+        Each check is one COUNT over an index; only a refusal reads more (when the oldest call in the way was placed).
+        """
         now = self._clock()
-        limits = self._limits
+        limits, store = self._limits, self._store
         if limits.calls_per_user_per_hour:
-            recent = await self._store.calls_since(origin.user_id, now - RATE_WINDOW)
-            if len(recent) >= limits.calls_per_user_per_hour:
+            since = now - RATE_WINDOW
+            recent = await store.count_calls(user_id=origin.user_id, since=since)
+            if recent >= limits.calls_per_user_per_hour:
                 # The next call is allowed once enough of the calls in the window have aged out of it.
-                retry_at = recent[len(recent) - limits.calls_per_user_per_hour] + RATE_WINDOW
+                oldest_in_way = await store.nth_newest_call_time(
+                    limits.calls_per_user_per_hour, user_id=origin.user_id, since=since
+                )
+                retry_at = (oldest_in_way or now) + RATE_WINDOW
                 raise LimitReached(
-                    f"You have placed {len(recent)} {_calls(len(recent))} in the last hour; the limit is "
+                    f"You have placed {recent} {_calls(recent)} in the last hour; the limit is "
                     f"{limits.calls_per_user_per_hour} an hour. You can place the next one {_when(retry_at, now)}.",
                     retry_at=retry_at,
                 )
-        for scope, live, limit in (
-            ("you have", await self._live(user_id=origin.user_id), limits.concurrent_per_user),
-            ("this workspace has", await self._live(team_id=origin.team_id), limits.concurrent_per_workspace),
+        for scope, who, limit in (
+            ("you have", {"user_id": origin.user_id}, limits.concurrent_per_user),
+            ("this workspace has", {"team_id": origin.team_id}, limits.concurrent_per_workspace),
         ):
-            if limit and len(live) >= limit:
+            if not limit:
+                continue
+            live = await store.count_calls(**who, live_only=True)
+            if live >= limit:
                 # Each call hangs up at the latest after max_duration_s; that bounds when a place frees up.
-                retry_at = live[len(live) - limit] + timedelta(seconds=limits.max_duration_s)
-                retry_at = max(retry_at, now)
+                oldest_in_way = await store.nth_newest_call_time(limit, **who, live_only=True)
+                retry_at = max((oldest_in_way or now) + timedelta(seconds=limits.max_duration_s), now)
                 raise LimitReached(
-                    f"{scope.capitalize()} {len(live)} {_calls(len(live))} under way; the limit is {limit} at once. "
+                    f"{scope.capitalize()} {live} {_calls(live)} under way; the limit is {limit} at once. "
                     f"You can place the next one as soon as one ends, {_when(retry_at, now)} at the latest.",
                     retry_at=retry_at,
                 )
-
-    async def _live(self, *, user_id: str | None = None, team_id: str | None = None) -> list[datetime]:
-        return [call.created_at for call in await self._store.live_calls(user_id=user_id, team_id=team_id)]
 
     def _directory_or_fail(self) -> Directory:
         if self._directory is None:
