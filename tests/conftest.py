@@ -21,6 +21,7 @@ from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
 from bot.sandbox.servers import LocalServer
+from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from bot.settings import Settings
 from bot.slack.delivery import Delivery
@@ -146,6 +147,19 @@ async def bot(
             CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
         )
         yield Bot(url=server.url, app=app, settings=settings)
+
+
+@pytest.fixture
+async def simulator(fake_voximplant: FakeVoximplant) -> AsyncIterator[ScenarioSimulator]:
+    """StartScenarios runs the real scenario under the Node VoxEngine simulator, ten times faster than life.
+
+    Much faster and the scenario's bounded flush before terminate (scaled too) would be shorter than a real loopback
+    HTTP round trip, so its last events would be dropped, as they would be in VoxEngine.
+    """
+    runner = ScenarioSimulator(time_scale=0.1)
+    fake_voximplant.runner = runner
+    yield runner
+    await runner.aclose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -39,14 +38,6 @@ async def press_hang_up(slack: SlackSender, fake_slack: FakeSlack, user_id: str)
         action_id=ActionId.HANG_UP, value=button["value"], block_id=BlockId.CALL_ACTIONS, message=message,
         channel_id=parent.channel, user_id=user_id,
     )  # fmt: skip
-
-
-@pytest.fixture
-async def simulator(fake_voximplant: FakeVoximplant) -> AsyncIterator[ScenarioSimulator]:
-    runner = ScenarioSimulator(time_scale=0.1)
-    fake_voximplant.runner = runner
-    yield runner
-    await runner.aclose()
 
 
 @needs_node

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,16 +14,6 @@ from bot.sandbox.slack_requests import SlackSender
 from tests.conftest import Bot, eventually
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
-
-
-@pytest.fixture
-async def simulator(fake_voximplant: FakeVoximplant) -> AsyncIterator[ScenarioSimulator]:
-    # Ten times faster than life. Much faster and the scenario's bounded flush before terminate (scaled too) is
-    # shorter than a real loopback HTTP round trip, so its last events would be dropped, as they would in VoxEngine.
-    runner = ScenarioSimulator(time_scale=0.1)
-    fake_voximplant.runner = runner
-    yield runner
-    await runner.aclose()
 
 
 async def run_call(
