@@ -34,6 +34,8 @@ async def test_a_call_whose_callbacks_were_dropped_is_settled_from_call_history(
         assert call is not None and call.state is CallState.ENDED
 
     await eventually_async(settled)
+    # The watchdog moves the call, then queues its Slack writes: wait for the summary, not only for idle workers.
+    await eventually(lambda: any("comes from Voximplant's call history" in t for t in thread_texts(fake_slack)[-1:]))
     await bot.idle()
     call = await bot.store.call(session.call_id)
     assert call is not None and call.duration_s == 42 and call.state_reason == "from call history"
@@ -64,8 +66,13 @@ async def test_an_unanswered_call_is_settled_as_failed_with_its_reason(
         assert call is not None and call.state is CallState.FAILED
 
     await eventually_async(settled)
-    await bot.idle()
-    assert thread_texts(fake_slack)[-1].startswith(":x: The call failed: the line was busy (486 Busy Here).")
+    # The watchdog moves the call, then queues its Slack writes: wait for them, not only for idle workers.
+    await eventually(
+        lambda: (
+            thread_texts(fake_slack)[-1:] != []
+            and thread_texts(fake_slack)[-1].startswith(":x: The call failed: the line was busy (486 Busy Here).")
+        )
+    )
 
 
 async def test_a_session_still_running_is_left_alone(
