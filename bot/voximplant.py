@@ -249,7 +249,7 @@ class VoximplantClient:
         self._attempts = attempts
         self._backoff_s = backoff_s
         self._observe = observe
-        self.latencies: list[float] = []
+        self.attempts = 0  # HTTP attempts made, retries included (latencies go to `observe`)
         self._in_flight = asyncio.Semaphore(max_in_flight)
 
     async def start_scenarios(self, *, rule_id: int, custom_data: str) -> StartScenariosResult:
@@ -390,7 +390,6 @@ class VoximplantClient:
         data = {**params, **self._auth.form()}
         for attempt in range(1, self._attempts + 1):
             await self._in_flight.acquire()
-            started = time.perf_counter()
             try:
                 response = await self._http.post(f"{self._base_url}{method}/", data=data, headers=self._auth.headers())
             except httpx.TransportError as error:
@@ -403,7 +402,7 @@ class VoximplantClient:
                     f"no answer from Voximplant in time ({type(error).__name__})", may_have_started=True
                 ) from None
             finally:
-                self.latencies.append(time.perf_counter() - started)
+                self.attempts += 1
                 self._in_flight.release()
             if refused_as_too_many(response) and attempt < self._attempts:
                 await asyncio.sleep(_retry_after(response, self._backoff_s * attempt))
