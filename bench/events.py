@@ -116,7 +116,7 @@ async def measure(stack: Stack, config: Config, bot: Child) -> list[Row]:
         Row(SECTION, f"intake p50 @{config.intake_senders}", ours.ms(50), base.ms(50)),
         Row(SECTION, f"intake p99 @{config.intake_senders}", ours.ms(99), base.ms(99)),
         Row(SECTION, "Slack writes still queued after the burst", drain_s * 1000, None,
-            note="time until the background was idle"),
+            note="time until every write was sent"),
         Row(SECTION, "event received → Slack write sent, p50", percentile(delays, 50) * 1000, None,
             note=f"{len(delays)} events, {config.intake_senders} calls paced {config.latency_interval_s:g} s"
             + (f", {lost} LOST" if lost else "")),

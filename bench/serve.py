@@ -142,10 +142,13 @@ async def _serve_bot() -> None:
     app = create_app(settings)
 
     async def idle(_: dict[str, Any]) -> Any:
+        """Wait until calls are launched and every Slack write queued so far has been sent."""
         background = getattr(app.state, "background", None)
-        if background is None:
+        delivery = getattr(app.state, "delivery", None)
+        if background is None or delivery is None:
             return {"idle": "unknown"}
         await background.idle()
+        await delivery.idle()
         return {"idle": True}
 
     async def allow_caller_id(request: dict[str, Any]) -> Any:
