@@ -1,6 +1,6 @@
-"""SQLite storage on aiosqlite: every SQL statement callbot runs lives in this module.
+"""SQLite storage: every SQL statement callbot runs lives in this module.
 
-WAL journal, one connection, writes serialised by an asyncio lock so each method is one transaction.
+WAL journal, one connection on a thread of its own; each method is one transaction, run whole on that thread.
 The schema moves forward by `PRAGMA user_version`; the SQL is kept portable so PostgreSQL stays a small step.
 """
 
@@ -9,17 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from bot.calls.models import TERMINAL_STATES, Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
 from bot.calls.states import Transition
+
+T = TypeVar("T")
 
 MIGRATIONS: Sequence[str] = (
     """
@@ -171,36 +171,45 @@ class EventOutcome:
 
 
 class Store:
-    """callbot's SQLite database."""
+    """callbot's SQLite database.
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    One connection, owned by one thread of its own. Each method runs whole on that thread, its transaction
+    included, so the event loop waits once per method and never holds a lock across awaits: a write transaction
+    of five statements costs one hand-over, not five turns of a busy event loop.
+    """
+
+    def __init__(self, db: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
         self._db = db
-        self._lock = asyncio.Lock()
+        self._thread = thread
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
         """Open (creating if need be) the database at `path` and bring its schema up to date."""
-        db = await aiosqlite.connect(str(path), isolation_level=None)
-        db.row_factory = aiosqlite.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=5000")
-        store = cls(db)
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callbot-store")
+        try:
+            db = await asyncio.get_running_loop().run_in_executor(thread, _connect, str(path))
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        store = cls(db, thread)
         await store.migrate()
         return store
 
     async def close(self) -> None:
-        await self._db.close()
+        await self._run(self._db.close)
+        self._thread.shutdown(wait=True)
 
     async def migrate(self) -> int:
         """Apply the migrations this database has not seen; returns the schema version now in force."""
-        async with self._write():
-            version = await self._scalar("PRAGMA user_version")
+
+        def apply(db: sqlite3.Connection) -> None:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in _statements(script):
-                    await self._db.execute(statement)
-                await self._db.execute(f"PRAGMA user_version = {number}")
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+        await self._write(apply)
         return len(MIGRATIONS)
 
     async def ping(self) -> bool:
@@ -217,19 +226,20 @@ class Store:
         self, number: str, *, label: str, channels: frozenset[Channel], added_by: str, at: datetime
     ) -> bool:
         """Add `number` to the allowlist, or update its label and channels; True if it was new."""
-        async with self._write():
-            existed = await self._scalar("SELECT COUNT(*) FROM caller_ids WHERE number = ?", number)
-            await self._db.execute(
+
+        def add(db: sqlite3.Connection) -> bool:
+            existed = db.execute("SELECT COUNT(*) FROM caller_ids WHERE number = ?", (number,)).fetchone()[0]
+            db.execute(
                 "INSERT INTO caller_ids (number, label, channels, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (number) DO UPDATE SET label = excluded.label, channels = excluded.channels",
                 (number, label, _join(channels), added_by, at.isoformat()),
             )
-        return not existed
+            return not existed
+
+        return await self._write(add)
 
     async def remove_caller_id(self, number: str) -> bool:
-        async with self._write():
-            cursor = await self._db.execute("DELETE FROM caller_ids WHERE number = ?", (number,))
-        return cursor.rowcount > 0
+        return await self._change("DELETE FROM caller_ids WHERE number = ?", number) > 0
 
     async def caller_id(self, number: str) -> CallerId | None:
         rows = await self._fetch("SELECT * FROM caller_ids WHERE number = ?", number)
@@ -242,19 +252,20 @@ class Store:
 
     async def add_denied(self, prefix: str, *, reason: str, added_by: str, at: datetime) -> bool:
         """Deny calls to `prefix` (a whole number or its start, E.164 digits); True if it was new."""
-        async with self._write():
-            existed = await self._scalar("SELECT COUNT(*) FROM denied_destinations WHERE prefix = ?", prefix)
-            await self._db.execute(
+
+        def add(db: sqlite3.Connection) -> bool:
+            existed = db.execute("SELECT COUNT(*) FROM denied_destinations WHERE prefix = ?", (prefix,)).fetchone()[0]
+            db.execute(
                 "INSERT INTO denied_destinations (prefix, reason, added_by, added_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason",
                 (prefix, reason, added_by, at.isoformat()),
             )
-        return not existed
+            return not existed
+
+        return await self._write(add)
 
     async def remove_denied(self, prefix: str) -> bool:
-        async with self._write():
-            cursor = await self._db.execute("DELETE FROM denied_destinations WHERE prefix = ?", (prefix,))
-        return cursor.rowcount > 0
+        return await self._change("DELETE FROM denied_destinations WHERE prefix = ?", prefix) > 0
 
     async def denied_destinations(self) -> list[DeniedDestination]:
         rows = await self._fetch("SELECT * FROM denied_destinations ORDER BY prefix")
@@ -273,11 +284,10 @@ class Store:
         self, *, actor: str, action: str, target: str = "", detail: str = "", allowed: bool, at: datetime
     ) -> None:
         """Append one entry to the audit log (the table refuses updates and deletes)."""
-        async with self._write():
-            await self._db.execute(
-                "INSERT INTO audit_log (at, actor, action, target, detail, allowed) VALUES (?, ?, ?, ?, ?, ?)",
-                (at.isoformat(), actor, action, target, detail, int(allowed)),
-            )
+        await self._change(
+            "INSERT INTO audit_log (at, actor, action, target, detail, allowed) VALUES (?, ?, ?, ?, ?, ?)",
+            at.isoformat(), actor, action, target, detail, int(allowed),
+        )  # fmt: skip
 
     async def audit_entries(self, *, limit: int = 100) -> list[AuditEntry]:
         """The latest `limit` entries, oldest first."""
@@ -329,18 +339,15 @@ class Store:
 
     async def insert_call(self, call: Call, *, token_hash: str) -> None:
         request, origin = call.request, call.request.origin
-        async with self._write():
-            await self._db.execute(
-                "INSERT INTO calls (id, team_id, user_id, conversation_id, thread_ts, destination, caller_id,"
-                " channel, instructions, max_duration_s, state, state_reason, token_hash, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    call.id, origin.team_id, origin.user_id, origin.conversation_id, origin.thread_ts,
-                    request.destination, request.caller_id, request.channel.value, request.instructions,
-                    request.max_duration_s, call.state.value, call.state_reason, token_hash,
-                    call.created_at.isoformat(), call.updated_at.isoformat(),
-                ),
-            )  # fmt: skip
+        await self._change(
+            "INSERT INTO calls (id, team_id, user_id, conversation_id, thread_ts, destination, caller_id,"
+            " channel, instructions, max_duration_s, state, state_reason, token_hash, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            call.id, origin.team_id, origin.user_id, origin.conversation_id, origin.thread_ts,
+            request.destination, request.caller_id, request.channel.value, request.instructions,
+            request.max_duration_s, call.state.value, call.state_reason, token_hash,
+            call.created_at.isoformat(), call.updated_at.isoformat(),
+        )  # fmt: skip
 
     async def call(self, call_id: str) -> Call | None:
         rows = await self._fetch("SELECT * FROM calls WHERE id = ?", call_id)
@@ -354,45 +361,42 @@ class Store:
         return [_call(row) for row in await self._fetch("SELECT * FROM calls WHERE state = ?", state.value)]
 
     async def set_slack_message(self, call_id: str, *, channel: str, ts: str) -> None:
-        async with self._write():
-            await self._db.execute(
-                "UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", (channel, ts, call_id)
-            )
+        await self._change("UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", channel, ts, call_id)
 
     async def set_session(self, call_id: str, *, access_url: str, history_id: int) -> None:
         """Keep what StartScenarios answered: the session's control URL and its call-history id."""
-        async with self._write():
-            await self._db.execute(
-                "UPDATE calls SET access_url = ?, history_id = ? WHERE id = ?", (access_url, history_id, call_id)
-            )
+        await self._change(
+            "UPDATE calls SET access_url = ?, history_id = ? WHERE id = ?", access_url, history_id, call_id
+        )
 
     async def move(self, call_id: str, transition: Transition, at: datetime) -> Call | None:
         """Apply `transition` unless the call is already terminal; the call as it is now, or None if unchanged."""
-        async with self._write():
-            return await self._move(call_id, transition, at, {})
+        return await self._write(lambda db: _move(db, call_id, transition, at, {}))
 
     async def record_event(
         self, event: StatusEvent, *, received_at: datetime, decide: Callable[[Call, StatusEvent], Transition | None]
     ) -> EventOutcome | None:
-        """Store `event` once and apply the transition `decide` picks, in one transaction; None for an unknown call."""
-        async with self._write():
-            rows = await self._fetch("SELECT * FROM calls WHERE id = ?", event.call_id)
-            if not rows:
+        """Store `event` once and apply the transition `decide` picks, in one transaction; None for an unknown call.
+
+        `decide` runs on the database thread, inside the transaction: it must be quick and must not block.
+        """
+
+        def record(db: sqlite3.Connection) -> EventOutcome | None:
+            row = db.execute("SELECT * FROM calls WHERE id = ?", (event.call_id,)).fetchone()
+            if row is None:
                 return None
-            call = _call(rows[0])
-            cursor = await self._db.execute(
+            call = _call(row)
+            inserted = db.execute(
                 "INSERT INTO call_events (call_id, seq, event, at, data, received_at) VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (call_id, seq) DO NOTHING",
                 (
                     event.call_id, event.seq, event.event, event.at.isoformat(),
                     event.data.model_dump_json(), received_at.isoformat(),
                 ),
-            )  # fmt: skip
-            if cursor.rowcount == 0:
+            ).rowcount  # fmt: skip
+            if inserted == 0:
                 return EventOutcome(call, duplicate=True, transition=None)
-            await self._db.execute(
-                "UPDATE calls SET last_seq = MAX(last_seq, ?) WHERE id = ?", (event.seq, event.call_id)
-            )
+            db.execute("UPDATE calls SET last_seq = MAX(last_seq, ?) WHERE id = ?", (event.seq, event.call_id))
             call = replace(call, last_seq=max(call.last_seq, event.seq))
             transition = decide(call, event)
             if transition is None:
@@ -403,8 +407,10 @@ class Store:
             duration = getattr(event.data, "duration_s", None)
             if duration is not None:
                 extra["duration_s"] = duration
-            moved = await self._move(event.call_id, transition, received_at, extra)
+            moved = _move(db, event.call_id, transition, received_at, extra)
             return EventOutcome(moved or call, duplicate=False, transition=transition if moved else None)
+
+        return await self._write(record)
 
     async def events(self, call_id: str) -> list[tuple[int, str, dict[str, Any]]]:
         rows = await self._fetch("SELECT seq, event, data FROM call_events WHERE call_id = ? ORDER BY seq", call_id)
@@ -420,9 +426,8 @@ class Store:
         self, call_id: str, transition: Transition, at: datetime, *, duration_s: float | None
     ) -> Call | None:
         """Apply a terminal `transition` learnt elsewhere (call history), with the duration it reported."""
-        async with self._write():
-            fields: dict[str, Any] = {"duration_s": duration_s} if duration_s is not None else {}
-            return await self._move(call_id, transition, at, fields)
+        fields: dict[str, Any] = {"duration_s": duration_s} if duration_s is not None else {}
+        return await self._write(lambda db: _move(db, call_id, transition, at, fields))
 
     async def stale_calls(self, *, quiet_since: datetime) -> list[Call]:
         """Live calls already sent to Voximplant that have heard nothing (no event, no move) since `quiet_since`."""
@@ -444,8 +449,7 @@ class Store:
 
     async def mark_announced(self, call_id: str, seq: int) -> None:
         """The Slack writes event `seq` causes are in the outbox."""
-        async with self._write():
-            await self._db.execute("UPDATE call_events SET announced = 1 WHERE call_id = ? AND seq = ?", (call_id, seq))
+        await self._change("UPDATE call_events SET announced = 1 WHERE call_id = ? AND seq = ?", call_id, seq)
 
     async def is_announced(self, call_id: str, seq: int) -> bool:
         value = await self._scalar("SELECT announced FROM call_events WHERE call_id = ? AND seq = ?", call_id, seq)
@@ -466,12 +470,15 @@ class Store:
 
     async def enqueue_slack(self, call_id: str, kind: str, body: dict[str, Any], *, at: datetime, rank: int = 1) -> int:
         """Keep one Slack write for `call_id`; returns its id. Writes leave in (rank, id) order."""
-        async with self._write():
-            cursor = await self._db.execute(
+
+        def enqueue(db: sqlite3.Connection) -> int:
+            cursor = db.execute(
                 "INSERT INTO slack_outbox (call_id, rank, kind, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 (call_id, rank, kind, json.dumps(body), at.isoformat()),
             )
-        return int(cursor.lastrowid or 0)
+            return int(cursor.lastrowid or 0)
+
+        return await self._write(enqueue)
 
     async def pending_slack(self, call_id: str, *, limit: int = 500) -> list[OutboxRow]:
         rows = await self._fetch(
@@ -487,82 +494,126 @@ class Store:
 
     async def drop_slack(self, ids: Sequence[int]) -> None:
         """Forget writes Slack accepted (or that can never be delivered, which the caller logged)."""
-        async with self._write():
-            await self._db.executemany("DELETE FROM slack_outbox WHERE id = ?", [(i,) for i in ids])
+
+        def drop(db: sqlite3.Connection) -> None:
+            db.executemany("DELETE FROM slack_outbox WHERE id = ?", [(i,) for i in ids])
+
+        await self._write(drop)
 
     async def parent_posted(
         self, call_id: str, row_id: int | None, *, channel: str, ts: str, note: str | None, at: datetime
     ) -> None:
         """The parent message is in Slack: keep where, forget its write, and queue `note` as the first reply."""
-        async with self._write():
-            await self._db.execute(
-                "UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", (channel, ts, call_id)
-            )
+
+        def posted(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", (channel, ts, call_id))
             if row_id is not None:
-                await self._db.execute("DELETE FROM slack_outbox WHERE id = ?", (row_id,))
+                db.execute("DELETE FROM slack_outbox WHERE id = ?", (row_id,))
             if note is not None:
-                await self._db.execute(
+                db.execute(
                     "INSERT INTO slack_outbox (call_id, rank, kind, body, created_at) VALUES (?, 0, 'reply', ?, ?)",
                     (call_id, json.dumps({"text": note}), at.isoformat()),
                 )
+
+        await self._write(posted)
 
     # -- Slack request replay guard ----------------------------------------------------------------------------
 
     async def first_sighting(self, signature: str, *, at: datetime, forget_before: datetime) -> bool:
         """Remember a signed Slack request; False if it was seen before (a replay). Forgets old ones as it goes."""
-        async with self._write():
-            await self._db.execute("DELETE FROM seen_slack_requests WHERE seen_at < ?", (forget_before.isoformat(),))
-            cursor = await self._db.execute(
+
+        def sight(db: sqlite3.Connection) -> bool:
+            db.execute("DELETE FROM seen_slack_requests WHERE seen_at < ?", (forget_before.isoformat(),))
+            cursor = db.execute(
                 "INSERT INTO seen_slack_requests (signature, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (signature, at.isoformat()),
             )
-        return cursor.rowcount == 1
+            return cursor.rowcount == 1
 
-    # -- internals ---------------------------------------------------------------------------------------------
+        return await self._write(sight)
 
-    async def _move(
-        self,
-        call_id: str,
-        transition: Transition,
-        at: datetime,
-        fields: dict[str, Any],
-    ) -> Call | None:
-        rows = await self._fetch("SELECT * FROM calls WHERE id = ?", call_id)
-        if not rows:
-            return None
-        call = _call(rows[0])
-        if not call.is_live:
-            return None
-        columns = {"state": transition.state.value, "state_reason": transition.reason, "updated_at": at.isoformat()}
-        columns.update(fields)
-        assignments = ", ".join(f"{name} = ?" for name in columns)
-        await self._db.execute(f"UPDATE calls SET {assignments} WHERE id = ?", (*columns.values(), call_id))
-        await self._db.execute(
-            "INSERT INTO call_transitions (call_id, from_state, to_state, reason, at) VALUES (?, ?, ?, ?, ?)",
-            (call_id, call.state.value, transition.state.value, transition.reason, at.isoformat()),
-        )
-        rows = await self._fetch("SELECT * FROM calls WHERE id = ?", call_id)
-        return _call(rows[0])
+    # -- internals: one hand-over to the database thread per method -------------------------------------------
 
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[None]:
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:
+        # Once handed over, the work runs to its end even if the caller is cancelled: a transaction is never cut.
+        # Work returns plain values, never a cursor: a cursor freed on another thread finalises its statement there,
+        # while this thread may be using the connection.
+        return await asyncio.get_running_loop().run_in_executor(self._thread, _plain, work, *args)
 
-    # One round trip to the database thread each (execute, fetch and close would be three): under load every trip
-    # waits a turn of the event loop, and a write transaction holds the lock across all of its trips.
-    async def _fetch(self, sql: str, *params: object) -> list[aiosqlite.Row]:
-        return list(await self._db.execute_fetchall(sql, params))  # type: ignore[arg-type]
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` in one write transaction on the database thread."""
+        return await self._run(_transaction, self._db, work)
+
+    async def _change(self, sql: str, *params: object) -> int:
+        """One statement that writes (its own transaction); returns the rows it changed."""
+        return await self._run(_change, self._db, sql, params)
+
+    async def _fetch(self, sql: str, *params: object) -> list[sqlite3.Row]:
+        return await self._run(_fetch, self._db, sql, params)
 
     async def _scalar(self, sql: str, *params: object) -> Any:
-        rows = await self._db.execute_fetchall(sql, params)
-        return next(iter(rows))[0] if rows else None
+        rows = await self._fetch(sql, *params)
+        return rows[0][0] if rows else None
+
+
+def _plain(work: Callable[..., T], *args: Any) -> T:
+    result = work(*args)
+    if isinstance(result, sqlite3.Cursor):
+        result.close()  # here, on the database thread
+        raise TypeError("store work returned a cursor; return its rows or counts instead")
+    return result
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    # Made on the database thread, which is the only one that ever uses it.
+    db = sqlite3.connect(path, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA busy_timeout=5000")
+    return db
+
+
+def _transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(db)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return result
+
+
+def _change(db: sqlite3.Connection, sql: str, params: Sequence[object]) -> int:
+    return db.execute(sql, params).rowcount
+
+
+def _fetch(db: sqlite3.Connection, sql: str, params: Sequence[object]) -> list[sqlite3.Row]:
+    return db.execute(sql, params).fetchall()
+
+
+def _move(
+    db: sqlite3.Connection, call_id: str, transition: Transition, at: datetime, fields: dict[str, Any]
+) -> Call | None:
+    """Inside a transaction: apply `transition` unless the call is terminal; the call as it is now, or None."""
+    row = db.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+    if row is None:
+        return None
+    call = _call(row)
+    if not call.is_live:
+        return None
+    columns = {"state": transition.state.value, "state_reason": transition.reason, "updated_at": at.isoformat()}
+    columns.update(fields)
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    moved = db.execute(f"UPDATE calls SET {assignments} WHERE id = ? RETURNING *", (*columns.values(), call_id))
+    now = moved.fetchone()
+    db.execute(
+        "INSERT INTO call_transitions (call_id, from_state, to_state, reason, at) VALUES (?, ?, ?, ?, ?)",
+        (call_id, call.state.value, transition.state.value, transition.reason, at.isoformat()),
+    )
+    return _call(now)
 
 
 def _call_filter(
@@ -597,7 +648,7 @@ def _join(channels: frozenset[Channel]) -> str:
     return ",".join(sorted(channel.value for channel in channels))
 
 
-def _caller_id(row: aiosqlite.Row) -> CallerId:
+def _caller_id(row: sqlite3.Row) -> CallerId:
     return CallerId(
         number=row["number"],
         label=row["label"],
@@ -607,21 +658,21 @@ def _caller_id(row: aiosqlite.Row) -> CallerId:
     )
 
 
-def _audit_entry(row: aiosqlite.Row) -> AuditEntry:
+def _audit_entry(row: sqlite3.Row) -> AuditEntry:
     return AuditEntry(
         id=row["id"], at=datetime.fromisoformat(row["at"]), actor=row["actor"], action=row["action"],
         target=row["target"], detail=row["detail"], allowed=bool(row["allowed"]),
     )  # fmt: skip
 
 
-def _denied(row: aiosqlite.Row) -> DeniedDestination:
+def _denied(row: sqlite3.Row) -> DeniedDestination:
     return DeniedDestination(
         prefix=row["prefix"], reason=row["reason"], added_by=row["added_by"],
         added_at=datetime.fromisoformat(row["added_at"]),
     )  # fmt: skip
 
 
-def _call(row: aiosqlite.Row) -> Call:
+def _call(row: sqlite3.Row) -> Call:
     origin = SlackOrigin(
         team_id=row["team_id"],
         user_id=row["user_id"],

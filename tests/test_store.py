@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.calls.models import Call, CallRequest, CallState, Channel, ProgressEvent, SlackOrigin
@@ -39,9 +40,9 @@ async def test_schema_is_versioned_and_wal_is_on(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
     store = await Store.open(path)
     await store.close()
-    async with aiosqlite.connect(path) as db:
-        assert (await (await db.execute("PRAGMA user_version")).fetchone())[0] == len(MIGRATIONS)
-        assert (await (await db.execute("PRAGMA journal_mode")).fetchone())[0] == "wal"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     again = await Store.open(path)  # reopening applies nothing twice
     assert await again.migrate() == len(MIGRATIONS)
     await again.close()
@@ -106,3 +107,10 @@ async def test_replay_guard_remembers_then_forgets(store: Store) -> None:
     assert await store.first_sighting("v0=abc", at=T0, forget_before=T0 - timedelta(minutes=10))
     assert not await store.first_sighting("v0=abc", at=T0, forget_before=T0 - timedelta(minutes=10))
     assert await store.first_sighting("v0=abc", at=later, forget_before=later - timedelta(minutes=10))
+
+
+async def test_work_on_the_database_thread_cannot_hand_back_a_cursor(store: Store) -> None:
+    # A cursor freed on the event loop's thread would finalise its statement while the database thread works.
+    with pytest.raises(TypeError, match="returned a cursor"):
+        await store._write(lambda db: db.execute("DELETE FROM slack_outbox"))
+    assert await store.ping()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -154,11 +155,12 @@ async def test_concurrent_calls_per_person_and_workspace(service: Callable[..., 
     await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)  # a place freed up
 
 
-async def test_the_audit_log_is_append_only(store: Store) -> None:
+async def test_the_audit_log_is_append_only(store: Store, tmp_path: Path) -> None:
     await store.audit(actor="U0ADMIN", action="deny.add", target="+1900", allowed=True, at=START)
-    for sql in ("UPDATE audit_log SET actor = 'U0EVE'", "DELETE FROM audit_log"):
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            await store._db.execute(sql)
+    with contextlib.closing(sqlite3.connect(tmp_path / "callbot.db")) as other:  # any client of the file, not only us
+        for sql in ("UPDATE audit_log SET actor = 'U0EVE'", "DELETE FROM audit_log"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                other.execute(sql)
     [entry] = await store.audit_entries()
     assert (entry.actor, entry.action, entry.target, entry.at) == ("U0ADMIN", "deny.add", "+1900", START)
 
