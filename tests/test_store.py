@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
@@ -114,3 +115,11 @@ async def test_work_on_the_database_thread_cannot_hand_back_a_cursor(store: Stor
     with pytest.raises(TypeError, match="returned a cursor"):
         await store._write(lambda db: db.execute("DELETE FROM slack_outbox"))
     assert await store.ping()
+
+
+async def test_a_closed_store_refuses_work_at_once(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "closed.db")
+    await store.close()
+    await store.close()  # twice is harmless
+    with pytest.raises(RuntimeError, match="closed"):
+        await asyncio.wait_for(store.ping(), timeout=5)
