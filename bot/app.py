@@ -75,10 +75,14 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 _policy(settings),
                 permissions=_permissions(settings, store, directory),
             )
-            # The outbox retries by itself (429, 5xx, connection errors), so its client has no retry handlers.
+            # The outbox retries by itself (429, 5xx, connection errors), so its client has no retry handlers: an
+            # empty list, since None would give slack-sdk's default connection-error handler (retries uncounted).
             delivery = Delivery(
                 AsyncWebClient(
-                    token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session
+                    token=_secret(settings.slack_bot_token),
+                    base_url=settings.slack_api_url,
+                    session=session,
+                    retry_handlers=[],
                 ),
                 store,
                 pace_s=settings.slack_pace_s,

@@ -73,10 +73,6 @@ def is_transient(error: SlackApiError) -> bool:
     return error.response.status_code >= 500 or error.response.get("error") in TRANSIENT
 
 
-def is_connection_error(error: BaseException) -> bool:
-    return isinstance(error, aiohttp.ClientError | asyncio.TimeoutError)
-
-
 def retry_after(error: SlackApiError, default: float = 1.0) -> float:
     try:
         return max(0.0, float(error.response.headers.get("Retry-After", default)))
