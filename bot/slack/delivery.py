@@ -64,13 +64,19 @@ TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "
 # -- retry rules: each answers one question about a failed write --------------------------------------------------
 
 
+def error_code(error: SlackApiError) -> str:
+    """Slack's error code; "" when the answer was not Slack's JSON (a proxy's text/plain 502 keeps its body as str)."""
+    data = error.response.data
+    return str(data.get("error") or "") if isinstance(data, dict) else ""
+
+
 def is_rate_limited(error: SlackApiError) -> bool:
-    return bool(error.response.status_code == 429 or error.response.get("error") == SlackErrorCode.RATELIMITED)
+    return error.response.status_code == 429 or error_code(error) == SlackErrorCode.RATELIMITED
 
 
 def is_transient(error: SlackApiError) -> bool:
     """Slack had trouble of its own (5xx or a transient error code): the same write may succeed later."""
-    return error.response.status_code >= 500 or error.response.get("error") in TRANSIENT
+    return error.response.status_code >= 500 or error_code(error) in TRANSIENT
 
 
 def retry_after(error: SlackApiError, default: float = 1.0) -> float:
@@ -232,14 +238,14 @@ class Delivery:
             answer = await self._send(origin.conversation_id, "chat_postMessage", channel=origin.conversation_id,
                                       thread_ts=origin.thread_ts, **message)  # fmt: skip
         except SlackApiError as error:
-            code = str(error.response.get("error", ""))
+            code = error_code(error)
             try:
                 if code not in WHERE_ELSE:
                     raise
                 answer = await self._send(origin.user_id, "chat_postMessage", channel=origin.user_id, **message)
             except SlackApiError as final:
                 log.error("call %s: could not post its message in %s (%s) nor in a DM (%s)", call.id,
-                          origin.conversation_id, code, final.response.get("error"))  # fmt: skip
+                          origin.conversation_id, code, error_code(final))  # fmt: skip
                 self._nowhere.add(call.id)
                 if row is not None:
                     await self._store.drop_slack([row.id])
@@ -285,7 +291,7 @@ class Delivery:
             await self._send(where, method, **kwargs)
             return True
         except SlackApiError as error:
-            code = str(error.response.get("error", ""))
+            code = error_code(error)
             if code == SlackErrorCode.MSG_TOO_LONG and len(str(kwargs.get("text", ""))) > 1:
                 raise _TooLong from None
             if code in WHERE_ELSE and await self._move_to_dm(call, code):
@@ -302,7 +308,7 @@ class Delivery:
             answer = await self._send(origin.user_id, "chat_postMessage", channel=origin.user_id,
                                       **blocks.call_message(call, now=self._wall_clock()))  # fmt: skip
         except SlackApiError as error:
-            log.error("call %s: could not move to a DM either (%s)", call.id, error.response.get("error"))
+            log.error("call %s: could not move to a DM either (%s)", call.id, error_code(error))
             return False
         note = texts.MOVED_TO_DM.format(conversation=call.slack_channel, why=code)
         # The note is queued ahead of every pending write (rank 0), so it opens the DM thread.
@@ -326,7 +332,7 @@ class Delivery:
                     continue
                 if not is_transient(error):
                     raise
-                why = f"HTTP {error.response.status_code} {error.response.get('error', '')}"
+                why = f"HTTP {error.response.status_code} {error_code(error)}".rstrip()
                 self._on_retry("server_error")
             except (aiohttp.ClientError, TimeoutError) as error:
                 why = type(error).__name__

@@ -7,6 +7,7 @@ so "no faster than one write a second per channel" is checked exactly and the te
 from __future__ import annotations
 
 import itertools
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
+from bot.slack.delivery import MAX_BACKOFF_S
 from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import parent_of, place, thread_texts
+from tests.ops.test_operations import metrics
 
 WRITES = ("chat.postMessage", "chat.update")
 
@@ -95,6 +98,23 @@ async def test_429_then_500_then_success_loses_nothing(
     assert posts[limited].params["text"] == posts[limited + 1].params["text"] == posts[limited + 2].params["text"]
     assert_paced(write_times(fake_slack, "C0GENERAL"))
     assert await bot.store.calls_with_pending_slack() == []
+
+
+async def test_a_plain_text_502_from_a_proxy_is_retried_like_any_5xx(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    fake_slack.fail_next("chat.postMessage", status=502, text="<html>502 Bad Gateway</html>")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking."]
+    replies = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    assert len(replies) == 2
+    assert replies[1].at - replies[0].at < MAX_BACKOFF_S  # the first backoff, not the pause after an unexpected error
+    found = await metrics(http, bot)
+    assert found[("callbot_slack_retries_total", (("reason", "server_error"),))] == 1
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_a_reply_slack_finds_too_long_is_split_not_lost(
