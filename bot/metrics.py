@@ -6,7 +6,9 @@ prometheus-client rather than hand-written text: it gets the exposition format's
     callbot_http_requests_total{route,status}        requests answered, by route template
     callbot_calls{state}                             calls in the store by state (ended/failed/canceled: outcomes)
     callbot_background_tasks                         work queued or under way (Slack deliveries, call launches)
-    callbot_slack_retries_total{reason}              Slack writes retried: ratelimited (429), server_error, connection
+    callbot_slack_retries_total{reason}              Slack writes retried: ratelimited (429), server_error, connection,
+                                                     auth (Slack refuses the bot token)
+    callbot_slack_token_refused                      1 while Slack refuses the bot token and writes are held
     callbot_voximplant_request_seconds{method}       Management API latency, retries included
     callbot_voximplant_errors_total{method,kind}     Management API failures (error: it answered one; unreachable)
 """
@@ -39,6 +41,10 @@ class Metrics:
         self.slack_retries = Counter(
             "callbot_slack_retries", "Slack Web API requests retried", ["reason"], registry=self.registry
         )
+        self.slack_token_refused = Gauge(
+            "callbot_slack_token_refused", "1 while Slack refuses the bot token (Slack writes held)",
+            registry=self.registry,
+        )  # fmt: skip
         self.voximplant_seconds = Histogram(
             "callbot_voximplant_request_seconds", "Voximplant Management API latency", ["method"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=self.registry,
@@ -54,10 +60,11 @@ class Metrics:
         if error is not None:
             self.voximplant_errors.labels(method, error).inc()
 
-    async def render(self, calls_by_state: dict[str, int], background_tasks: int) -> Response:
+    async def render(self, calls_by_state: dict[str, int], background_tasks: int, *, token_refused: bool) -> Response:
         for state in CallState:
             self.calls.labels(state.value).set(calls_by_state.get(state.value, 0))
         self.background.set(background_tasks)
+        self.slack_token_refused.set(1 if token_refused else 0)
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -107,4 +114,8 @@ def _route_of(scope: Scope) -> str:
 
 async def metrics_route(request: Request) -> Response:
     state = request.app.state
-    return await state.metrics.render(await state.store.calls_by_state(), state.background.pending)
+    return await state.metrics.render(
+        await state.store.calls_by_state(),
+        state.background.pending,
+        token_refused=state.delivery.token_refused is not None,
+    )

@@ -11,7 +11,10 @@ Per call, writes leave strictly in the order they were queued, by one worker tas
 
 Per channel, writes are paced (`pace_s` apart, about one a second as Slack asks) and an HTTP 429 holds the channel
 for its `Retry-After`. 5xx answers and connection errors are retried with capped exponential backoff, for as long
-as it takes: the row stays in SQLite, and a restart resumes it.
+as it takes: the row stays in SQLite, and a restart resumes it. So is a refused token (`invalid_auth`,
+`token_revoked`, `missing_scope`, ...): one ERROR line says so, and the writes go out once Slack accepts the token
+again, or after a restart with a fixed one. Any other refusal drops that one write (logged), so it cannot block the
+thread.
 
 Duplicates: a write whose outcome is unknown (a 5xx, or the connection lost after sending) is sent again, so Slack
 may show that reply twice. We prefer a rare repeated line to a lost one; `chat.update` repeats are harmless.
@@ -59,6 +62,10 @@ class SlackErrorCode(StrEnum):
 
 WHERE_ELSE = frozenset({SlackErrorCode.CHANNEL_NOT_FOUND, SlackErrorCode.NOT_IN_CHANNEL, SlackErrorCode.IS_ARCHIVED})
 TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+# Slack refuses the token itself: no write can succeed until someone fixes it, and then every held write should.
+AUTH_REFUSED = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope"}
+)
 
 
 # -- retry rules: each answers one question about a failed write --------------------------------------------------
@@ -72,6 +79,11 @@ def error_code(error: SlackApiError) -> str:
 
 def is_rate_limited(error: SlackApiError) -> bool:
     return error.response.status_code == 429 or error_code(error) == SlackErrorCode.RATELIMITED
+
+
+def is_auth_refused(error: SlackApiError) -> bool:
+    """Slack refuses the bot token (revoked, rotated, expired, missing a scope): hold the write, do not drop it."""
+    return error_code(error) in AUTH_REFUSED
 
 
 def is_transient(error: SlackApiError) -> bool:
@@ -102,7 +114,7 @@ class Delivery:
         on_retry: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self._client = client
-        self._on_retry = on_retry  # told each retry's reason (ratelimited, server_error, connection), for metrics
+        self._on_retry = on_retry  # each retry's reason (ratelimited, server_error, connection, auth), for metrics
         self._store = store
         self._clock = clock or MonotonicClock()
         self._pacer = Pacer(self._clock, pace_s)
@@ -112,6 +124,7 @@ class Delivery:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
         self._parents: dict[int, asyncio.Future[bool]] = {}
+        self._token_refused: str | None = None  # Slack's error code while it refuses the bot token
         # Calls whose message could be posted neither in their conversation nor in a DM, since this start:
         # their later writes are dropped at once instead of asking Slack again for each batch.
         self._nowhere: set[str] = set()
@@ -317,18 +330,23 @@ class Delivery:
         return True
 
     async def _send(self, where: str, method: str, **kwargs: Any) -> dict[str, Any]:
-        """One Slack call, paced, retried through 429s, 5xx and connection errors; raises Slack's own refusals."""
+        """One Slack call, paced; retried through 429s, 5xx, connection errors and a refused token; raises the rest."""
         failures = 0
         while True:
             await self._pacer.turn(where)
             try:
                 response = await getattr(self._client, method)(**kwargs)
-                return dict(response.data)
             except SlackApiError as error:
                 if is_rate_limited(error):
                     self._pacer.hold(where, retry_after(error))
                     log.info("Slack asked us to slow down in %s for %ss", where, retry_after(error))
                     self._on_retry("ratelimited")
+                    continue
+                if is_auth_refused(error):
+                    self._hold_for_token(error_code(error))
+                    self._on_retry("auth")
+                    failures += 1
+                    await self._clock.sleep(self._backoff(failures))
                     continue
                 if not is_transient(error):
                     raise
@@ -337,10 +355,37 @@ class Delivery:
             except (aiohttp.ClientError, TimeoutError) as error:
                 why = type(error).__name__
                 self._on_retry("connection")
+            else:
+                self._token_accepted()
+                return dict(response.data)
             failures += 1
-            delay = min(self._backoff_s * 2 ** (failures - 1), MAX_BACKOFF_S)
+            delay = self._backoff(failures)
             log.warning("Slack %s to %s failed (%s); trying again in %.1fs", method, where, why, delay)
             await self._clock.sleep(delay)
+
+    def _backoff(self, failures: int) -> float:
+        return min(self._backoff_s * 2 ** (failures - 1), MAX_BACKOFF_S)
+
+    @property
+    def token_refused(self) -> str | None:
+        """Slack's error code while it refuses the bot token (writes are held), else None."""
+        return self._token_refused
+
+    def _hold_for_token(self, code: str) -> None:
+        # Said once per hold, not per retry: every call's worker meets the same refusal until the token is fixed.
+        if self._token_refused is None:
+            log.error(
+                "Slack refuses callbot's bot token (%s): every Slack write is kept and retried until Slack accepts "
+                "it. Check SLACK_BOT_TOKEN (revoked or rotated?) or reinstall the app (a missing scope), then "
+                "restart callbot with a valid token; the held writes go out then.",
+                code,
+            )
+        self._token_refused = code
+
+    def _token_accepted(self) -> None:
+        if self._token_refused is not None:
+            log.info("Slack accepts callbot's bot token again; held writes resume")
+            self._token_refused = None
 
 
 class _TooLong(Exception):

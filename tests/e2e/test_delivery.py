@@ -218,3 +218,67 @@ async def test_slack_unreachable_for_a_while_loses_nothing(
             await eventually(lambda: "Connected" in fake.parents()[0].text)
             await app.state.delivery.idle()
     assert len(fake.parents()) == 1
+
+
+async def test_a_refused_token_holds_the_writes_until_slack_accepts_it_again(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    fake_slack.bot_token = "xoxb-rotated-elsewhere"  # Slack no longer takes the bot's token: invalid_auth
+    before = len(fake_slack.calls)
+    await fake_voximplant.send_event(session, "connected")
+    await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "Hello!"})
+    await eventually(lambda: len([c for c in fake_slack.calls[before:] if c.method in WRITES]) >= 3)  # and again
+    assert await bot.store.calls_with_pending_slack() == [session.call_id]  # nothing dropped
+    assert thread_texts(fake_slack) == []
+    found = await metrics(http, bot)
+    assert found[("callbot_slack_token_refused", ())] == 1
+    assert found[("callbot_slack_retries_total", (("reason", "auth"),))] >= 3
+
+    fake_slack.bot_token = BOT_TOKEN  # the token works again
+    await bot.idle()
+    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking.", "*Agent:* Hello!"]
+    assert "Connected" in parent_of(fake_slack).text
+    assert await bot.store.calls_with_pending_slack() == []
+    assert (await metrics(http, bot))[("callbot_slack_token_refused", ())] == 0
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "invalid_auth" in errors[0], errors  # one line for the whole hold
+    assert "xoxb-" not in caplog.text
+
+
+async def test_writes_held_for_a_revoked_token_go_out_after_a_restart_with_a_new_one(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient,
+    slack_clock: VirtualClock,
+) -> None:  # fmt: skip
+    async def started(token: str) -> tuple[LocalServer, Any]:
+        server = LocalServer()
+        settings = make_settings(
+            tmp_path, fake_slack, fake_voximplant, public_base_url=server.url, slack_bot_token=token,
+            shutdown_grace_s=1.0,
+        )  # fmt: skip
+        server.app = app = create_app(settings, slack_clock=slack_clock)
+        await server.start()
+        return server, app
+
+    first, app = await started(BOT_TOKEN)
+    await app.state.store.add_caller_id(
+        CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
+    )
+    sender = SlackSender(http, bot_url=first.url, signing_secret=SIGNING_SECRET, response_base=fake_slack.url)  # type: ignore[attr-defined]
+    session = await place(sender, fake_voximplant, "+14155550100 hello")
+    await eventually(lambda: len(fake_slack.parents()) == 1)
+    fake_slack.bot_token = "xoxb-reinstalled"  # the old token is revoked; the app was reinstalled with a new one
+    await fake_voximplant.send_event(session, "connected")
+    await eventually(lambda: app.state.delivery.token_refused == "invalid_auth")
+    await first.stop()  # the held writes stay in SQLite
+
+    second, app = await started("xoxb-reinstalled")
+    try:
+        await eventually(lambda: [m.text for m in fake_slack.thread(fake_slack.parents()[0])] == [
+            ":large_green_circle: Connected. The agent is talking."
+        ])  # fmt: skip
+        await app.state.delivery.idle()
+        assert await app.state.store.calls_with_pending_slack() == []
+    finally:
+        await second.stop()
