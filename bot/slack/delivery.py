@@ -5,7 +5,8 @@ Per call, writes leave strictly in the order they were queued, by one worker tas
 - `parent`: the call's parent message. It goes first, and its `ts` is stored before anything else is sent, because
   every later write needs it. Where the conversation refuses us (`channel_not_found`, `not_in_channel`,
   `is_archived`), the parent goes to a DM with the requester, followed by a line saying why.
-- `update`: re-render the parent from the call as it is *now* (so all updates queued so far are sent as one).
+- `update`: re-render the parent from the call as it is *now* (so all updates queued so far are sent as one);
+  `msg_too_long` sends it once more with its texts clipped, then gives up on that update (logged).
 - `reply`: a thread reply. Consecutive transcript lines (`group`) are joined into one message, in order, none
   dropped; `msg_too_long` splits the text again.
 
@@ -235,8 +236,7 @@ class Delivery:
         if first.kind == Kind.UPDATE:
             # Rendered from the call as it is now, one update stands for every update queued so far.
             batch = [row for row in rows if row.kind == Kind.UPDATE]
-            sent = await self._write(call, "chat_update", channel=call.slack_channel, ts=call.slack_ts,
-                                     **blocks.call_message(call, now=self._wall_clock()))  # fmt: skip
+            sent = await self._update_parent(call)
         else:
             batch = _reply_batch(rows)
             sent = await self._post_reply(call, batch)
@@ -272,6 +272,16 @@ class Delivery:
             self._settle_parent(row_id, posted=True)
         return True
 
+    async def _update_parent(self, call: Call) -> bool:
+        """Refresh the parent; if Slack finds it too long, send it once more with its texts clipped, else drop it."""
+        message = blocks.call_message(call, now=self._wall_clock())
+        where = {"channel": call.slack_channel, "ts": call.slack_ts}
+        try:
+            return await self._write(call, "chat_update", too_long_raises=True, **where, **message)
+        except _TooLong:
+            log.warning("call %s: Slack found its message too long; updating it with shortened texts", call.id)
+            return await self._write(call, "chat_update", **where, **blocks.shortened(message))
+
     def _settle_parent(self, row_id: int, *, posted: bool) -> None:
         waiter = self._parents.get(row_id)
         if waiter is not None and not waiter.done():
@@ -285,8 +295,9 @@ class Delivery:
             part = parts.pop(0)
             extra: dict[str, Any] = {"reply_broadcast": True} if broadcast else {}
             try:
-                sent = await self._write(call, "chat_postMessage", channel=call.slack_channel,
-                                         thread_ts=_thread_of(call), text=part, **extra)  # fmt: skip
+                sent = await self._write(call, "chat_postMessage", too_long_raises=len(part) > 1,
+                                         channel=call.slack_channel, thread_ts=_thread_of(call), text=part,
+                                         **extra)  # fmt: skip
             except _TooLong:
                 parts[:0] = _split(part)
                 continue
@@ -294,10 +305,11 @@ class Delivery:
                 return False
         return True
 
-    async def _write(self, call: Call, method: str, **kwargs: Any) -> bool:
+    async def _write(self, call: Call, method: str, *, too_long_raises: bool = False, **kwargs: Any) -> bool:
         """Send one write for an already posted call. False when it must be tried again (the call moved to a DM).
 
-        Permanent refusals are logged and count as done, so one bad write cannot block the call's thread.
+        Permanent refusals are logged and count as done, so one bad write cannot block the call's thread; so is
+        `msg_too_long`, unless `too_long_raises` asks for `_TooLong` (the caller sends it again in a shorter form).
         """
         where = call.slack_channel or call.request.origin.conversation_id
         try:
@@ -305,7 +317,7 @@ class Delivery:
             return True
         except SlackApiError as error:
             code = error_code(error)
-            if code == SlackErrorCode.MSG_TOO_LONG and len(str(kwargs.get("text", ""))) > 1:
+            if code == SlackErrorCode.MSG_TOO_LONG and too_long_raises:
                 raise _TooLong from None
             if code in WHERE_ELSE and await self._move_to_dm(call, code):
                 return False

@@ -128,6 +128,45 @@ async def test_a_reply_slack_finds_too_long_is_split_not_lost(
     assert thread_texts(fake_slack) == ["*Agent:* first sentence of a long answer", "second sentence of it"]
 
 
+async def test_a_parent_update_slack_finds_too_long_is_sent_shortened(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    session = await place(slack, fake_voximplant, "+14155550100 " + "please say this. " * 150)
+    fake_slack.fail_next("chat.update", "msg_too_long")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    full, short = fake_slack.calls_to("chat.update")
+    assert len(short.params["blocks"]) == len(full.params["blocks"])  # the same blocks, Hang up included
+    assert (
+        short.params["blocks"][1]["text"]["text"].endswith("…")
+        and len(short.params["blocks"][1]["text"]["text"]) <= 1000
+    )
+    assert len(full.params["blocks"][1]["text"]["text"]) > 2000
+    assert "Connected" in parent_of(fake_slack).text
+    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking."]
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_parent_update_still_too_long_when_shortened_is_dropped_and_the_thread_goes_on(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    fake_slack.fail_next("chat.update", "msg_too_long")
+    fake_slack.fail_next("chat.update", "msg_too_long")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    assert len(fake_slack.calls_to("chat.update")) == 2  # once in full, once shortened, then given up
+    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking."]
+    assert await bot.store.calls_with_pending_slack() == []
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "msg_too_long" in errors[0], errors
+    await fake_voximplant.send_event(session, "disconnected", {"duration_s": 3, "reason": "remote_hangup"})
+    await bot.idle()
+    assert "Ended after 3s" in parent_of(fake_slack).text  # later updates are not held back
+
+
 async def test_an_archived_channel_mid_call_moves_the_thread_to_a_dm(
     bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
 ) -> None:
