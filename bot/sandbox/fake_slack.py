@@ -89,6 +89,7 @@ class FakeSlack:
         self.channel_members: dict[str, list[str]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.outage: Fault | None = None  # while set, every Web API call gets this answer (fail_next comes first)
         self.clock: Callable[[], float] = time.monotonic  # tests give it the bot's pacing clock
         self._clock = 1_700_000_000
         self._serial = 0
@@ -149,8 +150,8 @@ class FakeSlack:
         auth = request.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.pop("token", None)
         self.calls.append(ApiCall(method, params, token, at=self.clock()))
-        if self._faults[method]:
-            fault = self._faults[method].popleft()
+        fault = self._faults[method].popleft() if self._faults[method] else self.outage
+        if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             if fault.text is not None:
                 return PlainTextResponse(fault.text, status_code=fault.status, headers=headers)

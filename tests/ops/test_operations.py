@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.app import create_app
 from bot.calls.models import CallState
 from bot.logs import JsonFormatter, bind_call, redact
-from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.clock import VirtualClock
+from bot.sandbox.fake_slack import FakeSlack, Fault
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
@@ -98,6 +100,37 @@ async def test_metrics_count_voximplant_errors_and_slack_retries(
     assert found[("callbot_voximplant_errors_total", (("kind", "error"), ("method", "StartScenarios")))] == 1
     assert found[("callbot_slack_retries_total", (("reason", "ratelimited"),))] == 1
     assert found[("callbot_calls", (("state", "failed"),))] == 1
+
+
+async def test_metrics_show_the_slack_outbox_depth_and_its_oldest_write_while_slack_fails(
+    bot: Bot, http: httpx.AsyncClient, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    slack_clock: VirtualClock,
+) -> None:  # fmt: skip
+    await slack.command("+14155550100 hello")
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    await bot.idle()
+    found = await metrics(http, bot)
+    assert found[("callbot_slack_outbox_rows", ())] == 0 and found[("callbot_slack_outbox_oldest_seconds", ())] == 0
+
+    fake_slack.outage = Fault(status=503)  # Slack answers every write with 503 until it recovers
+    updates, queued_after = len(fake_slack.calls_to("chat.update")), time.time()
+    session = fake_voximplant.sessions[0]
+    await fake_voximplant.send_event(session, "connected")  # the parent's update and a milestone reply
+    for text in ("Hello!", "Hi."):
+        await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": text})
+    await eventually(lambda: len(fake_slack.calls_to("chat.update")) > updates)  # the worker met the outage
+    slack_clock.hold()  # and waits out its backoff (virtual time) for as long as the test looks
+    found = await metrics(http, bot)
+    assert found[("callbot_slack_outbox_rows", ())] == 4
+    assert 0 < found[("callbot_slack_outbox_oldest_seconds", ())] <= time.time() - queued_after
+    assert found[("callbot_background_tasks", ())] == 0  # Slack writes are not background tasks
+    assert found[("callbot_slack_retries_total", (("reason", "server_error"),))] >= 1
+
+    fake_slack.outage = None
+    slack_clock.release()
+    await bot.idle()
+    found = await metrics(http, bot)
+    assert found[("callbot_slack_outbox_rows", ())] == 0 and found[("callbot_slack_outbox_oldest_seconds", ())] == 0
 
 
 async def test_unknown_paths_are_counted_without_their_path(bot: Bot, http: httpx.AsyncClient) -> None:
