@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -33,6 +33,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.calls.models import Call
 from bot.slack import blocks, texts
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 MAX_REPLY_CHARS = 3000  # Slack shows long texts poorly and truncates over 40,000; one grouped reply stays short
 MAX_BACKOFF_S = 60.0
+# A Web API method of the client, named by attribute (`client.chat_update`) so tests/test_manifest.py sees it.
+SlackMethod = Callable[..., Awaitable[AsyncSlackResponse]]
 
 
 class Kind(StrEnum):
@@ -248,14 +251,16 @@ class Delivery:
         message = blocks.call_message(call, now=self._wall_clock())
         note = None
         try:
-            answer = await self._send(origin.conversation_id, "chat_postMessage", channel=origin.conversation_id,
-                                      thread_ts=origin.thread_ts, **message)  # fmt: skip
+            answer = await self._send(origin.conversation_id, self._client.chat_postMessage,
+                                      channel=origin.conversation_id, thread_ts=origin.thread_ts,
+                                      **message)  # fmt: skip
         except SlackApiError as error:
             code = error_code(error)
             try:
                 if code not in WHERE_ELSE:
                     raise
-                answer = await self._send(origin.user_id, "chat_postMessage", channel=origin.user_id, **message)
+                answer = await self._send(origin.user_id, self._client.chat_postMessage, channel=origin.user_id,
+                                          **message)  # fmt: skip
             except SlackApiError as final:
                 log.error("call %s: could not post its message in %s (%s) nor in a DM (%s)", call.id,
                           origin.conversation_id, code, error_code(final))  # fmt: skip
@@ -277,10 +282,10 @@ class Delivery:
         message = blocks.call_message(call, now=self._wall_clock())
         where = {"channel": call.slack_channel, "ts": call.slack_ts}
         try:
-            return await self._write(call, "chat_update", too_long_raises=True, **where, **message)
+            return await self._write(call, self._client.chat_update, too_long_raises=True, **where, **message)
         except _TooLong:
             log.warning("call %s: Slack found its message too long; updating it with shortened texts", call.id)
-            return await self._write(call, "chat_update", **where, **blocks.shortened(message))
+            return await self._write(call, self._client.chat_update, **where, **blocks.shortened(message))
 
     def _settle_parent(self, row_id: int, *, posted: bool) -> None:
         waiter = self._parents.get(row_id)
@@ -295,7 +300,7 @@ class Delivery:
             part = parts.pop(0)
             extra: dict[str, Any] = {"reply_broadcast": True} if broadcast else {}
             try:
-                sent = await self._write(call, "chat_postMessage", too_long_raises=len(part) > 1,
+                sent = await self._write(call, self._client.chat_postMessage, too_long_raises=len(part) > 1,
                                          channel=call.slack_channel, thread_ts=_thread_of(call), text=part,
                                          **extra)  # fmt: skip
             except _TooLong:
@@ -305,7 +310,7 @@ class Delivery:
                 return False
         return True
 
-    async def _write(self, call: Call, method: str, *, too_long_raises: bool = False, **kwargs: Any) -> bool:
+    async def _write(self, call: Call, method: SlackMethod, *, too_long_raises: bool = False, **kwargs: Any) -> bool:
         """Send one write for an already posted call. False when it must be tried again (the call moved to a DM).
 
         Permanent refusals are logged and count as done, so one bad write cannot block the call's thread; so is
@@ -321,7 +326,7 @@ class Delivery:
                 raise _TooLong from None
             if code in WHERE_ELSE and await self._move_to_dm(call, code):
                 return False
-            log.error("call %s: Slack refused %s (%s); the write is dropped", call.id, method, code)
+            log.error("call %s: Slack refused %s (%s); the write is dropped", call.id, method.__name__, code)
             return True
 
     async def _move_to_dm(self, call: Call, code: str) -> bool:
@@ -330,7 +335,7 @@ class Delivery:
         if call.slack_channel is None or call.slack_channel.startswith("D"):
             return False
         try:
-            answer = await self._send(origin.user_id, "chat_postMessage", channel=origin.user_id,
+            answer = await self._send(origin.user_id, self._client.chat_postMessage, channel=origin.user_id,
                                       **blocks.call_message(call, now=self._wall_clock()))  # fmt: skip
         except SlackApiError as error:
             log.error("call %s: could not move to a DM either (%s)", call.id, error_code(error))
@@ -341,13 +346,13 @@ class Delivery:
                                         at=self._wall_clock())  # fmt: skip
         return True
 
-    async def _send(self, where: str, method: str, **kwargs: Any) -> dict[str, Any]:
+    async def _send(self, where: str, method: SlackMethod, **kwargs: Any) -> dict[str, Any]:
         """One Slack call, paced; retried through 429s, 5xx, connection errors and a refused token; raises the rest."""
         failures = 0
         while True:
             await self._pacer.turn(where)
             try:
-                response = await getattr(self._client, method)(**kwargs)
+                response = await method(**kwargs)
             except SlackApiError as error:
                 if is_rate_limited(error):
                     self._pacer.hold(where, retry_after(error))
@@ -372,7 +377,7 @@ class Delivery:
                 return dict(response.data)
             failures += 1
             delay = self._backoff(failures)
-            log.warning("Slack %s to %s failed (%s); trying again in %.1fs", method, where, why, delay)
+            log.warning("Slack %s to %s failed (%s); trying again in %.1fs", method.__name__, where, why, delay)
             await self._clock.sleep(delay)
 
     def _backoff(self, failures: int) -> float:
