@@ -1,7 +1,9 @@
 """Logging set up once, by the entry point: one JSON object a line, secrets never included.
 
 Work about one call runs with `bind_call(call_id)` in effect (the context is copied into the tasks it spawns), so
-every line it logs carries `call_id` without each message having to name it.
+every line it logs carries `call_id` without each message having to name it. Where a call's work starts: the status
+route, the `/call` command, the call form and the Hang up button, each Slack delivery worker, and the watchdog's
+reconciliation of each quiet call (`bound_call`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import contextvars
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 _call_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("call_id", default=None)
@@ -31,6 +35,16 @@ def redact(text: str) -> str:
 def bind_call(call_id: str) -> None:
     """Tag every log line from here on in this context (and tasks spawned from it) with the call's id."""
     _call_id.set(call_id)
+
+
+@contextmanager
+def bound_call(call_id: str) -> Iterator[None]:
+    """`bind_call` for a `with` block only: for a loop that works on one call after another in one task."""
+    token = _call_id.set(call_id)
+    try:
+        yield
+    finally:
+        _call_id.reset(token)
 
 
 def current_call() -> str | None:

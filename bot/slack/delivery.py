@@ -36,6 +36,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.calls.models import Call
+from bot.logs import bind_call
 from bot.slack import blocks, texts
 from bot.slack.pacing import Clock, MonotonicClock, Pacer
 from bot.store import OutboxRow, Store
@@ -197,6 +198,7 @@ class Delivery:
             self._workers[call_id] = task
 
     async def _work(self, call_id: str) -> None:
+        bind_call(call_id)  # this worker's task only: its log lines carry the call id, whoever kicked it
         try:
             while True:
                 self._dirty.discard(call_id)

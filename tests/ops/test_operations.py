@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,8 @@ from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
 from tests.conftest import Bot, eventually, make_settings
+from tests.e2e.test_call_flow import place
+from tests.e2e.test_hang_up import press_hang_up
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -154,6 +157,44 @@ async def test_log_lines_about_a_call_carry_its_id_and_no_secret(
     assert all(set(line) >= {"at", "level", "logger", "message"} for line in lines)
     text = json_log.getvalue()
     assert "sandbox-api-key" not in text and "xoxb-" not in text
+
+
+@pytest.fixture
+def quick_watchdog(bot_settings: dict[str, Any]) -> None:
+    bot_settings.update(reconcile_after_s=0.3, reconcile_every_s=0.05)
+
+
+def logged(json_log: io.StringIO, words: str) -> list[dict[str, Any]]:
+    return [line for line in map(json.loads, json_log.getvalue().splitlines()) if words in line["message"]]
+
+
+async def test_a_delivery_worker_the_watchdog_started_logs_with_the_call_id(
+    quick_watchdog: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    json_log: io.StringIO,
+) -> None:  # fmt: skip
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    # From now on only the watchdog (a task about no call) queues writes: its refresh of the parent meets a 503.
+    fake_slack.fail_next("chat.update", status=503)
+    await eventually(lambda: logged(json_log, "Slack chat_update to C0GENERAL failed"))
+    lines = logged(json_log, "Slack chat_update to C0GENERAL failed")
+    assert [line.get("call_id") for line in lines] == [session.call_id]
+
+
+async def test_the_hang_up_button_and_reconciliation_log_with_the_call_id(
+    quick_watchdog: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    json_log: io.StringIO,
+) -> None:  # fmt: skip
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    assert (await press_hang_up(slack, fake_slack, "U0ANA")).status_code == 200
+    await eventually(lambda: session.control == [{"action": "hangup"}])
+    fake_voximplant.end_session(session, duration=7, successful=True)  # its `disconnected` never comes
+    await eventually(lambda: logged(json_log, "settled from call history"))
+    for words in ("asked to hang up", "settled from call history"):
+        assert [line.get("call_id") for line in logged(json_log, words)] == [session.call_id], words
 
 
 def test_the_formatter_adds_the_bound_call_id_and_redacts_secrets() -> None:
