@@ -106,7 +106,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 broadcast_summary=settings.slack_broadcast_summary,
                 on_retry=lambda reason: metrics.slack_retries.labels(reason).inc(),
             )
-            calls.observer = SlackCallView(delivery, store)
+            calls.observer = SlackCallView(delivery)
             bolt = AsyncApp(
                 client=slack_client,
                 signing_secret=signing_secret,

@@ -9,6 +9,10 @@ Per call, writes leave strictly in the order they were queued, by one worker tas
   `msg_too_long` sends it once more with its texts clipped, then gives up on that update (logged).
 - `reply`: a thread reply. Consecutive transcript lines (`group`) are joined into one message, in order, none
   dropped; `msg_too_long` splits the text again.
+- `summary`: the call's final reply, written when it is sent (like `update`), so its turn count includes transcript
+  lines that arrived late, after the call ended but before the summary went out; they follow it in the thread. A
+  line arriving after the summary was posted is shown but not counted in it (the scenario sends every line before
+  it reports the end, so such a line is one whose delivery failed and was retried for a while).
 
 Per channel, writes are paced (`pace_s` apart, about one a second as Slack asks) and an HTTP 429 holds the channel
 for its `Retry-After`. 5xx answers and connection errors are retried with capped exponential backoff, for as long
@@ -26,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -53,6 +58,7 @@ class Kind(StrEnum):
     PARENT = "parent"
     UPDATE = "update"
     REPLY = "reply"
+    SUMMARY = "summary"
 
 
 class SlackErrorCode(StrEnum):
@@ -162,6 +168,14 @@ class Delivery:
         await self._store.enqueue_slack(call.id, Kind.REPLY, body, at=self._wall_clock())
         self._kick(call.id)
 
+    async def summary(self, call: Call, *, cost: float | None = None, from_history: bool = False) -> None:
+        """Queue the call's final summary, written when it is sent: its turns count every line stored by then."""
+        body: dict[str, Any] = {"cost": cost, "from_history": from_history}
+        if self.broadcast_summary:
+            body["broadcast"] = True
+        await self._store.enqueue_slack(call.id, Kind.SUMMARY, body, at=self._wall_clock())
+        self._kick(call.id)
+
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
     async def resume(self) -> int:
@@ -243,10 +257,20 @@ class Delivery:
             batch = [row for row in rows if row.kind == Kind.UPDATE]
             sent = await self._update_parent(call)
         else:
-            batch = _reply_batch(rows)
+            batch = _reply_batch([await self._written_summary(call, first)] if first.kind == Kind.SUMMARY else rows)
             sent = await self._post_reply(call, batch)
         if sent:
             await self._store.drop_slack([row.id for row in batch])
+
+    async def _written_summary(self, call: Call, row: OutboxRow) -> OutboxRow:
+        """A summary row as the reply it becomes now, from the call and every event stored so far."""
+        events = await self._store.events(call.id)
+        turns = sum(1 for _, name, _ in events if name == "transcript")
+        cost = row.body.get("cost")
+        if cost is None:
+            cost = next((data.get("cost") for _, name, data in events if name == "disconnected"), None)
+        text = texts.final_summary(call, turns=turns, cost=cost, from_history=bool(row.body.get("from_history")))
+        return replace(row, kind=Kind.REPLY, body={"text": text, "broadcast": bool(row.body.get("broadcast"))})
 
     async def _post_parent(self, call: Call, row: OutboxRow | None) -> bool:
         origin = call.request.origin

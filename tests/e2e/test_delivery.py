@@ -185,19 +185,22 @@ async def test_an_archived_channel_mid_call_moves_the_thread_to_a_dm(
     assert call is not None and call.slack_channel == "D0ANA" and call.slack_ts == dm.ts
 
 
-async def test_late_transcript_lines_land_after_the_end_in_order(
-    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+async def test_late_transcript_lines_land_after_the_end_in_order_and_are_counted_in_the_summary(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, slack_clock: VirtualClock
 ) -> None:
     session = await place(slack, fake_voximplant, "+14155550100 hello")
+    # Slack's pace keeps the summary waiting (here: time stands still) while the late lines arrive.
+    slack_clock.hold()
     await fake_voximplant.send_event(session, "connected", seq=1)
     await fake_voximplant.send_event(session, "disconnected", {"duration_s": 20, "reason": "remote_hangup"}, seq=4)
     await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "Bye now."}, seq=2)
     await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "Bye!"}, seq=3)
     await fake_voximplant.send_event(session, "ringing", seq=5)  # nonsense after the end changes nothing
+    slack_clock.release()
     await bot.idle()
     assert thread_texts(fake_slack) == [
         ":large_green_circle: Connected. The agent is talking.",
-        ":white_check_mark: Call ended after 20s. 0 turns.",
+        ":white_check_mark: Call ended after 20s. 2 turns.",  # written when sent: the late lines count
         "*Agent:* Bye now.",
         "*Callee:* Bye!",
     ]
