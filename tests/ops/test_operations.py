@@ -214,23 +214,51 @@ def test_the_formatter_adds_the_bound_call_id_and_redacts_secrets() -> None:
 
 
 @pytest.mark.parametrize(
-    "secret",
+    ("text", "secret"),
     [
-        "xoxb-123-456-abcdef",
-        "xapp-1-A0-123-abc",
-        "Bearer abc.def.ghi",
-        "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxIn0.c2lnbmF0dXJl",
-        "api_key=sandbox-api-key",
-        "callback_token=f00dfeed",
-        "sk-proj-abcdefghijkl",
-        "-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY-----",
+        ("token xoxb-123-456-abcdef", "xoxb-123-456-abcdef"),
+        ("app token xapp-1-A0-123-abc", "xapp-1-A0-123-abc"),
+        ("Authorization: Bearer abc.def.ghi", "abc.def.ghi"),
+        ("jwt eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxIn0.c2lnbmF0dXJl", "c2lnbmF0dXJl"),
+        ("key sk-proj-abcdefghijkl", "sk-proj-abcdefghijkl"),
+        ("-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY-----", "MIIEvQ"),
+        # key=value, as in form bodies and query strings
+        ("api_key=sandbox-api-key&account_id=1", "sandbox-api-key"),
+        ("callback_token=f00dfeed", "f00dfeed"),
+        ("API_KEY=Sandbox-Key-2", "Sandbox-Key-2"),
+        # JSON and Python reprs
+        ('{"callback_token":"f00dfeed","v":1}', "f00dfeed"),
+        ('{"api_key": "sandbox-api-key"}', "sandbox-api-key"),
+        ("{'private_key': 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC'}", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"),
+        ('{"signing_secret" : "abc\\"def"}', "def"),  # an escaped quote does not end the value
+        ("{'client_secret': \"it's-secret\"}", "it's-secret"),
+        # Voximplant session access URLs: whoever holds one controls the call
+        ("POST https://www-us-12-34.voximplant.com/request/3A4B5C.1700000000.12345 failed", "3A4B5C"),
+        ("https://www-de-01-12.voximplant.com:443/request/9F8E7D/hangup", "9F8E7D"),
+        ("insecure http://185.164.148.238:12092/request/3A4B5C.17 refused", "3A4B5C"),
+        ('{"media_session_access_secure_url": "https://media.example.net/s/3A4B5C"}', "3A4B5C"),
+        ("media_session_access_url=http://185.164.148.238:12092/x/3A4B5C", "3A4B5C"),
+        # Socket Mode's WebSocket URL
+        ("connecting to wss://wss-primary.slack.com/link/?ticket=9d1a-77f0-4c2e&app_id=A0123", "9d1a-77f0-4c2e"),
     ],
 )
-def test_redact_removes_every_kind_of_secret(secret: str) -> None:
-    redacted = redact(f"before {secret} after")
-    assert redacted.startswith("before ") and redacted.endswith(" after")
-    value = secret.split("=", 1)[-1]
-    assert value not in redacted
+def test_redact_removes_every_kind_of_secret(text: str, secret: str) -> None:
+    redacted = redact(f"before {text} after")
+    assert secret not in redacted, redacted
+    assert "[redacted]" in redacted and redacted.startswith("before ") and redacted.endswith(" after")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "POST https://api.voximplant.com/platform_api/StartScenarios answered 500",
+        '{"call_id": "c_0123", "seq": 3, "event": "transcript"}',
+        "Slack chat_update to C0GENERAL failed (HTTP 503 internal_error); trying again in 1.0s",
+        "next_token=abc (a cursor, not a credential)",
+    ],
+)
+def test_redact_leaves_what_is_no_secret(text: str) -> None:
+    assert redact(text) == text
 
 
 async def test_shutdown_finishes_work_under_way(
