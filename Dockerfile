@@ -1,5 +1,6 @@
 # callbot: `docker build -t callbot .` then
-#   docker run --env-file callbot.env -p 3000:3000 -v callbot-data:/data callbot
+#   docker run --stop-timeout 30 --env-file callbot.env -p 3000:3000 -v callbot-data:/data callbot
+# (--stop-timeout: SHUTDOWN_GRACE_S, 20 s by default, plus a margin; Docker kills after 10 s otherwise)
 # Configuration comes only from the environment (see .env.example); the SQLite database lives on the /data volume.
 
 # --- build: install the package and its dependencies into a virtualenv ------------------------------------------

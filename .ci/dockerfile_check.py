@@ -2,7 +2,8 @@
 
 Reads the Dockerfile, replays the build stage (its COPY instructions into a scratch context, its RUN lines with
 /opt/callbot pointed at a scratch virtualenv), checks every runtime COPY source exists in the checkout and is
-not excluded by .dockerignore's allowlist, and runs the installed `callbot --help` and `callbot setup --help`.
+not excluded by .dockerignore's allowlist, runs the installed `callbot --help` and `callbot setup --help`, and
+fetches the sandbox page from the installed package (package data, not the checkout).
 Usage: python .ci/dockerfile_check.py [path/to/hadolint]
 """
 
@@ -17,6 +18,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_IN_IMAGE = "/opt/callbot"
+# GET / of the sandbox page app, in process (no port), from the installed package.
+SANDBOX_PAGE_CHECK = """
+import asyncio, httpx, bot.sandbox.web as web
+assert "site-packages" in web.__file__, web.__file__
+page = web.SandboxPage(None, None, channel="C0", caller_id="+14155550123", help_text="")
+async def get():
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(page.app), base_url="http://sandbox") as http:
+        return await http.get("/")
+response = asyncio.run(get())
+assert response.status_code == 200 and "<html" in response.text.lower(), response.status_code
+"""
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -88,6 +100,8 @@ def main() -> int:
         shutil.copy(ROOT / "scenarios" / "outbound_call.js", Path(scratch) / "scenarios")
         check = "import bot.app, bot.setup; assert bot.setup.SCENARIO_FILE.read_text().strip()"
         subprocess.run([str(venv / "bin" / "python"), "-c", check], cwd=scratch, check=True)
+        # Package data: the sandbox page is served from the installed package, not from the checkout.
+        subprocess.run([str(venv / "bin" / "python"), "-c", SANDBOX_PAGE_CHECK], cwd=scratch, check=True)
     print("Dockerfile build steps: the package installs and `callbot` runs")
     return 0
 

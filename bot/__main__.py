@@ -73,16 +73,16 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(_: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.app import SHUTDOWN_GRACE_S, create_app
+    from bot.app import create_app, shutdown_budget
     from bot.logs import setup_logging
 
     settings = load_settings()
     setup_logging(settings.log_level)
-    # On SIGTERM/SIGINT uvicorn stops accepting, lets requests under way finish (up to the grace period), then runs
-    # the lifespan's shutdown, which drains the background work (call launches, Slack deliveries) before closing.
+    # On SIGTERM/SIGINT uvicorn stops accepting and lets requests under way finish (its share of SHUTDOWN_GRACE_S),
+    # then runs the lifespan's shutdown: call launches and hang-ups under way, then Slack writes, in the rest.
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False,
-        timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
+        timeout_graceful_shutdown=shutdown_budget(settings.shutdown_grace_s).requests_s,
     )  # fmt: skip
     return 0
 

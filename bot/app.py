@@ -7,6 +7,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 import aiohttp
@@ -26,6 +27,7 @@ from bot import routes, slack
 from bot.calls.numbers import number_types
 from bot.calls.permissions import Limits, Permissions
 from bot.calls.service import CallPolicy, CallService, utc_now
+from bot.logs import bound_call
 from bot.metrics import CountingRateLimitRetryHandler, Metrics, RequestCounter, metrics_route
 from bot.settings import Settings
 from bot.slack.delivery import Delivery
@@ -38,8 +40,22 @@ from bot.tasks import Background
 from bot.voximplant import Auth, VoximplantClient, auth_from
 
 log = logging.getLogger(__name__)
-SHUTDOWN_GRACE_S = 20.0
-DELIVERY_GRACE_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownBudget:
+    """SHUTDOWN_GRACE_S shared between the phases of a shutdown, one after the other; together no longer than it."""
+
+    requests_s: int  # uvicorn lets the HTTP requests under way finish (it counts whole seconds)
+    work_s: float  # then call launches and hang-ups under way may finish (Background.drain); the rest is cancelled
+    delivery_s: float  # then Slack writes go out (plus what the work left unused); the rest wait in SQLite
+
+
+def shutdown_budget(grace_s: float) -> ShutdownBudget:
+    """A quarter of the grace for requests (whole seconds, at least 1), half for background work, the rest for Slack."""
+    requests_s = min(max(1, round(grace_s / 4)), int(grace_s))
+    work_s = min(grace_s / 2, grace_s - requests_s)
+    return ShutdownBudget(requests_s=requests_s, work_s=work_s, delivery_s=grace_s - requests_s - work_s)
 
 
 def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starlette:
@@ -75,10 +91,14 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 _policy(settings),
                 permissions=_permissions(settings, store, directory),
             )
-            # The outbox retries by itself (429, 5xx, connection errors), so its client has no retry handlers.
+            # The outbox retries by itself (429, 5xx, connection errors), so its client has no retry handlers: an
+            # empty list, since None would give slack-sdk's default connection-error handler (retries uncounted).
             delivery = Delivery(
                 AsyncWebClient(
-                    token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session
+                    token=_secret(settings.slack_bot_token),
+                    base_url=settings.slack_api_url,
+                    session=session,
+                    retry_handlers=[],
                 ),
                 store,
                 pace_s=settings.slack_pace_s,
@@ -86,7 +106,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 broadcast_summary=settings.slack_broadcast_summary,
                 on_retry=lambda reason: metrics.slack_retries.labels(reason).inc(),
             )
-            calls.observer = SlackCallView(delivery, store)
+            calls.observer = SlackCallView(delivery)
             bolt = AsyncApp(
                 client=slack_client,
                 signing_secret=signing_secret,
@@ -120,11 +140,13 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             if watchdog is not None:
                 watchdog.cancel()
                 await asyncio.gather(watchdog, return_exceptions=True)
-            unfinished = await background.drain(SHUTDOWN_GRACE_S)
+            budget = shutdown_budget(settings.shutdown_grace_s)
+            deadline = asyncio.get_running_loop().time() + budget.work_s + budget.delivery_s
+            unfinished = await background.drain(budget.work_s)
             if unfinished:
                 log.warning("stopped with %d background tasks unfinished", unfinished)
             if delivery is not None:
-                left = await delivery.flush(DELIVERY_GRACE_S)
+                left = await delivery.flush(max(0.0, deadline - asyncio.get_running_loop().time()))
                 if left:
                     log.warning("stopped with Slack writes pending for %d calls; they resume at the next start", left)
             await http.aclose()
@@ -157,7 +179,11 @@ async def _watch(calls: CallService, delivery: Delivery, settings: Settings) -> 
     while True:
         await asyncio.sleep(settings.reconcile_every_s)
         try:
-            await calls.reconcile_stale(timedelta(seconds=settings.reconcile_after_s))
+            # CallService.reconcile_stale, one call at a time here so each call's log lines carry its id.
+            quiet_since = calls.now() - timedelta(seconds=settings.reconcile_after_s)
+            for call in await calls.store.stale_calls(quiet_since=quiet_since):
+                with bound_call(call.id):
+                    await calls.reconcile(call)
             for call in await calls.store.shown_live_calls():
                 await delivery.update(call)
         except Exception:  # the watchdog must outlive one bad round; the next round tries again

@@ -3,9 +3,9 @@
     CallbotError
     ├── ConfigError          settings are missing or contradict each other; the start stops
     ├── Refusal              a request we will not carry out; the person is told why and what to do
-    │   └── LimitReached     a call limit holds; says when the next call will be allowed
-    ├── DirectoryError       Slack could not say who is an admin or who is in a channel or user group
+    │   ├── LimitReached     a call limit holds; says when the next call will be allowed
     │   └── Refusals         several at once, one per field, for a form to show each under its input
+    ├── DirectoryError       Slack could not say who is an admin or who is in a channel or user group
     ├── EventRejected        a status callback we refuse; carries the HTTP status to answer
     └── VoximplantError      the Management API said no, or could not be asked
         └── VoximplantUnreachable   the request never left this machine, so retrying it is safe

@@ -1,7 +1,9 @@
 """Logging set up once, by the entry point: one JSON object a line, secrets never included.
 
 Work about one call runs with `bind_call(call_id)` in effect (the context is copied into the tasks it spawns), so
-every line it logs carries `call_id` without each message having to name it.
+every line it logs carries `call_id` without each message having to name it. Where a call's work starts: the status
+route, the `/call` command, the call form and the Hang up button, each Slack delivery worker, and the watchdog's
+reconciliation of each quiet call (`bound_call`).
 """
 
 from __future__ import annotations
@@ -10,27 +12,60 @@ import contextvars
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 _call_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("call_id", default=None)
 
-# Slack tokens, bearer values and JWTs (Voximplant service-account tokens), API keys and secrets in form bodies or
-# URLs, OpenAI keys, and private keys: wherever they would slip into a message or a traceback.
+# Slack tokens, bearer values and JWTs (Voximplant service-account tokens), OpenAI keys, and private keys: wherever
+# they would slip into a message or a traceback.
 _SECRET = re.compile(
     r"(xox[abposr]-[\w-]+|xapp-[\w-]+|Bearer\s+[\w.~+/=-]+|eyJ[\w-]+\.[\w-]+\.[\w-]+|sk-[\w-]{8,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$))",
     re.DOTALL,
 )
-_SECRET_FIELD = re.compile(r"\b(api_key|callback_token|signing_secret|token|client_secret)=([^&\s\"']+)")
+# Fields whose value is a secret, however it is written: a form body or query string (`api_key=…`, Socket Mode's
+# `ticket=…`), JSON (`"callback_token":"…"`) or a Python repr (`'private_key': '…'`).
+_NAMES = (
+    r"api_key|callback_token|signing_secret|client_secret|private_key|access_token|refresh_token|bot_token"
+    r"|app_token|token|ticket|password|secret|media_session_access_url|media_session_access_secure_url|access_url"
+)
+_SECRET_FIELD = re.compile(rf"\b({_NAMES})=([^&\s\"']+)", re.IGNORECASE)
+_SECRET_QUOTED = re.compile(
+    rf"""(?P<key>(?P<q>["'])(?:{_NAMES})(?P=q)\s*:\s*)(?P<v>["'])(?:\\.|(?!(?P=v)).)*(?P=v)""",
+    re.IGNORECASE | re.DOTALL,
+)
+# A Voximplant session's access URL lets whoever holds it control the call: the path is the secret. Media servers
+# are hosts under voximplant.com (the Management API, api.voximplant.com, is not one); the insecure form is an IP
+# address whose path starts with /request/.
+_ACCESS_URL = re.compile(
+    r"(https?://(?!api\.)(?:[\w-]+\.)+voximplant\.com(?::\d+)?|https?://[^\s/\"'<>]+(?=/request/))/[^\s\"'<>]+",
+    re.IGNORECASE,
+)
 
 
 def redact(text: str) -> str:
-    return _SECRET_FIELD.sub(r"\1=[redacted]", _SECRET.sub("[redacted]", text))
+    """`text` with every secret it holds replaced by [redacted] (field names and URL hosts kept, for context)."""
+    text = _SECRET.sub("[redacted]", text)
+    text = _SECRET_QUOTED.sub(r"\g<key>\g<v>[redacted]\g<v>", text)
+    text = _SECRET_FIELD.sub(r"\1=[redacted]", text)
+    return _ACCESS_URL.sub(r"\1/[redacted]", text)
 
 
 def bind_call(call_id: str) -> None:
     """Tag every log line from here on in this context (and tasks spawned from it) with the call's id."""
     _call_id.set(call_id)
+
+
+@contextmanager
+def bound_call(call_id: str) -> Iterator[None]:
+    """`bind_call` for a `with` block only: for a loop that works on one call after another in one task."""
+    token = _call_id.set(call_id)
+    try:
+        yield
+    finally:
+        _call_id.reset(token)
 
 
 def current_call() -> str | None:

@@ -5,14 +5,20 @@ prometheus-client rather than hand-written text: it gets the exposition format's
 
     callbot_http_requests_total{route,status}        requests answered, by route template
     callbot_calls{state}                             calls in the store by state (ended/failed/canceled: outcomes)
-    callbot_background_tasks                         work queued or under way (Slack deliveries, call launches)
-    callbot_slack_retries_total{reason}              Slack writes retried: ratelimited (429), server_error, connection
+    callbot_background_tasks                         call launches and hang-ups queued or under way (not Slack writes)
+    callbot_slack_outbox_rows                        Slack writes stored and waiting for Slack to accept them
+    callbot_slack_outbox_oldest_seconds              how long the oldest waiting Slack write has waited (0: none wait)
+    callbot_slack_retries_total{reason}              Slack writes retried: ratelimited (429), server_error, connection,
+                                                     auth (Slack refuses the bot token)
+    callbot_slack_token_refused                      1 while Slack refuses the bot token and writes are held
     callbot_voximplant_request_seconds{method}       Management API latency, retries included
     callbot_voximplant_errors_total{method,kind}     Management API failures (error: it answered one; unreachable)
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -26,6 +32,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.calls.models import CallState
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the gauges show, read when /metrics is asked."""
+
+    calls_by_state: dict[str, int]
+    background_tasks: int
+    outbox_rows: int
+    outbox_oldest_s: float
+    token_refused: bool
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -34,11 +51,23 @@ class Metrics:
         )
         self.calls = Gauge("callbot_calls", "Calls in the store by state", ["state"], registry=self.registry)
         self.background = Gauge(
-            "callbot_background_tasks", "Background work queued or under way", registry=self.registry
+            "callbot_background_tasks", "Call launches and hang-ups queued or under way", registry=self.registry
         )
+        self.outbox_rows = Gauge(
+            "callbot_slack_outbox_rows", "Slack writes stored and waiting for Slack to accept them",
+            registry=self.registry,
+        )  # fmt: skip
+        self.outbox_oldest = Gauge(
+            "callbot_slack_outbox_oldest_seconds", "Age of the oldest waiting Slack write (0 when none wait)",
+            registry=self.registry,
+        )  # fmt: skip
         self.slack_retries = Counter(
             "callbot_slack_retries", "Slack Web API requests retried", ["reason"], registry=self.registry
         )
+        self.slack_token_refused = Gauge(
+            "callbot_slack_token_refused", "1 while Slack refuses the bot token (Slack writes held)",
+            registry=self.registry,
+        )  # fmt: skip
         self.voximplant_seconds = Histogram(
             "callbot_voximplant_request_seconds", "Voximplant Management API latency", ["method"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=self.registry,
@@ -54,10 +83,14 @@ class Metrics:
         if error is not None:
             self.voximplant_errors.labels(method, error).inc()
 
-    async def render(self, calls_by_state: dict[str, int], background_tasks: int) -> Response:
+    async def render(self, snapshot: Snapshot) -> Response:
+        """The exposition text, with the gauges set from what the store and the app say at this scrape."""
         for state in CallState:
-            self.calls.labels(state.value).set(calls_by_state.get(state.value, 0))
-        self.background.set(background_tasks)
+            self.calls.labels(state.value).set(snapshot.calls_by_state.get(state.value, 0))
+        self.background.set(snapshot.background_tasks)
+        self.outbox_rows.set(snapshot.outbox_rows)
+        self.outbox_oldest.set(snapshot.outbox_oldest_s)
+        self.slack_token_refused.set(1 if snapshot.token_refused else 0)
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -107,4 +140,12 @@ def _route_of(scope: Scope) -> str:
 
 async def metrics_route(request: Request) -> Response:
     state = request.app.state
-    return await state.metrics.render(await state.store.calls_by_state(), state.background.pending)
+    waiting, oldest = await state.store.slack_outbox_depth()
+    snapshot = Snapshot(
+        calls_by_state=await state.store.calls_by_state(),
+        background_tasks=state.background.pending,
+        outbox_rows=waiting,
+        outbox_oldest_s=max(0.0, (datetime.now(UTC) - oldest).total_seconds()) if oldest is not None else 0.0,
+        token_refused=state.delivery.token_refused is not None,
+    )
+    return await state.metrics.render(snapshot)

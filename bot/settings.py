@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     slack_broadcast_summary: bool = False  # post each call's final summary to the channel too (reply_broadcast)
     reconcile_after_s: float = Field(default=300.0, gt=0, description="silence before asking the call history")
     reconcile_every_s: float = Field(default=30.0, gt=0, description="how often live calls are checked")
+    shutdown_grace_s: float = Field(default=20.0, ge=1, le=600, description="the longest a shutdown may take")
 
     @field_validator("callbot_admins", "allowed_countries", "allowed_number_types", "allowed_callers", mode="before")
     @classmethod

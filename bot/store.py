@@ -523,6 +523,12 @@ class Store:
 
         await self._write(posted)
 
+    async def slack_outbox_depth(self) -> tuple[int, datetime | None]:
+        """How many Slack writes wait in the outbox, and when the oldest of them was queued (None: none wait)."""
+        rows = await self._fetch("SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest FROM slack_outbox")
+        oldest = rows[0]["oldest"]
+        return int(rows[0]["waiting"]), datetime.fromisoformat(oldest) if oldest else None
+
     # -- Slack request replay guard ----------------------------------------------------------------------------
 
     async def first_sighting(self, signature: str, *, at: datetime, forget_before: datetime) -> bool:

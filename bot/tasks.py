@@ -32,13 +32,15 @@ class Background:
         return len(self._tasks)
 
     async def drain(self, timeout_s: float) -> int:
-        """Wait up to `timeout_s` for the work under way; returns how many tasks were still running after."""
+        """Wait up to `timeout_s` for the work under way, then cancel what is left and wait for it to unwind (so
+        nothing still runs when the store closes); returns how many tasks had to be cancelled."""
         pending = set(self._tasks)
         if not pending:
             return 0
         _, still = await asyncio.wait(pending, timeout=timeout_s)
         for task in still:
             task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
         return len(still)
 
     async def idle(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import re
 from pathlib import Path
@@ -74,17 +75,56 @@ def _resolve(arg: ast.expr, path: Path) -> str:
     raise AssertionError(f"{path}: register listeners with a string or a bot/slack/ids.py id, not {ast.dump(arg)}")
 
 
+# Every Web API method of the client (`chat_update` for chat.update); `api_call` is the generic door, not one.
+WEB_API_METHODS = frozenset(
+    name
+    for name, value in vars(AsyncWebClient).items()
+    if inspect.iscoroutinefunction(value) and not name.startswith("_") and name != "api_call"
+)
+
+
 def _web_api_methods() -> set[str]:
-    """AsyncWebClient methods called anywhere in bot/ (`<anything>.chat_postMessage(` and the like)."""
-    known = {name for name in dir(AsyncWebClient) if not name.startswith("_") and "_" in name}
+    """Web API methods the bot's own code (bot/, the fakes aside) uses, however it names them."""
     called: set[str] = set()
     for path in (ROOT / "bot").rglob("*.py"):
-        if "sandbox" in path.parts:
-            continue  # the fakes name methods too; only the bot's own calls count
-        for name in re.findall(r"\.([a-z]+_[A-Za-z_]+)\(", path.read_text()):
-            if name in known and name not in {"api_call"}:
-                called.add(name)
+        if "sandbox" not in path.parts:  # the fakes name methods too; only the bot's own calls count
+            called |= _methods_named_in(path.read_text())
     return called
+
+
+def _methods_named_in(source: str) -> set[str]:
+    """Web API methods a module names: as an attribute, called or passed on (`client.chat_update`), or as a string
+    (`getattr(client, "chat_update")`, `client.api_call("chat.update")`). Docstrings do not count."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in WEB_API_METHODS:
+            found.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            name = node.value.replace(".", "_")
+            if name in WEB_API_METHODS:
+                found.add(name)
+    return found
+
+
+def _readme_scopes() -> dict[str, str]:
+    """The README's bot scope table: {scope: why}."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = lines.index("| Scope | Why |")
+    rows: dict[str, str] = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        scope, why = (cell.strip() for cell in line.strip().strip("|").split("|", 1))
+        rows[scope.strip("`")] = why
+    return rows
 
 
 def test_the_manifest_is_valid_against_slacks_schema(manifest: dict[str, Any]) -> None:
@@ -140,7 +180,7 @@ def test_interactivity_is_on_when_the_code_has_buttons_views_or_shortcuts(manife
 
 def test_every_web_api_method_the_code_calls_is_mapped_to_its_scopes() -> None:
     called = _web_api_methods()
-    assert "chat_postMessage" in called, "the scan found no chat_postMessage: it is broken"
+    assert {"chat_postMessage", "chat_update", "users_info"} <= called, f"the scan is broken: it found {called}"
     missing = called - set(METHOD_SCOPES)
     assert not missing, f"add these methods and their scopes to METHOD_SCOPES: {missing}"
 
@@ -160,6 +200,28 @@ def test_the_manifest_requests_every_scope_the_code_needs_and_no_more(manifest: 
     unexplained = requested - needed - set(CAPABILITY_SCOPES)
     assert not unexplained, f"requested but nothing needs them: {unexplained}"
     assert "commands" in requested
+
+
+def test_the_scan_sees_methods_named_by_attribute_or_by_string_but_not_in_docstrings() -> None:
+    source = """
+def send(client, method):
+    \"\"\"Calls chat.delete and chat_postEphemeral, in words only.\"\"\"
+    later = client.chat_update
+    getattr(client, "views_publish")(view={})
+    client.api_call("reactions.add")
+    return client.users_info(user="U1"), method.__name__
+"""
+    assert _methods_named_in(source) == {"chat_update", "views_publish", "reactions_add", "users_info"}
+
+
+def test_every_scope_the_manifest_requests_is_justified_in_the_readme_and_no_other(manifest: dict[str, Any]) -> None:
+    requested = set(manifest["oauth_config"]["scopes"]["bot"])
+    justified = _readme_scopes()
+    assert set(justified) == requested, {
+        "requested, not in README": requested - set(justified),
+        "in README, not requested": set(justified) - requested,
+    }
+    assert all(len(why) > 10 for why in justified.values()), justified
 
 
 def test_the_scan_resolves_enum_ids() -> None:

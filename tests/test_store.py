@@ -123,3 +123,15 @@ async def test_a_closed_store_refuses_work_at_once(tmp_path: Path) -> None:
     await store.close()  # twice is harmless
     with pytest.raises(RuntimeError, match="closed"):
         await asyncio.wait_for(store.ping(), timeout=5)
+
+
+async def test_outbox_depth_counts_waiting_writes_and_names_the_oldest(store: Store) -> None:
+    assert await store.slack_outbox_depth() == (0, None)
+    await store.insert_call(a_call(), token_hash="h")
+    first = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    for minutes in (5, 0, 9):  # queued out of time order: the oldest is the earliest time, not the first row
+        await store.enqueue_slack("call1", "reply", {"text": "x"}, at=first + timedelta(minutes=minutes))
+    assert await store.slack_outbox_depth() == (3, first)
+    [*_, last] = await store.pending_slack("call1")
+    await store.drop_slack([row.id for row in await store.pending_slack("call1") if row.id != last.id])
+    assert await store.slack_outbox_depth() == (1, first + timedelta(minutes=9))

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.sandbox.block_kit import view_problems
@@ -55,11 +55,16 @@ class Message:
 
 @dataclass
 class Fault:
-    """One scripted answer: a Slack error code, or an HTTP status (429 carries Retry-After)."""
+    """One scripted answer: a Slack error code, or an HTTP status (429 carries Retry-After).
+
+    `text`: answer with this text/plain body instead of Slack's JSON (what a proxy or load balancer in front of
+    Slack sends with a 502 or 503).
+    """
 
     error: str | None = None
     status: int = 200
     retry_after: int | None = None
+    text: str | None = None
 
 
 class FakeSlack:
@@ -84,6 +89,7 @@ class FakeSlack:
         self.channel_members: dict[str, list[str]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.outage: Fault | None = None  # while set, every Web API call gets this answer (fail_next comes first)
         self.clock: Callable[[], float] = time.monotonic  # tests give it the bot's pacing clock
         self._clock = 1_700_000_000
         self._serial = 0
@@ -98,10 +104,14 @@ class FakeSlack:
     # -- what tests and the sandbox use ---------------------------------------------------------------------------
 
     def fail_next(
-        self, method: str, error: str | None = None, *, status: int = 200, retry_after: int | None = None
-    ) -> None:
-        """Make the next call of `method` fail with a Slack error code, or an HTTP status (429: rate limited)."""
-        self._faults[method].append(Fault(error=error, status=status, retry_after=retry_after))
+        self, method: str, error: str | None = None, *, status: int = 200, retry_after: int | None = None,
+        text: str | None = None,
+    ) -> None:  # fmt: skip
+        """Make the next call of `method` fail with a Slack error code, or an HTTP status (429: rate limited).
+
+        With `text`, the answer is that text/plain body and not JSON (e.g. `status=502, text="Bad Gateway"`).
+        """
+        self._faults[method].append(Fault(error=error, status=status, retry_after=retry_after, text=text))
 
     def add_user(
         self, user_id: str, *, name: str = "", admin: bool = False, owner: bool = False, primary_owner: bool = False,
@@ -140,9 +150,11 @@ class FakeSlack:
         auth = request.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.pop("token", None)
         self.calls.append(ApiCall(method, params, token, at=self.clock()))
-        if self._faults[method]:
-            fault = self._faults[method].popleft()
+        fault = self._faults[method].popleft() if self._faults[method] else self.outage
+        if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            if fault.text is not None:
+                return PlainTextResponse(fault.text, status_code=fault.status, headers=headers)
             error = fault.error or ("ratelimited" if fault.status == 429 else "internal_error")
             return JSONResponse({"ok": False, "error": error}, status_code=fault.status, headers=headers)
         if token is None:

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.errors import Refusal
+from bot.logs import bind_call
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
 
@@ -24,5 +25,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except Refusal as refusal:
             await respond(text=refusal.text, response_type="ephemeral", replace_original=False)
             return
+        bind_call(call.id)  # this request's remaining log lines, and the hang-up task's, carry the call id
         log.info("call %s: %s asked to hang up", call.id, user_id)
         deps.background.spawn(deps.calls.hang_up(call, user_id), key=call.id, name=f"hang up {call.id}")

@@ -16,6 +16,7 @@ from bot.store import CallerId
 Message = dict[str, Any]
 View = dict[str, Any]
 MIN_ELAPSED_S = 5  # a freshly placed call shows no "0s since it was placed"
+SHORT_TEXT = 1000  # each text of a parent message Slack found too long, when it is sent again shortened
 
 
 def call_message(call: Call, *, now: datetime | None = None) -> Message:
@@ -43,6 +44,35 @@ def call_message(call: Call, *, now: datetime | None = None) -> Message:
     if request.instructions:
         blocks.insert(1, {"type": "section", "text": {"type": "mrkdwn", "text": _quote(request.instructions)}})
     return {"text": texts.summary(call), "blocks": blocks}
+
+
+def shortened(message: Message, limit: int = SHORT_TEXT) -> Message:
+    """`message` with its fallback text and every text in its blocks clipped to `limit` characters.
+
+    For a parent message Slack refused as too long (`msg_too_long`): the same blocks, buttons included, shorter.
+    """
+
+    def clipped(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: clip(v, limit) if k == "text" and isinstance(v, str) else clipped(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [clipped(item) for item in node]
+        return node
+
+    return dict(clipped(message))
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, ending in … when cut, never inside a <@mention|link> or an &entity;."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    amp = cut.rfind("&")
+    if amp > cut.rfind(";") and len(cut) - amp <= len("&amp;"):
+        cut = cut[:amp]
+    return cut + "…"
 
 
 def _hang_up_button(call: Call) -> dict[str, Any]:

@@ -5,13 +5,21 @@ Per call, writes leave strictly in the order they were queued, by one worker tas
 - `parent`: the call's parent message. It goes first, and its `ts` is stored before anything else is sent, because
   every later write needs it. Where the conversation refuses us (`channel_not_found`, `not_in_channel`,
   `is_archived`), the parent goes to a DM with the requester, followed by a line saying why.
-- `update`: re-render the parent from the call as it is *now* (so all updates queued so far are sent as one).
+- `update`: re-render the parent from the call as it is *now* (so all updates queued so far are sent as one);
+  `msg_too_long` sends it once more with its texts clipped, then gives up on that update (logged).
 - `reply`: a thread reply. Consecutive transcript lines (`group`) are joined into one message, in order, none
   dropped; `msg_too_long` splits the text again.
+- `summary`: the call's final reply, written when it is sent (like `update`), so its turn count includes transcript
+  lines that arrived late, after the call ended but before the summary went out; they follow it in the thread. A
+  line arriving after the summary was posted is shown but not counted in it (the scenario sends every line before
+  it reports the end, so such a line is one whose delivery failed and was retried for a while).
 
 Per channel, writes are paced (`pace_s` apart, about one a second as Slack asks) and an HTTP 429 holds the channel
 for its `Retry-After`. 5xx answers and connection errors are retried with capped exponential backoff, for as long
-as it takes: the row stays in SQLite, and a restart resumes it.
+as it takes: the row stays in SQLite, and a restart resumes it. So is a refused token (`invalid_auth`,
+`token_revoked`, `missing_scope`, ...): one ERROR line says so, and the writes go out once Slack accepts the token
+again, or after a restart with a fixed one. Any other refusal drops that one write (logged), so it cannot block the
+thread.
 
 Duplicates: a write whose outcome is unknown (a 5xx, or the connection lost after sending) is sent again, so Slack
 may show that reply twice. We prefer a rare repeated line to a lost one; `chat.update` repeats are harmless.
@@ -21,7 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -29,8 +38,10 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.calls.models import Call
+from bot.logs import bind_call
 from bot.slack import blocks, texts
 from bot.slack.pacing import Clock, MonotonicClock, Pacer
 from bot.store import OutboxRow, Store
@@ -39,12 +50,15 @@ log = logging.getLogger(__name__)
 
 MAX_REPLY_CHARS = 3000  # Slack shows long texts poorly and truncates over 40,000; one grouped reply stays short
 MAX_BACKOFF_S = 60.0
+# A Web API method of the client, named by attribute (`client.chat_update`) so tests/test_manifest.py sees it.
+SlackMethod = Callable[..., Awaitable[AsyncSlackResponse]]
 
 
 class Kind(StrEnum):
     PARENT = "parent"
     UPDATE = "update"
     REPLY = "reply"
+    SUMMARY = "summary"
 
 
 class SlackErrorCode(StrEnum):
@@ -59,22 +73,33 @@ class SlackErrorCode(StrEnum):
 
 WHERE_ELSE = frozenset({SlackErrorCode.CHANNEL_NOT_FOUND, SlackErrorCode.NOT_IN_CHANNEL, SlackErrorCode.IS_ARCHIVED})
 TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+# Slack refuses the token itself: no write can succeed until someone fixes it, and then every held write should.
+AUTH_REFUSED = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope"}
+)
 
 
 # -- retry rules: each answers one question about a failed write --------------------------------------------------
 
 
+def error_code(error: SlackApiError) -> str:
+    """Slack's error code; "" when the answer was not Slack's JSON (a proxy's text/plain 502 keeps its body as str)."""
+    data = error.response.data
+    return str(data.get("error") or "") if isinstance(data, dict) else ""
+
+
 def is_rate_limited(error: SlackApiError) -> bool:
-    return bool(error.response.status_code == 429 or error.response.get("error") == SlackErrorCode.RATELIMITED)
+    return error.response.status_code == 429 or error_code(error) == SlackErrorCode.RATELIMITED
+
+
+def is_auth_refused(error: SlackApiError) -> bool:
+    """Slack refuses the bot token (revoked, rotated, expired, missing a scope): hold the write, do not drop it."""
+    return error_code(error) in AUTH_REFUSED
 
 
 def is_transient(error: SlackApiError) -> bool:
     """Slack had trouble of its own (5xx or a transient error code): the same write may succeed later."""
-    return error.response.status_code >= 500 or error.response.get("error") in TRANSIENT
-
-
-def is_connection_error(error: BaseException) -> bool:
-    return isinstance(error, aiohttp.ClientError | asyncio.TimeoutError)
+    return error.response.status_code >= 500 or error_code(error) in TRANSIENT
 
 
 def retry_after(error: SlackApiError, default: float = 1.0) -> float:
@@ -100,7 +125,7 @@ class Delivery:
         on_retry: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self._client = client
-        self._on_retry = on_retry  # told each retry's reason (ratelimited, server_error, connection), for metrics
+        self._on_retry = on_retry  # each retry's reason (ratelimited, server_error, connection, auth), for metrics
         self._store = store
         self._clock = clock or MonotonicClock()
         self._pacer = Pacer(self._clock, pace_s)
@@ -110,6 +135,7 @@ class Delivery:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
         self._parents: dict[int, asyncio.Future[bool]] = {}
+        self._token_refused: str | None = None  # Slack's error code while it refuses the bot token
         # Calls whose message could be posted neither in their conversation nor in a DM, since this start:
         # their later writes are dropped at once instead of asking Slack again for each batch.
         self._nowhere: set[str] = set()
@@ -140,6 +166,14 @@ class Delivery:
         if broadcast:
             body["broadcast"] = True
         await self._store.enqueue_slack(call.id, Kind.REPLY, body, at=self._wall_clock())
+        self._kick(call.id)
+
+    async def summary(self, call: Call, *, cost: float | None = None, from_history: bool = False) -> None:
+        """Queue the call's final summary, written when it is sent: its turns count every line stored by then."""
+        body: dict[str, Any] = {"cost": cost, "from_history": from_history}
+        if self.broadcast_summary:
+            body["broadcast"] = True
+        await self._store.enqueue_slack(call.id, Kind.SUMMARY, body, at=self._wall_clock())
         self._kick(call.id)
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
@@ -178,6 +212,7 @@ class Delivery:
             self._workers[call_id] = task
 
     async def _work(self, call_id: str) -> None:
+        bind_call(call_id)  # this worker's task only: its log lines carry the call id, whoever kicked it
         try:
             while True:
                 self._dirty.discard(call_id)
@@ -220,30 +255,41 @@ class Delivery:
         if first.kind == Kind.UPDATE:
             # Rendered from the call as it is now, one update stands for every update queued so far.
             batch = [row for row in rows if row.kind == Kind.UPDATE]
-            sent = await self._write(call, "chat_update", channel=call.slack_channel, ts=call.slack_ts,
-                                     **blocks.call_message(call, now=self._wall_clock()))  # fmt: skip
+            sent = await self._update_parent(call)
         else:
-            batch = _reply_batch(rows)
+            batch = _reply_batch([await self._written_summary(call, first)] if first.kind == Kind.SUMMARY else rows)
             sent = await self._post_reply(call, batch)
         if sent:
             await self._store.drop_slack([row.id for row in batch])
+
+    async def _written_summary(self, call: Call, row: OutboxRow) -> OutboxRow:
+        """A summary row as the reply it becomes now, from the call and every event stored so far."""
+        events = await self._store.events(call.id)
+        turns = sum(1 for _, name, _ in events if name == "transcript")
+        cost = row.body.get("cost")
+        if cost is None:
+            cost = next((data.get("cost") for _, name, data in events if name == "disconnected"), None)
+        text = texts.final_summary(call, turns=turns, cost=cost, from_history=bool(row.body.get("from_history")))
+        return replace(row, kind=Kind.REPLY, body={"text": text, "broadcast": bool(row.body.get("broadcast"))})
 
     async def _post_parent(self, call: Call, row: OutboxRow | None) -> bool:
         origin = call.request.origin
         message = blocks.call_message(call, now=self._wall_clock())
         note = None
         try:
-            answer = await self._send(origin.conversation_id, "chat_postMessage", channel=origin.conversation_id,
-                                      thread_ts=origin.thread_ts, **message)  # fmt: skip
+            answer = await self._send(origin.conversation_id, self._client.chat_postMessage,
+                                      channel=origin.conversation_id, thread_ts=origin.thread_ts,
+                                      **message)  # fmt: skip
         except SlackApiError as error:
-            code = str(error.response.get("error", ""))
+            code = error_code(error)
             try:
                 if code not in WHERE_ELSE:
                     raise
-                answer = await self._send(origin.user_id, "chat_postMessage", channel=origin.user_id, **message)
+                answer = await self._send(origin.user_id, self._client.chat_postMessage, channel=origin.user_id,
+                                          **message)  # fmt: skip
             except SlackApiError as final:
                 log.error("call %s: could not post its message in %s (%s) nor in a DM (%s)", call.id,
-                          origin.conversation_id, code, final.response.get("error"))  # fmt: skip
+                          origin.conversation_id, code, error_code(final))  # fmt: skip
                 self._nowhere.add(call.id)
                 if row is not None:
                     await self._store.drop_slack([row.id])
@@ -256,6 +302,16 @@ class Delivery:
         if row_id is not None:
             self._settle_parent(row_id, posted=True)
         return True
+
+    async def _update_parent(self, call: Call) -> bool:
+        """Refresh the parent; if Slack finds it too long, send it once more with its texts clipped, else drop it."""
+        message = blocks.call_message(call, now=self._wall_clock())
+        where = {"channel": call.slack_channel, "ts": call.slack_ts}
+        try:
+            return await self._write(call, self._client.chat_update, too_long_raises=True, **where, **message)
+        except _TooLong:
+            log.warning("call %s: Slack found its message too long; updating it with shortened texts", call.id)
+            return await self._write(call, self._client.chat_update, **where, **blocks.shortened(message))
 
     def _settle_parent(self, row_id: int, *, posted: bool) -> None:
         waiter = self._parents.get(row_id)
@@ -270,8 +326,9 @@ class Delivery:
             part = parts.pop(0)
             extra: dict[str, Any] = {"reply_broadcast": True} if broadcast else {}
             try:
-                sent = await self._write(call, "chat_postMessage", channel=call.slack_channel,
-                                         thread_ts=_thread_of(call), text=part, **extra)  # fmt: skip
+                sent = await self._write(call, self._client.chat_postMessage, too_long_raises=len(part) > 1,
+                                         channel=call.slack_channel, thread_ts=_thread_of(call), text=part,
+                                         **extra)  # fmt: skip
             except _TooLong:
                 parts[:0] = _split(part)
                 continue
@@ -279,22 +336,23 @@ class Delivery:
                 return False
         return True
 
-    async def _write(self, call: Call, method: str, **kwargs: Any) -> bool:
+    async def _write(self, call: Call, method: SlackMethod, *, too_long_raises: bool = False, **kwargs: Any) -> bool:
         """Send one write for an already posted call. False when it must be tried again (the call moved to a DM).
 
-        Permanent refusals are logged and count as done, so one bad write cannot block the call's thread.
+        Permanent refusals are logged and count as done, so one bad write cannot block the call's thread; so is
+        `msg_too_long`, unless `too_long_raises` asks for `_TooLong` (the caller sends it again in a shorter form).
         """
         where = call.slack_channel or call.request.origin.conversation_id
         try:
             await self._send(where, method, **kwargs)
             return True
         except SlackApiError as error:
-            code = str(error.response.get("error", ""))
-            if code == SlackErrorCode.MSG_TOO_LONG and len(str(kwargs.get("text", ""))) > 1:
+            code = error_code(error)
+            if code == SlackErrorCode.MSG_TOO_LONG and too_long_raises:
                 raise _TooLong from None
             if code in WHERE_ELSE and await self._move_to_dm(call, code):
                 return False
-            log.error("call %s: Slack refused %s (%s); the write is dropped", call.id, method, code)
+            log.error("call %s: Slack refused %s (%s); the write is dropped", call.id, method.__name__, code)
             return True
 
     async def _move_to_dm(self, call: Call, code: str) -> bool:
@@ -303,10 +361,10 @@ class Delivery:
         if call.slack_channel is None or call.slack_channel.startswith("D"):
             return False
         try:
-            answer = await self._send(origin.user_id, "chat_postMessage", channel=origin.user_id,
+            answer = await self._send(origin.user_id, self._client.chat_postMessage, channel=origin.user_id,
                                       **blocks.call_message(call, now=self._wall_clock()))  # fmt: skip
         except SlackApiError as error:
-            log.error("call %s: could not move to a DM either (%s)", call.id, error.response.get("error"))
+            log.error("call %s: could not move to a DM either (%s)", call.id, error_code(error))
             return False
         note = texts.MOVED_TO_DM.format(conversation=call.slack_channel, why=code)
         # The note is queued ahead of every pending write (rank 0), so it opens the DM thread.
@@ -314,31 +372,63 @@ class Delivery:
                                         at=self._wall_clock())  # fmt: skip
         return True
 
-    async def _send(self, where: str, method: str, **kwargs: Any) -> dict[str, Any]:
-        """One Slack call, paced, retried through 429s, 5xx and connection errors; raises Slack's own refusals."""
+    async def _send(self, where: str, method: SlackMethod, **kwargs: Any) -> dict[str, Any]:
+        """One Slack call, paced; retried through 429s, 5xx, connection errors and a refused token; raises the rest."""
         failures = 0
         while True:
             await self._pacer.turn(where)
             try:
-                response = await getattr(self._client, method)(**kwargs)
-                return dict(response.data)
+                response = await method(**kwargs)
             except SlackApiError as error:
                 if is_rate_limited(error):
                     self._pacer.hold(where, retry_after(error))
                     log.info("Slack asked us to slow down in %s for %ss", where, retry_after(error))
                     self._on_retry("ratelimited")
                     continue
+                if is_auth_refused(error):
+                    self._hold_for_token(error_code(error))
+                    self._on_retry("auth")
+                    failures += 1
+                    await self._clock.sleep(self._backoff(failures))
+                    continue
                 if not is_transient(error):
                     raise
-                why = f"HTTP {error.response.status_code} {error.response.get('error', '')}"
+                why = f"HTTP {error.response.status_code} {error_code(error)}".rstrip()
                 self._on_retry("server_error")
             except (aiohttp.ClientError, TimeoutError) as error:
                 why = type(error).__name__
                 self._on_retry("connection")
+            else:
+                self._token_accepted()
+                return dict(response.data)
             failures += 1
-            delay = min(self._backoff_s * 2 ** (failures - 1), MAX_BACKOFF_S)
-            log.warning("Slack %s to %s failed (%s); trying again in %.1fs", method, where, why, delay)
+            delay = self._backoff(failures)
+            log.warning("Slack %s to %s failed (%s); trying again in %.1fs", method.__name__, where, why, delay)
             await self._clock.sleep(delay)
+
+    def _backoff(self, failures: int) -> float:
+        return min(self._backoff_s * 2 ** (failures - 1), MAX_BACKOFF_S)
+
+    @property
+    def token_refused(self) -> str | None:
+        """Slack's error code while it refuses the bot token (writes are held), else None."""
+        return self._token_refused
+
+    def _hold_for_token(self, code: str) -> None:
+        # Said once per hold, not per retry: every call's worker meets the same refusal until the token is fixed.
+        if self._token_refused is None:
+            log.error(
+                "Slack refuses callbot's bot token (%s): every Slack write is kept and retried until Slack accepts "
+                "it. Check SLACK_BOT_TOKEN (revoked or rotated?) or reinstall the app (a missing scope), then "
+                "restart callbot with a valid token; the held writes go out then.",
+                code,
+            )
+        self._token_refused = code
+
+    def _token_accepted(self) -> None:
+        if self._token_refused is not None:
+            log.info("Slack accepts callbot's bot token again; held writes resume")
+            self._token_refused = None
 
 
 class _TooLong(Exception):

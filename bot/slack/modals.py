@@ -20,6 +20,7 @@ from bot.calls.grammar import CallDraft
 from bot.calls.models import Channel, SlackOrigin
 from bot.calls.numbers import parse_phone_number
 from bot.errors import Refusal, Refusals
+from bot.logs import bind_call
 from bot.slack import blocks, texts
 from bot.slack.deps import Deps
 from bot.slack.ids import CallbackId, FieldId, ModalContext
@@ -62,6 +63,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(**refusal_answer(refusal, view))
             return
         call, token = await deps.calls.create(request)
+        bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()  # closes the form; the call's message appears in the conversation
         deps.background.spawn(deps.calls.launch(call, token), key=call.id, name=f"launch call {call.id}")
 

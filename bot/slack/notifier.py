@@ -12,7 +12,6 @@ from bot.calls.models import Call, StatusEvent, TranscriptEvent
 from bot.calls.states import Transition
 from bot.slack import texts
 from bot.slack.delivery import Delivery
-from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +19,8 @@ log = logging.getLogger(__name__)
 class SlackCallView:
     """The CallObserver that keeps a call's Slack thread up to date."""
 
-    def __init__(self, delivery: Delivery, store: Store) -> None:
+    def __init__(self, delivery: Delivery) -> None:
         self._delivery = delivery
-        self._store = store
 
     async def call_created(self, call: Call) -> bool:
         return await self._delivery.post_parent(call)
@@ -54,9 +52,5 @@ class SlackCallView:
         await self._summary(call, cost=cost, from_history=True)
 
     async def _summary(self, call: Call, *, cost: float | None = None, from_history: bool = False) -> None:
-        events = await self._store.events(call.id)
-        turns = sum(1 for _, name, _ in events if name == "transcript")
-        if cost is None:
-            cost = next((data.get("cost") for _, name, data in events if name == "disconnected"), None)
-        text = texts.final_summary(call, turns=turns, cost=cost, from_history=from_history)
-        await self._delivery.reply(call, text, broadcast=self._delivery.broadcast_summary)
+        # Written when it is sent, not now: transcript lines that arrive late (after the end) are counted too.
+        await self._delivery.summary(call, cost=cost, from_history=from_history)

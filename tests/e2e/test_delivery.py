@@ -7,6 +7,7 @@ so "no faster than one write a second per channel" is checked exactly and the te
 from __future__ import annotations
 
 import itertools
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
+from bot.slack.delivery import MAX_BACKOFF_S
 from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import parent_of, place, thread_texts
+from tests.ops.test_operations import metrics
 
 WRITES = ("chat.postMessage", "chat.update")
 
@@ -97,6 +100,23 @@ async def test_429_then_500_then_success_loses_nothing(
     assert await bot.store.calls_with_pending_slack() == []
 
 
+async def test_a_plain_text_502_from_a_proxy_is_retried_like_any_5xx(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    fake_slack.fail_next("chat.postMessage", status=502, text="<html>502 Bad Gateway</html>")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking."]
+    replies = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    assert len(replies) == 2
+    assert replies[1].at - replies[0].at < MAX_BACKOFF_S  # the first backoff, not the pause after an unexpected error
+    found = await metrics(http, bot)
+    assert found[("callbot_slack_retries_total", (("reason", "server_error"),))] == 1
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 async def test_a_reply_slack_finds_too_long_is_split_not_lost(
     bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
 ) -> None:
@@ -106,6 +126,45 @@ async def test_a_reply_slack_finds_too_long_is_split_not_lost(
     await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": said})
     await bot.idle()
     assert thread_texts(fake_slack) == ["*Agent:* first sentence of a long answer", "second sentence of it"]
+
+
+async def test_a_parent_update_slack_finds_too_long_is_sent_shortened(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    session = await place(slack, fake_voximplant, "+14155550100 " + "please say this. " * 150)
+    fake_slack.fail_next("chat.update", "msg_too_long")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    full, short = fake_slack.calls_to("chat.update")
+    assert len(short.params["blocks"]) == len(full.params["blocks"])  # the same blocks, Hang up included
+    assert (
+        short.params["blocks"][1]["text"]["text"].endswith("…")
+        and len(short.params["blocks"][1]["text"]["text"]) <= 1000
+    )
+    assert len(full.params["blocks"][1]["text"]["text"]) > 2000
+    assert "Connected" in parent_of(fake_slack).text
+    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking."]
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_parent_update_still_too_long_when_shortened_is_dropped_and_the_thread_goes_on(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    fake_slack.fail_next("chat.update", "msg_too_long")
+    fake_slack.fail_next("chat.update", "msg_too_long")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    assert len(fake_slack.calls_to("chat.update")) == 2  # once in full, once shortened, then given up
+    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking."]
+    assert await bot.store.calls_with_pending_slack() == []
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "msg_too_long" in errors[0], errors
+    await fake_voximplant.send_event(session, "disconnected", {"duration_s": 3, "reason": "remote_hangup"})
+    await bot.idle()
+    assert "Ended after 3s" in parent_of(fake_slack).text  # later updates are not held back
 
 
 async def test_an_archived_channel_mid_call_moves_the_thread_to_a_dm(
@@ -126,19 +185,22 @@ async def test_an_archived_channel_mid_call_moves_the_thread_to_a_dm(
     assert call is not None and call.slack_channel == "D0ANA" and call.slack_ts == dm.ts
 
 
-async def test_late_transcript_lines_land_after_the_end_in_order(
-    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+async def test_late_transcript_lines_land_after_the_end_in_order_and_are_counted_in_the_summary(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, slack_clock: VirtualClock
 ) -> None:
     session = await place(slack, fake_voximplant, "+14155550100 hello")
+    # Slack's pace keeps the summary waiting (here: time stands still) while the late lines arrive.
+    slack_clock.hold()
     await fake_voximplant.send_event(session, "connected", seq=1)
     await fake_voximplant.send_event(session, "disconnected", {"duration_s": 20, "reason": "remote_hangup"}, seq=4)
     await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "Bye now."}, seq=2)
     await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "Bye!"}, seq=3)
     await fake_voximplant.send_event(session, "ringing", seq=5)  # nonsense after the end changes nothing
+    slack_clock.release()
     await bot.idle()
     assert thread_texts(fake_slack) == [
         ":large_green_circle: Connected. The agent is talking.",
-        ":white_check_mark: Call ended after 20s. 0 turns.",
+        ":white_check_mark: Call ended after 20s. 2 turns.",  # written when sent: the late lines count
         "*Agent:* Bye now.",
         "*Callee:* Bye!",
     ]
@@ -198,3 +260,67 @@ async def test_slack_unreachable_for_a_while_loses_nothing(
             await eventually(lambda: "Connected" in fake.parents()[0].text)
             await app.state.delivery.idle()
     assert len(fake.parents()) == 1
+
+
+async def test_a_refused_token_holds_the_writes_until_slack_accepts_it_again(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    fake_slack.bot_token = "xoxb-rotated-elsewhere"  # Slack no longer takes the bot's token: invalid_auth
+    before = len(fake_slack.calls)
+    await fake_voximplant.send_event(session, "connected")
+    await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "Hello!"})
+    await eventually(lambda: len([c for c in fake_slack.calls[before:] if c.method in WRITES]) >= 3)  # and again
+    assert await bot.store.calls_with_pending_slack() == [session.call_id]  # nothing dropped
+    assert thread_texts(fake_slack) == []
+    found = await metrics(http, bot)
+    assert found[("callbot_slack_token_refused", ())] == 1
+    assert found[("callbot_slack_retries_total", (("reason", "auth"),))] >= 3
+
+    fake_slack.bot_token = BOT_TOKEN  # the token works again
+    await bot.idle()
+    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking.", "*Agent:* Hello!"]
+    assert "Connected" in parent_of(fake_slack).text
+    assert await bot.store.calls_with_pending_slack() == []
+    assert (await metrics(http, bot))[("callbot_slack_token_refused", ())] == 0
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "invalid_auth" in errors[0], errors  # one line for the whole hold
+    assert "xoxb-" not in caplog.text
+
+
+async def test_writes_held_for_a_revoked_token_go_out_after_a_restart_with_a_new_one(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient,
+    slack_clock: VirtualClock,
+) -> None:  # fmt: skip
+    async def started(token: str) -> tuple[LocalServer, Any]:
+        server = LocalServer()
+        settings = make_settings(
+            tmp_path, fake_slack, fake_voximplant, public_base_url=server.url, slack_bot_token=token,
+            shutdown_grace_s=1.0,
+        )  # fmt: skip
+        server.app = app = create_app(settings, slack_clock=slack_clock)
+        await server.start()
+        return server, app
+
+    first, app = await started(BOT_TOKEN)
+    await app.state.store.add_caller_id(
+        CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
+    )
+    sender = SlackSender(http, bot_url=first.url, signing_secret=SIGNING_SECRET, response_base=fake_slack.url)  # type: ignore[attr-defined]
+    session = await place(sender, fake_voximplant, "+14155550100 hello")
+    await eventually(lambda: len(fake_slack.parents()) == 1)
+    fake_slack.bot_token = "xoxb-reinstalled"  # the old token is revoked; the app was reinstalled with a new one
+    await fake_voximplant.send_event(session, "connected")
+    await eventually(lambda: app.state.delivery.token_refused == "invalid_auth")
+    await first.stop()  # the held writes stay in SQLite
+
+    second, app = await started("xoxb-reinstalled")
+    try:
+        await eventually(lambda: [m.text for m in fake_slack.thread(fake_slack.parents()[0])] == [
+            ":large_green_circle: Connected. The agent is talking."
+        ])  # fmt: skip
+        await app.state.delivery.idle()
+        assert await app.state.store.calls_with_pending_slack() == []
+    finally:
+        await second.stop()

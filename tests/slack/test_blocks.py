@@ -1,0 +1,57 @@
+"""Block Kit builders: clipping a parent message Slack found too long."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin
+from bot.slack.blocks import call_message, clip, shortened
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("short", 10, "short"),
+        ("exactly10!", 10, "exactly10!"),
+        ("abcdefghijkl", 10, "abcdefghi…"),
+        ("ask <@U0ANA> now", 10, "ask …"),  # not inside a mention
+        ("a &amp; b and more", 5, "a …"),  # not inside an entity
+        ("a &amp; b and more", 9, "a &amp; …"),  # a whole entity stays
+        ("x" * 20 + "<https://example.com|a link>", 25, "x" * 20 + "…"),
+    ],
+)
+def test_clip_cuts_with_an_ellipsis_and_never_inside_a_mention_or_entity(text: str, limit: int, expected: str) -> None:
+    assert clip(text, limit) == expected
+    assert len(clip(text, limit)) <= limit
+
+
+def test_shortened_clips_every_text_and_keeps_the_blocks_and_button() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    request = CallRequest(
+        destination="+14155550100", caller_id="+14155550123", channel=Channel.PSTN, instructions="&" * 2900,
+        max_duration_s=600, origin=SlackOrigin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL"),
+    )  # fmt: skip
+    call = Call(id="c1", request=request, state=CallState.RINGING, state_reason="", created_at=now, updated_at=now)
+    message = call_message(call, now=now)
+    short = shortened(message, limit=100)
+    assert [b["type"] for b in short["blocks"]] == [b["type"] for b in message["blocks"]]
+    assert short["blocks"][-1] == message["blocks"][-1]  # the Hang up button, whose texts were short already
+    texts = [short["text"], *(v for b in short["blocks"] for v in _texts(b))]
+    assert all(len(t) <= 100 for t in texts)
+    assert short["blocks"][1]["text"]["text"].endswith("&amp;…")  # clipped between entities, not inside one
+    assert len(json.dumps(short)) < len(json.dumps(message)) / 5
+
+
+def _texts(node: object) -> list[str]:
+    """Every "text" string in a Block Kit tree."""
+    if isinstance(node, list):
+        return [text for item in node for text in _texts(item)]
+    if not isinstance(node, dict):
+        return []
+    found: list[str] = []
+    for key, value in node.items():
+        found.extend([value] if key == "text" and isinstance(value, str) else _texts(value))
+    return found
