@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Sequence
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
@@ -41,6 +42,13 @@ _INTERNATIONAL_PREFIXES = ("+", "00", "011")
 _FIELD = "destination"
 
 
+def normalise(text: str) -> str:
+    """`text` after NFKC, with every decimal digit as its ASCII digit: full-width `+1 911`, or 911 in Arabic-Indic
+    digits, read as `+1 911` and `911`."""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in folded)
+
+
 def format_international(e164: str) -> str:
     """`+14155550100` as people read it: `+1 415-555-0100`."""
     try:
@@ -74,7 +82,7 @@ def parse_phone_number(
     `allowed_regions` (empty means any region may be called).
     """
     shown = text.strip()
-    typed = international_form(shown)
+    typed = international_form(normalise(shown))
     refuse_if_emergency(shown, default_region, field=field)
     try:
         number = phonenumbers.parse(typed, default_region)
@@ -110,6 +118,17 @@ def parse_phone_number(
     return _e164(number)
 
 
+def ambiguous_number(typed: str, readings: Sequence[str], *, field: str = _FIELD) -> Refusal:
+    """The refusal for number words that form more than one valid number (`readings`, in E.164)."""
+    shown = [format_international(reading) for reading in readings]
+    listed = ", ".join(shown[:-1]) + " or " + shown[-1]
+    return Refusal(
+        f"I can read `{typed.strip()}` as more than one number: {listed}. Write the number without spaces, "
+        f"e.g. `{readings[0]}`, so I call the one you mean.",
+        field=field,
+    )
+
+
 def refuse_if_emergency(text: str, default_region: str, *, field: str = _FIELD) -> None:
     """Raise a Refusal if `text` reaches emergency services in any form or country it could be read in."""
     if is_emergency_number(text, default_region):
@@ -121,7 +140,7 @@ def refuse_if_emergency(text: str, default_region: str, *, field: str = _FIELD) 
 
 def international_form(text: str) -> str:
     """`00 44 20…` (and `011 44…`, North America's prefix) as `+44 20…`: how most of the world dials abroad."""
-    stripped = text.strip()
+    stripped = normalise(text).strip()
     for prefix in ("00", "011"):
         if stripped.startswith(prefix) and not stripped.startswith(prefix + "0"):
             return "+" + stripped[len(prefix) :].lstrip()
@@ -130,7 +149,7 @@ def international_form(text: str) -> str:
 
 def is_emergency_number(text: str, default_region: str) -> bool:
     """True if `text`, in any form people dial it, reaches emergency services in its region or `default_region`."""
-    digits = re.sub(r"[^\d+]", "", text)
+    digits = re.sub(r"[^\d+]", "", normalise(text))
     if not digits:
         return False
     # Read it both as a national number of the default region and, where it has one, with its country code.

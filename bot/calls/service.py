@@ -30,6 +30,7 @@ from bot.calls.models import (
 )
 from bot.calls.numbers import (
     CALLABLE_TYPES,
+    ambiguous_number,
     format_international,
     parse_phone_number,
     refuse_if_emergency,
@@ -163,9 +164,7 @@ class CallService:
         if channel is not None:
             typed_caller_id = None
             if draft.caller_id is not None:
-                typed_caller_id = checked(
-                    lambda: parse_phone_number(draft.caller_id or "", self._policy.default_region, field="caller_id")
-                )
+                typed_caller_id = checked(lambda: self._typed_caller_id(draft))
             if draft.caller_id is None or typed_caller_id is not None:
                 try:
                     caller_id = await resolve_caller_id(
@@ -174,15 +173,7 @@ class CallService:
                 except Refusal as refusal:
                     refusals.append(refusal)
         allowed = self._policy.allowed_countries or frozenset(filter(None, [region_of(caller_id)] if caller_id else []))
-        destination = checked(
-            lambda: parse_destination(
-                draft.destination or "",
-                channel or infer_channel(draft.destination or ""),
-                default_region=self._policy.default_region,
-                allowed_regions=allowed,
-                allowed_types=self._policy.allowed_types,
-            )
-        )
+        destination = checked(lambda: self._destination(draft, channel, allowed))
         max_duration_s = checked(lambda: self.max_duration_s(draft))
         instructions = checked(lambda: check_instructions(draft.instructions))
         if destination is not None and (denied := await self.store.denial_for(destination)) is not None:
@@ -213,6 +204,22 @@ class CallService:
             instructions=instructions,
             max_duration_s=max_duration_s,
             origin=origin,
+        )
+
+    def _typed_caller_id(self, draft: CallDraft) -> str:
+        if draft.caller_id_readings:
+            raise ambiguous_number(draft.caller_id or "", draft.caller_id_readings, field="caller_id")
+        return parse_phone_number(draft.caller_id or "", self._policy.default_region, field="caller_id")
+
+    def _destination(self, draft: CallDraft, channel: Channel | None, allowed: frozenset[str]) -> str:
+        if draft.destination_readings:
+            raise ambiguous_number(draft.destination or "", draft.destination_readings)
+        return parse_destination(
+            draft.destination or "",
+            channel or infer_channel(draft.destination or ""),
+            default_region=self._policy.default_region,
+            allowed_regions=allowed,
+            allowed_types=self._policy.allowed_types,
         )
 
     def max_duration_s(self, draft: CallDraft) -> int:

@@ -6,6 +6,7 @@ import pytest
 
 from bot.calls.numbers import CALLABLE_TYPES, is_emergency_number, number_types, parse_phone_number
 from bot.errors import Refusal
+from tests.calls.test_grammar import full_width
 
 # (region the person's numbers are read in, what they typed). Each reaches emergency services somewhere.
 EMERGENCY = [
@@ -115,3 +116,19 @@ def test_emergency_stays_refused_whatever_types_are_allowed() -> None:
     every_type = number_types(["premium_rate", "shared_cost", "uan", "unknown", "fixed_line", "mobile"])
     with pytest.raises(Refusal, match="emergency"):
         parse_phone_number("+44 999", "US", allowed_types=every_type)
+
+
+ARABIC_INDIC_911 = "\u0669\u0661\u0661"
+
+
+@pytest.mark.parametrize(
+    "typed", [full_width("+1 911"), full_width("911"), ARABIC_INDIC_911, "+" + full_width("44 999")]
+)
+def test_look_alike_digits_are_read_as_digits_so_emergency_numbers_stay_refused(typed: str) -> None:
+    assert is_emergency_number(typed, "US")
+    with pytest.raises(Refusal, match="is an emergency number"):
+        parse_phone_number(typed, "US")
+
+
+def test_a_full_width_number_is_called_as_its_digits() -> None:
+    assert parse_phone_number(full_width("+1 (415) 555-0100"), "US") == "+14155550100"
