@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from bot.calls.destinations import infer_channel, parse_channel, parse_destination, parse_duration
+from bot.calls.destinations import dialled_number, infer_channel, parse_channel, parse_destination, parse_duration
 from bot.calls.grammar import CallDraft
 from bot.calls.models import (
     Call,
@@ -176,10 +176,11 @@ class CallService:
         destination = checked(lambda: self._destination(draft, channel, allowed))
         max_duration_s = checked(lambda: self.max_duration_s(draft))
         instructions = checked(lambda: check_instructions(draft.instructions))
-        if destination is not None and (denied := await self.store.denial_for(destination)) is not None:
+        dialled = dialled_number(destination, channel, self._policy.default_region) if destination and channel else None
+        if dialled is not None and (denied := await self.store.denial_for(dialled)) is not None:
             refusals.append(
                 Refusal(
-                    f"{format_international(destination)} is on this workspace's deny list"
+                    f"{format_international(dialled)} is on this workspace's deny list"
                     + (f" ({denied.reason})" if denied.reason else "")
                     + ". Ask a callbot admin if you think that is a mistake.",
                     field="destination",

@@ -90,6 +90,24 @@ async def test_every_emergency_form_short_code_and_costly_number_is_refused_befo
     assert len(table) > 100 and fake_voximplant.requests == []
 
 
+async def test_a_sip_address_that_dials_a_denied_number_is_refused(
+    service: Callable[..., CallService], store: Store
+) -> None:
+    await store.add_caller_id("+14155550124", label="", channels=frozenset({Channel.SIP}), added_by="t", at=START)
+    await store.add_denied("+1415555", reason="test lines", added_by="U0ADMIN", at=START)
+    calls = service()
+    for typed in ("sip:+14155550100@gw.example.com", "sip:%2B1%20415%20555%200100@gw.example.com",
+                  "sip:4155550100;phone-context=+1@gw.example.com"):  # fmt: skip
+        with pytest.raises(Refusal) as refused:
+            await calls.vet(CallDraft(typed, "+14155550124", "hi"), ANA)
+        assert refused.value.text == (
+            "+1 415-555-0100 is on this workspace's deny list (test lines). "
+            "Ask a callbot admin if you think that is a mistake."
+        ), typed
+    request = await calls.vet(CallDraft("sip:desk@gw.example.com", "+14155550124", "hi"), ANA)
+    assert request.destination == "sip:desk@gw.example.com"
+
+
 async def test_emergency_is_refused_even_when_calling_is_not_set_up(store: Store) -> None:
     policy = CallPolicy("GB", frozenset(), None, 600, None, None)
     with pytest.raises(Refusal, match="emergency"):
