@@ -40,6 +40,7 @@ from bot.voximplant import Auth, VoximplantClient, auth_from
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 20.0
 DELIVERY_GRACE_S = 5.0
+DIRECTORY_TIMEOUT_S = 10.0  # one Web API page; a lookup past the permission deadline finishes in the background
 
 
 def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starlette:
@@ -60,6 +61,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
         # nobody knows, so /slack/events refuses them all.
         signing_secret = _secret(settings.slack_signing_secret) or secrets.token_hex(32)
         delivery: Delivery | None = None
+        directory: SlackDirectory | None = None
         watchdog: asyncio.Task[None] | None = None
         try:
             slack_client = AsyncWebClient(
@@ -68,7 +70,15 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 session=session,
                 retry_handlers=[CountingRateLimitRetryHandler(metrics, max_retry_count=3)],
             )
-            directory = SlackDirectory(slack_client, ttl_s=settings.membership_cache_s)
+            # Who may call is asked before Slack's 3-second ack: no Retry-After sleeps on this client (a 429 refuses
+            # the request, saying so), and the domain bounds each question with a deadline.
+            directory = SlackDirectory(
+                AsyncWebClient(
+                    token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session,
+                    retry_handlers=[], timeout=DIRECTORY_TIMEOUT_S,
+                ),
+                ttl_s=settings.membership_cache_s,
+            )  # fmt: skip
             calls = CallService(
                 store,
                 _voximplant(settings, http, metrics),
@@ -123,6 +133,8 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             unfinished = await background.drain(SHUTDOWN_GRACE_S)
             if unfinished:
                 log.warning("stopped with %d background tasks unfinished", unfinished)
+            if directory is not None:
+                await directory.aclose()
             if delivery is not None:
                 left = await delivery.flush(DELIVERY_GRACE_S)
                 if left:

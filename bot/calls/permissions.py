@@ -6,6 +6,7 @@ types. Limits are counted from the `calls` table, so they hold across restarts.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,10 @@ from bot.errors import DirectoryError, LimitReached, Refusal
 from bot.store import Store
 
 RATE_WINDOW = timedelta(hours=1)
+# Slack wants its ack within 3 s, and these questions are asked before it: the whole check gets this long.
+LOOKUP_DEADLINE_S = 1.5
+SLACK_TOO_SLOW = "Slack did not tell me in time whether you may call; try again in a moment."
+SLACK_TOO_SLOW_ADMIN = "Slack did not tell me in time whether you are a callbot admin; try again in a moment."
 
 
 class Directory(Protocol):
@@ -51,6 +56,7 @@ class Permissions:
         allowed_callers: Iterable[str] = (),
         limits: Limits = Limits(),
         clock: Callable[[], datetime],
+        lookup_deadline_s: float = LOOKUP_DEADLINE_S,
     ) -> None:
         self._store = store
         self._directory = directory
@@ -59,24 +65,37 @@ class Permissions:
         self._allowed_callers = tuple(allowed_callers)
         self._limits = limits
         self._clock = clock
+        self._deadline_s = lookup_deadline_s
 
     async def is_admin(self, user_id: str) -> bool:
-        """A callbot admin: listed in CALLBOT_ADMINS, or (when the setting allows it) a workspace admin or owner."""
+        """A callbot admin: listed in CALLBOT_ADMINS, or (when the setting allows it) a workspace admin or owner.
+
+        False when Slack cannot say in time: nobody becomes an admin because Slack did not answer.
+        """
+        return await self._admin_status(user_id) is True
+
+    async def require_admin(self, user_id: str, *, action: str, target: str = "", what: str = "do that") -> None:
+        """Refuse (and audit the attempt) unless `user_id` is an admin; `what` says what was refused, in words."""
+        status = await self._admin_status(user_id)
+        if status is True:
+            return
+        if status is None:
+            await self.audit(user_id, action, target, detail="refused: Slack did not answer", allowed=False)
+            raise Refusal(SLACK_TOO_SLOW_ADMIN)
+        await self.audit(user_id, action, target, detail="refused: not an admin", allowed=False)
+        raise Refusal(f"Only callbot admins can {what}. Ask one of them (they are listed in CALLBOT_ADMINS).")
+
+    async def _admin_status(self, user_id: str) -> bool | None:
+        """True or False, or None when the workspace's admins count and Slack did not say in time."""
         if user_id in self._admins:
             return True
         if not self._workspace_admins or self._directory is None:
             return False
         try:
-            return await self._directory.is_workspace_admin(user_id)
-        except DirectoryError:
-            return False  # fail closed: nobody becomes an admin because Slack did not answer
-
-    async def require_admin(self, user_id: str, *, action: str, target: str = "", what: str = "do that") -> None:
-        """Refuse (and audit the attempt) unless `user_id` is an admin; `what` says what was refused, in words."""
-        if await self.is_admin(user_id):
-            return
-        await self.audit(user_id, action, target, detail="refused: not an admin", allowed=False)
-        raise Refusal(f"Only callbot admins can {what}. Ask one of them (they are listed in CALLBOT_ADMINS).")
+            async with asyncio.timeout(self._deadline_s):
+                return await self._directory.is_workspace_admin(user_id)
+        except (DirectoryError, TimeoutError):
+            return None
 
     async def audit(self, actor: str, action: str, target: str = "", *, detail: str = "", allowed: bool = True) -> None:
         await self._store.audit(
@@ -86,9 +105,19 @@ class Permissions:
     async def check_may_call(self, origin: SlackOrigin) -> None:
         """Refuse unless everyone may call, or the person is an admin or in one of the allowed channels or groups.
 
-        Asked on every request: someone who leaves the group cannot call any more.
+        Asked on every request (someone who leaves the group cannot call any more), before Slack's ack: Slack gets
+        `lookup_deadline_s` in all to answer, and a question it leaves open refuses the call, never allows it.
         """
-        if not self._allowed_callers or await self.is_admin(origin.user_id):
+        if not self._allowed_callers:
+            return
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                await self._check_membership(origin)
+        except TimeoutError:
+            raise Refusal(SLACK_TOO_SLOW) from None
+
+    async def _check_membership(self, origin: SlackOrigin) -> None:
+        if await self.is_admin(origin.user_id):
             return
         problems: list[str] = []
         for group in self._allowed_callers:
@@ -97,7 +126,7 @@ class Permissions:
                     return
             except DirectoryError as error:
                 problems.append(f"{group}: {error.code}")
-        if problems and len(problems) == len(self._allowed_callers):
+        if problems:  # the person may be in a group Slack did not list: say so rather than "only members of…"
             raise Refusal(
                 f"I couldn't check whether you may place calls (Slack said {', '.join(problems)}). "
                 "Try again in a minute; if it keeps happening, tell a callbot admin."

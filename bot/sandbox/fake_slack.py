@@ -6,6 +6,7 @@ and /actions/...
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -84,6 +85,7 @@ class FakeSlack:
         self.channel_members: dict[str, list[str]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self._delays: dict[str, float] = {}
         self.clock: Callable[[], float] = time.monotonic  # tests give it the bot's pacing clock
         self._clock = 1_700_000_000
         self._serial = 0
@@ -102,6 +104,10 @@ class FakeSlack:
     ) -> None:
         """Make the next call of `method` fail with a Slack error code, or an HTTP status (429: rate limited)."""
         self._faults[method].append(Fault(error=error, status=status, retry_after=retry_after))
+
+    def slow_down(self, method: str, seconds: float) -> None:
+        """Answer every later call of `method` `seconds` late, as a slow or distant Slack would (0: on time again)."""
+        self._delays[method] = seconds
 
     def add_user(
         self, user_id: str, *, name: str = "", admin: bool = False, owner: bool = False, primary_owner: bool = False,
@@ -140,6 +146,8 @@ class FakeSlack:
         auth = request.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.pop("token", None)
         self.calls.append(ApiCall(method, params, token, at=self.clock()))
+        if self._delays.get(method):
+            await asyncio.sleep(self._delays[method])
         if self._faults[method]:
             fault = self._faults[method].popleft()
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}

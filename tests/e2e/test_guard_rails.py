@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -11,6 +13,9 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.slack_requests import SlackSender
 from tests.conftest import Bot, eventually
+from tests.e2e.test_call_form import open_form, values
+
+SLACK_TOO_SLOW = "Slack did not tell me in time whether you may call; try again in a moment."
 
 
 async def refused(slack: SlackSender, text: str, user: str = "U0ANA") -> str:
@@ -84,6 +89,45 @@ async def test_when_slack_cannot_say_who_is_in_a_group_nobody_outside_calls(
     del fake_slack.usergroups["S0SUPPORT"]
     answer = await refused(slack, "+14155550100 hello", user="U0ANA")
     assert "I couldn't check whether you may place calls" in answer and "channel_not_found" in answer
+    assert fake_voximplant.requests == []
+
+
+async def test_when_slack_is_slow_the_call_is_refused_in_time_and_the_lookup_carries_on(
+    only_callers_channel: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    fake_slack.slow_down("usergroups.users.list", 2.2)  # Ben is in S0SUPPORT only: his answer is the slow one
+    started = time.monotonic()
+    assert await refused(slack, "+14155550100 hello", user="U0BEN") == SLACK_TOO_SLOW
+    assert time.monotonic() - started < 2.0  # well inside Slack's 3 s, so nobody retries a timed-out /call
+    assert fake_voximplant.requests == []
+    # The lookup went on; the next try (a moment later) gets its answer, and Slack is not asked twice.
+    assert (await slack.command("+14155550100 hello", user_id="U0BEN")).text == ""
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    assert len(fake_slack.calls_to("usergroups.users.list")) == 1
+
+
+async def test_a_rate_limited_slack_refuses_at_once_instead_of_waiting_for_retry_after(
+    only_callers_channel: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    fake_slack.fail_next("conversations.members", status=429, retry_after=30)
+    started = time.monotonic()
+    answer = await refused(slack, "+14155550100 hello", user="U0ANA")
+    assert time.monotonic() - started < 2.0
+    assert answer.startswith("I couldn't check whether you may place calls (Slack said C0CALLERS: ratelimited).")
+    assert len(fake_slack.calls_to("conversations.members")) == 1 and fake_voximplant.requests == []
+
+
+async def test_the_form_is_answered_in_time_too_when_slack_is_slow(
+    only_callers_channel: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    view = await open_form(slack, fake_slack)
+    fake_slack.slow_down("usergroups.users.list", 3.0)
+    started = time.monotonic()
+    response = await slack.view_submission(view, values(destination="+14155550100", instructions="hi"),
+                                           user_id="U0BEN")  # fmt: skip
+    assert time.monotonic() - started < 2.0
+    body = response.json()
+    assert body["response_action"] == "update" and SLACK_TOO_SLOW in json.dumps(body["view"])
     assert fake_voximplant.requests == []
 
 

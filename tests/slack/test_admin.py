@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -106,6 +107,21 @@ async def test_workspace_owners_are_admins_when_the_setting_says_so(
     assert (await say(slack, "deny add +1900", user="U0OWNER")).startswith("Added")
     assert (await say(slack, "deny add +1976", user="U0PLAIN")).startswith("Only callbot admins")
     assert [c.params["user"] for c in fake_slack.calls_to("users.info")] == ["U0OWNER", "U0PLAIN"]
+
+
+async def test_when_slack_does_not_say_in_time_who_is_an_admin_the_change_is_refused_and_audited(
+    workspace_admins: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack
+) -> None:
+    fake_slack.slow_down("users.info", 3.0)
+    started = time.monotonic()
+    answer = await say(slack, "deny add +1900", user="U0OWNER")
+    assert time.monotonic() - started < 2.0
+    assert answer == "Slack did not tell me in time whether you are a callbot admin; try again in a moment."
+    assert await bot.store.denied_destinations() == []
+    [entry] = await bot.store.audit_entries()
+    assert (entry.actor, entry.action, entry.allowed, entry.detail) == (
+        "U0OWNER", "deny.add", False, "refused: Slack did not answer",
+    )  # fmt: skip
 
 
 async def test_workspace_admins_are_not_admins_by_default(bot: Bot, slack: SlackSender, fake_slack: FakeSlack) -> None:
