@@ -58,10 +58,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
         try:
             request = await deps.calls.vet(form.draft, origin, channel=form.channel)
+            call, token = await deps.calls.create(request)  # refuses too: a limit may fill up since vet()
         except Refusal as refusal:
             await ack(**refusal_answer(refusal, view))
             return
-        call, token = await deps.calls.create(request)
         await ack()  # closes the form; the call's message appears in the conversation
         deps.background.spawn(deps.calls.launch(call, token), key=call.id, name=f"launch call {call.id}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -129,6 +130,31 @@ async def test_the_form_is_answered_in_time_too_when_slack_is_slow(
     body = response.json()
     assert body["response_action"] == "update" and SLACK_TOO_SLOW in json.dumps(body["view"])
     assert fake_voximplant.requests == []
+
+
+@pytest.fixture
+def one_call_at_once(bot_settings: dict[str, Any]) -> None:
+    bot_settings["concurrent_calls_per_user"] = 1
+
+
+async def test_form_submissions_racing_for_the_last_place_are_each_answered_with_the_limit(
+    only_callers_channel: None, one_call_at_once: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack,
+    fake_voximplant: FakeVoximplant,
+) -> None:  # fmt: skip
+    view = await open_form(slack, fake_slack)
+    # All four wait on one slow membership lookup, so all are vetted before any is stored: only create() can refuse.
+    fake_slack.slow_down("usergroups.users.list", 0.3)
+    form = values(destination="+14155550100", instructions="hi")
+    responses = await asyncio.gather(*(slack.view_submission(view, form, user_id="U0BEN") for _ in range(4)))
+    assert [r.status_code for r in responses] == [200] * 4
+    placed = [r for r in responses if r.text == ""]
+    refusals = [r.json() for r in responses if r.text != ""]
+    assert len(placed) == 1 and len(refusals) == 3
+    for body in refusals:
+        assert body["response_action"] == "update"
+        assert "You have 1 call under way; the limit is 1 at once." in json.dumps(body["view"])
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    assert fake_slack.responses == []  # nobody got the "something went wrong" message instead
 
 
 @pytest.fixture
