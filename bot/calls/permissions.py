@@ -7,16 +7,21 @@ types. Limits are counted from the `calls` table, so they hold across restarts.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.calls.models import SlackOrigin
+from bot.calls.models import Call, SlackOrigin
 from bot.errors import DirectoryError, LimitReached, Refusal
 from bot.store import Store
 
 RATE_WINDOW = timedelta(hours=1)
+# How long after its limit a call may still be live: the scenario's watchdog (WATCHDOG_EXTRA_S, 300 s) plus time for
+# StartScenarios and the last status event; once connected, only the latter.
+SETUP_MARGIN = timedelta(seconds=300 + 60)
+END_MARGIN = timedelta(seconds=60)
 # Slack wants its ack within 3 s, and these questions are asked before it: the whole check gets this long.
 LOOKUP_DEADLINE_S = 1.5
 SLACK_TOO_SLOW = "Slack did not tell me in time whether you may call; try again in a moment."
@@ -164,15 +169,20 @@ class Permissions:
             if not limit:
                 continue
             live = await store.count_calls(**who, live_only=True)
-            if live >= limit:
-                # Each call hangs up at the latest after max_duration_s; that bounds when a place frees up.
-                oldest_in_way = await store.nth_newest_call_time(limit, **who, live_only=True)
-                retry_at = max((oldest_in_way or now) + timedelta(seconds=limits.max_duration_s), now)
-                raise LimitReached(
-                    f"{scope.capitalize()} {live} {_calls(live)} under way; the limit is {limit} at once. "
-                    f"You can place the next one as soon as one ends, {_when(retry_at, now)} at the latest.",
-                    retry_at=retry_at,
-                )
+            if live < limit:
+                continue
+            # A place frees up once enough of the calls under way have ended; each has a latest end (_ends_by).
+            ends = sorted(_ends_by(call) for call in await store.live_calls(**who))
+            retry_at = ends[len(ends) - limit] if len(ends) >= limit else now
+            whose = "your calls" if "user_id" in who else "this workspace's calls"
+            when = f"as soon as one ends, {_when(retry_at, now)} at the latest" if retry_at > now else (
+                f"as soon as one of {whose} ends"
+            )  # fmt: skip
+            raise LimitReached(
+                f"{scope.capitalize()} {live} {_calls(live)} under way; the limit is {limit} at once. "
+                f"You can place the next one {when}.",
+                retry_at=max(retry_at, now),
+            )
 
     def _directory_or_fail(self) -> Directory:
         if self._directory is None:
@@ -180,13 +190,28 @@ class Permissions:
         return self._directory
 
 
+def _ends_by(call: Call) -> datetime:
+    """The latest a live call can end: the scenario hangs up max_duration_s after it connects, and its watchdog ends
+    any session max_duration_s + 300 s after it starts (ringing and dialling included); plus time for the last
+    status event to reach us."""
+    limit = timedelta(seconds=call.request.max_duration_s)
+    latest = call.created_at + limit + SETUP_MARGIN
+    if call.connected_at is not None:
+        latest = min(latest, call.connected_at + limit + END_MARGIN)
+    return latest
+
+
 def _when(at: datetime, now: datetime) -> str:
-    minutes = max(1, -(-int((at - now).total_seconds()) // 60))  # rounded up: never promise too early
+    """`in 7 minutes (at 09:10 UTC)`, both rounded up (never promise too early); Slack shows readers the time in
+    their own time zone, and the UTC time where it cannot."""
+    minutes = max(1, math.ceil((at - now).total_seconds() / 60))
     span = f"{minutes} minute{'s' if minutes != 1 else ''}"
     if minutes > 60:
         hours, rest = divmod(minutes, 60)
         span = f"{hours} h {rest:02d} min"
-    return f"in {span} (at {at:%H:%M} UTC)"
+    shown = at + timedelta(minutes=1) if at.second or at.microsecond else at
+    shown = shown.replace(second=0, microsecond=0)
+    return f"in {span} (at <!date^{int(shown.timestamp())}^{{time}}|{shown:%H:%M} UTC>)"
 
 
 def _calls(count: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -126,7 +127,7 @@ async def test_the_hourly_limit_says_when_the_next_call_is_allowed(service: Call
     assert refused.value.retry_at == START + timedelta(hours=1)
     assert refused.value.text == (
         "You have placed 2 calls in the last hour; the limit is 2 an hour. "
-        "You can place the next one in 15 minutes (at 10:00 UTC)."
+        f"You can place the next one in 15 minutes (at <!date^{stamp(10, 0)}^{{time}}|10:00 UTC>)."
     )
     await calls.vet(CallDraft("+14155550100", None, "hi"), BEN)  # someone else still may
     clock.now = START + timedelta(hours=1)
@@ -153,21 +154,50 @@ async def test_the_limits_hold_across_a_restart(tmp_path: Path, voximplant: Voxi
         await reopened.close()
 
 
+def stamp(hour: int, minute: int) -> int:
+    """The Unix time of `hour:minute` UTC on the tests' day, as Slack's `<!date^…>` takes it."""
+    return int(START.replace(hour=hour, minute=minute).timestamp())
+
+
+def connected(call_id: str, at: datetime) -> bytes:
+    return json.dumps({"v": 1, "call_id": call_id, "seq": 1, "event": "connected", "at": at.isoformat()}).encode()
+
+
 async def test_concurrent_calls_per_person_and_workspace(service: Callable[..., CallService]) -> None:
     clock = Clock()
     calls = service(limits=Limits(concurrent_per_user=1, concurrent_per_workspace=2, max_duration_s=600), clock=clock)
-    first, _ = await calls.create(await calls.vet(CallDraft("+14155550100", None, "hi"), ANA))
+    first, token = await calls.create(await calls.vet(CallDraft("+14155550100", None, "hi"), ANA))
     clock.now = START + timedelta(minutes=3)
+    # Not connected yet: ringing may last until the scenario's watchdog (600 s + 300 s), plus a minute for the news.
+    with pytest.raises(LimitReached) as refused:
+        await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)
+    assert refused.value.text == (
+        "You have 1 call under way; the limit is 1 at once. You can place the next one as soon as one ends, "
+        f"in 13 minutes (at <!date^{stamp(9, 16)}^{{time}}|09:16 UTC>) at the latest."
+    )
+    # Connected at 09:01:30: the scenario hangs up 600 s later; the time shown is rounded up to the minute.
+    clock.now = START + timedelta(minutes=1, seconds=30)
+    await calls.receive_event(f"Bearer {token}", connected(first.id, clock.now))
+    clock.now = START + timedelta(minutes=3)
+    with pytest.raises(LimitReached) as refused:
+        await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)
+    assert refused.value.retry_at == START + timedelta(minutes=12, seconds=30)
+    assert refused.value.text.endswith(f"in 10 minutes (at <!date^{stamp(9, 13)}^{{time}}|09:13 UTC>) at the latest.")
+    # Past that bound (its last event is late): no time in the past is promised.
+    clock.now = START + timedelta(minutes=20)
     with pytest.raises(LimitReached) as refused:
         await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)
     assert refused.value.text == (
         "You have 1 call under way; the limit is 1 at once. "
-        "You can place the next one as soon as one ends, in 7 minutes (at 09:10 UTC) at the latest."
+        "You can place the next one as soon as one of your calls ends."
     )
+    assert refused.value.retry_at == clock.now
     await calls.create(await calls.vet(CallDraft("+14155550101", None, "hi"), BEN))
-    with pytest.raises(LimitReached, match="This workspace has 2 calls under way; the limit is 2 at once"):
+    with pytest.raises(LimitReached, match="This workspace has 2 calls under way; the limit is 2 at once") as refused:
         await calls.vet(CallDraft("+14155550102", None, "hi"), SlackOrigin(team_id="T0SANDBOX", user_id="U0CY",
                                                                             conversation_id="C0GENERAL"))  # fmt: skip
+    # A place frees up when the first of the two ends: Ana's, already past its bound.
+    assert refused.value.text.endswith("as soon as one of this workspace's calls ends.")
     await calls.store.move(first.id, Transition(CallState.ENDED, "remote_hangup"), clock.now)
     await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)  # a place freed up
 

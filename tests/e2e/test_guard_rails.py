@@ -169,6 +169,8 @@ async def test_the_rate_limit_refuses_the_next_call_with_when_it_will_be_allowed
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
     answer = await refused(slack, "+14155550101 hello again")
     assert answer.startswith("You have placed 1 call in the last hour; the limit is 1 an hour.")
-    assert re.search(r"You can place the next one in (59|60) minutes \(at \d\d:\d\d UTC\)\.$", answer)
+    assert re.search(
+        r"You can place the next one in (59|60) minutes \(at <!date\^\d+\^\{time\}\|\d\d:\d\d UTC>\)\.$", answer
+    )
     assert len(fake_voximplant.requests) == 1
     assert (await slack.command("+14155550101 hello", user_id="U0BEN")).text == ""  # the limit is per person
