@@ -30,10 +30,15 @@ async def say(slack: SlackSender, text: str, user: str = ADMIN) -> str:
     return str(body["text"])
 
 
+# What each refused attempt is audited as: the number or prefix as it would have been stored, however it was typed.
 ADMIN_ONLY = {
     'callerid add +14155550999 "Sales line"': ("callerid.add", "+14155550999"),
+    "callerid add +1 415 555 0999 Sales": ("callerid.add", "+14155550999"),
+    "callerid add <tel:+14155550999|+1 415 555 0999> Sales": ("callerid.add", "+14155550999"),
     "callerid remove +14155550123": ("callerid.remove", "+14155550123"),
+    "callerid remove 911": ("callerid.remove", "911"),
     "deny add +1900 premium": ("deny.add", "+1900"),
+    "deny add +1 900 premium": ("deny.add", "+1900"),
     "deny remove +1900": ("deny.remove", "+1900"),
     "deny list": ("deny.list", ""),
 }
@@ -67,6 +72,14 @@ async def test_an_admin_adds_lists_and_removes_a_caller_id(bot: Bot, slack: Slac
         (ADMIN, "callerid.add", "+14155550999", True),
         (ADMIN, "callerid.remove", "+14155550999", True),
     ]
+
+
+async def test_an_admin_adds_a_caller_id_typed_as_slack_escapes_it(bot: Bot, slack: SlackSender) -> None:
+    answer = await say(slack, 'callerid add <tel:+14155550999|+1 415 555 0999> "Support &amp; sales"')
+    assert answer == "Added +1 415-555-0999 (Support &amp; sales) for pstn."
+    entry = await bot.store.caller_id("+14155550999")
+    assert entry is not None and entry.label == "Support & sales"
+    assert (await say(slack, "deny add <tel:+1900|+1 900> premium")).startswith("Added `+1900`")
 
 
 async def test_a_bad_channel_name_is_explained(bot: Bot, slack: SlackSender) -> None:
