@@ -321,13 +321,19 @@ class CallService:
         if call is None:
             raise Refusal(HANG_UP_UNKNOWN)
         requester = call.request.origin.user_id
-        if user_id != requester and user_id not in self._policy.admins:
+        if user_id != requester and not await self._is_admin(user_id):
             raise Refusal(HANG_UP_NOT_YOURS.format(requester=requester))
         if not call.is_live:
             raise Refusal(HANG_UP_OVER)
         if call.access_url is None:
             raise Refusal(HANG_UP_TOO_EARLY)
         return call
+
+    async def _is_admin(self, user_id: str) -> bool:
+        """The admins lists, history and status use: CALLBOT_ADMINS, and workspace admins when the setting says so."""
+        if self.permissions is not None:
+            return await self.permissions.is_admin(user_id)
+        return user_id in self._policy.admins
 
     async def hang_up(self, call: Call, user_id: str) -> None:
         """Ask the call's session to hang up; the scenario answers and reports `disconnected` (hangup_requested)."""
