@@ -40,6 +40,7 @@ _TYPE_NAMES = {
 _WELL_KNOWN_EMERGENCY = frozenset({"112", "911", "999", "000", "110", "119", "118", "100", "101", "102", "08"})
 _INTERNATIONAL_PREFIXES = ("+", "00", "011")
 _FIELD = "destination"
+NON_GEOGRAPHIC = "001"  # phonenumbers' region for country codes that belong to no country (+800, +808, +870, +882…)
 
 
 def normalise(text: str) -> str:
@@ -93,11 +94,15 @@ def parse_phone_number(
         ) from None
     region = phonenumbers.region_code_for_number(number)
     if len(str(number.national_number)) <= 6 and not phonenumbers.is_valid_number(number):
-        raise Refusal(f"{shown} is a short code. callbot only calls full phone numbers.", field=field)
+        raise Refusal(
+            f"{shown} is a short code. callbot only calls full phone numbers: if the service has an ordinary number, "
+            "call that one, with its country code (e.g. `+14155550100`).",
+            field=field,
+        )
     if not phonenumbers.is_valid_number(number):
         raise Refusal(
             f"`{shown}` is not a valid phone number"
-            + (f" in {region}" if region else "")
+            + (f" in {region}" if region and region != NON_GEOGRAPHIC else "")
             + ". Check the digits and include the country code, e.g. `+14155550100`.",
             field=field,
         )
@@ -110,10 +115,15 @@ def parse_phone_number(
             field=field,
         )
     if allowed_regions and region not in allowed_regions:
+        allowed = ", ".join(sorted(allowed_regions))
+        if region == NON_GEOGRAPHIC or not region:
+            raise Refusal(
+                f"{format_international(_e164(number))} is a non-geographic number (+{number.country_code} belongs "
+                f"to no country), and calls here may only go to {allowed}. Ask an admin if you need it.",
+                field=field,
+            )
         raise Refusal(
-            f"Calls to {region or 'that destination'} are not allowed here "
-            f"(allowed: {', '.join(sorted(allowed_regions))}). Ask an admin if you need it.",
-            field=field,
+            f"Calls to {region} are not allowed here (allowed: {allowed}). Ask an admin if you need it.", field=field
         )
     return _e164(number)
 

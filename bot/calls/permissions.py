@@ -88,7 +88,18 @@ class Permissions:
             await self.audit(user_id, action, target, detail="refused: Slack did not answer", allowed=False)
             raise Refusal(SLACK_TOO_SLOW_ADMIN)
         await self.audit(user_id, action, target, detail="refused: not an admin", allowed=False)
-        raise Refusal(f"Only callbot admins can {what}. Ask one of them (they are listed in CALLBOT_ADMINS).")
+        raise Refusal(f"Only callbot admins can {what}. {self.who_to_ask()}")
+
+    def who_to_ask(self) -> str:
+        """Who a person can ask about callbot, as a sentence with Slack mentions: they cannot see CALLBOT_ADMINS."""
+        named = [f"<@{admin}>" for admin in sorted(self._admins)[:5]]
+        if len(self._admins) > len(named):
+            named.append("another callbot admin")
+        if self._workspace_admins:
+            named.append("a workspace admin")
+        if not named:
+            return "callbot has no admins yet: ask whoever runs it to name some."
+        return "Ask " + (named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]) + "."
 
     async def _admin_status(self, user_id: str) -> bool | None:
         """True or False, or None when the workspace's admins count and Slack did not say in time."""
@@ -134,11 +145,11 @@ class Permissions:
         if problems:  # the person may be in a group Slack did not list: say so rather than "only members of…"
             raise Refusal(
                 f"I couldn't check whether you may place calls (Slack said {', '.join(problems)}). "
-                "Try again in a minute; if it keeps happening, tell a callbot admin."
+                f"Try again in a minute; if it keeps happening, tell a callbot admin. {self.who_to_ask()}"
             )
         raise Refusal(
             f"Only members of {_groups_words(self._allowed_callers)} may place calls with callbot. "
-            "Ask a callbot admin if you need to."
+            f"If you need to, {_lowered(self.who_to_ask())}"
         )
 
     async def check_limits(self, origin: SlackOrigin) -> None:
@@ -212,6 +223,10 @@ def _when(at: datetime, now: datetime) -> str:
     shown = at + timedelta(minutes=1) if at.second or at.microsecond else at
     shown = shown.replace(second=0, microsecond=0)
     return f"in {span} (at <!date^{int(shown.timestamp())}^{{time}}|{shown:%H:%M} UTC>)"
+
+
+def _lowered(sentence: str) -> str:
+    return sentence[:1].lower() + sentence[1:]
 
 
 def _calls(count: int) -> str:

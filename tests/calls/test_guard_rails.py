@@ -202,6 +202,23 @@ async def test_concurrent_calls_per_person_and_workspace(service: Callable[..., 
     await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)  # a place freed up
 
 
+@pytest.mark.parametrize(
+    ("admins", "workspace_admins", "sentence"),
+    [
+        ((), False, "callbot has no admins yet: ask whoever runs it to name some."),
+        ((), True, "Ask a workspace admin."),
+        (("U0B", "U0A"), False, "Ask <@U0A> or <@U0B>."),
+        (tuple(f"U0{n}" for n in range(7)), True,
+         "Ask <@U00>, <@U01>, <@U02>, <@U03>, <@U04>, another callbot admin or a workspace admin."),
+    ],
+)  # fmt: skip
+async def test_refusals_name_who_to_ask(
+    store: Store, admins: tuple[str, ...], workspace_admins: bool, sentence: str
+) -> None:
+    permissions = Permissions(store, None, admins=admins, workspace_admins_are_admins=workspace_admins, clock=Clock())
+    assert permissions.who_to_ask() == sentence
+
+
 async def test_the_audit_log_is_append_only(store: Store) -> None:
     await store.audit(actor="U0ADMIN", action="deny.add", target="+1900", allowed=True, at=START)
     for sql in ("UPDATE audit_log SET actor = 'U0EVE'", "DELETE FROM audit_log"):

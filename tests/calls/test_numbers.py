@@ -132,3 +132,21 @@ def test_look_alike_digits_are_read_as_digits_so_emergency_numbers_stay_refused(
 
 def test_a_full_width_number_is_called_as_its_digits() -> None:
     assert parse_phone_number(full_width("+1 (415) 555-0100"), "US") == "+14155550100"
+
+
+def test_a_short_code_refusal_says_what_to_do_instead() -> None:
+    with pytest.raises(Refusal) as refused:
+        parse_phone_number("611", "US")
+    assert refused.value.text == (
+        "611 is a short code. callbot only calls full phone numbers: if the service has an ordinary number, "
+        "call that one, with its country code (e.g. `+14155550100`)."
+    )
+
+
+def test_a_non_geographic_number_is_called_that_not_a_region_code() -> None:
+    with pytest.raises(Refusal) as refused:
+        parse_phone_number("+800 1234 5678", "US", allowed_regions=frozenset({"US", "CA"}))
+    assert refused.value.text == (
+        "+800 1234 5678 is a non-geographic number (+800 belongs to no country), and calls here may only go to "
+        "CA, US. Ask an admin if you need it."
+    )

@@ -68,7 +68,7 @@ async def test_someone_outside_the_allowed_channels_and_groups_cannot_call(
     answer = await refused(slack, "+14155550100 hello", user="U0EVE")
     assert answer == (
         "Only members of <#C0CALLERS> or <!subteam^S0SUPPORT> may place calls with callbot. "
-        "Ask a callbot admin if you need to."
+        "If you need to, ask <@U0ADMIN>."
     )
     assert fake_voximplant.requests == []
     pages = fake_slack.calls_to("conversations.members")
