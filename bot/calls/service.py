@@ -187,6 +187,8 @@ class CallService:
                 )
             )
         if refusals:
+            # What is wrong with the destination comes first: an emergency number is named as such before anything.
+            refusals.sort(key=lambda refusal: refusal.field != "destination")
             raise refusals[0] if len(refusals) == 1 else Refusals(refusals)
         if (
             channel is None

@@ -17,7 +17,7 @@ from bot.calls.models import CallState, Channel, SlackOrigin
 from bot.calls.permissions import Limits, Permissions
 from bot.calls.service import CallPolicy, CallService
 from bot.calls.states import Transition
-from bot.errors import LimitReached, Refusal
+from bot.errors import LimitReached, Refusal, Refusals
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
 from bot.store import Store
 from bot.voximplant import ApiKeyAuth, VoximplantClient
@@ -72,8 +72,8 @@ def service(store: Store, voximplant: VoximplantClient) -> Callable[..., CallSer
 
 
 # The whole table runs against one fake server: a test per row would start a server each (and add seconds).
-async def test_every_emergency_form_short_code_and_costly_number_is_refused_before_voximplant(
-    service: Callable[..., CallService], fake_voximplant: FakeVoximplant
+async def test_every_emergency_form_short_code_and_costly_number_is_refused_under_the_destination_field(
+    service: Callable[..., CallService],
 ) -> None:
     table = [(region, typed, "is an emergency number") for region, typed in EMERGENCY]
     table += [(region, typed, "is a short code") for region, typed in SHORT_CODES]
@@ -85,10 +85,11 @@ async def test_every_emergency_form_short_code_and_costly_number_is_refused_befo
             await services[region].vet(CallDraft(typed, None, "help"), ANA)
             wrong.append((region, typed, "accepted"))
         except Refusal as refusal:
-            if expected not in refusal.text:
-                wrong.append((region, typed, refusal.text))
+            # the form shows it under the number, with the reason, and nothing else is said about it
+            if expected not in refusal.text or refusal.field != "destination" or isinstance(refusal, Refusals):
+                wrong.append((region, typed, f"{refusal.field}: {refusal.text}"))
     assert wrong == []
-    assert len(table) > 100 and fake_voximplant.requests == []
+    assert len(table) > 100
 
 
 async def test_a_sip_address_that_dials_a_denied_number_is_refused(

@@ -8,11 +8,13 @@ import re
 import time
 from typing import Any
 
+import phonenumbers
 import pytest
 
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.slack_requests import SlackSender
+from tests.calls.test_numbers import EMERGENCY
 from tests.conftest import Bot, eventually
 from tests.e2e.test_call_form import open_form, values
 
@@ -27,21 +29,50 @@ async def refused(slack: SlackSender, text: str, user: str = "U0ANA") -> str:
     return str(body["text"])
 
 
-# One bot for the whole table: each e2e test starts and stops servers, which costs more than the checks.
+EMERGENCY_WORDS = "is an emergency number. callbot never dials emergency services: call them yourself, now."
+
+
+def typed_here(region: str, typed: str) -> str:
+    """A row of the emergency table as someone at a bot in the US types it: another country's national short number
+    gets that country's code (`+44 999`), forms with a country code already stay as they are."""
+    if region == "US" or typed.startswith(("+", "00", "011")):
+        return typed
+    return f"+{phonenumbers.country_code_for_region(region)} {typed}"
+
+
+# Beyond the phone network: SIP addresses whose user part dials an emergency number, and WhatsApp.
+SIP_AND_WHATSAPP = [
+    "sip:911@gw.example.com check the line", "911@gw.example.com hi", "sips:+44-999@gw.example.com hi",
+    "sip:911;phone-context=+1@example.com hi", "sip:112;phone-context=+49@gw.example.com hi",
+    "sip:%39%31%31@example.com hi", "sip:*911@gw.example.com hi", "sip:%2B1%20911@gw.example.com via sip hi",
+    "911 via whatsapp hi", "+44 999 via whatsapp hi", "112 via wa hi", "+49 110 via whatsapp for 5m hi",
+]  # fmt: skip
+FULL_WIDTH_911 = "\uff0b\uff11 \uff19\uff11\uff11"  # +1 911 as East Asian input methods type it
+
+
+# One bot for every row: each e2e test starts and stops servers, which costs more than the checks.
+async def test_every_emergency_form_in_every_country_and_channel_is_refused_as_such(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    texts = [f"{typed_here(region, typed)} please help" for region, typed in EMERGENCY]
+    texts += [*SIP_AND_WHATSAPP, f"{FULL_WIDTH_911} help"]
+    answers = {text: await refused(slack, text) for text in texts}
+    # Named first, whatever else is wrong (no caller ID is allowed for SIP or WhatsApp here).
+    assert [(text, answer) for text, answer in answers.items() if EMERGENCY_WORDS not in answer.splitlines()[0]] == []
+    assert len(texts) == len(EMERGENCY) + 13 > 85
+    await bot.idle()
+    assert [r for r in fake_voximplant.requests if r["method"] == "StartScenarios"] == []
+    assert fake_slack.messages == []
+
+
 SAFETY_TABLE = [
     ("1-911 my house is on fire", "1-911 is an emergency number"),
     ("+49 112 hello", "+49 112 is an emergency number"),
-    ("000 hello", "000 is an emergency number"),
-    ("+61 000", "+61 000 is an emergency number"),
-    ("+33 15", "+33 15 is an emergency number"),
-    ("+81 119", "+81 119 is an emergency number"),
-    ("+91 112", "+91 112 is an emergency number"),
-    ("+7 112", "+7 112 is an emergency number"),
-    ("+55 190", "+55 190 is an emergency number"),
     ("011 44 999", "011 44 999 is an emergency number"),
     ("611 hello", "611 is a short code"),
     ("+44 901 234 5678 hi", "premium-rate"),
     ("+49 180 1 2345 hi", "shared-cost"),
+    ("sip:+19005550100@gw.example.com hi", "premium-rate"),
 ]
 
 
