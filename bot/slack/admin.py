@@ -26,10 +26,11 @@ _NUMBER_WORD = re.compile(r"[+\d()][\d()\-.]*")
 USAGE = (
     "*Admin commands* (callbot admins only):\n"
     '• `/call callerid add +14155550123 "Support line" channels: pstn,whatsapp`\n'
-    "• `/call callerid remove +14155550123` · `/call callerid list`\n"
+    "• `/call callerid remove +14155550123`\n"
     "• `/call deny add +1900 premium lines` (a whole number or its first digits) · `/call deny remove +1900` · "
     "`/call deny list`\n"
-    "*For everyone:* `/call history [n]` (your last calls) · `/call status <call id>`"
+    "*For everyone:* `/call callerid list` (the numbers you can call from) · `/call history [n]` (your last "
+    "calls) · `/call status <call id>`"
 )
 
 

@@ -69,6 +69,7 @@ async def test_an_admin_adds_lists_and_removes_a_caller_id(bot: Bot, slack: Slac
     entry = await bot.store.caller_id("+14155550999")
     assert entry is not None and entry.channels == {Channel.PSTN, Channel.WHATSAPP} and entry.added_by == ADMIN
     listing = await say(slack, "callerid list", user=MEMBER)  # everyone may see what they can call from
+    assert listing.startswith("*Allowed caller IDs*")
     assert "+1 415-555-0999 (Sales line) · pstn, whatsapp · added by <@U0ADMIN>" in listing
     assert await say(slack, "callerid remove +14155550999") == "Removed +1 415-555-0999 from the allowed caller IDs."
     assert await bot.store.caller_id("+14155550999") is None
