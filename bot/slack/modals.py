@@ -88,7 +88,9 @@ async def open_call_modal(
 def prefill(draft: CallDraft, *, default_region: str, max_s: int) -> blocks.FormPrefill:
     """The parts of a draft the form can show: each kept only when it reads well, so the form opens cleanly."""
     channel = _quietly(lambda: parse_channel(draft.channel or ""))
-    caller_id = _quietly(lambda: parse_phone_number(draft.caller_id or "", default_region, field="caller_id"))
+    caller_id = None
+    if not draft.caller_id_readings:  # words that read as two numbers: the person picks, the form does not guess
+        caller_id = _quietly(lambda: parse_phone_number(draft.caller_id or "", default_region, field="caller_id"))
     seconds = _quietly(lambda: parse_duration(draft.duration or "", max_s=max_s))
     return blocks.FormPrefill(
         destination=draft.destination or "",
