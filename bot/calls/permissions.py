@@ -92,14 +92,19 @@ class Permissions:
 
     def who_to_ask(self) -> str:
         """Who a person can ask about callbot, as a sentence with Slack mentions: they cannot see CALLBOT_ADMINS."""
+        named = self._admins_named()
+        return f"Ask {named}." if named else "callbot has no admins yet: ask whoever runs it to name some."
+
+    def _admins_named(self) -> str | None:
+        """`<@U1>, <@U2> or a workspace admin`; None when callbot has no admins."""
         named = [f"<@{admin}>" for admin in sorted(self._admins)[:5]]
         if len(self._admins) > len(named):
             named.append("another callbot admin")
         if self._workspace_admins:
             named.append("a workspace admin")
         if not named:
-            return "callbot has no admins yet: ask whoever runs it to name some."
-        return "Ask " + (named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]) + "."
+            return None
+        return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
 
     async def _admin_status(self, user_id: str) -> bool | None:
         """True or False, or None when the workspace's admins count and Slack did not say in time."""
@@ -145,7 +150,7 @@ class Permissions:
         if problems:  # the person may be in a group Slack did not list: say so rather than "only members of…"
             raise Refusal(
                 f"I couldn't check whether you may place calls (Slack said {', '.join(problems)}). "
-                f"Try again in a minute; if it keeps happening, tell a callbot admin. {self.who_to_ask()}"
+                f"Try again in a minute; if it keeps happening, tell {self._admins_named() or 'whoever runs callbot'}."
             )
         raise Refusal(
             f"Only members of {_groups_words(self._allowed_callers)} may place calls with callbot. "

@@ -145,7 +145,10 @@ async def test_a_rate_limited_slack_refuses_at_once_instead_of_waiting_for_retry
     started = time.monotonic()
     answer = await refused(slack, "+14155550100 hello", user="U0ANA")
     assert time.monotonic() - started < 2.0
-    assert answer.startswith("I couldn't check whether you may place calls (Slack said C0CALLERS: ratelimited).")
+    assert answer == (
+        "I couldn't check whether you may place calls (Slack said C0CALLERS: ratelimited). "
+        "Try again in a minute; if it keeps happening, tell <@U0ADMIN>."
+    )
     assert len(fake_slack.calls_to("conversations.members")) == 1 and fake_voximplant.requests == []
 
 
