@@ -58,6 +58,9 @@ def shutdown_budget(grace_s: float) -> ShutdownBudget:
     return ShutdownBudget(requests_s=requests_s, work_s=work_s, delivery_s=grace_s - requests_s - work_s)
 
 
+DIRECTORY_TIMEOUT_S = 10.0  # one Web API page; a lookup past the permission deadline finishes in the background
+
+
 def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starlette:
     """The bot as an ASGI app; its lifespan opens the store and the HTTP clients and closes them.
 
@@ -76,6 +79,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
         # nobody knows, so /slack/events refuses them all.
         signing_secret = _secret(settings.slack_signing_secret) or secrets.token_hex(32)
         delivery: Delivery | None = None
+        directory: SlackDirectory | None = None
         watchdog: asyncio.Task[None] | None = None
         try:
             slack_client = AsyncWebClient(
@@ -84,7 +88,15 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 session=session,
                 retry_handlers=[CountingRateLimitRetryHandler(metrics, max_retry_count=3)],
             )
-            directory = SlackDirectory(slack_client, ttl_s=settings.membership_cache_s)
+            # Who may call is asked before Slack's 3-second ack: no Retry-After sleeps on this client (a 429 refuses
+            # the request, saying so), and the domain bounds each question with a deadline.
+            directory = SlackDirectory(
+                AsyncWebClient(
+                    token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session,
+                    retry_handlers=[], timeout=DIRECTORY_TIMEOUT_S,
+                ),
+                ttl_s=settings.membership_cache_s,
+            )  # fmt: skip
             calls = CallService(
                 store,
                 _voximplant(settings, http, metrics),
@@ -145,6 +157,8 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             unfinished = await background.drain(budget.work_s)
             if unfinished:
                 log.warning("stopped with %d background tasks unfinished", unfinished)
+            if directory is not None:
+                await directory.aclose()
             if delivery is not None:
                 left = await delivery.flush(max(0.0, deadline - asyncio.get_running_loop().time()))
                 if left:

@@ -2,14 +2,24 @@
 
 Each function takes what a person typed or picked and returns the form the scenario expects, or raises a Refusal
 naming the field it is about.
+
+A SIP address whose user part is a telephone number (`sip:+19005550100@gw.example.com`, `sip:911;phone-context=+1@…`,
+or the same percent-encoded) reaches the phone network through that server, so the number is checked exactly as a
+phone destination is: emergency, number type, country, and (in `CallService.vet`) the deny list. A short all-digit
+user part with no country (`sip:2001@pbx.example.com`) is an extension of that server: only the emergency check
+applies to it.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import phonenumbers
 
 from bot.calls.models import Channel
-from bot.calls.numbers import CALLABLE_TYPES, is_emergency_number, parse_phone_number
+from bot.calls.numbers import CALLABLE_TYPES, normalise, parse_phone_number, refuse_if_emergency
 from bot.errors import Refusal
 
 # The words people use for each channel, in `/call … via <word>` and in the form's select.
@@ -43,6 +53,19 @@ _SIP_URI = re.compile(
 _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,49}")
 _DURATION = re.compile(r"(?P<amount>\d{1,4})\s*(?P<unit>m|min|mins|minutes?|h|hr|hrs|hours?)?", re.IGNORECASE)
 _EMAIL_LIKE = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+")
+# A user part that a SIP server may dial as a telephone number: digits and no letters (RFC 3966 allows `-.()*#` as
+# well; anything else without letters, such as spaces, is read as a number too rather than let through as a name).
+_NUMBER_USER = re.compile(r"[^A-Za-z]*\d[^A-Za-z]*")
+EXTENSION_DIGITS = 6  # a local user part of at most this many digits is an extension of the SIP server
+
+
+@dataclass(frozen=True, slots=True)
+class SipNumber:
+    """The telephone number in a SIP address's user part, and the region to read it in."""
+
+    typed: str
+    region: str
+    extension: bool  # short, local, no country: a number on that server, not on the phone network
 
 
 def parse_channel(text: str) -> Channel:
@@ -89,12 +112,18 @@ def parse_destination(
             )
         return parse_phone_number(typed, default_region, allowed_regions=allowed_regions, allowed_types=allowed_types)
     if channel is Channel.SIP:
-        return parse_sip_uri(typed, default_region)
+        return parse_sip_uri(typed, default_region, allowed_regions=allowed_regions, allowed_types=allowed_types)
     return parse_user_name(typed)
 
 
-def parse_sip_uri(text: str, default_region: str) -> str:
-    """`sip:user@host` (a bare `user@host` gets the `sip:` scheme); emergency numbers in the user part are refused."""
+def parse_sip_uri(
+    text: str,
+    default_region: str,
+    *,
+    allowed_regions: frozenset[str] = frozenset(),
+    allowed_types: frozenset[int] = CALLABLE_TYPES,
+) -> str:
+    """`sip:user@host` (a bare `user@host` gets the `sip:` scheme); a telephone number as its user is vetted."""
     typed = text.strip()
     uri = typed if typed.lower().startswith(("sip:", "sips:")) else f"sip:{typed}"
     found = _SIP_URI.fullmatch(uri) if len(uri) <= MAX_SIP_URI else None
@@ -107,13 +136,63 @@ def parse_sip_uri(text: str, default_region: str) -> str:
     port = found.group("port")
     if port is not None and not 0 < int(port) < 65536:
         raise Refusal(f"`{_shown(typed)}` has port {port}; ports go from 1 to 65535.", field="destination")
-    user = found.group("user")
-    if re.fullmatch(r"[+\d\-.()]+", user) and is_emergency_number(user, default_region):
-        raise Refusal(
-            f"{user} is an emergency number. callbot never dials emergency services: call them yourself, now.",
-            field="destination",
-        )
+    number = sip_number(uri, default_region)
+    if number is not None:
+        for region in dict.fromkeys((number.region, default_region)):
+            refuse_if_emergency(number.typed, region)
+        if not number.extension:
+            parse_phone_number(
+                number.typed, number.region, allowed_regions=allowed_regions, allowed_types=allowed_types
+            )
     return found.group("scheme").lower() + uri[len(found.group("scheme")) :]
+
+
+def sip_number(uri: str, default_region: str) -> SipNumber | None:
+    """The telephone number a SIP URI's user part holds (percent-decoded, cut at `;`), or None for a name.
+
+    `phone-context=+CC` names the number's country; `user=phone` says the user part is a telephone number.
+    """
+    found = _SIP_URI.fullmatch(uri.strip())
+    if found is None:
+        return None
+    user, *params = normalise(unquote(found.group("user"))).split(";")
+    user = user.strip()
+    if not _NUMBER_USER.fullmatch(user):
+        return None
+    region = default_region
+    context = next((p.split("=", 1)[1] for p in params if p.lower().startswith("phone-context=")), None)
+    if context is not None and context.startswith("+"):
+        region = _region_of_prefix(context) or default_region
+    uri_params = (found.group("params") or "").lower().split(";")
+    phone = context is not None or "user=phone" in uri_params
+    digits = re.sub(r"\D", "", user)
+    is_global = user.startswith("+") or user.startswith(("00", "011"))
+    return SipNumber(user, region, extension=not (phone or is_global) and len(digits) <= EXTENSION_DIGITS)
+
+
+def dialled_number(destination: str, channel: Channel, default_region: str) -> str | None:
+    """The E.164 number a vetted destination reaches on the phone network (for the deny list), if any."""
+    if channel in (Channel.PSTN, Channel.WHATSAPP):
+        return destination
+    if channel is not Channel.SIP:
+        return None
+    number = sip_number(destination, default_region)
+    if number is None or number.extension:
+        return None
+    try:
+        return parse_phone_number(number.typed, number.region)
+    except Refusal:
+        return None
+
+
+def _region_of_prefix(context: str) -> str | None:
+    """The region of the country code that a `phone-context` global number (`+1`, `+1-212`, `+49`) starts with."""
+    digits = re.sub(r"\D", "", context)
+    for length in (1, 2, 3):
+        region = phonenumbers.region_code_for_country_code(int(digits[:length])) if digits[:length] else "ZZ"
+        if region != "ZZ":
+            return region
+    return None
 
 
 def parse_user_name(text: str) -> str:

@@ -8,6 +8,12 @@ a SIP address (`sip:alice@example.com`, or `alice@example.com`), or, with `via u
 escaped forms (`<tel:+1…|…>`, `<sip:…>`, `<mailto:…|…>`) are read as what was typed. Without a destination, the
 options may lead (`/call from +1… say hi`): the form then opens with them filled in.
 
+A number may be typed with spaces, so where it ends is read from its digits: the run of leading words that forms a
+valid number. When more than one valid number can be formed (`+49 30 123456 2 Termine`: +49 30 123456, or
++49 30 1234562?), the draft keeps every reading and the request is refused, asking for the number without spaces.
+A comma, colon, semicolon or full stop ends a number (`+1 415 555 0100: say hi`). Destination and option words are
+read after Unicode normalisation (NFKC: full-width `+1 911` is `+1 911`); the instructions are kept as typed.
+
 Parsing never raises and checks nothing: `CallService.vet` checks every part and refuses with a reason.
 """
 
@@ -15,12 +21,13 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import phonenumbers
+from phonenumbers import PhoneNumberFormat
 
 from bot.calls.destinations import CHANNEL_WORDS
-from bot.calls.numbers import international_form
+from bot.calls.numbers import international_form, is_emergency_number, normalise
 
 # Slack rewrites links in command text when "escape" is on: <tel:+14155550100|+1 415…>, <mailto:a@b|a@b>.
 _SLACK_LINK = re.compile(r"<(tel|sips?|mailto):([^|>]*)(?:\|[^>]*)?>", re.IGNORECASE)
@@ -38,13 +45,28 @@ _TRAILING_PUNCT = ",.;:"
 
 @dataclass(frozen=True, slots=True)
 class CallDraft:
-    """What a person asked for, before any of it is checked; `channel` and `duration` are the words as typed."""
+    """What a person asked for, before any of it is checked; `channel` and `duration` are the words as typed.
+
+    `destination_readings` and `caller_id_readings` hold the numbers (E.164) that words typed with spaces could
+    be, when there is more than one; empty when the words read one way only.
+    """
 
     destination: str | None
     caller_id: str | None
     instructions: str
     channel: str | None = None
     duration: str | None = None
+    destination_readings: tuple[str, ...] = ()
+    caller_id_readings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Number:
+    """Number words taken from the start of a text: as typed, the rest of the text, and the readings if ambiguous."""
+
+    typed: str | None
+    rest: str
+    readings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +74,14 @@ class _Options:
     caller_id: str | None = None
     channel: str | None = None
     duration: str | None = None
+    caller_id_readings: tuple[str, ...] = ()
 
 
 def parse_command(text: str, default_region: str) -> CallDraft:
     """Split `/call` text into its parts; never raises: checks come later."""
     rest = readable(text).strip()
-    destination, after = _take_destination(rest, default_region)
+    taken = _take_destination(rest, default_region)
+    destination, after = taken.typed, taken.rest
     if destination is not None:
         options, instructions = _take_options(after, default_region, strict=False)
     else:
@@ -74,6 +98,8 @@ def parse_command(text: str, default_region: str) -> CallDraft:
         instructions=instructions.strip(),
         channel=options.channel,
         duration=options.duration,
+        destination_readings=taken.readings,
+        caller_id_readings=options.caller_id_readings,
     )
 
 
@@ -92,10 +118,10 @@ def _unwrap_link(found: re.Match[str]) -> str:
     return f"{scheme}:{target}" if scheme.startswith("sip") else target
 
 
-def _take_destination(text: str, default_region: str) -> tuple[str | None, str]:
+def _take_destination(text: str, default_region: str) -> _Number:
     first, after = _first_word(text)
     if first is not None and (first.lower().startswith(("sip:", "sips:")) or _EMAIL_LIKE.fullmatch(first)):
-        return first.rstrip(_TRAILING_PUNCT), after
+        return _Number(first.rstrip(_TRAILING_PUNCT), after)
     return _take_number(text, default_region)
 
 
@@ -111,14 +137,16 @@ def _take_options(text: str, default_region: str, *, strict: bool) -> tuple[_Opt
         keyword, after = _first_word(text)
         keyword = (keyword or "").lower()
         if keyword == "from" and options.caller_id is None:
-            number, rest = _take_number(after, default_region)
+            taken = _take_number(after, default_region)
+            number, rest = taken.typed, taken.rest
             if number is None and strict:
                 break
             if number is None:
                 number, rest = _first_word(after)
             if number is None or (strict and not _reads_as_number(number, default_region)):
                 break
-            options, text = _Options(number.rstrip(_TRAILING_PUNCT), options.channel, options.duration), rest
+            options, text = replace(options, caller_id=number.rstrip(_TRAILING_PUNCT),
+                                    caller_id_readings=taken.readings), rest  # fmt: skip
         elif keyword == "via" and options.channel is None:
             word, rest = _first_word(after)
             if word is None:
@@ -126,39 +154,82 @@ def _take_options(text: str, default_region: str, *, strict: bool) -> tuple[_Opt
             word = word.rstrip(_TRAILING_PUNCT)
             if strict and word.lower() not in CHANNEL_WORDS:
                 break
-            options, text = _Options(options.caller_id, word, options.duration), rest
+            options, text = replace(options, channel=word), rest
         elif keyword == "for" and options.duration is None:
             found = _DURATION_WORDS.match(after.lstrip())
             if found is None:
                 break
             rest = after.lstrip()[found.end() :]
-            options, text = _Options(options.caller_id, options.channel, found.group("value")), rest
+            options, text = replace(options, duration=found.group("value")), rest
         else:
             break
     return options, text
 
 
-def _take_number(text: str, default_region: str) -> tuple[str | None, str]:
-    """The longest leading run of words that reads as a phone number, and the text after it.
+def _take_number(text: str, default_region: str) -> _Number:
+    """The leading words that read as a phone number, the text after them, and its readings when ambiguous.
 
-    When no run reads as one, all the leading number-like words are taken, so the refusal quotes what was typed;
-    a first word that mixes digits and letters (`12ab34`) is taken whole for the same reason.
+    In order: a first word that is a whole valid number on its own (typed without spaces) is taken alone; the
+    shortest run that is an emergency number (so the refusal names it), unless it is the trunk prefix and area
+    code of a longer number (`08 8123 4567` in Australia); the longest run that is a valid number, with every
+    other valid number the runs form as its rival readings; else the longest run that is merely possible; else
+    all the number-like words, so the refusal quotes what was typed. A first word that mixes digits and letters
+    (`12ab34`) is taken whole for the same reason.
     """
-    words: list[str] = []
-    for word in text.split():
-        if not _NUMBER_WORD.fullmatch(word):
-            break
-        words.append(word)
+    words = _number_words(text)
     if not words:
-        first = text.split(None, 1)
-        if first and any(ch.isdigit() for ch in first[0]) and first[0][0] in "+0123456789(":
-            return first[0], _drop_words(text, 1)
-        return None, text
-    for count in range(len(words), 0, -1):
-        candidate = " ".join(words[:count])
-        if _reads_as_number(candidate, default_region):
-            return candidate, _drop_words(text, count)
-    return " ".join(words), _drop_words(text, len(words))
+        first = _first_word(text)[0]
+        if first and any(ch.isdigit() for ch in first) and first[0] in "+0123456789(":
+            return _Number(first, _drop_words(text, 1))
+        return _Number(None, text)
+    runs = [" ".join(words[:count]) for count in range(1, len(words) + 1)]
+
+    def taken(count: int, readings: tuple[str, ...] = ()) -> _Number:
+        return _Number(runs[count - 1], _drop_words(text, count), readings)
+
+    if _valid_number(runs[0], default_region) is not None:
+        return taken(1)
+    emergency = next((n for n, run in enumerate(runs, 1) if is_emergency_number(run, default_region)), None)
+    if emergency is not None and not _starts_with_trunk_prefix(runs[emergency - 1], default_region):
+        return taken(emergency)
+    valid = [(count, e164) for count, run in enumerate(runs, 1) if (e164 := _valid_number(run, default_region))]
+    if valid:
+        readings = tuple(dict.fromkeys(e164 for _, e164 in valid))
+        return taken(valid[-1][0], readings if len(readings) > 1 else ())
+    if emergency is not None:
+        return taken(emergency)
+    for count in range(len(runs), 0, -1):
+        if _reads_as_number(runs[count - 1], default_region):
+            return taken(count)
+    return taken(len(runs))
+
+
+def _number_words(text: str) -> list[str]:
+    """The leading number-like words, normalised; a word ending in `,` `:` `;` or `.` is the last one."""
+    words: list[str] = []
+    for raw in text.split():
+        word = normalise(raw)
+        bare = word.rstrip(_TRAILING_PUNCT)
+        if not _NUMBER_WORD.fullmatch(bare):
+            break
+        words.append(bare)
+        if bare != word:
+            break
+    return words
+
+
+def _valid_number(candidate: str, default_region: str) -> str | None:
+    try:
+        number = phonenumbers.parse(international_form(candidate), default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164) if phonenumbers.is_valid_number(number) else None
+
+
+def _starts_with_trunk_prefix(candidate: str, default_region: str) -> bool:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(default_region)
+    prefix = metadata.national_prefix if metadata else None
+    return bool(prefix) and international_form(candidate).startswith(prefix)
 
 
 def _reads_as_number(candidate: str, default_region: str) -> bool:
@@ -169,8 +240,9 @@ def _reads_as_number(candidate: str, default_region: str) -> bool:
 
 
 def _first_word(text: str) -> tuple[str | None, str]:
+    """The first word, normalised (full-width `via` is `via`), and the rest of the text as typed."""
     parts = text.split(None, 1)
-    return (parts[0], parts[1] if len(parts) > 1 else "") if parts else (None, text)
+    return (normalise(parts[0]), parts[1] if len(parts) > 1 else "") if parts else (None, text)
 
 
 def _drop_words(text: str, count: int) -> str:

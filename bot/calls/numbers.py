@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Sequence
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
@@ -39,6 +40,14 @@ _TYPE_NAMES = {
 _WELL_KNOWN_EMERGENCY = frozenset({"112", "911", "999", "000", "110", "119", "118", "100", "101", "102", "08"})
 _INTERNATIONAL_PREFIXES = ("+", "00", "011")
 _FIELD = "destination"
+NON_GEOGRAPHIC = "001"  # phonenumbers' region for country codes that belong to no country (+800, +808, +870, +882…)
+
+
+def normalise(text: str) -> str:
+    """`text` after NFKC, with every decimal digit as its ASCII digit: full-width `+1 911`, or 911 in Arabic-Indic
+    digits, read as `+1 911` and `911`."""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in folded)
 
 
 def format_international(e164: str) -> str:
@@ -74,7 +83,7 @@ def parse_phone_number(
     `allowed_regions` (empty means any region may be called).
     """
     shown = text.strip()
-    typed = international_form(shown)
+    typed = international_form(normalise(shown))
     refuse_if_emergency(shown, default_region, field=field)
     try:
         number = phonenumbers.parse(typed, default_region)
@@ -85,11 +94,15 @@ def parse_phone_number(
         ) from None
     region = phonenumbers.region_code_for_number(number)
     if len(str(number.national_number)) <= 6 and not phonenumbers.is_valid_number(number):
-        raise Refusal(f"{shown} is a short code. callbot only calls full phone numbers.", field=field)
+        raise Refusal(
+            f"{shown} is a short code. callbot only calls full phone numbers: if the service has an ordinary number, "
+            "call that one, with its country code (e.g. `+14155550100`).",
+            field=field,
+        )
     if not phonenumbers.is_valid_number(number):
         raise Refusal(
             f"`{shown}` is not a valid phone number"
-            + (f" in {region}" if region else "")
+            + (f" in {region}" if region and region != NON_GEOGRAPHIC else "")
             + ". Check the digits and include the country code, e.g. `+14155550100`.",
             field=field,
         )
@@ -102,12 +115,28 @@ def parse_phone_number(
             field=field,
         )
     if allowed_regions and region not in allowed_regions:
+        allowed = ", ".join(sorted(allowed_regions))
+        if region == NON_GEOGRAPHIC or not region:
+            raise Refusal(
+                f"{format_international(_e164(number))} is a non-geographic number (+{number.country_code} belongs "
+                f"to no country), and calls here may only go to {allowed}. Ask an admin if you need it.",
+                field=field,
+            )
         raise Refusal(
-            f"Calls to {region or 'that destination'} are not allowed here "
-            f"(allowed: {', '.join(sorted(allowed_regions))}). Ask an admin if you need it.",
-            field=field,
+            f"Calls to {region} are not allowed here (allowed: {allowed}). Ask an admin if you need it.", field=field
         )
     return _e164(number)
+
+
+def ambiguous_number(typed: str, readings: Sequence[str], *, field: str = _FIELD) -> Refusal:
+    """The refusal for number words that form more than one valid number (`readings`, in E.164)."""
+    shown = [format_international(reading) for reading in readings]
+    listed = ", ".join(shown[:-1]) + " or " + shown[-1]
+    return Refusal(
+        f"I can read `{typed.strip()}` as more than one number: {listed}. Write the number without spaces, "
+        f"e.g. `{readings[0]}`, so I call the one you mean.",
+        field=field,
+    )
 
 
 def refuse_if_emergency(text: str, default_region: str, *, field: str = _FIELD) -> None:
@@ -121,7 +150,7 @@ def refuse_if_emergency(text: str, default_region: str, *, field: str = _FIELD) 
 
 def international_form(text: str) -> str:
     """`00 44 20…` (and `011 44…`, North America's prefix) as `+44 20…`: how most of the world dials abroad."""
-    stripped = text.strip()
+    stripped = normalise(text).strip()
     for prefix in ("00", "011"):
         if stripped.startswith(prefix) and not stripped.startswith(prefix + "0"):
             return "+" + stripped[len(prefix) :].lstrip()
@@ -130,7 +159,7 @@ def international_form(text: str) -> str:
 
 def is_emergency_number(text: str, default_region: str) -> bool:
     """True if `text`, in any form people dial it, reaches emergency services in its region or `default_region`."""
-    digits = re.sub(r"[^\d+]", "", text)
+    digits = re.sub(r"[^\d+]", "", normalise(text))
     if not digits:
         return False
     # Read it both as a national number of the default region and, where it has one, with its country code.

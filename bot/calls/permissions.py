@@ -6,16 +6,26 @@ types. Limits are counted from the `calls` table, so they hold across restarts.
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.calls.models import SlackOrigin
+from bot.calls.models import Call, SlackOrigin
 from bot.errors import DirectoryError, LimitReached, Refusal
 from bot.store import Store
 
 RATE_WINDOW = timedelta(hours=1)
+# How long after its limit a call may still be live: the scenario's watchdog (WATCHDOG_EXTRA_S, 300 s) plus time for
+# StartScenarios and the last status event; once connected, only the latter.
+SETUP_MARGIN = timedelta(seconds=300 + 60)
+END_MARGIN = timedelta(seconds=60)
+# Slack wants its ack within 3 s, and these questions are asked before it: the whole check gets this long.
+LOOKUP_DEADLINE_S = 1.5
+SLACK_TOO_SLOW = "Slack did not tell me in time whether you may call; try again in a moment."
+SLACK_TOO_SLOW_ADMIN = "Slack did not tell me in time whether you are a callbot admin; try again in a moment."
 
 
 class Directory(Protocol):
@@ -51,6 +61,7 @@ class Permissions:
         allowed_callers: Iterable[str] = (),
         limits: Limits = Limits(),
         clock: Callable[[], datetime],
+        lookup_deadline_s: float = LOOKUP_DEADLINE_S,
     ) -> None:
         self._store = store
         self._directory = directory
@@ -59,24 +70,53 @@ class Permissions:
         self._allowed_callers = tuple(allowed_callers)
         self._limits = limits
         self._clock = clock
+        self._deadline_s = lookup_deadline_s
 
     async def is_admin(self, user_id: str) -> bool:
-        """A callbot admin: listed in CALLBOT_ADMINS, or (when the setting allows it) a workspace admin or owner."""
+        """A callbot admin: listed in CALLBOT_ADMINS, or (when the setting allows it) a workspace admin or owner.
+
+        False when Slack cannot say in time: nobody becomes an admin because Slack did not answer.
+        """
+        return await self._admin_status(user_id) is True
+
+    async def require_admin(self, user_id: str, *, action: str, target: str = "", what: str = "do that") -> None:
+        """Refuse (and audit the attempt) unless `user_id` is an admin; `what` says what was refused, in words."""
+        status = await self._admin_status(user_id)
+        if status is True:
+            return
+        if status is None:
+            await self.audit(user_id, action, target, detail="refused: Slack did not answer", allowed=False)
+            raise Refusal(SLACK_TOO_SLOW_ADMIN)
+        await self.audit(user_id, action, target, detail="refused: not an admin", allowed=False)
+        raise Refusal(f"Only callbot admins can {what}. {self.who_to_ask()}")
+
+    def who_to_ask(self) -> str:
+        """Who a person can ask about callbot, as a sentence with Slack mentions: they cannot see CALLBOT_ADMINS."""
+        named = self._admins_named()
+        return f"Ask {named}." if named else "callbot has no admins yet: ask whoever runs it to name some."
+
+    def _admins_named(self) -> str | None:
+        """`<@U1>, <@U2> or a workspace admin`; None when callbot has no admins."""
+        named = [f"<@{admin}>" for admin in sorted(self._admins)[:5]]
+        if len(self._admins) > len(named):
+            named.append("another callbot admin")
+        if self._workspace_admins:
+            named.append("a workspace admin")
+        if not named:
+            return None
+        return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
+
+    async def _admin_status(self, user_id: str) -> bool | None:
+        """True or False, or None when the workspace's admins count and Slack did not say in time."""
         if user_id in self._admins:
             return True
         if not self._workspace_admins or self._directory is None:
             return False
         try:
-            return await self._directory.is_workspace_admin(user_id)
-        except DirectoryError:
-            return False  # fail closed: nobody becomes an admin because Slack did not answer
-
-    async def require_admin(self, user_id: str, *, action: str, target: str = "", what: str = "do that") -> None:
-        """Refuse (and audit the attempt) unless `user_id` is an admin; `what` says what was refused, in words."""
-        if await self.is_admin(user_id):
-            return
-        await self.audit(user_id, action, target, detail="refused: not an admin", allowed=False)
-        raise Refusal(f"Only callbot admins can {what}. Ask one of them (they are listed in CALLBOT_ADMINS).")
+            async with asyncio.timeout(self._deadline_s):
+                return await self._directory.is_workspace_admin(user_id)
+        except (DirectoryError, TimeoutError):
+            return None
 
     async def audit(self, actor: str, action: str, target: str = "", *, detail: str = "", allowed: bool = True) -> None:
         await self._store.audit(
@@ -86,9 +126,19 @@ class Permissions:
     async def check_may_call(self, origin: SlackOrigin) -> None:
         """Refuse unless everyone may call, or the person is an admin or in one of the allowed channels or groups.
 
-        Asked on every request: someone who leaves the group cannot call any more.
+        Asked on every request (someone who leaves the group cannot call any more), before Slack's ack: Slack gets
+        `lookup_deadline_s` in all to answer, and a question it leaves open refuses the call, never allows it.
         """
-        if not self._allowed_callers or await self.is_admin(origin.user_id):
+        if not self._allowed_callers:
+            return
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                await self._check_membership(origin)
+        except TimeoutError:
+            raise Refusal(SLACK_TOO_SLOW) from None
+
+    async def _check_membership(self, origin: SlackOrigin) -> None:
+        if await self.is_admin(origin.user_id):
             return
         problems: list[str] = []
         for group in self._allowed_callers:
@@ -97,14 +147,14 @@ class Permissions:
                     return
             except DirectoryError as error:
                 problems.append(f"{group}: {error.code}")
-        if problems and len(problems) == len(self._allowed_callers):
+        if problems:  # the person may be in a group Slack did not list: say so rather than "only members of…"
             raise Refusal(
                 f"I couldn't check whether you may place calls (Slack said {', '.join(problems)}). "
-                "Try again in a minute; if it keeps happening, tell a callbot admin."
+                f"Try again in a minute; if it keeps happening, tell {self._admins_named() or 'whoever runs callbot'}."
             )
         raise Refusal(
             f"Only members of {_groups_words(self._allowed_callers)} may place calls with callbot. "
-            "Ask a callbot admin if you need to."
+            f"If you need to, {_lowered(self.who_to_ask())}"
         )
 
     async def check_limits(self, origin: SlackOrigin) -> None:
@@ -135,15 +185,20 @@ class Permissions:
             if not limit:
                 continue
             live = await store.count_calls(**who, live_only=True)
-            if live >= limit:
-                # Each call hangs up at the latest after max_duration_s; that bounds when a place frees up.
-                oldest_in_way = await store.nth_newest_call_time(limit, **who, live_only=True)
-                retry_at = max((oldest_in_way or now) + timedelta(seconds=limits.max_duration_s), now)
-                raise LimitReached(
-                    f"{scope.capitalize()} {live} {_calls(live)} under way; the limit is {limit} at once. "
-                    f"You can place the next one as soon as one ends, {_when(retry_at, now)} at the latest.",
-                    retry_at=retry_at,
-                )
+            if live < limit:
+                continue
+            # A place frees up once enough of the calls under way have ended; each has a latest end (_ends_by).
+            ends = sorted(_ends_by(call) for call in await store.live_calls(**who))
+            retry_at = ends[len(ends) - limit] if len(ends) >= limit else now
+            whose = "your calls" if "user_id" in who else "this workspace's calls"
+            when = f"as soon as one ends, {_when(retry_at, now)} at the latest" if retry_at > now else (
+                f"as soon as one of {whose} ends"
+            )  # fmt: skip
+            raise LimitReached(
+                f"{scope.capitalize()} {live} {_calls(live)} under way; the limit is {limit} at once. "
+                f"You can place the next one {when}.",
+                retry_at=max(retry_at, now),
+            )
 
     def _directory_or_fail(self) -> Directory:
         if self._directory is None:
@@ -151,13 +206,32 @@ class Permissions:
         return self._directory
 
 
+def _ends_by(call: Call) -> datetime:
+    """The latest a live call can end: the scenario hangs up max_duration_s after it connects, and its watchdog ends
+    any session max_duration_s + 300 s after it starts (ringing and dialling included); plus time for the last
+    status event to reach us."""
+    limit = timedelta(seconds=call.request.max_duration_s)
+    latest = call.created_at + limit + SETUP_MARGIN
+    if call.connected_at is not None:
+        latest = min(latest, call.connected_at + limit + END_MARGIN)
+    return latest
+
+
 def _when(at: datetime, now: datetime) -> str:
-    minutes = max(1, -(-int((at - now).total_seconds()) // 60))  # rounded up: never promise too early
+    """`in 7 minutes (at 09:10 UTC)`, both rounded up (never promise too early); Slack shows readers the time in
+    their own time zone, and the UTC time where it cannot."""
+    minutes = max(1, math.ceil((at - now).total_seconds() / 60))
     span = f"{minutes} minute{'s' if minutes != 1 else ''}"
     if minutes > 60:
         hours, rest = divmod(minutes, 60)
         span = f"{hours} h {rest:02d} min"
-    return f"in {span} (at {at:%H:%M} UTC)"
+    shown = at + timedelta(minutes=1) if at.second or at.microsecond else at
+    shown = shown.replace(second=0, microsecond=0)
+    return f"in {span} (at <!date^{int(shown.timestamp())}^{{time}}|{shown:%H:%M} UTC>)"
+
+
+def _lowered(sentence: str) -> str:
+    return sentence[:1].lower() + sentence[1:]
 
 
 def _calls(count: int) -> str:

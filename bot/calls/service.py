@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from bot.calls.destinations import infer_channel, parse_channel, parse_destination, parse_duration
+from bot.calls.destinations import dialled_number, infer_channel, parse_channel, parse_destination, parse_duration
 from bot.calls.grammar import CallDraft
 from bot.calls.models import (
     Call,
@@ -30,6 +30,7 @@ from bot.calls.models import (
 )
 from bot.calls.numbers import (
     CALLABLE_TYPES,
+    ambiguous_number,
     format_international,
     parse_phone_number,
     refuse_if_emergency,
@@ -163,9 +164,7 @@ class CallService:
         if channel is not None:
             typed_caller_id = None
             if draft.caller_id is not None:
-                typed_caller_id = checked(
-                    lambda: parse_phone_number(draft.caller_id or "", self._policy.default_region, field="caller_id")
-                )
+                typed_caller_id = checked(lambda: self._typed_caller_id(draft))
             if draft.caller_id is None or typed_caller_id is not None:
                 try:
                     caller_id = await resolve_caller_id(
@@ -174,27 +173,22 @@ class CallService:
                 except Refusal as refusal:
                     refusals.append(refusal)
         allowed = self._policy.allowed_countries or frozenset(filter(None, [region_of(caller_id)] if caller_id else []))
-        destination = checked(
-            lambda: parse_destination(
-                draft.destination or "",
-                channel or infer_channel(draft.destination or ""),
-                default_region=self._policy.default_region,
-                allowed_regions=allowed,
-                allowed_types=self._policy.allowed_types,
-            )
-        )
+        destination = checked(lambda: self._destination(draft, channel, allowed))
         max_duration_s = checked(lambda: self.max_duration_s(draft))
         instructions = checked(lambda: check_instructions(draft.instructions))
-        if destination is not None and (denied := await self.store.denial_for(destination)) is not None:
+        dialled = dialled_number(destination, channel, self._policy.default_region) if destination and channel else None
+        if dialled is not None and (denied := await self.store.denial_for(dialled)) is not None:
             refusals.append(
                 Refusal(
-                    f"{format_international(destination)} is on this workspace's deny list"
+                    f"{format_international(dialled)} is on this workspace's deny list"
                     + (f" ({denied.reason})" if denied.reason else "")
                     + ". Ask a callbot admin if you think that is a mistake.",
                     field="destination",
                 )
             )
         if refusals:
+            # What is wrong with the destination comes first: an emergency number is named as such before anything.
+            refusals.sort(key=lambda refusal: refusal.field != "destination")
             raise refusals[0] if len(refusals) == 1 else Refusals(refusals)
         if (
             channel is None
@@ -213,6 +207,22 @@ class CallService:
             instructions=instructions,
             max_duration_s=max_duration_s,
             origin=origin,
+        )
+
+    def _typed_caller_id(self, draft: CallDraft) -> str:
+        if draft.caller_id_readings:
+            raise ambiguous_number(draft.caller_id or "", draft.caller_id_readings, field="caller_id")
+        return parse_phone_number(draft.caller_id or "", self._policy.default_region, field="caller_id")
+
+    def _destination(self, draft: CallDraft, channel: Channel | None, allowed: frozenset[str]) -> str:
+        if draft.destination_readings:
+            raise ambiguous_number(draft.destination or "", draft.destination_readings)
+        return parse_destination(
+            draft.destination or "",
+            channel or infer_channel(draft.destination or ""),
+            default_region=self._policy.default_region,
+            allowed_regions=allowed,
+            allowed_types=self._policy.allowed_types,
         )
 
     def max_duration_s(self, draft: CallDraft) -> int:
@@ -313,13 +323,19 @@ class CallService:
         if call is None:
             raise Refusal(HANG_UP_UNKNOWN)
         requester = call.request.origin.user_id
-        if user_id != requester and user_id not in self._policy.admins:
+        if user_id != requester and not await self._is_admin(user_id):
             raise Refusal(HANG_UP_NOT_YOURS.format(requester=requester))
         if not call.is_live:
             raise Refusal(HANG_UP_OVER)
         if call.access_url is None:
             raise Refusal(HANG_UP_TOO_EARLY)
         return call
+
+    async def _is_admin(self, user_id: str) -> bool:
+        """The admins lists, history and status use: CALLBOT_ADMINS, and workspace admins when the setting says so."""
+        if self.permissions is not None:
+            return await self.permissions.is_admin(user_id)
+        return user_id in self._policy.admins
 
     async def hang_up(self, call: Call, user_id: str) -> None:
         """Ask the call's session to hang up; the scenario answers and reports `disconnected` (hangup_requested)."""

@@ -6,6 +6,7 @@ and /actions/...
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -90,6 +91,7 @@ class FakeSlack:
         self.usergroups: dict[str, list[str]] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.outage: Fault | None = None  # while set, every Web API call gets this answer (fail_next comes first)
+        self._delays: dict[str, float] = {}
         self.clock: Callable[[], float] = time.monotonic  # tests give it the bot's pacing clock
         self._clock = 1_700_000_000
         self._serial = 0
@@ -112,6 +114,10 @@ class FakeSlack:
         With `text`, the answer is that text/plain body and not JSON (e.g. `status=502, text="Bad Gateway"`).
         """
         self._faults[method].append(Fault(error=error, status=status, retry_after=retry_after, text=text))
+
+    def slow_down(self, method: str, seconds: float) -> None:
+        """Answer every later call of `method` `seconds` late, as a slow or distant Slack would (0: on time again)."""
+        self._delays[method] = seconds
 
     def add_user(
         self, user_id: str, *, name: str = "", admin: bool = False, owner: bool = False, primary_owner: bool = False,
@@ -150,6 +156,8 @@ class FakeSlack:
         auth = request.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.pop("token", None)
         self.calls.append(ApiCall(method, params, token, at=self.clock()))
+        if self._delays.get(method):
+            await asyncio.sleep(self._delays[method])
         fault = self._faults[method].popleft() if self._faults[method] else self.outage
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 
+from bot.calls.grammar import readable
 from bot.calls.models import Call, Channel
 from bot.calls.numbers import format_international, parse_phone_number
 from bot.calls.permissions import Permissions
@@ -24,10 +26,11 @@ _NUMBER_WORD = re.compile(r"[+\d()][\d()\-.]*")
 USAGE = (
     "*Admin commands* (callbot admins only):\n"
     '• `/call callerid add +14155550123 "Support line" channels: pstn,whatsapp`\n'
-    "• `/call callerid remove +14155550123` · `/call callerid list`\n"
+    "• `/call callerid remove +14155550123`\n"
     "• `/call deny add +1900 premium lines` (a whole number or its first digits) · `/call deny remove +1900` · "
     "`/call deny list`\n"
-    "*For everyone:* `/call history [n]` (your last calls) · `/call status <call id>`"
+    "*For everyone:* `/call callerid list` (the numbers you can call from) · `/call history [n]` (your last "
+    "calls) · `/call status <call id>`"
 )
 
 
@@ -38,9 +41,12 @@ def handles(text: str) -> bool:
 
 
 async def answer(text: str, user_id: str, calls: CallService, default_region: str) -> str:
-    """The ephemeral reply to one subcommand; refusals come back as their text."""
+    """The ephemeral reply to one subcommand; refusals come back as their text.
+
+    Slack sends links escaped (`<tel:+14155550123|+1 415 555 0123>`): they are read as typed first.
+    """
     try:
-        words = shlex.split(text.replace("“", '"').replace("”", '"'))
+        words = shlex.split(readable(text).replace("“", '"').replace("”", '"'))
     except ValueError:
         return "A quote is not closed. " + USAGE
     command, args = words[0].lower(), words[1:]
@@ -74,10 +80,11 @@ async def _callerid(args: list[str], user_id: str, calls: CallService, permissio
         return "*Allowed caller IDs*\n" + "\n".join(lines)
     if action not in {"add", "remove"} or len(args) < 2:
         return USAGE
-    await permissions.require_admin(
-        user_id, action=f"callerid.{action}", target=args[1], what="change the allowed caller IDs"
-    )
     typed, rest = _number_words(args[1:])
+    target = _quietly(lambda: parse_phone_number(typed, region, field="caller_id")) or typed
+    await permissions.require_admin(
+        user_id, action=f"callerid.{action}", target=target, what="change the allowed caller IDs"
+    )
     number = parse_phone_number(typed, region, field="caller_id")
     shown = format_international(number)
     if action == "remove":
@@ -109,8 +116,9 @@ async def _deny(args: list[str], user_id: str, calls: CallService, permissions: 
         return "*Denied destinations* (numbers, or numbers starting with)\n" + "\n".join(lines)
     if action not in {"add", "remove"} or len(args) < 2:
         return USAGE
-    await permissions.require_admin(user_id, action=f"deny.{action}", target=args[1], what="change the deny list")
     typed, rest = _number_words(args[1:])
+    target = _quietly(lambda: _prefix(typed, region)) or typed
+    await permissions.require_admin(user_id, action=f"deny.{action}", target=target, what="change the deny list")
     prefix = _prefix(typed, region)
     if action == "remove":
         if not await store.remove_denied(prefix):
@@ -202,6 +210,14 @@ def _prefix(typed: str, region: str) -> str:
             f"`{texts.escape(typed)}` is neither a number nor a prefix. Write it in international form: "
             "`+14155550100` for one number, `+1900` for all numbers starting with +1 900."
         ) from None
+
+
+def _quietly(read: Callable[[], str]) -> str | None:
+    """What `read` gives, or None where it refuses: for the audit log's target, before the admin check."""
+    try:
+        return read()
+    except Refusal:
+        return None
 
 
 def _who(added_by: str) -> str:

@@ -2,13 +2,15 @@
 
 Answers are cached for `ttl_s` seconds (MEMBERSHIP_CACHE_S, default 30): a /call checks membership on every
 request, and a big channel's member list takes several Web API pages. Someone removed from a group can still call
-for at most that long; 0 turns the cache off.
+for at most that long; 0 turns the cache off (a lookup still under way is shared, not repeated).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -16,10 +18,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import DirectoryError
 
 PAGE_SIZE = 200
+T = TypeVar("T")
 
 
 class SlackDirectory:
-    """`bot.calls.permissions.Directory` over the Slack Web API."""
+    """`bot.calls.permissions.Directory` over the Slack Web API.
+
+    Give it a client without Retry-After sleeps: it is asked before Slack's 3-second ack, and the caller bounds each
+    question with a deadline. A lookup cut short by that deadline keeps running and fills the cache, so the person's
+    next try is answered at once; concurrent questions about one group or person share one lookup.
+    """
 
     def __init__(
         self, client: AsyncWebClient, *, ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic
@@ -29,11 +37,43 @@ class SlackDirectory:
         self._clock = clock
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
         self._admins: dict[str, tuple[float, bool]] = {}
+        self._lookups: dict[str, asyncio.Task[Any]] = {}
 
     async def is_workspace_admin(self, user_id: str) -> bool:
         cached = self._admins.get(user_id)
         if cached is not None and self._fresh(cached[0]):
             return cached[1]
+        return await self._shared(f"admin:{user_id}", lambda: self._admin(user_id))
+
+    async def is_member(self, group_id: str, user_id: str) -> bool:
+        cached = self._members.get(group_id)
+        if cached is None or not self._fresh(cached[0]):
+            members = await self._shared(f"members:{group_id}", lambda: self._group(group_id))
+            return user_id in members
+        return user_id in cached[1]
+
+    async def aclose(self) -> None:
+        """Cancel the lookups still running (at shutdown)."""
+        pending = list(self._lookups.values())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _shared(self, key: str, lookup: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        task = self._lookups.get(key)
+        if task is None:
+            task = asyncio.create_task(lookup(), name=f"Slack lookup {key}")
+            self._lookups[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        result: T = await asyncio.shield(task)
+        return result
+
+    def _finished(self, key: str, task: asyncio.Task[Any]) -> None:
+        self._lookups.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # a failure nobody waited for any more is not reported as never retrieved
+
+    async def _admin(self, user_id: str) -> bool:
         try:
             response = await self._client.users_info(user=user_id)
         except SlackApiError as error:
@@ -45,13 +85,10 @@ class SlackDirectory:
         self._admins[user_id] = (self._clock(), admin)
         return admin
 
-    async def is_member(self, group_id: str, user_id: str) -> bool:
-        cached = self._members.get(group_id)
-        if cached is None or not self._fresh(cached[0]):
-            members = await (self._usergroup(group_id) if group_id.startswith("S") else self._channel(group_id))
-            cached = (self._clock(), members)
-            self._members[group_id] = cached
-        return user_id in cached[1]
+    async def _group(self, group_id: str) -> frozenset[str]:
+        members = await (self._usergroup(group_id) if group_id.startswith("S") else self._channel(group_id))
+        self._members[group_id] = (self._clock(), members)
+        return members
 
     async def _channel(self, channel_id: str) -> frozenset[str]:
         members: set[str] = set()

@@ -59,10 +59,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
         try:
             request = await deps.calls.vet(form.draft, origin, channel=form.channel)
+            call, token = await deps.calls.create(request)  # refuses too: a limit may fill up since vet()
         except Refusal as refusal:
             await ack(**refusal_answer(refusal, view))
             return
-        call, token = await deps.calls.create(request)
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()  # closes the form; the call's message appears in the conversation
         deps.background.spawn(deps.calls.launch(call, token), key=call.id, name=f"launch call {call.id}")
@@ -90,7 +90,9 @@ async def open_call_modal(
 def prefill(draft: CallDraft, *, default_region: str, max_s: int) -> blocks.FormPrefill:
     """The parts of a draft the form can show: each kept only when it reads well, so the form opens cleanly."""
     channel = _quietly(lambda: parse_channel(draft.channel or ""))
-    caller_id = _quietly(lambda: parse_phone_number(draft.caller_id or "", default_region, field="caller_id"))
+    caller_id = None
+    if not draft.caller_id_readings:  # words that read as two numbers: the person picks, the form does not guess
+        caller_id = _quietly(lambda: parse_phone_number(draft.caller_id or "", default_region, field="caller_id"))
     seconds = _quietly(lambda: parse_duration(draft.duration or "", max_s=max_s))
     return blocks.FormPrefill(
         destination=draft.destination or "",

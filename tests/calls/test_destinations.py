@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.calls.destinations import infer_channel, parse_channel, parse_destination, parse_duration
+from bot.calls.destinations import dialled_number, infer_channel, parse_channel, parse_destination, parse_duration
 from bot.calls.models import Channel
 from bot.errors import Refusal
 
@@ -22,6 +22,14 @@ from bot.errors import Refusal
         ("sip:+14155550100@gw.example.com", Channel.SIP, "sip:+14155550100@gw.example.com"),
         ("sip:desk@[2001:db8::1]", Channel.SIP, "sip:desk@[2001:db8::1]"),
         ("sip:desk@10.0.0.7:5060", Channel.SIP, "sip:desk@10.0.0.7:5060"),
+        # a telephone number as the user part passes the phone checks; a short one with no country is an extension
+        ("sip:4155550100@gw.example.com", Channel.SIP, "sip:4155550100@gw.example.com"),
+        (
+            "sip:+442079460000;phone-context=+44@gw.example.com",
+            Channel.SIP,
+            "sip:+442079460000;phone-context=+44@gw.example.com",
+        ),
+        ("sip:2001@pbx.example.com", Channel.SIP, "sip:2001@pbx.example.com"),
         ("alice", Channel.USER, "alice"),
         ("@desk-12", Channel.USER, "desk-12"),
         ("first.last_2", Channel.USER, "first.last_2"),
@@ -45,6 +53,20 @@ def test_accepted_destinations(text: str, channel: Channel, expected: str) -> No
         ("sip:desk@pbx.example.com:99999", Channel.SIP, "ports go from 1 to 65535"),
         ("sip:911@gw.example.com", Channel.SIP, "emergency number"),
         ("sip:+44-999@gw.example.com", Channel.SIP, "emergency number"),
+        # the user part is read as the SIP server will dial it: percent-decoded, its `;` parameters apart
+        ("sip:911;phone-context=+1@example.com", Channel.SIP, "911 is an emergency number"),
+        ("sip:112;phone-context=+49@gw.example.com", Channel.SIP, "112 is an emergency number"),
+        ("sip:%39%31%31@example.com", Channel.SIP, "911 is an emergency number"),
+        ("sip:%39%31%31%3Bphone-context=+1@example.com", Channel.SIP, "911 is an emergency number"),
+        ("sip:*911@gw.example.com", Channel.SIP, "emergency number"),
+        ("sip:+19005550100@pbx.example.com", Channel.SIP, "+1 900-555-0100 is a premium-rate number"),
+        ("sip:%2B1-900-555-0100@pbx.example.com", Channel.SIP, "premium-rate"),
+        ("sip:19005550100@pbx.example.com", Channel.SIP, "premium-rate"),
+        ("sip:2001@pbx.example.com;user=phone", Channel.SIP, "2001 is a short code"),
+        ("sip:2001;phone-context=+1@pbx.example.com", Channel.SIP, "2001 is a short code"),
+        ("sip:+1415555@gw.example.com", Channel.SIP, "short code"),
+        ("sip:+1%20900%20555%200100@gw.example.com", Channel.SIP, "premium-rate"),
+        ("sip:+1_900_555_0100@gw.example.com", Channel.SIP, "+1_900_555_0100"),
         ("sip:" + "a" * 300 + "@x.example", Channel.SIP, "not a SIP address"),
         ("two words", Channel.USER, "not an app user name"),
         ("alice@example.com", Channel.USER, "not an app user name"),
@@ -58,9 +80,30 @@ def test_refused_destinations(text: str, channel: Channel, says: str) -> None:
     assert refused.value.field == "destination"
 
 
-def test_destination_country_must_be_allowed() -> None:
+@pytest.mark.parametrize(
+    ("text", "channel"),
+    [("+442079460000", Channel.WHATSAPP), ("sip:+442079460000@gw.example.com", Channel.SIP),
+     ("sip:02079460000;phone-context=+44@gw.example.com", Channel.SIP)],
+)  # fmt: skip
+def test_destination_country_must_be_allowed(text: str, channel: Channel) -> None:
     with pytest.raises(Refusal, match="Calls to GB are not allowed here"):
-        parse_destination("+442079460000", Channel.WHATSAPP, default_region="US", allowed_regions=frozenset({"US"}))
+        parse_destination(text, channel, default_region="US", allowed_regions=frozenset({"US"}))
+
+
+@pytest.mark.parametrize(
+    ("destination", "channel", "number"),
+    [("+14155550100", Channel.PSTN, "+14155550100"), ("+14155550100", Channel.WHATSAPP, "+14155550100"),
+     ("sip:+1-415-555-0100@gw.example.com", Channel.SIP, "+14155550100"),
+     ("sip:4155550100@gw.example.com", Channel.SIP, "+14155550100"),
+     ("sip:%2B14155550100@gw.example.com", Channel.SIP, "+14155550100"),
+     ("sip:2079460000;phone-context=+44@gw.example.com", Channel.SIP, "+442079460000"),
+     ("sip:2001@pbx.example.com", Channel.SIP, None), ("sip:desk@pbx.example.com", Channel.SIP, None),
+     ("alice", Channel.USER, None)],
+)  # fmt: skip
+def test_the_number_a_destination_dials_is_what_the_deny_list_checks(
+    destination: str, channel: Channel, number: str | None
+) -> None:
+    assert dialled_number(destination, channel, "US") == number
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,11 @@ from bot.store import Store
 from bot.voximplant import ApiKeyAuth, VoximplantClient
 
 
+def full_width(text: str) -> str:
+    """`text` in full-width forms (as East Asian input methods type it); spaces stay."""
+    return "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in text)
+
+
 def draft(
     destination: str | None,
     instructions: str = "",
@@ -28,8 +33,13 @@ def draft(
     caller_id: str | None = None,
     channel: str | None = None,
     duration: str | None = None,
+    readings: tuple[str, ...] = (),
+    caller_id_readings: tuple[str, ...] = (),
 ) -> CallDraft:
-    return CallDraft(destination, caller_id, instructions, channel=channel, duration=duration)
+    return CallDraft(
+        destination, caller_id, instructions, channel=channel, duration=duration, destination_readings=readings,
+        caller_id_readings=caller_id_readings,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -93,6 +103,48 @@ def draft(
 )
 def test_grammar(text: str, expected: CallDraft) -> None:
     assert parse_command(text, "US") == expected
+
+
+# Where a number ends, in numbering plans whose numbers have no fixed length (DE, AT, IT) and in one that has (US).
+@pytest.mark.parametrize(
+    ("region", "text", "expected"),
+    [
+        # instructions that start with a number: both readings are valid numbers, so the draft keeps both
+        ("DE", "+49 30 123456 2 Termine absagen",
+         draft("+49 30 123456 2", "Termine absagen", readings=("+4930123456", "+49301234562"))),
+        ("DE", "030 123456 12 Leute kommen",
+         draft("030 123456 12", "Leute kommen", readings=("+4930123456", "+493012345612"))),
+        ("AT", "+43 1 234567 89 Personen",
+         draft("+43 1 234567 89", "Personen", readings=("+431234567", "+43123456789"))),
+        ("IT", "+39 06 1234 5678 2 persone",
+         draft("+39 06 1234 5678 2", "persone", readings=("+39061234", "+390612345678", "+3906123456782"))),
+        ("US", "+14155550100 from +49 30 901820 2 Termine",
+         draft("+14155550100", "Termine", caller_id="+49 30 901820 2",
+               caller_id_readings=("+4930901820", "+49309018202"))),
+        # written without spaces, or ended by punctuation, a number reads one way only
+        ("DE", "+4930123456 2 Termine absagen", draft("+4930123456", "2 Termine absagen")),
+        ("DE", "030-123456 12 Leute kommen", draft("030-123456", "12 Leute kommen")),
+        ("DE", "+49 30 123456, 2 Termine", draft("+49 30 123456", "2 Termine")),
+        ("DE", "+49 30 123456 Termine absagen", draft("+49 30 123456", "Termine absagen")),
+        ("AT", "+431234567 89 Personen", draft("+431234567", "89 Personen")),
+        ("IT", "+390612345678 2 persone", draft("+390612345678", "2 persone")),
+        ("US", "+1 415 555 0100: say hi", draft("+1 415 555 0100", "say hi")),
+        ("US", "+1 415 555 0100. 2 things", draft("+1 415 555 0100", "2 things")),
+        ("US", "+1 415 555 0100 2 times", draft("+1 415 555 0100", "2 times")),
+        ("US", "415 555 0100 12 reminders", draft("415 555 0100", "12 reminders")),
+        # an emergency number before other digits is taken alone, so the refusal names it
+        ("DE", "112 3 Verletzte", draft("112", "3 Verletzte")),
+        ("AT", "133 2 Einbrecher", draft("133", "2 Einbrecher")),
+        # ...but a trunk prefix and area code that happen to be one is the start of a number
+        ("AU", "08 8123 4567 hi", draft("08 8123 4567", "hi")),
+        # full-width and other look-alike digits and words read as what they look like; instructions stay as typed
+        ("US", full_width("+1 911") + " help", draft("+1 911", "help")),
+        ("US", full_width("+1 415 555 0100 via whatsapp hi"),
+         draft("+1 415 555 0100", full_width("hi"), channel="whatsapp")),
+    ],
+)  # fmt: skip
+def test_where_a_number_ends(region: str, text: str, expected: CallDraft) -> None:
+    assert parse_command(text, region) == expected
 
 
 def test_readable_keeps_plain_text() -> None:

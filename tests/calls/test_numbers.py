@@ -6,6 +6,7 @@ import pytest
 
 from bot.calls.numbers import CALLABLE_TYPES, is_emergency_number, number_types, parse_phone_number
 from bot.errors import Refusal
+from tests.calls.test_grammar import full_width
 
 # (region the person's numbers are read in, what they typed). Each reaches emergency services somewhere.
 EMERGENCY = [
@@ -115,3 +116,37 @@ def test_emergency_stays_refused_whatever_types_are_allowed() -> None:
     every_type = number_types(["premium_rate", "shared_cost", "uan", "unknown", "fixed_line", "mobile"])
     with pytest.raises(Refusal, match="emergency"):
         parse_phone_number("+44 999", "US", allowed_types=every_type)
+
+
+ARABIC_INDIC_911 = "\u0669\u0661\u0661"
+
+
+@pytest.mark.parametrize(
+    "typed", [full_width("+1 911"), full_width("911"), ARABIC_INDIC_911, "+" + full_width("44 999")]
+)
+def test_look_alike_digits_are_read_as_digits_so_emergency_numbers_stay_refused(typed: str) -> None:
+    assert is_emergency_number(typed, "US")
+    with pytest.raises(Refusal, match="is an emergency number"):
+        parse_phone_number(typed, "US")
+
+
+def test_a_full_width_number_is_called_as_its_digits() -> None:
+    assert parse_phone_number(full_width("+1 (415) 555-0100"), "US") == "+14155550100"
+
+
+def test_a_short_code_refusal_says_what_to_do_instead() -> None:
+    with pytest.raises(Refusal) as refused:
+        parse_phone_number("611", "US")
+    assert refused.value.text == (
+        "611 is a short code. callbot only calls full phone numbers: if the service has an ordinary number, "
+        "call that one, with its country code (e.g. `+14155550100`)."
+    )
+
+
+def test_a_non_geographic_number_is_called_that_not_a_region_code() -> None:
+    with pytest.raises(Refusal) as refused:
+        parse_phone_number("+800 1234 5678", "US", allowed_regions=frozenset({"US", "CA"}))
+    assert refused.value.text == (
+        "+800 1234 5678 is a non-geographic number (+800 belongs to no country), and calls here may only go to "
+        "CA, US. Ask an admin if you need it."
+    )

@@ -93,3 +93,31 @@ async def test_a_channel_needs_a_caller_id_allowed_for_it(bot: Bot, slack: Slack
 async def test_an_unknown_channel_is_refused(bot: Bot, slack: SlackSender) -> None:
     answer = (await slack.command("+14155550100 via email hello")).json()["text"]
     assert "`email` is not a way callbot can call" in answer
+
+
+async def test_a_number_that_reads_two_ways_is_refused_with_both_readings(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    answer = (await slack.command("+49 30 123456 2 Termine absagen")).json()
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"] == (
+        "I can read `+49 30 123456 2` as more than one number: +49 30 123456 or +49 30 1234562. "
+        "Write the number without spaces, e.g. `+4930123456`, so I call the one you mean."
+    )
+    await bot.idle()
+    assert fake_voximplant.requests == [] and fake_slack.messages == []
+
+
+@pytest.fixture
+def germany_too(bot_settings: dict[str, Any]) -> None:
+    bot_settings["allowed_countries"] = ["US", "DE"]
+
+
+async def test_a_number_written_without_spaces_is_called_and_the_digits_after_it_are_instructions(
+    germany_too: None, bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant
+) -> None:
+    response = await slack.command("+4930123456 2 Termine absagen")
+    assert response.status_code == 200 and response.text == "", response.text
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    data = fake_voximplant.sessions[0].custom_data
+    assert (data["destination"], data["instructions"]) == ("+4930123456", "2 Termine absagen")

@@ -113,3 +113,25 @@ async def test_an_admin_may_hang_up_and_a_stale_button_explains_itself(
     await eventually(lambda: len(fake_slack.responses) == 1)
     assert fake_slack.responses[0]["text"] == "This call has already ended; there is nothing to hang up."
     assert session.control == [{"action": "hangup"}]
+
+
+@pytest.fixture
+def workspace_admins(bot_settings: dict[str, Any], fake_slack: FakeSlack) -> None:
+    bot_settings["workspace_admins_are_admins"] = True
+    fake_slack.add_user("U0OWNER", owner=True)
+    fake_slack.add_user("U0BOB")
+
+
+async def test_a_workspace_admin_may_hang_up_when_workspace_admins_are_admins(
+    workspace_admins: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    assert (await press_hang_up(slack, fake_slack, "U0BOB")).status_code == 200  # a plain member still may not
+    await eventually(lambda: len(fake_slack.responses) == 1)
+    assert fake_slack.responses[0]["text"].startswith("Only <@U0ANA> (who placed this call) or a callbot admin")
+    assert (await press_hang_up(slack, fake_slack, "U0OWNER")).status_code == 200
+    await eventually(lambda: session.control == [{"action": "hangup"}])
+    assert len(fake_slack.responses) == 1
+    assert [c.params["user"] for c in fake_slack.calls_to("users.info")] == ["U0BOB", "U0OWNER"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -65,3 +67,28 @@ async def test_slack_errors_become_directory_errors(fake_slack: FakeSlack, clien
         await directory.is_member("S0NONE", "U0ANA")
     with pytest.raises(DirectoryError, match="channel_not_found"):
         await directory.is_member("C0NONE", "U0ANA")
+
+
+async def test_questions_asked_at_once_share_one_lookup(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    fake_slack.channel_members["C0CALLERS"] = ["U0ANA"]
+    fake_slack.slow_down("conversations.members", 0.2)
+    directory = SlackDirectory(client, ttl_s=0)
+    answers = await asyncio.gather(*(directory.is_member("C0CALLERS", user) for user in ("U0ANA", "U0BEN", "U0ANA")))
+    assert answers == [True, False, True]
+    assert len(fake_slack.calls_to("conversations.members")) == 1
+
+
+async def test_a_lookup_whose_asker_stopped_waiting_still_fills_the_cache(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake_slack.usergroups["S0SUPPORT"] = ["U0BEN"]
+    fake_slack.slow_down("usergroups.users.list", 0.3)
+    directory = SlackDirectory(client)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await directory.is_member("S0SUPPORT", "U0BEN")
+    fake_slack.slow_down("usergroups.users.list", 0)
+    assert await directory.is_member("S0SUPPORT", "U0BEN")  # joins the lookup still under way
+    assert await directory.is_member("S0SUPPORT", "U0BEN")  # and then from the cache
+    assert len(fake_slack.calls_to("usergroups.users.list")) == 1
+    await directory.aclose()

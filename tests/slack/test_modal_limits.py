@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from bot.calls.grammar import parse_command
 from bot.calls.models import Channel
 from bot.sandbox.block_kit import view_problems
 from bot.slack import blocks
 from bot.slack.ids import FieldId, ModalContext
+from bot.slack.modals import prefill
 from bot.store import CallerId
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -84,3 +86,11 @@ def test_the_checker_catches_what_slack_refuses() -> None:
     assert any("/private_metadata" in p for p in problems)
     assert "[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]" in problems
     assert any("duplicate block_id" in p for p in problems)
+
+
+def test_the_form_does_not_guess_a_caller_id_that_reads_two_ways() -> None:
+    typed = parse_command("from +49 30 901820 2 Termine absagen", "DE")
+    assert typed.caller_id_readings == ("+4930901820", "+49309018202")
+    assert prefill(typed, default_region="DE", max_s=600).caller_id is None
+    clear = parse_command("from +4930901820 2 Termine absagen", "DE")
+    assert prefill(clear, default_region="DE", max_s=600).caller_id == "+4930901820"
