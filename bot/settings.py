@@ -97,6 +97,20 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("default_caller_id")
+    @classmethod
+    def _e164_caller_id(cls, value: str | None) -> str | None:
+        """The caller ID in E.164, as the allowlist stores numbers; a value that is no number is left for problems()."""
+        if value is None:
+            return None
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            return value
+        if not phonenumbers.is_valid_number(number):
+            return value
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
     @field_validator("slack_api_url", "voximplant_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
