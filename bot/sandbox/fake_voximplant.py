@@ -84,6 +84,7 @@ class FakeVoximplant:
         self.caller_ids: list[dict[str, Any]] = []  # GetCallerIDs records, as Voximplant shapes them
         self.phone_numbers: list[dict[str, Any]] = []  # GetPhoneNumbers records
         self.answer_delay_s = 0.0  # every StartScenarios answer waits this long (a slow Voximplant), faults apart
+        self.control_answer: dict[str, Any] = {"ok": True}  # what a session's access URL answers (HTTP 200)
         self.url = ""  # set by whoever serves it, for the access URLs it hands out
         self._faults: deque[Fault] = deque()
         self._method_faults: dict[str, deque[tuple[int, str]]] = {}
@@ -428,7 +429,7 @@ class FakeVoximplant:
         except ValueError:
             body = {"raw": True}
         session.control.append(body)
-        return JSONResponse({"ok": True})
+        return JSONResponse(self.control_answer)
 
 
 def _page(records: list[dict[str, Any]], params: dict[str, str]) -> JSONResponse:

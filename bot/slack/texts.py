@@ -145,7 +145,7 @@ def hang_up_requested(user_id: str) -> str:
 
 
 def hang_up_failed(why: str) -> str:
-    return f":warning: I couldn't reach the call to hang it up ({escape(why)}). I'm checking Voximplant's call history."
+    return f":warning: I couldn't hang up the call ({escape(why)}). I'm checking Voximplant's call history."
 
 
 def transcript(role: str, text: str) -> str:
