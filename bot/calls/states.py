@@ -41,6 +41,7 @@ _FAILURE_WORDS = {
     486: "the line was busy",
     487: "nobody answered before the call was given up",
     488: "the other side could not accept the call",
+    503: "the phone network could not carry the call",
     600: "the line was busy",
     603: "the call was declined",
 }

@@ -56,6 +56,7 @@ async def test_answered_call_through_the_real_scenario(
         ("+14155550186", "the line was busy (486 Busy Here)"),
         ("+14155550180", "nobody answered (480 Temporarily Unavailable)"),
         ("+14155550160", "the call was declined (603 Decline)"),
+        ("+14155550199", "the phone network could not carry the call (503 Service Unavailable)"),
     ],
 )
 async def test_unanswered_calls_through_the_real_scenario(
