@@ -210,3 +210,27 @@ async def test_forged_unknown_and_malformed_callbacks_are_refused(
     assert call is not None and call.state is CallState.STARTING
     assert await bot.store.events(session.call_id) == []
     assert thread_texts(fake_slack) == []
+
+
+async def test_over_long_texts_are_clipped_not_refused(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    # A refusal is final for the scenario: an over-long last event would be lost, and the call left live.
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    sent = [
+        ("connected", {}),
+        ("transcript", {"role": "callee", "text": "a" * 12_000}),
+        ("error", {"message": "e" * 3_000}),
+        ("disconnected", {"duration_s": 9, "reason": "r" * 150}),
+    ]
+    for event, data in sent:
+        response = await fake_voximplant.send_event(session, event, data)
+        assert response.status_code == 200, response.text
+    stored = {name: data for _, name, data in await bot.store.events(session.call_id)}
+    assert stored["transcript"]["text"] == "a" * 9_999 + "…"
+    assert stored["error"]["message"] == "e" * 1_999 + "…"
+    assert stored["disconnected"]["reason"] == "r" * 99 + "…"
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.ENDED and call.state_reason == "r" * 99 + "…"
+    await eventually(lambda: thread_texts(fake_slack)[-1:] == [":white_check_mark: Call ended after 9s. 1 turn."])
+    assert f"*Callee:* {'a' * 9_999}…" in thread_texts(fake_slack)
