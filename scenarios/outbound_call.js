@@ -53,6 +53,7 @@ var ringingReported = false;
 var maxDurationTimer = null;
 var hangupGraceTimer = null;
 var watchdogTimer = null;
+var lastError = null; // the last error reported: the reason of the `failed` ending a session that placed no call
 
 // ---------------------------------------------------------------------------------------------------------
 // Status events: an in-order queue, one request in flight, bounded retries. Never awaited by call logic.
@@ -94,14 +95,19 @@ function clip(text, max) {
 }
 
 function reportError(message) {
+  lastError = message;
   report("error", { message: clip(message, MAX_ERROR_MESSAGE_CHARS) });
 }
 
-/** `failed` with a whole-number code (0 when VoxEngine gave none) and a reason the bot takes. */
+// `failed` codes that are no SIP status: the session ended before it placed a call; VoxEngine's Failed had no code.
+var NOT_PLACED = 0;
+var NO_CODE = -1;
+
+/** `failed` with a whole-number code (NO_CODE when VoxEngine gave none) and a reason the bot takes. */
 function reportFailed(code, reason) {
-  var number = Number(code);
+  var number = code === null || code === undefined || code === "" ? NaN : Number(code);
   report("failed", {
-    code: isFinite(number) ? Math.trunc(number) : 0,
+    code: isFinite(number) ? Math.trunc(number) : NO_CODE,
     reason: clip(reason === undefined || reason === null ? "" : reason, MAX_FAILED_REASON_CHARS)
   });
 }
@@ -597,6 +603,10 @@ function stopTimer(name) {
 function finish() {
   if (finished) {
     return;
+  }
+  if (!call) {
+    // No call was placed, so no Failed or Disconnected will say the call is over: the bot hears it from us.
+    reportFailed(NOT_PLACED, lastError || "the session ended before a call was placed");
   }
   finished = true;
   stopTimer("maxDuration");

@@ -386,10 +386,10 @@ class CallService:
         if call is None:
             return
         if self.observer is not None:
-            if isinstance(event, TranscriptEvent | ErrorEvent):
-                await self.observer.call_event(call, event)
-            elif brought_to(event, call):
+            if brought_to(event, call):
                 await self.observer.call_moved(call, Transition(call.state, call.state_reason))
+            elif isinstance(event, TranscriptEvent | ErrorEvent):
+                await self.observer.call_event(call, event)
         await self.store.mark_announced(event.call_id, event.seq)
 
     async def fail_unplaced(self) -> int:

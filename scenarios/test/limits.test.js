@@ -55,5 +55,5 @@ test('a Failed event with a long reason and no code still gives a failed the bot
   const { result, events, names } = await session({ channel: 'user', destination: 'longreason' });
   assert.equal(result.exitCode, 0, result.reason);
   assert.deepEqual(names, ['started', 'dialing', 'failed']);
-  assert.deepEqual(events.at(-1).data, { code: 0, reason: `${'r'.repeat(LIMITS.failedReason - 1)}\u2026` });
+  assert.deepEqual(events.at(-1).data, { code: -1, reason: `${'r'.repeat(LIMITS.failedReason - 1)}\u2026` });
 });
