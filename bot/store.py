@@ -462,6 +462,18 @@ class Store:
             for r in rows
         ]  # fmt: skip
 
+    async def move_if_unheard(self, call_id: str, transition: Transition, at: datetime) -> Call | None:
+        """Apply `transition` only while the call is still `starting` and no status event of it was stored."""
+        async with self._write():
+            heard = await self._scalar(
+                "SELECT COUNT(*) FROM calls WHERE id = ?"
+                " AND (state != 'starting' OR EXISTS (SELECT 1 FROM call_events WHERE call_id = calls.id))",
+                call_id,
+            )
+            if heard:
+                return None
+            return await self._move(call_id, transition, at, {})
+
     # -- Slack outbox: every write for a call, kept until Slack accepted it -----------------------------------
 
     async def enqueue_slack(self, call_id: str, kind: str, body: dict[str, Any], *, at: datetime, rank: int = 1) -> int:

@@ -51,6 +51,10 @@ HANG_UP_NOT_YOURS = "Only <@{requester}> (who placed this call) or a callbot adm
 HANG_UP_OVER = "This call has already ended; there is nothing to hang up."
 HANG_UP_TOO_EARLY = "The call is still being set up, so it cannot be hung up yet. Try again in a few seconds."
 HANG_UP_UNKNOWN = "I can't find that call any more; it may belong to an older installation of callbot."
+HANG_UP_UNCONFIRMED = (
+    "Voximplant never confirmed this call, so I have no way to reach it to hang it up. It ends by itself within its "
+    "time limit ({minutes} min)."
+)
 
 
 class CallObserver(Protocol):
@@ -67,6 +71,10 @@ class CallObserver(Protocol):
     async def hang_up_requested(self, call: Call, user_id: str) -> None: ...
 
     async def hang_up_failed(self, call: Call, why: str) -> None: ...
+
+    async def call_unconfirmed(self, call: Call, why: str) -> None:
+        """StartScenarios failed (`why`), yet the call's own status events show it is under way."""
+        ...
 
     async def call_reconciled(self, call: Call, cost: float | None) -> None:
         """The call's final state came from Voximplant's call history, not from its status events."""
@@ -116,6 +124,7 @@ class CallService:
         self._clock = clock
         self._new_id = new_id
         self.observer: CallObserver | None = None
+        self._launching: set[str] = set()  # calls whose launch() runs now: StartScenarios may still be in flight
 
     def now(self) -> datetime:
         """The service's clock (injected in tests)."""
@@ -242,6 +251,13 @@ class CallService:
 
     async def launch(self, call: Call, token: str) -> Call:
         """Post the call's message, then start its scenario. StartScenarios is never repeated once it may have run."""
+        self._launching.add(call.id)
+        try:
+            return await self._launch(call, token)
+        finally:
+            self._launching.discard(call.id)
+
+    async def _launch(self, call: Call, token: str) -> Call:
         if self.observer is not None and not await self.observer.call_created(call):
             return await self._move(call, Transition(CallState.FAILED, "its Slack thread could not be posted"))
         if self._voximplant is None or self._policy.rule_id is None:  # vet() refuses this; kept for direct callers
@@ -257,11 +273,25 @@ class CallService:
             )
         except VoximplantError as error:
             log.warning("StartScenarios failed for call %s: %s", call.id, error)
-            return await self._move(call, Transition(CallState.FAILED, _start_failure_words(error)))
+            return await self._start_failed(call, error)
         await self.store.set_session(
             call.id, access_url=result.media_session_access_secure_url, history_id=result.call_session_history_id
         )
         return await self.store.call(call.id) or call
+
+    async def _start_failed(self, call: Call, error: VoximplantError) -> Call:
+        """Fail the call, unless its scenario reported in meanwhile: then it is under way, and it stays live."""
+        transition = Transition(CallState.FAILED, _start_failure_words(error))
+        failed = await self.store.move_if_unheard(call.id, transition, self._clock())
+        if failed is not None:
+            if self.observer is not None:
+                await self.observer.call_moved(failed, transition)
+            return failed
+        current = await self.store.call(call.id) or call
+        log.warning("call %s is under way although StartScenarios failed: its events arrived", call.id)
+        if current.is_live and self.observer is not None:
+            await self.observer.call_unconfirmed(current, error.message)
+        return current
 
     def custom_data(self, call: Call, token: str) -> str:
         """The script_custom_data JSON the scenario reads (contract v1 in docs/architecture.md)."""
@@ -318,7 +348,9 @@ class CallService:
         if not call.is_live:
             raise Refusal(HANG_UP_OVER)
         if call.access_url is None:
-            raise Refusal(HANG_UP_TOO_EARLY)
+            if call.id in self._launching or call.state is CallState.REQUESTED:
+                raise Refusal(HANG_UP_TOO_EARLY)
+            raise Refusal(HANG_UP_UNCONFIRMED.format(minutes=max(1, call.request.max_duration_s // 60)))
         return call
 
     async def hang_up(self, call: Call, user_id: str) -> None:

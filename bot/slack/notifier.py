@@ -49,6 +49,9 @@ class SlackCallView:
     async def hang_up_failed(self, call: Call, why: str) -> None:
         await self._delivery.reply(call, texts.hang_up_failed(why))
 
+    async def call_unconfirmed(self, call: Call, why: str) -> None:
+        await self._delivery.reply(call, texts.start_unconfirmed(why))
+
     async def call_reconciled(self, call: Call, cost: float | None) -> None:
         await self._delivery.update(call)
         await self._summary(call, cost=cost, from_history=True)
