@@ -424,12 +424,15 @@ class Store:
             fields: dict[str, Any] = {"duration_s": duration_s} if duration_s is not None else {}
             return await self._move(call_id, transition, at, fields)
 
-    async def stale_calls(self, *, quiet_since: datetime) -> list[Call]:
-        """Live calls already sent to Voximplant that have heard nothing (no event, no move) since `quiet_since`."""
+    async def stale_calls(self, *, quiet_since: datetime, unconfirmed: bool = False) -> list[Call]:
+        """Live calls already sent to Voximplant that have heard nothing (no event, no move) since `quiet_since`.
+
+        `unconfirmed`: instead of those with a call-history id, those StartScenarios never confirmed (none).
+        """
         rows = await self._fetch(
             "SELECT * FROM calls WHERE state IN ('starting', 'dialing', 'ringing', 'connected')"
-            " AND history_id IS NOT NULL"
-            " AND COALESCE((SELECT MAX(received_at) FROM call_events WHERE call_id = calls.id), updated_at) < ?",
+            + (" AND history_id IS NULL" if unconfirmed else " AND history_id IS NOT NULL")
+            + " AND COALESCE((SELECT MAX(received_at) FROM call_events WHERE call_id = calls.id), updated_at) < ?",
             quiet_since.isoformat(),
         )
         return [_call(row) for row in rows]
@@ -473,6 +476,15 @@ class Store:
             if heard:
                 return None
             return await self._move(call_id, transition, at, {})
+
+    async def unheard_starting_calls(self, *, sent_before: datetime) -> list[Call]:
+        """Calls still `starting`, sent before `sent_before`, with no call-history id and no status event."""
+        rows = await self._fetch(
+            "SELECT * FROM calls WHERE state = 'starting' AND history_id IS NULL AND updated_at < ?"
+            " AND NOT EXISTS (SELECT 1 FROM call_events WHERE call_id = calls.id)",
+            sent_before.isoformat(),
+        )
+        return [_call(row) for row in rows]
 
     # -- Slack outbox: every write for a call, kept until Slack accepted it -----------------------------------
 

@@ -51,6 +51,18 @@ HANG_UP_NOT_YOURS = "Only <@{requester}> (who placed this call) or a callbot adm
 HANG_UP_OVER = "This call has already ended; there is nothing to hang up."
 HANG_UP_TOO_EARLY = "The call is still being set up, so it cannot be hung up yet. Try again in a few seconds."
 HANG_UP_UNKNOWN = "I can't find that call any more; it may belong to an older installation of callbot."
+STOPPED_WHILE_STARTING = (
+    "the bot stopped while starting this call; if the phone rang, the call was real (it was not retried)"
+)
+END_NEVER_HEARD = (
+    "its end was never heard, and Voximplant never confirmed the call, so there is no call history to ask; it cannot "
+    "still be under way"
+)
+# How long past its time limit a session may still run: the scenario's watchdog (WATCHDOG_EXTRA_S in
+# scenarios/outbound_call.js) ends it max_duration_s + 300 s after its start, and its last events take seconds.
+SESSION_OVERRUN_S = 300 + 60
+# How long after StartScenarios timed out an unheard `starting` call is left alone (another process may be sending).
+START_MARGIN_S = 20.0  # covers connect retries too: 3 attempts of up to 5 s each, and their backoff
 HANG_UP_UNCONFIRMED = (
     "Voximplant never confirmed this call, so I have no way to reach it to hang it up. It ends by itself within its "
     "time limit ({minutes} min)."
@@ -91,6 +103,7 @@ class CallPolicy:
     max_duration_s: int
     rule_id: int | None
     callback_url: str | None
+    start_timeout_s: float = 10.0  # the longest one StartScenarios request waits for its answer
     allowed_types: frozenset[int] = CALLABLE_TYPES
     admins: frozenset[str] = frozenset()
 
@@ -435,6 +448,38 @@ class CallService:
                 call, Transition(CallState.FAILED, "the bot restarted before placing it; nothing was dialled")
             )
         return len(stranded)
+
+    async def settle_unconfirmed(self) -> int:
+        """Settle live calls Voximplant never confirmed (no call-history id) that cannot be under way; how many.
+
+        A call still `starting` with nothing heard, long after its StartScenarios was sent, was dropped by a bot that
+        stopped (or broke off) before the answer came. Any other unconfirmed live call (its answer was lost, yet its
+        events came) is settled once its session has surely ended: there is no call history to ask about it.
+        """
+        now = self._clock()
+        settled = 0
+        sent_before = now - timedelta(seconds=self._policy.start_timeout_s + START_MARGIN_S)
+        stopped = Transition(CallState.FAILED, STOPPED_WHILE_STARTING)
+        for call in await self.store.unheard_starting_calls(sent_before=sent_before):
+            if call.id not in self._launching:  # else StartScenarios may still be waiting for its turn here
+                settled += await self._announced(await self.store.move_if_unheard(call.id, stopped, now), stopped)
+        never_heard = Transition(CallState.FAILED, END_NEVER_HEARD)
+        quiet_since = now - timedelta(seconds=SESSION_OVERRUN_S)
+        for call in await self.store.stale_calls(quiet_since=quiet_since, unconfirmed=True):
+            over_by = call.created_at + timedelta(seconds=call.request.max_duration_s + SESSION_OVERRUN_S)
+            if call.id not in self._launching and now >= over_by:
+                settled += await self._announced(await self.store.move(call.id, never_heard, now), never_heard)
+        if settled:
+            log.info("settled %d calls Voximplant never confirmed", settled)
+        return settled
+
+    async def _announced(self, moved: Call | None, transition: Transition) -> bool:
+        """Tell the observer about a move the store made; False when it made none."""
+        if moved is None:
+            return False
+        if self.observer is not None:
+            await self.observer.call_moved(moved, transition)
+        return True
 
     async def _move(self, call: Call, transition: Transition) -> Call:
         moved = await self.store.move(call.id, transition, self._clock())
