@@ -190,6 +190,7 @@ def _policy(settings: Settings) -> CallPolicy:
         rule_id=settings.voximplant_rule_id,
         callback_url=f"{base}/voximplant/events" if base else None,
         start_timeout_s=settings.voximplant_timeout_s,
+        show_timeout_s=settings.slack_parent_timeout_s,
         allowed_types=number_types(settings.allowed_number_types),
         admins=frozenset(settings.callbot_admins),
     )

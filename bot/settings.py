@@ -59,6 +59,9 @@ class Settings(BaseSettings):
 
     slack_pace_s: float = Field(default=1.0, ge=0, description="least time between two writes to one channel")
     slack_broadcast_summary: bool = False  # post each call's final summary to the channel too (reply_broadcast)
+    slack_parent_timeout_s: float = Field(
+        default=15.0, gt=0, description="longest wait for a new call's message in Slack; past it, nothing is dialled"
+    )
     reconcile_after_s: float = Field(default=300.0, gt=0, description="silence before asking the call history")
     reconcile_every_s: float = Field(default=30.0, gt=0, description="how often live calls are checked")
 

@@ -51,6 +51,10 @@ HANG_UP_NOT_YOURS = "Only <@{requester}> (who placed this call) or a callbot adm
 HANG_UP_OVER = "This call has already ended; there is nothing to hang up."
 HANG_UP_TOO_EARLY = "The call is still being set up, so it cannot be hung up yet. Try again in a few seconds."
 HANG_UP_UNKNOWN = "I can't find that call any more; it may belong to an older installation of callbot."
+NOT_SHOWN_IN_TIME = (
+    "Slack did not take this call's message within {seconds:g} s (it may be down or slow), so the call was not "
+    "dialled; ask again"
+)
 STOPPED_WHILE_STARTING = (
     "the bot stopped while starting this call; if the phone rang, the call was real (it was not retried)"
 )
@@ -104,6 +108,7 @@ class CallPolicy:
     rule_id: int | None
     callback_url: str | None
     start_timeout_s: float = 10.0  # the longest one StartScenarios request waits for its answer
+    show_timeout_s: float = 15.0  # the longest a new call waits to be shown (its Slack message) before it is dialled
     allowed_types: frozenset[int] = CALLABLE_TYPES
     admins: frozenset[str] = frozenset()
 
@@ -271,8 +276,16 @@ class CallService:
             self._launching.discard(call.id)
 
     async def _launch(self, call: Call, token: str) -> Call:
-        if self.observer is not None and not await self.observer.call_created(call):
-            return await self._move(call, Transition(CallState.FAILED, "its Slack thread could not be posted"))
+        if self.observer is not None:
+            # A phone that rings minutes after it was asked for surprises everyone: past the bound, the call fails
+            # undialled. Its message stays queued, so the thread shows the failure once Slack takes it.
+            try:
+                shown = await asyncio.wait_for(self.observer.call_created(call), self._policy.show_timeout_s)
+            except TimeoutError:
+                why = NOT_SHOWN_IN_TIME.format(seconds=self._policy.show_timeout_s)
+                return await self._move(call, Transition(CallState.FAILED, why))
+            if not shown:
+                return await self._move(call, Transition(CallState.FAILED, "its Slack thread could not be posted"))
         if self._voximplant is None or self._policy.rule_id is None:  # vet() refuses this; kept for direct callers
             return await self._move(call, Transition(CallState.FAILED, "calling is not set up on this workspace"))
         # Recorded before the request leaves: a call still `requested` after a crash was provably never sent.
