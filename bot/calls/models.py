@@ -39,6 +39,8 @@ class SlackOrigin(BaseModel):
     user_id: str
     conversation_id: str
     thread_ts: str | None = None
+    # Where Slack lets the app answer the request (30 minutes, 5 uses); kept in memory only, never stored or shown.
+    response_url: str | None = Field(default=None, repr=False)
 
 
 class CallRequest(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from bot.calls.models import CallState
 from bot.sandbox.fake_slack import FakeSlack, Message
@@ -234,3 +235,22 @@ async def test_over_long_texts_are_clipped_not_refused(
     assert call is not None and call.state is CallState.ENDED and call.state_reason == "r" * 99 + "…"
     await eventually(lambda: thread_texts(fake_slack)[-1:] == [":white_check_mark: Call ended after 9s. 1 turn."])
     assert f"*Callee:* {'a' * 9_999}…" in thread_texts(fake_slack)
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("&amp;" * 2_899, "&" * 2_899),  # Slack escapes `&` in command text; each is `&amp;` again in the message
+        ("a\n" * 1_449, "a\n" * 1_449),  # 1,449 short lines, each quoted with "> "
+    ],
+    ids=["ampersands", "short-lines"],
+)
+async def test_instructions_that_grow_when_quoted_still_fit_the_message(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, typed: str, said: str
+) -> None:
+    # Under Slack's 3,000-character limit as typed, far over it once escaped and quoted: clipped after quoting.
+    session = await place(slack, fake_voximplant, f"{DESTINATION} {typed}")
+    assert session.custom_data["instructions"] == said.strip()  # the agent gets all of it
+    quote = parent_of(fake_slack).blocks[1]["text"]["text"]
+    assert quote.startswith("> ") and quote.endswith("…") and len(quote) <= 3_000
+    assert "&am…" not in quote and not quote.endswith("&…")  # never half an escape
