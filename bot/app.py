@@ -138,6 +138,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 log.info("resuming Slack writes left pending for %d calls", resumed)
             await calls.reannounce_stranded()
             await calls.fail_unplaced()
+            await calls.settle_unconfirmed()
             watchdog = asyncio.create_task(_watch(calls, delivery, settings), name="call watchdog")
             if settings.slack_app_token is not None:
                 # Socket Mode: Slack's requests arrive over a WebSocket this app opens; no public Slack request URL.
@@ -189,7 +190,8 @@ async def _slack_events(request: Request) -> Response:
 
 
 async def _watch(calls: CallService, delivery: Delivery, settings: Settings) -> None:
-    """Every so often: settle calls gone quiet from the call history, and refresh live parents' elapsed time."""
+    """Every so often: settle calls gone quiet from the call history (or, never confirmed, by time), and refresh
+    live parents' elapsed time."""
     while True:
         await asyncio.sleep(settings.reconcile_every_s)
         try:
@@ -198,6 +200,7 @@ async def _watch(calls: CallService, delivery: Delivery, settings: Settings) -> 
             for call in await calls.store.stale_calls(quiet_since=quiet_since):
                 with bound_call(call.id):
                     await calls.reconcile(call)
+            await calls.settle_unconfirmed()
             for call in await calls.store.shown_live_calls():
                 await delivery.update(call)
         except Exception:  # the watchdog must outlive one bad round; the next round tries again
@@ -226,6 +229,8 @@ def _policy(settings: Settings) -> CallPolicy:
         max_duration_s=settings.max_call_duration_s,
         rule_id=settings.voximplant_rule_id,
         callback_url=f"{base}/voximplant/events" if base else None,
+        start_timeout_s=settings.voximplant_timeout_s,
+        show_timeout_s=settings.slack_parent_timeout_s,
         allowed_types=number_types(settings.allowed_number_types),
         admins=frozenset(settings.callbot_admins),
     )

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
 
     slack_pace_s: float = Field(default=1.0, ge=0, description="least time between two writes to one channel")
     slack_broadcast_summary: bool = False  # post each call's final summary to the channel too (reply_broadcast)
+    slack_parent_timeout_s: float = Field(
+        default=15.0, gt=0, description="longest wait for a new call's message in Slack; past it, nothing is dialled"
+    )
     reconcile_after_s: float = Field(default=300.0, gt=0, description="silence before asking the call history")
     reconcile_every_s: float = Field(default=30.0, gt=0, description="how often live calls are checked")
     shutdown_grace_s: float = Field(default=20.0, ge=1, le=600, description="the longest a shutdown may take")
@@ -97,6 +100,20 @@ class Settings(BaseSettings):
                 f"{', '.join(wrong)}: give channel IDs (C…, G…) or user group IDs (S…), as Slack shows them"
             )
         return value
+
+    @field_validator("default_caller_id")
+    @classmethod
+    def _e164_caller_id(cls, value: str | None) -> str | None:
+        """The caller ID in E.164, as the allowlist stores numbers; a value that is no number is left for problems()."""
+        if value is None:
+            return None
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            return value
+        if not phonenumbers.is_valid_number(number):
+            return value
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     @field_validator("slack_api_url", "voximplant_api_url")
     @classmethod

@@ -435,12 +435,15 @@ class Store:
         fields: dict[str, Any] = {"duration_s": duration_s} if duration_s is not None else {}
         return await self._write(lambda db: _move(db, call_id, transition, at, fields))
 
-    async def stale_calls(self, *, quiet_since: datetime) -> list[Call]:
-        """Live calls already sent to Voximplant that have heard nothing (no event, no move) since `quiet_since`."""
+    async def stale_calls(self, *, quiet_since: datetime, unconfirmed: bool = False) -> list[Call]:
+        """Live calls already sent to Voximplant that have heard nothing (no event, no move) since `quiet_since`.
+
+        `unconfirmed`: instead of those with a call-history id, those StartScenarios never confirmed (none).
+        """
         rows = await self._fetch(
             "SELECT * FROM calls WHERE state IN ('starting', 'dialing', 'ringing', 'connected')"
-            " AND history_id IS NOT NULL"
-            " AND COALESCE((SELECT MAX(received_at) FROM call_events WHERE call_id = calls.id), updated_at) < ?",
+            + (" AND history_id IS NULL" if unconfirmed else " AND history_id IS NOT NULL")
+            + " AND COALESCE((SELECT MAX(received_at) FROM call_events WHERE call_id = calls.id), updated_at) < ?",
             quiet_since.isoformat(),
         )
         return [_call(row) for row in rows]
@@ -471,6 +474,28 @@ class Store:
              "data": json.loads(r["data"])}
             for r in rows
         ]  # fmt: skip
+
+    async def move_if_unheard(self, call_id: str, transition: Transition, at: datetime) -> Call | None:
+        """Apply `transition` only while the call is still `starting` and no status event of it was stored."""
+
+        def move(db: sqlite3.Connection) -> Call | None:
+            heard = db.execute(
+                "SELECT COUNT(*) FROM calls WHERE id = ?"
+                " AND (state != 'starting' OR EXISTS (SELECT 1 FROM call_events WHERE call_id = calls.id))",
+                (call_id,),
+            ).fetchone()[0]
+            return None if heard else _move(db, call_id, transition, at, {})
+
+        return await self._write(move)
+
+    async def unheard_starting_calls(self, *, sent_before: datetime) -> list[Call]:
+        """Calls still `starting`, sent before `sent_before`, with no call-history id and no status event."""
+        rows = await self._fetch(
+            "SELECT * FROM calls WHERE state = 'starting' AND history_id IS NULL AND updated_at < ?"
+            " AND NOT EXISTS (SELECT 1 FROM call_events WHERE call_id = calls.id)",
+            sent_before.isoformat(),
+        )
+        return [_call(row) for row in rows]
 
     # -- Slack outbox: every write for a call, kept until Slack accepted it -----------------------------------
 

@@ -28,6 +28,7 @@ from bot.errors import VoximplantError, VoximplantUnreachable
 # script_custom_data travels as a form field; Voximplant documents a limit of about 200 KB. We stay far below.
 MAX_CUSTOM_DATA_BYTES = 64 * 1024
 PAGE_SIZE = 100  # records per request of the list methods
+MAX_SESSION_ERROR = 300  # characters of a scenario's refusal shown in a thread
 AUTH_FAILED = 100
 INVALID_ARGUMENTS = 101
 # Requests in flight at once. Beyond this they wait in our own queue, which costs nothing: httpx's connection pool
@@ -355,6 +356,8 @@ class VoximplantClient:
     async def hang_up(self, access_url: str) -> None:
         """Ask the running session to hang up (POST {"action":"hangup"} to its access URL); repeats are harmless.
 
+        An answer `{"ok": false, "error": ...}` from the scenario raises VoximplantError with the scenario's error.
+
         The access URL opens the session to anyone holding it: it never appears in an error or a log line.
         """
         for attempt in range(1, self._attempts + 1):
@@ -370,6 +373,9 @@ class VoximplantClient:
                 continue
             if response.status_code != 200:
                 raise VoximplantError(f"the call's session answered HTTP {response.status_code}")
+            refusal = _session_refusal(response)
+            if refusal is not None:
+                raise VoximplantError(f"the call's session said: {refusal}")
             return
 
     async def _call(self, method: str, params: Mapping[str, str]) -> dict[str, object]:
@@ -431,6 +437,26 @@ def _parse(response: httpx.Response) -> dict[str, object]:
             raise VoximplantError("Voximplant answered an error without a code") from None
         raise VoximplantError(error.msg, code=error.code)
     return body
+
+
+def _session_refusal(response: httpx.Response) -> str | None:
+    """The scenario's error when it answered `{"ok": false, "error": ...}`; None for any other answer.
+
+    A body that is not the scenario's JSON counts as done: VoxEngine may not pass the handler's answer through, and
+    the scenario's `disconnected` event tells the rest.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("ok") is not False:
+        return None
+    error = body.get("error")
+    return _clip(error, MAX_SESSION_ERROR) if isinstance(error, str) and error.strip() else "no reason given"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _e164(number: str) -> str:

@@ -25,6 +25,13 @@ var FLUSH_WAIT_MS = 5000; // longest wait for the event queue before terminate
 var HANGUP_GRACE_MS = 5000; // longest wait for Disconnected/Failed after our own hangup
 var WATCHDOG_EXTRA_S = 300; // the session never outlives max_duration_s plus this (dialling, ringing, slack)
 
+// The longest text the bot takes in each event field (scenarios/README.md); longer text is cut to fit, ending in
+// an ellipsis, so that the bot never refuses an event (a refusal is final: the event would be lost).
+var MAX_TRANSCRIPT_CHARS = 10000;
+var MAX_FAILED_REASON_CHARS = 500;
+var MAX_DISCONNECTED_REASON_CHARS = 100;
+var MAX_ERROR_MESSAGE_CHARS = 2000;
+
 var E164 = /^\+[1-9][0-9]{6,14}$/;
 var SIP_URI = /^sips?:[^\s@]+@[^\s]+$/;
 var NO_SPACE = /^\S+$/;
@@ -46,6 +53,7 @@ var ringingReported = false;
 var maxDurationTimer = null;
 var hangupGraceTimer = null;
 var watchdogTimer = null;
+var lastError = null; // the last error reported: the reason of the `failed` ending a session that placed no call
 
 // ---------------------------------------------------------------------------------------------------------
 // Status events: an in-order queue, one request in flight, bounded retries. Never awaited by call logic.
@@ -70,6 +78,43 @@ function report(event, data) {
   });
   queue.push({ seq: seq, event: event, body: body });
   pump();
+}
+
+/** `text` cut to at most `max` UTF-16 units, ending in an ellipsis when cut; never half a surrogate pair. */
+function clip(text, max) {
+  var value = String(text);
+  if (value.length <= max) {
+    return value;
+  }
+  var cut = value.slice(0, max - 1);
+  var last = cut.charCodeAt(cut.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) {
+    cut = cut.slice(0, -1);
+  }
+  return cut + "\u2026";
+}
+
+function reportError(message) {
+  lastError = message;
+  report("error", { message: clip(message, MAX_ERROR_MESSAGE_CHARS) });
+}
+
+// `failed` codes that are no SIP status: the session ended before it placed a call; VoxEngine's Failed had no code.
+var NOT_PLACED = 0;
+var NO_CODE = -1;
+
+/** `failed` with a whole-number code (NO_CODE when VoxEngine gave none) and a reason the bot takes. */
+function reportFailed(code, reason) {
+  var number = code === null || code === undefined || code === "" ? NaN : Number(code);
+  report("failed", {
+    code: isFinite(number) ? Math.trunc(number) : NO_CODE,
+    reason: clip(reason === undefined || reason === null ? "" : reason, MAX_FAILED_REASON_CHARS)
+  });
+}
+
+function reportDisconnected(data) {
+  data.reason = clip(data.reason, MAX_DISCONNECTED_REASON_CHARS);
+  report("disconnected", data);
 }
 
 function pump() {
@@ -282,7 +327,7 @@ function onStarted() {
   }
   if (parsed.problems.length > 0) {
     Logger.write("callbot: bad custom data: " + parsed.problems.join("; "));
-    report("error", { message: "bad custom data: " + parsed.problems.join("; ") });
+    reportError("bad custom data: " + parsed.problems.join("; "));
     finish();
     return;
   }
@@ -337,9 +382,9 @@ function onFailed(e) {
   callOver = true;
   if (endReason) {
     // We cancelled the dialling call ourselves (hang-up request, AI or scenario error): not a failure to reach.
-    report("disconnected", { duration_s: 0, reason: endReason });
+    reportDisconnected({ duration_s: 0, reason: endReason });
   } else {
-    report("failed", { code: Number(e.code), reason: String(e.reason) });
+    reportFailed(e.code, e.reason);
   }
   finish();
 }
@@ -353,7 +398,7 @@ function onDisconnected(e) {
   if (typeof e.cost === "number" && isFinite(e.cost)) {
     data.cost = e.cost;
   }
-  report("disconnected", data);
+  reportDisconnected(data);
   finish();
 }
 
@@ -384,7 +429,7 @@ function endCall(reason) {
     if (!callOver) {
       Logger.write("callbot: no Disconnected/Failed within " + HANGUP_GRACE_MS + " ms of hangup; ending anyway");
       callOver = true;
-      report("disconnected", { duration_s: callDuration(null), reason: endReason });
+      reportDisconnected({ duration_s: callDuration(null), reason: endReason });
       finish();
     }
   }), HANGUP_GRACE_MS);
@@ -476,7 +521,7 @@ function forwardTranscript(role, text) {
   if (typeof text !== "string" || text.trim().length === 0 || callOver) {
     return;
   }
-  report("transcript", { role: role, text: text.trim() });
+  report("transcript", { role: role, text: clip(text.trim(), MAX_TRANSCRIPT_CHARS) });
 }
 
 function aiFailed(message) {
@@ -484,7 +529,7 @@ function aiFailed(message) {
     return;
   }
   Logger.write("callbot: " + message);
-  report("error", { message: message });
+  reportError(message);
   endCall("ai_error");
 }
 
@@ -559,6 +604,10 @@ function finish() {
   if (finished) {
     return;
   }
+  if (!call) {
+    // No call was placed, so no Failed or Disconnected will say the call is over: the bot hears it from us.
+    reportFailed(NOT_PLACED, lastError || "the session ended before a call was placed");
+  }
   finished = true;
   stopTimer("maxDuration");
   if (hangupGraceTimer) {
@@ -580,7 +629,7 @@ function fail(err) {
   if (finished) {
     return;
   }
-  report("error", { message: message });
+  reportError(message);
   if (call && !callOver && !endReason) {
     endCall("error");
   } else if (!call || callOver) {

@@ -43,7 +43,16 @@ async def test_api_errors_carry_code_and_message_but_no_secret(
         )
     assert raised.value.code == 100 and raised.value.message == "Authorization failed"
     assert not raised.value.may_have_started
-    assert "wrong-key" not in str(raised.value) and "wrong-key" not in repr(raised.value.__cause__)
+    assert_no_secret(raised.value, "wrong-key")
+
+
+def assert_no_secret(error: BaseException, secret: str) -> None:
+    """`secret` is nowhere a log line or a traceback shows: the error, its args, and every error chained to it."""
+    seen: BaseException | None = error
+    while seen is not None:
+        assert secret not in str(seen) and secret not in repr(seen), seen
+        assert all(secret not in repr(arg) for arg in seen.args), seen.args
+        seen = seen.__cause__ or seen.__context__
 
 
 async def test_429_is_retried_then_succeeds(http: httpx.AsyncClient, fake_voximplant: FakeVoximplant) -> None:
@@ -70,6 +79,7 @@ async def test_read_timeout_is_not_retried(http: httpx.AsyncClient, fake_voximpl
         await client(http, f"{fake_voximplant.url}/platform_api/").start_scenarios(rule_id=RULE_ID, custom_data="{}")
     assert raised.value.may_have_started and not isinstance(raised.value, VoximplantUnreachable)
     assert len(fake_voximplant.requests) == 1
+    assert_no_secret(raised.value, API_KEY)  # httpx's own error is chained to ours: it must not carry the form
 
 
 async def test_connection_refused_is_retried_then_reported_unreachable(http: httpx.AsyncClient) -> None:
@@ -92,3 +102,18 @@ async def test_oversized_custom_data_is_refused_before_sending(
 
 def test_auth_repr_hides_the_key() -> None:
     assert API_KEY not in repr(ApiKeyAuth(ACCOUNT_ID, API_KEY))
+
+
+async def test_hang_up_refused_by_the_scenario_is_a_failure(
+    http: httpx.AsyncClient, fake_voximplant: FakeVoximplant
+) -> None:
+    vox = client(http, f"{fake_voximplant.url}/platform_api/")
+    started = await vox.start_scenarios(rule_id=RULE_ID, custom_data='{"v":1}')
+    access_url = started.media_session_access_secure_url
+    await vox.hang_up(access_url)  # {"ok": true}: done
+    fake_voximplant.control_answer = {"ok": False, "error": "no call in this session"}
+    with pytest.raises(VoximplantError) as raised:
+        await vox.hang_up(access_url)
+    assert raised.value.message == "the call's session said: no call in this session"
+    assert_no_secret(raised.value, access_url)  # the access URL opens the session to anyone holding it
+    assert len(fake_voximplant.sessions[0].control) == 2

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class Channel(StrEnum):
@@ -39,6 +39,8 @@ class SlackOrigin(BaseModel):
     user_id: str
     conversation_id: str
     thread_ts: str | None = None
+    # Where Slack lets the app answer the request (30 minutes, 5 uses); kept in memory only, never stored or shown.
+    response_url: str | None = Field(default=None, repr=False)
 
 
 class CallRequest(BaseModel):
@@ -82,6 +84,20 @@ TERMINAL_STATES = frozenset({CallState.ENDED, CallState.FAILED, CallState.CANCEL
 
 # -- status events, scenario -> bot (the contract in docs/architecture.md) --------------------------------------
 
+# The longest text kept from each event field. The scenario cuts its text to these itself; anything longer is cut
+# here too rather than refused, because the scenario takes a refusal as final and the event would be lost.
+MAX_TRANSCRIPT_CHARS = 10_000
+MAX_FAILED_REASON_CHARS = 500
+MAX_DISCONNECTED_REASON_CHARS = 100
+MAX_ERROR_MESSAGE_CHARS = 2_000
+
+
+def _clipped(limit: int) -> AfterValidator:
+    def clip(text: str) -> str:
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    return AfterValidator(clip)
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -99,25 +115,25 @@ class _NoData(BaseModel):
 class TranscriptData(BaseModel):
     model_config = ConfigDict(frozen=True)
     role: Literal["agent", "callee"]
-    text: Annotated[str, Field(max_length=10_000)]
+    text: Annotated[str, _clipped(MAX_TRANSCRIPT_CHARS)]
 
 
 class FailedData(BaseModel):
     model_config = ConfigDict(frozen=True)
     code: int
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Annotated[str, _clipped(MAX_FAILED_REASON_CHARS)] = ""
 
 
 class DisconnectedData(BaseModel):
     model_config = ConfigDict(frozen=True)
     duration_s: Annotated[float, Field(ge=0)] = 0
-    reason: Annotated[str, Field(max_length=100)] = "remote_hangup"
+    reason: Annotated[str, _clipped(MAX_DISCONNECTED_REASON_CHARS)] = "remote_hangup"
     cost: float | None = None
 
 
 class ErrorData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    message: Annotated[str, Field(max_length=2_000)]
+    message: Annotated[str, _clipped(MAX_ERROR_MESSAGE_CHARS)]
 
 
 class ProgressEvent(_Event):

@@ -52,6 +52,26 @@ HANG_UP_NOT_YOURS = "Only <@{requester}> (who placed this call) or a callbot adm
 HANG_UP_OVER = "This call has already ended; there is nothing to hang up."
 HANG_UP_TOO_EARLY = "The call is still being set up, so it cannot be hung up yet. Try again in a few seconds."
 HANG_UP_UNKNOWN = "I can't find that call any more; it may belong to an older installation of callbot."
+NOT_SHOWN_IN_TIME = (
+    "Slack did not take this call's message within {seconds:g} s (it may be down or slow), so the call was not "
+    "dialled; ask again"
+)
+STOPPED_WHILE_STARTING = (
+    "the bot stopped while starting this call; if the phone rang, the call was real (it was not retried)"
+)
+END_NEVER_HEARD = (
+    "its end was never heard, and Voximplant never confirmed the call, so there is no call history to ask; it cannot "
+    "still be under way"
+)
+# How long past its time limit a session may still run: the scenario's watchdog (WATCHDOG_EXTRA_S in
+# scenarios/outbound_call.js) ends it max_duration_s + 300 s after its start, and its last events take seconds.
+SESSION_OVERRUN_S = 300 + 60
+# How long after StartScenarios timed out an unheard `starting` call is left alone (another process may be sending).
+START_MARGIN_S = 20.0  # covers connect retries too: 3 attempts of up to 5 s each, and their backoff
+HANG_UP_UNCONFIRMED = (
+    "Voximplant never confirmed this call, so I have no way to reach it to hang it up. It ends by itself within its "
+    "time limit ({minutes} min)."
+)
 
 
 class CallObserver(Protocol):
@@ -69,6 +89,10 @@ class CallObserver(Protocol):
 
     async def hang_up_failed(self, call: Call, why: str) -> None: ...
 
+    async def call_unconfirmed(self, call: Call, why: str) -> None:
+        """StartScenarios failed (`why`), yet the call's own status events show it is under way."""
+        ...
+
     async def call_reconciled(self, call: Call, cost: float | None) -> None:
         """The call's final state came from Voximplant's call history, not from its status events."""
         ...
@@ -84,6 +108,8 @@ class CallPolicy:
     max_duration_s: int
     rule_id: int | None
     callback_url: str | None
+    start_timeout_s: float = 10.0  # the longest one StartScenarios request waits for its answer
+    show_timeout_s: float = 15.0  # the longest a new call waits to be shown (its Slack message) before it is dialled
     allowed_types: frozenset[int] = CALLABLE_TYPES
     admins: frozenset[str] = frozenset()
 
@@ -117,6 +143,7 @@ class CallService:
         self._clock = clock
         self._new_id = new_id
         self.observer: CallObserver | None = None
+        self._launching: set[str] = set()  # calls whose launch() runs now: StartScenarios may still be in flight
 
     def now(self) -> datetime:
         """The service's clock (injected in tests)."""
@@ -252,8 +279,23 @@ class CallService:
 
     async def launch(self, call: Call, token: str) -> Call:
         """Post the call's message, then start its scenario. StartScenarios is never repeated once it may have run."""
-        if self.observer is not None and not await self.observer.call_created(call):
-            return await self._move(call, Transition(CallState.FAILED, "its Slack thread could not be posted"))
+        self._launching.add(call.id)
+        try:
+            return await self._launch(call, token)
+        finally:
+            self._launching.discard(call.id)
+
+    async def _launch(self, call: Call, token: str) -> Call:
+        if self.observer is not None:
+            # A phone that rings minutes after it was asked for surprises everyone: past the bound, the call fails
+            # undialled. Its message stays queued, so the thread shows the failure once Slack takes it.
+            try:
+                shown = await asyncio.wait_for(self.observer.call_created(call), self._policy.show_timeout_s)
+            except TimeoutError:
+                why = NOT_SHOWN_IN_TIME.format(seconds=self._policy.show_timeout_s)
+                return await self._move(call, Transition(CallState.FAILED, why))
+            if not shown:
+                return await self._move(call, Transition(CallState.FAILED, "its Slack thread could not be posted"))
         if self._voximplant is None or self._policy.rule_id is None:  # vet() refuses this; kept for direct callers
             return await self._move(call, Transition(CallState.FAILED, "calling is not set up on this workspace"))
         # Recorded before the request leaves: a call still `requested` after a crash was provably never sent.
@@ -267,11 +309,25 @@ class CallService:
             )
         except VoximplantError as error:
             log.warning("StartScenarios failed for call %s: %s", call.id, error)
-            return await self._move(call, Transition(CallState.FAILED, _start_failure_words(error)))
+            return await self._start_failed(call, error)
         await self.store.set_session(
             call.id, access_url=result.media_session_access_secure_url, history_id=result.call_session_history_id
         )
         return await self.store.call(call.id) or call
+
+    async def _start_failed(self, call: Call, error: VoximplantError) -> Call:
+        """Fail the call, unless its scenario reported in meanwhile: then it is under way, and it stays live."""
+        transition = Transition(CallState.FAILED, _start_failure_words(error))
+        failed = await self.store.move_if_unheard(call.id, transition, self._clock())
+        if failed is not None:
+            if self.observer is not None:
+                await self.observer.call_moved(failed, transition)
+            return failed
+        current = await self.store.call(call.id) or call
+        log.warning("call %s is under way although StartScenarios failed: its events arrived", call.id)
+        if current.is_live and self.observer is not None:
+            await self.observer.call_unconfirmed(current, error.message)
+        return current
 
     def custom_data(self, call: Call, token: str) -> str:
         """The script_custom_data JSON the scenario reads (contract v1 in docs/architecture.md)."""
@@ -328,7 +384,9 @@ class CallService:
         if not call.is_live:
             raise Refusal(HANG_UP_OVER)
         if call.access_url is None:
-            raise Refusal(HANG_UP_TOO_EARLY)
+            if call.id in self._launching or call.state is CallState.REQUESTED:
+                raise Refusal(HANG_UP_TOO_EARLY)
+            raise Refusal(HANG_UP_UNCONFIRMED.format(minutes=max(1, call.request.max_duration_s // 60)))
         return call
 
     async def _is_admin(self, user_id: str) -> bool:
@@ -402,10 +460,10 @@ class CallService:
         if call is None:
             return
         if self.observer is not None:
-            if isinstance(event, TranscriptEvent | ErrorEvent):
-                await self.observer.call_event(call, event)
-            elif brought_to(event, call):
+            if brought_to(event, call):
                 await self.observer.call_moved(call, Transition(call.state, call.state_reason))
+            elif isinstance(event, TranscriptEvent | ErrorEvent):
+                await self.observer.call_event(call, event)
         await self.store.mark_announced(event.call_id, event.seq)
 
     async def fail_unplaced(self) -> int:
@@ -419,6 +477,38 @@ class CallService:
                 call, Transition(CallState.FAILED, "the bot restarted before placing it; nothing was dialled")
             )
         return len(stranded)
+
+    async def settle_unconfirmed(self) -> int:
+        """Settle live calls Voximplant never confirmed (no call-history id) that cannot be under way; how many.
+
+        A call still `starting` with nothing heard, long after its StartScenarios was sent, was dropped by a bot that
+        stopped (or broke off) before the answer came. Any other unconfirmed live call (its answer was lost, yet its
+        events came) is settled once its session has surely ended: there is no call history to ask about it.
+        """
+        now = self._clock()
+        settled = 0
+        sent_before = now - timedelta(seconds=self._policy.start_timeout_s + START_MARGIN_S)
+        stopped = Transition(CallState.FAILED, STOPPED_WHILE_STARTING)
+        for call in await self.store.unheard_starting_calls(sent_before=sent_before):
+            if call.id not in self._launching:  # else StartScenarios may still be waiting for its turn here
+                settled += await self._announced(await self.store.move_if_unheard(call.id, stopped, now), stopped)
+        never_heard = Transition(CallState.FAILED, END_NEVER_HEARD)
+        quiet_since = now - timedelta(seconds=SESSION_OVERRUN_S)
+        for call in await self.store.stale_calls(quiet_since=quiet_since, unconfirmed=True):
+            over_by = call.created_at + timedelta(seconds=call.request.max_duration_s + SESSION_OVERRUN_S)
+            if call.id not in self._launching and now >= over_by:
+                settled += await self._announced(await self.store.move(call.id, never_heard, now), never_heard)
+        if settled:
+            log.info("settled %d calls Voximplant never confirmed", settled)
+        return settled
+
+    async def _announced(self, moved: Call | None, transition: Transition) -> bool:
+        """Tell the observer about a move the store made; False when it made none."""
+        if moved is None:
+            return False
+        if self.observer is not None:
+            await self.observer.call_moved(moved, transition)
+        return True
 
     async def _move(self, call: Call, transition: Transition) -> Call:
         moved = await self.store.move(call.id, transition, self._clock())

@@ -9,6 +9,7 @@ from bot.calls.models import (
     Call,
     CallState,
     DisconnectedEvent,
+    ErrorEvent,
     FailedEvent,
     ProgressEvent,
     StatusEvent,
@@ -33,6 +34,12 @@ _PROGRESS = {
     "connected": CallState.CONNECTED,
 }
 
+# The scenario's `failed` codes that are no SIP status: the session ended before it placed a call; VoxEngine's
+# Failed event carried no code.
+NOT_PLACED = 0
+NO_CODE = -1
+_NOT_YET_DIALLED = frozenset({CallState.REQUESTED, CallState.STARTING})
+
 # SIP-style codes Voximplant reports in CallEvents.Failed, in words a person understands.
 _FAILURE_WORDS = {
     404: "the number does not exist or cannot be reached",
@@ -41,6 +48,7 @@ _FAILURE_WORDS = {
     486: "the line was busy",
     487: "nobody answered before the call was given up",
     488: "the other side could not accept the call",
+    503: "the phone network could not carry the call",
     600: "the line was busy",
     603: "the call was declined",
 }
@@ -66,6 +74,10 @@ def transition_for(call: Call, event: StatusEvent) -> Transition | None:
             target = Transition(CallState.FAILED, describe_failure(event.data.code, event.data.reason))
         case DisconnectedEvent():
             target = _after_disconnect(call, event)
+        case ErrorEvent() if call.state in _NOT_YET_DIALLED:
+            # The scenario ends its session after any error. Before we heard of a dial, no Failed or Disconnected
+            # may follow (scenarios older than the `failed` code 0 send none): the error itself ends the call.
+            target = Transition(CallState.FAILED, describe_failure(NOT_PLACED, event.data.message))
         case _:
             return None
     return target if can_move(call.state, target.state) else None
@@ -78,6 +90,9 @@ def brought_to(event: StatusEvent, call: Call) -> bool:
             return _PROGRESS[event.event] is call.state
         case FailedEvent() | DisconnectedEvent():
             return not call.is_live
+        case ErrorEvent():  # an error ends a call only before it was dialled, with these words
+            ended_it = describe_failure(NOT_PLACED, event.data.message)
+            return call.state is CallState.FAILED and call.state_reason == ended_it
     return False
 
 
@@ -92,7 +107,11 @@ def _after_disconnect(call: Call, event: DisconnectedEvent) -> Transition:
 
 def describe_failure(code: int, reason: str) -> str:
     """Plain words for a failed call's SIP-style code, keeping Voximplant's own text beside them."""
+    if code == NOT_PLACED:
+        return f"the call was never placed ({reason})" if reason else "the call was never placed"
     words = _FAILURE_WORDS.get(code)
     if words is None:
         words = "the call could not be completed"
+    if code == NO_CODE:
+        return f"{words} ({reason})" if reason else words
     return f"{words} ({code} {reason})" if reason else f"{words} ({code})"

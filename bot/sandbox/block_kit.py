@@ -1,4 +1,5 @@
-"""Slack's Block Kit limits for modal views, as the fake Slack enforces them on views.open.
+"""Slack's Block Kit limits for modal views and messages, as the fake Slack enforces them on views.open, and on
+chat.postMessage and chat.update (which answer `invalid_blocks`).
 
 Each problem is worded as Slack words it in `response_metadata.messages` of an `invalid_arguments` error:
 `[ERROR] <what> [json-pointer:/view/<path>]`. Limits from Slack's reference for views, blocks, elements and
@@ -92,6 +93,21 @@ def view_problems(view: dict[str, Any]) -> list[str]:
         problem("a view with input blocks needs submit", "/submit")
     if len(json.dumps(view).encode()) > MAX_VIEW_BYTES:
         problem("view_too_large", "")
+    return found
+
+
+def message_problems(blocks: list[dict[str, Any]]) -> list[str]:
+    """Every way a message's `blocks` break the limits callbot can reach (section and context text length)."""
+    found: list[str] = []
+    for index, block in enumerate(blocks):
+        where = f"/blocks/{index}"
+        texts = [(block.get("text"), where + "/text")] if block.get("type") == "section" else []
+        if block.get("type") == "context":
+            texts = [(element, f"{where}/elements/{n}") for n, element in enumerate(block.get("elements") or [])]
+        for text, pointer in texts:
+            if isinstance(text, dict) and len(str(text.get("text", ""))) > MAX_SECTION_TEXT:
+                limit = f"must be less than {MAX_SECTION_TEXT + 1} characters"
+                found.append(f"[ERROR] {limit} [json-pointer:{pointer}/text]")
     return found
 
 

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox.block_kit import view_problems
+from bot.sandbox.block_kit import message_problems, view_problems
 
 BOT_USER_ID = "U0CALLBOT"
 TEAM_ID = "T0SANDBOX"
@@ -200,6 +200,8 @@ class FakeSlack:
         text, blocks = params.get("text"), _blocks(params)
         if not text and not blocks:
             return {"ok": False, "error": "no_text"}
+        if problems := message_problems(blocks):
+            return _invalid_blocks(problems)
         message = Message(
             channel=channel["id"], ts=self._next_ts(), text=text or "", blocks=blocks,
             thread_ts=params.get("thread_ts") or None,
@@ -212,6 +214,8 @@ class FakeSlack:
         message = self.find(str(params.get("channel")), str(params.get("ts")))
         if message is None:
             return {"ok": False, "error": "message_not_found"}
+        if problems := message_problems(_blocks(params)):
+            return _invalid_blocks(problems)
         message.text = params.get("text") or message.text
         message.blocks = _blocks(params) or message.blocks
         message.edits += 1
@@ -341,6 +345,10 @@ def _shape(message: Message) -> dict[str, Any]:
 
 def _invalid_arguments(message: str) -> dict[str, Any]:
     return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [message]}}
+
+
+def _invalid_blocks(problems: list[str]) -> dict[str, Any]:
+    return {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": problems}}
 
 
 def _error(code: str) -> JSONResponse:

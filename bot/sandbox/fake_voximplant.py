@@ -68,6 +68,7 @@ class Fault:
     status: int = 200
     delay_s: float = 0.0
     start_anyway: bool = False
+    until: asyncio.Event | None = None  # with start_anyway: the answer waits for this, the session runs meanwhile
 
 
 Runner = Callable[[Session], Awaitable[str | None]]
@@ -84,6 +85,7 @@ class FakeVoximplant:
         self.caller_ids: list[dict[str, Any]] = []  # GetCallerIDs records, as Voximplant shapes them
         self.phone_numbers: list[dict[str, Any]] = []  # GetPhoneNumbers records
         self.answer_delay_s = 0.0  # every StartScenarios answer waits this long (a slow Voximplant), faults apart
+        self.control_answer: dict[str, Any] = {"ok": True}  # what a session's access URL answers (HTTP 200)
         self.url = ""  # set by whoever serves it, for the access URLs it hands out
         self._faults: deque[Fault] = deque()
         self._method_faults: dict[str, deque[tuple[int, str]]] = {}
@@ -104,9 +106,14 @@ class FakeVoximplant:
     # -- what tests use --------------------------------------------------------------------------------------------
 
     def fail_next(self, code: int | None = None, msg: str = "", *, status: int = 200, delay_s: float = 0.0,
-                  start_anyway: bool = False) -> None:  # fmt: skip
-        """Script the next StartScenarios answer; `start_anyway` starts the session before failing (a lost reply)."""
-        self._faults.append(Fault(code=code, msg=msg, status=status, delay_s=delay_s, start_anyway=start_anyway))
+                  start_anyway: bool = False, until: asyncio.Event | None = None) -> None:  # fmt: skip
+        """Script the next StartScenarios answer; `start_anyway` starts the session before failing (a lost reply).
+
+        `until` holds that answer until the test sets it, while the session (and its scenario) already runs.
+        """
+        self._faults.append(
+            Fault(code=code, msg=msg, status=status, delay_s=delay_s, start_anyway=start_anyway, until=until)
+        )
 
     def add_caller_id(self, number: str, *, active: bool = True, verified_until: str | None = "2099-12-31") -> None:
         """A caller ID as GetCallerIDs returns it: `number` in E.164, stored as Voximplant writes it (digits)."""
@@ -219,6 +226,8 @@ class FakeVoximplant:
         if self.answer_delay_s:
             await asyncio.sleep(self.answer_delay_s)
         if fault is not None:  # started, and then the answer is late or lost
+            if fault.until is not None:
+                await fault.until.wait()
             await asyncio.sleep(fault.delay_s)
             if fault.code is not None or fault.status != 200:
                 return _fault(fault)
@@ -428,7 +437,7 @@ class FakeVoximplant:
         except ValueError:
             body = {"raw": True}
         session.control.append(body)
-        return JSONResponse({"ok": True})
+        return JSONResponse(self.control_answer)
 
 
 def _page(records: list[dict[str, Any]], params: dict[str, str]) -> JSONResponse:

@@ -104,13 +104,27 @@ class SlackSender:
     async def view_submission(
         self, view: dict[str, Any], values: dict[str, dict[str, dict[str, Any]]], *, user_id: str = "U0ANA"
     ) -> httpx.Response:
-        """Submit `view` (as views.open returned it) with `values` in `view.state.values`."""
+        """Submit `view` (as views.open returned it) with `values` in `view.state.values`.
+
+        As Slack does, each conversation select with `response_url_enabled` brings a response_url for the conversation
+        chosen in it (`response_urls`).
+        """
         submitted = {**view, "state": {"values": values}}
+        response_urls = []
+        for block in view.get("blocks", []):
+            element = block.get("element") or {}
+            if block.get("type") != "input" or not element.get("response_url_enabled"):
+                continue
+            chosen = (values.get(block.get("block_id", "")) or {}).get(element.get("action_id", "")) or {}
+            channel = chosen.get("selected_conversation") or chosen.get("selected_channel")
+            if channel:
+                response_urls.append({"block_id": block["block_id"], "action_id": element["action_id"],
+                                      "channel_id": channel, "response_url": self.response_url()})  # fmt: skip
         return await self.interaction(
             {
                 "type": "view_submission", "token": "legacy-verification-token-unused",
                 "team": {"id": TEAM_ID, "domain": "sandbox"}, "user": _user(user_id), "api_app_id": "A0CALLBOT",
-                "trigger_id": self.new_trigger_id(), "view": submitted, "response_urls": [],
+                "trigger_id": self.new_trigger_id(), "view": submitted, "response_urls": response_urls,
                 "is_enterprise_install": False, "enterprise": None,
             }
         )  # fmt: skip

@@ -102,9 +102,20 @@ def thread_line(text: str) -> Message:
     return {"text": text}
 
 
+MAX_SECTION_TEXT = 3000  # Slack refuses a message whose section text is longer (invalid_blocks)
+
+
 def _quote(text: str) -> str:
-    clipped = text if len(text) <= 2900 else text[:2899] + "…"
-    return "\n".join(f"> {line}" for line in texts.escape(clipped).splitlines() or [""])
+    """`text` escaped and quoted line by line, then cut to what a section holds: escaping (`&` is `&amp;`) and the
+    `> ` before each line can make a text several times longer than it was typed."""
+    quoted = "\n".join(f"> {line}" for line in texts.escape(text).splitlines() or [""])
+    if len(quoted) <= MAX_SECTION_TEXT:
+        return quoted
+    cut = quoted[: MAX_SECTION_TEXT - 1]
+    entity = cut.rfind("&")
+    if entity >= len(cut) - len("&amp;") and ";" not in cut[entity:]:
+        cut = cut[:entity]  # never half an escape: `&am…` would show as typed
+    return cut + "…"
 
 
 # -- the call form and the usage card ---------------------------------------------------------------------------
@@ -171,7 +182,11 @@ def call_modal(
     )
     instructions["multiline"] = True
     blocks.append(_input(FieldId.INSTRUCTIONS, texts.LABEL_INSTRUCTIONS, instructions, optional=True))
-    where: dict[str, Any] = {"type": "conversations_select", "action_id": FieldId.CONVERSATION}
+    # response_url_enabled: the submission brings a response_url for the chosen conversation, through which the
+    # person can be told what happened even where the bot cannot post.
+    where: dict[str, Any] = {
+        "type": "conversations_select", "action_id": FieldId.CONVERSATION, "response_url_enabled": True,
+    }  # fmt: skip
     if context.conversation_id is not None:
         where["initial_conversation"] = context.conversation_id
     else:

@@ -49,8 +49,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack()
             return
         origin = SlackOrigin(
-            team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"]
-        )
+            team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"],
+            response_url=command.get("response_url") or None,
+        )  # fmt: skip
         try:
             request = await deps.calls.vet(draft, origin)
             call, token = await deps.calls.create(request)

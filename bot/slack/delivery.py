@@ -39,6 +39,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.calls.models import Call
 from bot.logs import bind_call
@@ -136,9 +137,9 @@ class Delivery:
         self._dirty: set[str] = set()
         self._parents: dict[int, asyncio.Future[bool]] = {}
         self._token_refused: str | None = None  # Slack's error code while it refuses the bot token
-        # Calls whose message could be posted neither in their conversation nor in a DM, since this start:
-        # their later writes are dropped at once instead of asking Slack again for each batch.
-        self._nowhere: set[str] = set()
+        # Calls whose message could be posted neither in their conversation nor in a DM, since this start, with
+        # Slack's reasons: their later writes are dropped at once instead of asking Slack again for each batch.
+        self._nowhere: dict[str, str] = {}
 
     # -- queueing ------------------------------------------------------------------------------------------------
 
@@ -175,6 +176,34 @@ class Delivery:
             body["broadcast"] = True
         await self._store.enqueue_slack(call.id, Kind.SUMMARY, body, at=self._wall_clock())
         self._kick(call.id)
+
+    def why_nowhere(self, call_id: str) -> str | None:
+        """Slack's reasons when the call's message could be posted nowhere (since this start); None otherwise."""
+        return self._nowhere.get(call_id)
+
+    async def tell_requester(self, call: Call, text: str) -> bool:
+        """Show `text` to the person who asked for the call, to them alone: through the request's response_url,
+        else with chat.postEphemeral where they asked. Not queued (a response_url lives in memory only); False when
+        neither reached them.
+        """
+        origin = call.request.origin
+        if origin.response_url:
+            webhook = AsyncWebhookClient(origin.response_url, session=self._client.session)
+            try:
+                answer = await webhook.send(text=text, response_type="ephemeral", replace_original=False)
+                if answer.status_code == 200:
+                    return True
+                log.warning("call %s: the response_url answered HTTP %s", call.id, answer.status_code)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                log.warning("call %s: the response_url could not be reached (%s)", call.id, type(error).__name__)
+        try:
+            await self._client.chat_postEphemeral(channel=origin.conversation_id, user=origin.user_id, text=text)
+            return True
+        except SlackApiError as error:
+            log.error("call %s: could not tell <@%s> either (%s)", call.id, origin.user_id, error_code(error))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.error("call %s: could not tell <@%s> either (%s)", call.id, origin.user_id, type(error).__name__)
+        return False
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -288,9 +317,10 @@ class Delivery:
                 answer = await self._send(origin.user_id, self._client.chat_postMessage, channel=origin.user_id,
                                           **message)  # fmt: skip
             except SlackApiError as final:
-                log.error("call %s: could not post its message in %s (%s) nor in a DM (%s)", call.id,
-                          origin.conversation_id, code, error_code(final))  # fmt: skip
-                self._nowhere.add(call.id)
+                why = code if final is error else f"{code}; in a DM: {error_code(final)}"
+                log.error("call %s: could not post its message in %s nor anywhere else (%s)", call.id,
+                          origin.conversation_id, why)  # fmt: skip
+                self._nowhere[call.id] = why
                 if row is not None:
                     await self._store.drop_slack([row.id])
                     self._settle_parent(row.id, posted=False)

@@ -56,6 +56,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             user_id=body["user"]["id"],
             conversation_id=form.conversation_id,
             thread_ts=context.thread_ts if same_place else None,
+            response_url=_response_url(body, form.conversation_id),
         )
         try:
             request = await deps.calls.vet(form.draft, origin, channel=form.channel)
@@ -136,6 +137,14 @@ def refusal_answer(refusal: Refusal, view: dict[str, Any]) -> dict[str, Any]:
     if all(r.field in present for r in each):
         return {"response_action": "errors", "errors": {r.field: r.text for r in each}}
     return {"response_action": "update", "view": blocks.refused_view(refusal.text)}
+
+
+def _response_url(body: dict[str, Any], conversation_id: str) -> str | None:
+    """The response_url Slack sent for the chosen conversation (the select has response_url_enabled), if any."""
+    for entry in body.get("response_urls") or []:
+        if entry.get("block_id") == FieldId.CONVERSATION and entry.get("channel_id") == conversation_id:
+            return str(entry["response_url"]) if entry.get("response_url") else None
+    return None
 
 
 def _quietly(read: Callable[[], T]) -> T | None:

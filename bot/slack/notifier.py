@@ -23,7 +23,12 @@ class SlackCallView:
         self._delivery = delivery
 
     async def call_created(self, call: Call) -> bool:
-        return await self._delivery.post_parent(call)
+        if await self._delivery.post_parent(call):
+            return True
+        # No thread anywhere: the person who asked still hears why nothing happens.
+        why = self._delivery.why_nowhere(call.id) or "Slack refused it"
+        await self._delivery.tell_requester(call, texts.NOWHERE_TO_POST.format(why=why))
+        return False
 
     async def call_moved(self, call: Call, transition: Transition) -> None:
         del transition  # the call already says where it is now
@@ -46,6 +51,9 @@ class SlackCallView:
 
     async def hang_up_failed(self, call: Call, why: str) -> None:
         await self._delivery.reply(call, texts.hang_up_failed(why))
+
+    async def call_unconfirmed(self, call: Call, why: str) -> None:
+        await self._delivery.reply(call, texts.start_unconfirmed(why))
 
     async def call_reconciled(self, call: Call, cost: float | None) -> None:
         await self._delivery.update(call)

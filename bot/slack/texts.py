@@ -145,7 +145,15 @@ def hang_up_requested(user_id: str) -> str:
 
 
 def hang_up_failed(why: str) -> str:
-    return f":warning: I couldn't reach the call to hang it up ({escape(why)}). I'm checking Voximplant's call history."
+    return f":warning: I couldn't hang up the call ({escape(why)}). I'm checking Voximplant's call history."
+
+
+def start_unconfirmed(why: str) -> str:
+    return (
+        f":warning: Voximplant did not confirm the call ({escape(why)}), but the call is under way: its status reports "
+        "keep coming, so this thread follows it. The Hang up button can't reach it; it ends by itself at its time "
+        "limit."
+    )
 
 
 def transcript(role: str, text: str) -> str:

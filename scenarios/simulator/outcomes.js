@@ -10,7 +10,9 @@ const OUTCOMES = {
   noanswer: { digits: '0180', ringingAt: 300, failAt: 3300, code: 480, reason: 'Temporarily Unavailable' },
   timeout: { digits: '0187', ringingAt: 300, failAt: 3300, code: 487, reason: 'Request Terminated' },
   rejected: { digits: '0160', ringingAt: 300, failAt: 1300, code: 603, reason: 'Decline' },
-  unreachable: { digits: '0199', ringingAt: null, failAt: 200, code: 404, reason: 'Not Found' },
+  // The network cannot carry the call (no route, carrier down): SIP's 503, at once and without ringing.
+  unreachable: { digits: '0199', ringingAt: null, failAt: 200, code: 503, reason: 'Service Unavailable' },
+  invalid: { digits: '0144', ringingAt: null, failAt: 200, code: 404, reason: 'Not Found' },
   hold: { digits: '0177', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'talk' },
   aierror: { digits: '0166', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'error' },
   aifail: { digits: '0165', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'create-fails' },

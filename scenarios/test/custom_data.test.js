@@ -1,9 +1,10 @@
 'use strict';
-// Bad custom data: report one `error` event saying what is wrong (when the callback is usable), never dial,
-// terminate.
+// Bad custom data: report an `error` event saying what is wrong and a `failed` with code 0 (when the callback is
+// usable), never dial, terminate.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startCallbackServer, customData, runSession, apiNames, TOKEN } = require('../testkit/harness');
+const fs = require('node:fs');
+const { SCENARIO, startCallbackServer, customData, runSession, apiNames, TOKEN } = require('../testkit/harness');
 
 const DIALS = ['callPSTN', 'callSIP', 'callUser', 'callWhatsappUser'];
 
@@ -61,16 +62,16 @@ const CASES = [
 ];
 
 for (const c of CASES) {
-  test(`bad custom data (${c.title}) reports error, never dials, terminates`, async () => {
+  test(`bad custom data (${c.title}) reports error then failed, never dials, terminates`, async () => {
     const { result, sim, bot } = await badSession(c.data);
     assert.equal(result.exitCode, 0, result.reason);
-    assert.equal(bot.events.length, 1, 'exactly one event');
-    const [event] = bot.events;
-    assert.equal(event.event, 'error');
-    assert.equal(event.seq, 1);
+    assert.deepEqual(bot.events.map((e) => [e.seq, e.event]), [[1, 'error'], [2, 'failed']]);
+    const [event, failed] = bot.events;
     assert.match(event.data.message, /^bad custom data: /);
     assert.match(event.data.message, c.message);
     assert.ok(!event.data.message.includes(TOKEN), 'the message does not echo the token');
+    // The terminal event the bot waits for: no call was placed (code 0), and why.
+    assert.deepEqual(failed.data, { code: 0, reason: event.data.message });
     assert.equal(bot.requests[0].headers.authorization, `Bearer ${TOKEN}`);
     assert.ok(!apiNames(sim).some((name) => DIALS.includes(name)), 'never dials');
     assert.equal(apiNames(sim).at(-1), 'terminate');
@@ -100,4 +101,22 @@ test('empty custom data: never dials, terminates', async () => {
   assert.equal(result.exitCode, 0, result.reason);
   assert.deepEqual(apiNames(sim), ['customData', 'terminate']);
   assert.match(sim.logs.join('\n'), /custom data is empty/);
+});
+
+test('a dial VoxEngine refuses: started, error, then failed with code 0, and terminates', async () => {
+  // The scenario as uploaded, except that it dials with an empty number, which VoxEngine.callPSTN throws on.
+  const source = fs.readFileSync(SCENARIO, 'utf8').replace(
+    'VoxEngine.callPSTN(c.destination, c.caller_id)', 'VoxEngine.callPSTN("", c.caller_id)');
+  assert.ok(source.includes('VoxEngine.callPSTN("", c.caller_id)'), 'the dial line was found');
+  const bot = await startCallbackServer();
+  try {
+    const { result } = await runSession({ customData: customData({ callback_url: bot.url }), scenarioSource: source });
+    assert.equal(result.exitCode, 0, result.reason);
+    assert.deepEqual(bot.events.map((e) => e.event), ['started', 'error', 'failed']);
+    const [, error, failed] = bot.events;
+    assert.match(error.data.message, /^scenario error: VoxEngine\.callPSTN: number must be a non-empty string/);
+    assert.deepEqual(failed.data, { code: 0, reason: error.data.message });
+  } finally {
+    await bot.close();
+  }
 });

@@ -6,12 +6,20 @@ const { startCallbackServer, customData, runSession, apiNames, checkEnvelope } =
 const { outcomeFor } = require('../simulator/outcomes');
 
 const FAILURES = [
-  { name: 'busy', number: '+14155550186', sip: 'sip:busy@pbx.example.org', code: 486, reason: 'Busy Here', ringing: true },
-  { name: 'noanswer', number: '+14155550180', sip: 'sip:noanswer@pbx.example.org', code: 480, reason: 'Temporarily Unavailable', ringing: true },
-  { name: 'timeout', number: '+14155550187', sip: 'sip:timeout@pbx.example.org', code: 487, reason: 'Request Terminated', ringing: true },
-  { name: 'rejected', number: '+14155550160', sip: 'sip:rejected@pbx.example.org', code: 603, reason: 'Decline', ringing: true },
-  { name: 'unreachable', number: '+14155550199', sip: 'sip:unreachable@pbx.example.org', code: 404, reason: 'Not Found', ringing: false },
+  { name: 'busy', number: '+14155550186', code: 486, reason: 'Busy Here', ringing: true },
+  { name: 'noanswer', number: '+14155550180', code: 480, reason: 'Temporarily Unavailable', ringing: true },
+  { name: 'timeout', number: '+14155550187', code: 487, reason: 'Request Terminated', ringing: true },
+  { name: 'rejected', number: '+14155550160', code: 603, reason: 'Decline', ringing: true },
+  { name: 'unreachable', number: '+14155550199', code: 503, reason: 'Service Unavailable', ringing: false },
+  { name: 'invalid', number: '+14155550144', code: 404, reason: 'Not Found', ringing: false },
 ];
+
+const DIAL = { pstn: 'callPSTN', whatsapp: 'callWhatsappUser', sip: 'callSIP', user: 'callUser' };
+
+/** Where each failure is reached on every channel: numbers for pstn and whatsapp, the user part for sip and user. */
+function destinations(f) {
+  return [['pstn', f.number], ['whatsapp', f.number], ['sip', `sip:${f.name}@pbx.example.org`], ['user', f.name]];
+}
 
 async function session(overrides, options = {}) {
   const bot = await startCallbackServer();
@@ -30,11 +38,12 @@ test('outcomeFor picks by the last 4 digits (pstn, whatsapp) and by the user par
   assert.equal(outcomeFor('sip', 'sip:noanswer@pbx.example.org'), 'noanswer');
   assert.equal(outcomeFor('sip', 'sips:HOLD@pbx.example.org'), 'hold');
   assert.equal(outcomeFor('user', 'rejected'), 'rejected');
+  assert.equal(outcomeFor('whatsapp', '+447700900144'), 'invalid');
   assert.equal(outcomeFor('user', 'alice'), 'answered');
 });
 
 for (const f of FAILURES) {
-  for (const [channel, destination] of [['pstn', f.number], ['sip', f.sip]]) {
+  for (const [channel, destination] of destinations(f)) {
     test(`${f.name} (${channel} ${destination}) reports failed ${f.code} "${f.reason}" and terminates`, async () => {
       const { result, sim, events, names } = await session({ channel, destination });
       assert.equal(result.exitCode, 0, result.reason);
@@ -42,6 +51,7 @@ for (const f of FAILURES) {
       assert.deepEqual(names, expected);
       assert.deepEqual(events.at(-1).data, { code: f.code, reason: f.reason });
       assert.equal(typeof events.at(-1).data.code, 'number');
+      assert.ok(apiNames(sim).includes(DIAL[channel]), `dialled with ${DIAL[channel]}`);
       assert.ok(!apiNames(sim).includes('createRealtimeAPIClient'), 'no AI client for a call that never connected');
       assert.equal(apiNames(sim).at(-1), 'terminate');
     });

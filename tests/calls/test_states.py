@@ -12,12 +12,13 @@ from bot.calls.models import (
     CallRequest,
     CallState,
     DisconnectedEvent,
+    ErrorEvent,
     FailedEvent,
     ProgressEvent,
     SlackOrigin,
     TranscriptEvent,
 )
-from bot.calls.states import can_move, describe_failure, transition_for
+from bot.calls.states import brought_to, can_move, describe_failure, transition_for
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
 BASE = {"v": 1, "call_id": "c1", "seq": 1, "at": T0}
@@ -72,3 +73,16 @@ def test_failure_words() -> None:
     move = transition_for(call_in(CallState.RINGING), failed)
     assert move is not None and move.reason == "the line was busy (486 Busy Here)"
     assert describe_failure(999, "") == "the call could not be completed (999)"
+
+
+def test_an_error_before_any_dial_ends_the_call_and_later_it_is_only_shown() -> None:
+    error = ErrorEvent.model_validate({**BASE, "event": "error", "data": {"message": "bad custom data: no v"}})
+    move = transition_for(call_in(CallState.STARTING), error)
+    assert move is not None and move.state is CallState.FAILED
+    assert move.reason == "the call was never placed (bad custom data: no v)"
+    assert brought_to(error, call_in(CallState.FAILED, state_reason=move.reason))
+    # Once a dial was heard of, the scenario's own Failed or Disconnected ends the call; the error is only shown.
+    assert transition_for(call_in(CallState.DIALING), error) is None
+    assert not brought_to(error, call_in(CallState.FAILED, state_reason="the line was busy (486 Busy Here)"))
+    assert describe_failure(0, "") == "the call was never placed"
+    assert describe_failure(-1, "Gone") == "the call could not be completed (Gone)"  # VoxEngine gave no code

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from bot.calls.models import CallState
 from bot.sandbox.fake_slack import FakeSlack, Message
@@ -144,13 +145,17 @@ async def test_duplicate_events_are_stored_and_shown_once(
     bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
 ) -> None:
     session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
-    first = await fake_voximplant.send_event(session, "connected", seq=4)
-    again = await fake_voximplant.send_event(session, "connected", seq=4)
+    await fake_voximplant.send_event(session, "connected", seq=4)
+    # A transcript line is shown every time it is announced (unlike a milestone, which a repeat cannot move again),
+    # so only the duplicate check keeps the repeat out of the thread.
+    line = {"role": "agent", "text": "Hello Ana."}
+    first = await fake_voximplant.send_event(session, "transcript", line, seq=5)
+    again = await fake_voximplant.send_event(session, "transcript", line, seq=5)
     assert first.json() == {"ok": True, "duplicate": False}
     assert again.status_code == 200 and again.json() == {"ok": True, "duplicate": True}
     await bot.idle()
-    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking."]
-    assert [seq for seq, _, _ in await bot.store.events(session.call_id)] == [4]
+    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking.", "*Agent:* Hello Ana."]
+    assert [seq for seq, _, _ in await bot.store.events(session.call_id)] == [4, 5]
 
 
 async def test_out_of_order_events_never_move_a_call_backwards(
@@ -199,9 +204,53 @@ async def test_forged_unknown_and_malformed_callbacks_are_refused(
     assert forged.status_code == 401 and missing.status_code == 401
     assert unknown.status_code == 404
     assert [r.status_code for r in malformed] == [422] * 5
-    assert "token" not in forged.text.lower() or "bad callback token" in forged.text
+    assert forged.json() == {"ok": False, "error": "bad callback token"}
+    assert session.custom_data["callback_token"] not in forged.text + missing.text + unknown.text
     await bot.idle()
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.STARTING
     assert await bot.store.events(session.call_id) == []
     assert thread_texts(fake_slack) == []
+
+
+async def test_over_long_texts_are_clipped_not_refused(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    # A refusal is final for the scenario: an over-long last event would be lost, and the call left live.
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    sent = [
+        ("connected", {}),
+        ("transcript", {"role": "callee", "text": "a" * 12_000}),
+        ("error", {"message": "e" * 3_000}),
+        ("disconnected", {"duration_s": 9, "reason": "r" * 150}),
+    ]
+    for event, data in sent:
+        response = await fake_voximplant.send_event(session, event, data)
+        assert response.status_code == 200, response.text
+    stored = {name: data for _, name, data in await bot.store.events(session.call_id)}
+    assert stored["transcript"]["text"] == "a" * 9_999 + "…"
+    assert stored["error"]["message"] == "e" * 1_999 + "…"
+    assert stored["disconnected"]["reason"] == "r" * 99 + "…"
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.ENDED and call.state_reason == "r" * 99 + "…"
+    await eventually(lambda: thread_texts(fake_slack)[-1:] == [":white_check_mark: Call ended after 9s. 1 turn."])
+    assert f"*Callee:* {'a' * 9_999}…" in thread_texts(fake_slack)
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("&amp;" * 2_899, "&" * 2_899),  # Slack escapes `&` in command text; each is `&amp;` again in the message
+        ("a\n" * 1_449, "a\n" * 1_449),  # 1,449 short lines, each quoted with "> "
+    ],
+    ids=["ampersands", "short-lines"],
+)
+async def test_instructions_that_grow_when_quoted_still_fit_the_message(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, typed: str, said: str
+) -> None:
+    # Under Slack's 3,000-character limit as typed, far over it once escaped and quoted: clipped after quoting.
+    session = await place(slack, fake_voximplant, f"{DESTINATION} {typed}")
+    assert session.custom_data["instructions"] == said.strip()  # the agent gets all of it
+    quote = parent_of(fake_slack).blocks[1]["text"]["text"]
+    assert quote.startswith("> ") and quote.endswith("…") and len(quote) <= 3_000
+    assert "&am…" not in quote and not quote.endswith("&…")  # never half an escape

@@ -102,6 +102,7 @@ async def test_call_alone_opens_the_form(bot: Bot, slack: SlackSender, fake_slac
     assert field(view, "instructions")["element"]["multiline"] is True
     assert field(view, "conversation")["element"] == {
         "type": "conversations_select", "action_id": "conversation", "initial_conversation": "C0GENERAL",
+        "response_url_enabled": True,
     }  # fmt: skip
 
 

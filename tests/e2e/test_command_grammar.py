@@ -121,3 +121,43 @@ async def test_a_number_written_without_spaces_is_called_and_the_digits_after_it
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
     data = fake_voximplant.sessions[0].custom_data
     assert (data["destination"], data["instructions"]) == ("+4930123456", "2 Termine absagen")
+
+
+SECOND_PHONE_LINE = "+14155550125"
+
+
+@pytest.fixture
+async def two_phone_lines(bot: Bot) -> None:
+    """A second caller ID for phone calls: with two, only `from` or the default can say which one to use."""
+    await bot.store.add_caller_id(
+        SECOND_PHONE_LINE, label="Sales line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
+    )
+
+
+async def test_from_picks_between_two_caller_ids_for_the_same_channel(
+    two_phone_lines: None, bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant
+) -> None:
+    for typed, expected in [("+1 (415) 555-0125", SECOND_PHONE_LINE), ("415-555-0123", CALLER_ID)]:
+        before = len(fake_voximplant.sessions)
+        response = await slack.command(f"+14155550100 from {typed} hello")
+        assert response.status_code == 200 and response.text == "", response.text
+        await eventually(lambda n=before + 1: len(fake_voximplant.sessions) == n)
+        assert fake_voximplant.sessions[-1].custom_data["caller_id"] == expected
+    # Without `from` and without a default, two candidates are a question, not a guess.
+    answer = (await slack.command("+14155550100 hello")).json()["text"]
+    assert "Say which number to call from" in answer
+
+
+@pytest.fixture
+def default_caller_id(bot_settings: dict[str, Any]) -> None:
+    bot_settings["default_caller_id"] = "+1 (415) 555-0125"  # as people write it; the allowlist keeps E.164
+
+
+async def test_the_default_caller_id_is_used_when_the_command_names_none(
+    default_caller_id: None, two_phone_lines: None, bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant
+) -> None:
+    assert bot.settings.default_caller_id == SECOND_PHONE_LINE
+    response = await slack.command("+14155550100 hello")
+    assert response.status_code == 200 and response.text == "", response.text
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    assert fake_voximplant.sessions[0].custom_data["caller_id"] == SECOND_PHONE_LINE

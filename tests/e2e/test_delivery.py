@@ -6,6 +6,7 @@ so "no faster than one write a second per channel" is checked exactly and the te
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from bot.app import create_app
-from bot.calls.models import Channel
+from bot.calls.models import CallState, Channel
 from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
@@ -25,6 +26,7 @@ from bot.sandbox.slack_requests import SlackSender
 from bot.slack.delivery import MAX_BACKOFF_S
 from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import parent_of, place, thread_texts
+from tests.e2e.test_hang_up import hang_up_button
 from tests.ops.test_operations import metrics
 
 WRITES = ("chat.postMessage", "chat.update")
@@ -324,3 +326,33 @@ async def test_writes_held_for_a_revoked_token_go_out_after_a_restart_with_a_new
         assert await app.state.store.calls_with_pending_slack() == []
     finally:
         await second.stop()
+
+
+@pytest.fixture
+def quick_parent(bot_settings: dict[str, Any]) -> None:
+    bot_settings["slack_parent_timeout_s"] = 0.5
+
+
+async def test_a_call_asked_for_while_slack_is_down_is_not_dialled_late_and_says_so_once_slack_is_back(
+    quick_parent: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    slack_clock: VirtualClock,
+) -> None:  # fmt: skip
+    # Slack answers 503, and its retries wait on the delivery clock, which stands still: Slack stays down.
+    slack_clock.hold()
+    fake_slack.fail_next("chat.postMessage", status=503)
+    response = await slack.command("+14155550100 hello")
+    assert response.status_code == 200 and response.text == ""
+    await asyncio.wait_for(bot.background.idle(), timeout=10)  # the launch gave up waiting for the message
+    [call] = await bot.store.recent_calls()
+    words = "Slack did not take this call's message within 0.5 s (it may be down or slow), so the call was not dialled"
+    assert call.state is CallState.FAILED and call.state_reason == f"{words}; ask again"
+    assert fake_voximplant.requests == []  # nothing was dialled, and nothing will be
+    assert fake_slack.messages == []
+
+    slack_clock.release()  # Slack is back: the queued message, its update and the failure reply go out in order
+    await bot.idle()
+    parent = parent_of(fake_slack)
+    assert "Failed: Slack did not take this call's message" in parent.text
+    assert hang_up_button(parent) is None
+    assert thread_texts(fake_slack) == [f":x: The call failed: {words}; ask again."]
+    assert fake_voximplant.requests == []

@@ -135,3 +135,23 @@ async def test_a_workspace_admin_may_hang_up_when_workspace_admins_are_admins(
     await eventually(lambda: session.control == [{"action": "hangup"}])
     assert len(fake_slack.responses) == 1
     assert [c.params["user"] for c in fake_slack.calls_to("users.info")] == ["U0BOB", "U0OWNER"]
+
+
+async def test_a_hang_up_the_session_refuses_is_said_in_the_thread(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    fake_voximplant.control_answer = {"ok": False, "error": "no call in this session"}
+
+    assert (await press_hang_up(slack, fake_slack, "U0ANA")).status_code == 200
+    warning = ":warning: I couldn't hang up the call (the call's session said: no call in this session). "
+    await eventually(lambda: any(line.startswith(warning) for line in thread_texts(fake_slack)))
+    assert session.control == [{"action": "hangup"}]
+    await bot.idle()
+    # Still under way as far as anyone knows: the call history was asked, and the session has not ended.
+    assert any(r["method"] == "GetCallHistory" for r in fake_voximplant.requests)
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.CONNECTED
+    assert hang_up_button(parent_of(fake_slack)) is not None

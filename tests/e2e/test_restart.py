@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,6 +19,7 @@ from pydantic import TypeAdapter
 
 from bot.app import create_app
 from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
+from bot.calls.service import SESSION_OVERRUN_S, START_MARGIN_S
 from bot.calls.states import transition_for
 from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
@@ -207,3 +208,69 @@ async def test_an_event_stored_just_before_a_crash_is_still_shown(
     await bot.idle()
     assert thread_lines(fake_slack) == [":large_green_circle: Connected. The agent is talking.", "*Agent:* Hi!"]
     assert "Connected" in fake_slack.parents()[0].text
+
+
+def stored_call(call_id: str, state: CallState, *, sent_at: datetime, max_duration_s: int = 600) -> Call:
+    """A call as the store holds it, last moved at `sent_at`."""
+    request = CallRequest(
+        destination="+14155550100", caller_id=CALLER_ID, max_duration_s=max_duration_s,
+        origin=SlackOrigin(team_id="T0SANDBOX", user_id="U0ANA", conversation_id="C0GENERAL"),
+    )  # fmt: skip
+    return Call(id=call_id, request=request, state=state, state_reason="", created_at=sent_at, updated_at=sent_at)
+
+
+async def test_a_call_left_starting_by_a_bot_that_stopped_fails_once_its_start_is_surely_over(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, slack_clock: VirtualClock
+) -> None:
+    # A bot killed during StartScenarios leaves its call `starting`, with no call-history id and nothing heard.
+    settings = make_settings(tmp_path, fake_slack, fake_voximplant, voximplant_timeout_s=0.5, reconcile_every_s=0.05)
+    start_over_s = settings.voximplant_timeout_s + START_MARGIN_S  # past this, no StartScenarios can still be waiting
+    now = datetime.now(UTC)
+    store = await Store.open(settings.database_path)
+    await store.insert_call(stored_call("killed1", CallState.STARTING, sent_at=now - timedelta(minutes=5)),
+                            token_hash="0" * 64)  # fmt: skip
+    young_sent_at = now - timedelta(seconds=start_over_s - 1.5)  # its start is over only 1.5 s from now
+    await store.insert_call(stored_call("killed2", CallState.STARTING, sent_at=young_sent_at), token_hash="1" * 64)
+    await store.close()
+
+    words = "the bot stopped while starting this call; if the phone rang, the call was real (it was not retried)"
+    app = create_app(settings, slack_clock=slack_clock)
+    async with LocalServer(app):
+        await eventually(lambda: [len(fake_slack.thread(p)) for p in fake_slack.parents()] == [1, 1], timeout=10)
+        for parent in fake_slack.parents("C0GENERAL"):
+            assert f"Failed: {words}" in parent.text
+            assert [m.text for m in fake_slack.thread(parent)] == [f":x: The call failed: {words}."]
+        store = app.state.store
+        old, young = await store.call("killed1"), await store.call("killed2")
+        assert old is not None and old.state is CallState.FAILED and old.state_reason == words
+        # The young one was left alone until its StartScenarios could no longer be waiting, then the watchdog took it.
+        assert young is not None and young.state is CallState.FAILED
+        assert young.updated_at >= young_sent_at + timedelta(seconds=start_over_s)
+    assert fake_voximplant.requests == []  # neither was started again
+
+
+async def test_an_unconfirmed_call_whose_end_was_never_heard_is_settled_after_its_session_surely_ended(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, slack_clock: VirtualClock
+) -> None:
+    # StartScenarios' answer was lost, the call's own events came (so it stayed live), then its last event was lost.
+    settings = make_settings(tmp_path, fake_slack, fake_voximplant)
+    long_ago = datetime.now(UTC) - timedelta(seconds=60 + SESSION_OVERRUN_S + 5)
+    store = await Store.open(settings.database_path)
+    await store.insert_call(stored_call("lost1", CallState.STARTING, sent_at=long_ago, max_duration_s=60),
+                            token_hash="0" * 64)  # fmt: skip
+    connected = TypeAdapter[StatusEvent](StatusEvent).validate_python(
+        {"v": 1, "call_id": "lost1", "seq": 3, "event": "connected", "at": long_ago, "data": {}}
+    )
+    await store.record_event(connected, received_at=long_ago, decide=transition_for)
+    await store.mark_announced("lost1", 3)
+    await store.close()
+
+    app = create_app(settings, slack_clock=slack_clock)
+    async with LocalServer(app):
+        call = await app.state.store.call("lost1")
+        assert call is not None and call.state is CallState.FAILED  # settled at start, before any request
+        assert call.state_reason.startswith("its end was never heard, and Voximplant never confirmed the call")
+        await eventually(lambda: [len(fake_slack.thread(p)) for p in fake_slack.parents("C0GENERAL")] == [1])
+        [parent] = fake_slack.parents("C0GENERAL")
+        assert fake_slack.thread(parent)[0].text.startswith(":x: The call failed: its end was never heard")
+    assert fake_voximplant.requests == []  # no call history was asked: there is no id to ask with

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from bot.calls.models import CallState
+from bot.calls.models import CallState, Channel
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
-from bot.sandbox.simulator import ScenarioSimulator
+from bot.sandbox.simulator import SCENARIO, ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from tests.conftest import Bot, eventually
 
@@ -56,6 +58,7 @@ async def test_answered_call_through_the_real_scenario(
         ("+14155550186", "the line was busy (486 Busy Here)"),
         ("+14155550180", "nobody answered (480 Temporarily Unavailable)"),
         ("+14155550160", "the call was declined (603 Decline)"),
+        ("+14155550199", "the phone network could not carry the call (503 Service Unavailable)"),
     ],
 )
 async def test_unanswered_calls_through_the_real_scenario(
@@ -66,3 +69,33 @@ async def test_unanswered_calls_through_the_real_scenario(
     assert state is CallState.FAILED
     assert thread[-1] == f":x: The call failed: {words}."
     assert not any(line.startswith("*Agent:*") for line in thread)
+
+
+async def test_a_scenario_that_refuses_the_call_data_ends_the_call(
+    tmp_path: Path, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    # The scenario uploaded to Voximplant is older than the bot: it knows no WhatsApp, so it refuses the call data.
+    source = SCENARIO.read_text().replace('var CHANNELS = ["pstn", "sip", "user", "whatsapp"];',
+                                          'var CHANNELS = ["pstn", "sip", "user"];')  # fmt: skip
+    assert 'var CHANNELS = ["pstn", "sip", "user"];' in source
+    (tmp_path / "outbound_call.js").write_text(source)
+    await bot.store.add_caller_id(
+        "+14155550124", label="WhatsApp", channels=frozenset({Channel.WHATSAPP}), added_by="test", at=datetime.now(UTC)
+    )
+    runner = ScenarioSimulator(time_scale=0.1, scenario=tmp_path / "outbound_call.js")
+    fake_voximplant.runner = runner
+    try:
+        thread, state = await run_call(
+            "+14155550100 via whatsapp hello", bot, slack, fake_slack, fake_voximplant, runner
+        )
+    finally:
+        await runner.aclose()
+    assert state is CallState.FAILED
+    why = "bad custom data: channel 'whatsapp' is not one of pstn, sip, user"
+    assert thread == [f":x: The call failed: the call was never placed ({why})."]
+    session = fake_voximplant.sessions[0]
+    events = await bot.store.events(session.call_id)
+    assert [name for _, name, _ in events] == ["error", "failed"]  # the scenario's own terminal event came too
+    assert events[1][2] == {"code": 0, "reason": why}
+    assert not any(entry.get("api", "").startswith("call") for entry in session.api_log)  # nothing was dialled
+    assert "Hang up" not in str(fake_slack.parents()[0].blocks)

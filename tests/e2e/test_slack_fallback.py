@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from bot.calls.models import CallState
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.slack_requests import SlackSender
 from tests.conftest import Bot, eventually
+from tests.e2e.test_call_form import field, open_form, values
 
 
 async def test_private_conversation_falls_back_to_dm(
@@ -36,3 +38,53 @@ async def test_nowhere_to_post_means_no_call(
     # are dropped without asking Slack again.
     assert [c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")] == ["C0GONE", "U0ANA"]
     assert fake_voximplant.requests == []
+    # The person who asked is told, through the command's response_url, only to them.
+    assert fake_slack.responses == [
+        {
+            "text": "I couldn't post the call's thread anywhere (is_archived; in a DM: cannot_dm_bot), so I did not "
+            "place the call.",
+            "response_type": "ephemeral",
+            "replace_original": False,
+        }
+    ]
+    [call] = await bot.store.recent_calls()
+    assert call.state is CallState.FAILED and call.state_reason == "its Slack thread could not be posted"
+
+
+async def test_nowhere_to_post_from_the_form_is_said_through_its_response_url(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    fake_slack.channel_errors["C0GONE"] = "is_archived"
+    fake_slack.channel_errors["U0ANA"] = "cannot_dm_bot"
+    view = await open_form(slack, fake_slack)
+    assert field(view, "conversation")["element"]["response_url_enabled"] is True
+    response = await slack.view_submission(view, values(destination="+14155550100", conversation="C0GONE"))
+    assert response.status_code == 200 and response.text == ""
+    await bot.idle()
+    assert fake_voximplant.requests == []
+    assert [r["text"] for r in fake_slack.responses] == [
+        "I couldn't post the call's thread anywhere (is_archived; in a DM: cannot_dm_bot), so I did not place the call."
+    ]
+    assert fake_slack.calls_to("chat.postEphemeral") == []  # the response_url reached them: nothing else was tried
+
+
+async def test_without_a_response_url_the_requester_is_told_where_they_asked(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    # A form submitted without response_urls (a form opened before the select asked for one): chat.postEphemeral
+    # in the conversation, which works where a plain message does not (here, blocks Slack refuses).
+    view = await open_form(slack, fake_slack)
+    fake_slack.fail_next("chat.postMessage", "invalid_blocks")
+    where = field(view, "conversation")
+    older = {**where, "element": {k: v for k, v in where["element"].items() if k != "response_url_enabled"}}
+    submitted = {**view, "blocks": [older if block is where else block for block in view["blocks"]]}
+    response = await slack.view_submission(submitted, values(destination="+14155550100"))
+    assert response.status_code == 200 and response.text == ""
+    await bot.idle()
+    assert fake_voximplant.requests == []
+    [ephemeral] = fake_slack.ephemeral
+    assert ephemeral["channel"] == "C0GENERAL" and ephemeral["user"] == "U0ANA"
+    assert (
+        ephemeral["text"] == "I couldn't post the call's thread anywhere (invalid_blocks), so I did not place the call."
+    )
+    assert fake_slack.responses == []

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+
 import pytest
 
 from bot.calls.models import CallState
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from tests.conftest import Bot, eventually
+from tests.e2e.test_call_flow import parent_of, thread_texts
+from tests.e2e.test_hang_up import hang_up_button, press_hang_up
 
 
 async def failed_thread(bot: Bot, slack: SlackSender, fake_slack: FakeSlack) -> str:
@@ -78,3 +84,44 @@ async def test_unreachable_voximplant_dials_nothing(
 ):
     text = await failed_thread(bot, slack, fake_slack)
     assert "could not be reached" in text and "nothing was dialled" in text
+
+
+@pytest.fixture
+def patient_bot(bot_settings: dict[str, object]) -> None:
+    bot_settings["voximplant_timeout_s"] = 60.0  # only the test decides when StartScenarios answers
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
+async def test_a_start_that_fails_after_the_call_began_keeps_the_call_live(
+    patient_bot: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    simulator: ScenarioSimulator,
+) -> None:  # fmt: skip
+    answer = asyncio.Event()
+    fake_voximplant.fail_next(status=500, start_anyway=True, until=answer)  # the session runs; its answer is lost
+    response = await slack.command("+14155550177 for 1m stay on the line")  # answered, on the line until 1 minute
+    assert response.status_code == 200 and response.text == ""
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    session = fake_voximplant.sessions[0]
+    connected = ":large_green_circle: Connected. The agent is talking."
+    await eventually(lambda: connected in thread_texts(fake_slack), timeout=15)
+
+    answer.set()  # only now does StartScenarios answer, with HTTP 500
+    note = ":warning: Voximplant did not confirm the call (Voximplant had an internal error (HTTP 500)), but the call"
+    await eventually(lambda: any(line.startswith(note) for line in thread_texts(fake_slack)))
+    await bot.idle()
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.CONNECTED and call.access_url is None
+    assert hang_up_button(parent_of(fake_slack)) is not None  # the call goes on: the parent says so
+    assert "Failed" not in parent_of(fake_slack).text
+    assert (await press_hang_up(slack, fake_slack, "U0ANA")).status_code == 200
+    await eventually(lambda: len(fake_slack.responses) == 1)
+    assert fake_slack.responses[0]["text"].startswith("Voximplant never confirmed this call, so I have no way to reach")
+
+    # The call's end is still heard and shown: it is not a failed call whose later events are ignored.
+    await eventually(lambda: session.exit_code is not None, timeout=30)
+    await bot.idle()
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.ENDED and call.state_reason == "max_duration"
+    assert "failed" not in [to for _, to, _ in await bot.store.transitions(call.id)]
+    assert thread_texts(fake_slack)[-1].startswith(":white_check_mark: Call ended after 1m 00s.")
+    assert len(fake_voximplant.requests) == 1  # never started twice

@@ -1,0 +1,37 @@
+"""The fake Slack refuses what Slack refuses, so tests see the failures the bot must survive."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.sandbox.fake_slack import FakeSlack
+from tests.conftest import BOT_TOKEN
+
+
+@pytest.fixture
+async def client(fake_slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
+    async with aiohttp.ClientSession() as session:
+        yield AsyncWebClient(token=BOT_TOKEN, base_url=f"{fake_slack.url}/api/", session=session)  # type: ignore[attr-defined]
+
+
+def section(length: int) -> list[dict[str, object]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * length}}]
+
+
+async def test_a_section_over_3000_characters_is_invalid_blocks(client: AsyncWebClient, fake_slack: FakeSlack) -> None:
+    posted = await client.chat_postMessage(channel="C0GENERAL", text="fits", blocks=section(3_000))
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(channel="C0GENERAL", text="too long", blocks=section(3_001))
+    assert refused.value.response["error"] == "invalid_blocks"
+    assert refused.value.response["response_metadata"]["messages"] == [
+        "[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]"
+    ]
+    with pytest.raises(SlackApiError) as update_refused:
+        await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="too long", blocks=section(3_001))
+    assert update_refused.value.response["error"] == "invalid_blocks"
+    assert [m.text for m in fake_slack.messages] == ["fits"]  # nothing refused was kept
