@@ -108,14 +108,7 @@ MAX_SECTION_TEXT = 3000  # Slack refuses a message whose section text is longer 
 def _quote(text: str) -> str:
     """`text` escaped and quoted line by line, then cut to what a section holds: escaping (`&` is `&amp;`) and the
     `> ` before each line can make a text several times longer than it was typed."""
-    quoted = "\n".join(f"> {line}" for line in texts.escape(text).splitlines() or [""])
-    if len(quoted) <= MAX_SECTION_TEXT:
-        return quoted
-    cut = quoted[: MAX_SECTION_TEXT - 1]
-    entity = cut.rfind("&")
-    if entity >= len(cut) - len("&amp;") and ";" not in cut[entity:]:
-        cut = cut[:entity]  # never half an escape: `&am…` would show as typed
-    return cut + "…"
+    return clip("\n".join(f"> {line}" for line in texts.escape(text).splitlines() or [""]), MAX_SECTION_TEXT)
 
 
 # -- the call form and the usage card ---------------------------------------------------------------------------
