@@ -529,6 +529,12 @@ def choose_channel(draft: CallDraft, picked: Channel | None = None) -> Channel:
 
 
 def check_instructions(text: str) -> str:
+    if not text.strip():
+        raise Refusal(
+            "Say what the agent should tell the person you call, e.g. "
+            "`/call +14155550100 remind Ana the review moved to 3pm`.",
+            field="instructions",
+        )
     if len(text) > MAX_INSTRUCTIONS:
         raise Refusal(
             f"The instructions are {len(text)} characters long; keep them under {MAX_INSTRUCTIONS}.",

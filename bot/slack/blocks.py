@@ -174,7 +174,7 @@ def call_modal(
         FieldId.INSTRUCTIONS, texts.PLACEHOLDER_INSTRUCTIONS, prefill.instructions, max_length=MAX_INPUT
     )
     instructions["multiline"] = True
-    blocks.append(_input(FieldId.INSTRUCTIONS, texts.LABEL_INSTRUCTIONS, instructions, optional=True))
+    blocks.append(_input(FieldId.INSTRUCTIONS, texts.LABEL_INSTRUCTIONS, instructions))
     # response_url_enabled: the submission brings a response_url for the chosen conversation, through which the
     # person can be told what happened even where the bot cannot post.
     where: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""`/call`: parse the text, refuse with a reason or place the call; without a destination, open the form."""
+"""`/call`: parse the text, then refuse with a reason, place the call, or open the form for what is missing."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bot.calls.models import SlackOrigin
 from bot.errors import Refusal
 from bot.logs import bind_call
 from bot.slack import admin, blocks, modals, texts
+from bot.slack.api_errors import error_code
 from bot.slack.deps import Deps
 from bot.slack.ids import ModalContext
 
@@ -34,15 +35,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(text=reply, response_type="ephemeral")
             return
         draft = parse_command(text, deps.default_region)
-        if draft.destination is None:
-            # The trigger expires 3 s after the person pressed enter: views.open comes before anything slow.
+        if draft.destination is None or not draft.instructions:
+            # Partial input opens the form with what was typed. The trigger expires 3 s after the person pressed
+            # enter: views.open comes before anything slow.
             context = ModalContext(conversation_id=command.get("channel_id") or None)
             try:
                 await modals.open_call_modal(
                     client, deps, trigger_id=command.get("trigger_id", ""), draft=draft, context=context
                 )
             except SlackApiError as error:
-                why = error.response.get("error", "unknown error")
+                why = error_code(error, "unknown error")
                 log.warning("could not open the call form: %s", why)
                 await ack(text=texts.MODAL_FAILED.format(why=why), response_type="ephemeral")
                 return

@@ -44,6 +44,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.calls.models import Call
 from bot.logs import bind_call
 from bot.slack import blocks, texts
+from bot.slack.api_errors import error_code
 from bot.slack.pacing import Clock, MonotonicClock, Pacer
 from bot.store import OutboxRow, Store
 
@@ -81,12 +82,6 @@ AUTH_REFUSED = frozenset(
 
 
 # -- retry rules: each answers one question about a failed write --------------------------------------------------
-
-
-def error_code(error: SlackApiError) -> str:
-    """Slack's error code; "" when the answer was not Slack's JSON (a proxy's text/plain 502 keeps its body as str)."""
-    data = error.response.data
-    return str(data.get("error") or "") if isinstance(data, dict) else ""
 
 
 def is_rate_limited(error: SlackApiError) -> bool:

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import DirectoryError
+from bot.slack.api_errors import error_code
 
 PAGE_SIZE = 200
 T = TypeVar("T")
@@ -77,7 +78,7 @@ class SlackDirectory:
         try:
             response = await self._client.users_info(user=user_id)
         except SlackApiError as error:
-            raise DirectoryError(str(error.response.get("error", "unknown_error"))) from None
+            raise DirectoryError(error_code(error, "unknown_error")) from None
         user = response.get("user") or {}
         admin = bool(
             not user.get("deleted") and (user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
@@ -101,13 +102,13 @@ class SlackDirectory:
                 if cursor is None:
                     return frozenset(members)
         except SlackApiError as error:
-            raise DirectoryError(str(error.response.get("error", "unknown_error"))) from None
+            raise DirectoryError(error_code(error, "unknown_error")) from None
 
     async def _usergroup(self, group_id: str) -> frozenset[str]:
         try:
             response = await self._client.usergroups_users_list(usergroup=group_id)
         except SlackApiError as error:
-            raise DirectoryError(str(error.response.get("error", "unknown_error"))) from None
+            raise DirectoryError(error_code(error, "unknown_error")) from None
         return frozenset(response.get("users") or [])
 
     def _fresh(self, fetched_at: float) -> bool:

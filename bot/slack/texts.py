@@ -20,6 +20,7 @@ USAGE_EXAMPLES = (
     ("/call alice via user say the build is green", "a user of the Voximplant app"),
     ("/call +14155550100 via whatsapp say hello", "a WhatsApp call"),
     ("/call say hello", "no destination: opens the form, filled in"),
+    ("/call +14155550100", "nothing for the agent to say: opens the form to ask"),
 )
 USAGE_FOOTER = (
     "Options go right after the destination, in any order. Emergency, short and premium-rate numbers are never "

@@ -45,10 +45,10 @@ def values(
     channel: str | None = None,
     caller_id: str | None = None,
     duration: str | None = None,
-    instructions: str | None = None,
+    instructions: str | None = "say hello",
     conversation: str | None = "C0GENERAL",
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """`view.state.values` as Slack sends them on submit."""
+    """`view.state.values` as Slack sends them on submit (Slack sends no form without its required instructions)."""
 
     def option(value: str | None) -> dict[str, Any] | None:
         return {"text": {"type": "plain_text", "text": value, "emoji": True}, "value": value} if value else None
@@ -115,6 +115,19 @@ async def test_partial_command_opens_the_form_filled_in(bot: Bot, slack: SlackSe
     assert field(view, "instructions")["element"]["initial_value"] == "remind Ana about the review"
 
 
+async def test_a_number_without_instructions_opens_the_form_to_say_what_the_agent_should_say(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    response = await slack.command("+1 (415) 555-0100 via phone")
+    assert response.status_code == 200 and response.text == ""
+    view = opened(fake_slack)
+    assert field(view, "destination")["element"]["initial_value"] == "+1 (415) 555-0100"
+    assert "initial_value" not in field(view, "instructions")["element"]
+    assert not field(view, "instructions").get("optional")  # Slack asks for it before the form can be sent
+    await bot.idle()
+    assert fake_voximplant.requests == [] and await bot.store.recent_calls() == []
+
+
 async def test_help_is_a_usage_card(bot: Bot, slack: SlackSender, fake_slack: FakeSlack) -> None:
     response = await slack.command("help")
     body = response.json()
@@ -137,6 +150,15 @@ async def test_a_form_that_cannot_open_is_explained(
     assert body["response_type"] == "ephemeral"
     assert f"I couldn't open the call form ({error})" in body["text"] and "/call +14155550100" in body["text"]
     assert fake_slack.views == []
+
+
+async def test_a_form_slack_fails_to_open_with_a_non_json_answer_is_explained(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack
+) -> None:
+    fake_slack.fail_next("views.open", status=502, text="Bad Gateway")  # a proxy's answer, not Slack's JSON
+    body = (await slack.command("say hi")).json()
+    assert body["response_type"] == "ephemeral"
+    assert "I couldn't open the call form (unknown error)" in body["text"]
 
 
 async def test_a_trigger_opens_one_form_only(bot: Bot, slack: SlackSender, fake_slack: FakeSlack) -> None:
@@ -199,6 +221,7 @@ async def test_sip_destination_uses_a_sip_caller_id(
         ({"destination": "+14155550100", "duration": "30"}, {"duration": "at most 10 minutes"}),
         ({"destination": "+14155550100", "channel": "whatsapp"}, {"caller_id": "for WhatsApp calls"}),
         ({"destination": "+14155550100", "instructions": "x" * 3001}, {"instructions": "3001 characters"}),
+        ({"destination": "+14155550100", "instructions": "  "}, {"instructions": "Say what the agent should tell"}),
         ({"destination": "+14155550100", "conversation": None}, {"conversation": "Choose the conversation"}),
     ],
 )
