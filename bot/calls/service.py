@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _EVENT = TypeAdapter[StatusEvent](StatusEvent)
 MAX_INSTRUCTIONS = 3000
+MISSING_INSTRUCTIONS = "Say what the agent should tell the person you call"
 HANG_UP_NOT_YOURS = "Only <@{requester}> (who placed this call) or a callbot admin can hang it up."
 HANG_UP_OVER = "This call has already ended; there is nothing to hang up."
 HANG_UP_TOO_EARLY = "The call is still being set up, so it cannot be hung up yet. Try again in a few seconds."
@@ -531,8 +532,7 @@ def choose_channel(draft: CallDraft, picked: Channel | None = None) -> Channel:
 def check_instructions(text: str) -> str:
     if not text.strip():
         raise Refusal(
-            "Say what the agent should tell the person you call, e.g. "
-            "`/call +14155550100 remind Ana the review moved to 3pm`.",
+            f"{MISSING_INSTRUCTIONS}, e.g. `/call +14155550100 remind Ana the review moved to 3pm`.",
             field="instructions",
         )
     if len(text) > MAX_INSTRUCTIONS:

@@ -11,7 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.calls.grammar import parse_command
 from bot.calls.models import SlackOrigin
-from bot.errors import Refusal
+from bot.calls.service import MISSING_INSTRUCTIONS
+from bot.errors import Refusal, Refusals
 from bot.logs import bind_call
 from bot.slack import admin, blocks, modals, texts
 from bot.slack.api_errors import error_code
@@ -35,9 +36,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(text=reply, response_type="ephemeral")
             return
         draft = parse_command(text, deps.default_region)
-        if draft.destination is None or not draft.instructions:
-            # Partial input opens the form with what was typed. The trigger expires 3 s after the person pressed
-            # enter: views.open comes before anything slow.
+
+        async def open_form() -> None:
+            # The trigger expires 3 s after the person pressed enter: views.open comes before anything slow.
             context = ModalContext(conversation_id=command.get("channel_id") or None)
             try:
                 await modals.open_call_modal(
@@ -49,6 +50,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 await ack(text=texts.MODAL_FAILED.format(why=why), response_type="ephemeral")
                 return
             await ack()
+
+        if draft.destination is None:
+            await open_form()
             return
         origin = SlackOrigin(
             team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"],
@@ -58,8 +62,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
             request = await deps.calls.vet(draft, origin)
             call, token = await deps.calls.create(request)
         except Refusal as refusal:
-            await ack(text=refusal.text, response_type="ephemeral")
+            if _only_the_words_are_missing(refusal):
+                await open_form()  # the rest reads well: the form asks what the agent should say
+            else:
+                await ack(text=refusal.text, response_type="ephemeral")
             return
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()
         deps.background.spawn(deps.calls.launch(call, token), key=call.id, name=f"launch call {call.id}")
+
+
+def _only_the_words_are_missing(refusal: Refusal) -> bool:
+    """True when the one thing wrong with a typed call is that it says nothing for the agent to say."""
+    each = refusal.each if isinstance(refusal, Refusals) else [refusal]
+    return all(r.field == "instructions" and r.text.startswith(MISSING_INSTRUCTIONS) for r in each)
