@@ -28,6 +28,7 @@ may show that reply twice. We prefer a rare repeated line to a lost one; `chat.u
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -135,6 +136,9 @@ class Delivery:
         # Calls whose message could be posted neither in their conversation nor in a DM, since this start, with
         # Slack's reasons: their later writes are dropped at once instead of asking Slack again for each batch.
         self._nowhere: dict[str, str] = {}
+        # What each live call's parent message shows in Slack now (since this start), so an update that would
+        # change nothing is not sent: chat.update is rate-limited per workspace, and a call sends several.
+        self._shown: dict[str, int] = {}
 
     # -- queueing ------------------------------------------------------------------------------------------------
 
@@ -324,6 +328,7 @@ class Delivery:
         row_id = row.id if row is not None else None
         await self._store.parent_posted(call.id, row_id, channel=answer["channel"], ts=answer["ts"], note=note,
                                         at=self._wall_clock())  # fmt: skip
+        self._shown[call.id] = _fingerprint(message)
         if row_id is not None:
             self._settle_parent(row_id, posted=True)
         return True
@@ -331,12 +336,20 @@ class Delivery:
     async def _update_parent(self, call: Call) -> bool:
         """Refresh the parent; if Slack finds it too long, send it once more with its texts clipped, else drop it."""
         message = blocks.call_message(call, now=self._wall_clock())
+        shown = _fingerprint(message)
+        if self._shown.get(call.id) == shown:
+            return True  # Slack shows exactly this already (requested, starting and dialing all read "Dialing…")
         where = {"channel": call.slack_channel, "ts": call.slack_ts}
         try:
-            return await self._write(call, self._client.chat_update, too_long_raises=True, **where, **message)
+            sent = await self._write(call, self._client.chat_update, too_long_raises=True, **where, **message)
         except _TooLong:
             log.warning("call %s: Slack found its message too long; updating it with shortened texts", call.id)
-            return await self._write(call, self._client.chat_update, **where, **blocks.shortened(message))
+            sent = await self._write(call, self._client.chat_update, **where, **blocks.shortened(message))
+        if sent and call.is_live:
+            self._shown[call.id] = shown
+        else:
+            self._shown.pop(call.id, None)  # its last update: nothing is compared with it again
+        return sent
 
     def _settle_parent(self, row_id: int, *, posted: bool) -> None:
         waiter = self._parents.get(row_id)
@@ -385,12 +398,14 @@ class Delivery:
         origin = call.request.origin
         if call.slack_channel is None or call.slack_channel.startswith("D"):
             return False
+        message = blocks.call_message(call, now=self._wall_clock())
         try:
             answer = await self._send(origin.user_id, self._client.chat_postMessage, channel=origin.user_id,
-                                      **blocks.call_message(call, now=self._wall_clock()))  # fmt: skip
+                                      **message)  # fmt: skip
         except SlackApiError as error:
             log.error("call %s: could not move to a DM either (%s)", call.id, error_code(error))
             return False
+        self._shown[call.id] = _fingerprint(message)
         note = texts.MOVED_TO_DM.format(conversation=call.slack_channel, why=code)
         # The note is queued ahead of every pending write (rank 0), so it opens the DM thread.
         await self._store.parent_posted(call.id, None, channel=answer["channel"], ts=answer["ts"], note=note,
@@ -458,6 +473,10 @@ class Delivery:
 
 class _TooLong(Exception):
     """Slack said msg_too_long: the text must go in smaller parts."""
+
+
+def _fingerprint(message: dict[str, Any]) -> int:
+    return hash(json.dumps(message, sort_keys=True))
 
 
 def _reply_batch(rows: list[OutboxRow]) -> list[OutboxRow]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import httpx
@@ -90,6 +91,12 @@ async def test_answered_call_fills_the_thread(
     assert [t[1] for t in await bot.store.transitions(call.id)] == [
         "starting", "dialing", "ringing", "connected", "ended"
     ]  # fmt: skip
+    # The parent is updated only when what it shows changes: starting and dialing read "Dialing…" as posted.
+    await bot.idle()
+    shown = [fake_slack.calls_to("chat.postMessage")[0].params["text"]]
+    shown += [update.params["text"] for update in fake_slack.calls_to("chat.update")]
+    assert shown[0].endswith("Dialing…") and shown[-1].endswith("Ended after 1m 12s")
+    assert all(before != after for before, after in itertools.pairwise(shown)), shown
 
 
 async def test_each_call_gets_its_own_callback_token(
