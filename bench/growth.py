@@ -135,11 +135,11 @@ async def _plans(store: Store, queries: HotQueries, path: Path) -> dict[str, lis
         grown = {t for t in tables if probe.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] >= calls // 2}
         for name, query in queries.queries().items():
             statements: list[str] = []
-            await store._run(db.set_trace_callback, statements.append)
+            db.set_trace_callback(statements.append)
             try:
                 await query()
             finally:
-                await store._run(db.set_trace_callback, None)
+                db.set_trace_callback(None)
             lines: list[str] = []
             for sql in statements:
                 if not _SEARCHES.match(sql):

@@ -24,6 +24,7 @@ from bot.sandbox.fake_slack import FakeSlack, Fault
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
+from bot.slack.blocks import MIN_ELAPSED_S
 from bot.store import Store
 from tests.conftest import CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import place
@@ -178,8 +179,9 @@ async def test_a_delivery_worker_the_watchdog_started_logs_with_the_call_id(
     await fake_voximplant.send_event(session, "connected")
     await bot.idle()
     # From now on only the watchdog (a task about no call) queues writes: its refresh of the parent meets a 503.
+    # (A refresh is sent once it changes the parent: when the elapsed time shows, MIN_ELAPSED_S after placing.)
     fake_slack.fail_next("chat.update", status=503)
-    await eventually(lambda: logged(json_log, "Slack chat_update to C0GENERAL failed"))
+    await eventually(lambda: logged(json_log, "Slack chat_update to C0GENERAL failed"), timeout=MIN_ELAPSED_S + 5)
     lines = logged(json_log, "Slack chat_update to C0GENERAL failed")
     assert [line.get("call_id") for line in lines] == [session.call_id]
 
