@@ -183,7 +183,8 @@ async def test_a_delivery_worker_the_watchdog_started_logs_with_the_call_id(
     fake_slack.fail_next("chat.update", status=503)
     await eventually(lambda: logged(json_log, "Slack chat_update to C0GENERAL failed"), timeout=MIN_ELAPSED_S + 5)
     lines = logged(json_log, "Slack chat_update to C0GENERAL failed")
-    assert [line.get("call_id") for line in lines] == [session.call_id]
+    # One line for the 503; after a wait past the fake's keep-alive, also one for a connection it had closed.
+    assert lines and {line.get("call_id") for line in lines} == {session.call_id}
 
 
 async def test_the_hang_up_button_and_reconciliation_log_with_the_call_id(
