@@ -34,7 +34,8 @@ CHANNEL = "C0GENERAL"
 OUTCOMES = """Destinations choose what happens (last four digits):
   …0100 or anything else  answered, the agent talks, the callee hangs up after 5 s
   …0186 busy   …0180 no answer   …0187 gives up ringing   …0160 declined   …0199 network failure
-  …0144 no such number   …0177 answered and stays on the line   …0166 the Voice AI fails"""
+  …0144 no such number   …0177 answered and stays on the line
+  …0166 the Voice AI fails mid-call   …0165 the Voice AI cannot start"""
 
 
 async def run_sandbox(

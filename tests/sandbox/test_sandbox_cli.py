@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -47,3 +48,11 @@ async def test_a_busy_number_and_a_refusal_are_shown(tmp_path: Path) -> None:
     assert ":x: The call failed:" in out and "busy" in out
     assert "(only you see this)" in out and "emergency" in out.lower()
     assert "Only /call is known here" in out
+
+
+def test_the_sandbox_names_every_outcome_the_simulator_scripts() -> None:
+    from bot.sandbox.run import OUTCOMES
+
+    scripted = re.findall(r"digits: '(\d{4})'", (ROOT / "scenarios" / "simulator" / "outcomes.js").read_text())
+    assert len(scripted) >= 9, scripted  # the simulator's table was read
+    assert [digits for digits in scripted if f"…{digits}" not in OUTCOMES] == []
