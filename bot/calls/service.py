@@ -78,8 +78,9 @@ HANG_UP_UNCONFIRMED = (
 class CallObserver(Protocol):
     """What the Slack side does when a call is created or changes; the domain knows nothing more of Slack."""
 
-    async def call_created(self, call: Call) -> bool:
-        """Show a new call; False if it could not be shown anywhere (then it is not placed)."""
+    async def call_created(self, call: Call, *, within_s: float | None = None) -> bool:
+        """Show a new call; False if it could not be shown anywhere (then it is not placed). TimeoutError when the
+        place it is shown in has not taken it `within_s` after it was sent (it is still shown later)."""
         ...
 
     async def call_moved(self, call: Call, transition: Transition) -> None: ...
@@ -291,7 +292,7 @@ class CallService:
             # A phone that rings minutes after it was asked for surprises everyone: past the bound, the call fails
             # undialled. Its message stays queued, so the thread shows the failure once Slack takes it.
             try:
-                shown = await asyncio.wait_for(self.observer.call_created(call), self._policy.show_timeout_s)
+                shown = await self.observer.call_created(call, within_s=self._policy.show_timeout_s)
             except TimeoutError:
                 why = NOT_SHOWN_IN_TIME.format(seconds=self._policy.show_timeout_s)
                 return await self._move(call, Transition(CallState.FAILED, why))

@@ -31,7 +31,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -131,7 +131,7 @@ class Delivery:
         self.broadcast_summary = broadcast_summary
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
-        self._parents: dict[int, asyncio.Future[bool]] = {}
+        self._parents: dict[int, _ParentWait] = {}
         self._token_refused: str | None = None  # Slack's error code while it refuses the bot token
         # Calls whose message could be posted neither in their conversation nor in a DM, since this start, with
         # Slack's reasons: their later writes are dropped at once instead of asking Slack again for each batch.
@@ -142,14 +142,23 @@ class Delivery:
 
     # -- queueing ------------------------------------------------------------------------------------------------
 
-    async def post_parent(self, call: Call) -> bool:
-        """Queue the call's parent message and wait until it is in Slack; False if it could be posted nowhere."""
+    async def post_parent(self, call: Call, *, within_s: float | None = None) -> bool:
+        """Queue the call's parent message and wait until it is in Slack; False if it could be posted nowhere.
+
+        With `within_s`, raise TimeoutError when Slack has not taken it that long after it first had its turn in the
+        channel: waiting behind the channel's other writes (our own pacing) does not count; Slack's trouble (5xx,
+        unreachable, Retry-After holds after the first try) does.
+        The message stays queued either way.
+        """
         row_id = await self._store.enqueue_slack(call.id, Kind.PARENT, {}, at=self._wall_clock(), rank=0)
-        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._parents[row_id] = waiter
+        wait = _ParentWait(asyncio.get_running_loop().create_future(), asyncio.Event())
+        self._parents[row_id] = wait
         self._kick(call.id)
         try:
-            return await waiter
+            if within_s is None:
+                return await wait.posted
+            await wait.sending.wait()
+            return await asyncio.wait_for(wait.posted, within_s)
         finally:
             self._parents.pop(row_id, None)
 
@@ -302,10 +311,12 @@ class Delivery:
 
     async def _post_parent(self, call: Call, row: OutboxRow | None) -> bool:
         origin = call.request.origin
+        wait = self._parents.get(row.id) if row is not None else None
+        sending = wait.sending if wait is not None else None
         message = blocks.call_message(call, now=self._wall_clock())
         note = None
         try:
-            answer = await self._send(origin.conversation_id, self._client.chat_postMessage,
+            answer = await self._send(origin.conversation_id, self._client.chat_postMessage, sending=sending,
                                       channel=origin.conversation_id, thread_ts=origin.thread_ts,
                                       **message)  # fmt: skip
         except SlackApiError as error:
@@ -352,9 +363,9 @@ class Delivery:
         return sent
 
     def _settle_parent(self, row_id: int, *, posted: bool) -> None:
-        waiter = self._parents.get(row_id)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(posted)
+        wait = self._parents.get(row_id)
+        if wait is not None and not wait.posted.done():
+            wait.posted.set_result(posted)
 
     async def _post_reply(self, call: Call, batch: list[OutboxRow]) -> bool:
         text = "\n".join(str(row.body["text"]) for row in batch)
@@ -412,11 +423,18 @@ class Delivery:
                                         at=self._wall_clock())  # fmt: skip
         return True
 
-    async def _send(self, where: str, method: SlackMethod, **kwargs: Any) -> dict[str, Any]:
-        """One Slack call, paced; retried through 429s, 5xx, connection errors and a refused token; raises the rest."""
+    async def _send(
+        self, where: str, method: SlackMethod, *, sending: asyncio.Event | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """One Slack call, paced; retried through 429s, 5xx, connection errors and a refused token; raises the rest.
+
+        `sending` is set once the call has its first turn in the channel: from then on, waiting is Slack's doing.
+        """
         failures = 0
         while True:
             await self._pacer.turn(where)
+            if sending is not None:
+                sending.set()
             try:
                 response = await method(**kwargs)
             except SlackApiError as error:
@@ -469,6 +487,14 @@ class Delivery:
         if self._token_refused is not None:
             log.info("Slack accepts callbot's bot token again; held writes resume")
             self._token_refused = None
+
+
+@dataclass(frozen=True, slots=True)
+class _ParentWait:
+    """A launch waiting for its call's parent message: `sending` once it leaves the queue, `posted` with the outcome."""
+
+    posted: asyncio.Future[bool]
+    sending: asyncio.Event
 
 
 class _TooLong(Exception):

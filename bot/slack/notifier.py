@@ -22,8 +22,8 @@ class SlackCallView:
     def __init__(self, delivery: Delivery) -> None:
         self._delivery = delivery
 
-    async def call_created(self, call: Call) -> bool:
-        if await self._delivery.post_parent(call):
+    async def call_created(self, call: Call, *, within_s: float | None = None) -> bool:
+        if await self._delivery.post_parent(call, within_s=within_s):
             return True
         # No thread anywhere: the person who asked still hears why nothing happens.
         why = self._delivery.why_nowhere(call.id) or "Slack refused it"

@@ -333,6 +333,27 @@ def quick_parent(bot_settings: dict[str, Any]) -> None:
     bot_settings["slack_parent_timeout_s"] = 0.5
 
 
+async def test_a_call_waiting_its_turn_in_a_busy_channel_is_dialled_once_shown_not_failed(
+    quick_parent: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    slack_clock: VirtualClock,
+) -> None:  # fmt: skip
+    # Slack is healthy; the channel just took a write, so the next one waits for its paced turn.
+    first = await place(slack, fake_voximplant, "+14155550100 first")
+    await bot.idle()
+    slack_clock.hold()  # the next turn comes only when the clock moves: far past the 0.5 s bound, in real time
+    await fake_voximplant.send_event(first, "transcript", {"role": "agent", "text": "Hello"})
+    await eventually(lambda: thread_texts(fake_slack) == ["*Agent:* Hello"])  # it took this second's turn
+    response = await slack.command("+14155550101 second")
+    assert response.status_code == 200 and response.text == ""
+    await asyncio.sleep(1.0)
+    [second, _] = await bot.store.recent_calls()
+    assert second.state is CallState.REQUESTED and len(fake_voximplant.sessions) == 1  # waiting, not failed
+    slack_clock.release()
+    await eventually(lambda: len(fake_voximplant.sessions) == 2)  # shown, then dialled
+    call = await bot.store.call(second.id)
+    assert call is not None and call.state is CallState.STARTING
+
+
 async def test_a_call_asked_for_while_slack_is_down_is_not_dialled_late_and_says_so_once_slack_is_back(
     quick_parent: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
     slack_clock: VirtualClock,
