@@ -27,7 +27,6 @@ from bot import routes, slack
 from bot.calls.numbers import number_types
 from bot.calls.permissions import Limits, Permissions
 from bot.calls.service import CallPolicy, CallService, utc_now
-from bot.logs import bound_call
 from bot.metrics import CountingRateLimitRetryHandler, Metrics, RequestCounter, metrics_route
 from bot.settings import Settings
 from bot.slack.delivery import Delivery
@@ -195,11 +194,7 @@ async def _watch(calls: CallService, delivery: Delivery, settings: Settings) -> 
     while True:
         await asyncio.sleep(settings.reconcile_every_s)
         try:
-            # CallService.reconcile_stale, one call at a time here so each call's log lines carry its id.
-            quiet_since = calls.now() - timedelta(seconds=settings.reconcile_after_s)
-            for call in await calls.store.stale_calls(quiet_since=quiet_since):
-                with bound_call(call.id):
-                    await calls.reconcile(call)
+            await calls.reconcile_stale(timedelta(seconds=settings.reconcile_after_s))
             await calls.settle_unconfirmed()
             for call in await calls.store.shown_live_calls():
                 await delivery.update(call)

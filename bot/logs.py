@@ -22,6 +22,7 @@ _call_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("call_id",
 # they would slip into a message or a traceback.
 _SECRET = re.compile(
     r"(xox[abposr]-[\w-]+|xapp-[\w-]+|Bearer\s+[\w.~+/=-]+|eyJ[\w-]+\.[\w-]+\.[\w-]+|sk-[\w-]{8,}"
+    r"|hooks\.slack\.com/[\w/-]+"  # a slash command's or a form's response_url: it can post as the bot
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$))",
     re.DOTALL,
 )
@@ -96,5 +97,6 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # httpx logs every request's full URL at INFO: one line per StartScenarios, and a session's access URL (a
     # secret) once Hang up posts to it. Its warnings still show.
-    for chatty in ("httpx", "httpcore"):
+    # slack_sdk's webhook client logs a response_url (which can post as the bot) at DEBUG.
+    for chatty in ("httpx", "httpcore", "slack_sdk.webhook"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -384,7 +384,7 @@ class Store:
     ) -> EventOutcome | None:
         """Store `event` once and apply the transition `decide` picks, in one transaction; None for an unknown call.
 
-        `decide` runs on the database thread, inside the transaction: it must be quick and must not block.
+        `decide` runs inside the transaction: it must be quick, and it cannot await.
         """
 
         def record(db: sqlite3.Connection) -> EventOutcome | None:

@@ -41,6 +41,7 @@ from bot.calls.policy import resolve_caller_id
 from bot.calls.reconcile import verdict
 from bot.calls.states import Transition, brought_to, transition_for
 from bot.errors import EventRejected, Refusal, Refusals, VoximplantError
+from bot.logs import bound_call
 from bot.store import EventOutcome, Store
 from bot.voximplant import VoximplantClient
 
@@ -415,7 +416,8 @@ class CallService:
         """Reconcile each live call that has heard nothing for `quiet_for`; returns how many were settled."""
         settled = 0
         for call in await self.store.stale_calls(quiet_since=self._clock() - quiet_for):
-            settled += await self.reconcile(call)
+            with bound_call(call.id):  # each call's log lines carry its id
+                settled += await self.reconcile(call)
         return settled
 
     async def reconcile(self, call: Call) -> bool:

@@ -11,7 +11,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.calls.grammar import parse_command
 from bot.calls.models import SlackOrigin
-from bot.calls.service import MISSING_INSTRUCTIONS
 from bot.errors import Refusal, Refusals
 from bot.logs import bind_call
 from bot.slack import admin, blocks, modals, texts
@@ -62,7 +61,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             request = await deps.calls.vet(draft, origin)
             call, token = await deps.calls.create(request)
         except Refusal as refusal:
-            if _only_the_words_are_missing(refusal):
+            if not draft.instructions.strip() and _only_about_the_instructions(refusal):
                 await open_form()  # the rest reads well: the form asks what the agent should say
             else:
                 await ack(text=refusal.text, response_type="ephemeral")
@@ -72,7 +71,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         deps.background.spawn(deps.calls.launch(call, token), key=call.id, name=f"launch call {call.id}")
 
 
-def _only_the_words_are_missing(refusal: Refusal) -> bool:
-    """True when the one thing wrong with a typed call is that it says nothing for the agent to say."""
+def _only_about_the_instructions(refusal: Refusal) -> bool:
+    """True when every reason for refusing a typed call is about its instructions (the form's field for them)."""
     each = refusal.each if isinstance(refusal, Refusals) else [refusal]
-    return all(r.field == "instructions" and r.text.startswith(MISSING_INSTRUCTIONS) for r in each)
+    return all(r.field == "instructions" for r in each)

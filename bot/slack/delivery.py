@@ -349,6 +349,8 @@ class Delivery:
         message = blocks.call_message(call, now=self._wall_clock())
         shown = _fingerprint(message)
         if self._shown.get(call.id) == shown:
+            if not call.is_live:
+                del self._shown[call.id]  # its last update: nothing is compared with it again
             return True  # Slack shows exactly this already (requested, starting and dialing all read "Dialing…")
         where = {"channel": call.slack_channel, "ts": call.slack_ts}
         try:

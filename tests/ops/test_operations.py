@@ -241,6 +241,9 @@ def test_the_formatter_adds_the_bound_call_id_and_redacts_secrets() -> None:
         ("insecure http://185.164.148.238:12092/request/3A4B5C.17 refused", "3A4B5C"),
         ('{"media_session_access_secure_url": "https://media.example.net/s/3A4B5C"}', "3A4B5C"),
         ("media_session_access_url=http://185.164.148.238:12092/x/3A4B5C", "3A4B5C"),
+        # a response_url (slack_sdk's webhook client logs it at DEBUG)
+        ("Sending a request - url: https://hooks.slack.com/actions/T0001/1234/AbCdEf123", "AbCdEf123"),
+        ("https://hooks.slack.com/commands/T0001/5678/ZyXw987", "ZyXw987"),
         # Socket Mode's WebSocket URL
         ("connecting to wss://wss-primary.slack.com/link/?ticket=9d1a-77f0-4c2e&app_id=A0123", "9d1a-77f0-4c2e"),
     ],
