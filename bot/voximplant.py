@@ -24,6 +24,7 @@ import jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import VoximplantError, VoximplantUnreachable
+from bot.text import shorten
 
 # script_custom_data travels as a form field; Voximplant documents a limit of about 200 KB. We stay far below.
 MAX_CUSTOM_DATA_BYTES = 64 * 1024
@@ -452,11 +453,7 @@ def _session_refusal(response: httpx.Response) -> str | None:
     if not isinstance(body, dict) or body.get("ok") is not False:
         return None
     error = body.get("error")
-    return _clip(error, MAX_SESSION_ERROR) if isinstance(error, str) and error.strip() else "no reason given"
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(error, MAX_SESSION_ERROR) if isinstance(error, str) and error.strip() else "no reason given"
 
 
 def _e164(number: str) -> str:

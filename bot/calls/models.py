@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from bot.text import shorten
+
 
 class Channel(StrEnum):
     """How the scenario reaches the callee."""
@@ -93,10 +95,7 @@ MAX_ERROR_MESSAGE_CHARS = 2_000
 
 
 def _clipped(limit: int) -> AfterValidator:
-    def clip(text: str) -> str:
-        return text if len(text) <= limit else text[: limit - 1] + "…"
-
-    return AfterValidator(clip)
+    return AfterValidator(lambda text: shorten(text, limit))
 
 
 class _Event(BaseModel):

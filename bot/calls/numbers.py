@@ -83,7 +83,7 @@ def parse_phone_number(
     `allowed_regions` (empty means any region may be called).
     """
     shown = text.strip()
-    typed = international_form(normalise(shown))
+    typed = international_form(shown)
     refuse_if_emergency(shown, default_region, field=field)
     try:
         number = phonenumbers.parse(typed, default_region)

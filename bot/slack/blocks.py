@@ -12,6 +12,7 @@ from bot.calls.numbers import format_international
 from bot.slack import texts
 from bot.slack.ids import ActionId, BlockId, CallbackId, FieldId, ModalContext
 from bot.store import CallerId
+from bot.text import shorten
 
 Message = dict[str, Any]
 View = dict[str, Any]
@@ -205,7 +206,7 @@ def refused_view(text: str) -> View:
         "callback_id": CallbackId.CALL_MODAL,
         "title": _plain(texts.REFUSED_TITLE),
         "close": _plain("Close"),
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f":no_entry_sign: {_clip(text, 2900)}"}}],
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f":no_entry_sign: {shorten(text, 2900)}"}}],
     }
 
 
@@ -224,7 +225,7 @@ def usage_card(*, extra: str | None = None) -> Message:
 
 def caller_id_option_text(entry: CallerId) -> str:
     number = format_international(entry.number)
-    return _clip(f"{entry.label} · {number}", MAX_OPTION_TEXT) if entry.label else number
+    return shorten(f"{entry.label} · {number}", MAX_OPTION_TEXT) if entry.label else number
 
 
 def _caller_id_blocks(caller_ids: list[CallerId], preferred: str | None) -> list[dict[str, Any]]:
@@ -263,7 +264,7 @@ def _text_input(field: FieldId, placeholder: str, initial: str, *, max_length: i
         "max_length": max_length,
     }
     if initial:
-        element["initial_value"] = _clip(initial, max_length)
+        element["initial_value"] = shorten(initial, max_length)
     return element
 
 
@@ -281,12 +282,8 @@ def _select(field: FieldId, placeholder: str, options: list[dict[str, Any]], *, 
 
 
 def _option(text: str, value: str) -> dict[str, Any]:
-    return {"text": _plain(_clip(text, MAX_OPTION_TEXT)), "value": value}
+    return {"text": _plain(shorten(text, MAX_OPTION_TEXT)), "value": value}
 
 
 def _plain(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text}
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
