@@ -1,0 +1,63 @@
+"""The launch contract, version 2: what `script_custom_data` carries, and the brief the scenario fetches with it.
+
+Voximplant keeps a session's custom data to at most 200 bytes (the custom-data guide,
+voximplant.com/docs/howtos/calls/custom_data, and `VoxEngine.customData()` in voxengine.d.ts v28: "Maximum size is
+200 bytes"), and anyone who can read the account's call history can read it. So custom data holds only a reference:
+
+    {"v":2,"id":"<call id>","u":"<brief URL>","t":"<brief token>"}
+
+The scenario fetches the brief (`GET u`, `Authorization: Bearer t`): destination, caller ID, channel, instructions,
+limits, the status-event URL and token, and the control secret. The brief token opens the brief only until the
+call's first status event arrives, and only for a short while after the launch.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+CONTRACT_VERSION = 2
+MAX_CUSTOM_DATA_BYTES = 200
+BRIEF_PATH = "/voximplant/brief"
+EVENTS_PATH = "/voximplant/events"
+CALL_ID_CHARS = 12  # CallService's ids: 12 hex digits
+BRIEF_TOKEN_BYTES = 16  # 128 bits, 22 characters in URL-safe base64: short-lived and single-call
+BRIEF_TOKEN_CHARS = 22
+
+
+def new_brief_token() -> str:
+    return secrets.token_urlsafe(BRIEF_TOKEN_BYTES)
+
+
+def brief_url(base_url: str) -> str:
+    return base_url.rstrip("/") + BRIEF_PATH
+
+
+def events_url(base_url: str) -> str:
+    return base_url.rstrip("/") + EVENTS_PATH
+
+
+def custom_data(call_id: str, *, base_url: str, brief_token: str) -> str:
+    """The script_custom_data of one launch (compact JSON, ASCII)."""
+    return json.dumps(
+        {"v": CONTRACT_VERSION, "id": call_id, "u": brief_url(base_url), "t": brief_token}, separators=(",", ":")
+    )
+
+
+def size(data: str) -> int:
+    """Bytes as Voximplant counts them: UTF-8."""
+    return len(data.encode())
+
+
+def largest_custom_data(base_url: str) -> int:
+    """The size of the largest custom data a launch from `base_url` can have."""
+    return size(custom_data("x" * CALL_ID_CHARS, base_url=base_url, brief_token="x" * BRIEF_TOKEN_CHARS))
+
+
+def custom_data_fits(base_url: str) -> bool:
+    return largest_custom_data(base_url) <= MAX_CUSTOM_DATA_BYTES
+
+
+def longest_base_url() -> int:
+    """How many bytes PUBLIC_BASE_URL may have for every launch's custom data to fit."""
+    return MAX_CUSTOM_DATA_BYTES - largest_custom_data("")
