@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot import routes, slack
+from bot.calls import launch
 from bot.calls.numbers import number_types
 from bot.calls.permissions import Limits, Permissions
 from bot.calls.service import CallPolicy, CallService, utc_now
@@ -171,6 +172,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
         routes=[
             Route("/slack/events", _slack_events, methods=["POST"]),
             Route("/voximplant/events", routes.voximplant_events, methods=["POST"]),
+            Route(launch.BRIEF_PATH, routes.voximplant_brief, methods=["GET"]),
             Route("/healthz", routes.healthz, methods=["GET"]),
             Route("/metrics", metrics_route, methods=["GET"]),
         ],
@@ -207,7 +209,10 @@ def _voximplant(settings: Settings, http: httpx.AsyncClient, metrics: Metrics) -
     if auth is None:
         log.warning("Voximplant is not configured: /call will explain this to people and place no calls")
         return None
-    return VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth, observe=metrics.voximplant_observer)
+    return VoximplantClient(
+        http, base_url=settings.voximplant_api_url, auth=auth, observe=metrics.voximplant_observer,
+        on_fallback=metrics.hang_up_fallbacks.inc,
+    )  # fmt: skip
 
 
 def voximplant_auth(settings: Settings) -> Auth | None:
@@ -216,14 +221,13 @@ def voximplant_auth(settings: Settings) -> Auth | None:
 
 
 def _policy(settings: Settings) -> CallPolicy:
-    base = str(settings.public_base_url).rstrip("/") if settings.public_base_url else None
     return CallPolicy(
         default_region=settings.default_region,
         allowed_countries=frozenset(settings.allowed_countries),
         default_caller_id=settings.default_caller_id,
         max_duration_s=settings.max_call_duration_s,
         rule_id=settings.voximplant_rule_id,
-        callback_url=f"{base}/voximplant/events" if base else None,
+        public_base_url=settings.base_url,
         start_timeout_s=settings.voximplant_timeout_s,
         show_timeout_s=settings.slack_parent_timeout_s,
         allowed_types=number_types(settings.allowed_number_types),

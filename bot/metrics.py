@@ -77,6 +77,12 @@ class Metrics:
             registry=self.registry,
         )  # fmt: skip
 
+        self.hang_up_fallbacks = Counter(
+            "callbot_hang_up_fallbacks",
+            "Hang-ups sent to the session's plain access URL because its HTTPS certificate did not verify",
+            registry=self.registry,
+        )
+
     def voximplant_observer(self, method: str, seconds: float, error: str | None) -> None:
         """The VoximplantClient `observe` hook."""
         self.voximplant_seconds.labels(method).observe(seconds)

@@ -16,6 +16,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 MAX_EVENT_BYTES = 64 * 1024
+NO_STORE = {"Cache-Control": "no-store"}  # a brief holds secrets: no proxy or cache keeps it
 REPLAY_WINDOW = timedelta(minutes=10)  # Slack refuses timestamps older than 5 minutes; keep signatures twice that
 
 
@@ -38,6 +39,25 @@ async def voximplant_events(request: Request) -> Response:
     else:
         await calls.announce_once(outcome, event)
     return JSONResponse({"ok": True, "duplicate": outcome.duplicate})
+
+
+async def voximplant_brief(request: Request) -> Response:
+    """GET /voximplant/brief: the call's brief for its scenario, opened by the brief token in custom data."""
+    calls: CallService = request.app.state.calls
+    try:
+        brief = await calls.brief(bearer_token(request.headers.get("authorization")))
+    except EventRejected as rejected:
+        log.info("refused a brief request: %s", rejected)
+        return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status, headers=NO_STORE)
+    bind_call(str(brief["call_id"]))
+    log.info("the scenario fetched the call's brief")
+    return JSONResponse(brief, headers=NO_STORE)
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header; empty when there is none."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 async def healthz(request: Request) -> Response:

@@ -10,6 +10,7 @@ import phonenumbers
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.calls import launch
 from bot.errors import ConfigError
 
 SLACK_API_URL = "https://slack.com/api/"
@@ -121,6 +122,11 @@ class Settings(BaseSettings):
         return value if value.endswith("/") else value + "/"
 
     @property
+    def base_url(self) -> str | None:
+        """PUBLIC_BASE_URL without its trailing slash, as the launch contract joins paths to it."""
+        return str(self.public_base_url).rstrip("/") if self.public_base_url is not None else None
+
+    @property
     def voximplant_configured(self) -> bool:
         """True when StartScenarios can be called: credentials, a rule and a callback URL are all set."""
         has_auth = self.voximplant_api_key is not None or self.voximplant_credentials is not None
@@ -158,6 +164,12 @@ class Settings(BaseSettings):
             )
         if self.voximplant_rule_id is not None and self.public_base_url is None:
             found.append("PUBLIC_BASE_URL is not set: Voximplant needs it to report call status back")
+        if self.base_url is not None and not launch.custom_data_fits(self.base_url):
+            found.append(
+                f"PUBLIC_BASE_URL is {launch.size(self.base_url)} bytes long; at most {launch.longest_base_url()} "
+                f"fit, because Voximplant's custom data holds {launch.MAX_CUSTOM_DATA_BYTES} bytes and carries the "
+                f"brief's URL ({self.base_url}{launch.BRIEF_PATH}): use a shorter host name or path"
+            )
         if self.default_caller_id is not None:
             try:
                 number = phonenumbers.parse(self.default_caller_id, None)

@@ -119,6 +119,14 @@ MIGRATIONS: Sequence[str] = (
     UPDATE call_events SET announced = 1;
     CREATE INDEX call_events_unannounced ON call_events (received_at) WHERE announced = 0;
     """,
+    # Launch contract v2: custom data is a reference to the call's brief (see bot/calls/launch.py).
+    """
+    ALTER TABLE calls ADD COLUMN brief_token_hash TEXT;
+    ALTER TABLE calls ADD COLUMN control_secret TEXT;
+    ALTER TABLE calls ADD COLUMN custom_data TEXT;
+    ALTER TABLE calls ADD COLUMN plain_access_url TEXT;
+    CREATE UNIQUE INDEX calls_by_brief_token ON calls (brief_token_hash) WHERE brief_token_hash IS NOT NULL;
+    """,
 )
 
 
@@ -345,17 +353,39 @@ class Store:
 
     # -- calls -------------------------------------------------------------------------------------------------
 
-    async def insert_call(self, call: Call, *, token_hash: str) -> None:
+    async def insert_call(self, call: Call, *, brief_token_hash: str) -> None:
+        """Store a new call with the hash of its brief token; its callback token comes with the brief."""
         request, origin = call.request, call.request.origin
         self._change(
             "INSERT INTO calls (id, team_id, user_id, conversation_id, thread_ts, destination, caller_id,"
-            " channel, instructions, max_duration_s, state, state_reason, token_hash, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " channel, instructions, max_duration_s, state, state_reason, token_hash, created_at, updated_at,"
+            " brief_token_hash, control_secret)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)",
             call.id, origin.team_id, origin.user_id, origin.conversation_id, origin.thread_ts,
             request.destination, request.caller_id, request.channel.value, request.instructions,
-            request.max_duration_s, call.state.value, call.state_reason, token_hash,
-            call.created_at.isoformat(), call.updated_at.isoformat(),
+            request.max_duration_s, call.state.value, call.state_reason,
+            call.created_at.isoformat(), call.updated_at.isoformat(), brief_token_hash, call.control_secret,
         )  # fmt: skip
+
+    async def call_by_brief_token(self, brief_token_hash: str) -> Call | None:
+        rows = self._fetch("SELECT * FROM calls WHERE brief_token_hash = ?", brief_token_hash)
+        return _call(rows[0]) if rows else None
+
+    async def issue_callback_token(self, call_id: str, *, token_hash: str) -> bool:
+        """Give the call a new callback token (its hash), while no status event of it was stored; False after."""
+        return bool(
+            self._change(
+                "UPDATE calls SET token_hash = ? WHERE id = ? AND last_seq = 0"
+                " AND NOT EXISTS (SELECT 1 FROM call_events WHERE call_id = calls.id)",
+                token_hash, call_id,
+            )
+        )  # fmt: skip
+
+    async def mark_starting(
+        self, call_id: str, transition: Transition, at: datetime, *, custom_data: str
+    ) -> Call | None:
+        """Move the call to `starting` with the custom data about to be sent (call history is searched by it)."""
+        return self._write(lambda db: _move(db, call_id, transition, at, {"custom_data": custom_data}))
 
     async def call(self, call_id: str) -> Call | None:
         rows = self._fetch("SELECT * FROM calls WHERE id = ?", call_id)
@@ -371,9 +401,12 @@ class Store:
     async def set_slack_message(self, call_id: str, *, channel: str, ts: str) -> None:
         self._change("UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", channel, ts, call_id)
 
-    async def set_session(self, call_id: str, *, access_url: str, history_id: int) -> None:
-        """Keep what StartScenarios answered: the session's control URL and its call-history id."""
-        self._change("UPDATE calls SET access_url = ?, history_id = ? WHERE id = ?", access_url, history_id, call_id)
+    async def set_session(self, call_id: str, *, access_url: str, plain_access_url: str, history_id: int) -> None:
+        """Keep what StartScenarios answered: the session's control URLs (HTTPS, HTTP) and its call-history id."""
+        self._change(
+            "UPDATE calls SET access_url = ?, plain_access_url = ?, history_id = ? WHERE id = ?",
+            access_url, plain_access_url, history_id, call_id,
+        )  # fmt: skip
 
     async def move(self, call_id: str, transition: Transition, at: datetime) -> Call | None:
         """Apply `transition` unless the call is already terminal; the call as it is now, or None if unchanged."""
@@ -757,8 +790,11 @@ def _call(row: sqlite3.Row) -> Call:
         slack_channel=row["slack_channel"],
         slack_ts=row["slack_ts"],
         access_url=row["access_url"],
+        plain_access_url=row["plain_access_url"],
         history_id=row["history_id"],
         connected_at=datetime.fromisoformat(row["connected_at"]) if row["connected_at"] else None,
         duration_s=row["duration_s"],
         last_seq=row["last_seq"],
+        control_secret=row["control_secret"],
+        custom_data=row["custom_data"],
     )

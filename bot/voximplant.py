@@ -11,7 +11,9 @@ never left this machine, or when Voximplant refused it with HTTP 429 before doin
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,11 +25,12 @@ import httpx
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.calls import launch
 from bot.errors import VoximplantError, VoximplantUnreachable
 from bot.text import shorten
 
-# script_custom_data travels as a form field; Voximplant documents a limit of about 200 KB. We stay far below.
-MAX_CUSTOM_DATA_BYTES = 64 * 1024
+# script_custom_data holds at most 200 bytes (see bot/calls/launch.py for the documents that say so).
+MAX_CUSTOM_DATA_BYTES = launch.MAX_CUSTOM_DATA_BYTES
 PAGE_SIZE = 100  # records per request of the list methods
 MAX_SESSION_ERROR = 300  # characters of a scenario's refusal shown in a thread
 AUTH_FAILED = 100
@@ -244,6 +247,7 @@ class VoximplantClient:
         backoff_s: float = 0.5,
         observe: Observer | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
+        on_fallback: Callable[[], None] | None = None,
     ) -> None:
         self._http = http
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
@@ -253,11 +257,16 @@ class VoximplantClient:
         self._observe = observe
         self.attempts = 0  # HTTP attempts made, retries included (latencies go to `observe`)
         self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._on_fallback = on_fallback  # called when a hang-up goes to the plain access URL
 
     async def start_scenarios(self, *, rule_id: int, custom_data: str) -> StartScenariosResult:
         """Start the rule's scenario with `custom_data`; one new call session per success."""
-        if len(custom_data.encode()) > MAX_CUSTOM_DATA_BYTES:
-            raise VoximplantError("the call's data is too large to send", code=None)
+        if launch.size(custom_data) > MAX_CUSTOM_DATA_BYTES:
+            raise VoximplantError(
+                f"the call's custom data is {launch.size(custom_data)} bytes; Voximplant takes at most "
+                f"{MAX_CUSTOM_DATA_BYTES}",
+                code=None,
+            )
         body = await self._call("StartScenarios", {"rule_id": str(rule_id), "script_custom_data": custom_data})
         try:
             return StartScenariosResult.model_validate(body)
@@ -354,17 +363,36 @@ class VoximplantClient:
             raise VoximplantError("GetCallHistory answered without a result list") from None
         return next((s for s in history.result if s.call_session_history_id == history_id), None)
 
-    async def hang_up(self, access_url: str) -> None:
-        """Ask the running session to hang up (POST {"action":"hangup"} to its access URL); repeats are harmless.
+    async def hang_up(self, access_url: str, *, secret: str, plain_url: str | None = None) -> None:
+        """Ask the running session to hang up (POST {"action":"hangup","secret":…} to its access URL); repeats are
+        harmless. The scenario acts only on its call's control secret, which it had from the brief.
+
+        Voximplant's secure access URL is HTTPS to a bare IP address; where its certificate does not verify for that
+        address, the request goes to the plain `media_session_access_url` instead, still carrying the secret, and
+        `on_fallback` counts it. Certificate checks stay on: a host name whose certificate fails is not retried.
 
         An answer `{"ok": false, "error": ...}` from the scenario raises VoximplantError with the scenario's error.
-
-        The access URL opens the session to anyone holding it: it never appears in an error or a log line.
+        The access URLs open the session to anyone holding them: they never appear in an error or a log line.
         """
+        body = {"action": "hangup", "secret": secret}
+        try:
+            await self._control(access_url, body)
+        except _CertificateRefused:
+            if plain_url is None:
+                raise VoximplantError(
+                    "the call's session certificate did not verify, and there is no other URL"
+                ) from None
+            if self._on_fallback is not None:
+                self._on_fallback()
+            await self._control(plain_url, body)
+
+    async def _control(self, url: str, body: dict[str, str]) -> None:
         for attempt in range(1, self._attempts + 1):
             try:
-                response = await self._http.post(access_url, json={"action": "hangup"})
+                response = await self._http.post(url, json=body)
             except httpx.TransportError as error:
+                if _certificate_refused_for_ip(url, error):
+                    raise _CertificateRefused from None
                 if attempt < self._attempts:
                     await asyncio.sleep(self._backoff_s * attempt)
                     continue
@@ -438,6 +466,24 @@ def _parse(response: httpx.Response) -> dict[str, object]:
             raise VoximplantError("Voximplant answered an error without a code") from None
         raise VoximplantError(error.msg, code=error.code)
     return body
+
+
+class _CertificateRefused(Exception):
+    """The secure access URL is an IP address whose certificate did not verify."""
+
+
+def _certificate_refused_for_ip(url: str, error: Exception) -> bool:
+    """True when `error` is a failed certificate check and `url`'s host is an IP address (Voximplant's case)."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return False
+    try:
+        ipaddress.ip_address(httpx.URL(url).host)
+    except ValueError:
+        return False
+    return True
 
 
 def _session_refusal(response: httpx.Response) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -70,11 +70,14 @@ class Call:
     updated_at: datetime
     slack_channel: str | None = None
     slack_ts: str | None = None
-    access_url: str | None = None
+    access_url: str | None = field(default=None, repr=False)  # the session's control URL (HTTPS)
+    plain_access_url: str | None = field(default=None, repr=False)  # the same over HTTP, for the fallback
     history_id: int | None = None
     connected_at: datetime | None = None
     duration_s: float | None = None
     last_seq: int = 0
+    control_secret: str | None = field(default=None, repr=False)  # goes to the scenario in the brief only
+    custom_data: str | None = None  # what StartScenarios was given: a reference, never a secret that lasts
 
     @property
     def is_live(self) -> bool:

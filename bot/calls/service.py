@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import uuid
@@ -16,6 +15,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
+from bot.calls import launch
 from bot.calls.destinations import dialled_number, infer_channel, parse_channel, parse_destination, parse_duration
 from bot.calls.grammar import CallDraft
 from bot.calls.models import (
@@ -68,6 +68,9 @@ END_NEVER_HEARD = (
 # How long past its time limit a session may still run: the scenario's watchdog (WATCHDOG_EXTRA_S in
 # scenarios/outbound_call.js) ends it max_duration_s + 300 s after its start, and its last events take seconds.
 SESSION_OVERRUN_S = 300 + 60
+# How long a brief token opens the brief, past the longest launch (the wait for Slack, then StartScenarios): the
+# scenario retries its fetch for at most 30 s (BRIEF_TRIES in scenarios/outbound_call.js), plus a margin.
+BRIEF_FETCH_S = 60.0
 # How long after StartScenarios timed out an unheard `starting` call is left alone (another process may be sending).
 START_MARGIN_S = 20.0  # covers connect retries too: 3 attempts of up to 5 s each, and their backoff
 HANG_UP_UNCONFIRMED = (
@@ -110,7 +113,7 @@ class CallPolicy:
     default_caller_id: str | None
     max_duration_s: int
     rule_id: int | None
-    callback_url: str | None
+    public_base_url: str | None  # where the scenario reaches the bot: the brief, and the status events
     start_timeout_s: float = 10.0  # the longest one StartScenarios request waits for its answer
     show_timeout_s: float = 15.0  # the longest a new call waits to be shown (its Slack message) before it is dialled
     allowed_types: frozenset[int] = CALLABLE_TYPES
@@ -166,7 +169,7 @@ class CallService:
             raise Refusal("Say who to call: `/call +14155550100 what the agent should say`.", field="destination")
         # An emergency number is refused as such whoever asks, however it is typed, and whatever else is wrong:
         # before the other refusals below that stop the checks; the checks that follow refuse it too.
-        if self._voximplant is None or self._policy.rule_id is None or self._policy.callback_url is None:
+        if self._voximplant is None or self._policy.rule_id is None or self._policy.public_base_url is None:
             refuse_if_emergency(draft.destination, self._policy.default_region)
             raise Refusal(
                 "Calling is not set up on this workspace yet: an admin needs to set the Voximplant settings "
@@ -262,22 +265,22 @@ class CallService:
         return parse_duration(draft.duration, max_s=self._policy.max_duration_s)
 
     async def create(self, request: CallRequest) -> tuple[Call, str]:
-        """Store a new call in `requested`; returns it with its callback token (shown to nobody but the scenario).
+        """Store a new call in `requested`; returns it with its brief token (for its launch's custom data only).
 
         Raises LimitReached when a call limit filled up since `vet()`.
         """
         now = self._clock()
         call = Call(
             id=self._new_id(), request=request, state=CallState.REQUESTED, state_reason="", created_at=now,
-            updated_at=now,
+            updated_at=now, control_secret=secrets.token_urlsafe(24),
         )  # fmt: skip
-        token = secrets.token_urlsafe(32)
+        token = launch.new_brief_token()
         async with self._admitting:
             # vet() checked the limits already; checked again here, where no other request can slip in between the
             # count and the insert, so two requests at once cannot both take the last place.
             if self.permissions is not None:
                 await self.permissions.check_limits(request.origin)
-            await self.store.insert_call(call, token_hash=hash_token(token))
+            await self.store.insert_call(call, brief_token_hash=hash_token(token))
         return call, token
 
     async def launch(self, call: Call, token: str) -> Call:
@@ -299,22 +302,27 @@ class CallService:
                 return await self._move(call, Transition(CallState.FAILED, why))
             if not shown:
                 return await self._move(call, Transition(CallState.FAILED, "its Slack thread could not be posted"))
-        if self._voximplant is None or self._policy.rule_id is None:  # vet() refuses this; kept for direct callers
+        base_url = self._policy.public_base_url
+        if self._voximplant is None or self._policy.rule_id is None or base_url is None:  # vet() refuses this
             return await self._move(call, Transition(CallState.FAILED, "calling is not set up on this workspace"))
+        custom_data = launch.custom_data(call.id, base_url=base_url, brief_token=token)
         # Recorded before the request leaves: a call still `requested` after a crash was provably never sent.
-        starting = await self.store.move(call.id, Transition(CallState.STARTING, "sent to Voximplant"), self._clock())
+        starting = await self.store.mark_starting(
+            call.id, Transition(CallState.STARTING, "sent to Voximplant"), self._clock(), custom_data=custom_data
+        )
         if starting is None:
             return await self.store.call(call.id) or call
         call = starting
         try:
-            result = await self._voximplant.start_scenarios(
-                rule_id=self._policy.rule_id, custom_data=self.custom_data(call, token)
-            )
+            result = await self._voximplant.start_scenarios(rule_id=self._policy.rule_id, custom_data=custom_data)
         except VoximplantError as error:
             log.warning("StartScenarios failed for call %s: %s", call.id, error)
             return await self._start_failed(call, error)
         await self.store.set_session(
-            call.id, access_url=result.media_session_access_secure_url, history_id=result.call_session_history_id
+            call.id,
+            access_url=result.media_session_access_secure_url,
+            plain_access_url=result.media_session_access_url,
+            history_id=result.call_session_history_id,
         )
         return await self.store.call(call.id) or call
 
@@ -332,23 +340,39 @@ class CallService:
             await self.observer.call_unconfirmed(current, error.message)
         return current
 
-    def custom_data(self, call: Call, token: str) -> str:
-        """The script_custom_data JSON the scenario reads (contract v1 in docs/architecture.md)."""
+    async def brief(self, brief_token: str) -> dict[str, object]:
+        """The call's brief for its scenario (launch contract v2), or EventRejected saying why not.
+
+        The brief token opens it only while the call is live and has reported nothing, and for no longer after the
+        call was created than the longest launch plus BRIEF_FETCH_S. Each brief carries a new callback token (only
+        its hash is kept), so a brief fetched twice (an answer lost on the way) leaves the last one working.
+        """
+        call = await self.store.call_by_brief_token(hash_token(brief_token)) if brief_token else None
+        if call is None:
+            raise EventRejected(401, "bad brief token")
+        if not call.is_live:
+            raise EventRejected(410, "the call is over; do not dial")
+        ttl = timedelta(seconds=self._policy.show_timeout_s + self._policy.start_timeout_s + BRIEF_FETCH_S)
+        if call.last_seq > 0 or self._clock() - call.created_at > ttl:
+            raise EventRejected(410, "the brief token is spent")
+        if self._policy.public_base_url is None or call.control_secret is None:
+            raise EventRejected(410, "calling is not set up on this workspace")
+        callback_token = secrets.token_urlsafe(32)
+        if not await self.store.issue_callback_token(call.id, token_hash=hash_token(callback_token)):
+            raise EventRejected(410, "the brief token is spent")
         request = call.request
-        return json.dumps(
-            {
-                "v": 1,
-                "call_id": call.id,
-                "destination": request.destination,
-                "caller_id": request.caller_id,
-                "channel": request.channel.value,
-                "instructions": request.instructions,
-                "callback_url": self._policy.callback_url,
-                "callback_token": token,
-                "max_duration_s": request.max_duration_s,
-            },
-            separators=(",", ":"),
-        )
+        return {
+            "v": launch.CONTRACT_VERSION,
+            "call_id": call.id,
+            "destination": request.destination,
+            "caller_id": request.caller_id,
+            "channel": request.channel.value,
+            "instructions": request.instructions,
+            "max_duration_s": request.max_duration_s,
+            "callback_url": launch.events_url(self._policy.public_base_url),
+            "callback_token": callback_token,
+            "control_secret": call.control_secret,
+        }
 
     async def receive_event(self, authorization: str | None, body: bytes) -> tuple[StatusEvent, EventOutcome]:
         """Check, store once and apply a status event from the scenario; raise EventRejected to refuse it."""
@@ -405,7 +429,9 @@ class CallService:
         if self.observer is not None:
             await self.observer.hang_up_requested(call, user_id)
         try:
-            await self._voximplant.hang_up(call.access_url)
+            await self._voximplant.hang_up(
+                call.access_url, secret=call.control_secret or "", plain_url=call.plain_access_url
+            )
         except VoximplantError as error:
             log.warning("hang-up of call %s failed: %s", call.id, error)
             if self.observer is not None:

@@ -30,7 +30,10 @@ from starlette.routing import Route
 ACCOUNT_ID = "1000001"
 API_KEY = "sandbox-api-key"
 RULE_ID = 3000001
-MAX_CUSTOM_DATA = 200 * 1024
+# "Maximum size is 200 bytes": VoxEngine.customData() in voxengine.d.ts v28, and the custom-data guide
+# (voximplant.com/docs/howtos/calls/custom_data). What StartScenarios answers past it is not documented: the fake
+# answers Voximplant's "Invalid arguments" error (code 101), so the bot hears a refusal and dials nothing.
+MAX_CUSTOM_DATA = 200
 MAX_SCENARIO_SCRIPT = 128 * 1024
 ACCOUNT_NAME = "sandbox"
 READ_METHODS = {"GetApplications", "GetScenarios", "GetRules"}
@@ -47,6 +50,8 @@ class Session:
     custom_data: dict[str, Any]
     access_url: str
     raw_custom_data: str = ""
+    brief: dict[str, Any] | None = None  # what the bot answered to the brief request (launch contract v2)
+    briefing: asyncio.Task[dict[str, Any]] | None = None  # the brief request under way, without a runner
     control: list[dict[str, Any]] = field(default_factory=list)
     next_seq: int = 1
     api_log: list[dict[str, Any]] = field(default_factory=list)  # what the simulated scenario called, in order
@@ -56,7 +61,7 @@ class Session:
 
     @property
     def call_id(self) -> str:
-        return str(self.custom_data.get("call_id"))
+        return str(self.custom_data.get("id"))
 
 
 @dataclass
@@ -87,6 +92,7 @@ class FakeVoximplant:
         self.answer_delay_s = 0.0  # every StartScenarios answer waits this long (a slow Voximplant), faults apart
         self.control_answer: dict[str, Any] = {"ok": True}  # what a session's access URL answers (HTTP 200)
         self.url = ""  # set by whoever serves it, for the access URLs it hands out
+        self.fetch_briefs = True  # without a runner, each session fetches its brief at once, as the scenario does
         self._faults: deque[Fault] = deque()
         self._method_faults: dict[str, deque[tuple[int, str]]] = {}
         self.service_accounts: dict[str, tuple[str, str]] = {}  # key_id -> (account_id, public key PEM)
@@ -182,10 +188,28 @@ class FakeVoximplant:
             "v": 1, "call_id": session.call_id, "seq": seq, "event": event,
             "at": datetime.now(UTC).isoformat(), "data": data or {},
         }  # fmt: skip
-        bearer = token if token is not None else session.custom_data["callback_token"]
-        return await self._http.post(
-            session.custom_data["callback_url"], json=body, headers={"Authorization": f"Bearer {bearer}"}
-        )
+        brief = await self.briefed(session)
+        bearer = token if token is not None else brief["callback_token"]
+        return await self._http.post(brief["callback_url"], json=body, headers={"Authorization": f"Bearer {bearer}"})
+
+    async def briefed(self, session: Session) -> dict[str, Any]:
+        """The session's brief, as the scenario fetches it at its start (launch contract v2); fetched once."""
+        if session.brief is None:
+            if session.briefing is None:
+                session.briefing = asyncio.create_task(self.fetch_brief(session))
+            session.brief = await session.briefing
+        return session.brief
+
+    async def fetch_brief(self, session: Session, *, token: str | None = None) -> dict[str, Any]:
+        """GET the brief as the scenario does: custom data's `u`, `Authorization: Bearer <t>`; raises on a refusal."""
+        response = await self.request_brief(session, token=token)
+        response.raise_for_status()
+        brief: dict[str, Any] = response.json()
+        return brief
+
+    async def request_brief(self, session: Session, *, token: str | None = None) -> httpx.Response:
+        bearer = token if token is not None else session.custom_data.get("t", "")
+        return await self._http.get(str(session.custom_data.get("u")), headers={"Authorization": f"Bearer {bearer}"})
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -425,6 +449,9 @@ class FakeVoximplant:
             access_url = await self.runner(session)
             if access_url:
                 session.access_url = access_url
+        elif self.fetch_briefs and isinstance(data.get("u"), str):
+            # As the scenario does on AppEvents.Started, while StartScenarios is still answering.
+            session.briefing = asyncio.create_task(self.fetch_brief(session))
         return session
 
     async def _control(self, request: Request) -> Response:
@@ -437,6 +464,13 @@ class FakeVoximplant:
         except ValueError:
             body = {"raw": True}
         session.control.append(body)
+        # As the scenario does: only the control secret from the brief moves the call.
+        briefing = session.briefing
+        if session.brief is None and briefing is not None and briefing.done() and briefing.exception() is None:
+            session.brief = briefing.result()
+        secret = session.brief.get("control_secret") if session.brief else None
+        if not isinstance(body, dict) or secret is None or body.get("secret") != secret:
+            return JSONResponse({"ok": False, "error": "missing or wrong secret"})
         return JSONResponse(self.control_answer)
 
 

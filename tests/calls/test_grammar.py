@@ -198,7 +198,7 @@ class _Vetting:
         client = VoximplantClient(self.http, base_url="http://127.0.0.1:9/", auth=ApiKeyAuth("1", "key"))
         policy = CallPolicy(
             default_region="US", allowed_countries=frozenset(), default_caller_id=None, max_duration_s=600,
-            rule_id=1, callback_url="http://127.0.0.1:9/voximplant/events",
+            rule_id=1, public_base_url="http://127.0.0.1:9",
         )  # fmt: skip
         self.service = CallService(self.store, client, policy)
         self.origin = SlackOrigin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL")

@@ -64,7 +64,7 @@ def service(store: Store, voximplant: VoximplantClient) -> Callable[..., CallSer
         clock = clock or Clock()
         policy = CallPolicy(
             default_region=region, allowed_countries=frozenset(), default_caller_id=CALLER_IDS[region],
-            max_duration_s=600, rule_id=RULE_ID, callback_url="http://127.0.0.1:9/voximplant/events",
+            max_duration_s=600, rule_id=RULE_ID, public_base_url="http://127.0.0.1:9",
         )  # fmt: skip
         permissions = Permissions(store, None, admins={"U0ADMIN"}, limits=limits, clock=clock)
         return CallService(store, voximplant, policy, clock=clock, permissions=permissions)
@@ -140,7 +140,7 @@ async def test_the_limits_hold_across_a_restart(tmp_path: Path, voximplant: Voxi
     clock = Clock()
     store = await Store.open(tmp_path / "restart.db")
     await store.add_caller_id(CALLER_IDS["US"], label="", channels=frozenset({Channel.PSTN}), added_by="t", at=START)
-    policy = CallPolicy("US", frozenset(), CALLER_IDS["US"], 600, RULE_ID, "http://127.0.0.1:9/voximplant/events")
+    policy = CallPolicy("US", frozenset(), CALLER_IDS["US"], 600, RULE_ID, "http://127.0.0.1:9")
     limits = Limits(calls_per_user_per_hour=1)
     first = CallService(store, voximplant, policy, clock=clock, permissions=Permissions(store, None, limits=limits,
                                                                                         clock=clock))  # fmt: skip
@@ -169,6 +169,7 @@ async def test_concurrent_calls_per_person_and_workspace(service: Callable[..., 
     clock = Clock()
     calls = service(limits=Limits(concurrent_per_user=1, concurrent_per_workspace=2, max_duration_s=600), clock=clock)
     first, token = await calls.create(await calls.vet(CallDraft("+14155550100", None, "hi"), ANA))
+    callback_token = (await calls.brief(token))["callback_token"]  # as the scenario fetches it, at once
     clock.now = START + timedelta(minutes=3)
     # Not connected yet: ringing may last until the scenario's watchdog (600 s + 300 s), plus a minute for the news.
     with pytest.raises(LimitReached) as refused:
@@ -179,7 +180,7 @@ async def test_concurrent_calls_per_person_and_workspace(service: Callable[..., 
     )
     # Connected at 09:01:30: the scenario hangs up 600 s later; the time shown is rounded up to the minute.
     clock.now = START + timedelta(minutes=1, seconds=30)
-    await calls.receive_event(f"Bearer {token}", connected(first.id, clock.now))
+    await calls.receive_event(f"Bearer {callback_token}", connected(first.id, clock.now))
     clock.now = START + timedelta(minutes=3)
     with pytest.raises(LimitReached) as refused:
         await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)

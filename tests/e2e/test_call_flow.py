@@ -49,19 +49,26 @@ async def test_answered_call_fills_the_thread(
 
     start = fake_voximplant.requests[-1]
     assert start["method"] == "StartScenarios" and start["rule_id"] == str(RULE_ID)
+    # Launch contract v2: custom data is only a reference to the brief, within Voximplant's 200 bytes.
+    assert len(start["script_custom_data"].encode()) <= 200
     data = json.loads(start["script_custom_data"])
-    assert data == {
-        "v": 1,
-        "call_id": data["call_id"],
+    assert data == {"v": 2, "id": session.call_id, "u": f"{bot.url}/voximplant/brief", "t": data["t"]}
+    assert len(data["t"]) >= 22
+    brief = await fake_voximplant.briefed(session)
+    assert brief == {
+        "v": 2,
+        "call_id": session.call_id,
         "destination": DESTINATION,
         "caller_id": CALLER_ID,
         "channel": "pstn",
         "instructions": "tell Ana the review moved to 3pm",
-        "callback_url": f"{bot.url}/voximplant/events",
-        "callback_token": data["callback_token"],
         "max_duration_s": 600,
+        "callback_url": f"{bot.url}/voximplant/events",
+        "callback_token": brief["callback_token"],
+        "control_secret": brief["control_secret"],
     }
-    assert len(data["callback_token"]) >= 32
+    assert len(brief["callback_token"]) >= 32 and len(brief["control_secret"]) >= 32
+    assert brief["callback_token"] not in start["script_custom_data"]
 
     for event, payload in [
         ("started", {}),
@@ -105,9 +112,12 @@ async def test_each_call_gets_its_own_callback_token(
     first = await place(slack, fake_voximplant, f"{DESTINATION} one")
     second = await place(slack, fake_voximplant, f"{DESTINATION} two")
     assert first.call_id != second.call_id
-    assert first.custom_data["callback_token"] != second.custom_data["callback_token"]
+    first_brief, second_brief = await fake_voximplant.briefed(first), await fake_voximplant.briefed(second)
+    assert first.custom_data["t"] != second.custom_data["t"]
+    assert first_brief["callback_token"] != second_brief["callback_token"]
+    assert first_brief["control_secret"] != second_brief["control_secret"]
     # One call's token does not open another call's record.
-    response = await fake_voximplant.send_event(second, "ringing", token=first.custom_data["callback_token"])
+    response = await fake_voximplant.send_event(second, "ringing", token=first_brief["callback_token"])
     assert response.status_code == 401
 
 
@@ -200,7 +210,7 @@ async def test_forged_unknown_and_malformed_callbacks_are_refused(
     forged = await http.post(url, json=good, headers={"Authorization": "Bearer not-the-token"})
     missing = await http.post(url, json=good)
     unknown = await http.post(url, json={**good, "call_id": "nosuchcall"}, headers={"Authorization": "Bearer whatever"})
-    token = {"Authorization": f"Bearer {session.custom_data['callback_token']}"}
+    token = {"Authorization": f"Bearer {(await fake_voximplant.briefed(session))['callback_token']}"}
     malformed = [
         await http.post(url, content=b"{not json", headers=token),
         await http.post(url, json={**good, "event": "teleported"}, headers=token),
@@ -212,7 +222,7 @@ async def test_forged_unknown_and_malformed_callbacks_are_refused(
     assert unknown.status_code == 404
     assert [r.status_code for r in malformed] == [422] * 5
     assert forged.json() == {"ok": False, "error": "bad callback token"}
-    assert session.custom_data["callback_token"] not in forged.text + missing.text + unknown.text
+    assert (await fake_voximplant.briefed(session))["callback_token"] not in forged.text + missing.text + unknown.text
     await bot.idle()
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.STARTING
@@ -257,7 +267,7 @@ async def test_instructions_that_grow_when_quoted_still_fit_the_message(
 ) -> None:
     # Under Slack's 3,000-character limit as typed, far over it once escaped and quoted: clipped after quoting.
     session = await place(slack, fake_voximplant, f"{DESTINATION} {typed}")
-    assert session.custom_data["instructions"] == said.strip()  # the agent gets all of it
+    assert (await fake_voximplant.briefed(session))["instructions"] == said.strip()  # the agent gets all of it
     quote = parent_of(fake_slack).blocks[1]["text"]["text"]
     assert quote.startswith("> ") and quote.endswith("…") and len(quote) <= 3_000
     assert "&am…" not in quote and not quote.endswith("&…")  # never half an escape

@@ -182,7 +182,7 @@ async def test_valid_submission_closes_the_form_and_places_the_call(
     )
     assert response.status_code == 200 and response.text == ""  # an empty ack closes the form
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    data = fake_voximplant.sessions[0].custom_data
+    data = (await fake_voximplant.briefed(fake_voximplant.sessions[0]))
     assert (data["destination"], data["caller_id"], data["channel"]) == (DESTINATION, CALLER_ID, "pstn")
     assert data["instructions"] == "tell Ana it moved" and data["max_duration_s"] == 300
     parent = fake_slack.parents("C0GENERAL")[0]
@@ -202,7 +202,7 @@ async def test_sip_destination_uses_a_sip_caller_id(
     )
     assert response.text == ""
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    data = fake_voximplant.sessions[0].custom_data
+    data = (await fake_voximplant.briefed(fake_voximplant.sessions[0]))
     assert (data["channel"], data["destination"], data["caller_id"]) == (
         "sip",
         "sip:desk@pbx.example.com",
@@ -307,7 +307,7 @@ async def test_message_shortcut_calls_about_the_message_and_replies_to_it(
     assert instructions == "Please call <Ana> at +14155550100 about the invoice"
     await slack.view_submission(fake_slack.views[0], values(destination=DESTINATION, instructions=instructions))
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    assert fake_voximplant.sessions[0].custom_data["instructions"] == instructions
+    assert (await fake_voximplant.briefed(fake_voximplant.sessions[0]))["instructions"] == instructions
     call_message = fake_slack.messages[0]
     assert call_message.channel == "C0GENERAL" and call_message.thread_ts == MESSAGE["ts"]
     assert "Call to +1 415-555-0100" in call_message.text

@@ -69,7 +69,7 @@ async def test_grammar_reaches_the_scenario(
     response = await slack.command(text)
     assert response.status_code == 200 and response.text == "", response.text
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    data = fake_voximplant.sessions[0].custom_data
+    data = (await fake_voximplant.briefed(fake_voximplant.sessions[0]))
     assert {key: data[key] for key in expected} == expected
 
 
@@ -119,7 +119,7 @@ async def test_a_number_written_without_spaces_is_called_and_the_digits_after_it
     response = await slack.command("+4930123456 2 Termine absagen")
     assert response.status_code == 200 and response.text == "", response.text
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    data = fake_voximplant.sessions[0].custom_data
+    data = (await fake_voximplant.briefed(fake_voximplant.sessions[0]))
     assert (data["destination"], data["instructions"]) == ("+4930123456", "2 Termine absagen")
 
 
@@ -142,7 +142,7 @@ async def test_from_picks_between_two_caller_ids_for_the_same_channel(
         response = await slack.command(f"+14155550100 from {typed} hello")
         assert response.status_code == 200 and response.text == "", response.text
         await eventually(lambda n=before + 1: len(fake_voximplant.sessions) == n)
-        assert fake_voximplant.sessions[-1].custom_data["caller_id"] == expected
+        assert (await fake_voximplant.briefed(fake_voximplant.sessions[-1]))["caller_id"] == expected
     # Without `from` and without a default, two candidates are a question, not a guess.
     answer = (await slack.command("+14155550100 hello")).json()["text"]
     assert "Say which number to call from" in answer
@@ -160,4 +160,4 @@ async def test_the_default_caller_id_is_used_when_the_command_names_none(
     response = await slack.command("+14155550100 hello")
     assert response.status_code == 200 and response.text == "", response.text
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    assert fake_voximplant.sessions[0].custom_data["caller_id"] == SECOND_PHONE_LINE
+    assert (await fake_voximplant.briefed(fake_voximplant.sessions[0]))["caller_id"] == SECOND_PHONE_LINE

@@ -79,4 +79,4 @@ async def test_without_from_the_only_caller_id_is_used(
     from tests.conftest import eventually
 
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    assert fake_voximplant.sessions[0].custom_data["caller_id"] == "+14155550123"
+    assert (await fake_voximplant.briefed(fake_voximplant.sessions[0]))["caller_id"] == "+14155550123"
