@@ -55,7 +55,11 @@ function httpRequest(url, options = {}) {
         settle({ code: -7, error: 'connection timeout', headers: [], raw_headers: '', text: '' });
       }
     }, connectTimeoutMs);
-    req.on('socket', (socket) => socket.once('connect', () => clearTimeout(connectTimer)));
+    req.on('socket', (socket) => {
+      // A kept-alive socket is connected already (and emits no second 'connect').
+      if (socket.connecting) socket.once('connect', () => clearTimeout(connectTimer));
+      else clearTimeout(connectTimer);
+    });
     req.on('error', (e) => {
       const code = { ENOTFOUND: -3, EAI_AGAIN: -3, ECONNREFUSED: -4, ECONNRESET: -4, EHOSTUNREACH: -6,
         ENETUNREACH: -6, EPIPE: -6, ETIMEDOUT: -7 }[e.code] || -1;
