@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { startCallbackServer, customData, control, TOKEN, OPENAI_KEY } = require('../testkit/harness');
+const { startCallbackServer, hangup, TOKEN, OPENAI_KEY } = require('../testkit/harness');
 
 const RUN = path.resolve(__dirname, '..', 'simulator', 'run.js');
 
@@ -66,7 +66,7 @@ test('CLI: stdin JSON in, ready line first, API lines, exit 0 after terminate; n
   const bot = await startCallbackServer();
   try {
     const { code, lines, stdout, stderr } = await runCli({
-      custom_data: customData({ callback_url: bot.url }),
+      custom_data: bot.customData(),
       secrets: { OPENAI_API_KEY: OPENAI_KEY },
       time_scale: 0.02,
     });
@@ -96,11 +96,11 @@ test('CLI: the access URL from the ready line hangs up the call', async () => {
   let answer;
   try {
     const { code, lines, stderr } = await runCli(
-      { custom_data: customData({ callback_url: bot.url, destination: '+14155550177' }), secrets: { OPENAI_API_KEY: OPENAI_KEY }, time_scale: 0.05 },
+      { custom_data: bot.customData({ destination: '+14155550177' }), secrets: { OPENAI_API_KEY: OPENAI_KEY }, time_scale: 0.05 },
       {
         onReady: async (ready) => {
           await bot.waitFor((events) => events.some((e) => e.event === 'connected'));
-          answer = await control(ready.media_session_access_secure_url, { action: 'hangup' });
+          answer = await hangup(ready.media_session_access_secure_url);
         },
       },
     );
