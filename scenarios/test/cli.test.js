@@ -138,7 +138,10 @@ test('CLI: a typo in a VoxEngine name exits 3 naming the property', async () => 
 });
 
 test('CLI: no terminate within the (scaled) 2 h session lifetime exits 4', async () => {
-  const file = tempScenario('VoxEngine.addEventListener(AppEvents.Started, function () {});');
+  // A call that stays up (outcome "hold"), so that VoxEngine's 60 s rule for a session without calls does not apply.
+  const file = tempScenario(
+    'VoxEngine.addEventListener(AppEvents.Started, function () { VoxEngine.callPSTN("+14155550177", "+14155559999"); });',
+  );
   const started = Date.now();
   const { code, stderr } = await runCli({ custom_data: '', time_scale: 0.00005 }, { args: ['--scenario', file] });
   assert.equal(code, 4);
