@@ -476,6 +476,7 @@ class Simulation {
     };
 
     const logger = {
+      ...unsupported('Logger', names.LOGGER_FUNCTIONS, onError),
       write: (message) => {
         const line = String(message);
         this.logs.push(line);
