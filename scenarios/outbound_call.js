@@ -280,7 +280,7 @@ function flushQueue() {
     var settleOnce = function () {
       if (!done) {
         done = true;
-        resolve();
+        resolve(undefined);
       }
     };
     if (!sending && !retryTimer && queue.length === 0) {
