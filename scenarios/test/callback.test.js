@@ -184,6 +184,36 @@ test('the bot answering 503 for 30 s mid-call: no event lost, none sent twice as
   }
 });
 
+test('the bot refusing connections for 30 s mid-call (a restart): no event lost, none sent twice as a new event', async () => {
+  const scale = 0.01;
+  const bot = await startCallbackServer();
+  let upAt;
+  try {
+    const { result, sim } = await runSession({
+      customData: bot.customData(),
+      timeScale: scale,
+      during: async () => {
+        await bot.waitFor((events) => events.some((e) => e.event === 'connected'));
+        await bot.down();
+        await pause(30000 * scale);
+        await bot.up();
+        upAt = performance.now();
+      },
+    });
+    assert.equal(result.exitCode, 0, result.reason);
+    const names = checkEnvelope(assert, bot.events);
+    assert.deepEqual(names.filter((n) => n !== 'transcript'), ['started', 'dialing', 'ringing', 'connected', 'disconnected']);
+    const spoken = bot.events.filter((e) => e.event === 'transcript').map((e) => e.data.text).join('\n').split('\n');
+    assert.equal(spoken.length, 4, 'all four lines of the conversation arrived');
+    assert.ok(bot.requests.some((r) => r.at > upAt), 'events arrived after the restart');
+    assertSeqsNeverReused(bot.requests);
+    assert.equal(bot.events.at(-1).data.duration_s, 5, 'the call ran as scripted');
+    assert.ok(!sim.logs.some((line) => /dropped|undelivered/.test(line)), sim.logs.join('\n'));
+  } finally {
+    await bot.close();
+  }
+});
+
 test('transcript lines queued behind an undelivered event are merged by role; seq stays gap-free', async (t) => {
   OUTCOMES.quiet = { digits: null, ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'silent' };
   t.after(() => delete OUTCOMES.quiet);
@@ -235,13 +265,14 @@ test('the bot refusing connections for 30 s near the end: every event arrives be
   let upAt;
   try {
     const { result, sim } = await runSession({
-      customData: bot.customData(),
+      customData: bot.customData({ destination: '+14155550177' }), // held: the test ends the call
       timeScale: scale,
-      during: async () => {
-        // The fourth line comes 0.5 s before the callee hangs up: the bot restarts just then.
+      during: async (s, accessUrl) => {
+        // After the conversation the bot restarts, and just then the call ends.
         await bot.waitFor((events) => events.filter((e) => e.event === 'transcript').length >= 4);
         downAt = performance.now();
         await bot.down();
+        assert.deepEqual((await hangup(accessUrl)).json, { ok: true });
         await pause(30000 * scale);
         await bot.up();
         upAt = performance.now();
