@@ -10,8 +10,10 @@
  * stdout: first {"ready": true, "media_session_access_url": "...", "media_session_access_secure_url": "..."},
  *         then one JSON line per VoxEngine API call, e.g. {"api": "callPSTN", "args": [...]}
  * stderr: scenario Logger output and simulator notes
- * exit:   0 after VoxEngine.terminate(), 3 on an uncaught scenario error, 4 when the session lifetime cap passes
- *         without terminate, 2 on bad CLI input
+ * exit:   0 after VoxEngine.terminate() (once the HTTP requests then in flight finish), 3 on an uncaught scenario
+ *         error or a broken VoxEngine limit, 4 when the session is ended for it (no call for 60 s, or the lifetime
+ *         cap passes without terminate), 2 on bad CLI input
+ * The scenario fetches its brief from the URL in custom data: whoever runs the CLI serves it.
  */
 const path = require('node:path');
 const { Simulation, DEFAULT_SCENARIO } = require('./voxengine');

@@ -8,10 +8,12 @@
  *   const sim = new Simulation({ scenarioPath, customData, secrets, timeScale });
  *   const { accessUrl } = await sim.start();   // access-URL listener up, scenario loaded
  *   sim.dispatchStarted();                      // AppEvents.Started
- *   const { exitCode } = await sim.done;        // 0 terminate, 3 uncaught error, 4 lifetime cap
+ *   const { exitCode } = await sim.done;        // 0 terminate, 3 uncaught error or broken limit, 4 ended for it
  *
  * time_scale multiplies every delay inside the context: scenario timers and scripted outcome delays alike.
- * Net timeouts stay in real seconds.
+ * Net timeouts stay in real seconds. VoxEngine's documented limits are enforced (limits.js names each source):
+ * 3 HTTP requests in flight and 35 in all, no call for 60 s ends the session, terminate waits for requests in
+ * flight, scenario size, 1 s per callback, 100 timers.
  */
 const fs = require('node:fs');
 const http = require('node:http');
