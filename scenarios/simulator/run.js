@@ -17,6 +17,7 @@
  */
 const path = require('node:path');
 const { Simulation, DEFAULT_SCENARIO } = require('./voxengine');
+const { LIMITS } = require('./limits');
 
 const EXIT_USAGE = 2;
 
@@ -62,6 +63,10 @@ function parseInput(text) {
   }
   if (!input || typeof input !== 'object' || Array.isArray(input)) usage('stdin must be a JSON object');
   if (typeof input.custom_data !== 'string') usage('"custom_data" must be a string');
+  // Custom data holds at most 200 bytes (simulator/limits.js names the sources); StartScenarios would refuse more.
+  if (Buffer.byteLength(input.custom_data, 'utf8') > LIMITS.CUSTOM_DATA_BYTES) {
+    usage(`"custom_data" is ${Buffer.byteLength(input.custom_data, 'utf8')} bytes; Voximplant keeps at most ${LIMITS.CUSTOM_DATA_BYTES}`);
+  }
   if (input.secrets !== undefined && (typeof input.secrets !== 'object' || input.secrets === null || Array.isArray(input.secrets))) {
     usage('"secrets" must be an object of name -> value');
   }

@@ -82,6 +82,7 @@ class Simulation {
     this.scenarioPath = options.scenarioSource ? options.scenarioPath || 'scenario.js' : options.scenarioPath || DEFAULT_SCENARIO;
     this.scenarioSource = options.scenarioSource;
     this.customDataValue = options.customData === undefined ? '' : String(options.customData);
+    checkCustomData(this.customDataValue, 'script_custom_data');
     this.secrets = { ...(options.secrets || {}) };
     this.timeScale = options.timeScale === undefined ? 1 : Number(options.timeScale);
     if (!(this.timeScale > 0) || !Number.isFinite(this.timeScale)) {
@@ -415,7 +416,10 @@ class Simulation {
       removeEventListener: (event, callback) => this.removeAppListener(event, callback),
       customData: (value) => {
         this.api('customData');
-        if (value !== undefined) this.customDataValue = String(value);
+        if (value !== undefined) {
+          checkCustomData(String(value), 'VoxEngine.customData');
+          this.customDataValue = String(value);
+        }
         return this.customDataValue;
       },
       getSecretValue: (name) => {
@@ -748,6 +752,14 @@ class SimCall {
     } else {
       this.at(50, () => this.failWith(487, 'Request Terminated'));
     }
+  }
+}
+
+/** Limits (see limits.js): custom data holds at most 200 bytes; Voximplant refuses more (StartScenarios). */
+function checkCustomData(value, where) {
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > LIMITS.CUSTOM_DATA_BYTES) {
+    throw new RangeError(`${where} is ${bytes} bytes; Voximplant keeps at most ${LIMITS.CUSTOM_DATA_BYTES}`);
   }
 }
 

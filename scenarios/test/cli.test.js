@@ -155,3 +155,10 @@ test('CLI: input that is not a JSON object exits 2 with a usage message', async 
   assert.equal(lines.length, 0, 'no ready line for bad input');
   assert.match(stderr, /stdin is not one JSON object/);
 });
+
+test('CLI: custom data over 200 bytes exits 2, as StartScenarios would refuse it', async () => {
+  const { code, lines, stderr } = await runCli({ custom_data: 'x'.repeat(201) });
+  assert.equal(code, 2);
+  assert.equal(lines.length, 0);
+  assert.match(stderr, /"custom_data" is 201 bytes; Voximplant keeps at most 200/);
+});

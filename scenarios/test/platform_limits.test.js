@@ -1,6 +1,6 @@
 'use strict';
 // VoxEngine's documented limits, enforced by the simulator (simulator/limits.js names the source of each), each
-// shown biting: 3 HTTP requests in flight and 35 in all per session, a session without a call ends after 60 s,
+// shown biting: custom data of 200 bytes, 3 HTTP requests in flight and 35 in all per session, a session without a call ends after 60 s,
 // requests in flight at terminate still finish while queued ones are dropped, scenario size, 1 s per callback,
 // 100 active timers. And the scenario itself fits.
 const test = require('node:test');
@@ -161,4 +161,24 @@ test('more than 100 active timers ends the session (exit 3), even if the scenari
   const result = await sim.run();
   assert.equal(result.exitCode, EXIT.SCENARIO_ERROR);
   assert.match(result.reason, /more than 100 active timers/);
+});
+
+test('custom data over 200 bytes is refused: the simulator will not start such a session', () => {
+  const fits = 'x'.repeat(LIMITS.CUSTOM_DATA_BYTES);
+  assert.doesNotThrow(() => new Simulation({ customData: fits }));
+  assert.throws(() => new Simulation({ customData: `${fits}x` }), /script_custom_data is 201 bytes; Voximplant keeps at most 200/);
+  assert.throws(() => new Simulation({ customData: 'é'.repeat(101) }), /202 bytes/, 'bytes, not characters');
+});
+
+test('VoxEngine.customData(value) over 200 bytes throws in the scenario', async () => {
+  const { result, sim } = await runSession({
+    secrets: {},
+    timeScale: 0.01,
+    scenarioSource: `VoxEngine.addEventListener(AppEvents.Started, function () {
+      try { VoxEngine.customData(new Array(202).join("y")); } catch (e) { Logger.write("refused: " + e.message); }
+      VoxEngine.terminate();
+    });`,
+  });
+  assert.equal(result.exitCode, EXIT.TERMINATED, result.reason);
+  assert.ok(sim.logs.includes('refused: VoxEngine.customData is 201 bytes; Voximplant keeps at most 200'));
 });
