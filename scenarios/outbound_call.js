@@ -22,8 +22,9 @@ var OPENAI_KEY_SECRET = "OPENAI_API_KEY"; // name of the secret in the applicati
 var OPENAI_MODEL = "gpt-realtime";
 var TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe";
 
-// VoxEngine ends a session that has no call after 60 s (voximplant.com/docs/guides/voxengine/limits). Every wait
-// that happens while there is no call (fetching the brief; flushing events after the call) stays inside that.
+// VoxEngine ends a session that has no call after 60 s (voximplant.com/docs/guides/voxengine/limits), counted again
+// from the end of the last call (voxengine.d.ts, Call.hangup). Every wait that happens while there is no call
+// (fetching the brief; flushing events after the call) stays inside that.
 var BRIEF_TIMEOUT_S = 10; // Net.httpRequestAsync timeout of one try, in seconds
 var BRIEF_BACKOFF_MS = [500, 1000, 2000, 4000, 8000]; // waits between tries; the last one repeats
 var BRIEF_GIVE_UP_MS = 30000; // no brief within this: give up (and terminate) well inside the 60 s

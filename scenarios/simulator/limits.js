@@ -10,7 +10,9 @@ const LIMITS = {
   // Custom data holds at most 200 bytes: the custom-data guide (voximplant.com/docs/howtos/calls/custom_data) and the
   // d.ts (VoxEngine.customData: "Maximum size is 200 bytes"). UTF-8 bytes.
   CUSTOM_DATA_BYTES: 200,
-  // Limits page: "A session without calls and without ACD requests is terminated in 60 seconds."
+  // Limits page: "A session without calls and without ACD requests is terminated in 60 seconds." Counted again
+  // once the last call ends: d.ts, Call.hangup: "If there are no other active calls and/or SmartQueue requests in
+  // the call session, the [AppEvents.Terminating] and [AppEvents.Terminated] events are triggered in 60 seconds".
   NO_CALL_SESSION_S: 60,
   // Limits page: "JavaScript scenario size is limited to 256*1024 Unicode chars."
   SCENARIO_CHARS: 256 * 1024,

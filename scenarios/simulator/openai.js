@@ -3,7 +3,10 @@
  * A fake of VoxEngine's OpenAI module (require(Modules.OpenAI)): OpenAI.createRealtimeAPIClient resolves to a
  * client that behaves like a short phone conversation. Events reach listeners as {client, data: {customEvent,
  * payload}}, where payload is the OpenAI Realtime server event (for example {type:
- * "response.output_audio_transcript.done", transcript}).
+ * "response.output_audio_transcript.done", transcript}). That shape is not in the d.ts (it says only {client,
+ * data?}); it follows Voximplant's Inworld reference for the same kind of client and public OpenAI scenarios (see
+ * scenarios/README.md, "Not verified"). Event names: d.ts OpenAI.RealtimeAPIEvents; payloads: OpenAI's Realtime
+ * server-events reference.
  *
  * Behaviour by the call's scripted outcome (see outcomes.js):
  *   ai "talk"          SessionCreated; once the scenario has sent sessionUpdate and bridged media, alternate agent

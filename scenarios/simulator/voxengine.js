@@ -29,7 +29,7 @@ const { httpRequest } = require('./net');
 const { LIMITS, NetLimiter } = require('./limits');
 
 const DEFAULT_SCENARIO = path.resolve(__dirname, '..', 'outbound_call.js');
-const DEFAULT_LIFETIME_S = 2 * 60 * 60;
+const DEFAULT_LIFETIME_S = 2 * 60 * 60; // the simulator's own cap on a session (a guard for tests), not VoxEngine's
 const EXIT = { TERMINATED: 0, SCENARIO_ERROR: 3, LIFETIME_EXCEEDED: 4 };
 const SECRET_KEY = /api[_-]?key|authorization|token|secret|password/i;
 const APP_EVENT_VALUES = new Set(Object.values(names.APP_EVENTS));
@@ -591,6 +591,9 @@ class Simulation {
         res.writeHead(410, { 'Content-Type': 'text/plain' }).end('session terminated');
         return;
       }
+      // d.ts _HttpRequestEvent: method, path, content, and headers as [{key, value}], only "the ones starting with X-".
+      // The handler's return value as the answer: not in Voximplant's pages; the community definitions
+      // (@ama-team/voxengine-definitions, AppEvents) say a string is sent as is, anything else as JSON (see README).
       const headers = [];
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
         if (/^x-/i.test(req.rawHeaders[i])) headers.push({ key: req.rawHeaders[i], value: req.rawHeaders[i + 1] });
@@ -733,6 +736,8 @@ class SimCall {
     this.sim.callEnded();
     for (const client of this.sim.openaiClients) client.mediaEnded();
     const duration = Math.round((this.sim.now() - this.connectedAt) / 1000);
+    // The fields of d.ts _DisconnectedEvent (duration in seconds, cost in the account's currency, internalCode,
+    // reason, direction). The cost rate is the simulator's own (outcomes.js COST_PER_MINUTE).
     this.fire(names.CALL_EVENTS.Disconnected, {
       internalCode,
       reason,
@@ -742,7 +747,9 @@ class SimCall {
     });
   }
 
-  /** Call.hangup(): Failed 487 before the answer, Disconnected after it (as VoxEngine documents). */
+  /** Call.hangup(): Failed 487 before the answer, Disconnected after it (d.ts, Call.hangup: "CallEvents.Disconnected
+   * if the call is active before hangup", "CallEvents.Failed if it is an outgoing call that is not connected").
+   * 487 "Request Terminated" is the simulator's choice (not documented for this case; see README). */
   hangup() {
     if (this.state === 'ENDED' || this.hangingUp) return;
     this.hangingUp = true;
