@@ -1,29 +1,40 @@
 /*
  * callbot: outbound call with an OpenAI Realtime agent (VoxEngine scenario).
  *
- * Started by the bot through StartScenarios with script_custom_data (contract v1, see scenarios/README.md).
- * It places one call on the requested channel, bridges it to an OpenAI Realtime client once the callee
- * answers, reports status events to the bot's callback URL, accepts {"action":"hangup"} on the session's
- * access URL, and always ends with VoxEngine.terminate().
+ * Started by the bot through StartScenarios. Custom data is only a reference to the call's brief (launch contract
+ * v2, see scenarios/README.md): the scenario fetches the brief from the bot, places one call on the requested
+ * channel, bridges it to an OpenAI Realtime client once the callee answers, reports status events to the bot's
+ * callback URL, accepts {"action":"hangup","secret":...} on the session's access URL, and always ends with
+ * VoxEngine.terminate().
  *
- * Plain VoxEngine JavaScript: no Node modules, no import/export. Secrets (the callback token and the
- * OpenAI key) never go into Logger output.
+ * Plain VoxEngine JavaScript: no Node modules, no import/export. Secrets (the brief token, the callback token, the
+ * control secret and the OpenAI key) never go into Logger output.
  */
 
 require(Modules.OpenAI);
 
-var CONTRACT_VERSION = 1;
+// The contract versions this scenario speaks (scenarios/README.md, "Contracts"): launch (custom data and brief) v2,
+// status events v1. Kept on one line so that tools can read it from the file: /CALLBOT_CONTRACT = (\{.*?\});/
+var CALLBOT_CONTRACT = { launch: 2, events: 1 };
+
 var CHANNELS = ["pstn", "sip", "user", "whatsapp"];
 var OPENAI_KEY_SECRET = "OPENAI_API_KEY"; // name of the secret in the application's secret storage
 var OPENAI_MODEL = "gpt-realtime";
 var TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe";
 
-var CALLBACK_TRIES = 4; // first try plus three retries
-var CALLBACK_BACKOFF_MS = [500, 1000, 2000];
-var CALLBACK_TIMEOUT_S = 10; // Net.httpRequestAsync timeout, in seconds
-var FLUSH_WAIT_MS = 5000; // longest wait for the event queue before terminate
+// VoxEngine ends a session that has no call after 60 s (voximplant.com/docs/guides/voxengine/limits), counted again
+// from the end of the last call (voxengine.d.ts, Call.hangup). Every wait that happens while there is no call
+// (fetching the brief; flushing events after the call) stays inside that.
+var BRIEF_TIMEOUT_S = 10; // Net.httpRequestAsync timeout of one try, in seconds
+var BRIEF_BACKOFF_MS = [500, 1000, 2000, 4000, 8000]; // waits between tries; the last one repeats
+var BRIEF_GIVE_UP_MS = 30000; // no brief within this: give up (and terminate) well inside the 60 s
+var CALLBACK_TIMEOUT_S = 10; // Net.httpRequestAsync timeout of one status-event try, in seconds
+var CALLBACK_BACKOFF_MS = [500, 1000, 2000, 4000, 5000]; // waits between tries of one event; the last one repeats
+var CALLBACK_RETRY_MS = 120000; // each event is retried this long (at least 90 s: a bot restart or deploy)
+var NO_CALL_FLUSH_MS = 50000; // after the call, events are flushed at most this long: 10 s short of the 60 s
 var HANGUP_GRACE_MS = 5000; // longest wait for Disconnected/Failed after our own hangup
 var WATCHDOG_EXTRA_S = 300; // the session never outlives max_duration_s plus this (dialling, ringing, slack)
+var MAX_RECOVERABLE_ERRORS = 10; // recoverable AI errors reported per call; later ones are only logged
 
 // The longest text the bot takes in each event field (scenarios/README.md); longer text is cut to fit, ending in
 // an ellipsis, so that the bot never refuses an event (a refusal is final: the event would be lost).
@@ -35,49 +46,95 @@ var MAX_ERROR_MESSAGE_CHARS = 2000;
 var E164 = /^\+[1-9][0-9]{6,14}$/;
 var SIP_URI = /^sips?:[^\s@]+@[^\s]+$/;
 var NO_SPACE = /^\S+$/;
+var HTTP_URL = /^https?:\/\/\S+$/;
 
 // ---------------------------------------------------------------------------------------------------------
 // Session state
 // ---------------------------------------------------------------------------------------------------------
 
-var config = null; // validated custom data
+var config = null; // the validated brief
+var controlSecret = null; // the brief's control_secret: control requests must carry it
 var reporter = null; // {url, token, callId} once the callback is usable
-var seq = 0;
+var seq = 0; // the last seq given to an event that went out
 var call = null;
 var aiClient = null;
 var connectedAt = 0; // Date.now() at CallEvents.Connected, 0 before
 var endReason = null; // set when we decide to end the call: hangup_requested | max_duration | ai_error | error
 var callOver = false; // Disconnected or Failed seen (or given up waiting for it)
 var finished = false; // finish() ran: no more events, flushing then terminate
+var terminated = false;
 var ringingReported = false;
+var recoverableErrors = 0;
 var maxDurationTimer = null;
 var hangupGraceTimer = null;
 var watchdogTimer = null;
 var lastError = null; // the last error reported: the reason of the `failed` ending a session that placed no call
 
+// While the session has no call, VoxEngine's 60 s clock runs: this timer fires NO_CALL_FLUSH_MS into it.
+var noCallTimer = null;
+var noCallDeadlinePassed = false;
+var noCallWaiters = [];
+
+function startNoCallClock() {
+  if (noCallTimer) {
+    return;
+  }
+  noCallDeadlinePassed = false;
+  noCallTimer = setTimeout(function () {
+    noCallTimer = null;
+    noCallDeadlinePassed = true;
+    var waiters = noCallWaiters;
+    noCallWaiters = [];
+    for (var i = 0; i < waiters.length; i++) {
+      waiters[i]();
+    }
+  }, NO_CALL_FLUSH_MS);
+}
+
+function stopNoCallClock() {
+  if (noCallTimer) {
+    clearTimeout(noCallTimer);
+    noCallTimer = null;
+  }
+  noCallDeadlinePassed = false;
+}
+
 // ---------------------------------------------------------------------------------------------------------
-// Status events: an in-order queue, one request in flight, bounded retries. Never awaited by call logic.
+// Status events: an in-order queue, one request in flight, each event retried with backoff for
+// CALLBACK_RETRY_MS. An event gets its seq when it first goes out, and keeps it through its retries. While an
+// event waits to be delivered, transcript lines queued behind it that follow one another with the same role are
+// merged into one event. Never awaited by call logic.
 // ---------------------------------------------------------------------------------------------------------
 
-var queue = [];
-var pumping = false;
+var queue = []; // {event, data, at, seq (0 until it first goes out), body, tries, expired}
+var sending = false; // a request is in flight
+var retryTimer = null; // waiting to try the head of the queue again
 var idleWaiters = [];
 
 function report(event, data) {
   if (!reporter || finished) {
     return;
   }
-  seq += 1;
-  var body = JSON.stringify({
-    v: CONTRACT_VERSION,
-    call_id: reporter.callId,
-    seq: seq,
-    event: event,
-    at: new Date().toISOString(),
-    data: data || {}
-  });
-  queue.push({ seq: seq, event: event, body: body });
+  var item = { event: event, data: data || {}, at: new Date().toISOString(), seq: 0, body: null, tries: 0 };
+  if (event === "transcript" && coalesce(item)) {
+    return;
+  }
+  queue.push(item);
   pump();
+}
+
+/** Merges a transcript line into the last queued event when that is an unsent line of the same role. */
+function coalesce(item) {
+  var last = queue.length > 1 ? queue[queue.length - 1] : null; // never the head: it may be on its way
+  if (!last || last.seq || last.event !== "transcript" || last.data.role !== item.data.role) {
+    return false;
+  }
+  var text = last.data.text + "\n" + item.data.text;
+  if (text.length > MAX_TRANSCRIPT_CHARS) {
+    return false;
+  }
+  last.data = { role: last.data.role, text: text };
+  return true;
 }
 
 /** `text` cut to at most `max` UTF-16 units, ending in an ellipsis when cut; never half a surrogate pair. */
@@ -117,17 +174,16 @@ function reportDisconnected(data) {
   report("disconnected", data);
 }
 
-function pump() {
-  if (pumping) {
-    return;
-  }
-  pumping = true;
-  deliverNext();
+function backoff(list, tries) {
+  return list[Math.min(tries, list.length) - 1];
 }
 
-function deliverNext() {
+/** Sends the head of the queue unless a request is in flight or a retry is already waiting. */
+function pump() {
+  if (sending || retryTimer || terminated) {
+    return;
+  }
   if (queue.length === 0) {
-    pumping = false;
     var waiters = idleWaiters;
     idleWaiters = [];
     for (var i = 0; i < waiters.length; i++) {
@@ -136,39 +192,58 @@ function deliverNext() {
     return;
   }
   var item = queue[0];
-  var advance = function () {
-    queue.shift();
-    deliverNext();
-  };
-  deliver(item, 1).then(advance, function (err) {
-    Logger.write("callbot: event " + item.seq + " (" + item.event + ") dropped: " + errorText(err));
-    advance();
+  if (!item.seq) {
+    seq += 1;
+    item.seq = seq;
+    item.body = JSON.stringify({
+      v: CALLBOT_CONTRACT.events,
+      call_id: reporter.callId,
+      seq: item.seq,
+      event: item.event,
+      at: item.at,
+      data: item.data
+    });
+    item.expired = false;
+    item.expiry = setTimeout(function () {
+      item.expired = true;
+    }, CALLBACK_RETRY_MS);
+  }
+  item.tries += 1;
+  sending = true;
+  post(item.body).then(function (code) {
+    sending = false;
+    settle(item, code);
   });
 }
 
-function deliver(item, attempt) {
-  return post(item.body).then(function (code) {
-    if (code >= 200 && code < 300) {
-      return;
-    }
-    var permanent = code >= 400 && code < 500 && code !== 408 && code !== 429;
-    if (permanent) {
-      Logger.write("callbot: event " + item.seq + " (" + item.event + ") refused with HTTP " + code + "; dropped");
-      return;
-    }
-    if (attempt >= CALLBACK_TRIES) {
-      Logger.write("callbot: event " + item.seq + " (" + item.event + ") not delivered after " + attempt +
-        " tries (last code " + code + "); dropped");
-      return;
-    }
-    return sleep(CALLBACK_BACKOFF_MS[attempt - 1]).then(function () {
-      return deliver(item, attempt + 1);
-    });
-  });
+function settle(item, code) {
+  if (terminated) {
+    return; // VoxEngine runs the callbacks of requests still in flight at terminate, but has no timers then
+  }
+  var label = "event " + item.seq + " (" + item.event + ")";
+  var done = code >= 200 && code < 300;
+  if (!done && code >= 400 && code < 500 && code !== 408 && code !== 429) {
+    Logger.write("callbot: " + label + " refused with HTTP " + code + "; dropped");
+    done = true;
+  } else if (!done && item.expired) {
+    Logger.write("callbot: " + label + " not delivered in " + CALLBACK_RETRY_MS / 1000 + " s (" + item.tries +
+      " tries, last code " + code + "); dropped");
+    done = true;
+  }
+  if (done) {
+    clearTimeout(item.expiry);
+    queue.shift();
+    pump();
+    return;
+  }
+  retryTimer = setTimeout(function () {
+    retryTimer = null;
+    pump();
+  }, backoff(CALLBACK_BACKOFF_MS, item.tries));
 }
 
 function post(body) {
-  var options = {
+  return request(reporter.url, {
     method: "POST",
     headers: {
       "Authorization": "Bearer " + reporter.token,
@@ -176,86 +251,167 @@ function post(body) {
     },
     postData: body,
     timeout: CALLBACK_TIMEOUT_S
-  };
-  var request;
+  }).then(function (result) {
+    return result.code;
+  });
+}
+
+/** Net.httpRequestAsync that always resolves to a result with a numeric code (-1 when VoxEngine threw). */
+function request(url, options) {
+  var pending;
   try {
-    request = Net.httpRequestAsync(reporter.url, options);
+    pending = Net.httpRequestAsync(url, options);
   } catch (e) {
-    return Promise.resolve(-1);
+    return Promise.resolve({ code: -1, text: "" });
   }
-  return Promise.resolve(request).then(
+  return Promise.resolve(pending).then(
     function (result) {
-      return result && typeof result.code === "number" ? result.code : -1;
+      return result && typeof result.code === "number" ? result : { code: -1, text: "" };
     },
     function () {
-      return -1;
+      return { code: -1, text: "" };
     }
   );
 }
 
-/** Resolves when the queue is empty or after maxMs, whichever comes first. */
-function flushQueue(maxMs) {
+/** Resolves when the queue is empty or when the no-call deadline passes, whichever comes first. */
+function flushQueue() {
   return new Promise(function (resolve) {
-    if (!pumping && queue.length === 0) {
-      resolve();
+    var done = false;
+    var settleOnce = function () {
+      if (!done) {
+        done = true;
+        resolve(undefined);
+      }
+    };
+    if (!sending && !retryTimer && queue.length === 0) {
+      settleOnce();
       return;
     }
-    var done = false;
-    var timer = setTimeout(function () {
-      if (!done) {
-        done = true;
-        Logger.write("callbot: " + queue.length + " event(s) still undelivered at terminate");
-        resolve();
-      }
-    }, maxMs);
-    idleWaiters.push(function () {
-      if (!done) {
-        done = true;
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
-
-function sleep(ms) {
-  return new Promise(function (resolve) {
-    setTimeout(resolve, ms);
+    idleWaiters.push(settleOnce);
+    if (noCallDeadlinePassed) {
+      settleOnce();
+    } else {
+      noCallWaiters.push(settleOnce);
+    }
   });
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Custom data (contract v1)
+// Launch contract v2: custom data {"v":2,"id","u","t"} and the brief it points to
 // ---------------------------------------------------------------------------------------------------------
+
+var UPGRADE_HINT = "this scenario speaks v" + CALLBOT_CONTRACT.launch + ": upgrade the bot / run `callbot setup`";
 
 function isNonEmptyString(value) {
   return typeof value === "string" && value.trim().length > 0;
 }
 
+function isObject(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
 function usableCallback(data) {
-  return isNonEmptyString(data.callback_url) && /^https?:\/\/\S+$/.test(data.callback_url) &&
+  return isNonEmptyString(data.callback_url) && HTTP_URL.test(data.callback_url) &&
     isNonEmptyString(data.callback_token);
 }
 
-/** Returns {data, problems}: data is the parsed object (or null), problems a list of sentences. */
+/** JSON text to an object, or null. The parser's message is left out: it may quote the text, and so a secret. */
+function parseObject(text) {
+  try {
+    var value = JSON.parse(text);
+    return isObject(value) ? value : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+/**
+ * Reads custom data. Returns {launch: {id, url, token}} for usable v2 data, or {problem, data} where data is the
+ * parsed object when there was one (old-contract data may still name a callback to tell the bot why).
+ */
 function parseCustomData(raw) {
   if (!isNonEmptyString(raw)) {
-    return { data: null, problems: ["custom data is empty; expected a JSON object (contract v1)"] };
+    return { problem: "custom data is empty; expected launch contract v" + CALLBOT_CONTRACT.launch + " {\"v\",\"id\",\"u\",\"t\"}" };
   }
-  var data;
-  try {
-    data = JSON.parse(raw);
-  } catch (e) {
-    return { data: null, problems: ["custom data is not valid JSON (" + e.message + ")"] };
+  var data = parseObject(raw);
+  if (!data) {
+    return { problem: "custom data is not a JSON object; expected launch contract v" + CALLBOT_CONTRACT.launch + " {\"v\",\"id\",\"u\",\"t\"}" };
   }
-  if (data === null || typeof data !== "object" || Array.isArray(data)) {
-    return { data: null, problems: ["custom data is not a JSON object"] };
+  if (data.v !== CALLBOT_CONTRACT.launch) {
+    var spoken = data.v === undefined ? "names no launch contract version" : "speaks launch contract v" + String(data.v);
+    return { problem: "custom data " + spoken + "; " + UPGRADE_HINT, data: data };
   }
   var problems = [];
-  if (data.v === undefined) {
-    problems.push("field 'v' is missing (expected contract version " + CONTRACT_VERSION + ")");
-  } else if (data.v !== CONTRACT_VERSION) {
-    problems.push("unsupported contract version " + JSON.stringify(data.v) + " (expected " + CONTRACT_VERSION + ")");
+  if (!isNonEmptyString(data.id)) {
+    problems.push("field 'id' is missing or not a non-empty string");
+  }
+  if (!isNonEmptyString(data.u) || !HTTP_URL.test(data.u)) {
+    problems.push("field 'u' is not an http(s) URL");
+  }
+  if (!isNonEmptyString(data.t)) {
+    problems.push("field 't' is missing or not a non-empty string");
+  }
+  if (problems.length > 0) {
+    return { problem: "bad custom data: " + problems.join("; ") };
+  }
+  return { launch: { id: data.id, url: data.u, token: data.t } };
+}
+
+/**
+ * Fetches the brief: GET with the brief token, tried again after a network failure (code <= 0), 408, 429 or 5xx
+ * with backoff, for at most BRIEF_GIVE_UP_MS. Resolves to {text} on 200, or {problem} (never with the token).
+ */
+function fetchBrief(launch) {
+  return new Promise(function (resolve) {
+    var settled = false;
+    var tries = 0;
+    var lastCode = null;
+    var finish = function (result) {
+      if (!settled) {
+        settled = true;
+        clearTimeout(giveUp);
+        resolve(result);
+      }
+    };
+    var giveUp = setTimeout(function () {
+      finish({
+        problem: "no brief from " + launch.url + " within " + BRIEF_GIVE_UP_MS / 1000 + " s (" + tries +
+          " tries, last code " + lastCode + ")"
+      });
+    }, BRIEF_GIVE_UP_MS);
+    var attempt = function () {
+      tries += 1;
+      request(launch.url, {
+        method: "GET",
+        headers: { "Authorization": "Bearer " + launch.token, "Accept": "application/json" },
+        timeout: BRIEF_TIMEOUT_S
+      }).then(function (result) {
+        if (settled) {
+          return;
+        }
+        lastCode = result.code;
+        if (result.code === 200) {
+          finish({ text: typeof result.text === "string" ? result.text : "" });
+          return;
+        }
+        var retry = result.code <= 0 || result.code === 408 || result.code === 429 || result.code >= 500;
+        if (!retry) {
+          finish({ problem: "the bot refused the brief at " + launch.url + " with HTTP " + result.code + " (final)" });
+          return;
+        }
+        setTimeout(guard(attempt), backoff(BRIEF_BACKOFF_MS, tries));
+      });
+    };
+    attempt();
+  });
+}
+
+/** Checks a brief; returns a list of problems (empty when it is good). */
+function checkBrief(data, launch) {
+  var problems = [];
+  if (data.v !== CALLBOT_CONTRACT.launch) {
+    problems.push("field 'v' is " + JSON.stringify(data.v) + " (expected " + CALLBOT_CONTRACT.launch + ")");
   }
   ["call_id", "destination", "caller_id", "channel", "instructions", "callback_url", "callback_token"]
     .forEach(function (field) {
@@ -263,6 +419,9 @@ function parseCustomData(raw) {
         problems.push("field '" + field + "' is missing or not a non-empty string");
       }
     });
+  if (isNonEmptyString(data.call_id) && data.call_id !== launch.id) {
+    problems.push("call_id '" + data.call_id + "' is not the call id in custom data ('" + launch.id + "')");
+  }
   if (isNonEmptyString(data.channel) && CHANNELS.indexOf(data.channel) < 0) {
     problems.push("channel '" + data.channel + "' is not one of " + CHANNELS.join(", "));
   }
@@ -275,14 +434,17 @@ function parseCustomData(raw) {
   if (isNonEmptyString(data.caller_id) && !NO_SPACE.test(data.caller_id)) {
     problems.push("caller_id must not contain whitespace");
   }
-  if (isNonEmptyString(data.callback_url) && !/^https?:\/\/\S+$/.test(data.callback_url)) {
+  if (isNonEmptyString(data.callback_url) && !HTTP_URL.test(data.callback_url)) {
     problems.push("callback_url is not an http(s) URL");
   }
   if (!(typeof data.max_duration_s === "number" && Math.floor(data.max_duration_s) === data.max_duration_s &&
     data.max_duration_s > 0)) {
     problems.push("field 'max_duration_s' must be a positive integer");
   }
-  return { data: data, problems: problems };
+  if (!isNonEmptyString(data.control_secret)) {
+    problems.push("field 'control_secret' is missing or not a non-empty string");
+  }
+  return problems;
 }
 
 function checkDestination(channel, destination) {
@@ -296,6 +458,16 @@ function checkDestination(channel, destination) {
     return "destination for channel 'user' must be an application user name without spaces";
   }
   return null;
+}
+
+/** Reports to a callback named by data (if usable) that the session ends before placing a call, then finishes. */
+function refuse(message, data, callId) {
+  Logger.write("callbot: " + message);
+  if (data && usableCallback(data)) {
+    reporter = { url: data.callback_url, token: data.callback_token, callId: callId };
+    reportError(message);
+  }
+  finish();
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -317,21 +489,39 @@ function placeCall(c) {
 }
 
 function onStarted() {
+  startNoCallClock();
   var parsed = parseCustomData(VoxEngine.customData());
-  if (parsed.data && usableCallback(parsed.data)) {
-    reporter = {
-      url: parsed.data.callback_url,
-      token: parsed.data.callback_token,
-      callId: typeof parsed.data.call_id === "string" ? parsed.data.call_id : null
-    };
-  }
-  if (parsed.problems.length > 0) {
-    Logger.write("callbot: bad custom data: " + parsed.problems.join("; "));
-    reportError("bad custom data: " + parsed.problems.join("; "));
-    finish();
+  if (!parsed.launch) {
+    var data = parsed.data;
+    var callId = data && isNonEmptyString(data.call_id) ? data.call_id : data && isNonEmptyString(data.id) ? data.id : null;
+    refuse(parsed.problem, data, callId);
     return;
   }
-  config = parsed.data;
+  var launch = parsed.launch;
+  Logger.write("callbot: call " + launch.id + ": fetching the brief");
+  fetchBrief(launch).then(guard(function (fetched) {
+    onBrief(launch, fetched);
+  }));
+}
+
+function onBrief(launch, fetched) {
+  if (fetched.problem) {
+    refuse("call " + launch.id + ": " + fetched.problem + "; nothing dialled", null, null);
+    return;
+  }
+  var brief = parseObject(fetched.text);
+  if (!brief) {
+    refuse("call " + launch.id + ": the brief is not a JSON object; nothing dialled", null, null);
+    return;
+  }
+  var problems = checkBrief(brief, launch);
+  if (problems.length > 0) {
+    refuse("bad brief: " + problems.join("; "), brief, isNonEmptyString(brief.call_id) ? brief.call_id : launch.id);
+    return;
+  }
+  config = brief;
+  controlSecret = brief.control_secret;
+  reporter = { url: brief.callback_url, token: brief.callback_token, callId: brief.call_id };
   watchdogTimer = setTimeout(guard(function () {
     Logger.write("callbot: session watchdog fired; ending the session");
     fail(new Error("session exceeded max_duration_s + " + WATCHDOG_EXTRA_S + " s"));
@@ -340,6 +530,7 @@ function onStarted() {
   report("started", {});
   Logger.write("callbot: call " + config.call_id + ": dialling on channel " + config.channel);
   call = placeCall(config);
+  stopNoCallClock();
   call.addEventListener(CallEvents.Ringing, guard(onRinging));
   call.addEventListener(CallEvents.Connected, guard(onConnected));
   call.addEventListener(CallEvents.Failed, guard(onFailed));
@@ -380,6 +571,7 @@ function onFailed(e) {
     return;
   }
   callOver = true;
+  startNoCallClock();
   if (endReason) {
     // We cancelled the dialling call ourselves (hang-up request, AI or scenario error): not a failure to reach.
     reportDisconnected({ duration_s: 0, reason: endReason });
@@ -394,6 +586,7 @@ function onDisconnected(e) {
     return;
   }
   callOver = true;
+  startNoCallClock();
   var data = { duration_s: callDuration(e), reason: endReason || "remote_hangup" };
   if (typeof e.cost === "number" && isFinite(e.cost)) {
     data.cost = e.cost;
@@ -429,6 +622,7 @@ function endCall(reason) {
     if (!callOver) {
       Logger.write("callbot: no Disconnected/Failed within " + HANGUP_GRACE_MS + " ms of hangup; ending anyway");
       callOver = true;
+      startNoCallClock();
       reportDisconnected({ duration_s: callDuration(null), reason: endReason });
       finish();
     }
@@ -482,6 +676,11 @@ function startAgent() {
       // Outbound call: the agent speaks first.
       client.responseCreate({});
     }));
+    // Barge-in: the callee started speaking, so drop the agent's audio still buffered for playback (as
+    // Voximplant's own Voice AI example does).
+    client.addEventListener(OpenAI.RealtimeAPIEvents.InputAudioBufferSpeechStarted, guard(function () {
+      client.clearMediaBuffer();
+    }));
     client.addEventListener(OpenAI.RealtimeAPIEvents.ResponseOutputAudioTranscriptDone, guard(function (e) {
       forwardTranscript("agent", payloadOf(e).transcript);
     }));
@@ -489,8 +688,10 @@ function startAgent() {
       guard(function (e) {
         forwardTranscript("callee", payloadOf(e).transcript);
       }));
+    // OpenAI's `error` server event: "most errors are recoverable and the session will stay open". Reported, and
+    // the call goes on; only a connection that fails or closes ends it.
     client.addEventListener(OpenAI.RealtimeAPIEvents.Error, guard(function (e) {
-      aiFailed("OpenAI Realtime error: " + describeAiError(e));
+      aiWarning("OpenAI Realtime error: " + describeAiError(e));
     }));
     client.addEventListener(OpenAI.RealtimeAPIEvents.WebSocketError, guard(function (e) {
       aiFailed("OpenAI Realtime WebSocket error: " + describeAiError(e));
@@ -524,6 +725,23 @@ function forwardTranscript(role, text) {
   report("transcript", { role: role, text: clip(text.trim(), MAX_TRANSCRIPT_CHARS) });
 }
 
+/** A recoverable AI error: reported (up to MAX_RECOVERABLE_ERRORS per call) with recoverable: true. */
+function aiWarning(message) {
+  Logger.write("callbot: " + message + " (recoverable; the call goes on)");
+  if (endReason || callOver || finished) {
+    return;
+  }
+  recoverableErrors += 1;
+  if (recoverableErrors > MAX_RECOVERABLE_ERRORS) {
+    if (recoverableErrors === MAX_RECOVERABLE_ERRORS + 1) {
+      Logger.write("callbot: more than " + MAX_RECOVERABLE_ERRORS + " recoverable AI errors; the rest are only logged");
+    }
+    return;
+  }
+  report("error", { message: clip(message, MAX_ERROR_MESSAGE_CHARS), recoverable: true });
+}
+
+/** The AI connection failed or closed: report it and end the call (ai_error). */
 function aiFailed(message) {
   if (endReason || callOver || finished) {
     return;
@@ -553,29 +771,43 @@ function safeClose(client) {
 // Control over the session's access URL
 // ---------------------------------------------------------------------------------------------------------
 
-var HANGUP_HINT = "expected POST with body {\"action\":\"hangup\"}";
+var HANGUP_HINT = "expected {\"action\":\"hangup\",\"secret\":\"<control secret>\"}";
 
 function onHttpRequest(e) {
   return JSON.stringify(control(e));
 }
 
+/** Compares two strings in time that does not depend on where they differ. */
+function sameSecret(given, expected) {
+  if (typeof given !== "string" || typeof expected !== "string" || given.length !== expected.length) {
+    return false;
+  }
+  var diff = 0;
+  for (var i = 0; i < expected.length; i++) {
+    diff |= given.charCodeAt(i) ^ expected.charCodeAt(i);
+  }
+  return diff === 0;
+}
+
 function control(e) {
   var method = String((e && e.method) || "").toUpperCase();
   if (method !== "POST") {
-    return { ok: false, error: "method " + (method || "(none)") + " not allowed; " + HANGUP_HINT };
+    return { ok: false, error: "method " + (method || "(none)") + " not allowed; POST " + HANGUP_HINT };
   }
-  var body;
-  try {
-    body = JSON.parse(e.content);
-  } catch (err) {
+  var body = parseControlBody(e.content);
+  if (body === undefined) {
     return { ok: false, error: "body is not valid JSON; " + HANGUP_HINT };
   }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+  if (!isObject(body)) {
     return { ok: false, error: "body is not a JSON object; " + HANGUP_HINT };
+  }
+  // Before the brief arrived there is no secret to match: refused alike.
+  if (!controlSecret || !sameSecret(body.secret, controlSecret)) {
+    return { ok: false, error: "missing or wrong secret" };
   }
   if (body.action !== "hangup") {
     var shown = body.action === undefined ? "(none)" : "'" + String(body.action) + "'";
-    return { ok: false, error: "unknown action " + shown + "; expected {\"action\":\"hangup\"}" };
+    return { ok: false, error: "unknown action " + shown + "; " + HANGUP_HINT };
   }
   if (!call) {
     return { ok: false, error: "no call in this session" };
@@ -586,6 +818,15 @@ function control(e) {
   Logger.write("callbot: hang-up requested over the access URL");
   endCall("hangup_requested");
   return { ok: true };
+}
+
+/** The parsed body (any JSON value), or undefined when it is not JSON. */
+function parseControlBody(content) {
+  try {
+    return JSON.parse(content);
+  } catch (err) {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -599,7 +840,10 @@ function stopTimer(name) {
   }
 }
 
-/** Stops reporting, flushes the queue with a bounded wait, then terminates the session. Runs once. */
+/**
+ * Stops reporting, flushes the queue for as long as the session may live without a call (NO_CALL_FLUSH_MS from
+ * the call's end), then terminates the session. Runs once.
+ */
 function finish() {
   if (finished) {
     return;
@@ -617,7 +861,16 @@ function finish() {
     clearTimeout(watchdogTimer);
   }
   closeAgent();
-  flushQueue(FLUSH_WAIT_MS).then(function () {
+  startNoCallClock();
+  flushQueue().then(function () {
+    if (queue.length > 0) {
+      Logger.write("callbot: " + queue.length + " event(s) still undelivered at terminate");
+    }
+    terminated = true;
+    if (retryTimer) {
+      clearTimeout(retryTimer);
+      retryTimer = null;
+    }
     VoxEngine.terminate();
   });
 }

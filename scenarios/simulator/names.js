@@ -47,7 +47,7 @@ const VOXENGINE_FUNCTIONS = [
 
 const NET_FUNCTIONS = ['httpRequest', 'httpRequestAsync', 'sendMail', 'sendMailAsync'];
 
-const LOGGER_FUNCTIONS = ['write'];
+const LOGGER_FUNCTIONS = ['hideTones', 'write'];
 
 const CALL_METHODS = [
   'state', 'toString', 'customData', 'id', 'incoming', 'callerid', 'displayName', 'number', 'vad',
@@ -75,6 +75,9 @@ const OPENAI_REALTIME_EVENT_NAMES = [
 const OPENAI_REALTIME_EVENTS = Object.fromEntries(
   OPENAI_REALTIME_EVENT_NAMES.map((name) => [name, `OpenAI.RealtimeAPI.${name}`]),
 );
+// As the d.ts v28 has it (apparently a copy slip upstream: the same value as ResponseMCPCallFailed). Kept identical;
+// the scenario does not listen for either.
+OPENAI_REALTIME_EVENTS.RateLimitsUpdated = 'OpenAI.RealtimeAPI.ResponseMCPCallFailed';
 
 const OPENAI_EVENTS = {
   WebSocketMediaStarted: 'OpenAI.Events.WebSocketMediaStarted',

@@ -3,8 +3,11 @@
  * Net.httpRequestAsync as VoxEngine documents it: real HTTP(S) with Node's http/https modules, resolving (never
  * rejecting) to {code, text, headers: [{key, value}], raw_headers, error}. `code` is the HTTP status, or one of
  * VoxEngine's internal codes on failure: -1 unknown, -2 malformed URL, -3 host not found, -4 connection error,
- * -6 network error, -7 timeout, -9 response larger than 2 MB. Timeouts are in seconds (defaults 90 and 6 for
- * connecting) and are real time: they are not scaled by time_scale.
+ * -6 network error, -7 timeout, -9 response larger than 2 MB (d.ts Net.HttpRequestResult.code;
+ * voximplant.com/docs/references/voxengine/net/httprequestresult). Timeouts are in seconds, defaults 90 in all and 6
+ * for connecting (d.ts Net.httpRequestAsync: "TCP connect timeout is 6 seconds and total request timeout is 90
+ * seconds"), and are real time: they are not scaled by time_scale. The per-session limits (3 in flight, 35 in all)
+ * are in limits.js.
  */
 const http = require('node:http');
 const https = require('node:https');
@@ -55,7 +58,11 @@ function httpRequest(url, options = {}) {
         settle({ code: -7, error: 'connection timeout', headers: [], raw_headers: '', text: '' });
       }
     }, connectTimeoutMs);
-    req.on('socket', (socket) => socket.once('connect', () => clearTimeout(connectTimer)));
+    req.on('socket', (socket) => {
+      // A kept-alive socket is connected already (and emits no second 'connect').
+      if (socket.connecting) socket.once('connect', () => clearTimeout(connectTimer));
+      else clearTimeout(connectTimer);
+    });
     req.on('error', (e) => {
       const code = { ENOTFOUND: -3, EAI_AGAIN: -3, ECONNREFUSED: -4, ECONNRESET: -4, EHOSTUNREACH: -6,
         ENETUNREACH: -6, EPIPE: -6, ETIMEDOUT: -7 }[e.code] || -1;

@@ -3,12 +3,19 @@
  * A fake of VoxEngine's OpenAI module (require(Modules.OpenAI)): OpenAI.createRealtimeAPIClient resolves to a
  * client that behaves like a short phone conversation. Events reach listeners as {client, data: {customEvent,
  * payload}}, where payload is the OpenAI Realtime server event (for example {type:
- * "response.output_audio_transcript.done", transcript}).
+ * "response.output_audio_transcript.done", transcript}). That shape is not in the d.ts (it says only {client,
+ * data?}); it follows Voximplant's Inworld reference for the same kind of client and public OpenAI scenarios (see
+ * scenarios/README.md, "Not verified"). Event names: d.ts OpenAI.RealtimeAPIEvents; payloads: OpenAI's Realtime
+ * server-events reference.
  *
  * Behaviour by the call's scripted outcome (see outcomes.js):
  *   ai "talk"          SessionCreated; once the scenario has sent sessionUpdate and bridged media, alternate agent
- *                      and callee transcript lines (the agent's lines reuse the session instructions).
- *   ai "error"         SessionCreated, then an Error event shortly after the session is configured.
+ *                      and callee transcript lines (the agent's lines reuse the session instructions). Before each
+ *                      callee line the callee starts speaking (InputAudioBufferSpeechStarted, server VAD).
+ *   ai "glitch"        as "talk", with recoverable OpenAI `error` events between the lines (OpenAI's server-events
+ *                      reference: "most errors are recoverable and the session will stay open").
+ *   ai "error"         SessionCreated, then a WebSocketError shortly after the session is configured: the
+ *                      connection to OpenAI failed (fatal for the call).
  *   ai "create-fails"  createRealtimeAPIClient rejects.
  */
 const { OPENAI_REALTIME_EVENTS, OPENAI_EVENTS, OPENAI_CLIENT_TYPES, OPENAI_CLIENT_METHODS } = require('./names');
@@ -20,6 +27,35 @@ const SCRIPT = [
   { at: 1300, role: 'callee', text: () => 'Hi. Who is calling, please?' },
   { at: 2300, role: 'agent', text: (instructions) => `I'm an automated assistant. ${clip(instructions, 240)}` },
   { at: 3300, role: 'callee', text: () => 'All right, thank you. Goodbye!' },
+];
+
+/** The outcomes whose agent talks (the others connect and stay silent, or fail). */
+const TALKING = new Set(['talk', 'glitch']);
+
+/** How long before a callee line the callee starts speaking (InputAudioBufferSpeechStarted), simulated ms. */
+const SPEECH_LEAD_MS = 200;
+
+/** Recoverable `error` events of the "glitch" outcome: between the lines of a good conversation. */
+const GLITCHES = [
+  {
+    at: 800,
+    event: {
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        code: 'conversation_already_has_active_response',
+        message: 'Conversation already has an active response in progress',
+        param: null,
+      },
+    },
+  },
+  {
+    at: 1800,
+    event: {
+      type: 'error',
+      error: { type: 'server_error', code: null, message: 'The server had an error while processing your request', param: null },
+    },
+  },
 ];
 
 function firstSentence(text) {
@@ -182,9 +218,9 @@ class FakeRealtimeClient {
     );
     if (this.outcome.ai === 'error') {
       this.schedule(300, () =>
-        this.emit(OPENAI_REALTIME_EVENTS.Error, {
-          type: 'error',
-          error: { type: 'server_error', code: 'simulated_error', message: 'Simulated Realtime API failure' },
+        this.emit(OPENAI_REALTIME_EVENTS.WebSocketError, {
+          type: 'websocket_error',
+          message: 'Simulated Realtime API failure: the WebSocket connection was lost',
         }),
       );
     }
@@ -197,9 +233,22 @@ class FakeRealtimeClient {
   }
 
   maybeTalk() {
-    if (this.talking || !this.configured || !this.bridged || this.outcome.ai !== 'talk') return;
+    if (this.talking || !this.configured || !this.bridged || !TALKING.has(this.outcome.ai)) return;
     this.talking = true;
+    if (this.outcome.ai === 'glitch') {
+      GLITCHES.forEach((glitch) => this.schedule(glitch.at, () => this.emit(OPENAI_REALTIME_EVENTS.Error, glitch.event)));
+    }
     SCRIPT.forEach((line, index) => {
+      if (line.role === 'callee') {
+        // Server VAD hears the callee start: the agent's buffered audio should be cleared (barge-in).
+        this.schedule(line.at - SPEECH_LEAD_MS, () =>
+          this.emit(OPENAI_REALTIME_EVENTS.InputAudioBufferSpeechStarted, {
+            type: 'input_audio_buffer.speech_started',
+            audio_start_ms: line.at - SPEECH_LEAD_MS,
+            item_id: `item_${index + 1}`,
+          }),
+        );
+      }
       this.schedule(line.at, () => {
         const text = line.text(this.instructions);
         const itemId = `item_${index + 1}`;
@@ -245,4 +294,4 @@ class FakeRealtimeClient {
   }
 }
 
-module.exports = { createOpenAIModule, SCRIPT, firstSentence };
+module.exports = { createOpenAIModule, SCRIPT, GLITCHES, SPEECH_LEAD_MS, firstSentence };

@@ -6,16 +6,26 @@
  */
 
 const OUTCOMES = {
+  // CallEvents.Failed codes as Voximplant documents them (d.ts, CallEvents.Failed / _FailedEvent.code: 486 busy,
+  // 487 request terminated, 404 invalid number, 480 destination unavailable, 402 insufficient funds, 603 rejected,
+  // 408 not answered within 60 s; reason phrases are SIP's, RFC 3261 section 21).
   busy: { digits: '0186', ringingAt: 300, failAt: 1300, code: 486, reason: 'Busy Here' },
   noanswer: { digits: '0180', ringingAt: 300, failAt: 3300, code: 480, reason: 'Temporarily Unavailable' },
   timeout: { digits: '0187', ringingAt: 300, failAt: 3300, code: 487, reason: 'Request Terminated' },
+  // Rings out: Voximplant fails an unanswered call with 408 after 60 s (shortened here to 3 s, like noanswer).
+  unanswered: { digits: '0148', ringingAt: 300, failAt: 3300, code: 408, reason: 'Request Timeout' },
   rejected: { digits: '0160', ringingAt: 300, failAt: 1300, code: 603, reason: 'Decline' },
+  // The account cannot pay for the call: refused at once, before anything rings.
+  nofunds: { digits: '0142', ringingAt: null, failAt: 200, code: 402, reason: 'Payment Required' },
   // The network cannot carry the call (no route, carrier down): SIP's 503, at once and without ringing.
   unreachable: { digits: '0199', ringingAt: null, failAt: 200, code: 503, reason: 'Service Unavailable' },
   invalid: { digits: '0144', ringingAt: null, failAt: 200, code: 404, reason: 'Not Found' },
   hold: { digits: '0177', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'talk' },
+  // The connection to the Voice AI fails mid-call (WebSocketError): the call ends with ai_error.
   aierror: { digits: '0166', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'error' },
   aifail: { digits: '0165', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'create-fails' },
+  // A good call with recoverable Voice AI errors in the middle: reported, and the call goes on to its end.
+  aiglitch: { digits: '0167', ringingAt: 300, answerAt: 1000, hangupAfter: 5000, ai: 'glitch' },
   // Two progress signals (like 180 Ringing, then 183 Session Progress): the scenario must report ringing once.
   answered: { digits: null, ringingAt: 300, ringingAgainAt: 600, answerAt: 1000, hangupAfter: 5000, ai: 'talk' },
 };

@@ -10,11 +10,14 @@
  * stdout: first {"ready": true, "media_session_access_url": "...", "media_session_access_secure_url": "..."},
  *         then one JSON line per VoxEngine API call, e.g. {"api": "callPSTN", "args": [...]}
  * stderr: scenario Logger output and simulator notes
- * exit:   0 after VoxEngine.terminate(), 3 on an uncaught scenario error, 4 when the session lifetime cap passes
- *         without terminate, 2 on bad CLI input
+ * exit:   0 after VoxEngine.terminate() (once the HTTP requests then in flight finish), 3 on an uncaught scenario
+ *         error or a broken VoxEngine limit, 4 when the session is ended for it (no call for 60 s, or the lifetime
+ *         cap passes without terminate), 2 on bad CLI input
+ * The scenario fetches its brief from the URL in custom data: whoever runs the CLI serves it.
  */
 const path = require('node:path');
 const { Simulation, DEFAULT_SCENARIO } = require('./voxengine');
+const { LIMITS } = require('./limits');
 
 const EXIT_USAGE = 2;
 
@@ -60,6 +63,10 @@ function parseInput(text) {
   }
   if (!input || typeof input !== 'object' || Array.isArray(input)) usage('stdin must be a JSON object');
   if (typeof input.custom_data !== 'string') usage('"custom_data" must be a string');
+  // Custom data holds at most 200 bytes (simulator/limits.js names the sources); StartScenarios would refuse more.
+  if (Buffer.byteLength(input.custom_data, 'utf8') > LIMITS.CUSTOM_DATA_BYTES) {
+    usage(`"custom_data" is ${Buffer.byteLength(input.custom_data, 'utf8')} bytes; Voximplant keeps at most ${LIMITS.CUSTOM_DATA_BYTES}`);
+  }
   if (input.secrets !== undefined && (typeof input.secrets !== 'object' || input.secrets === null || Array.isArray(input.secrets))) {
     usage('"secrets" must be an object of name -> value');
   }

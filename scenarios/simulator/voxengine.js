@@ -8,10 +8,12 @@
  *   const sim = new Simulation({ scenarioPath, customData, secrets, timeScale });
  *   const { accessUrl } = await sim.start();   // access-URL listener up, scenario loaded
  *   sim.dispatchStarted();                      // AppEvents.Started
- *   const { exitCode } = await sim.done;        // 0 terminate, 3 uncaught error, 4 lifetime cap
+ *   const { exitCode } = await sim.done;        // 0 terminate, 3 uncaught error or broken limit, 4 ended for it
  *
  * time_scale multiplies every delay inside the context: scenario timers and scripted outcome delays alike.
- * Net timeouts stay in real seconds.
+ * Net timeouts stay in real seconds. VoxEngine's documented limits are enforced (limits.js names each source):
+ * 3 HTTP requests in flight and 35 in all, no call for 60 s ends the session, terminate waits for requests in
+ * flight, scenario size, 1 s per callback, 100 timers.
  */
 const fs = require('node:fs');
 const http = require('node:http');
@@ -24,9 +26,10 @@ const { strictNamespace, unsupported, UnknownNameError, NotSupportedError } = re
 const { OUTCOMES, outcomeFor, costFor } = require('./outcomes');
 const { createOpenAIModule } = require('./openai');
 const { httpRequest } = require('./net');
+const { LIMITS, NetLimiter } = require('./limits');
 
 const DEFAULT_SCENARIO = path.resolve(__dirname, '..', 'outbound_call.js');
-const DEFAULT_LIFETIME_S = 2 * 60 * 60;
+const DEFAULT_LIFETIME_S = 2 * 60 * 60; // the simulator's own cap on a session (a guard for tests), not VoxEngine's
 const EXIT = { TERMINATED: 0, SCENARIO_ERROR: 3, LIFETIME_EXCEEDED: 4 };
 const SECRET_KEY = /api[_-]?key|authorization|token|secret|password/i;
 const APP_EVENT_VALUES = new Set(Object.values(names.APP_EVENTS));
@@ -79,6 +82,7 @@ class Simulation {
     this.scenarioPath = options.scenarioSource ? options.scenarioPath || 'scenario.js' : options.scenarioPath || DEFAULT_SCENARIO;
     this.scenarioSource = options.scenarioSource;
     this.customDataValue = options.customData === undefined ? '' : String(options.customData);
+    checkCustomData(this.customDataValue, 'script_custom_data');
     this.secrets = { ...(options.secrets || {}) };
     this.timeScale = options.timeScale === undefined ? 1 : Number(options.timeScale);
     if (!(this.timeScale > 0) || !Number.isFinite(this.timeScale)) {
@@ -99,6 +103,10 @@ class Simulation {
     this.mediaUnits = new WeakMap();
     this.calls = [];
     this.openaiClients = [];
+    this.liveCalls = 0;
+    this.noCallCancel = null;
+    this.terminating = false;
+    this.net = new NetLimiter((url, options) => httpRequest(url, options));
     this.server = null;
     this.t0 = performance.now();
     this.done = new Promise((resolve) => {
@@ -120,6 +128,11 @@ class Simulation {
     this.buildContext();
     try {
       const source = this.scenarioSource !== undefined ? this.scenarioSource : fs.readFileSync(this.scenarioPath, 'utf8');
+      const chars = [...source].length;
+      if (chars > LIMITS.SCENARIO_CHARS) {
+        // Limits page: "JavaScript scenario size is limited to 256*1024 Unicode chars" (see limits.js).
+        throw new RangeError(`the scenario is ${chars} characters; VoxEngine takes at most ${LIMITS.SCENARIO_CHARS} (256×1024)`);
+      }
       new vm.Script(source, { filename: this.scenarioPath }).runInContext(this.context);
     } catch (error) {
       this.fail(error, 'error while loading the scenario');
@@ -129,6 +142,7 @@ class Simulation {
 
   /** Fires AppEvents.Started, as VoxEngine does when StartScenarios starts the session. */
   dispatchStarted() {
+    this.startNoCallClock();
     this.dispatchApp(names.APP_EVENTS.Started, {
       name: names.APP_EVENTS.Started,
       accessURL: this.accessUrl,
@@ -157,6 +171,7 @@ class Simulation {
   end(exitCode, reason, error) {
     if (this.ended) return;
     this.ended = true;
+    this.terminating = true;
     for (const handle of this.hostTimers) clearTimeout(handle);
     this.hostTimers.clear();
     for (const handle of this.scenarioTimers.values()) clearTimeout(handle);
@@ -189,8 +204,9 @@ class Simulation {
     );
   }
 
+  /** True once the session is ending (terminate called, or VoxEngine ended it): no more call or AI events. */
   isEnded() {
-    return this.ended;
+    return this.terminating;
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -204,7 +220,7 @@ class Simulation {
 
   /** Runs fn after simMs simulated milliseconds; returns a cancel function. */
   after(simMs, fn) {
-    if (this.ended) return () => {};
+    if (this.terminating) return () => {};
     const handle = setTimeout(() => {
       this.hostTimers.delete(handle);
       if (!this.ended) fn();
@@ -219,12 +235,90 @@ class Simulation {
   /** Calls scenario code; an exception it throws ends the simulation with exit code 3. */
   invoke(fn, args = []) {
     if (this.ended) return undefined;
+    const outer = this.callbackStartedAt;
+    if (outer === undefined) this.callbackStartedAt = performance.now();
     try {
       return fn(...args);
     } catch (error) {
       this.fail(error);
       return undefined;
+    } finally {
+      this.checkCallbackTime();
+      if (outer === undefined) this.callbackStartedAt = undefined;
     }
+  }
+
+  /** Limits page: "Callback execution time is limited to 1 second" (see limits.js). Real time, not scaled. */
+  checkCallbackTime() {
+    if (this.callbackStartedAt === undefined) return;
+    const ms = performance.now() - this.callbackStartedAt;
+    if (ms > LIMITS.CALLBACK_MS) {
+      this.fail(new RangeError(`a callback ran ${Math.round(ms)} ms; VoxEngine limits one callback to ${LIMITS.CALLBACK_MS} ms`), 'callback time limit');
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // VoxEngine's session rules: no call for 60 s ends the session; terminate waits for HTTP requests in flight
+  // -------------------------------------------------------------------------------------------------------
+
+  /** Limits page: a session without calls is terminated in 60 s (see limits.js). Runs while no call is live. */
+  startNoCallClock() {
+    if (this.noCallCancel || this.terminating) return;
+    this.noCallCancel = this.after(LIMITS.NO_CALL_SESSION_S * 1000, () => {
+      this.noCallCancel = null;
+      this.note(`VoxEngine ends the session: no call for ${LIMITS.NO_CALL_SESSION_S} s`);
+      this.beginTermination(EXIT.LIFETIME_EXCEEDED, `VoxEngine ended the session: no call for ${LIMITS.NO_CALL_SESSION_S} s and no VoxEngine.terminate()`);
+    });
+  }
+
+  stopNoCallClock() {
+    if (this.noCallCancel) this.noCallCancel();
+    this.noCallCancel = null;
+  }
+
+  callStarted() {
+    this.liveCalls += 1;
+    this.stopNoCallClock();
+  }
+
+  callEnded() {
+    this.liveCalls -= 1;
+    if (this.liveCalls === 0) this.startNoCallClock();
+  }
+
+  /**
+   * The session ends (terminate, or VoxEngine's own rules). Limits page (see limits.js): before Terminating,
+   * VoxEngine waits up to 90 s for HTTP requests in flight and runs their callbacks; queued requests are dropped.
+   * The simulator stops the scenario's timers at once (they are "not available" once Terminating fires; a scenario
+   * must not count on them while the last requests finish), then fires Terminating and Terminated and ends.
+   */
+  beginTermination(exitCode, reason) {
+    if (this.terminating || this.ended) return;
+    this.terminating = true;
+    this.stopNoCallClock();
+    for (const handle of this.hostTimers) clearTimeout(handle);
+    this.hostTimers.clear();
+    for (const handle of this.scenarioTimers.values()) clearTimeout(handle);
+    this.scenarioTimers.clear();
+    for (const call of this.calls) call.cancelScript();
+    for (const client of this.openaiClients) client.cancelAll();
+    const dropped = this.net.dropWaiting();
+    if (dropped > 0) this.note(`${dropped} queued HTTP request(s) dropped at terminate`);
+    const finish = () => {
+      if (this.ended) return;
+      clearTimeout(drainTimer);
+      this.dispatchApp(names.APP_EVENTS.Terminating, { name: names.APP_EVENTS.Terminating });
+      this.dispatchApp(names.APP_EVENTS.Terminated, { name: names.APP_EVENTS.Terminated });
+      this.end(exitCode, reason);
+    };
+    let drainTimer = null;
+    if (this.net.running === 0) {
+      finish();
+      return;
+    }
+    this.note(`waiting for ${this.net.running} HTTP request(s) in flight (up to ${LIMITS.NET_DRAIN_S} s)`);
+    this.net.onIdle = finish;
+    drainTimer = setTimeout(finish, LIMITS.NET_DRAIN_S * 1000 * this.timeScale);
   }
 
   promise(executor) {
@@ -244,7 +338,13 @@ class Simulation {
   scenarioTimer(repeat) {
     return (fn, ms, ...args) => {
       if (typeof fn !== 'function') throw new TypeError(`${repeat ? 'setInterval' : 'setTimeout'}: callback is not a function`);
-      if (this.ended) return 0;
+      if (this.terminating) return 0;
+      if (this.scenarioTimers.size >= LIMITS.ACTIVE_TIMERS) {
+        // Limits page: "The maximum number of active timers is 100" (see limits.js).
+        const error = new RangeError(`more than ${LIMITS.ACTIVE_TIMERS} active timers; VoxEngine allows ${LIMITS.ACTIVE_TIMERS}`);
+        this.nameError(error);
+        throw error;
+      }
       const id = ++this.timerSeq;
       const delay = Math.max(0, Number(ms) || 0) * this.timeScale;
       const tick = () => {
@@ -316,7 +416,10 @@ class Simulation {
       removeEventListener: (event, callback) => this.removeAppListener(event, callback),
       customData: (value) => {
         this.api('customData');
-        if (value !== undefined) this.customDataValue = String(value);
+        if (value !== undefined) {
+          checkCustomData(String(value), 'VoxEngine.customData');
+          this.customDataValue = String(value);
+        }
         return this.customDataValue;
       },
       getSecretValue: (name) => {
@@ -366,16 +469,20 @@ class Simulation {
       ...unsupported('Net', names.NET_FUNCTIONS, onError),
       httpRequestAsync: (url, options) => {
         this.api('httpRequestAsync', options === undefined ? [url] : [url, options]);
-        if (this.ended) return this.promise(() => {});
+        if (this.terminating) return this.promise(() => {});
         return this.promise((resolve) => {
-          httpRequest(url, options || {}).then((result) => {
+          // At most 3 in flight, 35 in all, per session (limits page; see limits.js and NetLimiter).
+          this.net.request(url, options || {}).then((result) => {
             if (!this.ended) resolve(result);
+            // Terminating waits for the last request in flight and its callbacks (they run as promise reactions).
+            if (this.terminating && this.net.running === 0 && this.net.onIdle) setImmediate(this.net.onIdle);
           });
         });
       },
     };
 
     const logger = {
+      ...unsupported('Logger', names.LOGGER_FUNCTIONS, onError),
       write: (message) => {
         const line = String(message);
         this.logs.push(line);
@@ -440,10 +547,8 @@ class Simulation {
 
   terminate() {
     this.api('terminate');
-    if (this.ended) return;
-    this.dispatchApp(names.APP_EVENTS.Terminating, { name: names.APP_EVENTS.Terminating });
-    this.dispatchApp(names.APP_EVENTS.Terminated, { name: names.APP_EVENTS.Terminated });
-    this.end(EXIT.TERMINATED, 'VoxEngine.terminate()');
+    this.checkCallbackTime(); // a callback that overran, then terminated, still broke the limit
+    this.beginTermination(EXIT.TERMINATED, 'VoxEngine.terminate()');
   }
 
   outcomeOfCurrentCall() {
@@ -458,6 +563,7 @@ class Simulation {
   dial(channel, destination, callerid) {
     const call = new SimCall(this, `call-${this.id}-${this.calls.length + 1}`, channel, destination, callerid);
     this.calls.push(call);
+    this.callStarted();
     call.script();
     return call.proxy;
   }
@@ -481,10 +587,13 @@ class Simulation {
     const chunks = [];
     req.on('data', (chunk) => chunks.push(chunk));
     req.on('end', () => {
-      if (this.ended) {
+      if (this.terminating) {
         res.writeHead(410, { 'Content-Type': 'text/plain' }).end('session terminated');
         return;
       }
+      // d.ts _HttpRequestEvent: method, path, content, and headers as [{key, value}], only "the ones starting with X-".
+      // The handler's return value as the answer: not in Voximplant's pages; the community definitions
+      // (@ama-team/voxengine-definitions, AppEvents) say a string is sent as is, anything else as JSON (see README).
       const headers = [];
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
         if (/^x-/i.test(req.rawHeaders[i])) headers.push({ key: req.rawHeaders[i], value: req.rawHeaders[i + 1] });
@@ -616,6 +725,7 @@ class SimCall {
     if (this.state === 'ENDED') return;
     this.state = 'ENDED';
     this.cancelScript();
+    this.sim.callEnded();
     this.fire(names.CALL_EVENTS.Failed, { code, reason });
   }
 
@@ -623,8 +733,11 @@ class SimCall {
     if (this.state === 'ENDED') return;
     this.state = 'ENDED';
     this.cancelScript();
+    this.sim.callEnded();
     for (const client of this.sim.openaiClients) client.mediaEnded();
     const duration = Math.round((this.sim.now() - this.connectedAt) / 1000);
+    // The fields of d.ts _DisconnectedEvent (duration in seconds, cost in the account's currency, internalCode,
+    // reason, direction). The cost rate is the simulator's own (outcomes.js COST_PER_MINUTE).
     this.fire(names.CALL_EVENTS.Disconnected, {
       internalCode,
       reason,
@@ -634,7 +747,9 @@ class SimCall {
     });
   }
 
-  /** Call.hangup(): Failed 487 before the answer, Disconnected after it (as VoxEngine documents). */
+  /** Call.hangup(): Failed 487 before the answer, Disconnected after it (d.ts, Call.hangup: "CallEvents.Disconnected
+   * if the call is active before hangup", "CallEvents.Failed if it is an outgoing call that is not connected").
+   * 487 "Request Terminated" is the simulator's choice (not documented for this case; see README). */
   hangup() {
     if (this.state === 'ENDED' || this.hangingUp) return;
     this.hangingUp = true;
@@ -644,6 +759,14 @@ class SimCall {
     } else {
       this.at(50, () => this.failWith(487, 'Request Terminated'));
     }
+  }
+}
+
+/** Limits (see limits.js): custom data holds at most 200 bytes; Voximplant refuses more (StartScenarios). */
+function checkCustomData(value, where) {
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > LIMITS.CUSTOM_DATA_BYTES) {
+    throw new RangeError(`${where} is ${bytes} bytes; Voximplant keeps at most ${LIMITS.CUSTOM_DATA_BYTES}`);
   }
 }
 

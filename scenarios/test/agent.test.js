@@ -1,11 +1,13 @@
 'use strict';
 // The OpenAI Realtime agent: created only after Connected, with the key from secret storage and the requester's
-// instructions; transcripts of both sides become `transcript` events; AI failures end the call with ai_error.
+// instructions; transcripts of both sides become `transcript` events; a failed or closed AI connection ends the call
+// with ai_error, recoverable AI errors are reported and the call goes on; barge-in clears the agent's audio.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const {
-  startCallbackServer, customData, runSession, apiNames, timelineIndex, checkEnvelope, OPENAI_KEY, TOKEN,
+  startCallbackServer, runSession, apiNames, timelineIndex, checkEnvelope, OPENAI_KEY, TOKEN,
 } = require('../testkit/harness');
+const { OPENAI_REALTIME_EVENTS } = require('../simulator/names');
 
 const INSTRUCTIONS = 'Confirm that Ravi can attend the design review on Friday at 3 pm. Ask if he needs a room.';
 
@@ -13,7 +15,7 @@ async function session(overrides, options = {}) {
   const bot = await startCallbackServer();
   try {
     const { result, sim } = await runSession({
-      customData: customData({ callback_url: bot.url, instructions: INSTRUCTIONS, ...overrides }),
+      customData: bot.customData({ instructions: INSTRUCTIONS, ...overrides }),
       ...options,
     });
     return { result, sim, events: bot.events, names: checkEnvelope(assert, bot.events) };
@@ -91,16 +93,69 @@ test('an AI client that cannot be created: error, hang-up, disconnected ai_error
   assert.equal(apiNames(sim).at(-1), 'terminate');
 });
 
-test('an AI client that reports an error mid-call: error, hang-up, disconnected ai_error with the real duration', async () => {
+test('a failed AI connection mid-call (WebSocketError): error without recoverable, hang-up, disconnected ai_error', async () => {
   const { result, sim, events } = await session({ destination: '+14155550166' });
   assert.equal(result.exitCode, 0, result.reason);
   const error = events.find((e) => e.event === 'error');
-  assert.match(error.data.message, /^OpenAI Realtime error: Simulated Realtime API failure$/);
+  assert.match(error.data.message, /^OpenAI Realtime WebSocket error: Simulated Realtime API failure/);
+  assert.deepEqual(Object.keys(error.data), ['message'], 'a fatal error carries no recoverable flag');
   const last = events.at(-1);
   assert.equal(last.event, 'disconnected');
   assert.equal(last.data.reason, 'ai_error');
   assert.equal(typeof last.data.duration_s, 'number');
   assert.ok(apiNames(sim).includes('close'), 'the AI client is closed');
+  assert.ok(apiNames(sim).includes('hangup'));
+});
+
+test('recoverable AI errors mid-call are reported with recoverable: true and the call goes on to its end', async () => {
+  const { result, sim, events, names } = await session({ destination: '+14155550167' });
+  assert.equal(result.exitCode, 0, result.reason);
+  const errors = events.filter((e) => e.event === 'error');
+  assert.equal(errors.length, 2);
+  assert.deepEqual(errors[0].data, {
+    message: 'OpenAI Realtime error: Conversation already has an active response in progress', recoverable: true,
+  });
+  assert.equal(errors[1].data.recoverable, true);
+  assert.equal(names.filter((n) => n === 'transcript').length, 4, 'the conversation went on');
+  assert.ok(names.indexOf('error') < names.lastIndexOf('transcript'), 'lines came after the first error');
+  assert.equal(events.at(-1).event, 'disconnected');
+  assert.equal(events.at(-1).data.reason, 'remote_hangup', 'the callee hung up; the errors ended nothing');
+  assert.ok(!apiNames(sim).includes('hangup'));
+  assert.ok(timelineIndex(sim, 'api', 'close') > timelineIndex(sim, 'event', 'Call.Disconnected'),
+    'the AI client was closed only after the call ended, not over a recoverable error');
+});
+
+test('more than 10 recoverable AI errors: the first 10 are reported, the rest only logged', async () => {
+  const { result, sim, events } = await session({ destination: '+14155550177', max_duration_s: 4 }, {
+    during: async (s) => {
+      const stop = Date.now() + 5000;
+      while (!(s.openaiClients.length > 0 && s.openaiClients[0].configured)) {
+        if (Date.now() > stop) throw new Error('timed out');
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      for (let i = 0; i < 12; i++) {
+        s.openaiClients[0].emit(OPENAI_REALTIME_EVENTS.Error, { type: 'error', error: { message: `glitch ${i}` } });
+      }
+    },
+  });
+  assert.equal(result.exitCode, 0, result.reason);
+  assert.equal(events.filter((e) => e.event === 'error').length, 10);
+  assert.equal(events.at(-1).data.reason, 'max_duration');
+  assert.match(sim.logs.join('\n'), /glitch 11 \(recoverable; the call goes on\)/);
+  assert.match(sim.logs.join('\n'), /more than 10 recoverable AI errors; the rest are only logged/);
+});
+
+test('barge-in: each time the callee starts speaking, the agent\'s buffered audio is cleared', async () => {
+  const { result, sim } = await session({});
+  assert.equal(result.exitCode, 0, result.reason);
+  const started = sim.events.filter((e) => e.kind === 'openai' && e.name === 'OpenAI.RealtimeAPI.InputAudioBufferSpeechStarted');
+  const cleared = sim.events.filter((e) => e.kind === 'api' && e.name === 'clearMediaBuffer');
+  assert.equal(started.length, 2, 'the callee spoke twice');
+  assert.equal(cleared.length, 2);
+  for (const speech of started) {
+    const index = sim.events.indexOf(speech);
+    assert.equal(sim.events[index + 1].name, 'clearMediaBuffer', 'cleared at once, in the same handler');
+  }
 });
 
 test('secrets never reach Logger output', async () => {

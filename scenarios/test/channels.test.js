@@ -2,7 +2,7 @@
 // Each channel places the right VoxEngine call with the right arguments, and the call runs to its end.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startCallbackServer, customData, runSession, apiNames, checkEnvelope } = require('../testkit/harness');
+const { startCallbackServer, runSession, apiNames, checkEnvelope } = require('../testkit/harness');
 
 const CASES = [
   {
@@ -36,7 +36,7 @@ for (const c of CASES) {
     const bot = await startCallbackServer();
     try {
       const { result, sim } = await runSession({
-        customData: customData({ channel: c.channel, destination: c.destination, callback_url: bot.url }),
+        customData: bot.customData({ channel: c.channel, destination: c.destination }),
       });
       assert.equal(result.exitCode, 0, result.reason);
       const dials = sim.apiCalls.filter((r) => /^call(PSTN|SIP|User|WhatsappUser)$/.test(r.api));

@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { startCallbackServer, customData, control, TOKEN, OPENAI_KEY } = require('../testkit/harness');
+const { startCallbackServer, hangup, TOKEN, OPENAI_KEY } = require('../testkit/harness');
 
 const RUN = path.resolve(__dirname, '..', 'simulator', 'run.js');
 
@@ -66,7 +66,7 @@ test('CLI: stdin JSON in, ready line first, API lines, exit 0 after terminate; n
   const bot = await startCallbackServer();
   try {
     const { code, lines, stdout, stderr } = await runCli({
-      custom_data: customData({ callback_url: bot.url }),
+      custom_data: bot.customData(),
       secrets: { OPENAI_API_KEY: OPENAI_KEY },
       time_scale: 0.02,
     });
@@ -96,11 +96,11 @@ test('CLI: the access URL from the ready line hangs up the call', async () => {
   let answer;
   try {
     const { code, lines, stderr } = await runCli(
-      { custom_data: customData({ callback_url: bot.url, destination: '+14155550177' }), secrets: { OPENAI_API_KEY: OPENAI_KEY }, time_scale: 0.05 },
+      { custom_data: bot.customData({ destination: '+14155550177' }), secrets: { OPENAI_API_KEY: OPENAI_KEY }, time_scale: 0.05 },
       {
         onReady: async (ready) => {
           await bot.waitFor((events) => events.some((e) => e.event === 'connected'));
-          answer = await control(ready.media_session_access_secure_url, { action: 'hangup' });
+          answer = await hangup(ready.media_session_access_secure_url);
         },
       },
     );
@@ -138,7 +138,10 @@ test('CLI: a typo in a VoxEngine name exits 3 naming the property', async () => 
 });
 
 test('CLI: no terminate within the (scaled) 2 h session lifetime exits 4', async () => {
-  const file = tempScenario('VoxEngine.addEventListener(AppEvents.Started, function () {});');
+  // A call that stays up (outcome "hold"), so that VoxEngine's 60 s rule for a session without calls does not apply.
+  const file = tempScenario(
+    'VoxEngine.addEventListener(AppEvents.Started, function () { VoxEngine.callPSTN("+14155550177", "+14155559999"); });',
+  );
   const started = Date.now();
   const { code, stderr } = await runCli({ custom_data: '', time_scale: 0.00005 }, { args: ['--scenario', file] });
   assert.equal(code, 4);
@@ -151,4 +154,11 @@ test('CLI: input that is not a JSON object exits 2 with a usage message', async 
   assert.equal(code, 2);
   assert.equal(lines.length, 0, 'no ready line for bad input');
   assert.match(stderr, /stdin is not one JSON object/);
+});
+
+test('CLI: custom data over 200 bytes exits 2, as StartScenarios would refuse it', async () => {
+  const { code, lines, stderr } = await runCli({ custom_data: 'x'.repeat(201) });
+  assert.equal(code, 2);
+  assert.equal(lines.length, 0);
+  assert.match(stderr, /"custom_data" is 201 bytes; Voximplant keeps at most 200/);
 });

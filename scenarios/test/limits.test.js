@@ -3,7 +3,7 @@
 // event (least of all the last one) is lost to a 4xx the scenario would take as final.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startCallbackServer, customData, runSession, checkEnvelope } = require('../testkit/harness');
+const { startCallbackServer, runSession, checkEnvelope } = require('../testkit/harness');
 const { OUTCOMES } = require('../simulator/outcomes');
 const { OPENAI_REALTIME_EVENTS } = require('../simulator/names');
 
@@ -12,7 +12,7 @@ const LIMITS = { transcript: 10000, failedReason: 500, errorMessage: 2000 };
 async function session(overrides, during) {
   const bot = await startCallbackServer();
   try {
-    const { result } = await runSession({ customData: customData({ callback_url: bot.url, ...overrides }), during });
+    const { result } = await runSession({ customData: bot.customData({ ...overrides }), during });
     return { result, events: bot.events, names: checkEnvelope(assert, bot.events) };
   } finally {
     await bot.close();

@@ -2,8 +2,8 @@
 // Every scripted outcome of the simulator gives the right status event sequence, seq 1..n, and a final terminate.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startCallbackServer, customData, runSession, apiNames, checkEnvelope } = require('../testkit/harness');
-const { outcomeFor } = require('../simulator/outcomes');
+const { startCallbackServer, runSession, apiNames, checkEnvelope } = require('../testkit/harness');
+const { OUTCOMES, outcomeFor } = require('../simulator/outcomes');
 
 const FAILURES = [
   { name: 'busy', number: '+14155550186', code: 486, reason: 'Busy Here', ringing: true },
@@ -12,6 +12,8 @@ const FAILURES = [
   { name: 'rejected', number: '+14155550160', code: 603, reason: 'Decline', ringing: true },
   { name: 'unreachable', number: '+14155550199', code: 503, reason: 'Service Unavailable', ringing: false },
   { name: 'invalid', number: '+14155550144', code: 404, reason: 'Not Found', ringing: false },
+  { name: 'nofunds', number: '+14155550142', code: 402, reason: 'Payment Required', ringing: false },
+  { name: 'unanswered', number: '+14155550148', code: 408, reason: 'Request Timeout', ringing: true },
 ];
 
 const DIAL = { pstn: 'callPSTN', whatsapp: 'callWhatsappUser', sip: 'callSIP', user: 'callUser' };
@@ -24,7 +26,7 @@ function destinations(f) {
 async function session(overrides, options = {}) {
   const bot = await startCallbackServer();
   try {
-    const { result, sim } = await runSession({ customData: customData({ callback_url: bot.url, ...overrides }), ...options });
+    const { result, sim } = await runSession({ customData: bot.customData({ ...overrides }), ...options });
     return { result, sim, events: bot.events, names: checkEnvelope(assert, bot.events) };
   } finally {
     await bot.close();
@@ -82,11 +84,30 @@ test('hold: answered and stays connected until max duration ends it', async () =
   assert.ok(Math.abs(events.at(-1).data.duration_s - 8) <= 1, `duration ${events.at(-1).data.duration_s} is about 8 s`);
 });
 
-test('aierror: answered, then the AI client errors: error, disconnected ai_error', async () => {
+test('aierror: answered, then the AI connection fails: error, disconnected ai_error', async () => {
   const { result, sim, events, names } = await session({ channel: 'user', destination: 'aierror' });
   assert.equal(result.exitCode, 0, result.reason);
   assert.deepEqual(names, ['started', 'dialing', 'ringing', 'connected', 'error', 'disconnected']);
   assert.match(events[4].data.message, /Simulated Realtime API failure/);
+  assert.equal(events[4].data.recoverable, undefined);
   assert.equal(events[5].data.reason, 'ai_error');
   assert.ok(apiNames(sim).includes('hangup'), 'the scenario hung up');
+});
+
+test('aiglitch: a good call with two recoverable AI errors in the middle, ended by the callee', async () => {
+  const { result, events, names } = await session({ channel: 'sip', destination: 'sip:aiglitch@pbx.example.org' });
+  assert.equal(result.exitCode, 0, result.reason);
+  assert.deepEqual(names, [
+    'started', 'dialing', 'ringing', 'connected', 'transcript', 'error', 'transcript', 'error', 'transcript', 'transcript',
+    'disconnected',
+  ]);
+  assert.ok(events.filter((e) => e.event === 'error').every((e) => e.data.recoverable === true));
+  assert.equal(events.at(-1).data.reason, 'remote_hangup');
+});
+
+test('every Failed code Voximplant documents has an outcome (402, 404, 408, 480, 486, 487, 603)', () => {
+  const codes = new Set(Object.values(OUTCOMES).map((o) => o.code));
+  for (const code of [402, 404, 408, 480, 486, 487, 603]) assert.ok(codes.has(code), `an outcome gives ${code}`);
+  const digits = Object.values(OUTCOMES).map((o) => o.digits).filter(Boolean);
+  assert.equal(new Set(digits).size, digits.length, 'no two outcomes share digits');
 });

@@ -83,10 +83,15 @@ test('an uncaught error in a handler ends the simulation with exit code 3', asyn
 // claims unhandled rejections for itself.
 
 test('no terminate within the session lifetime cap: exit code 4', async () => {
-  const sim = new Simulation({ scenarioSource: 'VoxEngine.addEventListener(AppEvents.Started, function () {});', timeScale: 0.001, lifetimeS: 60 });
+  const sim = new Simulation({
+    scenarioSource: 'VoxEngine.addEventListener(AppEvents.Started, function () { VoxEngine.callPSTN("+14155550177", "+14155559999"); });',
+    timeScale: 0.001,
+    lifetimeS: 60,
+  });
   const started = performance.now();
   const result = await sim.run();
   assert.equal(result.exitCode, EXIT.LIFETIME_EXCEEDED);
+  assert.match(result.reason, /no VoxEngine\.terminate\(\) within the 60 s session lifetime/);
   const elapsed = performance.now() - started;
   assert.ok(elapsed >= 55 && elapsed < 1000, `60 s at time_scale 0.001 took ${Math.round(elapsed)} ms`);
 });

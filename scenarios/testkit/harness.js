@@ -1,7 +1,8 @@
 'use strict';
 /**
- * Test support for scenarios/test: a local HTTP server that stands for the bot's callback URL and records the
- * status events, a custom-data builder, and a runner that drives one simulated session in-process.
+ * Test support for scenarios/test: a local HTTP server that stands for the bot (it serves the call's brief and
+ * records the status events), custom-data and brief builders, and a runner that drives one simulated session
+ * in-process.
  * (Kept outside scenarios/test so that `node --test scenarios/test/` does not count it as a test file.)
  */
 const http = require('node:http');
@@ -10,17 +11,33 @@ const { Simulation } = require('../simulator/voxengine');
 
 const SCENARIO = path.resolve(__dirname, '..', 'outbound_call.js');
 const TOKEN = 'cb-token-7f3a9c'; // recognisable, so tests can prove it never leaks
+const BRIEF_TOKEN = 'brief-token-51c0de'; // likewise
+const SECRET = 'ctl-secret-a9b8c7'; // likewise: the brief's control_secret
 const OPENAI_KEY = 'sk-test-9d2e41'; // likewise
+const CALL_ID = 'call-0001';
+const EVENTS_PATH = '/voximplant/events';
+const BRIEF_PATH = '/voximplant/brief';
+// Voximplant keeps at most 200 bytes of custom data (voximplant.com/docs/howtos/calls/custom_data; d.ts,
+// VoxEngine.customData: "Maximum size is 200 bytes"): the builder refuses to make more.
+const MAX_CUSTOM_DATA_BYTES = 200;
 
 /**
- * A callback server. `respond(request, attemptIndex)` returns the HTTP status for each request (default 200);
- * `request.body` is the parsed JSON. Every request is kept in `requests` (in arrival order); `events` holds the
- * bodies that were answered 2xx, de-duplicated by seq.
+ * A local stand-in for the bot: it serves the call's brief (GET /voximplant/brief with the brief token) and takes
+ * status events (POST /voximplant/events), recording both.
+ *
+ * `respond(request, attemptIndex)` returns the HTTP status (or a promise of it) for each status event (default 200);
+ * `request.body` is the parsed JSON. Every event request is kept in `requests` (in arrival order); `events` holds the bodies that were
+ * answered 2xx, de-duplicated by seq. `respondBrief(request, index)` may return a status, or {status, body} (body
+ * an object or a string), for each brief request (default: 200 with `brief` for the right token, 401 otherwise);
+ * brief requests are kept in `briefRequests`. `bot.customData(briefOverrides, launchOverrides)` sets the brief the
+ * server answers and returns the matching custom data (launch contract v2).
  */
-async function startCallbackServer({ respond } = {}) {
+async function startCallbackServer({ respond, respondBrief } = {}) {
   const requests = [];
+  const briefRequests = [];
   const events = [];
   const waiters = [];
+  let brief = null;
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (chunk) => chunks.push(chunk));
@@ -32,20 +49,47 @@ async function startCallbackServer({ respond } = {}) {
       } catch {
         body = null;
       }
-      const request = { method: req.method, url: req.url, headers: req.headers, text, body };
+      const request = { method: req.method, url: req.url, headers: req.headers, text, body, at: performance.now() };
+      if (req.url === BRIEF_PATH) {
+        briefRequests.push(request);
+        let answer = respondBrief ? respondBrief(request, briefRequests.length - 1) : undefined;
+        if (answer === undefined) {
+          const good = req.method === 'GET' && req.headers.authorization === `Bearer ${BRIEF_TOKEN}` && brief;
+          answer = good ? { status: 200, body: brief } : { status: 401, body: { error: 'unknown or spent token' } };
+        }
+        if (typeof answer === 'number') answer = { status: answer, body: answer === 200 ? brief : { error: 'no' } };
+        const out = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+        res.writeHead(answer.status, { 'Content-Type': 'application/json' }).end(out);
+        return;
+      }
       requests.push(request);
-      const status = respond ? respond(request, requests.length - 1) : 200;
-      if (status >= 200 && status < 300 && body && !events.some((e) => e.seq === body.seq)) events.push(body);
-      res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ ok: status < 300 }));
-      for (const waiter of [...waiters]) waiter();
+      Promise.resolve(respond ? respond(request, requests.length - 1) : 200).then((status) => {
+        if (status >= 200 && status < 300 && body && !events.some((e) => e.seq === body.seq)) events.push(body);
+        res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ ok: status < 300 }));
+        for (const waiter of [...waiters]) waiter();
+      });
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${server.address().port}/voximplant/events`;
+  const { port } = server.address();
+  const base = `http://127.0.0.1:${port}`;
+  const url = `${base}${EVENTS_PATH}`;
+  const briefUrl = `${base}${BRIEF_PATH}`;
   return {
     url,
+    briefUrl,
+    server,
     requests,
+    briefRequests,
     events,
+    get brief() {
+      return brief;
+    },
+    /** Sets the brief (defaults, overrides; undefined removes a field) and returns its v2 custom data. */
+    customData(briefOverrides = {}, launchOverrides = {}) {
+      brief = makeBrief({ callback_url: url, ...briefOverrides });
+      return launchData({ id: brief.call_id === undefined ? CALL_ID : brief.call_id, u: briefUrl, ...launchOverrides });
+    },
     /** Resolves once predicate(events) is true; rejects after timeoutMs. */
     waitFor(predicate, timeoutMs = 5000) {
       return new Promise((resolve, reject) => {
@@ -66,12 +110,65 @@ async function startCallbackServer({ respond } = {}) {
         check();
       });
     },
-    close: () =>
+    /** Stops listening (connections are refused) until up(): a bot that is restarting. */
+    down: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       }),
+    /** Listens again on the same port. */
+    up: () => new Promise((resolve) => server.listen(port, '127.0.0.1', resolve)),
+    close: () =>
+      new Promise((resolve) => {
+        if (!server.listening) {
+          resolve();
+          return;
+        }
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
+}
+
+/** A brief (launch contract v2), with overrides (a value of undefined removes the field). */
+function makeBrief(overrides = {}) {
+  const data = {
+    v: 2,
+    call_id: CALL_ID,
+    destination: '+14155550100',
+    caller_id: '+14155559999',
+    channel: 'pstn',
+    instructions: 'Remind Dana about the dentist appointment tomorrow at 10:00. Keep it short and friendly.',
+    max_duration_s: 60,
+    callback_url: 'http://127.0.0.1:9/unset',
+    callback_token: TOKEN,
+    control_secret: SECRET,
+    ...overrides,
+  };
+  for (const key of Object.keys(data)) if (data[key] === undefined) delete data[key];
+  return data;
+}
+
+/** Custom data for launch contract v2 (compact JSON, at most 200 bytes), with overrides (undefined removes). */
+function launchData(overrides = {}) {
+  const data = { v: 2, id: CALL_ID, u: 'http://127.0.0.1:9/unset', t: BRIEF_TOKEN, ...overrides };
+  for (const key of Object.keys(data)) if (data[key] === undefined) delete data[key];
+  const text = JSON.stringify(data);
+  if (Buffer.byteLength(text, 'utf8') > MAX_CUSTOM_DATA_BYTES) {
+    throw new RangeError(`custom data is ${Buffer.byteLength(text, 'utf8')} bytes; Voximplant keeps ${MAX_CUSTOM_DATA_BYTES}`);
+  }
+  return text;
+}
+
+/**
+ * Old-contract (v1) custom data, as a bot before launch contract v2 sent it, cut down to what fits in Voximplant's
+ * 200 bytes (a whole v1 call rarely fits; such data never reaches a session) and to what the refusal reads: the
+ * version and the callback (v1 also had destination, caller_id, channel, instructions, max_duration_s).
+ */
+function customDataV1(overrides = {}) {
+  const data = { v: 1, call_id: CALL_ID, callback_url: 'http://127.0.0.1:9/unset', callback_token: TOKEN, ...overrides };
+  for (const key of Object.keys(data)) if (data[key] === undefined) delete data[key];
+  return JSON.stringify(data);
 }
 
 /** A URL on which nothing listens (a server bound, then closed). */
@@ -81,24 +178,6 @@ async function unreachableUrl() {
   const { port } = server.address();
   await new Promise((resolve) => server.close(resolve));
   return `http://127.0.0.1:${port}/voximplant/events`;
-}
-
-/** script_custom_data for contract v1, with overrides (a value of undefined removes the field). */
-function customData(overrides = {}) {
-  const data = {
-    v: 1,
-    call_id: 'call-0001',
-    destination: '+14155550100',
-    caller_id: '+14155559999',
-    channel: 'pstn',
-    instructions: 'Remind Dana about the dentist appointment tomorrow at 10:00. Keep it short and friendly.',
-    callback_url: 'http://127.0.0.1:9/unset',
-    callback_token: TOKEN,
-    max_duration_s: 60,
-    ...overrides,
-  };
-  for (const key of Object.keys(data)) if (data[key] === undefined) delete data[key];
-  return JSON.stringify(data);
 }
 
 /**
@@ -125,6 +204,11 @@ async function runSession({
   } finally {
     clearTimeout(guard);
   }
+}
+
+/** Asks the session to hang up, with the control secret. */
+function hangup(accessUrl, secret = SECRET) {
+  return control(accessUrl, { action: 'hangup', secret });
 }
 
 /** POSTs (or other method) to the session's access URL; resolves to {status, text, json}. */
@@ -164,7 +248,7 @@ function timelineIndex(sim, kind, name) {
  * Checks the envelope of every status event: v 1, the call id, seq 1..n in arrival order, an ISO 8601 UTC `at`,
  * an object `data`. Returns the event names in order.
  */
-function checkEnvelope(assert, events, callId = 'call-0001') {
+function checkEnvelope(assert, events, callId = CALL_ID) {
   events.forEach((event, index) => {
     assert.equal(event.v, 1, `event ${index} has v 1`);
     assert.equal(event.call_id, callId, `event ${index} carries the call id`);
@@ -181,12 +265,19 @@ module.exports = {
   SCENARIO,
   checkEnvelope,
   TOKEN,
+  BRIEF_TOKEN,
+  SECRET,
   OPENAI_KEY,
+  CALL_ID,
+  MAX_CUSTOM_DATA_BYTES,
   startCallbackServer,
   unreachableUrl,
-  customData,
+  makeBrief,
+  launchData,
+  customDataV1,
   runSession,
   control,
+  hangup,
   apiNames,
   timelineIndex,
 };
