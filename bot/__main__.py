@@ -229,14 +229,23 @@ def _callerids_sync(args: argparse.Namespace) -> int:
         for number, label in report.added:
             print(f"{would}add\t{format_international(number)}\t{label}")
         for number in report.removed:
-            print(f"{would}remove\t{format_international(number)}\tno longer in Voximplant")
+            why = report.skipped.get(number, "no longer in Voximplant")
+            print(f"{would}remove\t{format_international(number)}\t{why}")
+        for number, why in sorted(report.skipped.items()):
+            if number not in report.removed and number not in report.kept_unusable:
+                print(f"skip\t{format_international(number)}\t{why}; not added")
+        for number in report.kept_unusable:
+            print(f"keep\t{format_international(number)}\tadded by hand, but {report.skipped[number]}; "
+                  f"to stop calling from it: callbot callerids remove {number}")  # fmt: skip
         for number in report.unknown_to_voximplant:
             print(f"keep\t{format_international(number)}\tadded by hand; Voximplant does not list it")
+        skipped = f", {len(report.skipped)} not usable as caller IDs" if report.skipped else ""
         if args.dry_run:
             print(f"dry run, nothing changed: would add {len(report.added)}, would remove {len(report.removed)}, "
-                  f"{len(report.unchanged)} already allowed")  # fmt: skip
+                  f"{len(report.unchanged)} already allowed{skipped}")  # fmt: skip
         else:
-            print(f"added {len(report.added)}, removed {len(report.removed)}, {len(report.unchanged)} already allowed")
+            print(f"added {len(report.added)}, removed {len(report.removed)}, {len(report.unchanged)} already allowed"
+                  f"{skipped}")  # fmt: skip
         return 0
 
     return _with_store(settings, sync)
