@@ -25,14 +25,23 @@ import httpx
 import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 ACCOUNT_ID = "1000001"
 API_KEY = "sandbox-api-key"
 RULE_ID = 3000001
 MAX_CUSTOM_DATA = 200 * 1024
+# AddScenario and SetScenarioInfo: scenario_script "The length must be less than 128 KB", sent form-encoded in UTF-8
+# (voximplant.com/docs/references/httpapi/scenarios#addscenario and #setscenarioinfo). VoxEngine's own limit, "scenario
+# size is limited to 256*1024 Unicode chars" (voximplant.com/docs/guides/voxengine/limits), is looser: a script
+# under 128 KB of UTF-8 has fewer than 128 Ki characters, so the upload limit is the one that bites first.
 MAX_SCENARIO_SCRIPT = 128 * 1024
+# StartScenarios: "The maximum number of concurrent HTTP-requests is limited to 200. If this number is exceeded, this
+# method returns the 429 code error (Too Many Requests)" (voximplant.com/docs/references/httpapi/scenarios
+# #startscenarios; the same text in voximplant/apiclient-nodejs src/index.ts). The body of that answer is not
+# documented: the fake sends plain text.
+MAX_CONCURRENT_START_SCENARIOS = 200
 ACCOUNT_NAME = "sandbox"
 SANDBOX_MARK = "_sandbox"  # the fake's own note on a GetPhoneNumbers record: a test number (never sent)
 READ_METHODS = {"GetApplications", "GetScenarios", "GetRules"}
@@ -101,10 +110,13 @@ class FakeVoximplant:
         # (the documentation does not say which zone applies then; this one shows why callbot always sends it).
         self.account_timezone = "Etc/GMT"
         self._ids = 0
+        self.starting = 0  # StartScenarios requests in flight now
+        self.refused_as_too_many = 0  # StartScenarios requests answered 429 for going over the limit
+        self.hold_starts: asyncio.Event | None = None  # while set and not yet set(), StartScenarios requests wait
         self._http = httpx.AsyncClient(timeout=5.0)
         self.app = Starlette(
             routes=[
-                Route("/platform_api/{method}/", self._api, methods=["GET", "POST"]),
+                Route("/platform_api/{method}/", self._platform_api, methods=["GET", "POST"]),
                 Route("/session/{history_id:int}", self._control, methods=["POST"]),
             ]
         )
@@ -263,6 +275,21 @@ class FakeVoximplant:
             }
         )
 
+    async def _platform_api(self, request: Request) -> Response:
+        """Every Management API request; StartScenarios beyond MAX_CONCURRENT_START_SCENARIOS in flight gets 429."""
+        if request.path_params["method"] != "StartScenarios":
+            return await self._api(request)
+        if self.starting >= MAX_CONCURRENT_START_SCENARIOS:
+            self.refused_as_too_many += 1
+            return PlainTextResponse("Too Many Requests", status_code=429)
+        self.starting += 1
+        try:
+            if self.hold_starts is not None:
+                await self.hold_starts.wait()
+            return await self._api(request)
+        finally:
+            self.starting -= 1
+
     def _authorized(self, params: dict[str, str], authorization: str) -> bool:
         if authorization.startswith("Bearer "):
             return self._valid_token(authorization.removeprefix("Bearer "))
@@ -332,8 +359,10 @@ class FakeVoximplant:
     def _AddScenario(self, params: dict[str, str]) -> dict[str, Any]:
         app = self._application(params)
         name, script = params.get("scenario_name", ""), params.get("scenario_script", "")
-        if app is None or not name or len(name) >= 30 or len(script.encode()) >= MAX_SCENARIO_SCRIPT:
-            return {"error": {"code": 101, "msg": "Invalid arguments: application, scenario_name or scenario_script"}}
+        if app is None or not name or len(name) >= 30:
+            return {"error": {"code": 101, "msg": "Invalid arguments: application or scenario_name"}}
+        if len(script.encode()) >= MAX_SCENARIO_SCRIPT:
+            return {"error": {"code": 101, "msg": "Invalid arguments: scenario_script must be less than 128 KB"}}
         if any(s["scenario_name"] == name and s["application_id"] == app["application_id"] for s in self.scenarios):
             return {"error": {"code": 114, "msg": "The scenario name is already taken"}}
         scenario = {"scenario_id": 20_000 + self._next_id(), "scenario_name": name, "scenario_script": script,
@@ -345,6 +374,8 @@ class FakeVoximplant:
         scenario = next((s for s in self.scenarios if str(s["scenario_id"]) == params.get("scenario_id")), None)
         if scenario is None:
             return {"error": {"code": 101, "msg": "Invalid arguments: scenario is not found"}}
+        if len(params.get("scenario_script", "").encode()) >= MAX_SCENARIO_SCRIPT:
+            return {"error": {"code": 101, "msg": "Invalid arguments: scenario_script must be less than 128 KB"}}
         if "scenario_script" in params:
             scenario["scenario_script"] = params["scenario_script"]
             scenario["modified"] = _now()
