@@ -391,17 +391,6 @@ class VoximplantClient:
         rules = [Rule.model_validate(item) for item in _result_list(body)]
         return next((rule for rule in rules if rule.rule_id == rule_id), None)
 
-    async def get_call_history(self, history_id: int, *, started_at: datetime) -> CallSessionInfo | None:
-        """The session `history_id` with its calls, or None when the history does not list it (yet).
-
-        GetCallHistory needs a time window (`from_date`, `to_date`, `YYYY-MM-DD HH:mm:ss` "in the selected
-        timezone"); the session began after `started_at`, so the window runs from a little before that to a little
-        after now, in UTC, and says so with `timezone=Etc/GMT`.
-        """
-        params = {**_history_window(started_at), "call_session_history_id": str(history_id), "count": "1"}
-        history = await self._history(params)
-        return next((s for s in history if s.call_session_history_id == history_id), None)
-
     async def find_session(self, custom_data: str, *, started_at: datetime) -> CallSessionInfo | None:
         """The session StartScenarios began with exactly this `script_custom_data`, or None when history has none.
 
@@ -413,14 +402,25 @@ class VoximplantClient:
         params = {**_history_window(started_at), "call_session_history_custom_data": custom_data,
                   "desc_order": "true", "count": "10"}  # fmt: skip
         history = await self._history(params)
-        return next((s for s in history if s.custom_data == custom_data), None)
+        return next((s for s in history.result if s.custom_data == custom_data), None)
 
-    async def _history(self, params: Mapping[str, str]) -> list[CallSessionInfo]:
+    async def _history(self, params: Mapping[str, str]) -> _History:
         body = await self._call("GetCallHistory", {**params, "with_calls": "true", "timezone": HISTORY_TIMEZONE})
         try:
-            return _History.model_validate(body).result
+            return _History.model_validate(body)
         except ValidationError:
             raise VoximplantError("GetCallHistory answered without a result list") from None
+
+    async def get_call_history(self, history_id: int, *, started_at: datetime) -> CallSessionInfo | None:
+        """The session `history_id` with its calls, or None when the history does not list it (yet).
+
+        GetCallHistory needs a time window (`from_date`, `to_date`, `YYYY-MM-DD HH:mm:ss` "in the selected
+        timezone"); the session began after `started_at`, so the window runs from a little before that to a little
+        after now, in UTC, and says so with `timezone=Etc/GMT`.
+        """
+        params = {**_history_window(started_at), "call_session_history_id": str(history_id), "count": "1"}
+        history = await self._history(params)
+        return next((s for s in history.result if s.call_session_history_id == history_id), None)
 
     async def hang_up(self, access_url: str) -> None:
         """Ask the running session to hang up (POST {"action":"hangup"} to its access URL); repeats are harmless.

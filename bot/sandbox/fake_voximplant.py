@@ -222,6 +222,21 @@ class FakeVoximplant:
 
     # -- HTTP ------------------------------------------------------------------------------------------------------
 
+    async def _platform_api(self, request: Request) -> Response:
+        """Every Management API request; StartScenarios beyond MAX_CONCURRENT_START_SCENARIOS in flight gets 429."""
+        if request.path_params["method"] != "StartScenarios":
+            return await self._api(request)
+        if self.starting >= MAX_CONCURRENT_START_SCENARIOS:
+            self.refused_as_too_many += 1
+            return PlainTextResponse("Too Many Requests", status_code=429)
+        self.starting += 1
+        try:
+            if self.hold_starts is not None:
+                await self.hold_starts.wait()
+            return await self._api(request)
+        finally:
+            self.starting -= 1
+
     async def _api(self, request: Request) -> Response:
         method = request.path_params["method"]
         params = dict(request.query_params)
@@ -274,21 +289,6 @@ class FakeVoximplant:
                 "call_session_history_id": session.history_id,
             }
         )
-
-    async def _platform_api(self, request: Request) -> Response:
-        """Every Management API request; StartScenarios beyond MAX_CONCURRENT_START_SCENARIOS in flight gets 429."""
-        if request.path_params["method"] != "StartScenarios":
-            return await self._api(request)
-        if self.starting >= MAX_CONCURRENT_START_SCENARIOS:
-            self.refused_as_too_many += 1
-            return PlainTextResponse("Too Many Requests", status_code=429)
-        self.starting += 1
-        try:
-            if self.hold_starts is not None:
-                await self.hold_starts.wait()
-            return await self._api(request)
-        finally:
-            self.starting -= 1
 
     def _authorized(self, params: dict[str, str], authorization: str) -> bool:
         if authorization.startswith("Bearer "):
@@ -431,6 +431,28 @@ class FakeVoximplant:
             rule["scenario_ids"].remove(scenario["scenario_id"])
         return {"result": 1}
 
+    def _get_phone_numbers(self, params: dict[str, str]) -> Response:
+        """GetPhoneNumbers, paged; `sandbox` lists "only the numbers of the sandbox, real numbers, or all numbers"
+        ('true', 'false', 'all': GetPhoneNumbersRequest, voximplant.com/docs/references/voxengine/voximplantapi/
+        getphonenumbersrequest). Its default is not documented; the fake lists all numbers without it."""
+        sandbox = params.get("sandbox", "all").lower()
+        if sandbox not in {"all", "true", "false"}:
+            return _error(101, "Invalid arguments: sandbox must be all, true or false")
+        wanted = [r for r in self.phone_numbers if sandbox == "all" or r[SANDBOX_MARK] == (sandbox == "true")]
+        return _page([{k: v for k, v in r.items() if k != SANDBOX_MARK} for r in wanted], params)
+
+    def _get_secrets(self, params: dict[str, str]) -> Response:
+        """GetSecrets: the application's secrets by name, never their values (SecretListItem: secret_id,
+        secret_name, description, created, modified; voximplant.com/docs/guides/voxengine/secrets and
+        voximplant.com/docs/references/voxengine/voximplantapi/getsecretsrequest)."""
+        app = self._application(params)
+        if app is None:
+            return _error(101, "Invalid arguments: application_id or application_name is required")
+        part = params.get("secret_name_part", "")
+        found = [{k: v for k, v in s.items() if k != "application_id"} for s in self.secrets
+                 if s["application_id"] == app["application_id"] and part in s["secret_name"]]  # fmt: skip
+        return _page(found, params)
+
     def _get_call_history(self, params: dict[str, str]) -> Response:
         """GetCallHistory: from_date and to_date are required (`YYYY-MM-DD HH:mm:ss` "in the selected timezone",
         the `timezone` parameter), ids split by `;`, `call_session_history_custom_data` filters by the custom data
@@ -484,28 +506,6 @@ class FakeVoximplant:
         total = len(result)
         result = result[: int(params["count"])] if params.get("count", "").isdigit() else result
         return JSONResponse({"result": result, "total_count": total, "count": len(result), "timezone": timezone})
-
-    def _get_phone_numbers(self, params: dict[str, str]) -> Response:
-        """GetPhoneNumbers, paged; `sandbox` lists "only the numbers of the sandbox, real numbers, or all numbers"
-        ('true', 'false', 'all': GetPhoneNumbersRequest, voximplant.com/docs/references/voxengine/voximplantapi/
-        getphonenumbersrequest). Its default is not documented; the fake lists all numbers without it."""
-        sandbox = params.get("sandbox", "all").lower()
-        if sandbox not in {"all", "true", "false"}:
-            return _error(101, "Invalid arguments: sandbox must be all, true or false")
-        wanted = [r for r in self.phone_numbers if sandbox == "all" or r[SANDBOX_MARK] == (sandbox == "true")]
-        return _page([{k: v for k, v in r.items() if k != SANDBOX_MARK} for r in wanted], params)
-
-    def _get_secrets(self, params: dict[str, str]) -> Response:
-        """GetSecrets: the application's secrets by name, never their values (SecretListItem: secret_id,
-        secret_name, description, created, modified; voximplant.com/docs/guides/voxengine/secrets and
-        voximplant.com/docs/references/voxengine/voximplantapi/getsecretsrequest)."""
-        app = self._application(params)
-        if app is None:
-            return _error(101, "Invalid arguments: application_id or application_name is required")
-        part = params.get("secret_name_part", "")
-        found = [{k: v for k, v in s.items() if k != "application_id"} for s in self.secrets
-                 if s["application_id"] == app["application_id"] and part in s["secret_name"]]  # fmt: skip
-        return _page(found, params)
 
     async def _start(self, rule_id: int, custom: str) -> Session:
         history_id = 500_000 + len(self.sessions) + 1
