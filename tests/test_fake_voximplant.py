@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -104,3 +106,36 @@ async def test_a_scenario_of_128_kb_or_more_is_refused(fake_voximplant: FakeVoxi
                 await vox.set_scenario_info(scenario_id=scenario_id, scenario_script=too_big)
     assert raised.value.code == 101 and "less than 128 KB" in raised.value.message
     assert [s["scenario_script"] for s in fake_voximplant.scenarios] == [just_under]
+
+
+async def test_get_call_history_reads_its_dates_in_the_timezone_asked_or_the_accounts(
+    fake_voximplant: FakeVoximplant,
+) -> None:
+    fake_voximplant.account_timezone = "Asia/Tokyo"  # UTC+9, no daylight saving
+    base = {"account_id": ACCOUNT_ID, "api_key": API_KEY}
+    async with httpx.AsyncClient() as http:
+        await http.post(
+            f"{fake_voximplant.url}/platform_api/StartScenarios/",
+            data={**base, "rule_id": str(RULE_ID), "script_custom_data": '{"v":2,"id":"c1"}'},
+        )
+        started = fake_voximplant.sessions[0].started_at
+        since = started.replace(microsecond=0)
+        window = {
+            "from_date": f"{since:%Y-%m-%d %H:%M:%S}",
+            "to_date": f"{since + timedelta(minutes=1):%Y-%m-%d %H:%M:%S}",
+        }
+
+        async def history(**extra: str) -> dict[str, Any]:
+            answer = await http.post(
+                f"{fake_voximplant.url}/platform_api/GetCallHistory/", data={**base, **window, **extra}
+            )
+            return answer.json()  # type: ignore[no-any-return]
+
+        in_utc = await history(timezone="Etc/GMT")
+        in_account_zone = await history()  # the same clock times, read 9 hours earlier
+        by_custom_data = await history(timezone="Etc/GMT", call_session_history_custom_data='{"v":2,"id":"c1"}')
+        by_other_data = await history(timezone="Etc/GMT", call_session_history_custom_data='{"v":2,"id":"c2"}')
+    assert in_utc["timezone"] == "Etc/GMT" and in_utc["total_count"] == 1
+    assert in_account_zone["timezone"] == "Asia/Tokyo" and in_account_zone["result"] == []
+    assert [s["custom_data"] for s in by_custom_data["result"]] == ['{"v":2,"id":"c1"}']
+    assert by_other_data["result"] == []
