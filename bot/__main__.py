@@ -1,4 +1,4 @@
-"""`callbot serve | sandbox | setup | callerids add|list|remove|sync | audit | migrate`."""
+"""`callbot serve | sandbox | setup | doctor | callerids add|list|remove|sync | audit | migrate`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot.calls.models import Channel
 from bot.calls.numbers import format_international, parse_phone_number
 from bot.errors import ConfigError, Refusal
 from bot.settings import Settings, load_settings
-from bot.store import Store
+from bot.store import CallerId, Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
     setup.add_argument("--application", default="callbot", help="Voximplant application name (default callbot)")
     setup.set_defaults(run=_setup)
+
+    doctor = commands.add_parser(
+        "doctor", help="check this deployment's Slack and Voximplant settings against the real accounts"
+    )
+    doctor.add_argument("--application", default="callbot", help="Voximplant application name (default callbot)")
+    doctor.set_defaults(run=_doctor)
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     migrate.set_defaults(run=_migrate)
@@ -132,6 +138,53 @@ def _setup(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    """One line per check, ✔ or ✘ with what to do; exit status 0 when every check passes, 1 otherwise."""
+    import httpx
+    from pydantic import ValidationError
+
+    from bot.app import voximplant_auth
+    from bot.doctor import Deployment, read_scenario, run_doctor
+    from bot.errors import VoximplantError
+    from bot.settings import describe_errors
+    from bot.voximplant import VoximplantClient
+
+    try:
+        settings = Settings()  # not load_settings: the doctor reports missing settings itself, one check each
+    except ValidationError as error:
+        raise ConfigError(describe_errors(error)) from None
+    try:
+        auth = voximplant_auth(settings)
+    except VoximplantError as error:
+        print(f"✘ {error}: fix VOXIMPLANT_CREDENTIALS", file=sys.stderr)
+        return 1
+
+    async def diagnose() -> int:
+        caller_ids: list[CallerId] = []
+        if settings.database_path.exists():  # the doctor only looks: it never creates the database
+            store = await Store.open(settings.database_path)
+            try:
+                caller_ids = await store.caller_ids()
+            finally:
+                await store.close()
+        async with httpx.AsyncClient(timeout=settings.voximplant_timeout_s) as http:
+            voximplant = (
+                VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth) if auth is not None else None
+            )
+            deployment = Deployment(
+                settings=settings, http=http, voximplant=voximplant, caller_ids=caller_ids,
+                scenario_script=read_scenario(), application_name=args.application,
+            )  # fmt: skip
+            results = await run_doctor(deployment)
+        for result in results:
+            print(result.line())
+        failures = sum(not result.ok for result in results)
+        print(f"{failures} of {len(results)} checks failed" if failures else f"all {len(results)} checks passed")
+        return 1 if failures else 0
+
+    return asyncio.run(diagnose())
 
 
 def _migrate(_: argparse.Namespace) -> int:
@@ -229,14 +282,23 @@ def _callerids_sync(args: argparse.Namespace) -> int:
         for number, label in report.added:
             print(f"{would}add\t{format_international(number)}\t{label}")
         for number in report.removed:
-            print(f"{would}remove\t{format_international(number)}\tno longer in Voximplant")
+            why = report.skipped.get(number, "no longer in Voximplant")
+            print(f"{would}remove\t{format_international(number)}\t{why}")
+        for number, why in sorted(report.skipped.items()):
+            if number not in report.removed and number not in report.kept_unusable:
+                print(f"skip\t{format_international(number)}\t{why}; not added")
+        for number in report.kept_unusable:
+            print(f"keep\t{format_international(number)}\tadded by hand, but {report.skipped[number]}; "
+                  f"to stop calling from it: callbot callerids remove {number}")  # fmt: skip
         for number in report.unknown_to_voximplant:
             print(f"keep\t{format_international(number)}\tadded by hand; Voximplant does not list it")
+        skipped = f", {len(report.skipped)} not usable as caller IDs" if report.skipped else ""
         if args.dry_run:
             print(f"dry run, nothing changed: would add {len(report.added)}, would remove {len(report.removed)}, "
-                  f"{len(report.unchanged)} already allowed")  # fmt: skip
+                  f"{len(report.unchanged)} already allowed{skipped}")  # fmt: skip
         else:
-            print(f"added {len(report.added)}, removed {len(report.removed)}, {len(report.unchanged)} already allowed")
+            print(f"added {len(report.added)}, removed {len(report.removed)}, {len(report.unchanged)} already allowed"
+                  f"{skipped}")  # fmt: skip
         return 0
 
     return _with_store(settings, sync)

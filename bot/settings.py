@@ -185,7 +185,7 @@ def load_settings(*, need_slack: bool = True, **overrides: object) -> Settings:
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
-        raise ConfigError([_describe(e) for e in error.errors()]) from None
+        raise ConfigError(describe_errors(error)) from None
     problems = settings.problems(need_slack=need_slack)
     if problems:
         raise ConfigError(problems)
@@ -198,6 +198,11 @@ def _is_key_file(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and all(data.get(key) for key in ("account_id", "key_id", "private_key"))
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """Each setting pydantic could not read, one line each, as ConfigError lists them."""
+    return [_describe(e) for e in error.errors()]
 
 
 def _describe(error: object) -> str:

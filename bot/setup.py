@@ -132,4 +132,23 @@ async def _rule(client: VoximplantClient, app: Application, scenario: Scenario, 
             application_id=app.application_id, rule_id=rule.rule_id, scenario_id=scenario.scenario_id
         )
         report.did(f"bound the scenario {SCENARIO_NAME} to the rule {RULE_NAME} (id {rule.rule_id})")
+    await _unbind_others(client, app, rule, scenario, report)
     return rule
+
+
+async def _unbind_others(
+    client: VoximplantClient, app: Application, rule: Rule, scenario: Scenario, report: SetupReport
+) -> None:
+    """Leave `scenario` the rule's only one: a rule runs all its bound scenarios in one session, so another one
+    bound there would run beside ours in every call (and could dial a second time)."""
+    for other in rule.scenarios:
+        if other.scenario_id == scenario.scenario_id:
+            continue
+        what = f"the scenario {other.scenario_name} (id {other.scenario_id}) from the rule {RULE_NAME}"
+        if report.dry_run:
+            report.did(f"unbind {what}: a rule runs all its scenarios in each call")
+            continue
+        await client.bind_scenario(
+            application_id=app.application_id, rule_id=rule.rule_id, scenario_id=other.scenario_id, bind=False
+        )
+        report.did(f"unbound {what}: a rule runs all its scenarios in each call, so it would have run in every call")

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import httpx
 import jwt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.calls import launch
 from bot.errors import VoximplantError, VoximplantUnreachable
@@ -33,6 +33,10 @@ from bot.text import shorten
 MAX_CUSTOM_DATA_BYTES = launch.MAX_CUSTOM_DATA_BYTES
 PAGE_SIZE = 100  # records per request of the list methods
 MAX_SESSION_ERROR = 300  # characters of a scenario's refusal shown in a thread
+MAX_API_ERROR = 300  # characters of Voximplant's own error message kept in a VoximplantError
+# GetCallHistory reads from_date and to_date "in the selected timezone" (GetCallHistoryRequest, `timezone`; the
+# official client's example sends 'Etc/GMT': voximplant/apiclient-nodejs examples/History/getCallHistory_1.js).
+HISTORY_TIMEZONE = "Etc/GMT"
 AUTH_FAILED = 100
 INVALID_ARGUMENTS = 101
 # Requests in flight at once. Beyond this they wait in our own queue, which costs nothing: httpx's connection pool
@@ -129,13 +133,24 @@ class CallerIdInfo(BaseModel):
     code_entering_attempts_left: int | None = None
     verification_call_attempts_left: int | None = None
 
+    @field_validator("verified_until", mode="before")
+    @classmethod
+    def _empty_is_no_date(cls, value: object) -> object:
+        """Voximplant may send `verified_until: ""` for a caller ID with no verification date: that is no date."""
+        return None if value == "" else value
+
     @property
     def e164(self) -> str:
         return _e164(self.callerid_number)
 
 
 class PhoneNumberInfo(BaseModel):
-    """One entry of GetPhoneNumbers (Voximplant's AttachedPhoneInfoType), the fields callbot reads."""
+    """One entry of GetPhoneNumbers (Voximplant's AttachedPhoneInfoType), the fields callbot reads.
+
+    `can_be_used`: "Whether a not verified account can use the phone" (AttachedPhoneInfoType,
+    voximplant.com/docs/references/voxengine/voximplantapi/attachedphoneinfo). `test_number` is not Voximplant's
+    field: the client sets it for the numbers GetPhoneNumbers lists with `sandbox=true` (test numbers).
+    """
 
     phone_id: int
     phone_number: str
@@ -143,8 +158,11 @@ class PhoneNumberInfo(BaseModel):
     category_name: str | None = None
     deactivated: bool = False
     canceled: bool = False
+    can_be_used: bool = True
+    verification_status: str | None = None
     application_id: int | None = None
     application_name: str | None = None
+    test_number: bool = False
 
     @property
     def e164(self) -> str:
@@ -200,6 +218,7 @@ class CallSessionInfo(BaseModel):
     start_date: str | None = None
     duration: float | None = None
     finish_reason: str | None = None
+    custom_data: str | None = None
     calls: list[CallInfo] = []
 
     @property
@@ -214,6 +233,15 @@ class CallSessionInfo(BaseModel):
 
 class _History(BaseModel):
     result: list[CallSessionInfo]
+
+
+class SecretInfo(BaseModel):
+    """One entry of GetSecrets (SecretListItem): the secret's name, never its value."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    secret_id: int
+    secret_name: str
 
 
 class _ErrorBody(BaseModel):
@@ -278,14 +306,35 @@ class VoximplantClient:
         return [CallerIdInfo.model_validate(item) for item in await self._all("GetCallerIDs")]
 
     async def get_phone_numbers(self) -> list[PhoneNumberInfo]:
-        """Every phone number bought on the account (see `deactivated` and `canceled`)."""
-        return [PhoneNumberInfo.model_validate(item) for item in await self._all("GetPhoneNumbers")]
+        """Every phone number on the account, test numbers marked (see `deactivated`, `canceled`, `can_be_used`).
 
-    async def _all(self, method: str) -> list[dict[str, object]]:
+        GetPhoneNumbers' `sandbox` parameter lists "only the numbers of the sandbox, real numbers, or all numbers"
+        ('true', 'false', 'all'; GetPhoneNumbersRequest in voximplant/apiclient-nodejs, and
+        voximplant.com/docs/references/voxengine/voximplantapi/getphonenumbersrequest); a row does not say which it
+        is, so the real numbers and the test numbers are asked for apart.
+        """
+        real = await self._all("GetPhoneNumbers", {"sandbox": "false"})
+        test = await self._all("GetPhoneNumbers", {"sandbox": "true"})
+        return [PhoneNumberInfo.model_validate(item) for item in real] + [
+            PhoneNumberInfo.model_validate({**item, "test_number": True}) for item in test
+        ]
+
+    async def get_secrets(self, *, application_id: int, secret_name_part: str | None = None) -> list[SecretInfo]:
+        """The names of the application's secrets (GetSecrets lists names and ids, never values).
+
+        voximplant.com/docs/guides/voxengine/secrets ("Use the AddSecret, DelSecret, GetSecrets, GetSecretValue, and
+        SetSecretInfo methods"); parameters: voximplant.com/docs/references/voxengine/voximplantapi/getsecretsrequest.
+        """
+        params = {"application_id": str(application_id)}
+        if secret_name_part is not None:
+            params["secret_name_part"] = secret_name_part
+        return [SecretInfo.model_validate(item) for item in await self._all("GetSecrets", params)]
+
+    async def _all(self, method: str, params: Mapping[str, str] | None = None) -> list[dict[str, object]]:
         """Every record of a paged list method (`count`/`offset` in, `result`/`total_count` out)."""
         records: list[dict[str, object]] = []
         while True:
-            body = await self._call(method, {"count": str(PAGE_SIZE), "offset": str(len(records))})
+            body = await self._call(method, {**(params or {}), "count": str(PAGE_SIZE), "offset": str(len(records))})
             try:
                 page = _Page.model_validate(body)
             except ValidationError:
@@ -337,30 +386,49 @@ class VoximplantClient:
                   "scenario_id": str(scenario_id)}  # fmt: skip
         return _int_field(await self._call("AddRule", params), "rule_id")
 
-    async def bind_scenario(self, *, application_id: int, rule_id: int, scenario_id: int) -> None:
+    async def bind_scenario(self, *, application_id: int, rule_id: int, scenario_id: int, bind: bool = True) -> None:
+        """Bind the scenario to the rule, or with `bind=False` unbind it ("Whether to bind or unbind (set true or
+        false respectively)": BindScenario, voximplant.com/docs/references/httpapi/scenarios#bindscenario)."""
         params = {"application_id": str(application_id), "rule_id": str(rule_id), "scenario_id": str(scenario_id),
-                  "bind": "true"}  # fmt: skip
+                  "bind": "true" if bind else "false"}  # fmt: skip
         await self._call("BindScenario", params)
+
+    async def get_rule(self, *, application_id: int, rule_id: int) -> Rule | None:
+        """The rule `rule_id` of the application with its scenarios, or None when the application has no such rule."""
+        params = {"application_id": str(application_id), "rule_id": str(rule_id), "with_scenarios": "true"}
+        body = await self._call("GetRules", params)
+        rules = [Rule.model_validate(item) for item in _result_list(body)]
+        return next((rule for rule in rules if rule.rule_id == rule_id), None)
+
+    async def find_session(self, custom_data: str, *, started_at: datetime) -> CallSessionInfo | None:
+        """The session StartScenarios began with exactly this `script_custom_data`, or None when history has none.
+
+        For a call whose StartScenarios answer never arrived (no session id): GetCallHistory filters "by the
+        custom_data passed to the call sessions" (`call_session_history_custom_data`); whether Voximplant matches it
+        whole or in part is not documented, so the answer is checked for the exact string here. The most recent
+        match wins.
+        """
+        params = {**_history_window(started_at), "call_session_history_custom_data": custom_data,
+                  "desc_order": "true", "count": "10"}  # fmt: skip
+        history = await self._history(params)
+        return next((s for s in history.result if s.custom_data == custom_data), None)
+
+    async def _history(self, params: Mapping[str, str]) -> _History:
+        body = await self._call("GetCallHistory", {**params, "with_calls": "true", "timezone": HISTORY_TIMEZONE})
+        try:
+            return _History.model_validate(body)
+        except ValidationError:
+            raise VoximplantError("GetCallHistory answered without a result list") from None
 
     async def get_call_history(self, history_id: int, *, started_at: datetime) -> CallSessionInfo | None:
         """The session `history_id` with its calls, or None when the history does not list it (yet).
 
-        GetCallHistory needs a time window (`from_date`, `to_date`, UTC, `YYYY-MM-DD HH:mm:ss`); the session began
-        after `started_at`, so the window runs from a little before that to a little after now.
+        GetCallHistory needs a time window (`from_date`, `to_date`, `YYYY-MM-DD HH:mm:ss` "in the selected
+        timezone"); the session began after `started_at`, so the window runs from a little before that to a little
+        after now, in UTC, and says so with `timezone=Etc/GMT`.
         """
-        now = datetime.now(started_at.tzinfo)
-        params = {
-            "from_date": _history_time(started_at - timedelta(minutes=5)),
-            "to_date": _history_time(now + timedelta(minutes=5)),
-            "call_session_history_id": str(history_id),
-            "with_calls": "true",
-            "count": "1",
-        }
-        body = await self._call("GetCallHistory", params)
-        try:
-            history = _History.model_validate(body)
-        except ValidationError:
-            raise VoximplantError("GetCallHistory answered without a result list") from None
+        params = {**_history_window(started_at), "call_session_history_id": str(history_id), "count": "1"}
+        history = await self._history(params)
         return next((s for s in history.result if s.call_session_history_id == history_id), None)
 
     async def hang_up(self, access_url: str, *, secret: str, plain_url: str | None = None) -> None:
@@ -447,12 +515,20 @@ class VoximplantClient:
 
 
 def _parse(response: httpx.Response) -> dict[str, object]:
-    if response.status_code == 429:
-        raise VoximplantUnreachable("Voximplant is refusing requests as too many at once (HTTP 429)")
-    if response.status_code >= 500:
-        raise VoximplantError(f"Voximplant had an internal error (HTTP {response.status_code})", may_have_started=True)
+    """The JSON body of a 200 answer without `error`; anything else raises, keeping Voximplant's code and message."""
     if response.status_code != 200:
-        raise VoximplantError(f"Voximplant answered HTTP {response.status_code}")
+        said = _error_body(response)
+        code, what = (said.code, f": {said.msg}") if said is not None else (None, "")
+        if response.status_code == 429:
+            raise VoximplantUnreachable(
+                f"Voximplant is refusing requests as too many at once (HTTP 429){what}", code=code
+            )
+        if response.status_code >= 500:
+            raise VoximplantError(
+                f"Voximplant had an internal error (HTTP {response.status_code}){what}", code=code,
+                may_have_started=True,
+            )  # fmt: skip
+        raise VoximplantError(f"Voximplant answered HTTP {response.status_code}{what}", code=code)
     try:
         body = response.json()
     except ValueError:
@@ -484,6 +560,16 @@ def _certificate_refused_for_ip(url: str, error: Exception) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _error_body(response: httpx.Response) -> _ErrorBody | None:
+    """Voximplant's `{"error": {"code", "msg"}}` in any answer, or None when the body is not that."""
+    try:
+        body = response.json()
+        error = _ErrorBody.model_validate(body["error"])
+    except (ValueError, TypeError, KeyError, ValidationError):
+        return None
+    return _ErrorBody(code=error.code, msg=shorten(error.msg, MAX_API_ERROR))
 
 
 def _session_refusal(response: httpx.Response) -> str | None:
@@ -524,6 +610,16 @@ def _int_field(body: dict[str, object], name: str) -> int:
 
 def _history_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _history_window(started_at: datetime) -> dict[str, str]:
+    """A GetCallHistory window around a session that began after `started_at`: from 5 minutes before that to
+    5 minutes after now, in UTC (sent with `timezone=Etc/GMT`)."""
+    now = datetime.now(started_at.tzinfo)
+    return {
+        "from_date": _history_time(started_at - timedelta(minutes=5)),
+        "to_date": _history_time(now + timedelta(minutes=5)),
+    }
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:

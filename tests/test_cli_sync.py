@@ -67,7 +67,8 @@ async def test_sync_adds_what_voximplant_offers_and_removes_what_it_no_longer_do
     assert numbers["+442079460123"].added_by == "voximplant-sync"
     await store.close()
     methods = [r["method"] for r in fake_voximplant.requests]
-    assert methods.count("GetCallerIDs") == 4 and methods.count("GetPhoneNumbers") == 2  # two runs, paged
+    # two runs, paged; each reads the real numbers and the test numbers apart
+    assert methods.count("GetCallerIDs") == 4 and methods.count("GetPhoneNumbers") == 4
 
     assert await callbot("audit", "--limit", "2") == 0
     lines = capsys.readouterr().out.splitlines()
@@ -75,6 +76,36 @@ async def test_sync_adds_what_voximplant_offers_and_removes_what_it_no_longer_do
         ["voximplant-sync", "done", "callerid.add", "+442079460123"],
         ["voximplant-sync", "done", "callerid.remove", "+14155550124"],
     ]
+
+
+async def test_sync_does_not_allow_numbers_that_cannot_place_real_calls_and_says_why(
+    database: Path, fake_voximplant: FakeVoximplant, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = await Store.open(database)
+    await store.add_caller_id("+14155550142", label="Lab", channels=frozenset({Channel.PSTN}), added_by="cli", at=AT)
+    await store.add_caller_id("+14155550143", label="", channels=frozenset({Channel.PSTN}), added_by="voximplant-sync",
+                              at=AT)  # fmt: skip
+    await store.close()
+    fake_voximplant.add_phone_number("+14155550140")
+    fake_voximplant.add_phone_number("+14155550141", test=True)
+    fake_voximplant.add_phone_number("+14155550142", test=True)  # on the list by hand: kept, and said
+    fake_voximplant.add_phone_number("+14155550143", can_be_used=False)  # added by an earlier sync: removed
+    fake_voximplant.add_phone_number("+14155550144", can_be_used=False)
+
+    assert await callbot("callerids", "sync") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "add\t+1 415-555-0140\tVoximplant number (geographic)" in out
+    assert "skip\t+1 415-555-0141\ta Voximplant test number: it cannot place real calls; not added" in out
+    assert (
+        "keep\t+1 415-555-0142\tadded by hand, but a Voximplant test number: it cannot place real calls; "
+        "to stop calling from it: callbot callerids remove +14155550142"
+    ) in out
+    assert "remove\t+1 415-555-0143\tVoximplant says it cannot be used until the account is verified" in out
+    assert "skip\t+1 415-555-0144\tVoximplant says it cannot be used until the account is verified; not added" in out
+    assert out[-1] == "added 1, removed 1, 0 already allowed, 4 not usable as caller IDs"
+    store = await Store.open(database)
+    assert [e.number for e in await store.caller_ids()] == ["+14155550140", "+14155550142"]
+    await store.close()
 
 
 async def test_sync_says_when_voximplant_refuses(

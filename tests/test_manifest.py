@@ -23,6 +23,7 @@ SCHEMA = json.loads((ROOT / "tests" / "data" / "slack-manifest.schema.1.0.0.json
 # calls that is missing here fails `test_every_web_api_method_the_code_calls_is_mapped_to_its_scopes`: add it.
 METHOD_SCOPES: dict[str, set[str]] = {
     "auth_test": set(),
+    "apps_connections_open": set(),  # callbot doctor: takes the app-level token (connections:write), no bot scope
     "chat_postMessage": {"chat:write"},
     "chat_update": {"chat:write"},
     "chat_postEphemeral": {"chat:write"},

@@ -218,3 +218,31 @@ def test_a_broken_key_file_stops_the_start_with_one_clear_problem(tmp_path: Path
         f"VOXIMPLANT_CREDENTIALS names {path}, which is not a Voximplant service-account key file "
         "(JSON with account_id, key_id and private_key)"
     ]
+
+
+async def test_setup_leaves_only_its_scenario_bound_to_the_rule_and_says_what_it_unbound(
+    fake_voximplant: FakeVoximplant, client: VoximplantClient
+) -> None:
+    await run_setup(client)
+    [app], [rule] = fake_voximplant.applications, fake_voximplant.rules
+    leftover = await client.add_scenario(
+        application_id=app["application_id"], scenario_name="old_dialer", scenario_script="VoxEngine.terminate();"
+    )
+    await client.bind_scenario(application_id=app["application_id"], rule_id=rule["rule_id"], scenario_id=leftover)
+    ours = next(s["scenario_id"] for s in fake_voximplant.scenarios if s["scenario_name"] == SCENARIO_NAME)
+    assert rule["scenario_ids"] == [ours, leftover]
+
+    plan = await run_setup(client, dry_run=True)
+    assert f"would unbind the scenario old_dialer (id {leftover}) from the rule {RULE_NAME}: " in "\n".join(plan.steps)
+    assert rule["scenario_ids"] == [ours, leftover]  # a dry run changes nothing
+
+    writes = len(fake_voximplant.writes())
+    report = await run_setup(client)
+    assert rule["scenario_ids"] == [ours]
+    assert fake_voximplant.writes()[writes:] == ["BindScenario"]
+    [unbind] = [r for r in fake_voximplant.requests if r["method"] == "BindScenario"][-1:]
+    assert unbind["bind"] == "false" and unbind["scenario_id"] == str(leftover)
+    assert any(step.startswith(f"unbound the scenario old_dialer (id {leftover})") for step in report.steps)
+    assert report.changed
+    again = await run_setup(client)
+    assert not again.changed and "Nothing to change" in "\n".join(again.lines())

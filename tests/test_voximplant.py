@@ -117,3 +117,79 @@ async def test_hang_up_refused_by_the_scenario_is_a_failure(
     assert raised.value.message == "the call's session said: no call in this session"
     assert_no_secret(raised.value, access_url)  # the access URL opens the session to anyone holding it
     assert len(fake_voximplant.sessions[0].control) == 2
+
+
+# -- call history, caller IDs, errors (issue 11) -------------------------------------------------------------------
+
+
+async def test_call_history_is_read_in_utc_whatever_the_accounts_time_zone(
+    http: httpx.AsyncClient, fake_voximplant: FakeVoximplant
+) -> None:
+    fake_voximplant.account_timezone = "America/Los_Angeles"  # what applies when a request names no timezone
+    vox = client(http, f"{fake_voximplant.url}/platform_api/")
+    started = await vox.start_scenarios(rule_id=RULE_ID, custom_data='{"v":2,"id":"c1"}')
+    session = fake_voximplant.sessions[0]
+    fake_voximplant.end_session(session, duration=12, successful=True)
+    found = await vox.get_call_history(started.call_session_history_id, started_at=session.started_at)
+    assert found is not None and found.finished and found.calls[0].duration == 12
+    [asked] = [r for r in fake_voximplant.requests if r["method"] == "GetCallHistory"]
+    assert asked["timezone"] == "Etc/GMT" and asked["with_calls"] == "true"
+
+
+async def test_find_session_by_its_exact_custom_data(http: httpx.AsyncClient, fake_voximplant: FakeVoximplant) -> None:
+    vox = client(http, f"{fake_voximplant.url}/platform_api/")
+    first = '{"v":2,"id":"aaaaaaaaaaaa","u":"https://bot.example.com/voximplant/brief","t":"tok1"}'
+    second = '{"v":2,"id":"bbbbbbbbbbbb","u":"https://bot.example.com/voximplant/brief","t":"tok2"}'
+    await vox.start_scenarios(rule_id=RULE_ID, custom_data=first)
+    await vox.start_scenarios(rule_id=RULE_ID, custom_data=second)
+    fake_voximplant.end_session(fake_voximplant.sessions[1], duration=3, successful=False)
+    since = fake_voximplant.sessions[0].started_at
+
+    found = await vox.find_session(second, started_at=since)
+    assert found is not None and found.call_session_history_id == fake_voximplant.sessions[1].history_id
+    assert found.custom_data == second and found.finished and found.outgoing is not None
+    assert await vox.find_session('{"v":2,"id":"cccccccccccc"}', started_at=since) is None
+    asked = [r for r in fake_voximplant.requests if r["method"] == "GetCallHistory"]
+    assert [r["call_session_history_custom_data"] for r in asked] == [second, '{"v":2,"id":"cccccccccccc"}']
+    assert all(r["with_calls"] == "true" and r["timezone"] == "Etc/GMT" for r in asked)
+
+
+async def test_an_empty_verified_until_reads_as_no_date(
+    http: httpx.AsyncClient, fake_voximplant: FakeVoximplant
+) -> None:
+    fake_voximplant.caller_ids.append(
+        {"callerid_id": 7, "callerid_number": "14155550123", "active": True, "verified_until": ""}
+    )
+    fake_voximplant.add_caller_id("+14155550124", verified_until="2099-12-31")
+    first, second = await client(http, f"{fake_voximplant.url}/platform_api/").get_caller_ids()
+    assert first.e164 == "+14155550123" and first.verified_until is None
+    assert str(second.verified_until) == "2099-12-31"
+
+
+@pytest.mark.parametrize(("status", "unreachable"), [(400, False), (403, False), (429, True), (500, False)])
+async def test_a_non_200_answer_keeps_voximplants_code_and_message(
+    http: httpx.AsyncClient, fake_voximplant: FakeVoximplant, status: int, unreachable: bool
+) -> None:
+    for _ in range(3):  # a 429 is retried: every attempt gets it
+        fake_voximplant.fail_method("GetCallerIDs", 102, "Access denied: the key's role cannot read caller IDs",
+                                    status=status)  # fmt: skip
+    with pytest.raises(VoximplantError) as raised:
+        await client(http, f"{fake_voximplant.url}/platform_api/").get_caller_ids()
+    assert raised.value.code == 102
+    assert "Access denied: the key's role cannot read caller IDs" in raised.value.message
+    assert f"HTTP {status}" in raised.value.message
+    assert isinstance(raised.value, VoximplantUnreachable) == unreachable
+    assert raised.value.may_have_started == (status >= 500)
+    assert_no_secret(raised.value, API_KEY)
+
+
+async def test_phone_numbers_mark_test_numbers(http: httpx.AsyncClient, fake_voximplant: FakeVoximplant) -> None:
+    fake_voximplant.add_phone_number("+14155550130")
+    fake_voximplant.add_phone_number("+14155550131", test=True)
+    fake_voximplant.add_phone_number("+14155550132", can_be_used=False)
+    numbers = {n.e164: n for n in await client(http, f"{fake_voximplant.url}/platform_api/").get_phone_numbers()}
+    assert {n: (i.test_number, i.can_be_used) for n, i in numbers.items()} == {
+        "+14155550130": (False, True), "+14155550131": (True, True), "+14155550132": (False, False),
+    }  # fmt: skip
+    asked = [r["sandbox"] for r in fake_voximplant.requests if r["method"] == "GetPhoneNumbers"]
+    assert asked == ["false", "true"]

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.sandbox.block_kit import message_problems, view_problems
+from bot.slack.manifest import BOT_SCOPES
 
 BOT_USER_ID = "U0CALLBOT"
 TEAM_ID = "T0SANDBOX"
@@ -95,6 +96,10 @@ class FakeSlack:
         self.clock: Callable[[], float] = time.monotonic  # tests give it the bot's pacing clock
         self._clock = 1_700_000_000
         self._serial = 0
+        # The scopes the bot token was granted, sent back in the `x-oauth-scopes` header of every answer to it, as
+        # Slack does (the Node SDK reads it into `response_metadata.scopes`: docs.slack.dev/tools/node-slack-sdk/
+        # reference/web-api/interfaces/WebAPICallResult). Tests take some away to show a missing scope.
+        self.scopes: list[str] = list(BOT_SCOPES)
         self.app = Starlette(
             routes=[
                 Route("/api/{method}", self._api, methods=["GET", "POST"]),
@@ -179,7 +184,7 @@ class FakeSlack:
         if handler is None:
             return _error("unknown_method")
         result: dict[str, Any] = handler(params)
-        return JSONResponse(result)
+        return JSONResponse(result, headers={"x-oauth-scopes": ",".join(self.scopes)})
 
     async def _response_url(self, request: Request) -> Response:
         self.responses.append(json.loads(await request.body()))

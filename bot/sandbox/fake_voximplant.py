@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 ACCOUNT_ID = "1000001"
@@ -34,8 +35,18 @@ RULE_ID = 3000001
 # (voximplant.com/docs/howtos/calls/custom_data). What StartScenarios answers past it is not documented: the fake
 # answers Voximplant's "Invalid arguments" error (code 101), so the bot hears a refusal and dials nothing.
 MAX_CUSTOM_DATA = 200
+# AddScenario and SetScenarioInfo: scenario_script "The length must be less than 128 KB", sent form-encoded in UTF-8
+# (voximplant.com/docs/references/httpapi/scenarios#addscenario and #setscenarioinfo). VoxEngine's own limit, "scenario
+# size is limited to 256*1024 Unicode chars" (voximplant.com/docs/guides/voxengine/limits), is looser: a script
+# under 128 KB of UTF-8 has fewer than 128 Ki characters, so the upload limit is the one that bites first.
 MAX_SCENARIO_SCRIPT = 128 * 1024
+# StartScenarios: "The maximum number of concurrent HTTP-requests is limited to 200. If this number is exceeded, this
+# method returns the 429 code error (Too Many Requests)" (voximplant.com/docs/references/httpapi/scenarios
+# #startscenarios; the same text in voximplant/apiclient-nodejs src/index.ts). The body of that answer is not
+# documented: the fake sends plain text.
+MAX_CONCURRENT_START_SCENARIOS = 200
 ACCOUNT_NAME = "sandbox"
+SANDBOX_MARK = "_sandbox"  # the fake's own note on a GetPhoneNumbers record: a test number (never sent)
 READ_METHODS = {"GetApplications", "GetScenarios", "GetRules"}
 SETUP_METHODS = {"GetApplications", "AddApplication", "GetScenarios", "AddScenario", "SetScenarioInfo", "GetRules",
                  "AddRule", "BindScenario"}  # fmt: skip
@@ -94,17 +105,24 @@ class FakeVoximplant:
         self.url = ""  # set by whoever serves it, for the access URLs it hands out
         self.fetch_briefs = True  # without a runner, each session fetches its brief at once, as the scenario does
         self._faults: deque[Fault] = deque()
-        self._method_faults: dict[str, deque[tuple[int, str]]] = {}
+        self._method_faults: dict[str, deque[tuple[int, str, int]]] = {}
         self.service_accounts: dict[str, tuple[str, str]] = {}  # key_id -> (account_id, public key PEM)
         self.tokens: list[dict[str, Any]] = []  # decoded (header, claims) of every JWT accepted
         self.applications: list[dict[str, Any]] = []
         self.scenarios: list[dict[str, Any]] = []
         self.rules: list[dict[str, Any]] = []
+        self.secrets: list[dict[str, Any]] = []  # GetSecrets records, with the application_id they belong to
+        # GetCallHistory reads from_date/to_date in the request's `timezone`; without one, in the account's own
+        # (the documentation does not say which zone applies then; this one shows why callbot always sends it).
+        self.account_timezone = "Etc/GMT"
         self._ids = 0
+        self.starting = 0  # StartScenarios requests in flight now
+        self.refused_as_too_many = 0  # StartScenarios requests answered 429 for going over the limit
+        self.hold_starts: asyncio.Event | None = None  # while set and not yet set(), StartScenarios requests wait
         self._http = httpx.AsyncClient(timeout=5.0)
         self.app = Starlette(
             routes=[
-                Route("/platform_api/{method}/", self._api, methods=["GET", "POST"]),
+                Route("/platform_api/{method}/", self._platform_api, methods=["GET", "POST"]),
                 Route("/session/{history_id:int}", self._control, methods=["POST"]),
             ]
         )
@@ -133,19 +151,31 @@ class FakeVoximplant:
         self.caller_ids.append(record)
 
     def add_phone_number(self, number: str, *, country: str = "US", deactivated: bool = False,
-                         canceled: bool = False) -> None:  # fmt: skip
-        """A bought number as GetPhoneNumbers returns it (the fields callbot reads, and a few more)."""
+                         canceled: bool = False, can_be_used: bool = True, test: bool = False) -> None:  # fmt: skip
+        """A bought number as GetPhoneNumbers returns it (the fields callbot reads, and a few more).
+
+        `test`: a test number, listed only when GetPhoneNumbers is asked with `sandbox=true` or `all` (the record
+        itself does not say so, as in Voximplant's AttachedPhoneInfoType).
+        """
         self.phone_numbers.append({
+            SANDBOX_MARK: test,
             "phone_id": 200 + len(self.phone_numbers), "phone_number": number.lstrip("+"),
             "phone_country_code": country, "phone_price": 1.0, "phone_purchase_date": "2026-01-05 10:00:00",
             "phone_next_renewal": "2026-12-05", "category_name": "GEOGRAPHIC", "auto_charge": True,
-            "deactivated": deactivated, "canceled": canceled, "can_be_used": True, "is_sms_supported": False,
+            "deactivated": deactivated, "canceled": canceled, "can_be_used": can_be_used, "is_sms_supported": False,
             "is_sms_enabled": False, "emergency_calls_enabled": False, "emergency_calls_to_be_enabled": False,
         })  # fmt: skip
 
-    def fail_method(self, method: str, code: int, msg: str) -> None:
-        """Make the next call of a setup method answer Voximplant's error JSON with `code` and `msg`."""
-        self._method_faults.setdefault(method, deque()).append((code, msg))
+    def add_secret(self, application_id: int, name: str) -> None:
+        """A secret in the application's secret storage, as GetSecrets lists it (its value is never listed)."""
+        self.secrets.append({
+            "secret_id": 40_000 + len(self.secrets), "application_id": application_id, "secret_name": name,
+            "description": "", "created": _now(), "modified": _now(),
+        })  # fmt: skip
+
+    def fail_method(self, method: str, code: int, msg: str, *, status: int = 200) -> None:
+        """Make the next call of `method` answer Voximplant's error JSON with `code` and `msg` (with HTTP `status`)."""
+        self._method_faults.setdefault(method, deque()).append((code, msg, status))
 
     def add_service_account(self, key_id: str, public_key_pem: str, account_id: str | None = None) -> None:
         self.service_accounts[key_id] = (account_id or self.account_id, public_key_pem)
@@ -216,6 +246,21 @@ class FakeVoximplant:
 
     # -- HTTP ------------------------------------------------------------------------------------------------------
 
+    async def _platform_api(self, request: Request) -> Response:
+        """Every Management API request; StartScenarios beyond MAX_CONCURRENT_START_SCENARIOS in flight gets 429."""
+        if request.path_params["method"] != "StartScenarios":
+            return await self._api(request)
+        if self.starting >= MAX_CONCURRENT_START_SCENARIOS:
+            self.refused_as_too_many += 1
+            return PlainTextResponse("Too Many Requests", status_code=429)
+        self.starting += 1
+        try:
+            if self.hold_starts is not None:
+                await self.hold_starts.wait()
+            return await self._api(request)
+        finally:
+            self.starting -= 1
+
     async def _api(self, request: Request) -> Response:
         method = request.path_params["method"]
         params = dict(request.query_params)
@@ -223,11 +268,16 @@ class FakeVoximplant:
         self.requests.append({**params, "method": method})
         if not self._authorized(params, request.headers.get("authorization", "")):
             return _error(100, "Authorization failed")
-        if method in {"GetCallerIDs", "GetPhoneNumbers"}:
-            return _page(self.caller_ids if method == "GetCallerIDs" else self.phone_numbers, params)
+        if self._method_faults.get(method):
+            code, msg, status = self._method_faults[method].popleft()
+            return JSONResponse({"error": {"code": code, "msg": msg}}, status_code=status)
+        if method == "GetCallerIDs":
+            return _page(self.caller_ids, params)
+        if method == "GetPhoneNumbers":
+            return self._get_phone_numbers(params)
+        if method == "GetSecrets":
+            return self._get_secrets(params)
         if method in SETUP_METHODS:
-            if self._method_faults.get(method):
-                return _error(*self._method_faults[method].popleft())
             return JSONResponse(getattr(self, "_" + method)(params))
         if method == "GetCallHistory":
             return self._get_call_history(params)
@@ -333,8 +383,10 @@ class FakeVoximplant:
     def _AddScenario(self, params: dict[str, str]) -> dict[str, Any]:
         app = self._application(params)
         name, script = params.get("scenario_name", ""), params.get("scenario_script", "")
-        if app is None or not name or len(name) >= 30 or len(script.encode()) >= MAX_SCENARIO_SCRIPT:
-            return {"error": {"code": 101, "msg": "Invalid arguments: application, scenario_name or scenario_script"}}
+        if app is None or not name or len(name) >= 30:
+            return {"error": {"code": 101, "msg": "Invalid arguments: application or scenario_name"}}
+        if len(script.encode()) >= MAX_SCENARIO_SCRIPT:
+            return {"error": {"code": 101, "msg": "Invalid arguments: scenario_script must be less than 128 KB"}}
         if any(s["scenario_name"] == name and s["application_id"] == app["application_id"] for s in self.scenarios):
             return {"error": {"code": 114, "msg": "The scenario name is already taken"}}
         scenario = {"scenario_id": 20_000 + self._next_id(), "scenario_name": name, "scenario_script": script,
@@ -346,6 +398,8 @@ class FakeVoximplant:
         scenario = next((s for s in self.scenarios if str(s["scenario_id"]) == params.get("scenario_id")), None)
         if scenario is None:
             return {"error": {"code": 101, "msg": "Invalid arguments: scenario is not found"}}
+        if len(params.get("scenario_script", "").encode()) >= MAX_SCENARIO_SCRIPT:
+            return {"error": {"code": 101, "msg": "Invalid arguments: scenario_script must be less than 128 KB"}}
         if "scenario_script" in params:
             scenario["scenario_script"] = params["scenario_script"]
             scenario["modified"] = _now()
@@ -356,6 +410,8 @@ class FakeVoximplant:
         if app is None:
             return {"error": {"code": 101, "msg": "Invalid arguments: application is not found"}}
         found = [r for r in self.rules if r["application_id"] == app["application_id"]]
+        if "rule_id" in params:
+            found = [r for r in found if str(r["rule_id"]) == params["rule_id"]]
         if "rule_name" in params:
             found = [r for r in found if params["rule_name"] in r["rule_name"]]
         with_scenarios = params.get("with_scenarios", "").lower() in {"true", "1"}
@@ -399,11 +455,45 @@ class FakeVoximplant:
             rule["scenario_ids"].remove(scenario["scenario_id"])
         return {"result": 1}
 
+    def _get_phone_numbers(self, params: dict[str, str]) -> Response:
+        """GetPhoneNumbers, paged; `sandbox` lists "only the numbers of the sandbox, real numbers, or all numbers"
+        ('true', 'false', 'all': GetPhoneNumbersRequest, voximplant.com/docs/references/voxengine/voximplantapi/
+        getphonenumbersrequest). Its default is not documented; the fake lists all numbers without it."""
+        sandbox = params.get("sandbox", "all").lower()
+        if sandbox not in {"all", "true", "false"}:
+            return _error(101, "Invalid arguments: sandbox must be all, true or false")
+        wanted = [r for r in self.phone_numbers if sandbox == "all" or r[SANDBOX_MARK] == (sandbox == "true")]
+        return _page([{k: v for k, v in r.items() if k != SANDBOX_MARK} for r in wanted], params)
+
+    def _get_secrets(self, params: dict[str, str]) -> Response:
+        """GetSecrets: the application's secrets by name, never their values (SecretListItem: secret_id,
+        secret_name, description, created, modified; voximplant.com/docs/guides/voxengine/secrets and
+        voximplant.com/docs/references/voxengine/voximplantapi/getsecretsrequest)."""
+        app = self._application(params)
+        if app is None:
+            return _error(101, "Invalid arguments: application_id or application_name is required")
+        part = params.get("secret_name_part", "")
+        found = [{k: v for k, v in s.items() if k != "application_id"} for s in self.secrets
+                 if s["application_id"] == app["application_id"] and part in s["secret_name"]]  # fmt: skip
+        return _page(found, params)
+
     def _get_call_history(self, params: dict[str, str]) -> Response:
-        """GetCallHistory: from_date and to_date are required (UTC, `YYYY-MM-DD HH:mm:ss`); ids split by `;`."""
+        """GetCallHistory: from_date and to_date are required (`YYYY-MM-DD HH:mm:ss` "in the selected timezone",
+        the `timezone` parameter), ids split by `;`, `call_session_history_custom_data` filters by the custom data
+        the session was started with (GetCallHistoryRequest: voximplant.com/docs/references/avatarengine and
+        voximplant/apiclient-nodejs src/Interfaces.ts; the answer names the zone used: GetCallHistoryResponse,
+        voximplant.com/docs/references/voxengine/voximplantapi/getcallhistoryresponse).
+
+        Whether Voximplant matches the custom data whole or in part is not documented: the fake matches it whole.
+        """
+        timezone = params.get("timezone") or self.account_timezone
         try:
-            since = datetime.strptime(params["from_date"], HISTORY_TIME).replace(tzinfo=UTC)
-            until = datetime.strptime(params["to_date"], HISTORY_TIME).replace(tzinfo=UTC)
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return _error(101, f"Invalid arguments: timezone {timezone}")
+        try:
+            since = datetime.strptime(params["from_date"], HISTORY_TIME).replace(tzinfo=zone)
+            until = datetime.strptime(params["to_date"], HISTORY_TIME).replace(tzinfo=zone)
         except (KeyError, ValueError):
             return _error(101, "Invalid arguments: from_date and to_date are required as YYYY-MM-DD HH:mm:ss")
         try:
@@ -411,16 +501,20 @@ class FakeVoximplant:
         except ValueError:
             return _error(101, "Invalid arguments: call_session_history_id")
         with_calls = params.get("with_calls", "false").lower() == "true"
+        custom = params.get("call_session_history_custom_data")
         found = [
             s for s in self.sessions
             if (not wanted or s.history_id in wanted) and since <= s.started_at <= until
+            and (custom is None or s.raw_custom_data == custom)
         ]  # fmt: skip
+        if params.get("desc_order", "").lower() in {"true", "1"}:
+            found.reverse()
         result = []
         for session in found:
             item: dict[str, Any] = {
                 "call_session_history_id": session.history_id, "account_id": int(self.account_id),
                 "application_id": 10001, "application_name": "callbot.sandbox.voximplant.com",
-                "user_id": 0, "rule_name": "outbound", "start_date": _history_time(session.started_at),
+                "user_id": 0, "rule_name": "outbound", "start_date": _in_zone(session.started_at, zone),
                 "initiator_address": "127.0.0.1", "media_server_address": "127.0.0.1",
                 "log_file_url": f"{self.url}/logs/{session.history_id}.log",
                 "custom_data": session.raw_custom_data,
@@ -433,7 +527,9 @@ class FakeVoximplant:
             elif with_calls:
                 item["calls"] = []
             result.append(item)
-        return JSONResponse({"result": result, "total_count": len(result), "count": len(result), "timezone": "Etc/GMT"})
+        total = len(result)
+        result = result[: int(params["count"])] if params.get("count", "").isdigit() else result
+        return JSONResponse({"result": result, "total_count": total, "count": len(result), "timezone": timezone})
 
     async def _start(self, rule_id: int, custom: str) -> Session:
         history_id = 500_000 + len(self.sessions) + 1
@@ -495,6 +591,10 @@ HISTORY_TIME = "%Y-%m-%d %H:%M:%S"
 
 def _history_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(HISTORY_TIME)
+
+
+def _in_zone(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime(HISTORY_TIME)
 
 
 def _error(code: int, msg: str) -> JSONResponse:

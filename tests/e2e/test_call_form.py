@@ -182,7 +182,7 @@ async def test_valid_submission_closes_the_form_and_places_the_call(
     )
     assert response.status_code == 200 and response.text == ""  # an empty ack closes the form
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    data = (await fake_voximplant.briefed(fake_voximplant.sessions[0]))
+    data = await fake_voximplant.briefed(fake_voximplant.sessions[0])
     assert (data["destination"], data["caller_id"], data["channel"]) == (DESTINATION, CALLER_ID, "pstn")
     assert data["instructions"] == "tell Ana it moved" and data["max_duration_s"] == 300
     parent = fake_slack.parents("C0GENERAL")[0]
@@ -202,7 +202,7 @@ async def test_sip_destination_uses_a_sip_caller_id(
     )
     assert response.text == ""
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    data = (await fake_voximplant.briefed(fake_voximplant.sessions[0]))
+    data = await fake_voximplant.briefed(fake_voximplant.sessions[0])
     assert (data["channel"], data["destination"], data["caller_id"]) == (
         "sip",
         "sip:desk@pbx.example.com",

@@ -69,7 +69,7 @@ async def test_grammar_reaches_the_scenario(
     response = await slack.command(text)
     assert response.status_code == 200 and response.text == "", response.text
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    data = (await fake_voximplant.briefed(fake_voximplant.sessions[0]))
+    data = await fake_voximplant.briefed(fake_voximplant.sessions[0])
     assert {key: data[key] for key in expected} == expected
 
 
@@ -119,7 +119,7 @@ async def test_a_number_written_without_spaces_is_called_and_the_digits_after_it
     response = await slack.command("+4930123456 2 Termine absagen")
     assert response.status_code == 200 and response.text == "", response.text
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    data = (await fake_voximplant.briefed(fake_voximplant.sessions[0]))
+    data = await fake_voximplant.briefed(fake_voximplant.sessions[0])
     assert (data["destination"], data["instructions"]) == ("+4930123456", "2 Termine absagen")
 
 
