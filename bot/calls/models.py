@@ -136,6 +136,7 @@ class DisconnectedData(BaseModel):
 class ErrorData(BaseModel):
     model_config = ConfigDict(frozen=True)
     message: Annotated[str, _clipped(MAX_ERROR_MESSAGE_CHARS)]
+    recoverable: bool = False  # the Voice AI's own error that leaves its session open: the call goes on
 
 
 class ProgressEvent(_Event):

@@ -41,10 +41,14 @@ NO_CODE = -1
 _NOT_YET_DIALLED = frozenset({CallState.REQUESTED, CallState.STARTING})
 
 # SIP-style codes Voximplant reports in CallEvents.Failed, in words a person understands.
+# CallEvents.Failed codes as Voximplant documents them (the `_FailedEvent` declaration in voxengine.d.ts v28 and
+# voximplant.com/docs/references/voxengine/callevents#failed): 486 busy, 487 request terminated, 404 invalid number,
+# 480 destination unavailable, 402 insufficient funds, 603 rejected, 408 not answered within 60 s.
 _FAILURE_WORDS = {
+    402: "the Voximplant account's balance is too low to place calls (a callbot admin needs to top it up)",
     404: "the number does not exist or cannot be reached",
     408: "nobody answered",
-    480: "nobody answered",
+    480: "the person was unavailable (the phone may be off or out of reach)",
     486: "the line was busy",
     487: "nobody answered before the call was given up",
     488: "the other side could not accept the call",
@@ -74,7 +78,7 @@ def transition_for(call: Call, event: StatusEvent) -> Transition | None:
             target = Transition(CallState.FAILED, describe_failure(event.data.code, event.data.reason))
         case DisconnectedEvent():
             target = _after_disconnect(call, event)
-        case ErrorEvent() if call.state in _NOT_YET_DIALLED:
+        case ErrorEvent() if call.state in _NOT_YET_DIALLED and not event.data.recoverable:
             # The scenario ends its session after any error. Before we heard of a dial, no Failed or Disconnected
             # may follow (scenarios older than the `failed` code 0 send none): the error itself ends the call.
             target = Transition(CallState.FAILED, describe_failure(NOT_PLACED, event.data.message))

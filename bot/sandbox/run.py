@@ -33,9 +33,10 @@ CALLER_ID = "+14155550123"
 CHANNEL = "C0GENERAL"
 OUTCOMES = """Destinations choose what happens (last four digits):
   …0100 or anything else  answered, the agent talks, the callee hangs up after 5 s
-  …0186 busy   …0180 no answer   …0187 gives up ringing   …0160 declined   …0199 network failure
-  …0144 no such number   …0177 answered and stays on the line
-  …0166 the Voice AI fails mid-call   …0165 the Voice AI cannot start"""
+  …0186 busy   …0180 unavailable   …0148 no answer   …0187 gives up ringing   …0160 declined
+  …0199 network failure   …0144 no such number   …0142 Voximplant balance too low
+  …0177 answered and stays on the line   …0167 the Voice AI stumbles twice and carries on
+  …0166 the Voice AI connection fails mid-call   …0165 the Voice AI cannot start"""
 
 
 async def run_sandbox(

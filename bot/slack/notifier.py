@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.calls.models import Call, StatusEvent, TranscriptEvent
+from bot.calls.models import Call, ErrorEvent, StatusEvent, TranscriptEvent
 from bot.calls.states import Transition
 from bot.slack import texts
 from bot.slack.delivery import Delivery
@@ -43,8 +43,9 @@ class SlackCallView:
     async def call_event(self, call: Call, event: StatusEvent) -> None:
         if isinstance(event, TranscriptEvent):
             await self._delivery.reply(call, texts.transcript(event.data.role, event.data.text), group=True)
-        elif event.event == "error":
-            await self._delivery.reply(call, texts.scenario_error(getattr(event.data, "message", "")))
+        elif isinstance(event, ErrorEvent):
+            line = texts.agent_stumbled if event.data.recoverable else texts.scenario_error
+            await self._delivery.reply(call, line(event.data.message))
 
     async def hang_up_requested(self, call: Call, user_id: str) -> None:
         await self._delivery.reply(call, texts.hang_up_requested(user_id))

@@ -166,6 +166,11 @@ def scenario_error(message: str) -> str:
     return f":warning: The call reported a problem: {escape(message)}"
 
 
+def agent_stumbled(message: str) -> str:
+    """A Voice AI error that leaves its session open: the call goes on."""
+    return f":warning: The agent hit a problem and carries on: {escape(message)}"
+
+
 def escape(text: str) -> str:
     """Escape Slack's three control characters, so typed or spoken text cannot forge mentions or links."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -142,7 +142,10 @@ async def test_no_answer_fails_with_plain_words(
     await fake_voximplant.send_event(session, "ringing")
     await fake_voximplant.send_event(session, "failed", {"code": 480, "reason": "Temporarily Unavailable"})
     await eventually(lambda: len(thread_texts(fake_slack)) == 2)
-    assert thread_texts(fake_slack)[-1] == ":x: The call failed: nobody answered (480 Temporarily Unavailable)."
+    assert thread_texts(fake_slack)[-1] == (
+        ":x: The call failed: the person was unavailable (the phone may be off or out of reach) "
+        "(480 Temporarily Unavailable)."
+    )
 
 
 async def test_a_terminal_call_never_moves_again(

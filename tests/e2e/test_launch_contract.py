@@ -57,7 +57,7 @@ async def test_the_brief_token_opens_the_brief_only_until_the_call_reports(
     assert "callback_token" not in spent.text and first["control_secret"] not in spent.text
 
 
-@pytest.mark.parametrize("authorization", ["", "Bearer ", "Bearer not-the-token", "Basic abc", "bearer"])
+@pytest.mark.parametrize("authorization", ["", "Bearer", "Bearer not-the-token", "Basic abc", "bearer  x"])
 async def test_a_wrong_brief_token_learns_nothing(
     bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient, authorization: str
 ) -> None:

@@ -52,11 +52,33 @@ async def test_answered_call_through_the_real_scenario(
     assert api.index("callPSTN") < api.index("createRealtimeAPIClient") < api.index("terminate")
 
 
+async def test_recoverable_voice_ai_errors_are_warnings_and_the_call_goes_on(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, simulator: ScenarioSimulator
+) -> None:
+    # OpenAI's Realtime `error` event: "most errors are recoverable and the session will stay open".
+    thread, state = await run_call("+14155550167 hello", bot, slack, fake_slack, fake_voximplant, simulator)
+    assert state is CallState.ENDED
+    lines = [line for message in thread for line in message.split("\n")]
+    warnings = [line for line in lines if line.startswith(":warning: The agent hit a problem and carries on: ")]
+    assert len(warnings) == 2, lines
+    assert lines[-1].startswith(":white_check_mark: Call ended after")
+    assert any(line.startswith("*Agent:*") for line in lines)
+
+
 @pytest.mark.parametrize(
     ("destination", "words"),
     [
         ("+14155550186", "the line was busy (486 Busy Here)"),
-        ("+14155550180", "nobody answered (480 Temporarily Unavailable)"),
+        (
+            "+14155550180",
+            "the person was unavailable (the phone may be off or out of reach) (480 Temporarily Unavailable)",
+        ),
+        ("+14155550148", "nobody answered (408 Request Timeout)"),
+        (
+            "+14155550142",
+            "the Voximplant account's balance is too low to place calls (a callbot admin needs to top it up) "
+            "(402 Payment Required)",
+        ),
         ("+14155550160", "the call was declined (603 Decline)"),
         ("+14155550199", "the phone network could not carry the call (503 Service Unavailable)"),
     ],
@@ -91,7 +113,7 @@ async def test_a_scenario_that_refuses_the_call_data_ends_the_call(
     finally:
         await runner.aclose()
     assert state is CallState.FAILED
-    why = "bad custom data: channel 'whatsapp' is not one of pstn, sip, user"
+    why = "bad brief: channel 'whatsapp' is not one of pstn, sip, user"
     assert thread == [f":x: The call failed: the call was never placed ({why})."]
     session = fake_voximplant.sessions[0]
     events = await bot.store.events(session.call_id)
