@@ -408,6 +408,10 @@ class Store:
             access_url, plain_access_url, history_id, call_id,
         )  # fmt: skip
 
+    async def set_history_id(self, call_id: str, history_id: int) -> None:
+        """The call-history id of a session found by its custom data (StartScenarios' answer was lost)."""
+        self._change("UPDATE calls SET history_id = ? WHERE id = ? AND history_id IS NULL", history_id, call_id)
+
     async def move(self, call_id: str, transition: Transition, at: datetime) -> Call | None:
         """Apply `transition` unless the call is already terminal; the call as it is now, or None if unchanged."""
         return self._write(lambda db: _move(db, call_id, transition, at, {}))

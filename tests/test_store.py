@@ -65,7 +65,7 @@ async def test_caller_ids_add_update_remove(store: Store) -> None:
 
 
 async def test_an_event_is_stored_once_per_seq(store: Store) -> None:
-    await store.insert_call(a_call(), token_hash="h")
+    await store.insert_call(a_call(), brief_token_hash="h")
     first = await store.record_event(event(1), received_at=T0, decide=transition_for)
     again = await store.record_event(event(1, "connected"), received_at=T0, decide=transition_for)
     assert first is not None and not first.duplicate and first.call.state is CallState.RINGING
@@ -80,7 +80,7 @@ async def test_unknown_call_records_nothing(store: Store) -> None:
 
 
 async def test_terminal_state_never_changes(store: Store) -> None:
-    await store.insert_call(a_call(), token_hash="h")
+    await store.insert_call(a_call(), brief_token_hash="h")
     assert await store.move("call1", Transition(CallState.FAILED, "busy"), T0) is not None
     assert await store.move("call1", Transition(CallState.ENDED, "late"), T0) is None
     outcome = await store.record_event(event(2, "connected"), received_at=T0, decide=transition_for)
@@ -91,7 +91,7 @@ async def test_terminal_state_never_changes(store: Store) -> None:
 
 
 async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
-    await store.insert_call(a_call(), token_hash="h")
+    await store.insert_call(a_call(), brief_token_hash="h")
 
     def explode(*_: object) -> Transition:
         raise RuntimeError("decision failed")
@@ -134,7 +134,7 @@ async def test_a_closed_store_refuses_work_at_once(tmp_path: Path) -> None:
 
 async def test_outbox_depth_counts_waiting_writes_and_names_the_oldest(store: Store) -> None:
     assert await store.slack_outbox_depth() == (0, None)
-    await store.insert_call(a_call(), token_hash="h")
+    await store.insert_call(a_call(), brief_token_hash="h")
     first = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     for minutes in (5, 0, 9):  # queued out of time order: the oldest is the earliest time, not the first row
         await store.enqueue_slack("call1", "reply", {"text": "x"}, at=first + timedelta(minutes=minutes))

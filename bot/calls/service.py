@@ -62,8 +62,8 @@ STOPPED_WHILE_STARTING = (
     "the bot stopped while starting this call; if the phone rang, the call was real (it was not retried)"
 )
 END_NEVER_HEARD = (
-    "its end was never heard, and Voximplant never confirmed the call, so there is no call history to ask; it cannot "
-    "still be under way"
+    "its end was never heard, and Voximplant never confirmed the call, nor does its call history show a session "
+    "for it; it cannot still be under way"
 )
 # How long past its time limit a session may still run: the scenario's watchdog (WATCHDOG_EXTRA_S in
 # scenarios/outbound_call.js) ends it max_duration_s + 300 s after its start, and its last events take seconds.
@@ -441,17 +441,30 @@ class CallService:
     async def reconcile_stale(self, quiet_for: timedelta) -> int:
         """Reconcile each live call that has heard nothing for `quiet_for`; returns how many were settled."""
         settled = 0
-        for call in await self.store.stale_calls(quiet_since=self._clock() - quiet_for):
+        quiet_since = self._clock() - quiet_for
+        stale = await self.store.stale_calls(quiet_since=quiet_since)
+        stale += await self.store.stale_calls(quiet_since=quiet_since, unconfirmed=True)  # looked up by custom data
+        for call in stale:
             with bound_call(call.id):  # each call's log lines carry its id
                 settled += await self.reconcile(call)
         return settled
 
     async def reconcile(self, call: Call) -> bool:
-        """Settle a call from Voximplant's call history if the session is over; True if it moved."""
-        if self._voximplant is None or call.history_id is None:
+        """Settle a call from Voximplant's call history if the session is over; True if it moved.
+
+        A call StartScenarios never confirmed (its answer was lost) is looked up by the custom data it was sent with.
+        """
+        if self._voximplant is None:
             return False
         try:
-            session = await self._voximplant.get_call_history(call.history_id, started_at=call.created_at)
+            if call.history_id is not None:
+                session = await self._voximplant.get_call_history(call.history_id, started_at=call.created_at)
+            elif call.custom_data is not None and call.id not in self._launching:
+                session = await self._voximplant.find_session(call.custom_data, started_at=call.created_at)
+                if session is not None:
+                    await self.store.set_history_id(call.id, session.call_session_history_id)
+            else:
+                return False
         except VoximplantError as error:
             log.warning("call history for call %s could not be read: %s", call.id, error)
             return False
@@ -513,7 +526,8 @@ class CallService:
 
         A call still `starting` with nothing heard, long after its StartScenarios was sent, was dropped by a bot that
         stopped (or broke off) before the answer came. Any other unconfirmed live call (its answer was lost, yet its
-        events came) is settled once its session has surely ended: there is no call history to ask about it.
+        events came) is settled once its session has surely ended: from the call history found by its custom data, or
+        as never heard when the history has no such session.
         """
         now = self._clock()
         settled = 0
@@ -526,7 +540,7 @@ class CallService:
         quiet_since = now - timedelta(seconds=SESSION_OVERRUN_S)
         for call in await self.store.stale_calls(quiet_since=quiet_since, unconfirmed=True):
             over_by = call.created_at + timedelta(seconds=call.request.max_duration_s + SESSION_OVERRUN_S)
-            if call.id not in self._launching and now >= over_by:
+            if call.id not in self._launching and now >= over_by and not await self.reconcile(call):
                 settled += await self._announced(await self.store.move(call.id, never_heard, now), never_heard)
         if settled:
             log.info("settled %d calls Voximplant never confirmed", settled)

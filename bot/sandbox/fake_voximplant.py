@@ -196,8 +196,8 @@ class FakeVoximplant:
         """Record the session as over in call history (what Voximplant keeps whether or not callbacks arrived)."""
         call: dict[str, Any] = {
             "call_id": session.history_id * 10 + 1, "incoming": False, "successful": successful,
-            "duration": duration, "local_number": session.custom_data.get("caller_id", ""),
-            "remote_number": session.custom_data.get("destination", ""), "remote_number_type": "pstn",
+            "duration": duration, "local_number": (session.brief or {}).get("caller_id", ""),
+            "remote_number": (session.brief or {}).get("destination", ""), "remote_number_type": "pstn",
             "start_time": _history_time(session.started_at), "media_server_address": "127.0.0.1",
             "transaction_id": session.history_id * 10 + 2,
         }  # fmt: skip

@@ -53,6 +53,32 @@ async def test_a_call_whose_callbacks_were_dropped_is_settled_from_call_history(
     assert call is not None and call.state is CallState.ENDED
 
 
+async def test_a_call_voximplant_never_confirmed_is_found_in_call_history_by_its_custom_data(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    answer = asyncio.Event()
+    fake_voximplant.fail_next(status=500, start_anyway=True, until=answer)  # the session runs; its answer is lost
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    assert (await fake_voximplant.send_event(session, "connected")).status_code == 200
+    answer.set()
+    await bot.idle()
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.CONNECTED and call.history_id is None
+    # Every later callback is lost; the call history knows the session by the custom data it was started with.
+    fake_voximplant.end_session(session, duration=42, successful=True)
+
+    async def settled() -> None:
+        call = await bot.store.call(session.call_id)
+        assert call is not None and call.state is CallState.ENDED
+
+    await eventually_async(settled)
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.history_id == session.history_id and call.duration_s == 42
+    lookups = [r for r in fake_voximplant.requests if r["method"] == "GetCallHistory"]
+    assert lookups[0]["call_session_history_custom_data"] == session.raw_custom_data
+    assert "call_session_history_id" not in lookups[0]
+
+
 async def test_an_unanswered_call_is_settled_as_failed_with_its_reason(
     bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
 ) -> None:

@@ -170,7 +170,7 @@ async def test_a_call_stranded_before_its_message_was_queued_still_tells_the_req
     now = datetime.now(UTC)
     call = Call(id="stranded1", request=request, state=CallState.REQUESTED, state_reason="", created_at=now,
                 updated_at=now)  # fmt: skip
-    await store.insert_call(call, token_hash="0" * 64)  # the bot died right after storing it
+    await store.insert_call(call, brief_token_hash="0" * 64)  # the bot died right after storing it
     await store.close()
 
     app = create_app(settings, slack_clock=slack_clock)
@@ -188,6 +188,7 @@ async def test_an_event_stored_just_before_a_crash_is_still_shown(
     bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
 ) -> None:
     session = await place_call(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.briefed(session)  # the scenario reports only once it has its brief
     adapter = TypeAdapter[StatusEvent](StatusEvent)
 
     def event(seq: int, name: str, data: dict[str, object]) -> StatusEvent:
@@ -228,9 +229,11 @@ async def test_a_call_left_starting_by_a_bot_that_stopped_fails_once_its_start_i
     now = datetime.now(UTC)
     store = await Store.open(settings.database_path)
     await store.insert_call(stored_call("killed1", CallState.STARTING, sent_at=now - timedelta(minutes=5)),
-                            token_hash="0" * 64)  # fmt: skip
+                            brief_token_hash="0" * 64)  # fmt: skip
     young_sent_at = now - timedelta(seconds=start_over_s - 1.5)  # its start is over only 1.5 s from now
-    await store.insert_call(stored_call("killed2", CallState.STARTING, sent_at=young_sent_at), token_hash="1" * 64)
+    await store.insert_call(
+        stored_call("killed2", CallState.STARTING, sent_at=young_sent_at), brief_token_hash="1" * 64
+    )
     await store.close()
 
     words = "the bot stopped while starting this call; if the phone rang, the call was real (it was not retried)"
@@ -257,7 +260,7 @@ async def test_an_unconfirmed_call_whose_end_was_never_heard_is_settled_after_it
     long_ago = datetime.now(UTC) - timedelta(seconds=60 + SESSION_OVERRUN_S + 5)
     store = await Store.open(settings.database_path)
     await store.insert_call(stored_call("lost1", CallState.STARTING, sent_at=long_ago, max_duration_s=60),
-                            token_hash="0" * 64)  # fmt: skip
+                            brief_token_hash="0" * 64)  # fmt: skip
     connected = TypeAdapter[StatusEvent](StatusEvent).validate_python(
         {"v": 1, "call_id": "lost1", "seq": 3, "event": "connected", "at": long_ago, "data": {}}
     )
