@@ -22,22 +22,33 @@ class _Server(uvicorn.Server):
 class LocalServer:
     """`async with LocalServer(app) as server:` serves `app` at `server.url` until the block ends."""
 
-    def __init__(self, app: ASGIApp | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, app: ASGIApp | None = None, *, host: str = "127.0.0.1", port: int = 0,
+        tls: tuple[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        """`tls`: (certificate file, key file), to serve HTTPS."""
         self.app = app  # may be set after binding, when the app needs to know its own URL
+        self._tls = tls
         # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and without it
         # Nagle holds back a response body written after its headers (about 40 ms per request on loopback).
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
-        self.url = f"http://{self.host}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{self.host}:{self.port}"
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> LocalServer:
         if self.app is None:
             raise RuntimeError("LocalServer.start() needs an app")
-        self._server = _Server(uvicorn.Config(self.app, lifespan="on", log_level="warning", access_log=False))
+        certificate, key = self._tls or (None, None)
+        self._server = _Server(
+            uvicorn.Config(
+                self.app, lifespan="on", log_level="warning", access_log=False, ssl_certfile=certificate,
+                ssl_keyfile=key,
+            )
+        )  # fmt: skip
         self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
         while not self._server.started:
             if self._task.done():

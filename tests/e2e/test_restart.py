@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +27,7 @@ from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
 from bot.sandbox.servers import LocalServer
+from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from bot.store import Store
 from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
@@ -277,3 +280,75 @@ async def test_an_unconfirmed_call_whose_end_was_never_heard_is_settled_after_it
         [parent] = fake_slack.parents("C0GENERAL")
         assert fake_slack.thread(parent)[0].text.startswith(":x: The call failed: its end was never heard")
     assert fake_voximplant.requests == []  # no call history was asked: there is no id to ask with
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
+async def test_a_30_s_restart_mid_call_loses_no_status_event_and_posts_nothing_twice(
+    tmp_path: Path, bot_process: BotProcess, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    http: httpx.AsyncClient,
+) -> None:  # fmt: skip
+    # The real scenario at half speed: its callbacks retry with backoff for 120 s of its time (60 s here), so a bot
+    # that is away for 30 s, from the moment the call is dialled, finds every event waiting when it is back.
+    runner = ScenarioSimulator(time_scale=0.5)
+    fake_voximplant.runner = runner
+    try:
+        bot_process.start()
+        await bot_process.ready(http)
+        slack = SlackSender(http, bot_url=bot_process.url, signing_secret=SIGNING_SECRET,
+                            response_base=fake_slack.url)  # type: ignore[attr-defined]  # fmt: skip
+        assert (await slack.command("+14155550177 stay on the line")).status_code == 200  # answers, stays on
+        await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=10)
+        session = fake_voximplant.sessions[0]
+        await eventually(lambda: "callPSTN" in [entry.get("api") for entry in session.api_log], timeout=10)
+        database = Path(bot_process.env["DATABASE_PATH"])
+        await eventually(lambda: _stored_access_url(database, session.call_id), timeout=10)
+
+        bot_process.kill()
+        await asyncio.sleep(30)  # ringing, connected and the agent's first lines happen while the bot is away
+        bot_process.start()
+        await bot_process.ready(http)
+
+        [parent] = fake_slack.parents("C0GENERAL")
+
+        def lines() -> list[str]:
+            return [line for m in fake_slack.thread(parent) for line in m.text.split("\n")]
+
+        await eventually(lambda: len([line for line in lines() if line.startswith("*")]) >= 2, timeout=30)
+        button = next(e for b in parent.blocks if b.get("type") == "actions" for e in b["elements"])
+        message = {"type": "message", "ts": parent.ts, "text": parent.text, "blocks": parent.blocks}
+        pressed = await slack.block_action(action_id=button["action_id"], value=button["value"],
+                                           block_id=parent.blocks[-1]["block_id"], message=message,
+                                           channel_id=parent.channel)  # fmt: skip
+        assert pressed.status_code == 200
+        await eventually(lambda: session.exit_code is not None, timeout=30)
+        assert session.exit_code == 0
+        await eventually(lambda: any(line.startswith(":white_check_mark: Call ended") for line in lines()), timeout=15)
+    finally:
+        await runner.aclose()
+    thread = lines()
+    assert thread[:3] == [
+        ":telephone_receiver: Dialing +1 415-555-0177…",
+        ":bell: Ringing…",
+        ":large_green_circle: Connected. The agent is talking.",
+    ]
+    assert len(thread) == len(set(thread)), thread  # nothing was posted twice
+    assert len(fake_slack.parents()) == 1
+    db = sqlite3.connect(database)
+    try:
+        seqs = [row[0] for row in db.execute("SELECT seq FROM call_events WHERE call_id = ? ORDER BY seq",
+                                             (session.call_id,))]  # fmt: skip
+        state = db.execute("SELECT state, state_reason FROM calls WHERE id = ?", (session.call_id,)).fetchone()
+    finally:
+        db.close()
+    assert seqs == list(range(1, len(seqs) + 1))  # every event the scenario sent arrived: no gap in seq
+    assert state == ("ended", "hangup_requested")
+
+
+def _stored_access_url(database: Path, call_id: str) -> bool:
+    """The bot has stored StartScenarios' answer (so Hang up can reach the session after a restart)."""
+    db = sqlite3.connect(database)
+    try:
+        row = db.execute("SELECT access_url FROM calls WHERE id = ?", (call_id,)).fetchone()
+    finally:
+        db.close()
+    return row is not None and row[0] is not None
