@@ -52,6 +52,36 @@ async def test_answered_call_through_the_real_scenario(
     assert api.index("callPSTN") < api.index("createRealtimeAPIClient") < api.index("terminate")
 
 
+@pytest.mark.parametrize(
+    ("text", "api", "args"),
+    [
+        ("+14155550100 hello", "callPSTN", ["+14155550100", "+14155550123"]),
+        ("sip:desk@pbx.example.com hello", "callSIP", ["sip:desk@pbx.example.com", {"callerid": "+14155550123"}]),
+        ("alice via user hello", "callUser", [{"username": "alice", "callerid": "+14155550123"}]),
+        (
+            "+14155550100 via whatsapp hello",
+            "callWhatsappUser",
+            [{"number": "+14155550100", "callerid": "+14155550123"}],
+        ),
+    ],
+    ids=["pstn", "sip", "user", "whatsapp"],
+)
+async def test_every_channel_through_the_v2_launch(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, simulator: ScenarioSimulator,
+    text: str, api: str, args: list[object],
+) -> None:  # fmt: skip
+    # The caller ID may place every kind of call; the scenario learns the destination only from the brief.
+    await bot.store.add_caller_id("+14155550123", label="Everything", channels=frozenset(Channel), added_by="test",
+                                  at=datetime.now(UTC))  # fmt: skip
+    thread, state = await run_call(text, bot, slack, fake_slack, fake_voximplant, simulator)
+    assert state is CallState.ENDED, thread
+    session = fake_voximplant.sessions[0]
+    assert len(session.raw_custom_data.encode()) <= 200 and "hello" not in session.raw_custom_data
+    [placed] = [entry for entry in session.api_log if entry.get("api") == api]
+    assert placed["args"] == args
+    assert thread[-1].startswith(":white_check_mark: Call ended after")
+
+
 async def test_recoverable_voice_ai_errors_are_warnings_and_the_call_goes_on(
     bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, simulator: ScenarioSimulator
 ) -> None:
