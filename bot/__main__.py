@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
         "doctor", help="check this deployment's Slack and Voximplant settings against the real accounts"
     )
     doctor.add_argument("--application", default="callbot", help="Voximplant application name (default callbot)")
+    doctor.add_argument(
+        "--call", metavar="NUMBER",
+        help="then place one short real call to NUMBER (one you own) and report each step; callbot serve must not be "
+        "running on PORT meanwhile",
+    )  # fmt: skip
     doctor.set_defaults(run=_doctor)
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
@@ -178,6 +183,10 @@ def _doctor(args: argparse.Namespace) -> int:
                 scenario_script=read_scenario(), application_name=args.application,
             )  # fmt: skip
             results = await run_doctor(deployment)
+        if args.call:
+            from bot.doctor_call import place_test_call
+
+            results += await place_test_call(settings, args.call)
         for result in results:
             print(result.line())
         failures = sum(not result.ok for result in results)

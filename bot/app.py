@@ -100,7 +100,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             calls = CallService(
                 store,
                 _voximplant(settings, http, metrics),
-                _policy(settings),
+                call_policy(settings),
                 permissions=_permissions(settings, store, directory),
             )
             # The outbox retries by itself (429, 5xx, connection errors), so its client has no retry handlers: an
@@ -220,7 +220,7 @@ def voximplant_auth(settings: Settings) -> Auth | None:
     return auth_from(settings.voximplant_account_id, key, settings.voximplant_credentials)
 
 
-def _policy(settings: Settings) -> CallPolicy:
+def call_policy(settings: Settings) -> CallPolicy:
     return CallPolicy(
         default_region=settings.default_region,
         allowed_countries=frozenset(settings.allowed_countries),

@@ -4,8 +4,7 @@ Each check is one function in CHECKS that returns a Result: ✔ with what it fou
 to do about it. Checks only read: nothing is created, changed or sent (a Socket Mode check asks Slack for a
 connection URL and does not use it). `run_doctor` runs them in order; a check that fails does not stop the rest.
 
-Seam for `callbot doctor --call +1…` (a real test call, once the launch contract v2 is wired): a check with the
-same signature, appended to the list `run_doctor` is given.
+`callbot doctor --call +1…` then places one real test call (bot/doctor_call.py).
 """
 
 from __future__ import annotations

@@ -33,7 +33,11 @@ class LocalServer:
         # Nagle holds back a response body written after its headers (about 40 ms per request on loopback).
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        try:
+            self._socket.bind((host, port))
+        except OSError:
+            self._socket.close()
+            raise
         self.host, self.port = self._socket.getsockname()[:2]
         self.url = f"{'https' if tls else 'http'}://{self.host}:{self.port}"
         self._server: _Server | None = None

@@ -1,0 +1,191 @@
+"""`callbot doctor --call +1…`: one short real call, each step of the launch contract reported ✔ or ✘.
+
+What only a real account can settle is settled here: that Voximplant reads the custom data and the scenario reaches
+PUBLIC_BASE_URL for its brief, that status events arrive, and that Hang up reaches the session (and whether it
+needed the plain access URL because the secure one's certificate does not verify for its IP address).
+
+The doctor answers the scenario itself, at HOST:PORT, with the same routes and the same CallService as the bot, so
+`callbot serve` must not be running on that port meanwhile. The call is vetted like any other (never an emergency
+number; a caller ID on the allowlist) and recorded in the database like any other, as placed by "callbot doctor".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import httpx
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from bot import routes
+from bot.app import call_policy, voximplant_auth
+from bot.calls import launch
+from bot.calls.grammar import CallDraft
+from bot.calls.models import Call, SlackOrigin, StatusEvent
+from bot.calls.numbers import format_international
+from bot.calls.service import CallService
+from bot.calls.states import Transition
+from bot.doctor import Result, failed, passed
+from bot.errors import Refusal
+from bot.sandbox.servers import LocalServer
+from bot.settings import Settings
+from bot.store import Store
+from bot.voximplant import VoximplantClient
+
+T = TypeVar("T")
+DOCTOR = SlackOrigin(team_id="doctor", user_id="callbot-doctor", conversation_id="doctor")
+INSTRUCTIONS = (
+    "This is a short test call from callbot doctor. Say in one sentence that this is a test of the calling line and "
+    "that nothing needs to be done, then wait."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Waits:
+    """How long each step may take, in seconds."""
+
+    brief_s: float = 45.0  # StartScenarios to the brief fetched: the scenario retries its fetch for 30 s
+    events_s: float = 15.0  # the brief to the first status event
+    answer_s: float = 75.0  # dialling to connected: Voximplant gives up ringing after 60 s (408)
+    talk_s: float = 4.0  # connected to Hang up: long enough to hear the agent begin
+    end_s: float = 20.0  # Hang up to the call's end
+
+
+@dataclass
+class _Watch:
+    """The CallObserver of the doctor's call: what happened to it, nothing shown in Slack."""
+
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    events: list[str] = field(default_factory=list)
+    hang_up_failure: str | None = None
+
+    async def call_created(self, call: Call, *, within_s: float | None = None) -> bool:
+        return True
+
+    async def call_moved(self, call: Call, transition: Transition) -> None:
+        self.changed.set()
+
+    async def call_event(self, call: Call, event: StatusEvent) -> None:
+        self.changed.set()
+
+    async def hang_up_requested(self, call: Call, user_id: str) -> None:
+        return None
+
+    async def hang_up_failed(self, call: Call, why: str) -> None:
+        self.hang_up_failure = why
+
+    async def call_unconfirmed(self, call: Call, why: str) -> None:
+        self.changed.set()
+
+    async def call_reconciled(self, call: Call, cost: float | None) -> None:
+        self.changed.set()
+
+
+async def place_test_call(settings: Settings, destination: str, *, waits: Waits = Waits()) -> list[Result]:
+    """Place one call to `destination` and report each step; the call is hung up by the doctor."""
+    auth = voximplant_auth(settings)
+    base_url = settings.base_url
+    if auth is None or settings.voximplant_rule_id is None or base_url is None:
+        return [failed("a test call needs the Voximplant credentials, VOXIMPLANT_RULE_ID and PUBLIC_BASE_URL")]
+    if not settings.database_path.exists():
+        return [failed(f"{settings.database_path} does not exist: add a caller ID first (callbot callerids add)")]
+    try:
+        server = LocalServer(host=settings.host, port=settings.port)
+    except OSError as error:
+        return [failed(f"{settings.host}:{settings.port} is taken ({error.strerror}): the doctor answers the "
+                       "scenario there itself, so stop callbot serve for the test call, or run it before starting "
+                       "the bot")]  # fmt: skip
+    store = await Store.open(settings.database_path)
+    fallbacks: list[None] = []
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0)) as http:
+            voximplant = VoximplantClient(
+                http, base_url=settings.voximplant_api_url, auth=auth, on_fallback=lambda: fallbacks.append(None)
+            )
+            calls = CallService(store, voximplant, call_policy(settings))
+            watch = _Watch()
+            calls.observer = watch
+            app = Starlette(routes=[
+                Route(launch.EVENTS_PATH, routes.voximplant_events, methods=["POST"]),
+                Route(launch.BRIEF_PATH, routes.voximplant_brief, methods=["GET"]),
+            ])  # fmt: skip
+            app.state.calls = calls
+            server.app = app
+            async with server:
+                return await _place(calls, watch, destination, base_url, waits, fallbacks)
+    finally:
+        await store.close()
+
+
+async def _place(
+    calls: CallService, watch: _Watch, destination: str, base_url: str, waits: Waits, fallbacks: list[None]
+) -> list[Result]:
+    try:
+        request = await calls.vet(CallDraft(destination, None, INSTRUCTIONS), DOCTOR)
+        call, token = await calls.create(request)
+    except Refusal as refusal:
+        return [failed(f"the test call was refused: {refusal.text}")]
+    shown = format_international(request.destination) if request.destination.startswith("+") else destination
+    call = await calls.launch(call, token)
+    if call.history_id is None:
+        return [failed(f"StartScenarios did not start the call to {shown}: {call.state_reason}")]
+    results = [passed(f"StartScenarios started session {call.history_id} for a call to {shown} "
+                      f"({launch.size(call.custom_data or '')} bytes of custom data)")]  # fmt: skip
+
+    async def now() -> Call:
+        return await calls.store.call(call.id) or call
+
+    if not await _until(lambda: calls.store.token_hash(call.id), bool, waits.brief_s):  # issued with the brief
+        results.append(failed(f"the scenario never fetched its brief from {base_url}{launch.BRIEF_PATH} within "
+                              f"{waits.brief_s:g} s: Voximplant must reach PUBLIC_BASE_URL over HTTPS (check DNS, "
+                              "the certificate and the firewall), and the rule must run this version of "
+                              "outbound_call.js (callbot setup)"))  # fmt: skip
+        return results
+    results.append(passed(f"the scenario read its custom data and fetched its brief from {base_url}"))
+    if not await _until(now, lambda c: c.last_seq > 0, waits.events_s):
+        results.append(failed(f"no status event reached {base_url}{launch.EVENTS_PATH} within {waits.events_s:g} s "
+                              "of the brief: check what answers that path at PUBLIC_BASE_URL"))  # fmt: skip
+        return results
+    results.append(passed(f"status events reach {base_url}{launch.EVENTS_PATH}"))
+    answered = await _until(now, lambda c: c.connected_at is not None or not c.is_live, waits.answer_s)
+    if answered is None or answered.connected_at is None:
+        why = answered.state_reason if answered is not None else f"nobody answered within {waits.answer_s:g} s"
+        results.append(failed(f"the call did not connect: {why}; Hang up was not tried"))
+        return results
+    results.append(passed("the call connected, and the agent is talking"))
+    await asyncio.sleep(waits.talk_s)
+    try:
+        live = await calls.may_hang_up(call.id, DOCTOR.user_id)
+    except Refusal as refusal:
+        results.append(failed(f"Hang up could not be tried: {refusal.text}"))
+        return results
+    await calls.hang_up(live, DOCTOR.user_id)
+    ended = await _until(now, lambda c: not c.is_live, waits.end_s)
+    if watch.hang_up_failure is not None or ended is None:
+        why = watch.hang_up_failure or f"the call had not ended {waits.end_s:g} s later"
+        results.append(failed(f"Hang up did not work: {why}"))
+        return results
+    how = (
+        "over the plain access URL: the secure one's certificate does not verify for its IP address, so each Hang "
+        "up takes that path (counted in /metrics)"
+        if fallbacks
+        else "over the session's secure access URL"
+    )
+    results.append(passed(f"Hang up worked {how}; the call ended ({ended.state_reason})"))
+    return results
+
+
+async def _until(read: Callable[[], Awaitable[T]], done: Callable[[T], bool], within_s: float) -> T | None:
+    """Poll `read()` until `done` holds for its value; the value, or None when `within_s` passed first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        value = await read()
+        if done(value):
+            return value
+        if loop.time() >= deadline:
+            return None
+        await asyncio.sleep(0.1)
