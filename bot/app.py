@@ -27,6 +27,7 @@ from bot import routes, slack
 from bot.calls import launch
 from bot.calls.numbers import number_types
 from bot.calls.permissions import Limits, Permissions
+from bot.calls.polling import EventPoller
 from bot.calls.service import CallPolicy, CallService, utc_now
 from bot.metrics import CountingRateLimitRetryHandler, Metrics, RequestCounter, metrics_route
 from bot.settings import Settings
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
         delivery: Delivery | None = None
         directory: SlackDirectory | None = None
         watchdog: asyncio.Task[None] | None = None
+        poller: EventPoller | None = None
         try:
             slack_client = AsyncWebClient(
                 token=_secret(settings.slack_bot_token),
@@ -97,12 +99,16 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 ),
                 ttl_s=settings.membership_cache_s,
             )  # fmt: skip
+            voximplant = _voximplant(settings, http, metrics)
             calls = CallService(
                 store,
-                _voximplant(settings, http, metrics),
+                voximplant,
                 call_policy(settings),
                 permissions=_permissions(settings, store, directory),
             )
+            if voximplant is not None and settings.events_mode == "pull":
+                poller = EventPoller(calls, voximplant)
+                calls.follow = poller.follow
             # The outbox retries by itself (429, 5xx, connection errors), so its client has no retry handlers: an
             # empty list, since None would give slack-sdk's default connection-error handler (retries uncounted).
             delivery = Delivery(
@@ -129,6 +135,8 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             app.state.store = store
             app.state.metrics = metrics
             app.state.calls = calls
+            app.state.events_mode = settings.events_mode
+            app.state.poller = poller
             app.state.background = background
             app.state.delivery = delivery
             app.state.slack_handler = AsyncSlackRequestHandler(bolt)
@@ -139,6 +147,9 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             await calls.reannounce_stranded()
             await calls.fail_unplaced()
             await calls.settle_unconfirmed()
+            if poller is not None:  # the sessions of calls under way when the bot stopped: their events are waiting
+                for call in await store.live_pulled_calls():
+                    poller.follow(call)
             watchdog = asyncio.create_task(_watch(calls, delivery, settings), name="call watchdog")
             if settings.slack_app_token is not None:
                 # Socket Mode: Slack's requests arrive over a WebSocket this app opens; no public Slack request URL.
@@ -158,6 +169,8 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             unfinished = await background.drain(budget.work_s)
             if unfinished:
                 log.warning("stopped with %d background tasks unfinished", unfinished)
+            if poller is not None:
+                await poller.close()
             if directory is not None:
                 await directory.aclose()
             if delivery is not None:
@@ -228,6 +241,7 @@ def call_policy(settings: Settings) -> CallPolicy:
         max_duration_s=settings.max_call_duration_s,
         rule_id=settings.voximplant_rule_id,
         public_base_url=settings.base_url,
+        pull=settings.events_mode == "pull",
         start_timeout_s=settings.voximplant_timeout_s,
         show_timeout_s=settings.slack_parent_timeout_s,
         allowed_types=number_types(settings.allowed_number_types),

@@ -231,6 +231,9 @@ async def caller_ids(deployment: Deployment) -> Result:
 async def public_base_url(deployment: Deployment) -> Result:
     """PUBLIC_BASE_URL is HTTPS, and the largest custom data a launch from it makes fits Voximplant's 200 bytes."""
     url = deployment.settings.public_base_url
+    if deployment.settings.events_mode == "pull":
+        return passed("status events: pull (no public URL): the bot brings each call's brief and fetches its events "
+                      "through the call's session, one request per live call every 0.5 to 3 s")  # fmt: skip
     if url is None:
         return failed("PUBLIC_BASE_URL is not set: set it to the HTTPS address where Voximplant reaches this bot")
     base = str(url).rstrip("/")

@@ -67,7 +67,9 @@ async def healthz(request: Request) -> Response:
     except Exception:  # the probe must answer, whatever broke
         log.exception("health check: the store did not answer")
         healthy = False
-    return JSONResponse({"ok": healthy}, status_code=200 if healthy else 503)
+    # How Voximplant's status events arrive (push or pull), so a probe shows the mode the bot runs in.
+    mode = getattr(request.app.state, "events_mode", "push")
+    return JSONResponse({"ok": healthy, "events": mode}, status_code=200 if healthy else 503)
 
 
 async def is_replay(request: Request, body: bytes, verifier: SignatureVerifier, store: Store) -> bool:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     voximplant_timeout_s: float = Field(default=10.0, gt=0)
 
     public_base_url: AnyHttpUrl | None = None
+    # How status events reach the bot: Voximplant POSTs them to PUBLIC_BASE_URL (push), or the bot fetches them
+    # through each session's access URL (pull: no public URL at all). Default: push when PUBLIC_BASE_URL is set.
+    voximplant_events: Literal["push", "pull"] | None = None
     database_path: Path = Path("callbot.db")
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=0, le=65535)
@@ -127,13 +130,21 @@ class Settings(BaseSettings):
         return str(self.public_base_url).rstrip("/") if self.public_base_url is not None else None
 
     @property
+    def events_mode(self) -> Literal["push", "pull"]:
+        """VOXIMPLANT_EVENTS, or its default: push when PUBLIC_BASE_URL is set, else pull."""
+        if self.voximplant_events is not None:
+            return self.voximplant_events
+        return "push" if self.public_base_url is not None else "pull"
+
+    @property
     def voximplant_configured(self) -> bool:
-        """True when StartScenarios can be called: credentials, a rule and a callback URL are all set."""
+        """True when StartScenarios can be called: credentials and a rule (and in push mode, PUBLIC_BASE_URL)."""
         has_auth = self.voximplant_api_key is not None or self.voximplant_credentials is not None
         return (
             bool(self.voximplant_account_id or self.voximplant_credentials)
             and has_auth
-            and (self.voximplant_rule_id is not None and self.public_base_url is not None)
+            and self.voximplant_rule_id is not None
+            and (self.events_mode == "pull" or self.public_base_url is not None)
         )
 
     def problems(self, *, need_slack: bool = True) -> list[str]:
@@ -162,8 +173,11 @@ class Settings(BaseSettings):
                 f"VOXIMPLANT_CREDENTIALS names {self.voximplant_credentials}, which is not a Voximplant "
                 "service-account key file (JSON with account_id, key_id and private_key)"
             )
-        if self.voximplant_rule_id is not None and self.public_base_url is None:
-            found.append("PUBLIC_BASE_URL is not set: Voximplant needs it to report call status back")
+        if self.voximplant_events == "push" and self.public_base_url is None:
+            found.append(
+                "VOXIMPLANT_EVENTS=push needs PUBLIC_BASE_URL, where Voximplant reaches the bot; without a public "
+                "address, leave VOXIMPLANT_EVENTS unset (or pull) and the bot fetches each call's news itself"
+            )
         if self.base_url is not None and not launch.custom_data_fits(self.base_url):
             found.append(
                 f"PUBLIC_BASE_URL is {launch.size(self.base_url)} bytes long; at most {launch.longest_base_url()} "

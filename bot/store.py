@@ -125,6 +125,7 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE calls ADD COLUMN control_secret TEXT;
     ALTER TABLE calls ADD COLUMN custom_data TEXT;
     ALTER TABLE calls ADD COLUMN plain_access_url TEXT;
+    ALTER TABLE calls ADD COLUMN pull INTEGER NOT NULL DEFAULT 0;
     CREATE UNIQUE INDEX calls_by_brief_token ON calls (brief_token_hash) WHERE brief_token_hash IS NOT NULL;
     """,
 )
@@ -382,10 +383,20 @@ class Store:
         )  # fmt: skip
 
     async def mark_starting(
-        self, call_id: str, transition: Transition, at: datetime, *, custom_data: str
+        self, call_id: str, transition: Transition, at: datetime, *, custom_data: str, pull: bool = False
     ) -> Call | None:
-        """Move the call to `starting` with the custom data about to be sent (call history is searched by it)."""
-        return self._write(lambda db: _move(db, call_id, transition, at, {"custom_data": custom_data}))
+        """Move the call to `starting` with the custom data about to be sent (call history is searched by it), and
+        how its status events come (`pull`: the bot fetches them through the session's access URL)."""
+        fields = {"custom_data": custom_data, "pull": int(pull)}
+        return self._write(lambda db: _move(db, call_id, transition, at, fields))
+
+    async def live_pulled_calls(self) -> list[Call]:
+        """Live calls whose status events the bot fetches, that StartScenarios confirmed (their sessions to poll)."""
+        rows = self._fetch(
+            "SELECT * FROM calls WHERE pull = 1 AND access_url IS NOT NULL"
+            " AND state IN ('starting', 'dialing', 'ringing', 'connected')"
+        )
+        return [_call(row) for row in rows]
 
     async def call(self, call_id: str) -> Call | None:
         rows = self._fetch("SELECT * FROM calls WHERE id = ?", call_id)
@@ -801,4 +812,5 @@ def _call(row: sqlite3.Row) -> Call:
         last_seq=row["last_seq"],
         control_secret=row["control_secret"],
         custom_data=row["custom_data"],
+        pull=bool(row["pull"]),
     )

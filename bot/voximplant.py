@@ -442,19 +442,26 @@ class VoximplantClient:
         An answer `{"ok": false, "error": ...}` from the scenario raises VoximplantError with the scenario's error.
         The access URLs open the session to anyone holding them: they never appear in an error or a log line.
         """
-        body = {"action": "hangup", "secret": secret}
+        await self.session_request(access_url, {"action": "hangup", "secret": secret}, plain_url=plain_url)
+
+    async def session_request(
+        self, access_url: str, body: dict[str, object], *, plain_url: str | None = None
+    ) -> dict[str, object]:
+        """POST `body` to a running session (its scenario's AppEvents.HttpRequest) and return the scenario's answer.
+
+        HTTPS first; the plain URL only where the secure one is an IP address whose certificate does not verify
+        (see `hang_up`). Transport errors and 5xx are retried: each request here is safe to repeat.
+        """
         try:
-            await self._control(access_url, body)
+            return await self._control(access_url, body)
         except _CertificateRefused:
             if plain_url is None:
-                raise VoximplantError(
-                    "the call's session certificate did not verify, and there is no other URL"
-                ) from None
+                raise VoximplantError("the call's session certificate did not verify; no other URL to try") from None
             if self._on_fallback is not None:
                 self._on_fallback()
-            await self._control(plain_url, body)
+            return await self._control(plain_url, body)
 
-    async def _control(self, url: str, body: dict[str, str]) -> None:
+    async def _control(self, url: str, body: dict[str, object]) -> dict[str, object]:
         for attempt in range(1, self._attempts + 1):
             try:
                 response = await self._http.post(url, json=body)
@@ -473,7 +480,8 @@ class VoximplantClient:
             refusal = _session_refusal(response)
             if refusal is not None:
                 raise VoximplantError(f"the call's session said: {refusal}")
-            return
+            return _session_answer(response)
+        raise VoximplantUnreachable("the call's session kept failing")  # pragma: no cover - the loop returns
 
     async def _call(self, method: str, params: Mapping[str, str]) -> dict[str, object]:
         started = time.perf_counter()
@@ -570,6 +578,15 @@ def _error_body(response: httpx.Response) -> _ErrorBody | None:
     except (ValueError, TypeError, KeyError, ValidationError):
         return None
     return _ErrorBody(code=error.code, msg=shorten(error.msg, MAX_API_ERROR))
+
+
+def _session_answer(response: httpx.Response) -> dict[str, object]:
+    """The scenario's JSON answer; `{}` for any other body (VoxEngine may not pass the handler's answer through)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _session_refusal(response: httpx.Response) -> str | None:

@@ -207,7 +207,7 @@ BREAKAGES: dict[str, tuple[Callable[[Deployment], None] | dict[str, str | None],
         _bought_number_is_a_test_number,
         ["✘ not a verified caller ID nor a usable number bought in this Voximplant account: +44 20 7946 0123;"],
     ),
-    "public URL not set": ({"PUBLIC_BASE_URL": None}, ["✘ PUBLIC_BASE_URL is not set"]),
+    "public URL not set": ({"PUBLIC_BASE_URL": None, "VOXIMPLANT_EVENTS": "push"}, ["✘ PUBLIC_BASE_URL is not set"]),
     "public URL not HTTPS": ({"PUBLIC_BASE_URL": "http://callbot.example.com"}, ["is not HTTPS"]),
     "public URL too long": (
         {"PUBLIC_BASE_URL": "https://callbot.example.com/" + "p" * 150},

@@ -7,7 +7,9 @@ voximplant.com/docs/howtos/calls/custom_data, and `VoxEngine.customData()` in vo
     {"v":2,"id":"<call id>","u":"<brief URL>","t":"<brief token>"}
 
 The scenario fetches the brief (`GET u`, `Authorization: Bearer t`): destination, caller ID, channel, instructions,
-limits, the status-event URL and token, and the control secret. The brief token opens the brief only until the
+limits, the status-event URL and token, and the control secret. In pull mode (no public URL) custom data is
+`{"v":2,"id":…,"m":"pull"}`: the bot delivers the brief through the session's access URL, and fetches the
+session's status events from there too. The brief token opens the brief only until the
 call's first status event arrives, and only for a short while after the launch.
 """
 
@@ -42,6 +44,11 @@ def custom_data(call_id: str, *, base_url: str, brief_token: str) -> str:
     return json.dumps(
         {"v": CONTRACT_VERSION, "id": call_id, "u": brief_url(base_url), "t": brief_token}, separators=(",", ":")
     )
+
+
+def pull_custom_data(call_id: str) -> str:
+    """The script_custom_data of a launch in pull mode: the bot brings the brief through the session's access URL."""
+    return json.dumps({"v": CONTRACT_VERSION, "id": call_id, "m": "pull"}, separators=(",", ":"))
 
 
 def size(data: str) -> int:

@@ -78,6 +78,7 @@ class Call:
     last_seq: int = 0
     control_secret: str | None = field(default=None, repr=False)  # goes to the scenario in the brief only
     custom_data: str | None = None  # what StartScenarios was given: a reference, never a secret that lasts
+    pull: bool = False  # its status events are fetched through the session's access URL (no public URL)
 
     @property
     def is_live(self) -> bool:

@@ -114,6 +114,7 @@ class CallPolicy:
     max_duration_s: int
     rule_id: int | None
     public_base_url: str | None  # where the scenario reaches the bot: the brief, and the status events
+    pull: bool = False  # no public URL: the bot brings the brief and fetches the events through each session
     start_timeout_s: float = 10.0  # the longest one StartScenarios request waits for its answer
     show_timeout_s: float = 15.0  # the longest a new call waits to be shown (its Slack message) before it is dialled
     allowed_types: frozenset[int] = CALLABLE_TYPES
@@ -149,6 +150,7 @@ class CallService:
         self._clock = clock
         self._new_id = new_id
         self.observer: CallObserver | None = None
+        self.follow: Callable[[Call], None] | None = None  # pull mode: start fetching a launched call's events
         self._launching: set[str] = set()  # calls whose launch() runs now: StartScenarios may still be in flight
 
     def now(self) -> datetime:
@@ -169,7 +171,7 @@ class CallService:
             raise Refusal("Say who to call: `/call +14155550100 what the agent should say`.", field="destination")
         # An emergency number is refused as such whoever asks, however it is typed, and whatever else is wrong:
         # before the other refusals below that stop the checks; the checks that follow refuse it too.
-        if self._voximplant is None or self._policy.rule_id is None or self._policy.public_base_url is None:
+        if self._voximplant is None or self._policy.rule_id is None or not self._reachable():
             refuse_if_emergency(draft.destination, self._policy.default_region)
             raise Refusal(
                 "Calling is not set up on this workspace yet: an admin needs to set the Voximplant settings "
@@ -302,14 +304,18 @@ class CallService:
                 return await self._move(call, Transition(CallState.FAILED, why))
             if not shown:
                 return await self._move(call, Transition(CallState.FAILED, "its Slack thread could not be posted"))
-        base_url = self._policy.public_base_url
-        if self._voximplant is None or self._policy.rule_id is None or base_url is None:  # vet() refuses this
+        base_url, pull = self._policy.public_base_url, self._policy.pull
+        if self._voximplant is None or self._policy.rule_id is None or not self._reachable():  # vet() refuses this
             return await self._move(call, Transition(CallState.FAILED, "calling is not set up on this workspace"))
-        custom_data = launch.custom_data(call.id, base_url=base_url, brief_token=token)
+        if pull or base_url is None:
+            custom_data = launch.pull_custom_data(call.id)
+        else:
+            custom_data = launch.custom_data(call.id, base_url=base_url, brief_token=token)
         # Recorded before the request leaves: a call still `requested` after a crash was provably never sent.
         starting = await self.store.mark_starting(
-            call.id, Transition(CallState.STARTING, "sent to Voximplant"), self._clock(), custom_data=custom_data
-        )
+            call.id, Transition(CallState.STARTING, "sent to Voximplant"), self._clock(), custom_data=custom_data,
+            pull=pull,
+        )  # fmt: skip
         if starting is None:
             return await self.store.call(call.id) or call
         call = starting
@@ -324,7 +330,36 @@ class CallService:
             plain_access_url=result.media_session_access_url,
             history_id=result.call_session_history_id,
         )
-        return await self.store.call(call.id) or call
+        call = await self.store.call(call.id) or call
+        if pull:
+            call = await self._hand_brief(call)
+        return call
+
+    def _reachable(self) -> bool:
+        """The scenario can be given its call: through PUBLIC_BASE_URL, or (pull mode) through its session."""
+        return self._policy.pull or self._policy.public_base_url is not None
+
+    async def _hand_brief(self, call: Call) -> Call:
+        """Pull mode: deliver the brief through the session's access URL, then have its events fetched.
+
+        The scenario waits at most 30 s for it; when it cannot be delivered the session ends undialled, so the call
+        fails saying so.
+        """
+        if self._voximplant is None or call.access_url is None:
+            return call
+        body = {"action": "brief", "brief": self._brief_for(call)}
+        try:
+            await self._voximplant.session_request(call.access_url, body, plain_url=call.plain_access_url)
+        except VoximplantError as error:
+            log.warning("the brief of call %s could not be delivered: %s", call.id, error)
+            why = f"its session could not be handed the call ({error.message}); nothing was dialled"
+            failed = await self.store.move_if_unheard(call.id, Transition(CallState.FAILED, why), self._clock())
+            if failed is not None and self.observer is not None:
+                await self.observer.call_moved(failed, Transition(CallState.FAILED, why))
+            return failed or call
+        if self.follow is not None:
+            self.follow(call)
+        return call
 
     async def _start_failed(self, call: Call, error: VoximplantError) -> Call:
         """Fail the call, unless its scenario reported in meanwhile: then it is under way, and it stays live."""
@@ -360,6 +395,14 @@ class CallService:
         callback_token = secrets.token_urlsafe(32)
         if not await self.store.issue_callback_token(call.id, token_hash=hash_token(callback_token)):
             raise EventRejected(410, "the brief token is spent")
+        return {
+            **self._brief_for(call),
+            "callback_url": launch.events_url(self._policy.public_base_url),
+            "callback_token": callback_token,
+        }
+
+    def _brief_for(self, call: Call) -> dict[str, object]:
+        """What the scenario needs to place the call and take orders (pull mode's whole brief)."""
         request = call.request
         return {
             "v": launch.CONTRACT_VERSION,
@@ -369,8 +412,6 @@ class CallService:
             "channel": request.channel.value,
             "instructions": request.instructions,
             "max_duration_s": request.max_duration_s,
-            "callback_url": launch.events_url(self._policy.public_base_url),
-            "callback_token": callback_token,
             "control_secret": call.control_secret,
         }
 
@@ -386,10 +427,14 @@ class CallService:
         given = authorization.removeprefix("Bearer ").strip() if authorization else ""
         if not hmac.compare_digest(hash_token(given), expected):
             raise EventRejected(401, "bad callback token")
+        return event, await self.accept_event(event)
+
+    async def accept_event(self, event: StatusEvent) -> EventOutcome:
+        """Store a status event once and apply it (its origin already checked: a token, or the session itself)."""
         outcome = await self.store.record_event(event, received_at=self._clock(), decide=transition_for)
         if outcome is None:  # pragma: no cover - the call existed a moment ago and calls are never deleted
             raise EventRejected(404, "unknown call")
-        return event, outcome
+        return outcome
 
     async def announce(self, outcome: EventOutcome, event: StatusEvent) -> None:
         """Tell the observer what an accepted event did."""

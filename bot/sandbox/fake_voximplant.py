@@ -64,6 +64,9 @@ class Session:
     brief: dict[str, Any] | None = None  # what the bot answered to the brief request (launch contract v2)
     briefing: asyncio.Task[dict[str, Any]] | None = None  # the brief request under way, without a runner
     control: list[dict[str, Any]] = field(default_factory=list)
+    queued: list[dict[str, Any]] = field(default_factory=list)  # pull mode: events waiting for the bot to fetch them
+    confirmed: int = 0  # pull mode: the highest seq the bot has said it received
+    terminal_seq: int | None = None  # pull mode: the seq of the session's failed or disconnected event
     next_seq: int = 1
     api_log: list[dict[str, Any]] = field(default_factory=list)  # what the simulated scenario called, in order
     exit_code: int | None = None  # the simulator's, once it ended
@@ -73,6 +76,11 @@ class Session:
     @property
     def call_id(self) -> str:
         return str(self.custom_data.get("id"))
+
+    @property
+    def pulled(self) -> bool:
+        """Pull mode: the bot brings the brief and fetches the events through the access URL."""
+        return self.custom_data.get("m") == "pull"
 
 
 @dataclass
@@ -103,6 +111,7 @@ class FakeVoximplant:
         self.answer_delay_s = 0.0  # every StartScenarios answer waits this long (a slow Voximplant), faults apart
         self.control_answer: dict[str, Any] = {"ok": True}  # what a session's access URL answers (HTTP 200)
         self.url = ""  # set by whoever serves it, for the access URLs it hands out
+        self.brief_refusal: str | None = None  # pull mode: what each session answers a brief with, if it refuses
         self.fetch_briefs = True  # without a runner, each session fetches its brief at once, as the scenario does
         self._faults: deque[Fault] = deque()
         self._method_faults: dict[str, deque[tuple[int, str, int]]] = {}
@@ -221,6 +230,17 @@ class FakeVoximplant:
         brief = await self.briefed(session)
         bearer = token if token is not None else brief["callback_token"]
         return await self._http.post(brief["callback_url"], json=body, headers={"Authorization": f"Bearer {bearer}"})
+
+    def queue_event(self, session: Session, event: str, data: dict[str, Any] | None = None) -> int:
+        """Pull mode: queue one status event for the bot to fetch, as the scenario does; returns its seq."""
+        seq, session.next_seq = session.next_seq, session.next_seq + 1
+        session.queued.append({
+            "v": 1, "call_id": session.call_id, "seq": seq, "event": event, "at": datetime.now(UTC).isoformat(),
+            "data": data or {},
+        })  # fmt: skip
+        if event in TERMINAL_EVENTS and session.terminal_seq is None:
+            session.terminal_seq = seq
+        return seq
 
     async def briefed(self, session: Session) -> dict[str, Any]:
         """The session's brief, as the scenario fetches it at its start (launch contract v2); fetched once."""
@@ -545,7 +565,7 @@ class FakeVoximplant:
             access_url = await self.runner(session)
             if access_url:
                 session.access_url = access_url
-        elif self.fetch_briefs and isinstance(data.get("u"), str):
+        elif self.fetch_briefs and isinstance(data.get("u"), str) and data.get("m") != "pull":
             # As the scenario does on AppEvents.Started, while StartScenarios is still answering.
             session.briefing = asyncio.create_task(self.fetch_brief(session))
         return session
@@ -560,6 +580,10 @@ class FakeVoximplant:
         except ValueError:
             body = {"raw": True}
         session.control.append(body)
+        if isinstance(body, dict) and session.pulled:
+            if body.get("action") == "brief" and self.brief_refusal is not None:
+                return JSONResponse({"ok": False, "error": self.brief_refusal})
+            return JSONResponse(_pulled(session, body, self.control_answer))
         # As the scenario does: only the control secret from the brief moves the call.
         briefing = session.briefing
         if session.brief is None and briefing is not None and briefing.done() and briefing.exception() is None:
@@ -568,6 +592,34 @@ class FakeVoximplant:
         if not isinstance(body, dict) or secret is None or body.get("secret") != secret:
             return JSONResponse({"ok": False, "error": "missing or wrong secret"})
         return JSONResponse(self.control_answer)
+
+
+PULL_BATCH = 20  # events per answer, as scenarios/outbound_call.js bounds them (scenarios/README.md, "Pull mode")
+TERMINAL_EVENTS = {"failed", "disconnected"}
+
+
+def _pulled(session: Session, body: dict[str, Any], control_answer: dict[str, Any]) -> dict[str, Any]:
+    """The scenario's answers in pull mode (scenarios/README.md, "Pull mode"): brief, events, hangup."""
+    action = body.get("action")
+    if action == "brief":
+        brief = body.get("brief")
+        if not isinstance(brief, dict) or brief.get("call_id") != session.call_id:
+            return {"ok": False, "error": "bad brief"}
+        if session.brief is not None and session.brief.get("control_secret") != brief.get("control_secret"):
+            return {"ok": False, "error": "brief already delivered"}
+        session.brief = brief
+        return {"ok": True}
+    secret = session.brief.get("control_secret") if session.brief else None
+    if secret is None or body.get("secret") != secret:
+        return {"ok": False, "error": "missing or wrong secret"}
+    if action == "hangup":
+        return control_answer
+    if action != "events" or not isinstance(body.get("after"), int):
+        return {"ok": False, "error": "unknown action"}
+    session.confirmed = max(session.confirmed, body["after"])
+    session.queued = [event for event in session.queued if event["seq"] > session.confirmed]
+    done = session.terminal_seq is not None and session.confirmed >= session.terminal_seq
+    return {"ok": True, "events": session.queued[:PULL_BATCH], "last_seq": session.next_seq - 1, "done": done}
 
 
 def _page(records: list[dict[str, Any]], params: dict[str, str]) -> JSONResponse:

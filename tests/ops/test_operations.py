@@ -66,10 +66,10 @@ async def test_healthz_answers_200_while_the_store_answers_and_503_when_it_does_
     bot: Bot, http: httpx.AsyncClient
 ) -> None:
     response = await http.get(f"{bot.url}/healthz")
-    assert response.status_code == 200 and response.json() == {"ok": True}
+    assert response.status_code == 200 and response.json() == {"ok": True, "events": "push"}
     await bot.store.close()
     response = await http.get(f"{bot.url}/healthz")
-    assert response.status_code == 503 and response.json() == {"ok": False}
+    assert response.status_code == 503 and response.json() == {"ok": False, "events": "push"}
 
 
 async def test_metrics_count_requests_calls_by_outcome_and_voximplant_latency(
