@@ -733,6 +733,7 @@ function pullBrief(body) {
     return pulledBrief.answer;
   }
   pulledBrief = { secret: brief.control_secret, answer: { ok: true }, brief: brief };
+  controlSecret = brief.control_secret; // polls and hang-ups work from now on, even before AppEvents.Started
   reporter = { pull: true, callId: launchInfo.id };
   if (started) {
     try {

@@ -361,6 +361,7 @@ test('pull mode: a brief delivered before AppEvents.Started is kept, and the cal
     const answer = await deliverBrief(accessUrl);
     assert.deepEqual(answer.json, { ok: true });
     assert.ok(!apiNames(sim).includes('callPSTN'), 'no dial before the session started');
+    assert.deepEqual((await poll(accessUrl, 0)).json, { ok: true, events: [], last_seq: 0, done: false }, 'the secret works at once');
     sim.dispatchStarted();
     const bot = await pullBot(accessUrl, { brief: null });
     const result = await sim.done;
