@@ -367,6 +367,10 @@ function pullEvents(body) {
   if (!(typeof after === "number" && isFinite(after) && Math.floor(after) === after && after >= 0)) {
     return { ok: false, error: "field 'after' must be a whole number >= 0 (the last seq received, 0 for none)" };
   }
+  if (after > seq) {
+    // Only a bot that lost track could send it; confirming events it never saw would lose them.
+    return { ok: false, error: "field 'after' is " + after + " but the last seq given is " + seq };
+  }
   if (after > confirmedUpTo) {
     confirmedUpTo = after;
   }

@@ -203,6 +203,7 @@ test('pull mode: requests are checked in order (method, JSON, object, action, se
       a.badAfter = await control(accessUrl, { action: 'events', after: -1, secret: SECRET });
       a.textAfter = await control(accessUrl, { action: 'events', after: '3', secret: SECRET });
       a.wrongSecretBadAfter = await control(accessUrl, { action: 'events', after: 'x', secret: 'guess' });
+      a.beyond = await poll(accessUrl, 1000);
       a.stillUp = s.calls[0].state;
       a.hangup = await hangup(accessUrl);
       bot = await pullBot(accessUrl, { brief: null });
@@ -221,6 +222,7 @@ test('pull mode: requests are checked in order (method, JSON, object, action, se
   const afterError = { ok: false, error: "field 'after' must be a whole number >= 0 (the last seq received, 0 for none)" };
   assert.deepEqual(a.badAfter.json, afterError);
   assert.deepEqual(a.textAfter.json, afterError);
+  assert.match(a.beyond.json.error, /^field 'after' is 1000 but the last seq given is \d$/, 'nothing beyond last_seq is confirmed');
   assert.equal(a.stillUp, 'CONNECTED', 'no wrong request ended the call');
   assert.deepEqual(a.hangup.json, { ok: true });
   assert.equal(sim.apiCalls.filter((r) => r.api === 'hangup').length, 1);
@@ -416,4 +418,30 @@ test('push mode is unchanged: "m":"push" fetches and POSTs as before; its contro
   } finally {
     await bot.close();
   }
+});
+
+test('pull mode: a poll answering 20 of the longest transcript lines keeps its handler run far under the 1 s limit', async (t) => {
+  const brief = quietOutcome(t);
+  let answer;
+  let longest;
+  const { result } = await runSession({
+    customData: pullLaunchData(),
+    timeScale: 0.05,
+    during: async (s, accessUrl) => {
+      await deliverBrief(accessUrl, brief);
+      await until(() => s.openaiClients.length > 0 && s.openaiClients[0].configured);
+      for (let i = 0; i < 30; i++) say(s, i % 2 ? 'callee' : 'agent', `${i} ${'é'.repeat(12000)}`); // cut to 10,000
+      const before = s.longestCallbackMs;
+      answer = await poll(accessUrl, 4);
+      longest = s.longestCallbackMs;
+      assert.ok(before <= longest);
+      await hangup(accessUrl);
+      await pullBot(accessUrl, { brief: null });
+    },
+  });
+  assert.equal(result.exitCode, 0, result.reason);
+  assert.equal(answer.json.events.length, 20);
+  assert.ok(answer.json.events.every((e) => e.data.text.length === 10000));
+  assert.ok(answer.text.length > 20 * 10000);
+  assert.ok(longest < 100, `the longest callback took ${longest.toFixed(1)} ms (limit 1000)`);
 });
