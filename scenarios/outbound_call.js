@@ -2,10 +2,11 @@
  * callbot: outbound call with an OpenAI Realtime agent (VoxEngine scenario).
  *
  * Started by the bot through StartScenarios. Custom data is only a reference to the call's brief (launch contract
- * v2, see scenarios/README.md): the scenario fetches the brief from the bot, places one call on the requested
- * channel, bridges it to an OpenAI Realtime client once the callee answers, reports status events to the bot's
- * callback URL, accepts {"action":"hangup","secret":...} on the session's access URL, and always ends with
- * VoxEngine.terminate().
+ * v2, see scenarios/README.md). Push mode: the scenario fetches the brief from the bot and reports status events to
+ * the bot's callback URL. Pull mode (a bot without a public URL): the bot delivers the brief over the session's
+ * access URL and polls it for the status events, which the scenario queues until the bot confirms them. Either way
+ * it places one call on the requested channel, bridges it to an OpenAI Realtime client once the callee answers,
+ * accepts {"action":"hangup","secret":...} on the access URL, and always ends with VoxEngine.terminate().
  *
  * Plain VoxEngine JavaScript: no Node modules, no import/export. Secrets (the brief token, the callback token, the
  * control secret and the OpenAI key) never go into Logger output.
@@ -36,6 +37,11 @@ var HANGUP_GRACE_MS = 5000; // longest wait for Disconnected/Failed after our ow
 var WATCHDOG_EXTRA_S = 300; // the session never outlives max_duration_s plus this (dialling, ringing, slack)
 var MAX_RECOVERABLE_ERRORS = 10; // recoverable AI errors reported per call; later ones are only logged
 
+// Pull mode (custom data {"v":2,"id","m":"pull"}): the bot has no public URL and talks over the access URL only.
+var PULL_BRIEF_WAIT_MS = 30000; // no brief over the access URL within this: give up (and terminate) inside the 60 s
+var PULL_EVENTS_PER_ANSWER = 20; // at most this many events in one answer to {"action":"events"}: a short handler run
+var PULL_MERGE_AFTER = 200; // past this many unconfirmed events, same-role transcript lines not yet sent are merged
+
 // The longest text the bot takes in each event field (scenarios/README.md); longer text is cut to fit, ending in
 // an ellipsis, so that the bot never refuses an event (a refusal is final: the event would be lost).
 var MAX_TRANSCRIPT_CHARS = 10000;
@@ -54,8 +60,10 @@ var HTTP_URL = /^https?:\/\/\S+$/;
 
 var config = null; // the validated brief
 var controlSecret = null; // the brief's control_secret: control requests must carry it
-var reporter = null; // {url, token, callId} once the callback is usable
-var seq = 0; // the last seq given to an event that went out
+var reporter = null; // push: {url, token, callId} once the callback is usable; pull: {pull: true, callId}
+var seq = 0; // the last seq given to an event (push: when it first went out; pull: when it was queued)
+var launch = null; // custom data, read once: {id, mode: "push"|"pull", url, token} or {problem, data}
+var started = false; // AppEvents.Started has run
 var call = null;
 var aiClient = null;
 var connectedAt = 0; // Date.now() at CallEvents.Connected, 0 before
@@ -116,6 +124,10 @@ function report(event, data) {
     return;
   }
   var item = { event: event, data: data || {}, at: new Date().toISOString(), seq: 0, body: null, tries: 0 };
+  if (reporter.pull) {
+    queuePulled(item);
+    return;
+  }
   if (event === "transcript" && coalesce(item)) {
     return;
   }
@@ -184,11 +196,7 @@ function pump() {
     return;
   }
   if (queue.length === 0) {
-    var waiters = idleWaiters;
-    idleWaiters = [];
-    for (var i = 0; i < waiters.length; i++) {
-      waiters[i]();
-    }
+    notifyIdle();
     return;
   }
   var item = queue[0];
@@ -274,7 +282,26 @@ function request(url, options) {
   );
 }
 
-/** Resolves when the queue is empty or when the no-call deadline passes, whichever comes first. */
+function notifyIdle() {
+  var waiters = idleWaiters;
+  idleWaiters = [];
+  for (var i = 0; i < waiters.length; i++) {
+    waiters[i]();
+  }
+}
+
+/** Push: nothing queued, in flight or waiting to be retried. Pull: every queued event confirmed by the bot. */
+function deliveryIdle() {
+  if (reporter && reporter.pull) {
+    return pulled.length === 0;
+  }
+  return !sending && !retryTimer && queue.length === 0;
+}
+
+/**
+ * Resolves when delivery is idle (push: the queue is empty; pull: the bot confirmed every event, the terminal one
+ * last) or when the no-call deadline passes, whichever comes first.
+ */
 function flushQueue() {
   return new Promise(function (resolve) {
     var done = false;
@@ -284,7 +311,7 @@ function flushQueue() {
         resolve(undefined);
       }
     };
-    if (!sending && !retryTimer && queue.length === 0) {
+    if (deliveryIdle()) {
       settleOnce();
       return;
     }
@@ -298,7 +325,79 @@ function flushQueue() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Launch contract v2: custom data {"v":2,"id","u","t"} and the brief it points to
+// Pull mode's queue: each event gets its seq when queued (gap-free) and stays until the bot confirms it with a poll
+// {"action":"events","after":N} where N >= its seq. Answers carry at most PULL_EVENTS_PER_ANSWER events after N. Past
+// PULL_MERGE_AFTER unconfirmed events, a transcript line is merged into the last queued event when that is a
+// transcript of the same role that no answer has carried yet (so no seq is used, and none the bot saw changes).
+// ---------------------------------------------------------------------------------------------------------
+
+var pulled = []; // {event, data, at, seq, sent}, in seq order, unconfirmed
+var terminalSeq = 0; // seq of the session's failed or disconnected, once queued
+var confirmedUpTo = 0; // the highest `after` the bot has sent
+
+function queuePulled(item) {
+  if (item.event === "transcript" && pulled.length >= PULL_MERGE_AFTER && mergePulled(item)) {
+    return;
+  }
+  seq += 1;
+  item.seq = seq;
+  item.sent = false;
+  if (item.event === "failed" || item.event === "disconnected") {
+    terminalSeq = item.seq;
+  }
+  pulled.push(item);
+}
+
+function mergePulled(item) {
+  var last = pulled.length > 0 ? pulled[pulled.length - 1] : null;
+  if (!last || last.sent || last.event !== "transcript" || last.data.role !== item.data.role) {
+    return false;
+  }
+  var text = last.data.text + "\n" + item.data.text;
+  if (text.length > MAX_TRANSCRIPT_CHARS) {
+    return false;
+  }
+  last.data = { role: last.data.role, text: text };
+  return true;
+}
+
+/** {"action":"events","after":N}: confirms (drops) every event with seq <= N, answers the next ones. */
+function pullEvents(body) {
+  var after = body.after;
+  if (!(typeof after === "number" && isFinite(after) && Math.floor(after) === after && after >= 0)) {
+    return { ok: false, error: "field 'after' must be a whole number >= 0 (the last seq received, 0 for none)" };
+  }
+  if (after > seq) {
+    // Only a bot that lost track could send it; confirming events it never saw would lose them.
+    return { ok: false, error: "field 'after' is " + after + " but the last seq given is " + seq };
+  }
+  if (after > confirmedUpTo) {
+    confirmedUpTo = after;
+  }
+  while (pulled.length > 0 && pulled[0].seq <= after) {
+    pulled.shift();
+  }
+  var events = [];
+  for (var i = 0; i < pulled.length && events.length < PULL_EVENTS_PER_ANSWER; i++) {
+    pulled[i].sent = true;
+    events.push({
+      v: CALLBOT_CONTRACT.events,
+      call_id: reporter.callId,
+      seq: pulled[i].seq,
+      event: pulled[i].event,
+      at: pulled[i].at,
+      data: pulled[i].data
+    });
+  }
+  var done = terminalSeq > 0 && confirmedUpTo >= terminalSeq;
+  if (pulled.length === 0) {
+    notifyIdle(); // once finish() waits: terminate (after this answer has been returned)
+  }
+  return { ok: true, events: events, last_seq: seq, done: done };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Launch contract v2: custom data {"v":2,"id","u","t"} (push) or {"v":2,"id","m":"pull"}, and the brief
 // ---------------------------------------------------------------------------------------------------------
 
 var UPGRADE_HINT = "this scenario speaks v" + CALLBOT_CONTRACT.launch + ": upgrade the bot / run `callbot setup`";
@@ -346,16 +445,40 @@ function parseCustomData(raw) {
   if (!isNonEmptyString(data.id)) {
     problems.push("field 'id' is missing or not a non-empty string");
   }
-  if (!isNonEmptyString(data.u) || !HTTP_URL.test(data.u)) {
-    problems.push("field 'u' is not an http(s) URL");
-  }
-  if (!isNonEmptyString(data.t)) {
-    problems.push("field 't' is missing or not a non-empty string");
+  var pull = data.m === "pull";
+  if (data.m !== undefined && data.m !== "push" && !pull) {
+    problems.push("field 'm' must be \"push\" or \"pull\"");
+  } else if (pull) {
+    if (data.u !== undefined || data.t !== undefined) {
+      problems.push("fields 'u' and 't' are for push mode; in pull mode the brief comes over the access URL");
+    }
+  } else {
+    if (!isNonEmptyString(data.u) || !HTTP_URL.test(data.u)) {
+      problems.push("field 'u' is not an http(s) URL");
+    }
+    if (!isNonEmptyString(data.t)) {
+      problems.push("field 't' is missing or not a non-empty string");
+    }
   }
   if (problems.length > 0) {
     return { problem: "bad custom data: " + problems.join("; ") };
   }
-  return { launch: { id: data.id, url: data.u, token: data.t } };
+  if (pull) {
+    return { launch: { id: data.id, mode: "pull", url: null, token: null } };
+  }
+  return { launch: { id: data.id, mode: "push", url: data.u, token: data.t } };
+}
+
+/** Custom data, read once (a pull-mode brief may come before AppEvents.Started). */
+function readLaunch() {
+  if (!launch) {
+    launch = parseCustomData(VoxEngine.customData());
+  }
+  return launch;
+}
+
+function pullMode() {
+  return Boolean(launch && launch.launch && launch.launch.mode === "pull");
 }
 
 /**
@@ -407,18 +530,22 @@ function fetchBrief(launch) {
   });
 }
 
-/** Checks a brief; returns a list of problems (empty when it is good). */
+/** Checks a brief; returns a list of problems (empty when it is good). A pull-mode brief has no callback. */
 function checkBrief(data, launch) {
   var problems = [];
+  var pull = launch.mode === "pull";
   if (data.v !== CALLBOT_CONTRACT.launch) {
     problems.push("field 'v' is " + JSON.stringify(data.v) + " (expected " + CALLBOT_CONTRACT.launch + ")");
   }
-  ["call_id", "destination", "caller_id", "channel", "instructions", "callback_url", "callback_token"]
-    .forEach(function (field) {
-      if (!isNonEmptyString(data[field])) {
-        problems.push("field '" + field + "' is missing or not a non-empty string");
-      }
-    });
+  var fields = ["call_id", "destination", "caller_id", "channel", "instructions"];
+  if (!pull) {
+    fields.push("callback_url", "callback_token");
+  }
+  fields.forEach(function (field) {
+    if (!isNonEmptyString(data[field])) {
+      problems.push("field '" + field + "' is missing or not a non-empty string");
+    }
+  });
   if (isNonEmptyString(data.call_id) && data.call_id !== launch.id) {
     problems.push("call_id '" + data.call_id + "' is not the call id in custom data ('" + launch.id + "')");
   }
@@ -434,7 +561,7 @@ function checkBrief(data, launch) {
   if (isNonEmptyString(data.caller_id) && !NO_SPACE.test(data.caller_id)) {
     problems.push("caller_id must not contain whitespace");
   }
-  if (isNonEmptyString(data.callback_url) && !HTTP_URL.test(data.callback_url)) {
+  if (!pull && isNonEmptyString(data.callback_url) && !HTTP_URL.test(data.callback_url)) {
     problems.push("callback_url is not an http(s) URL");
   }
   if (!(typeof data.max_duration_s === "number" && Math.floor(data.max_duration_s) === data.max_duration_s &&
@@ -489,8 +616,9 @@ function placeCall(c) {
 }
 
 function onStarted() {
+  started = true;
   startNoCallClock();
-  var parsed = parseCustomData(VoxEngine.customData());
+  var parsed = readLaunch();
   if (!parsed.launch) {
     var data = parsed.data;
     var callId = data && isNonEmptyString(data.call_id) ? data.call_id : data && isNonEmptyString(data.id) ? data.id : null;
@@ -498,6 +626,10 @@ function onStarted() {
     return;
   }
   var launch = parsed.launch;
+  if (launch.mode === "pull") {
+    awaitPulledBrief(launch);
+    return;
+  }
   Logger.write("callbot: call " + launch.id + ": fetching the brief");
   fetchBrief(launch).then(guard(function (fetched) {
     onBrief(launch, fetched);
@@ -519,9 +651,14 @@ function onBrief(launch, fetched) {
     refuse("bad brief: " + problems.join("; "), brief, isNonEmptyString(brief.call_id) ? brief.call_id : launch.id);
     return;
   }
+  reporter = { url: brief.callback_url, token: brief.callback_token, callId: brief.call_id };
+  dial(brief);
+}
+
+/** The brief is valid and the reporter set: report `started`, place the call, and follow it. */
+function dial(brief) {
   config = brief;
   controlSecret = brief.control_secret;
-  reporter = { url: brief.callback_url, token: brief.callback_token, callId: brief.call_id };
   watchdogTimer = setTimeout(guard(function () {
     Logger.write("callbot: session watchdog fired; ending the session");
     fail(new Error("session exceeded max_duration_s + " + WATCHDOG_EXTRA_S + " s"));
@@ -536,6 +673,80 @@ function onBrief(launch, fetched) {
   call.addEventListener(CallEvents.Failed, guard(onFailed));
   call.addEventListener(CallEvents.Disconnected, guard(onDisconnected));
   report("dialing", {});
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Pull mode's brief: delivered by the bot over the access URL ({"action":"brief","brief":{...}}) within
+// PULL_BRIEF_WAIT_MS of the start. The first brief decides: a valid one is dialled, an invalid one ends the session
+// (reported for the bot to poll when it carries a control secret). A repeat with the same control secret gets the
+// same answer (the bot's retry after a lost answer); any other later brief is refused.
+// ---------------------------------------------------------------------------------------------------------
+
+var pulledBrief = null; // the first brief delivered: {secret, answer, brief (when valid)}
+var briefWaitTimer = null;
+
+function awaitPulledBrief(launch) {
+  if (pulledBrief) {
+    if (pulledBrief.brief && !call && !finished) {
+      dial(pulledBrief.brief); // it came before AppEvents.Started
+    }
+    return;
+  }
+  Logger.write("callbot: call " + launch.id + ": pull mode: waiting up to " + PULL_BRIEF_WAIT_MS / 1000 +
+    " s for the brief over the access URL");
+  briefWaitTimer = setTimeout(guard(function () {
+    briefWaitTimer = null;
+    if (pulledBrief || finished) {
+      return;
+    }
+    Logger.write("callbot: call " + launch.id + ": no brief over the access URL within " + PULL_BRIEF_WAIT_MS / 1000 +
+      " s; nothing dialled");
+    finish();
+  }), PULL_BRIEF_WAIT_MS);
+}
+
+function pullBrief(body) {
+  var brief = body.brief;
+  if (pulledBrief) {
+    if (isObject(brief) && pulledBrief.secret && sameSecret(brief.control_secret, pulledBrief.secret)) {
+      return pulledBrief.answer;
+    }
+    return { ok: false, error: "brief already delivered" };
+  }
+  var launchInfo = launch.launch;
+  if (finished) {
+    return { ok: false, error: "too late: no brief within " + PULL_BRIEF_WAIT_MS / 1000 + " s, the session is ending" };
+  }
+  if (briefWaitTimer) {
+    clearTimeout(briefWaitTimer);
+    briefWaitTimer = null;
+  }
+  var problems = isObject(brief) ? checkBrief(brief, launchInfo) : ["field 'brief' is not a JSON object"];
+  if (problems.length > 0) {
+    var message = "bad brief: " + problems.join("; ");
+    var secret = isObject(brief) && isNonEmptyString(brief.control_secret) ? brief.control_secret : null;
+    pulledBrief = { secret: secret, answer: { ok: false, error: message } };
+    Logger.write("callbot: call " + launchInfo.id + ": " + message + "; nothing dialled");
+    if (secret) {
+      // The bot polls for the error and the failed with the secret it sent.
+      controlSecret = secret;
+      reporter = { pull: true, callId: launchInfo.id };
+      reportError(message);
+    }
+    finish();
+    return pulledBrief.answer;
+  }
+  pulledBrief = { secret: brief.control_secret, answer: { ok: true }, brief: brief };
+  controlSecret = brief.control_secret; // polls and hang-ups work from now on, even before AppEvents.Started
+  reporter = { pull: true, callId: launchInfo.id };
+  if (started) {
+    try {
+      dial(brief);
+    } catch (err) {
+      fail(err); // reported as events; the brief itself was accepted
+    }
+  }
+  return { ok: true };
 }
 
 function onRinging() {
@@ -773,8 +984,13 @@ function safeClose(client) {
 
 var HANGUP_HINT = "expected {\"action\":\"hangup\",\"secret\":\"<control secret>\"}";
 
+var PULL_HINT = "expected {\"action\":\"brief\",\"brief\":{...}}, {\"action\":\"events\",\"after\":<seq>," +
+  "\"secret\":\"<control secret>\"} or {\"action\":\"hangup\",\"secret\":\"<control secret>\"}";
+var PULL_ACTIONS = ["brief", "events", "hangup"];
+
 function onHttpRequest(e) {
-  return JSON.stringify(control(e));
+  readLaunch();
+  return JSON.stringify(pullMode() ? pullControl(e) : control(e));
 }
 
 /** Compares two strings in time that does not depend on where they differ. */
@@ -809,6 +1025,40 @@ function control(e) {
     var shown = body.action === undefined ? "(none)" : "'" + String(body.action) + "'";
     return { ok: false, error: "unknown action " + shown + "; " + HANGUP_HINT };
   }
+  return hangupRequested();
+}
+
+/** Pull mode: checks in the order method, JSON, object, action known, secret (a brief carries its own), action. */
+function pullControl(e) {
+  var method = String((e && e.method) || "").toUpperCase();
+  if (method !== "POST") {
+    return { ok: false, error: "method " + (method || "(none)") + " not allowed; POST " + PULL_HINT };
+  }
+  var body = parseControlBody(e.content);
+  if (body === undefined) {
+    return { ok: false, error: "body is not valid JSON; " + PULL_HINT };
+  }
+  if (!isObject(body)) {
+    return { ok: false, error: "body is not a JSON object; " + PULL_HINT };
+  }
+  if (PULL_ACTIONS.indexOf(body.action) < 0) {
+    var shown = body.action === undefined ? "(none)" : "'" + String(body.action) + "'";
+    return { ok: false, error: "unknown action " + shown + "; " + PULL_HINT };
+  }
+  if (body.action === "brief") {
+    return pullBrief(body);
+  }
+  // Before a brief arrived there is no secret to match: refused alike.
+  if (!controlSecret || !sameSecret(body.secret, controlSecret)) {
+    return { ok: false, error: "missing or wrong secret" };
+  }
+  if (body.action === "events") {
+    return pullEvents(body);
+  }
+  return hangupRequested();
+}
+
+function hangupRequested() {
   if (!call) {
     return { ok: false, error: "no call in this session" };
   }
@@ -862,9 +1112,17 @@ function finish() {
   }
   closeAgent();
   startNoCallClock();
+  if (briefWaitTimer) {
+    clearTimeout(briefWaitTimer);
+    briefWaitTimer = null;
+  }
   flushQueue().then(function () {
     if (queue.length > 0) {
       Logger.write("callbot: " + queue.length + " event(s) still undelivered at terminate");
+    }
+    if (pulled.length > 0) {
+      Logger.write("callbot: " + pulled.length + " event(s) not confirmed by the bot at terminate (it confirmed up " +
+        "to seq " + confirmedUpTo + ")");
     }
     terminated = true;
     if (retryTimer) {

@@ -13,7 +13,9 @@
  * exit:   0 after VoxEngine.terminate() (once the HTTP requests then in flight finish), 3 on an uncaught scenario
  *         error or a broken VoxEngine limit, 4 when the session is ended for it (no call for 60 s, or the lifetime
  *         cap passes without terminate), 2 on bad CLI input
- * The scenario fetches its brief from the URL in custom data: whoever runs the CLI serves it.
+ * Push mode: the scenario fetches its brief from the URL in custom data: whoever runs the CLI serves it. Pull mode
+ * (custom data {"v":2,"id","m":"pull"}): whoever runs the CLI is the bot: it POSTs {"action":"brief",...} to the
+ * access URL from the ready line within 30 s (scaled) and polls {"action":"events",...} there until "done".
  */
 const path = require('node:path');
 const { Simulation, DEFAULT_SCENARIO } = require('./voxengine');

@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { startCallbackServer, hangup, TOKEN, OPENAI_KEY } = require('../testkit/harness');
+const { startCallbackServer, hangup, pullBot, pullLaunchData, TOKEN, OPENAI_KEY } = require('../testkit/harness');
 
 const RUN = path.resolve(__dirname, '..', 'simulator', 'run.js');
 
@@ -111,6 +111,25 @@ test('CLI: the access URL from the ready line hangs up the call', async () => {
   } finally {
     await bot.close();
   }
+});
+
+test('CLI, pull mode: the runner delivers the brief and polls at the ready line\'s URL; no request from the session', async () => {
+  let bot;
+  const { code, lines, stderr } = await runCli(
+    { custom_data: pullLaunchData(), secrets: { OPENAI_API_KEY: OPENAI_KEY }, time_scale: 0.05 },
+    {
+      onReady: async (ready) => {
+        bot = await pullBot(ready.media_session_access_secure_url);
+      },
+    },
+  );
+  assert.equal(code, 0, stderr);
+  assert.equal(bot.ended, 'done');
+  assert.deepEqual(bot.events.map((e) => e.event).slice(0, 4), ['started', 'dialing', 'ringing', 'connected']);
+  assert.equal(bot.events.at(-1).event, 'disconnected');
+  assert.ok(!lines.some((l) => l.api === 'httpRequestAsync'), 'the session made no HTTP request');
+  assert.deepEqual(lines.slice(1).map((l) => l.api).slice(0, 1), ['customData']);
+  assert.equal(lines.at(-1).api, 'terminate');
 });
 
 test('CLI: --scenario runs another file; an uncaught async error exits 3 and is printed', async () => {

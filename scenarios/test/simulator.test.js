@@ -173,6 +173,32 @@ test('the access URL delivers AppEvents.HttpRequest with method, path, content, 
   assert.match(logs, /started http:\/\/127\.0\.0\.1:\d+\//);
 });
 
+test('a handler that terminates the session still has its answer delivered (the remote-session guide\'s pattern)', async () => {
+  for (const how of ['sync', 'after']) {
+    let answer;
+    const { result } = await runSmall(
+      `
+      VoxEngine.addEventListener(AppEvents.HttpRequest, function (e) {
+        if (e.content === "sync") {
+          VoxEngine.terminate();
+        } else {
+          Promise.resolve().then(function () { VoxEngine.terminate(); });
+        }
+        return JSON.stringify({ ok: true, how: e.content });
+      });
+    `,
+      {
+        during: async (s, accessUrl) => {
+          answer = await control(accessUrl, how);
+        },
+      },
+    );
+    assert.equal(result.exitCode, EXIT.TERMINATED, result.reason);
+    assert.equal(answer.status, 200, how);
+    assert.deepEqual(answer.json, { ok: true, how });
+  }
+});
+
 test('after terminate the access URL no longer answers for the session', async () => {
   const sim = new Simulation({ scenarioSource: 'VoxEngine.addEventListener(AppEvents.Started, function () { VoxEngine.terminate(); });', timeScale: 0.01 });
   const { accessUrl } = await sim.start();

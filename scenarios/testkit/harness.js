@@ -1,8 +1,8 @@
 'use strict';
 /**
  * Test support for scenarios/test: a local HTTP server that stands for the bot (it serves the call's brief and
- * records the status events), custom-data and brief builders, and a runner that drives one simulated session
- * in-process.
+ * records the status events), custom-data and brief builders, a runner that drives one simulated session
+ * in-process, and for pull mode a stand-in bot that delivers the brief over the access URL and polls for events.
  * (Kept outside scenarios/test so that `node --test scenarios/test/` does not count it as a test file.)
  */
 const http = require('node:http');
@@ -160,6 +160,16 @@ function launchData(overrides = {}) {
   return text;
 }
 
+/** Pull-mode custom data {"v":2,"id","m":"pull"} (compact JSON, at most 200 bytes), with overrides. */
+function pullLaunchData(overrides = {}) {
+  return launchData({ u: undefined, t: undefined, m: 'pull', ...overrides });
+}
+
+/** A pull-mode brief: the push brief without callback_url and callback_token, with overrides (undefined removes). */
+function makePullBrief(overrides = {}) {
+  return makeBrief({ callback_url: undefined, callback_token: undefined, ...overrides });
+}
+
 /**
  * Old-contract (v1) custom data, as a bot before launch contract v2 sent it, cut down to what fits in Voximplant's
  * 200 bytes (a whole v1 call rarely fits; such data never reaches a session) and to what the refusal reads: the
@@ -234,6 +244,69 @@ function control(accessUrl, body, method = 'POST') {
   });
 }
 
+/** Pull mode: delivers the brief over the access URL. */
+function deliverBrief(accessUrl, brief = makePullBrief()) {
+  return control(accessUrl, { action: 'brief', brief });
+}
+
+/** Pull mode: one poll, {"action":"events","after":N,"secret":S}. */
+function poll(accessUrl, after, secret = SECRET) {
+  return control(accessUrl, { action: 'events', after, secret });
+}
+
+function pause(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A pull-mode stand-in bot for one session: delivers `brief` (unless null) and polls until an answer says `done`
+ * or the access URL stops answering. `after` is the highest seq received so far (every seq up to it arrived);
+ * events are kept once each, by seq. Polling is adaptive by default: `fastMs` again after an answer with events,
+ * `slowMs` after an empty one (real milliseconds); `fixedMs` polls at one pace. `holdMs(after)` may return a delay
+ * before a poll (e.g. a bot that is restarting). Resolves to {events, answers, briefAnswer, ended} where `answers`
+ * holds every poll's {after, status, json} and `ended` is 'done' or the reason polling stopped.
+ */
+async function pullBot(accessUrl, {
+  brief = makePullBrief(), secret = SECRET, fastMs = 5, slowMs = 25, fixedMs, holdMs, maxPolls = 5000,
+} = {}) {
+  const events = [];
+  const answers = [];
+  let briefAnswer = null;
+  if (brief !== null) {
+    briefAnswer = await deliverBrief(accessUrl, brief);
+  }
+  let after = 0;
+  let ended = 'max polls';
+  for (let i = 0; i < maxPolls; i++) {
+    const hold = holdMs ? holdMs(after) : 0;
+    if (hold > 0) await pause(hold);
+    let answer;
+    try {
+      answer = await poll(accessUrl, after, secret);
+    } catch (error) {
+      ended = `poll failed: ${error.code || error.message}`;
+      break;
+    }
+    answers.push({ after, status: answer.status, json: answer.json });
+    if (answer.status !== 200 || !answer.json || answer.json.ok !== true) {
+      ended = `answered ${answer.status} ${answer.text}`;
+      break;
+    }
+    for (const event of answer.json.events) {
+      if (event.seq === after + 1) {
+        events.push(event);
+        after = event.seq;
+      }
+    }
+    if (answer.json.done) {
+      ended = 'done';
+      break;
+    }
+    await pause(fixedMs !== undefined ? fixedMs : answer.json.events.length > 0 ? fastMs : slowMs);
+  }
+  return { events, answers, briefAnswer, ended };
+}
+
 /** Names of the simulator's recorded API calls, in order. */
 function apiNames(sim) {
   return sim.apiCalls.map((record) => record.api);
@@ -275,6 +348,12 @@ module.exports = {
   makeBrief,
   launchData,
   customDataV1,
+  pullLaunchData,
+  makePullBrief,
+  deliverBrief,
+  poll,
+  pullBot,
+  pause,
   runSession,
   control,
   hangup,
