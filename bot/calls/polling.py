@@ -109,6 +109,9 @@ class EventPoller:
                 after, heard_at = event.seq, loop.time()
             if answer.get("done") is True:
                 return
+            last_seq = answer.get("last_seq")
+            if isinstance(last_seq, int) and last_seq > after:
+                continue  # more is queued than one answer carries: ask again at once
             current = await self._calls.store.call(call.id)
             if current is None:
                 return

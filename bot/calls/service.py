@@ -353,6 +353,8 @@ class CallService:
         except VoximplantError as error:
             log.warning("the brief of call %s could not be delivered: %s", call.id, error)
             why = f"its session could not be handed the call ({error.message}); nothing was dialled"
+            if "missing or wrong secret" in error.message:  # a scenario from before pull mode knows no brief action
+                why += "; the scenario on Voximplant predates pull mode: an admin needs to run callbot setup"
             failed = await self.store.move_if_unheard(call.id, Transition(CallState.FAILED, why), self._clock())
             if failed is not None and self.observer is not None:
                 await self.observer.call_moved(failed, Transition(CallState.FAILED, why))

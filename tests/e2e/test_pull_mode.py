@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from bot.calls.models import CallState
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from tests.conftest import DESTINATION, Bot, eventually
 from tests.e2e.test_call_flow import place, thread_texts
@@ -106,3 +108,29 @@ def test_push_mode_without_a_public_url_is_refused_at_start() -> None:
     with pytest.raises(ConfigError) as refused:
         load_settings(need_slack=False, voximplant_events="push", public_base_url=None, _env_file=None)
     assert any(problem.startswith("VOXIMPLANT_EVENTS=push needs PUBLIC_BASE_URL") for problem in refused.value.problems)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
+async def test_a_whole_call_in_pull_mode_through_the_real_scenario(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, simulator: ScenarioSimulator
+) -> None:
+    response = await slack.command(f"{DESTINATION} remind Ana about the 3pm review")
+    assert response.status_code == 200
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    session = fake_voximplant.sessions[0]
+    await eventually(lambda: session.exit_code is not None, timeout=20)
+    assert session.exit_code == 0  # the scenario ended its session itself, after the bot confirmed the last event
+    await bot.idle()
+    lines = thread_texts(fake_slack)
+    assert lines[:3] == [
+        ":telephone_receiver: Dialing +1 415-555-0100…",
+        ":bell: Ringing…",
+        ":large_green_circle: Connected. The agent is talking.",
+    ]
+    assert any(line.startswith("*Agent:*") and "3pm review" in line for line in lines)
+    assert lines[-1].startswith(":white_check_mark: Call ended after")
+    assert bot.app.state.poller.following == 0
+    events = await bot.store.events(session.call_id)
+    assert [seq for seq, _, _ in events] == list(range(1, len(events) + 1))
+    api = [entry.get("api") for entry in session.api_log]
+    assert "httpRequestAsync" not in api  # the scenario never called out: no public URL was needed
