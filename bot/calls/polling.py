@@ -93,6 +93,7 @@ class EventPoller:
                 await asyncio.sleep(self._cadence.slow_s)
                 continue
             failing_since = None
+            before = after
             for raw in _events(answer):
                 try:
                     event = _EVENT.validate_python(raw)
@@ -110,7 +111,7 @@ class EventPoller:
             if answer.get("done") is True:
                 return
             last_seq = answer.get("last_seq")
-            if isinstance(last_seq, int) and last_seq > after:
+            if isinstance(last_seq, int) and last_seq > after > before:
                 continue  # more is queued than one answer carries: ask again at once
             current = await self._calls.store.call(call.id)
             if current is None:
