@@ -17,7 +17,14 @@ from typing import Any
 
 import httpx
 
-from bot.calls.launch import MAX_CUSTOM_DATA_BYTES, custom_data_fits, largest_custom_data, longest_base_url
+from bot.calls.launch import (
+    CONTRACT_VERSION,
+    MAX_CUSTOM_DATA_BYTES,
+    custom_data_fits,
+    largest_custom_data,
+    longest_base_url,
+    scenario_contract,
+)
 from bot.calls.models import Channel
 from bot.calls.numbers import format_international
 from bot.errors import VoximplantError
@@ -172,8 +179,12 @@ async def voximplant_rule(deployment: Deployment) -> Result:
         return failed(f"could not read the rule {rule_id} from Voximplant ({error})")
     script = listed[0].scenario_script if listed else None
     if script != deployment.scenario_script:
+        spoken = scenario_contract(script or "")
+        speaks = (f"it speaks launch contract v{spoken[0]}" if spoken else "it declares no launch contract (older "
+                  "than v2)") + f", this bot v{CONTRACT_VERSION}"  # fmt: skip
         return failed(f"the rule {rule.rule_name} ({rule_id}) runs the scenario {bound.scenario_name}, whose text "
-                      f"differs from {SCENARIO_FILE.name} here: run callbot setup to upload this one")  # fmt: skip
+                      f"differs from {SCENARIO_FILE.name} here ({speaks}): run callbot setup to upload this "
+                      "one")  # fmt: skip
     return passed(f"the rule {rule.rule_name} ({rule_id}) runs one scenario, {bound.scenario_name}, the same as "
                   f"{SCENARIO_FILE.name}")  # fmt: skip
 

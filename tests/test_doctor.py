@@ -193,7 +193,11 @@ BREAKAGES: dict[str, tuple[Callable[[Deployment], None] | dict[str, str | None],
     "no rule id": ({"VOXIMPLANT_RULE_ID": None}, ["✘ VOXIMPLANT_RULE_ID is not set: run callbot setup"]),
     "another application's rule": ({"VOXIMPLANT_RULE_ID": "999"}, ["has no rule 999: run callbot setup"]),
     "two scenarios on the rule": (_other_scenario_bound, ["runs 2 scenarios (outbound_call, old_dialer)"]),
-    "scenario differs": (_scenario_changed, ["whose text differs from outbound_call.js here: run callbot setup"]),
+    "scenario differs": (
+        _scenario_changed,
+        ["whose text differs from outbound_call.js here (it declares no launch contract (older than v2), this bot "
+         "v2): run callbot setup"],
+    ),
     "secret missing": (_secret_missing, [f"has no secret {SECRET_NAME}, so no call can reach the Voice AI"]),
     "secrets unreadable": (
         _secrets_unreadable,

@@ -16,15 +16,24 @@ call's first status event arrives, and only for a short while after the launch.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 
 CONTRACT_VERSION = 2
+EVENTS_VERSION = 1  # the status events' `v` (bot/calls/models.py)
+_SCENARIO_CONTRACT = re.compile(r"CALLBOT_CONTRACT = \{ *launch: *(\d+), *events: *(\d+) *\};")
 MAX_CUSTOM_DATA_BYTES = 200
 BRIEF_PATH = "/voximplant/brief"
 EVENTS_PATH = "/voximplant/events"
 CALL_ID_CHARS = 12  # CallService's ids: 12 hex digits
 BRIEF_TOKEN_BYTES = 16  # 128 bits, 22 characters in URL-safe base64: short-lived and single-call
 BRIEF_TOKEN_CHARS = 22
+
+
+def scenario_contract(script: str) -> tuple[int, int] | None:
+    """The (launch, events) contract versions a scenario's text declares (`var CALLBOT_CONTRACT = {…}`), if any."""
+    found = _SCENARIO_CONTRACT.search(script)
+    return (int(found[1]), int(found[2])) if found else None
 
 
 def new_brief_token() -> str:

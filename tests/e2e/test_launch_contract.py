@@ -15,6 +15,7 @@ from bot.calls.models import CallState
 from bot.errors import ConfigError, VoximplantError
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.simulator import SCENARIO
 from bot.sandbox.slack_requests import SlackSender
 from bot.settings import load_settings
 from bot.voximplant import ApiKeyAuth, VoximplantClient
@@ -149,3 +150,10 @@ async def test_startscenarios_never_sends_more_than_200_bytes(
               "rule_id": str(next(iter(fake_voximplant.rule_ids))), "script_custom_data": "é" * 101},
     )  # fmt: skip
     assert raw.json()["error"]["code"] == 101 and fake_voximplant.sessions == []
+
+
+def test_the_scenario_declares_the_contracts_this_bot_speaks() -> None:
+    script = SCENARIO.read_text()
+    assert launch.scenario_contract(script) == (launch.CONTRACT_VERSION, launch.EVENTS_VERSION)
+    assert launch.scenario_contract("var CALLBOT_CONTRACT = { launch: 1, events: 1 };") == (1, 1)
+    assert launch.scenario_contract("// an older version") is None
