@@ -1005,18 +1005,28 @@ function sameSecret(given, expected) {
   return diff === 0;
 }
 
-function control(e) {
+/** The request's JSON object, or {refusal} saying what is wrong with it (method, JSON, object), `hint` appended. */
+function requestBody(e, hint) {
   var method = String((e && e.method) || "").toUpperCase();
   if (method !== "POST") {
-    return { ok: false, error: "method " + (method || "(none)") + " not allowed; POST " + HANGUP_HINT };
+    return { refusal: { ok: false, error: "method " + (method || "(none)") + " not allowed; POST " + hint } };
   }
   var body = parseControlBody(e.content);
   if (body === undefined) {
-    return { ok: false, error: "body is not valid JSON; " + HANGUP_HINT };
+    return { refusal: { ok: false, error: "body is not valid JSON; " + hint } };
   }
   if (!isObject(body)) {
-    return { ok: false, error: "body is not a JSON object; " + HANGUP_HINT };
+    return { refusal: { ok: false, error: "body is not a JSON object; " + hint } };
   }
+  return { body: body };
+}
+
+function control(e) {
+  var request = requestBody(e, HANGUP_HINT);
+  if (request.refusal) {
+    return request.refusal;
+  }
+  var body = request.body;
   // Before the brief arrived there is no secret to match: refused alike.
   if (!controlSecret || !sameSecret(body.secret, controlSecret)) {
     return { ok: false, error: "missing or wrong secret" };
@@ -1030,17 +1040,11 @@ function control(e) {
 
 /** Pull mode: checks in the order method, JSON, object, action known, secret (a brief carries its own), action. */
 function pullControl(e) {
-  var method = String((e && e.method) || "").toUpperCase();
-  if (method !== "POST") {
-    return { ok: false, error: "method " + (method || "(none)") + " not allowed; POST " + PULL_HINT };
+  var request = requestBody(e, PULL_HINT);
+  if (request.refusal) {
+    return request.refusal;
   }
-  var body = parseControlBody(e.content);
-  if (body === undefined) {
-    return { ok: false, error: "body is not valid JSON; " + PULL_HINT };
-  }
-  if (!isObject(body)) {
-    return { ok: false, error: "body is not a JSON object; " + PULL_HINT };
-  }
+  var body = request.body;
   if (PULL_ACTIONS.indexOf(body.action) < 0) {
     var shown = body.action === undefined ? "(none)" : "'" + String(body.action) + "'";
     return { ok: false, error: "unknown action " + shown + "; " + PULL_HINT };
