@@ -283,12 +283,16 @@ async def test_an_unconfirmed_call_whose_end_was_never_heard_is_settled_after_it
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
-async def test_a_30_s_restart_mid_call_loses_no_status_event_and_posts_nothing_twice(
+@pytest.mark.parametrize(("mode", "away_s"), [("push", 30.0), ("pull", 10.0)])
+async def test_a_restart_mid_call_loses_no_status_event_and_posts_nothing_twice(
     tmp_path: Path, bot_process: BotProcess, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
-    http: httpx.AsyncClient,
+    http: httpx.AsyncClient, mode: str, away_s: float,
 ) -> None:  # fmt: skip
-    # The real scenario at half speed: its callbacks retry with backoff for 120 s of its time (60 s here), so a bot
-    # that is away for 30 s, from the moment the call is dialled, finds every event waiting when it is back.
+    # The real scenario at half speed. Push: its callbacks retry with backoff for 120 s of its time (60 s here), so
+    # a bot away for 30 s from the moment the call is dialled finds every event waiting when it is back. Pull: the
+    # scenario keeps its events queued until the bot, back, asks its session for them.
+    if mode == "pull":
+        del bot_process.env["PUBLIC_BASE_URL"]
     runner = ScenarioSimulator(time_scale=0.5)
     fake_voximplant.runner = runner
     try:
@@ -304,7 +308,7 @@ async def test_a_30_s_restart_mid_call_loses_no_status_event_and_posts_nothing_t
         await eventually(lambda: _stored_access_url(database, session.call_id), timeout=10)
 
         bot_process.kill()
-        await asyncio.sleep(30)  # ringing, connected and the agent's first lines happen while the bot is away
+        await asyncio.sleep(away_s)  # ringing, connected and the agent's first lines happen while the bot is away
         bot_process.start()
         await bot_process.ready(http)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from bot.calls.models import CallState
 from bot.sandbox.fake_slack import TEAM_ID, FakeSlack
 from bot.sandbox.fake_socket_mode import FakeSocketMode
 from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.simulator import ScenarioSimulator
 from bot.settings import load_settings
 from tests.conftest import Bot, eventually
 
@@ -23,6 +25,11 @@ async def socket_mode(fake_slack: FakeSlack, bot_settings: dict[str, Any]) -> As
     bot_settings.update(slack_app_token=fake_slack.app_token, slack_signing_secret=None)  # no request URL at all
     yield fake
     await fake.stop()
+
+
+@pytest.fixture
+def no_public_url(bot_settings: dict[str, Any]) -> None:
+    bot_settings["public_base_url"] = None  # and no VOXIMPLANT_EVENTS: the events are pulled
 
 
 def command(text: str, serial: int = 1) -> dict[str, str]:
@@ -92,3 +99,23 @@ async def test_when_slack_asks_the_app_reconnects_and_keeps_working(
     assert len(fake_slack.calls_to("apps.connections.open")) == 2  # a fresh single-use URL for the new connection
     ack = await socket_mode.slash_command(command("help"))
     assert "/call <destination>" in ack["payload"]["text"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
+async def test_socket_mode_and_pull_need_no_inbound_connection_at_all(
+    socket_mode: FakeSocketMode, no_public_url: None, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    simulator: ScenarioSimulator, bot: Bot,
+) -> None:  # fmt: skip
+    await socket_mode.wait_connected()
+    await socket_mode.slash_command(command("+14155550100 remind Ana about the review"))
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    session = fake_voximplant.sessions[0]
+    await eventually(lambda: session.exit_code is not None, timeout=20)
+    await bot.idle()
+    [parent] = fake_slack.parents("C0GENERAL")
+    lines = [line for m in fake_slack.thread(parent) for line in m.text.split("\n")]
+    assert lines[0].startswith(":telephone_receiver: Dialing") and lines[-1].startswith(":white_check_mark: Call ended")
+    assert any(line.startswith("*Agent:*") for line in lines)
+    # Nothing reached the bot from outside: Slack over the bot's own WebSocket, the call through its session.
+    assert "httpRequestAsync" not in [entry.get("api") for entry in session.api_log]
+    assert bot.settings.public_base_url is None and bot.settings.events_mode == "pull"
