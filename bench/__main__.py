@@ -29,8 +29,11 @@ async def run(config: Config, sections: Sequence[str]) -> list[Row]:
         for name, section in (("ack", ack), ("events", events)):
             if name in sections:
                 bot = await stack.bot()
-                rows += await section.measure(stack, config, bot)
+                measured = await section.measure(stack, config, bot)
                 await stack.stop(bot)
+                rows += measured
+                if section is events:  # the same events pulled through each session, beside the push figures
+                    rows += await events.measure_pull(stack, config, measured)
         if "memory" in sections:
             rows += await memory.measure(stack, config)
         if "store" in sections:

@@ -124,6 +124,57 @@ async def measure(stack: Stack, config: Config, bot: Child) -> list[Row]:
     ]  # fmt: skip
 
 
+async def measure_pull(stack: Stack, config: Config, push: list[Row]) -> list[Row]:
+    """Event → Slack write when the bot pulls the events through each session, beside the push figures above."""
+    assert stack.fakes is not None
+    bot = await stack.bot(voximplant_events="pull")
+    try:
+        calls = await place_calls(stack, bot.url, config.intake_senders, channels=config.intake_senders)
+        items = [{"call_id": c.call_id, "event": event} for c in calls for event in PROGRESS]
+        await stack.fakes.ask("queue", items=items)
+        await _until_shown(stack, "Connected. The agent is talking.", len(calls))
+        await stack.fakes.ask("forget")
+        sent: dict[str, float] = {}
+        for round_ in range(config.latency_rounds):
+            started = time.monotonic()
+            items = []
+            for index, call in enumerate(calls):
+                marker = f"px{index:03d}r{round_:03d}"
+                items.append({"call_id": call.call_id, "event": "transcript",
+                              "data": {"role": "agent", "text": f"bench line {marker}"}})  # fmt: skip
+                sent[marker] = started
+            await stack.fakes.ask("queue", items=items)
+            await asyncio.sleep(max(0.0, config.latency_interval_s - (time.monotonic() - started)))
+        deadline = time.monotonic() + 30
+        while True:
+            arrived = await stack.fakes.ask("marks", pattern=r"px\d{3}r\d{3}")
+            if len(arrived) >= len(sent) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await stack.stop(bot)
+    delays = [arrived[m] - t for m, t in sent.items() if m in arrived]
+    lost = len(sent) - len(delays)
+    push_ms = {row.measure: row.ours for row in push}
+    return [
+        Row(SECTION, "pull mode: event queued → Slack write sent, p50", percentile(delays, 50) * 1000,
+            push_ms.get("event received → Slack write sent, p50"),
+            note=f"baseline: push mode; {len(delays)} events, polled every 0.5 s" + (f", {lost} LOST" if lost else "")),
+        Row(SECTION, "pull mode: event queued → Slack write sent, p99", percentile(delays, 99) * 1000,
+            push_ms.get("event received → Slack write sent, p99"), note="baseline: push mode"),
+    ]  # fmt: skip
+
+
+async def _until_shown(stack: Stack, word: str, count: int) -> None:
+    """Wait until `count` Slack writes carrying `word` have arrived (the calls are set up)."""
+    assert stack.fakes is not None
+    deadline = time.monotonic() + 60
+    while (await stack.fakes.ask("containing", text=word))["count"] < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the pulled calls were not all shown ({word})")
+        await asyncio.sleep(0.1)
+
+
 async def _intake(calls: list[LiveCall], base_url: str, duration_s: float) -> Run:
     """Every sender posts transcript lines of its own call, as fast as they are accepted."""
     clients = [RawClient(f"{base_url}/voximplant/events") for _ in calls]

@@ -89,11 +89,25 @@ async def _serve_fakes() -> None:
 
     async def sessions(request: dict[str, Any]) -> Any:
         start = int(request.get("since", 0))
-        briefs = [await voximplant.briefed(s) for s in voximplant.sessions[start:]]  # as each scenario fetches it
+        started = voximplant.sessions[start:]
+        # As each scenario fetches it; in pull mode the bot hands it over, and no events are posted.
+        briefs = [None if s.pulled else await voximplant.briefed(s) for s in started]
         return [
-            {"call_id": s.call_id, "token": brief["callback_token"], "url": brief["callback_url"]}
-            for s, brief in zip(voximplant.sessions[start:], briefs, strict=True)
-        ]
+            {"call_id": s.call_id, "token": brief["callback_token"] if brief else "",
+             "url": brief["callback_url"] if brief else ""}
+            for s, brief in zip(started, briefs, strict=True)
+        ]  # fmt: skip
+
+    async def containing(request: dict[str, Any]) -> Any:
+        """How many Slack writes so far carry `text` in their text."""
+        return {"count": sum(request["text"] in str(call.params.get("text", "")) for call in slack.calls)}
+
+    async def queue(request: dict[str, Any]) -> Any:
+        """Pull mode: queue status events in their sessions, as the scenario does, for the bot to fetch."""
+        by_call = {s.call_id: s for s in voximplant.sessions}
+        for item in request["items"]:
+            voximplant.queue_event(by_call[item["call_id"]], item["event"], item.get("data"))
+        return {"queued": len(request["items"])}
 
     async def counts(_: dict[str, Any]) -> Any:
         methods: dict[str, int] = {}
@@ -117,7 +131,8 @@ async def _serve_fakes() -> None:
 
     async with LocalServer(voximplant.app) as vox_server:
         voximplant.url = vox_server.url
-        commands = {"configure": configure, "sessions": sessions, "counts": counts, "marks": marks, "forget": forget}
+        commands = {"configure": configure, "sessions": sessions, "counts": counts, "marks": marks, "forget": forget,
+                    "queue": queue, "containing": containing}  # fmt: skip
         await _serve(slack.app, commands, voximplant_url=vox_server.url)
     await voximplant.aclose()
 
@@ -134,7 +149,8 @@ async def _serve_bot() -> None:
     from bot.settings import load_settings
 
     server = LocalServer()  # bound first: the callback URL names the bot's own port
-    settings = load_settings(public_base_url=server.url)
+    pull = os.environ.get("VOXIMPLANT_EVENTS") == "pull"  # then no public URL: the bot fetches the events
+    settings = load_settings(**({} if pull else {"public_base_url": server.url}))
     setup_logging(settings.log_level)
     app = create_app(settings)
 

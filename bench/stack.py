@@ -97,9 +97,9 @@ class Stack:
             **overrides,
         }
 
-    async def bot(self) -> Child:
+    async def bot(self, **overrides: object) -> Child:
         """callbot served by LocalServer in its own process, with one caller ID allowed."""
-        child = await self.start("bot", clean_env(**self.bot_settings()))
+        child = await self.start("bot", clean_env(**self.bot_settings(**overrides)))
         await child.ask("allow_caller_id", number=CALLER_ID)
         return child
 

@@ -20,6 +20,7 @@ def test_quick_bench_runs_every_section_and_reports_every_figure(tmp_path: Path)
     rows = json.loads(report.read_text())["rows"]
     sections = {row["section"].split()[0] for row in rows}
     assert sections == {"1", "2", "3", "4"}
+    assert len([row for row in rows if row["measure"].startswith("pull mode: ")]) == 2  # beside push mode
     measured = [row for row in rows if row["measure"] != "pending deliveries"]
     assert all(row["ours"] == row["ours"] and row["ours"] > 0 for row in measured), measured  # no NaN, no zero
     assert not any("FAILED" in row["note"] or "LOST" in row["note"] for row in rows), rows
