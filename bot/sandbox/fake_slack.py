@@ -2,6 +2,9 @@
 
 Point the bot at it with SLACK_API_URL=<url>/api/. It also serves response_url endpoints at /commands/...
 and /actions/...
+
+Like Slack, it behaves as the app's settings say: give it the app manifest (`manifest=load_manifest()` reads the
+repository's manifest.yml). Without one, the app has Slack's defaults (no Messages tab, so no DMs from the bot).
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -31,6 +36,15 @@ TEAM_ID = "T0SANDBOX"
 # was issued, so the fake can tell an expired one (Slack allows about 3 seconds).
 TRIGGER = re.compile(r"\d+\.(?P<issued>\d{9,11})\.[0-9a-f]{6,64}")
 TRIGGER_LIFETIME_S = 3
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"  # the repository's; absent from an installed wheel
+
+
+def load_manifest(path: Path = MANIFEST) -> dict[str, Any]:
+    """The app manifest at `path` (YAML), as the fake Slack takes it."""
+    loaded = yaml.safe_load(path.read_text())
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path} is not an app manifest")
+    return loaded
 
 
 @dataclass
@@ -73,9 +87,10 @@ class FakeSlack:
 
     def __init__(
         self, *, bot_token: str = "xoxb-sandbox-token", app_token: str = "xapp-1-sandbox",
-        now: Callable[[], float] = time.time,
+        now: Callable[[], float] = time.time, manifest: dict[str, Any] | None = None,
     ) -> None:  # fmt: skip
         self.bot_token = bot_token
+        self.manifest: dict[str, Any] = manifest or {}  # the app's settings, as its manifest gives them
         self.app_token = app_token
         self.socket_mode: Any = None  # a FakeSocketMode whose URL apps.connections.open hands out
         self.now = now  # the clock triggers expire by
@@ -135,6 +150,12 @@ class FakeSlack:
         }  # fmt: skip
         self.users[user_id] = user
         return user
+
+    @property
+    def messages_tab_enabled(self) -> bool:
+        """App Home's Messages tab (`features.app_home.messages_tab_enabled`), off unless the manifest says so."""
+        app_home = self.manifest.get("features", {}).get("app_home", {})
+        return bool(app_home.get("messages_tab_enabled", False))
 
     def calls_to(self, method: str) -> list[ApiCall]:
         return [call for call in self.calls if call.method == method]
@@ -307,6 +328,12 @@ class FakeSlack:
         if channel in self.channel_errors:
             return {"ok": False, "error": self.channel_errors[channel]}
         if channel.startswith(("U", "W")):
+            # A user ID opens the app's DM with that person, which needs the App Home Messages tab; without it
+            # chat.postMessage and chat.postEphemeral answer messages_tab_disabled (docs.slack.dev/reference/methods/
+            # chat.postMessage, "Errors"; slackapi/python-slack-sdk#1015; manifest field: docs.slack.dev/reference/
+            # app-manifest, features.app_home.messages_tab_enabled).
+            if not self.messages_tab_enabled:
+                return {"ok": False, "error": "messages_tab_disabled"}
             return {"id": "D" + channel[1:]}
         if not channel.startswith(("C", "G", "D")):
             return {"ok": False, "error": "channel_not_found"}

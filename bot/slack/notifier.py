@@ -27,7 +27,7 @@ class SlackCallView:
             return True
         # No thread anywhere: the person who asked still hears why nothing happens.
         why = self._delivery.why_nowhere(call.id) or "Slack refused it"
-        await self._delivery.tell_requester(call, texts.NOWHERE_TO_POST.format(why=why))
+        await self._delivery.tell_requester(call, texts.nowhere_to_post(why))
         return False
 
     async def call_moved(self, call: Call, transition: Transition) -> None:

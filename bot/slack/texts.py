@@ -33,6 +33,21 @@ UNEXPECTED = (
 FALLBACK_TO_DM = "I couldn't post in <#{conversation}> ({why}), so I'm following this call here."
 MOVED_TO_DM = "I can no longer post in <#{conversation}> ({why}), so I'm following this call here from now on."
 NOWHERE_TO_POST = "I couldn't post the call's thread anywhere ({why}), so I did not place the call."
+MESSAGES_TAB_OFF = (
+    " I can't message you directly because callbot's *Messages tab* is off: ask a Slack admin to turn it on "
+    "(the app's settings at api.slack.com/apps, *App Home* > *Show Tabs* > *Messages Tab*, or "
+    "`features.app_home.messages_tab_enabled: true` in its manifest). Until then, call from a channel callbot can "
+    "post in."
+)
+
+
+def nowhere_to_post(why: str) -> str:
+    """Why a call was not placed when its thread could be posted nowhere; names the setting an admin can change."""
+    text = NOWHERE_TO_POST.format(why=why)
+    if "messages_tab_disabled" in why:
+        text += MESSAGES_TAB_OFF
+    return text
+
 
 MODAL_TITLE = "Place a call"
 MODAL_SUBMIT = "Call"

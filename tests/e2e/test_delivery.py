@@ -19,7 +19,7 @@ import pytest
 from bot.app import create_app
 from bot.calls.models import CallState, Channel
 from bot.sandbox.clock import VirtualClock
-from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import FakeSlack, load_manifest
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
@@ -234,7 +234,7 @@ async def test_the_final_summary_can_be_broadcast(
 async def test_slack_unreachable_for_a_while_loses_nothing(
     tmp_path: Path, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient
 ) -> None:
-    fake = FakeSlack(bot_token=BOT_TOKEN)
+    fake = FakeSlack(bot_token=BOT_TOKEN, manifest=load_manifest())
     clock = VirtualClock()
     fake.clock = clock.now
     slack_server = LocalServer(fake.app)

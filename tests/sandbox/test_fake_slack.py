@@ -35,3 +35,29 @@ async def test_a_section_over_3000_characters_is_invalid_blocks(client: AsyncWeb
         await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="too long", blocks=section(3_001))
     assert update_refused.value.response["error"] == "invalid_blocks"
     assert [m.text for m in fake_slack.messages] == ["fits"]  # nothing refused was kept
+
+
+@pytest.mark.parametrize("app_home", [None, {"messages_tab_enabled": False}, {"home_tab_enabled": True}])
+async def test_without_the_messages_tab_a_post_to_a_user_is_messages_tab_disabled(
+    client: AsyncWebClient, fake_slack: FakeSlack, app_home: dict[str, bool] | None
+) -> None:
+    features = {"bot_user": {"display_name": "callbot"}} | ({"app_home": app_home} if app_home is not None else {})
+    fake_slack.manifest = {"features": features}
+    for send in (
+        client.chat_postMessage(channel="U0ANA", text="hello"),
+        client.chat_postEphemeral(channel="U0ANA", user="U0ANA", text="hello"),
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            await send
+        assert refused.value.response["error"] == "messages_tab_disabled"
+    assert fake_slack.messages == [] and fake_slack.ephemeral == []
+    await client.chat_postMessage(channel="C0GENERAL", text="channels are not affected")
+
+
+async def test_with_the_messages_tab_on_a_post_to_a_user_opens_their_dm(
+    client: AsyncWebClient, fake_slack: FakeSlack
+) -> None:
+    fake_slack.manifest = {"features": {"app_home": {"messages_tab_enabled": True}}}
+    posted = await client.chat_postMessage(channel="U0ANA", text="hello")
+    assert posted["channel"] == "D0ANA"
+    assert FakeSlack().messages_tab_enabled is False  # no manifest: Slack's default, the tab is off
