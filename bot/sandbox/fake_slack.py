@@ -100,7 +100,14 @@ class FakeSlack:
         self.ephemeral: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []
         self.views: list[dict[str, Any]] = []
-        self.channel_errors: dict[str, str] = {}
+        self.channel_errors: dict[str, str] = {}  # every post to the channel fails with this code
+        # Channels' posting settings (docs.slack.dev/reference/methods/chat.postMessage, "Errors"): top-level
+        # messages refused (restricted_action_thread_only_channel), thread replies refused
+        # (restricted_action_non_threadable_channel); messages (channel, ts) that take no replies
+        # (cannot_reply_to_message).
+        self.thread_only: set[str] = set()
+        self.non_threadable: set[str] = set()
+        self.unrepliable: set[tuple[str, str]] = set()
         self.users: dict[str, dict[str, Any]] = {}
         self.channel_members: dict[str, list[str]] = {}
         self.usergroups: dict[str, list[str]] = {}
@@ -223,15 +230,26 @@ class FakeSlack:
             return {"ok": False, "error": "no_text"}
         if problems := message_problems(blocks):
             return _invalid_blocks(problems)
+        thread_ts = params.get("thread_ts") or None
+        if thread_ts is None and channel["id"] in self.thread_only:
+            return {"ok": False, "error": "restricted_action_thread_only_channel"}
+        if thread_ts is not None and channel["id"] in self.non_threadable:
+            return {"ok": False, "error": "restricted_action_non_threadable_channel"}
+        if thread_ts is not None and (channel["id"], thread_ts) in self.unrepliable:
+            return {"ok": False, "error": "cannot_reply_to_message"}
         message = Message(
-            channel=channel["id"], ts=self._next_ts(), text=text or "", blocks=blocks,
-            thread_ts=params.get("thread_ts") or None,
+            channel=channel["id"], ts=self._next_ts(), text=text or "", blocks=blocks, thread_ts=thread_ts,
             broadcast=str(params.get("reply_broadcast", "")).lower() in {"1", "true"},
         )  # fmt: skip
         self.messages.append(message)
         return {"ok": True, "channel": message.channel, "ts": message.ts, "message": _shape(message)}
 
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        refused = self.channel_errors.get(str(params.get("channel")))
+        if refused is not None:
+            # chat.update answers is_inactive, not is_archived, in an archived or frozen channel
+            # (docs.slack.dev/reference/methods/chat.update, "Errors").
+            return {"ok": False, "error": "is_inactive" if refused == "is_archived" else refused}
         message = self.find(str(params.get("channel")), str(params.get("ts")))
         if message is None:
             return {"ok": False, "error": "message_not_found"}

@@ -4,7 +4,9 @@ Per call, writes leave strictly in the order they were queued, by one worker tas
 
 - `parent`: the call's parent message. It goes first, and its `ts` is stored before anything else is sent, because
   every later write needs it. Where the conversation refuses us (`channel_not_found`, `not_in_channel`,
-  `is_archived`), the parent goes to a DM with the requester, followed by a line saying why.
+  `is_archived`, `restricted_action…`; `is_inactive` from `chat.update`), the thread goes to a DM with the requester,
+  followed by a line saying why. Where only a reply to the message the call was asked about is refused
+  (`cannot_reply_to_message`), the thread starts in the conversation itself instead.
 - `update`: re-render the parent from the call as it is *now* (so all updates queued so far are sent as one);
   `msg_too_long` sends it once more with its texts clipped, then gives up on that update (logged).
 - `reply`: a thread reply. Consecutive transcript lines (`group`) are joined into one message, in order, none
@@ -15,7 +17,8 @@ Per call, writes leave strictly in the order they were queued, by one worker tas
   it reports the end, so such a line is one whose delivery failed and was retried for a while).
 
 Per channel, writes are paced (`pace_s` apart, about one a second as Slack asks) and an HTTP 429 holds the channel
-for its `Retry-After`. 5xx answers and connection errors are retried with capped exponential backoff, for as long
+for its `Retry-After`, as does an HTTP 200 `rate_limited` ("posted too many messages"; without a Retry-After, for
+the backoff below). 5xx answers and connection errors are retried with capped exponential backoff, for as long
 as it takes: the row stays in SQLite, and a restart resumes it. So is a refused token (`invalid_auth`,
 `token_revoked`, `missing_scope`, ...): one ERROR line says so, and the writes go out once Slack accepts the token
 again, or after a restart with a fixed one. Any other refusal drops that one write (logged), so it cannot block the
@@ -70,11 +73,31 @@ class SlackErrorCode(StrEnum):
     CHANNEL_NOT_FOUND = "channel_not_found"
     NOT_IN_CHANNEL = "not_in_channel"
     IS_ARCHIVED = "is_archived"
+    IS_INACTIVE = "is_inactive"  # chat.update's word for an archived or frozen channel
+    RESTRICTED_ACTION = "restricted_action"
+    READ_ONLY_CHANNEL = "restricted_action_read_only_channel"
+    THREAD_ONLY_CHANNEL = "restricted_action_thread_only_channel"  # no top-level messages
+    NON_THREADABLE_CHANNEL = "restricted_action_non_threadable_channel"  # no thread replies at all
+    CANNOT_REPLY = "cannot_reply_to_message"  # this one message takes no replies
     MSG_TOO_LONG = "msg_too_long"
     RATELIMITED = "ratelimited"
+    RATE_LIMITED = "rate_limited"  # chat.postMessage, HTTP 200: "posted too many messages"
 
 
-WHERE_ELSE = frozenset({SlackErrorCode.CHANNEL_NOT_FOUND, SlackErrorCode.NOT_IN_CHANNEL, SlackErrorCode.IS_ARCHIVED})
+# The conversation will not take the call's thread: follow the call in a DM with the requester instead
+# (docs.slack.dev/reference/methods/chat.postMessage and chat.update, "Errors").
+WHERE_ELSE = frozenset(
+    {
+        SlackErrorCode.CHANNEL_NOT_FOUND,
+        SlackErrorCode.NOT_IN_CHANNEL,
+        SlackErrorCode.IS_ARCHIVED,
+        SlackErrorCode.IS_INACTIVE,
+        SlackErrorCode.RESTRICTED_ACTION,
+        SlackErrorCode.READ_ONLY_CHANNEL,
+        SlackErrorCode.THREAD_ONLY_CHANNEL,
+        SlackErrorCode.NON_THREADABLE_CHANNEL,
+    }
+)
 TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 # Slack refuses the token itself: no write can succeed until someone fixes it, and then every held write should.
 AUTH_REFUSED = frozenset(
@@ -86,7 +109,11 @@ AUTH_REFUSED = frozenset(
 
 
 def is_rate_limited(error: SlackApiError) -> bool:
-    return error.response.status_code == 429 or error_code(error) == SlackErrorCode.RATELIMITED
+    """HTTP 429, or chat.postMessage's HTTP 200 `rate_limited`: the same write goes later, never dropped."""
+    return error.response.status_code == 429 or error_code(error) in {
+        SlackErrorCode.RATELIMITED,
+        SlackErrorCode.RATE_LIMITED,
+    }
 
 
 def is_auth_refused(error: SlackApiError) -> bool:
@@ -100,6 +127,8 @@ def is_transient(error: SlackApiError) -> bool:
 
 
 def retry_after(error: SlackApiError, default: float = 1.0) -> float:
+    if "Retry-After" not in error.response.headers:
+        return default
     try:
         return max(0.0, float(error.response.headers.get("Retry-After", default)))
     except (TypeError, ValueError):
@@ -139,6 +168,9 @@ class Delivery:
         # What each live call's parent message shows in Slack now (since this start), so an update that would
         # change nothing is not sent: chat.update is rate-limited per workspace, and a call sends several.
         self._shown: dict[str, int] = {}
+        # Calls whose thread could not reply to the message they were asked about (cannot_reply_to_message): their
+        # parent stands alone in the conversation and replies go under it. Learnt again after a restart, the same way.
+        self._unthreaded: set[str] = set()
 
     # -- queueing ------------------------------------------------------------------------------------------------
 
@@ -316,9 +348,7 @@ class Delivery:
         message = blocks.call_message(call, now=self._wall_clock())
         note = None
         try:
-            answer = await self._send(origin.conversation_id, self._client.chat_postMessage, sending=sending,
-                                      channel=origin.conversation_id, thread_ts=origin.thread_ts,
-                                      **message)  # fmt: skip
+            answer = await self._post_in_conversation(call, message, sending)
         except SlackApiError as error:
             code = error_code(error)
             try:
@@ -344,6 +374,23 @@ class Delivery:
             self._settle_parent(row_id, posted=True)
         return True
 
+    async def _post_in_conversation(
+        self, call: Call, message: dict[str, Any], sending: asyncio.Event | None
+    ) -> dict[str, Any]:
+        """Post the parent where the call was asked for: in the thread it was asked from, else (that message takes no
+        replies) in the conversation itself."""
+        origin = call.request.origin
+        where = origin.conversation_id
+        try:
+            return await self._send(where, self._client.chat_postMessage, sending=sending, channel=where,
+                                    thread_ts=origin.thread_ts, **message)  # fmt: skip
+        except SlackApiError as error:
+            if origin.thread_ts is None or error_code(error) != SlackErrorCode.CANNOT_REPLY:
+                raise
+        log.info("call %s: the message it was asked about takes no replies; its thread starts on its own", call.id)
+        self._unthreaded.add(call.id)
+        return await self._send(where, self._client.chat_postMessage, channel=where, **message)
+
     async def _update_parent(self, call: Call) -> bool:
         """Refresh the parent; if Slack finds it too long, send it once more with its texts clipped, else drop it."""
         message = blocks.call_message(call, now=self._wall_clock())
@@ -364,6 +411,13 @@ class Delivery:
             self._shown.pop(call.id, None)  # its last update: nothing is compared with it again
         return sent
 
+    def _thread_of(self, call: Call) -> str | None:
+        """Replies go under the parent, or under the message the call was asked from when the parent is in its
+        thread (and that message takes replies)."""
+        origin = call.request.origin
+        in_its_thread = origin.thread_ts is not None and call.slack_channel == origin.conversation_id
+        return origin.thread_ts if in_its_thread and call.id not in self._unthreaded else call.slack_ts
+
     def _settle_parent(self, row_id: int, *, posted: bool) -> None:
         wait = self._parents.get(row_id)
         if wait is not None and not wait.posted.done():
@@ -378,7 +432,7 @@ class Delivery:
             extra: dict[str, Any] = {"reply_broadcast": True} if broadcast else {}
             try:
                 sent = await self._write(call, self._client.chat_postMessage, too_long_raises=len(part) > 1,
-                                         channel=call.slack_channel, thread_ts=_thread_of(call), text=part,
+                                         channel=call.slack_channel, thread_ts=self._thread_of(call), text=part,
                                          **extra)  # fmt: skip
             except _TooLong:
                 parts[:0] = _split(part)
@@ -401,6 +455,11 @@ class Delivery:
             code = error_code(error)
             if code == SlackErrorCode.MSG_TOO_LONG and too_long_raises:
                 raise _TooLong from None
+            if code == SlackErrorCode.CANNOT_REPLY and kwargs.get("thread_ts") not in {None, call.slack_ts}:
+                # The thread the call was asked from takes no replies (any more): reply under the parent instead.
+                log.info("call %s: its thread's first message takes no replies; replying under its message", call.id)
+                self._unthreaded.add(call.id)
+                return False
             if code in WHERE_ELSE and await self._move_to_dm(call, code):
                 return False
             log.error("call %s: Slack refused %s (%s); the write is dropped", call.id, method.__name__, code)
@@ -441,8 +500,11 @@ class Delivery:
                 response = await method(**kwargs)
             except SlackApiError as error:
                 if is_rate_limited(error):
-                    self._pacer.hold(where, retry_after(error))
-                    log.info("Slack asked us to slow down in %s for %ss", where, retry_after(error))
+                    if "Retry-After" not in error.response.headers:
+                        failures += 1  # an HTTP 200 rate_limited says not for how long: back off
+                    hold = retry_after(error, default=self._backoff(max(failures, 1)))
+                    self._pacer.hold(where, hold)
+                    log.info("Slack asked us to slow down in %s for %ss (%s)", where, hold, error_code(error))
                     self._on_retry("ratelimited")
                     continue
                 if is_auth_refused(error):
@@ -531,11 +593,3 @@ def _split(text: str) -> list[str]:
         return [text[:middle], text[middle:]]
     cut = min(breaks, key=lambda i: abs(i - middle))
     return [text[:cut], text[cut + 1 :]]
-
-
-def _thread_of(call: Call) -> str | None:
-    """Replies go under the parent, or under the message the call was asked from when the parent is in its thread."""
-    origin = call.request.origin
-    if origin.thread_ts is not None and call.slack_channel == origin.conversation_id:
-        return origin.thread_ts
-    return call.slack_ts

@@ -169,24 +169,6 @@ async def test_a_parent_update_still_too_long_when_shortened_is_dropped_and_the_
     assert "Ended after 3s" in parent_of(fake_slack).text  # later updates are not held back
 
 
-async def test_an_archived_channel_mid_call_moves_the_thread_to_a_dm(
-    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
-) -> None:
-    session = await place(slack, fake_voximplant, "+14155550100 hello")
-    fake_slack.channel_errors["C0GENERAL"] = "is_archived"
-    await fake_voximplant.send_event(session, "ringing")
-    await fake_voximplant.send_event(session, "connected")
-    await bot.idle()
-    [dm] = fake_slack.parents("D0ANA")
-    assert [m.text for m in fake_slack.thread(dm)] == [
-        "I can no longer post in <#C0GENERAL> (is_archived), so I'm following this call here from now on.",
-        ":bell: Ringing…",
-        ":large_green_circle: Connected. The agent is talking.",
-    ]
-    call = await bot.store.call(session.call_id)
-    assert call is not None and call.slack_channel == "D0ANA" and call.slack_ts == dm.ts
-
-
 async def test_late_transcript_lines_land_after_the_end_in_order_and_are_counted_in_the_summary(
     bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, slack_clock: VirtualClock
 ) -> None:
