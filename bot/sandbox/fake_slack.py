@@ -36,6 +36,9 @@ TEAM_ID = "T0SANDBOX"
 # was issued, so the fake can tell an expired one (Slack allows about 3 seconds).
 TRIGGER = re.compile(r"\d+\.(?P<issued>\d{9,11})\.[0-9a-f]{6,64}")
 TRIGGER_LIFETIME_S = 3
+# chat.postMessage keeps the first 40,000 characters of a longer text and says nothing: no msg_too_long
+# (docs.slack.dev/reference/methods/chat.postMessage, "Truncating content").
+MAX_POSTED_TEXT = 40_000
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"  # the repository's; absent from an installed wheel
 
 
@@ -238,7 +241,8 @@ class FakeSlack:
         if thread_ts is not None and (channel["id"], thread_ts) in self.unrepliable:
             return {"ok": False, "error": "cannot_reply_to_message"}
         message = Message(
-            channel=channel["id"], ts=self._next_ts(), text=text or "", blocks=blocks, thread_ts=thread_ts,
+            channel=channel["id"], ts=self._next_ts(), text=(text or "")[:MAX_POSTED_TEXT], blocks=blocks,
+            thread_ts=thread_ts,
             broadcast=str(params.get("reply_broadcast", "")).lower() in {"1", "true"},
         )  # fmt: skip
         self.messages.append(message)

@@ -10,7 +10,9 @@ Per call, writes leave strictly in the order they were queued, by one worker tas
 - `update`: re-render the parent from the call as it is *now* (so all updates queued so far are sent as one);
   `msg_too_long` sends it once more with its texts clipped, then gives up on that update (logged).
 - `reply`: a thread reply. Consecutive transcript lines (`group`) are joined into one message, in order, none
-  dropped; `msg_too_long` splits the text again.
+  dropped. chat.postMessage cuts text over 40,000 characters without a word, so we never send that much: a line is
+  capped at `MAX_LINE_CHARS` when queued (its end replaced by …), and a reply longer than `MAX_REPLY_CHARS` goes as
+  several, split at line breaks or spaces, never inside an &entity; or a <link>. `msg_too_long` splits it again.
 - `summary`: the call's final reply, written when it is sent (like `update`), so its turn count includes transcript
   lines that arrived late, after the call ended but before the summary went out; they follow it in the thread. A
   line arriving after the summary was posted is shown but not counted in it (the scenario sends every line before
@@ -54,7 +56,10 @@ from bot.store import OutboxRow, Store
 
 log = logging.getLogger(__name__)
 
-MAX_REPLY_CHARS = 3000  # Slack shows long texts poorly and truncates over 40,000; one grouped reply stays short
+# chat.postMessage truncates text over 40,000 characters (docs.slack.dev/reference/methods/chat.postMessage,
+# "Truncating content"; it no longer answers msg_too_long) and shows long texts poorly: we stay well under.
+MAX_REPLY_CHARS = 3000  # one message of the thread
+MAX_LINE_CHARS = 12_000  # one line (a transcript turn, escaped): at most four messages
 MAX_BACKOFF_S = 60.0
 # A Web API method of the client, named by attribute (`client.chat_update`) so tests/test_manifest.py sees it.
 SlackMethod = Callable[..., Awaitable[AsyncSlackResponse]]
@@ -201,7 +206,7 @@ class Delivery:
 
     async def reply(self, call: Call, text: str, *, group: bool = False, broadcast: bool = False) -> None:
         """Queue a thread reply; `group` lets consecutive lines share one message."""
-        body: dict[str, Any] = {"text": text}
+        body: dict[str, Any] = {"text": blocks.clip(text, MAX_LINE_CHARS)}
         if group:
             body["group"] = True
         if broadcast:
@@ -426,7 +431,7 @@ class Delivery:
     async def _post_reply(self, call: Call, batch: list[OutboxRow]) -> bool:
         text = "\n".join(str(row.body["text"]) for row in batch)
         broadcast = any(row.body.get("broadcast") for row in batch)
-        parts = [text]
+        parts = _pieces(text)
         while parts:
             part = parts.pop(0)
             extra: dict[str, Any] = {"reply_broadcast": True} if broadcast else {}
@@ -583,6 +588,30 @@ def _reply_batch(rows: list[OutboxRow]) -> list[OutboxRow]:
             break
         batch.append(row)
     return batch
+
+
+def _pieces(text: str, limit: int = MAX_REPLY_CHARS) -> list[str]:
+    """`text` in parts of at most `limit` characters, cut at the last line break, else space, in the second half of
+    what fits (that one character is dropped), else just before an &entity; or a <link> the cut would break;
+    nothing else is lost."""
+    parts: list[str] = []
+    while len(text) > limit:
+        window = text[: limit + 1]  # a break right after the limit still leaves `limit` characters before it
+        cut = next((at for at in (window.rfind("\n"), window.rfind(" ")) if at >= limit // 2), 0)
+        if cut:
+            parts.append(text[:cut])
+            text = text[cut + 1 :]
+            continue
+        cut = limit
+        if text.rfind("<", 0, cut) > text.rfind(">", 0, cut):
+            cut = text.rfind("<", 0, cut) or limit
+        amp = text.rfind("&", 0, cut)
+        if amp > text.rfind(";", 0, cut) and cut - amp < len("&amp;"):
+            cut = amp or limit
+        parts.append(text[:cut])
+        text = text[cut:]
+    parts.append(text)
+    return parts
 
 
 def _split(text: str) -> list[str]:

@@ -23,7 +23,7 @@ from bot.sandbox.fake_slack import FakeSlack, load_manifest
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
-from bot.slack.delivery import MAX_BACKOFF_S
+from bot.slack.delivery import MAX_BACKOFF_S, MAX_LINE_CHARS, MAX_REPLY_CHARS
 from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import parent_of, place, thread_texts
 from tests.e2e.test_hang_up import hang_up_button
@@ -128,6 +128,37 @@ async def test_a_reply_slack_finds_too_long_is_split_not_lost(
     await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": said})
     await bot.idle()
     assert thread_texts(fake_slack) == ["*Agent:* first sentence of a long answer", "second sentence of it"]
+
+
+async def test_a_transcript_over_40000_characters_reaches_the_thread_in_replies_slack_does_not_cut(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    # Slack would keep the first 40,000 characters of a longer text and say nothing, so no reply may come near that.
+    session = await place(slack, fake_voximplant, "+14155550100 talk a lot")
+    await fake_voximplant.send_event(session, "connected")
+    symbols = "<&>" * 3_000  # 9,000 characters, 39,000 once escaped: one turn far over what one reply holds
+    await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": symbols})
+    said = [f"turn {n:02d}: " + "blah " * 200 for n in range(40)]  # 40,000 more characters
+    for text in said:
+        await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": text})
+    await fake_voximplant.send_event(session, "disconnected", {"duration_s": 600, "reason": "remote_hangup"})
+    await bot.idle()
+
+    posts = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    assert sum(len(text) for text in posts) > 40_000
+    assert all(len(text) <= MAX_REPLY_CHARS for text in posts), [len(t) for t in posts]
+    replies = [m.text for m in fake_slack.thread(parent_of(fake_slack))]
+    assert replies == posts  # the fake Slack cut nothing
+    # The long turn: capped at MAX_LINE_CHARS (its end marked), in several replies cut between entities.
+    pieces = [text for text in replies if "&" in text]
+    turn = "".join(pieces)
+    assert len(pieces) >= 4 and all(p.count("&") == p.count(";") for p in pieces)
+    assert turn.startswith("*Agent:* &lt;&amp;&gt;&lt;") and turn.endswith("…") and len(turn) == MAX_LINE_CHARS
+    # Every other turn arrives whole and in order, and the summary counts all 41.
+    assert [line for text in replies if "&" not in text for line in text.split("\n")][1:-1] == [
+        f"*Callee:* {text}" for text in said
+    ]
+    assert replies[-1] == ":white_check_mark: Call ended after 10m 00s. 41 turns."
 
 
 async def test_a_parent_update_slack_finds_too_long_is_sent_shortened(

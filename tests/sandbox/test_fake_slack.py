@@ -61,3 +61,11 @@ async def test_with_the_messages_tab_on_a_post_to_a_user_opens_their_dm(
     posted = await client.chat_postMessage(channel="U0ANA", text="hello")
     assert posted["channel"] == "D0ANA"
     assert FakeSlack().messages_tab_enabled is False  # no manifest: Slack's default, the tab is off
+
+
+async def test_a_text_over_40000_characters_is_cut_without_a_word(
+    client: AsyncWebClient, fake_slack: FakeSlack
+) -> None:
+    posted = await client.chat_postMessage(channel="C0GENERAL", text="x" * 40_000 + "lost")
+    assert posted["ok"] is True
+    assert fake_slack.messages[0].text == "x" * 40_000
