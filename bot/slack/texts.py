@@ -74,6 +74,10 @@ LABEL_CONVERSATION = "Post the call's thread in"
 THREAD_NOTE = "The call's thread will reply to the message you picked, when posted in its conversation."
 NO_CONVERSATION = "Choose the conversation where the call's thread goes."
 FORM_EXPIRED = "This form is out of date; close it and open a new one with `/call`."
+MODAL_BUSY = (
+    "Slack asked callbot to slow down, so I couldn't open the call form. Try `/call` again in {seconds} s, or type "
+    "the whole call: `/call +14155550100 what the agent should say`."
+)
 MODAL_FAILED = (
     "I couldn't open the call form ({why}). Try `/call` again, or type the whole call: "
     "`/call +14155550100 what the agent should say`."
