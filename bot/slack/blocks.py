@@ -24,7 +24,7 @@ def call_message(call: Call, *, now: datetime | None = None) -> Message:
     """The parent message of a call's thread: who asked, to and from, the state, and Hang up while it lives."""
     request = call.request
     details = (
-        f"Requested by <@{request.origin.user_id}> · to {texts.destination(call)}"
+        f"Requested by <@{request.origin.user_id}> · to {texts.escape(texts.destination(call))}"
         f" · from {format_international(request.caller_id)}"
     )
     if request.channel is not Channel.PSTN:
@@ -37,7 +37,7 @@ def call_message(call: Call, *, now: datetime | None = None) -> Message:
         {
             "type": "context",
             "block_id": BlockId.CALL_STATE,
-            "elements": [{"type": "mrkdwn", "text": texts.escape(state)}],
+            "elements": [{"type": "mrkdwn", "text": state}],  # state_line escapes what came from outside
         },
     ]
     if call.is_live:
@@ -89,7 +89,10 @@ def _hang_up_button(call: Call) -> dict[str, Any]:
                 "value": call.id,
                 "confirm": {
                     "title": {"type": "plain_text", "text": "Hang up this call?"},
-                    "text": {"type": "mrkdwn", "text": f"The call to {texts.destination(call)} ends for everyone."},
+                    "text": {
+                        "type": "mrkdwn",
+                        "text": f"The call to {texts.escape(texts.destination(call))} ends for everyone.",
+                    },
                     "confirm": {"type": "plain_text", "text": "Hang up"},
                     "deny": {"type": "plain_text", "text": "Keep talking"},
                     "style": "danger",

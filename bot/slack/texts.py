@@ -106,14 +106,15 @@ def duration(seconds: float | None) -> str:
 
 
 def state_line(call: Call) -> str:
-    """The call's state as the parent message shows it."""
+    """The call's state as the parent message shows it (mrkdwn: the reason, from Voximplant or a SIP server, is
+    escaped)."""
     if call.state in _STATE_WORDS:
         return _STATE_WORDS[call.state]
     if call.state is CallState.ENDED:
         return f":white_check_mark: Ended after {duration(call.duration_s)}"
     if call.state is CallState.CANCELED:
-        return f":no_entry_sign: Canceled: {call.state_reason}"
-    return f":x: Failed: {call.state_reason}"
+        return f":no_entry_sign: Canceled: {escape(call.state_reason)}"
+    return f":x: Failed: {escape(call.state_reason)}"
 
 
 def headline(call: Call) -> str:
@@ -121,15 +122,15 @@ def headline(call: Call) -> str:
 
 
 def summary(call: Call) -> str:
-    """One line for notifications and the parent message's fallback text."""
-    return f"{headline(call)}: {state_line(call)}"
+    """One line for notifications and the parent message's fallback text (mrkdwn, escaped)."""
+    return f"{escape(headline(call))}: {state_line(call)}"
 
 
 def milestone(call: Call) -> str | None:
     """The thread reply for the state a call just reached, or None for states that get none."""
     match call.state:
         case CallState.DIALING:
-            return f":telephone_receiver: Dialing {destination(call)}…"
+            return f":telephone_receiver: Dialing {escape(destination(call))}…"
         case CallState.RINGING:
             return ":bell: Ringing…"
         case CallState.CONNECTED:
@@ -137,9 +138,9 @@ def milestone(call: Call) -> str | None:
         case CallState.ENDED:
             return f":white_check_mark: Call ended after {duration(call.duration_s)}."
         case CallState.FAILED:
-            return f":x: The call failed: {call.state_reason}."
+            return f":x: The call failed: {escape(call.state_reason)}."
         case CallState.CANCELED:
-            return f":no_entry_sign: The call was canceled: {call.state_reason}."
+            return f":no_entry_sign: The call was canceled: {escape(call.state_reason)}."
     return None
 
 
