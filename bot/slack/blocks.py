@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +35,11 @@ def call_message(call: Call, *, now: datetime | None = None) -> Message:
     if call.is_live and now is not None and (now - call.created_at).total_seconds() >= MIN_ELAPSED_S:
         state += f" · {texts.elapsed(call, now)} since it was placed"
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{texts.escape(texts.headline(call))}*\n{details}"}},
+        {
+            "type": "section",
+            "block_id": BlockId.CALL_HEAD,
+            "text": {"type": "mrkdwn", "text": f"*{texts.escape(texts.headline(call))}*\n{details}"},
+        },
         {
             "type": "context",
             "block_id": BlockId.CALL_STATE,
@@ -43,8 +49,17 @@ def call_message(call: Call, *, now: datetime | None = None) -> Message:
     if call.is_live:
         blocks.append(_hang_up_button(call))
     if request.instructions:
-        blocks.insert(1, {"type": "section", "text": {"type": "mrkdwn", "text": _quote(request.instructions)}})
-    return {"text": texts.summary(call), "blocks": blocks}
+        quote = {"type": "section", "block_id": BlockId.CALL_QUOTE, "text": {"type": "mrkdwn", "text": _quote(
+            request.instructions)}}  # fmt: skip
+        blocks.insert(1, quote)
+    return {"text": texts.summary(call), "blocks": _versioned(blocks)}
+
+
+def _versioned(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each block_id with the version of what the blocks show (a digest): a new id whenever the message changes,
+    the same when it does not."""
+    version = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:12]
+    return [{**block, "block_id": f"{block['block_id']}.{version}"} for block in blocks]
 
 
 def shortened(message: Message, limit: int = SHORT_TEXT) -> Message:
