@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import json
+import math
 import re
 import time
 from collections import defaultdict, deque
@@ -39,6 +40,10 @@ TRIGGER_LIFETIME_S = 3
 # chat.postMessage keeps the first 40,000 characters of a longer text and says nothing: no msg_too_long
 # (docs.slack.dev/reference/methods/chat.postMessage, "Truncating content").
 MAX_POSTED_TEXT = 40_000
+# Methods limited per workspace by tier, in calls a minute: chat.update is Tier 3, "50+ per minute"
+# (docs.slack.dev/reference/methods/chat.update; docs.slack.dev/apis/web-api/rate-limits: past the limit, HTTP 429
+# with a Retry-After header in seconds). The fake holds Tier 3 to 50 in any 60 seconds of its clock.
+RATE_LIMITS = {"chat.update": 50}
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"  # the repository's; absent from an installed wheel
 
 
@@ -91,6 +96,7 @@ class FakeSlack:
     def __init__(
         self, *, bot_token: str = "xoxb-sandbox-token", app_token: str = "xapp-1-sandbox",
         now: Callable[[], float] = time.time, manifest: dict[str, Any] | None = None,
+        rate_limits: dict[str, int] | None = None,
     ) -> None:  # fmt: skip
         self.bot_token = bot_token
         self.manifest: dict[str, Any] = manifest or {}  # the app's settings, as its manifest gives them
@@ -115,6 +121,9 @@ class FakeSlack:
         self.channel_members: dict[str, list[str]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.rate_limits = dict(RATE_LIMITS if rate_limits is None else rate_limits)
+        self._recent: dict[str, deque[float]] = defaultdict(deque)  # by `clock`, calls let through in the last 60 s
+        self.rate_limited: list[ApiCall] = []  # calls answered 429 because their method's tier was spent
         self.outage: Fault | None = None  # while set, every Web API call gets this answer (fail_next comes first)
         self._delays: dict[str, float] = {}
         self.clock: Callable[[], float] = time.monotonic  # tests give it the bot's pacing clock
@@ -209,6 +218,10 @@ class FakeSlack:
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return _error("unknown_method")
+        if (wait := self._over_tier(method)) is not None:
+            self.rate_limited.append(self.calls[-1])
+            return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429,
+                                headers={"Retry-After": str(wait)})  # fmt: skip
         result: dict[str, Any] = handler(params)
         return JSONResponse(result)
 
@@ -360,6 +373,19 @@ class FakeSlack:
         if not channel.startswith(("C", "G", "D")):
             return {"ok": False, "error": "channel_not_found"}
         return {"id": channel}
+
+    def _over_tier(self, method: str) -> int | None:
+        """Seconds until `method` may be called again when its per-minute limit is spent, else None (and counted)."""
+        limit = self.rate_limits.get(method)
+        if limit is None:
+            return None
+        now, recent = self.clock(), self._recent[method]
+        while recent and recent[0] <= now - 60:
+            recent.popleft()
+        if len(recent) >= limit:
+            return max(1, math.ceil(recent[0] + 60 - now))
+        recent.append(now)
+        return None
 
     def _next_ts(self) -> str:
         self._serial += 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from bot.calls.destinations import CHANNEL_NAMES
@@ -18,12 +17,12 @@ from bot.text import shorten
 
 Message = dict[str, Any]
 View = dict[str, Any]
-MIN_ELAPSED_S = 5  # a freshly placed call shows no "0s since it was placed"
 SHORT_TEXT = 1000  # each text of a parent message Slack found too long, when it is sent again shortened
 
 
-def call_message(call: Call, *, now: datetime | None = None) -> Message:
-    """The parent message of a call's thread: who asked, to and from, the state, and Hang up while it lives."""
+def call_message(call: Call) -> Message:
+    """The parent message of a call's thread: who asked, to and from, the state, when it was placed, and Hang up
+    while it lives. Nothing in it changes with time alone: Slack updates are spent on changes of state only."""
     request = call.request
     details = (
         f"Requested by <@{request.origin.user_id}> · to {texts.escape(texts.destination(call))}"
@@ -31,9 +30,7 @@ def call_message(call: Call, *, now: datetime | None = None) -> Message:
     )
     if request.channel is not Channel.PSTN:
         details += f" · via {request.channel.value}"
-    state = texts.state_line(call)
-    if call.is_live and now is not None and (now - call.created_at).total_seconds() >= MIN_ELAPSED_S:
-        state += f" · {texts.elapsed(call, now)} since it was placed"
+    state = f"{texts.state_line(call)} · {texts.placed_at(call)}"
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",

@@ -8,7 +8,13 @@ Per call, writes leave strictly in the order they were queued, by one worker tas
   followed by a line saying why. Where only a reply to the message the call was asked about is refused
   (`cannot_reply_to_message`), the thread starts in the conversation itself instead.
 - `update`: re-render the parent from the call as it is *now* (so all updates queued so far are sent as one);
-  `msg_too_long` sends it once more with its texts clipped, then gives up on that update (logged).
+  `msg_too_long` sends it once more with its texts clipped, then gives up on that update (logged). chat.update is
+  Tier 3, about 50 a minute for the whole workspace: every update takes a place in one budget of
+  `updates_per_minute` (a little under Slack's limit), and a chat.update 429 holds the whole budget for its
+  Retry-After. While the budget has room and nobody waits, a call's worker sends its update in line; otherwise it
+  hands the update to the updater, which sends the waiting updates as places free up, calls that ended first (their
+  final state, no Hang up button), then in the order asked, while each call's replies go on.
+  The parent shows when the call was placed as a Slack date, so no update is spent on a ticking clock.
 - `reply`: a thread reply. Consecutive transcript lines (`group`) are joined into one message, in order, none
   dropped. chat.postMessage cuts text over 40,000 characters without a word, so we never send that much: a line is
   capped at `MAX_LINE_CHARS` when queued (its end replaced by …), and a reply longer than `MAX_REPLY_CHARS` goes as
@@ -51,7 +57,7 @@ from bot.calls.models import Call
 from bot.logs import bind_call
 from bot.slack import blocks, texts
 from bot.slack.api_errors import error_code
-from bot.slack.pacing import Clock, MonotonicClock, Pacer
+from bot.slack.pacing import Budget, Clock, MonotonicClock, Pacer
 from bot.store import OutboxRow, Store
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,11 @@ log = logging.getLogger(__name__)
 MAX_REPLY_CHARS = 3000  # one message of the thread
 MAX_LINE_CHARS = 12_000  # one line (a transcript turn, escaped): at most four messages
 MAX_BACKOFF_S = 60.0
+# chat.update: Tier 3, "50+ per minute" per workspace (docs.slack.dev/reference/methods/chat.update;
+# docs.slack.dev/apis/web-api/rate-limits). We spend a little less, with a short burst, so a minute never sees 50.
+UPDATES_PER_MINUTE = 40
+UPDATE_BURST = 5
+UPDATER = "parent updates"  # the updater's key among the workers
 # A Web API method of the client, named by attribute (`client.chat_update`) so tests/test_manifest.py sees it.
 SlackMethod = Callable[..., Awaitable[AsyncSlackResponse]]
 
@@ -154,12 +165,19 @@ class Delivery:
         broadcast_summary: bool = False,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_retry: Callable[[str], None] = lambda reason: None,
+        updates_per_minute: float = UPDATES_PER_MINUTE,
     ) -> None:
         self._client = client
         self._on_retry = on_retry  # each retry's reason (ratelimited, server_error, connection, auth), for metrics
         self._store = store
         self._clock = clock or MonotonicClock()
         self._pacer = Pacer(self._clock, pace_s)
+        self._updates = Budget(self._clock, updates_per_minute, burst=UPDATE_BURST)  # chat.update, workspace-wide
+        # Calls whose parent needs refreshing, each with its place in line: (0: it ended, 1: live; then the order
+        # they were asked in). The updater takes them best first, one chat.update budget slot at a time.
+        self._to_update: dict[str, tuple[int, int]] = {}
+        self._asked = 0
+        self._wanted = asyncio.Event()
         self._backoff_s = backoff_s
         self._wall_clock = wall_clock
         self.broadcast_summary = broadcast_summary
@@ -296,6 +314,9 @@ class Delivery:
                 channel = call.slack_channel or call.request.origin.conversation_id
                 await self._pacer.ready(channel)  # lines arriving meanwhile join the next grouped reply
                 rows = await self._store.pending_slack(call_id)
+                if rows and rows[0].kind == Kind.UPDATE and self._updates_wait(call):
+                    self._want_update(call)  # the updater sends them when the workspace's budget allows
+                    rows = [row for row in rows if row.kind != Kind.UPDATE]
                 if not rows:
                     if call_id in self._dirty:
                         continue
@@ -350,7 +371,7 @@ class Delivery:
         origin = call.request.origin
         wait = self._parents.get(row.id) if row is not None else None
         sending = wait.sending if wait is not None else None
-        message = blocks.call_message(call, now=self._wall_clock())
+        message = blocks.call_message(call)
         note = None
         try:
             answer = await self._post_in_conversation(call, message, sending)
@@ -396,20 +417,105 @@ class Delivery:
         self._unthreaded.add(call.id)
         return await self._send(where, self._client.chat_postMessage, channel=where, **message)
 
-    async def _update_parent(self, call: Call) -> bool:
-        """Refresh the parent; if Slack finds it too long, send it once more with its texts clipped, else drop it."""
-        message = blocks.call_message(call, now=self._wall_clock())
-        shown = _fingerprint(message)
-        if self._shown.get(call.id) == shown:
+    # -- the updater: parent updates, within the workspace's chat.update budget --------------------------------------
+
+    def _updates_wait(self, call: Call) -> bool:
+        """Whether the call's parent update must wait for the updater: the workspace's chat.update budget is spent
+        for now, or other calls wait for it already, or this call's update is under way there. Otherwise its worker
+        sends it at once, in order."""
+        if call.slack_channel is None or call.slack_ts is None:
+            return False  # no parent in Slack yet: the worker posts it
+        return bool(self._to_update) or _refreshing(call.id) in self._workers or not self._updates.ready()
+
+    def _want_update(self, call: Call) -> None:
+        """Ask for the call's parent to be refreshed: calls that ended first, then in the order asked."""
+        rank = 1 if call.is_live else 0
+        self._asked += 1
+        self._to_update[call.id] = min(self._to_update.get(call.id, (rank, self._asked)), (rank, self._asked))
+        self._wanted.set()
+        updater = self._workers.get(UPDATER)
+        if updater is None or updater.done():
+            self._workers[UPDATER] = asyncio.create_task(self._update_loop(), name="slack parent updates")
+
+    async def _update_loop(self) -> None:
+        """Start one refresh at a time, best first; the next starts once this one holds its budget slot (or needed
+        none), so the order of the line is the order Slack sees."""
+        try:
+            while True:
+                waiting = [c for c in self._to_update if _refreshing(c) not in self._workers]
+                if not waiting:
+                    if not self._to_update:
+                        return
+                    self._wanted.clear()
+                    await self._wanted.wait()  # a refresh under way ends, or a call asks again
+                    continue
+                call_id = min(waiting, key=self._to_update.__getitem__)
+                del self._to_update[call_id]
+                claimed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._workers[_refreshing(call_id)] = asyncio.create_task(
+                    self._refresh(call_id, claimed), name=f"slack parent update {call_id}"
+                )
+                await claimed
+        finally:
+            if self._workers.get(UPDATER) is asyncio.current_task():
+                del self._workers[UPDATER]
+
+    async def _refresh(self, call_id: str, claimed: asyncio.Future[None]) -> None:
+        bind_call(call_id)
+        key = _refreshing(call_id)
+        try:
+            rows = [row for row in await self._store.pending_slack(call_id) if row.kind == Kind.UPDATE]
+            call = await self._store.call(call_id)
+            if call is None or not rows:
+                return
+            if call.slack_channel is None or call.slack_ts is None:
+                if call_id in self._nowhere:
+                    await self._store.drop_slack([row.id for row in rows])
+                return  # its worker posts the parent, rendered as the call is then, and hands these back after
+            if await self._update_parent(call, claimed):
+                await self._store.drop_slack([row.id for row in rows])
+            else:
+                self._kick(call_id)  # it moved to a DM: its worker posts the note and hands the update back
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug must not stop later updates; the rows stay for a retry
+            log.exception("call %s: updating its Slack message failed unexpectedly", call_id)
+            await self._clock.sleep(MAX_BACKOFF_S)
+            self._kick(call_id)
+        finally:
+            if not claimed.done():
+                claimed.set_result(None)
+            if self._workers.get(key) is asyncio.current_task():
+                del self._workers[key]
+            self._wanted.set()
+
+    async def _update_parent(self, call: Call, claimed: asyncio.Future[None] | None = None) -> bool:
+        """Refresh the parent; if Slack finds it too long, send it once more with its texts clipped, else drop it.
+
+        Unchanged, it is not sent and spends nothing; changed, it waits for its place in the workspace's
+        chat.update budget (`claimed` is set then), then for the channel, and is rendered as the call is by then.
+        """
+        if self._shown.get(call.id) == _fingerprint(blocks.call_message(call)):
             if not call.is_live:
                 del self._shown[call.id]  # its last update: nothing is compared with it again
             return True  # Slack shows exactly this already (requested, starting and dialing all read "Dialing…")
+        await self._updates.take()
+        if claimed is not None and not claimed.done():
+            claimed.set_result(None)
+        await self._pacer.ready(call.slack_channel or "")
+        call = await self._store.call(call.id) or call  # it may have moved on meanwhile: show where it is now
+        message = blocks.call_message(call)
+        shown = _fingerprint(message)
+        if self._shown.get(call.id) == shown:
+            return True
         where = {"channel": call.slack_channel, "ts": call.slack_ts}
         try:
-            sent = await self._write(call, self._client.chat_update, too_long_raises=True, **where, **message)
+            sent = await self._write(call, self._client.chat_update, too_long_raises=True, budget=self._updates,
+                                     **where, **message)  # fmt: skip
         except _TooLong:
             log.warning("call %s: Slack found its message too long; updating it with shortened texts", call.id)
-            sent = await self._write(call, self._client.chat_update, **where, **blocks.shortened(message))
+            sent = await self._write(call, self._client.chat_update, budget=self._updates, **where,
+                                     **blocks.shortened(message))  # fmt: skip
         if sent and call.is_live:
             self._shown[call.id] = shown
         else:
@@ -475,7 +581,7 @@ class Delivery:
         origin = call.request.origin
         if call.slack_channel is None or call.slack_channel.startswith("D"):
             return False
-        message = blocks.call_message(call, now=self._wall_clock())
+        message = blocks.call_message(call)
         try:
             answer = await self._send(origin.user_id, self._client.chat_postMessage, channel=origin.user_id,
                                       **message)  # fmt: skip
@@ -487,17 +593,25 @@ class Delivery:
         # The note is queued ahead of every pending write (rank 0), so it opens the DM thread.
         await self._store.parent_posted(call.id, None, channel=answer["channel"], ts=answer["ts"], note=note,
                                         at=self._wall_clock())  # fmt: skip
+        self._kick(call.id)  # the note must go out, even when the move was an update's (the updater's, not a worker)
         return True
 
     async def _send(
-        self, where: str, method: SlackMethod, *, sending: asyncio.Event | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
+        self, where: str, method: SlackMethod, *, sending: asyncio.Event | None = None, budget: Budget | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:  # fmt: skip
         """One Slack call, paced; retried through 429s, 5xx, connection errors and a refused token; raises the rest.
 
         `sending` is set once the call has its first turn in the channel: from then on, waiting is Slack's doing.
+        `budget`: the method is limited per workspace (its first place in it was taken already): a 429 holds the
+        whole budget, not the channel, and each retry takes a new place.
         """
         failures = 0
+        again = False
         while True:
+            if again and budget is not None:
+                await budget.take()
+            again = True
             await self._pacer.turn(where)
             if sending is not None:
                 sending.set()
@@ -508,7 +622,10 @@ class Delivery:
                     if "Retry-After" not in error.response.headers:
                         failures += 1  # an HTTP 200 rate_limited says not for how long: back off
                     hold = retry_after(error, default=self._backoff(max(failures, 1)))
-                    self._pacer.hold(where, hold)
+                    if budget is not None:
+                        budget.hold(hold)
+                    else:
+                        self._pacer.hold(where, hold)
                     log.info("Slack asked us to slow down in %s for %ss (%s)", where, hold, error_code(error))
                     self._on_retry("ratelimited")
                     continue
@@ -568,6 +685,11 @@ class _ParentWait:
 
 class _TooLong(Exception):
     """Slack said msg_too_long: the text must go in smaller parts."""
+
+
+def _refreshing(call_id: str) -> str:
+    """A refresh's key among the workers."""
+    return f"update {call_id}"
 
 
 def _fingerprint(message: dict[str, Any]) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC
 
 from bot.calls.models import Call, CallState, Channel
 from bot.calls.numbers import format_international
@@ -144,9 +144,12 @@ def milestone(call: Call) -> str | None:
     return None
 
 
-def elapsed(call: Call, now: datetime) -> str:
-    """How long the call has been going, for the parent message."""
-    return duration((now - call.created_at).total_seconds())
+def placed_at(call: Call) -> str:
+    """When the call was placed, as a Slack date: each reader sees it in their own time zone and words ("today at
+    2:40 PM"); clients that cannot format it show the UTC fallback (docs.slack.dev/messaging/formatting-message-text,
+    "Date formatting")."""
+    placed = call.created_at.astimezone(UTC)
+    return f"placed <!date^{int(placed.timestamp())}^{{date_short_pretty}} at {{time}}|{placed:%Y-%m-%d %H:%M} UTC>"
 
 
 def final_summary(call: Call, *, turns: int, cost: float | None, from_history: bool = False) -> str:

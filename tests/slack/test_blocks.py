@@ -36,7 +36,7 @@ def test_shortened_clips_every_text_and_keeps_the_blocks_and_button() -> None:
         max_duration_s=600, origin=SlackOrigin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL"),
     )  # fmt: skip
     call = Call(id="c1", request=request, state=CallState.RINGING, state_reason="", created_at=now, updated_at=now)
-    message = call_message(call, now=now)
+    message = call_message(call)
     short = shortened(message, limit=100)
     assert [b["type"] for b in short["blocks"]] == [b["type"] for b in message["blocks"]]
     assert short["blocks"][-1] == message["blocks"][-1]  # the Hang up button, whose texts were short already
@@ -68,7 +68,7 @@ def test_each_version_of_a_call_message_has_new_block_ids_and_an_unchanged_one_k
     connected = replace(ringing, state=CallState.CONNECTED)
 
     def ids(call: Call) -> list[str]:
-        return [block["block_id"] for block in call_message(call, now=now)["blocks"]]
+        return [block["block_id"] for block in call_message(call)["blocks"]]
 
     first, second = ids(ringing), ids(connected)
     assert len(first) == len(set(first)) == 4 and all(len(i) <= 255 for i in first)
