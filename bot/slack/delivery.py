@@ -67,6 +67,9 @@ log = logging.getLogger(__name__)
 MAX_REPLY_CHARS = 3000  # one message of the thread
 MAX_LINE_CHARS = 12_000  # one line (a transcript turn, escaped): at most four messages
 MAX_BACKOFF_S = 60.0
+# A new call's parent, while its launch waits for it (SLACK_PARENT_TIMEOUT_S): retried this often through 5xx and
+# connection errors, so a short Slack outage costs no more than this beyond its end (Retry-After still holds).
+PARENT_RETRY_S = 1.0
 # chat.update: Tier 3, "50+ per minute" per workspace (docs.slack.dev/reference/methods/chat.update;
 # docs.slack.dev/apis/web-api/rate-limits). We spend a little less, with a short burst, so a minute never sees 50.
 UPDATES_PER_MINUTE = 40
@@ -370,11 +373,10 @@ class Delivery:
     async def _post_parent(self, call: Call, row: OutboxRow | None) -> bool:
         origin = call.request.origin
         wait = self._parents.get(row.id) if row is not None else None
-        sending = wait.sending if wait is not None else None
         message = blocks.call_message(call)
         note = None
         try:
-            answer = await self._post_in_conversation(call, message, sending)
+            answer = await self._post_in_conversation(call, message, wait)
         except SlackApiError as error:
             code = error_code(error)
             try:
@@ -401,14 +403,14 @@ class Delivery:
         return True
 
     async def _post_in_conversation(
-        self, call: Call, message: dict[str, Any], sending: asyncio.Event | None
+        self, call: Call, message: dict[str, Any], wait: _ParentWait | None
     ) -> dict[str, Any]:
         """Post the parent where the call was asked for: in the thread it was asked from, else (that message takes no
         replies) in the conversation itself."""
         origin = call.request.origin
         where = origin.conversation_id
         try:
-            return await self._send(where, self._client.chat_postMessage, sending=sending, channel=where,
+            return await self._send(where, self._client.chat_postMessage, parent=wait, channel=where,
                                     thread_ts=origin.thread_ts, **message)  # fmt: skip
         except SlackApiError as error:
             if origin.thread_ts is None or error_code(error) != SlackErrorCode.CANNOT_REPLY:
@@ -597,12 +599,14 @@ class Delivery:
         return True
 
     async def _send(
-        self, where: str, method: SlackMethod, *, sending: asyncio.Event | None = None, budget: Budget | None = None,
+        self, where: str, method: SlackMethod, *, parent: _ParentWait | None = None, budget: Budget | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:  # fmt: skip
         """One Slack call, paced; retried through 429s, 5xx, connection errors and a refused token; raises the rest.
 
-        `sending` is set once the call has its first turn in the channel: from then on, waiting is Slack's doing.
+        `parent`: a launch waits for this message. Its `sending` is set once the message has its first turn in the
+        channel (from then on, waiting is Slack's doing), and while the launch waits, failures are retried every
+        PARENT_RETRY_S instead of backing off.
         `budget`: the method is limited per workspace (its first place in it was taken already): a 429 holds the
         whole budget, not the channel, and each retry takes a new place.
         """
@@ -613,8 +617,8 @@ class Delivery:
                 await budget.take()
             again = True
             await self._pacer.turn(where)
-            if sending is not None:
-                sending.set()
+            if parent is not None:
+                parent.sending.set()
             try:
                 response = await method(**kwargs)
             except SlackApiError as error:
@@ -647,6 +651,8 @@ class Delivery:
                 return dict(response.data)
             failures += 1
             delay = self._backoff(failures)
+            if parent is not None and not parent.posted.done():
+                delay = min(delay, PARENT_RETRY_S)
             log.warning("Slack %s to %s failed (%s); trying again in %.1fs", method.__name__, where, why, delay)
             await self._clock.sleep(delay)
 
