@@ -15,10 +15,12 @@ Per call, writes leave strictly in the order they were queued, by one worker tas
   hands the update to the updater, which sends the waiting updates as places free up, calls that ended first (their
   final state, no Hang up button), then in the order asked, while each call's replies go on.
   The parent shows when the call was placed as a Slack date, so no update is spent on a ticking clock.
-- `reply`: a thread reply. Consecutive transcript lines (`group`) are joined into one message, in order, none
-  dropped. chat.postMessage cuts text over 40,000 characters without a word, so we never send that much: a line is
-  capped at `MAX_LINE_CHARS` when queued (its end replaced by …), and a reply longer than `MAX_REPLY_CHARS` goes as
-  several, split at line breaks or spaces, never inside an &entity; or a <link>. `msg_too_long` splits it again.
+- `reply`: a thread reply. Consecutive transcript lines (`group`) are joined into one message, in the call's order
+  (`seq`), none dropped: a line that arrives after a later one (a retried request, a parallel sender) takes its
+  place, and a line with an earlier event still missing waits for it, at most `GAP_WAIT_S` (real time) once per gap.
+  chat.postMessage cuts text over 40,000 characters without a word, so we never send that much: a line is capped at
+  `MAX_LINE_CHARS` when queued (its end replaced by …), and a reply longer than `MAX_REPLY_CHARS` goes as several,
+  split at line breaks or spaces, never inside an &entity; or a <link>. `msg_too_long` splits it again.
 - `summary`: the call's final reply, written when it is sent (like `update`), so its turn count includes transcript
   lines that arrived late, after the call ended but before the summary went out; they follow it in the thread. A
   line arriving after the summary was posted is shown but not counted in it (the scenario sends every line before
@@ -70,6 +72,10 @@ MAX_BACKOFF_S = 60.0
 # A new call's parent, while its launch waits for it (SLACK_PARENT_TIMEOUT_S): retried this often through 5xx and
 # connection errors, so a short Slack outage costs no more than this beyond its end (Retry-After still holds).
 PARENT_RETRY_S = 1.0
+# A transcript line whose call has an earlier event (lower seq) not stored yet waits this long, at most, for it: a
+# retried or parallel request from the scenario arrives within moments. Real time: it waits for the network.
+GAP_WAIT_S = 1.0
+GAP_POLL_S = 0.02
 # chat.update: Tier 3, "50+ per minute" per workspace (docs.slack.dev/reference/methods/chat.update;
 # docs.slack.dev/apis/web-api/rate-limits). We spend a little less, with a short burst, so a minute never sees 50.
 UPDATES_PER_MINUTE = 40
@@ -197,6 +203,8 @@ class Delivery:
         # Calls whose thread could not reply to the message they were asked about (cannot_reply_to_message): their
         # parent stands alone in the conversation and replies go under it. Learnt again after a restart, the same way.
         self._unthreaded: set[str] = set()
+        # Per call, the seq below which missing events are no longer waited for (waited once already, since start).
+        self._gaps_waited: dict[str, int] = {}
 
     # -- queueing ------------------------------------------------------------------------------------------------
 
@@ -225,11 +233,15 @@ class Delivery:
         await self._store.enqueue_slack(call.id, Kind.UPDATE, {}, at=self._wall_clock())
         self._kick(call.id)
 
-    async def reply(self, call: Call, text: str, *, group: bool = False, broadcast: bool = False) -> None:
-        """Queue a thread reply; `group` lets consecutive lines share one message."""
+    async def reply(
+        self, call: Call, text: str, *, group: bool = False, broadcast: bool = False, seq: int | None = None
+    ) -> None:
+        """Queue a thread reply; `group` lets consecutive lines share one message, in `seq` order when given."""
         body: dict[str, Any] = {"text": blocks.clip(text, MAX_LINE_CHARS)}
         if group:
             body["group"] = True
+        if seq is not None:
+            body["seq"] = seq
         if broadcast:
             body["broadcast"] = True
         await self._store.enqueue_slack(call.id, Kind.REPLY, body, at=self._wall_clock())
@@ -355,10 +367,37 @@ class Delivery:
             batch = [row for row in rows if row.kind == Kind.UPDATE]
             sent = await self._update_parent(call)
         else:
+            if first.kind == Kind.REPLY and first.body.get("seq") is not None:
+                rows = await self._in_call_order(call, rows)
             batch = _reply_batch([await self._written_summary(call, first)] if first.kind == Kind.SUMMARY else rows)
             sent = await self._post_reply(call, batch)
         if sent:
             await self._store.drop_slack([row.id for row in batch])
+
+    async def _in_call_order(self, call: Call, rows: list[OutboxRow]) -> list[OutboxRow]:
+        """The pending rows with their leading run of transcript lines in seq order, after waiting (at most
+        GAP_WAIT_S, once per gap) for an earlier event the call has not stored yet."""
+        deadline = asyncio.get_running_loop().time() + GAP_WAIT_S
+        while True:
+            run = _line_run(rows)
+            top = max(int(row.body["seq"]) for row in run)
+            floor = self._gaps_waited.get(call.id, 0)
+            if top > floor + 1:
+                stored = {seq for seq, _, _ in await self._store.events(call.id)}
+                missing = [seq for seq in range(floor + 1, top) if seq not in stored]
+            else:
+                missing = []
+            if not missing or asyncio.get_running_loop().time() >= deadline:
+                if missing:
+                    log.info("call %s: events %s never came; its lines go on without them", call.id, missing)
+                    self._gaps_waited[call.id] = top
+                break
+            await asyncio.sleep(GAP_POLL_S)
+            fresh = await self._store.pending_slack(call.id)
+            if _line_run(fresh):
+                rows = fresh  # lines that came meanwhile take their place
+        run = _line_run(rows)
+        return sorted(run, key=lambda row: int(row.body["seq"])) + rows[len(run) :]
 
     async def _written_summary(self, call: Call, row: OutboxRow) -> OutboxRow:
         """A summary row as the reply it becomes now, from the call and every event stored so far."""
@@ -700,6 +739,16 @@ def _refreshing(call_id: str) -> str:
 
 def _fingerprint(message: dict[str, Any]) -> int:
     return hash(json.dumps(message, sort_keys=True))
+
+
+def _line_run(rows: list[OutboxRow]) -> list[OutboxRow]:
+    """The leading run of transcript lines that carry their seq."""
+    run: list[OutboxRow] = []
+    for row in rows:
+        if row.kind != Kind.REPLY or not row.body.get("group") or row.body.get("seq") is None:
+            break
+        run.append(row)
+    return run
 
 
 def _reply_batch(rows: list[OutboxRow]) -> list[OutboxRow]:

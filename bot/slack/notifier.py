@@ -42,7 +42,8 @@ class SlackCallView:
 
     async def call_event(self, call: Call, event: StatusEvent) -> None:
         if isinstance(event, TranscriptEvent):
-            await self._delivery.reply(call, texts.transcript(event.data.role, event.data.text), group=True)
+            line = texts.transcript(event.data.role, event.data.text)
+            await self._delivery.reply(call, line, group=True, seq=event.seq)
         elif event.event == "error":
             await self._delivery.reply(call, texts.scenario_error(getattr(event.data, "message", "")))
 

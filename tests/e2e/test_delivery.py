@@ -222,6 +222,39 @@ async def test_late_transcript_lines_land_after_the_end_in_order_and_are_counted
     assert "Ended after 20s" in parent_of(fake_slack).text
 
 
+async def test_a_transcript_line_arriving_after_a_later_one_takes_its_place_in_the_thread(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected", seq=1)
+    await bot.idle()  # nothing waits: the next line would go out at once
+    # A retried request: the scenario's line 2 reaches the bot after its line 3.
+    await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "Fine, thanks."}, seq=3)
+    await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "How are you?"}, seq=2)
+    await bot.idle()
+    assert thread_texts(fake_slack) == [
+        ":large_green_circle: Connected. The agent is talking.",
+        "*Agent:* How are you?",
+        "*Callee:* Fine, thanks.",
+    ]
+
+
+async def test_a_gap_that_never_fills_does_not_hold_back_the_lines_after_it(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected", seq=1)
+    await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "Hello?"}, seq=3)  # 2 is lost
+    await bot.idle()
+    await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "Anyone?"}, seq=4)
+    await bot.idle()
+    assert thread_texts(fake_slack) == [
+        ":large_green_circle: Connected. The agent is talking.",
+        "*Callee:* Hello?",
+        "*Callee:* Anyone?",
+    ]
+
+
 @pytest.fixture
 def broadcast(bot_settings: dict[str, Any]) -> None:
     bot_settings["slack_broadcast_summary"] = True
