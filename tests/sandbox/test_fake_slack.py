@@ -69,3 +69,45 @@ async def test_a_text_over_40000_characters_is_cut_without_a_word(
     posted = await client.chat_postMessage(channel="C0GENERAL", text="x" * 40_000 + "lost")
     assert posted["ok"] is True
     assert fake_slack.messages[0].text == "x" * 40_000
+
+
+def button(**changes: object) -> dict[str, object]:
+    element: dict[str, object] = {
+        "type": "button", "action_id": "call_hang_up", "text": {"type": "plain_text", "text": "Hang up"},
+        "value": "c1",
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Hang up this call?"},
+            "text": {"type": "mrkdwn", "text": "The call ends for everyone."},
+            "confirm": {"type": "plain_text", "text": "Hang up"}, "deny": {"type": "plain_text", "text": "Keep"},
+        },
+    }  # fmt: skip
+    return {"type": "actions", "block_id": "call_actions", "elements": [{**element, **changes}]}
+
+
+LONG_TITLE = {
+    "title": {"type": "plain_text", "text": "t" * 101}, "text": {"type": "mrkdwn", "text": "The call ends."},
+    "confirm": {"type": "plain_text", "text": "Hang up"}, "deny": {"type": "plain_text", "text": "Keep"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("blocks", "problem"),
+    [
+        ([button(text={"type": "plain_text", "text": "x" * 76})], "text attribute cannot exceed 75 characters"),
+        ([button(action_id="a" * 256)], "action_id attribute cannot exceed 255 characters"),
+        ([button(confirm=LONG_TITLE)], "title attribute cannot exceed 100 characters"),
+        ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}] * 11}], "cannot exceed 10 elements"),
+        (section(1) * 51, "no more than 50 items allowed"),
+        ([{**section(1)[0], "block_id": "same"}, {**section(1)[0], "block_id": "same"}], "duplicate block_id"),
+    ],
+    ids=["button text", "action_id", "confirm title", "context elements", "51 blocks", "duplicate block_id"],
+)
+async def test_block_kit_limits_are_invalid_blocks(
+    client: AsyncWebClient, fake_slack: FakeSlack, blocks: list[dict[str, object]], problem: str
+) -> None:
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(channel="C0GENERAL", text="fallback", blocks=blocks)
+    assert refused.value.response["error"] == "invalid_blocks"
+    assert any(problem in message for message in refused.value.response["response_metadata"]["messages"])
+    await client.chat_postMessage(channel="C0GENERAL", text="fallback", blocks=[button()])  # within every limit
+    assert [m.text for m in fake_slack.messages] == ["fallback"]
