@@ -380,6 +380,8 @@ class Delivery:
         deadline = asyncio.get_running_loop().time() + GAP_WAIT_S
         while True:
             run = _line_run(rows)
+            if not run:
+                return rows
             top = max(int(row.body["seq"]) for row in run)
             floor = self._gaps_waited.get(call.id, 0)
             if top > floor + 1:
@@ -548,6 +550,8 @@ class Delivery:
         message = blocks.call_message(call)
         shown = _fingerprint(message)
         if self._shown.get(call.id) == shown:
+            if not call.is_live:
+                del self._shown[call.id]
             return True
         where = {"channel": call.slack_channel, "ts": call.slack_ts}
         try:
