@@ -7,13 +7,21 @@ HTTP 200 `rate_limited`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
 import pytest
 
+from bot.app import create_app
+from bot.calls.models import Channel
 from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
-from tests.conftest import DESTINATION, Bot, eventually
+from tests.conftest import CALLER_ID, DESTINATION, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import parent_of, place, thread_texts
 from tests.e2e.test_call_form import MESSAGE, opened, values
 
@@ -120,3 +128,40 @@ async def test_a_channel_archived_mid_call_moves_the_thread_to_a_dm_whichever_wr
     ]
     call = await bot.store.call(session.call_id)
     assert call is not None and call.slack_channel == "D0ANA"
+
+
+async def test_after_a_restart_a_thread_beside_its_message_is_found_again_by_slacks_refusal(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient,
+    slack_clock: VirtualClock,
+) -> None:  # fmt: skip
+    # What the bot learnt (the message takes no replies) is not stored: a restarted bot first replies in that
+    # message's thread, is refused, and replies under the call's own message from then on.
+    async def started(port: int = 0) -> tuple[LocalServer, Any]:
+        server = LocalServer(port=port)  # the same port again: the scenario's callback URL names it
+        settings = make_settings(tmp_path, fake_slack, fake_voximplant, public_base_url=server.url,
+                                 shutdown_grace_s=1.0)  # fmt: skip
+        server.app = app = create_app(settings, slack_clock=slack_clock)
+        await server.start()
+        return server, app
+
+    first, app = await started()
+    await app.state.store.add_caller_id(
+        CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
+    )
+    sender = SlackSender(http, bot_url=first.url, signing_secret=SIGNING_SECRET, response_base=fake_slack.url)  # type: ignore[attr-defined]
+    fake_slack.unrepliable.add(("C0GENERAL", MESSAGE["ts"]))
+    await sender.message_action("call_about_message", MESSAGE)
+    await sender.view_submission(opened(fake_slack), values(destination=DESTINATION))
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    await app.state.delivery.idle()
+    await first.stop()
+
+    second, app = await started(first.port)
+    try:
+        await fake_voximplant.send_event(fake_voximplant.sessions[0], "transcript", {"role": "agent", "text": "Hi"})
+        await eventually(lambda: thread_texts(fake_slack) == ["*Agent:* Hi"])
+        refused = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("thread_ts") == MESSAGE["ts"]]
+        assert len(refused) == 2  # the parent's first try, and the restarted bot's first reply
+        await app.state.delivery.idle()
+    finally:
+        await second.stop()
