@@ -75,3 +75,20 @@ def test_each_version_of_a_call_message_has_new_block_ids_and_an_unchanged_one_k
     assert [i.split(".")[0] for i in first] == ["call_head", "call_quote", "call_state", "call_actions"]
     assert not set(first) & set(second)  # the update shows new blocks
     assert ids(ringing) == first  # rendering the same call again is the same version
+
+
+def test_the_parent_shows_when_the_call_was_placed_as_a_slack_date_not_a_ticking_clock() -> None:
+    placed = datetime(2026, 1, 1, 14, 40, tzinfo=UTC)
+    request = CallRequest(
+        destination="+14155550100", caller_id="+14155550123", channel=Channel.PSTN, instructions="say <!here> hi",
+        max_duration_s=600, origin=SlackOrigin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL"),
+    )  # fmt: skip
+    call = Call(
+        id="c1", request=request, state=CallState.RINGING, state_reason="", created_at=placed, updated_at=placed
+    )
+    [state] = [b for b in call_message(call)["blocks"] if b["block_id"].startswith("call_state.")]
+    assert state["elements"][0]["text"] == (
+        f":bell: Ringing… · placed <!date^{int(placed.timestamp())}^{{date_short_pretty}} at {{time}}|"
+        "2026-01-01 14:40 UTC>"
+    )  # each reader's client shows it in their own time zone; nothing in the message changes as time passes
+    assert "&lt;!here&gt;" in json.dumps(call_message(call)) and "<!here>" not in json.dumps(call_message(call))
