@@ -111,3 +111,19 @@ async def test_block_kit_limits_are_invalid_blocks(
     assert any(problem in message for message in refused.value.response["response_metadata"]["messages"])
     await client.chat_postMessage(channel="C0GENERAL", text="fallback", blocks=[button()])  # within every limit
     assert [m.text for m in fake_slack.messages] == ["fallback"]
+
+
+async def test_chat_update_past_tier_3_is_a_429_with_retry_after(client: AsyncWebClient, fake_slack: FakeSlack) -> None:
+    now = [0.0]
+    fake_slack.clock = lambda: now[0]
+    posted = await client.chat_postMessage(channel="C0GENERAL", text="v0")
+    for n in range(50):  # 50 in one minute: Tier 3's "50+"
+        now[0] = n * 0.5
+        await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text=f"v{n + 1}")
+    with pytest.raises(SlackApiError) as limited:
+        await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="one too many")
+    assert limited.value.response.status_code == 429 and limited.value.response["error"] == "ratelimited"
+    assert limited.value.response.headers["Retry-After"] == "36"  # the first of the 50 leaves the minute then
+    assert fake_slack.messages[0].text == "v50" and len(fake_slack.rate_limited) == 1
+    now[0] = 60.0
+    await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="later")
