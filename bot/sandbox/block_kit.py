@@ -69,35 +69,45 @@ def view_problems(view: dict[str, Any]) -> list[str]:
     block_ids: set[str] = set()
     for index, block in enumerate(blocks):
         where = f"/blocks/{index}"
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if block_id in block_ids:
-                problem("duplicate block_id", where + "/block_id")
-            block_ids.add(block_id)
-            if len(block_id) > MAX_ID:
-                problem(f"must be less than {MAX_ID + 1} characters", where + "/block_id")
-        kind = block.get("type")
-        if kind == "input":
-            has_input = True
-            text_object(block.get("label"), where + "/label", MAX_LABEL)
-            if "hint" in block:
-                text_object(block["hint"], where + "/hint", MAX_LABEL)
-            _element_problems(block.get("element") or {}, where + "/element", problem, text_object)
-        elif kind == "section":
-            text_object(block.get("text"), where + "/text", MAX_SECTION_TEXT, plain_only=False)
-        elif kind == "context":
-            elements = block.get("elements") or []
-            if not elements or len(elements) > MAX_CONTEXT_ELEMENTS:
-                problem(f"must have 1 to {MAX_CONTEXT_ELEMENTS} elements", where + "/elements")
-            for n, element in enumerate(elements):
-                text_object(element, f"{where}/elements/{n}", MAX_SECTION_TEXT, plain_only=False)
-        elif kind not in {"divider", "header", "actions"}:
-            problem(f"unsupported type {kind!r}", where + "/type")
+        before = len(found)
+        _view_block_problems(block, where, block_ids, problem, text_object)
+        if len(found) == before:  # slack_sdk's models catch what the checks here do not spell out
+            found.extend(p.replace("[json-pointer:", "[json-pointer:/view", 1) for p in _sdk_problems(block, where))
+        has_input = has_input or block.get("type") == "input"
     if has_input and "submit" not in view:
         problem("a view with input blocks needs submit", "/submit")
     if len(json.dumps(view).encode()) > MAX_VIEW_BYTES:
         problem("view_too_large", "")
     return found
+
+
+def _view_block_problems(
+    block: dict[str, Any], where: str, block_ids: set[str], problem: Any, text_object: Any
+) -> None:
+    """One view block against the checks spelled out here (problems go to `problem`)."""
+    block_id = block.get("block_id")
+    if block_id is not None:
+        if block_id in block_ids:
+            problem("duplicate block_id", where + "/block_id")
+        block_ids.add(block_id)
+        if len(block_id) > MAX_ID:
+            problem(f"must be less than {MAX_ID + 1} characters", where + "/block_id")
+    kind = block.get("type")
+    if kind == "input":
+        text_object(block.get("label"), where + "/label", MAX_LABEL)
+        if "hint" in block:
+            text_object(block["hint"], where + "/hint", MAX_LABEL)
+        _element_problems(block.get("element") or {}, where + "/element", problem, text_object)
+    elif kind == "section":
+        text_object(block.get("text"), where + "/text", MAX_SECTION_TEXT, plain_only=False)
+    elif kind == "context":
+        elements = block.get("elements") or []
+        if not elements or len(elements) > MAX_CONTEXT_ELEMENTS:
+            problem(f"must have 1 to {MAX_CONTEXT_ELEMENTS} elements", where + "/elements")
+        for n, element in enumerate(elements):
+            text_object(element, f"{where}/elements/{n}", MAX_SECTION_TEXT, plain_only=False)
+    elif kind not in {"divider", "header", "actions"}:
+        problem(f"unsupported type {kind!r}", where + "/type")
 
 
 def message_problems(blocks: list[dict[str, Any]]) -> list[str]:

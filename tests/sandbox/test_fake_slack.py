@@ -127,3 +127,17 @@ async def test_chat_update_past_tier_3_is_a_429_with_retry_after(client: AsyncWe
     assert fake_slack.messages[0].text == "v50" and len(fake_slack.rate_limited) == 1
     now[0] = 60.0
     await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="later")
+
+
+async def test_a_view_block_is_checked_by_slack_sdks_models_too(client: AsyncWebClient, fake_slack: FakeSlack) -> None:
+    fake_slack.now = lambda: 1_700_000_000.0
+    view = {
+        "type": "modal", "title": {"type": "plain_text", "text": "Place a call"},
+        "blocks": [button(text={"type": "plain_text", "text": "x" * 76})],
+    }  # fmt: skip
+    with pytest.raises(SlackApiError) as refused:
+        await client.views_open(trigger_id="12345.1700000000.abcdef", view=view)
+    assert refused.value.response["error"] == "invalid_arguments"
+    assert refused.value.response["response_metadata"]["messages"] == [
+        "[ERROR] text attribute cannot exceed 75 characters [json-pointer:/view/blocks/0]"
+    ]
