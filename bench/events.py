@@ -91,9 +91,11 @@ async def measure(stack: Stack, config: Config, bot: Child) -> list[Row]:
     assert stack.fakes is not None
     starlette = await stack.baseline("starlette")
     calls = await place_calls(stack, bot.url, config.intake_senders, channels=config.intake_senders)
+    before = (await stack.fakes.ask("counts"))["slack"].get("chat.update", 0)
     if await send_events(calls, len(PROGRESS), senders=config.intake_senders):
         raise RuntimeError("callbot refused a progress event")
     await bot.ask("idle")
+    updates = (await stack.fakes.ask("counts"))["slack"].get("chat.update", 0) - before
 
     warmup = 0.3 if config.quick else 1.0
     await _intake(calls, bot.url, warmup)
@@ -115,6 +117,8 @@ async def measure(stack: Stack, config: Config, bot: Child) -> list[Row]:
             note=f"{len(ours.latencies)} events" + (f", {fails} FAILED" if fails else "")),
         Row(SECTION, f"intake p50 @{config.intake_senders}", ours.ms(50), base.ms(50)),
         Row(SECTION, f"intake p99 @{config.intake_senders}", ours.ms(99), base.ms(99)),
+        Row(SECTION, "parent updates (chat.update) per call", updates / len(calls), None, unit="",
+            note=f"{len(PROGRESS)} progress events each ({', '.join(PROGRESS)})"),
         Row(SECTION, "Slack writes still queued after the burst", drain_s * 1000, None,
             note="time until every write was sent"),
         Row(SECTION, "event received → Slack write sent, p50", percentile(delays, 50) * 1000, None,

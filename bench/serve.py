@@ -80,7 +80,8 @@ async def _serve_fakes() -> None:
     from bot.sandbox.fake_slack import FakeSlack
     from bot.sandbox.fake_voximplant import FakeVoximplant
 
-    slack = FakeSlack(bot_token=os.environ["BENCH_BOT_TOKEN"])
+    # Slack not limiting (as for the bot, bench/stack.py): the bench measures callbot, not Slack's tiers.
+    slack = FakeSlack(bot_token=os.environ["BENCH_BOT_TOKEN"], rate_limits={})
     voximplant = FakeVoximplant()
 
     async def configure(request: dict[str, Any]) -> Any:

@@ -94,6 +94,7 @@ class Stack:
             # Slack not limiting: no per-channel pacing (one channel gets every call's thread here; at Slack's real
             # pace of ~1 write a second, launches would wait minutes for their parent message's turn).
             "slack_pace_s": 0,
+            "slack_updates_per_minute": 1_000_000,  # nor chat.update's workspace budget (Tier 3)
             **overrides,
         }
 

@@ -123,6 +123,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 clock=slack_clock,
                 broadcast_summary=settings.slack_broadcast_summary,
                 on_retry=lambda reason: metrics.slack_retries.labels(reason).inc(),
+                updates_per_minute=settings.slack_updates_per_minute,
             )
             calls.observer = SlackCallView(delivery)
             bolt = AsyncApp(
@@ -150,7 +151,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             if poller is not None:  # the sessions of calls under way when the bot stopped: their events are waiting
                 for call in await store.live_pulled_calls():
                     poller.follow(call)
-            watchdog = asyncio.create_task(_watch(calls, delivery, settings), name="call watchdog")
+            watchdog = asyncio.create_task(_watch(calls, settings), name="call watchdog")
             if settings.slack_app_token is not None:
                 # Socket Mode: Slack's requests arrive over a WebSocket this app opens; no public Slack request URL.
                 # /voximplant/events, /healthz and /metrics are still served over HTTP.
@@ -203,16 +204,17 @@ async def _slack_events(request: Request) -> Response:
     return await handler.handle(request)
 
 
-async def _watch(calls: CallService, delivery: Delivery, settings: Settings) -> None:
-    """Every so often: settle calls gone quiet from the call history (or, never confirmed, by time), and refresh
-    live parents' elapsed time."""
+async def _watch(calls: CallService, settings: Settings) -> None:
+    """Every so often: settle calls gone quiet from the call history (or, never confirmed, by time).
+
+    Live parents are not refreshed: they show when the call was placed as a Slack date, which never needs an update
+    (chat.update is limited per workspace, about 50 a minute; ticking clocks would spend it all).
+    """
     while True:
         await asyncio.sleep(settings.reconcile_every_s)
         try:
             await calls.reconcile_stale(timedelta(seconds=settings.reconcile_after_s))
             await calls.settle_unconfirmed()
-            for call in await calls.store.shown_live_calls():
-                await delivery.update(call)
         except Exception:  # the watchdog must outlive one bad round; the next round tries again
             log.exception("the call watchdog failed a round")
 

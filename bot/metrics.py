@@ -100,12 +100,25 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+# Methods whose trigger_id expires 3 seconds after the person's click (docs.slack.dev/reference/methods/views.open):
+# sleeping on a 429's Retry-After would only spend it, so they are never retried; the person is answered instead.
+TRIGGER_BOUND = ("views.open", "views.push")
+
+
 class CountingRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
-    """slack-sdk's 429 handler (honours Retry-After), counting each retry it makes."""
+    """slack-sdk's 429 handler (honours Retry-After), counting each retry it makes; never for trigger-bound methods."""
 
     def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._metrics = metrics
+
+    async def _can_retry_async(
+        self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:  # fmt: skip
+        if request.url.rstrip("/").endswith(TRIGGER_BOUND):
+            return False
+        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
 
     async def prepare_for_next_attempt_async(
         self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,

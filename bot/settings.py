@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     concurrent_calls_per_workspace: int = Field(default=10, ge=0)
 
     slack_pace_s: float = Field(default=1.0, ge=0, description="least time between two writes to one channel")
+    slack_updates_per_minute: float = Field(
+        default=40, gt=0, description="chat.update calls a minute for the whole workspace (Slack's Tier 3: ~50)"
+    )
     slack_broadcast_summary: bool = False  # post each call's final summary to the channel too (reply_broadcast)
     slack_parent_timeout_s: float = Field(
         default=15.0, gt=0, description="longest wait for a new call's message in Slack; past it, nothing is dialled"

@@ -496,14 +496,6 @@ class Store:
         )
         return [_call(row) for row in rows]
 
-    async def shown_live_calls(self) -> list[Call]:
-        """Live calls whose parent message is in Slack (their elapsed time is refreshed)."""
-        rows = self._fetch(
-            "SELECT * FROM calls WHERE state IN ('starting', 'dialing', 'ringing', 'connected')"
-            " AND slack_ts IS NOT NULL"
-        )
-        return [_call(row) for row in rows]
-
     async def mark_announced(self, call_id: str, seq: int) -> None:
         """The Slack writes event `seq` causes are in the outbox."""
         self._change("UPDATE call_events SET announced = 1 WHERE call_id = ? AND seq = ?", call_id, seq)

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from bot.app import create_app
 from bot.calls.models import Channel
 from bot.sandbox.clock import VirtualClock
-from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import FakeSlack, load_manifest
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.simulator import ScenarioSimulator
@@ -61,7 +61,7 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 5.0) -> Any:
 
 @pytest.fixture
 async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack(bot_token=BOT_TOKEN)
+    fake = FakeSlack(bot_token=BOT_TOKEN, manifest=load_manifest())  # the app as manifest.yml sets it up
     async with LocalServer(fake.app) as server:
         fake.url = server.url  # type: ignore[attr-defined]
         yield fake

@@ -25,3 +25,6 @@ def test_quick_bench_runs_every_section_and_reports_every_figure(tmp_path: Path)
     assert all(row["ours"] == row["ours"] and row["ours"] > 0 for row in measured), measured  # no NaN, no zero
     assert not any("FAILED" in row["note"] or "LOST" in row["note"] for row in rows), rows
     assert "| measure" in done.stdout and "ratio" in done.stdout
+    # Four progress events a call; "requested", "starting" and "dialing" read alike, so at most ringing and connected.
+    [per_call] = [row["ours"] for row in rows if row["measure"] == "parent updates (chat.update) per call"]
+    assert 0 < per_call <= 2

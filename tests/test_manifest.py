@@ -225,6 +225,46 @@ def test_every_scope_the_manifest_requests_is_justified_in_the_readme_and_no_oth
     assert all(len(why) > 10 for why in justified.values()), justified
 
 
+POSTING_METHODS = {"chat_postMessage", "chat_postEphemeral"}
+
+
+def _posts_to_a_user_id(source: str) -> bool:
+    """Whether a module posts to a user ID: a `channel=` that is a user ID (`….user_id`, `user_id`) given to
+    chat_postMessage or chat_postEphemeral, directly or through a helper that is handed the method."""
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        named = {a.attr for a in [node.func, *node.args] if isinstance(a, ast.Attribute)}
+        if not named & POSTING_METHODS:
+            continue
+        for keyword in node.keywords:
+            value = keyword.value
+            if keyword.arg == "channel" and (
+                (isinstance(value, ast.Attribute) and value.attr == "user_id")
+                or (isinstance(value, ast.Name) and value.id == "user_id")
+            ):
+                return True
+    return False
+
+
+def test_the_messages_tab_is_on_whenever_the_code_posts_to_a_user_id(manifest: dict[str, Any]) -> None:
+    # Posting to a user ID is a DM from the app, which Slack refuses (messages_tab_disabled) unless App Home's
+    # Messages tab is on (docs.slack.dev/reference/app-manifest: features.app_home).
+    posting = [
+        p for p in (ROOT / "bot").rglob("*.py") if "sandbox" not in p.parts and _posts_to_a_user_id(p.read_text())
+    ]
+    assert posting, "found no post to a user ID in bot/: the scan is broken (or the DM fallback is gone)"
+    app_home = manifest["features"].get("app_home", {})
+    assert app_home.get("messages_tab_enabled") is True, f"{[p.name for p in posting]} post to user IDs"
+
+
+def test_the_user_id_scan_tells_a_dm_from_a_channel_post() -> None:
+    assert _posts_to_a_user_id("client.chat_postMessage(channel=origin.user_id, text='x')")
+    assert _posts_to_a_user_id("send(where, client.chat_postMessage, channel=user_id, text='x')")
+    assert not _posts_to_a_user_id("client.chat_postEphemeral(channel=origin.conversation_id, user=origin.user_id)")
+    assert not _posts_to_a_user_id("client.chat_update(channel=origin.user_id, ts='1')")
+
+
 def test_the_scan_resolves_enum_ids() -> None:
     tree = ast.parse("app.action(ActionId.HANG_UP)")
     call = tree.body[0].value  # type: ignore[attr-defined]

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
 MAX_VIEW_BYTES = 250_000
 MAX_BLOCKS = 100
 MAX_TITLE = 24  # title, submit and close
@@ -24,6 +27,7 @@ MAX_OPTION_VALUE = 150
 MAX_TEXT_INPUT = 3000
 MAX_SECTION_TEXT = 3000
 MAX_CONTEXT_ELEMENTS = 10
+MAX_MESSAGE_BLOCKS = 50  # a message holds up to 50 blocks, a modal 100 (docs.slack.dev/reference/block-kit/blocks)
 
 
 def view_problems(view: dict[str, Any]) -> list[str]:
@@ -65,30 +69,11 @@ def view_problems(view: dict[str, Any]) -> list[str]:
     block_ids: set[str] = set()
     for index, block in enumerate(blocks):
         where = f"/blocks/{index}"
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if block_id in block_ids:
-                problem("duplicate block_id", where + "/block_id")
-            block_ids.add(block_id)
-            if len(block_id) > MAX_ID:
-                problem(f"must be less than {MAX_ID + 1} characters", where + "/block_id")
-        kind = block.get("type")
-        if kind == "input":
-            has_input = True
-            text_object(block.get("label"), where + "/label", MAX_LABEL)
-            if "hint" in block:
-                text_object(block["hint"], where + "/hint", MAX_LABEL)
-            _element_problems(block.get("element") or {}, where + "/element", problem, text_object)
-        elif kind == "section":
-            text_object(block.get("text"), where + "/text", MAX_SECTION_TEXT, plain_only=False)
-        elif kind == "context":
-            elements = block.get("elements") or []
-            if not elements or len(elements) > MAX_CONTEXT_ELEMENTS:
-                problem(f"must have 1 to {MAX_CONTEXT_ELEMENTS} elements", where + "/elements")
-            for n, element in enumerate(elements):
-                text_object(element, f"{where}/elements/{n}", MAX_SECTION_TEXT, plain_only=False)
-        elif kind not in {"divider", "header", "actions"}:
-            problem(f"unsupported type {kind!r}", where + "/type")
+        before = len(found)
+        _view_block_problems(block, where, block_ids, problem, text_object)
+        if len(found) == before:  # slack_sdk's models catch what the checks here do not spell out
+            found.extend(p.replace("[json-pointer:", "[json-pointer:/view", 1) for p in _sdk_problems(block, where))
+        has_input = has_input or block.get("type") == "input"
     if has_input and "submit" not in view:
         problem("a view with input blocks needs submit", "/submit")
     if len(json.dumps(view).encode()) > MAX_VIEW_BYTES:
@@ -96,19 +81,78 @@ def view_problems(view: dict[str, Any]) -> list[str]:
     return found
 
 
+def _view_block_problems(
+    block: dict[str, Any], where: str, block_ids: set[str], problem: Any, text_object: Any
+) -> None:
+    """One view block against the checks spelled out here (problems go to `problem`)."""
+    block_id = block.get("block_id")
+    if block_id is not None:
+        if block_id in block_ids:
+            problem("duplicate block_id", where + "/block_id")
+        block_ids.add(block_id)
+        if len(block_id) > MAX_ID:
+            problem(f"must be less than {MAX_ID + 1} characters", where + "/block_id")
+    kind = block.get("type")
+    if kind == "input":
+        text_object(block.get("label"), where + "/label", MAX_LABEL)
+        if "hint" in block:
+            text_object(block["hint"], where + "/hint", MAX_LABEL)
+        _element_problems(block.get("element") or {}, where + "/element", problem, text_object)
+    elif kind == "section":
+        text_object(block.get("text"), where + "/text", MAX_SECTION_TEXT, plain_only=False)
+    elif kind == "context":
+        elements = block.get("elements") or []
+        if not elements or len(elements) > MAX_CONTEXT_ELEMENTS:
+            problem(f"must have 1 to {MAX_CONTEXT_ELEMENTS} elements", where + "/elements")
+        for n, element in enumerate(elements):
+            text_object(element, f"{where}/elements/{n}", MAX_SECTION_TEXT, plain_only=False)
+    elif kind not in {"divider", "header", "actions"}:
+        problem(f"unsupported type {kind!r}", where + "/type")
+
+
 def message_problems(blocks: list[dict[str, Any]]) -> list[str]:
-    """Every way a message's `blocks` break the limits callbot can reach (section and context text length)."""
+    """Every way a message's `blocks` break Block Kit's limits: at most 50 blocks, unique block_ids, and each
+    block's own limits (text, fields and element counts, button, confirm and id lengths) as slack_sdk's models
+    check them (`slack_sdk.models.blocks`, which follow docs.slack.dev/reference/block-kit)."""
     found: list[str] = []
+    if len(blocks) > MAX_MESSAGE_BLOCKS:
+        found.append(f"[ERROR] no more than {MAX_MESSAGE_BLOCKS} items allowed [json-pointer:/blocks]")
+    block_ids: set[str] = set()
     for index, block in enumerate(blocks):
         where = f"/blocks/{index}"
-        texts = [(block.get("text"), where + "/text")] if block.get("type") == "section" else []
-        if block.get("type") == "context":
-            texts = [(element, f"{where}/elements/{n}") for n, element in enumerate(block.get("elements") or [])]
-        for text, pointer in texts:
-            if isinstance(text, dict) and len(str(text.get("text", ""))) > MAX_SECTION_TEXT:
-                limit = f"must be less than {MAX_SECTION_TEXT + 1} characters"
-                found.append(f"[ERROR] {limit} [json-pointer:{pointer}/text]")
+        block_id = block.get("block_id") if isinstance(block, dict) else None
+        if block_id is not None:
+            if block_id in block_ids:
+                found.append(f"[ERROR] duplicate block_id [json-pointer:{where}/block_id]")
+            block_ids.add(block_id)
+        own = _text_problems(block, where)
+        found.extend(own or _sdk_problems(block, where))
     return found
+
+
+def _text_problems(block: dict[str, Any], where: str) -> list[str]:
+    """Section and context texts over 3,000 characters, worded and located as Slack does."""
+    found: list[str] = []
+    texts = [(block.get("text"), where + "/text")] if block.get("type") == "section" else []
+    if block.get("type") == "context":
+        texts = [(element, f"{where}/elements/{n}") for n, element in enumerate(block.get("elements") or [])]
+    for text, pointer in texts:
+        if isinstance(text, dict) and len(str(text.get("text", ""))) > MAX_SECTION_TEXT:
+            limit = f"must be less than {MAX_SECTION_TEXT + 1} characters"
+            found.append(f"[ERROR] {limit} [json-pointer:{pointer}/text]")
+    return found
+
+
+def _sdk_problems(block: Any, where: str) -> list[str]:
+    """What slack_sdk's Block Kit models find wrong with one block (the first problem; Slack lists each)."""
+    parsed = Block.parse(block) if isinstance(block, dict) else None
+    if parsed is None:
+        return [f"[ERROR] unsupported block [json-pointer:{where}]"]
+    try:
+        parsed.to_dict()  # validates the block and every element and composition object in it
+    except SlackObjectFormationError as error:
+        return [f"[ERROR] {error} [json-pointer:{where}]"]
+    return []
 
 
 def _element_problems(element: dict[str, Any], where: str, problem: Any, text_object: Any) -> None:

@@ -2,6 +2,9 @@
 
 Point the bot at it with SLACK_API_URL=<url>/api/. It also serves response_url endpoints at /commands/...
 and /actions/...
+
+Like Slack, it behaves as the app's settings say: give it the app manifest (`manifest=load_manifest()` reads the
+repository's manifest.yml). Without one, the app has Slack's defaults (no Messages tab, so no DMs from the bot).
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ import asyncio
 import base64
 import binascii
 import json
+import math
 import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -32,6 +38,23 @@ TEAM_ID = "T0SANDBOX"
 # was issued, so the fake can tell an expired one (Slack allows about 3 seconds).
 TRIGGER = re.compile(r"\d+\.(?P<issued>\d{9,11})\.[0-9a-f]{6,64}")
 TRIGGER_LIFETIME_S = 3
+# chat.postMessage keeps the first 40,000 characters of a longer text and says nothing: no msg_too_long
+# (docs.slack.dev/reference/methods/chat.postMessage, "Truncating content").
+MAX_POSTED_TEXT = 40_000
+# Methods limited per workspace by tier, in calls a minute (docs.slack.dev/apis/web-api/rate-limits: past the limit,
+# HTTP 429 with a Retry-After header in seconds): chat.update is Tier 3, "50+ per minute"
+# (docs.slack.dev/reference/methods/chat.update); views.open Tier 4, "100+ per minute"
+# (docs.slack.dev/reference/methods/views.open). The fake holds each to that many in any 60 seconds of its clock.
+RATE_LIMITS = {"chat.update": 50, "views.open": 100}
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"  # the repository's; absent from an installed wheel
+
+
+def load_manifest(path: Path = MANIFEST) -> dict[str, Any]:
+    """The app manifest at `path` (YAML), as the fake Slack takes it."""
+    loaded = yaml.safe_load(path.read_text())
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path} is not an app manifest")
+    return loaded
 
 
 @dataclass
@@ -74,9 +97,11 @@ class FakeSlack:
 
     def __init__(
         self, *, bot_token: str = "xoxb-sandbox-token", app_token: str = "xapp-1-sandbox",
-        now: Callable[[], float] = time.time,
+        now: Callable[[], float] = time.time, manifest: dict[str, Any] | None = None,
+        rate_limits: dict[str, int] | None = None,
     ) -> None:  # fmt: skip
         self.bot_token = bot_token
+        self.manifest: dict[str, Any] = manifest or {}  # the app's settings, as its manifest gives them
         self.app_token = app_token
         self.socket_mode: Any = None  # a FakeSocketMode whose URL apps.connections.open hands out
         self.now = now  # the clock triggers expire by
@@ -86,11 +111,21 @@ class FakeSlack:
         self.ephemeral: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []
         self.views: list[dict[str, Any]] = []
-        self.channel_errors: dict[str, str] = {}
+        self.channel_errors: dict[str, str] = {}  # every post to the channel fails with this code
+        # Channels' posting settings (docs.slack.dev/reference/methods/chat.postMessage, "Errors"): top-level
+        # messages refused (restricted_action_thread_only_channel), thread replies refused
+        # (restricted_action_non_threadable_channel); messages (channel, ts) that take no replies
+        # (cannot_reply_to_message).
+        self.thread_only: set[str] = set()
+        self.non_threadable: set[str] = set()
+        self.unrepliable: set[tuple[str, str]] = set()
         self.users: dict[str, dict[str, Any]] = {}
         self.channel_members: dict[str, list[str]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.rate_limits = dict(RATE_LIMITS if rate_limits is None else rate_limits)
+        self._recent: dict[str, deque[float]] = defaultdict(deque)  # by `clock`, calls let through in the last 60 s
+        self.rate_limited: list[ApiCall] = []  # calls answered 429 because their method's tier was spent
         self.outage: Fault | None = None  # while set, every Web API call gets this answer (fail_next comes first)
         self._delays: dict[str, float] = {}
         self.clock: Callable[[], float] = time.monotonic  # tests give it the bot's pacing clock
@@ -141,6 +176,12 @@ class FakeSlack:
         self.users[user_id] = user
         return user
 
+    @property
+    def messages_tab_enabled(self) -> bool:
+        """App Home's Messages tab (`features.app_home.messages_tab_enabled`), off unless the manifest says so."""
+        app_home = self.manifest.get("features", {}).get("app_home", {})
+        return bool(app_home.get("messages_tab_enabled", False))
+
     def calls_to(self, method: str) -> list[ApiCall]:
         return [call for call in self.calls if call.method == method]
 
@@ -183,6 +224,10 @@ class FakeSlack:
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return _error("unknown_method")
+        if (wait := self._over_tier(method)) is not None:
+            self.rate_limited.append(self.calls[-1])
+            return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429,
+                                headers={"Retry-After": str(wait)})  # fmt: skip
         result: dict[str, Any] = handler(params)
         return JSONResponse(result, headers={"x-oauth-scopes": ",".join(self.scopes)})
 
@@ -207,15 +252,27 @@ class FakeSlack:
             return {"ok": False, "error": "no_text"}
         if problems := message_problems(blocks):
             return _invalid_blocks(problems)
+        thread_ts = params.get("thread_ts") or None
+        if thread_ts is None and channel["id"] in self.thread_only:
+            return {"ok": False, "error": "restricted_action_thread_only_channel"}
+        if thread_ts is not None and channel["id"] in self.non_threadable:
+            return {"ok": False, "error": "restricted_action_non_threadable_channel"}
+        if thread_ts is not None and (channel["id"], thread_ts) in self.unrepliable:
+            return {"ok": False, "error": "cannot_reply_to_message"}
         message = Message(
-            channel=channel["id"], ts=self._next_ts(), text=text or "", blocks=blocks,
-            thread_ts=params.get("thread_ts") or None,
+            channel=channel["id"], ts=self._next_ts(), text=(text or "")[:MAX_POSTED_TEXT], blocks=blocks,
+            thread_ts=thread_ts,
             broadcast=str(params.get("reply_broadcast", "")).lower() in {"1", "true"},
         )  # fmt: skip
         self.messages.append(message)
         return {"ok": True, "channel": message.channel, "ts": message.ts, "message": _shape(message)}
 
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        refused = self.channel_errors.get(str(params.get("channel")))
+        if refused is not None:
+            # chat.update answers is_inactive, not is_archived, in an archived or frozen channel
+            # (docs.slack.dev/reference/methods/chat.update, "Errors").
+            return {"ok": False, "error": "is_inactive" if refused == "is_archived" else refused}
         message = self.find(str(params.get("channel")), str(params.get("ts")))
         if message is None:
             return {"ok": False, "error": "message_not_found"}
@@ -312,10 +369,29 @@ class FakeSlack:
         if channel in self.channel_errors:
             return {"ok": False, "error": self.channel_errors[channel]}
         if channel.startswith(("U", "W")):
+            # A user ID opens the app's DM with that person, which needs the App Home Messages tab; without it
+            # chat.postMessage and chat.postEphemeral answer messages_tab_disabled (docs.slack.dev/reference/methods/
+            # chat.postMessage, "Errors"; slackapi/python-slack-sdk#1015; manifest field: docs.slack.dev/reference/
+            # app-manifest, features.app_home.messages_tab_enabled).
+            if not self.messages_tab_enabled:
+                return {"ok": False, "error": "messages_tab_disabled"}
             return {"id": "D" + channel[1:]}
         if not channel.startswith(("C", "G", "D")):
             return {"ok": False, "error": "channel_not_found"}
         return {"id": channel}
+
+    def _over_tier(self, method: str) -> int | None:
+        """Seconds until `method` may be called again when its per-minute limit is spent, else None (and counted)."""
+        limit = self.rate_limits.get(method)
+        if limit is None:
+            return None
+        now, recent = self.clock(), self._recent[method]
+        while recent and recent[0] <= now - 60:
+            recent.popleft()
+        if len(recent) >= limit:
+            return max(1, math.ceil(recent[0] + 60 - now))
+        recent.append(now)
+        return None
 
     def _next_ts(self) -> str:
         self._serial += 1

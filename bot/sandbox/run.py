@@ -17,7 +17,7 @@ import httpx
 
 from bot.app import create_app
 from bot.calls.models import Channel
-from bot.sandbox.fake_slack import FakeSlack, Message
+from bot.sandbox.fake_slack import MANIFEST, FakeSlack, Message, load_manifest
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.simulator import ScenarioSimulator
@@ -45,7 +45,12 @@ async def run_sandbox(
 ) -> int:  # fmt: skip
     """Run until Ctrl-C (web page) or end of input (terminal). `script` types its lines one after another."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    fake_slack = FakeSlack(bot_token=BOT_TOKEN)
+    # The fake Slack follows the app's settings as manifest.yml sets them (the Messages tab, for DMs from the bot).
+    if MANIFEST.exists():
+        fake_slack = FakeSlack(bot_token=BOT_TOKEN, manifest=load_manifest())
+    else:
+        _say(f"({MANIFEST} is missing: the fake Slack has Slack's default settings, so DMs from callbot are refused)")
+        fake_slack = FakeSlack(bot_token=BOT_TOKEN)
     fake_voximplant = FakeVoximplant()
     simulator = ScenarioSimulator(time_scale=time_scale)
     fake_voximplant.runner = simulator

@@ -153,7 +153,7 @@ async def _status(args: list[str], user_id: str, calls: CallService, permissions
         return f"I found no call `{texts.escape(args[0])}` that you placed. `/call history` lists yours."
     request = call.request
     lines = [
-        f"*Call `{call.id}`* to {texts.destination(call)}",
+        f"*Call `{call.id}`* to {texts.escape(texts.destination(call))}",
         f"{texts.state_line(call)}",
         f"Requested by <@{request.origin.user_id}> at {call.created_at:%Y-%m-%d %H:%M} UTC"
         f" · from {format_international(request.caller_id)} · via {request.channel.value}",
@@ -166,7 +166,8 @@ async def _status(args: list[str], user_id: str, calls: CallService, permissions
 def _line(call: Call, *, with_who: bool) -> str:
     who = f" · <@{call.request.origin.user_id}>" if with_who else ""
     return (
-        f"• `{call.id}` {call.created_at:%m-%d %H:%M} UTC → {texts.destination(call)} · {texts.state_line(call)}{who}"
+        f"• `{call.id}` {call.created_at:%m-%d %H:%M} UTC → {texts.escape(texts.destination(call))}"
+        f" · {texts.state_line(call)}{who}"
     )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from bot.calls.destinations import CHANNEL_NAMES
@@ -16,35 +17,46 @@ from bot.text import shorten
 
 Message = dict[str, Any]
 View = dict[str, Any]
-MIN_ELAPSED_S = 5  # a freshly placed call shows no "0s since it was placed"
 SHORT_TEXT = 1000  # each text of a parent message Slack found too long, when it is sent again shortened
 
 
-def call_message(call: Call, *, now: datetime | None = None) -> Message:
-    """The parent message of a call's thread: who asked, to and from, the state, and Hang up while it lives."""
+def call_message(call: Call) -> Message:
+    """The parent message of a call's thread: who asked, to and from, the state, when it was placed, and Hang up
+    while it lives. Nothing in it changes with time alone: Slack updates are spent on changes of state only."""
     request = call.request
     details = (
-        f"Requested by <@{request.origin.user_id}> · to {texts.destination(call)}"
+        f"Requested by <@{request.origin.user_id}> · to {texts.escape(texts.destination(call))}"
         f" · from {format_international(request.caller_id)}"
     )
     if request.channel is not Channel.PSTN:
         details += f" · via {request.channel.value}"
-    state = texts.state_line(call)
-    if call.is_live and now is not None and (now - call.created_at).total_seconds() >= MIN_ELAPSED_S:
-        state += f" · {texts.elapsed(call, now)} since it was placed"
+    state = f"{texts.state_line(call)} · {texts.placed_at(call)}"
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{texts.escape(texts.headline(call))}*\n{details}"}},
+        {
+            "type": "section",
+            "block_id": BlockId.CALL_HEAD,
+            "text": {"type": "mrkdwn", "text": f"*{texts.escape(texts.headline(call))}*\n{details}"},
+        },
         {
             "type": "context",
             "block_id": BlockId.CALL_STATE,
-            "elements": [{"type": "mrkdwn", "text": texts.escape(state)}],
+            "elements": [{"type": "mrkdwn", "text": state}],  # state_line escapes what came from outside
         },
     ]
     if call.is_live:
         blocks.append(_hang_up_button(call))
     if request.instructions:
-        blocks.insert(1, {"type": "section", "text": {"type": "mrkdwn", "text": _quote(request.instructions)}})
-    return {"text": texts.summary(call), "blocks": blocks}
+        quote = {"type": "section", "block_id": BlockId.CALL_QUOTE, "text": {"type": "mrkdwn", "text": _quote(
+            request.instructions)}}  # fmt: skip
+        blocks.insert(1, quote)
+    return {"text": texts.summary(call), "blocks": _versioned(blocks)}
+
+
+def _versioned(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each block_id with the version of what the blocks show (a digest): a new id whenever the message changes,
+    the same when it does not."""
+    version = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:12]
+    return [{**block, "block_id": f"{block['block_id']}.{version}"} for block in blocks]
 
 
 def shortened(message: Message, limit: int = SHORT_TEXT) -> Message:
@@ -89,7 +101,10 @@ def _hang_up_button(call: Call) -> dict[str, Any]:
                 "value": call.id,
                 "confirm": {
                     "title": {"type": "plain_text", "text": "Hang up this call?"},
-                    "text": {"type": "mrkdwn", "text": f"The call to {texts.destination(call)} ends for everyone."},
+                    "text": {
+                        "type": "mrkdwn",
+                        "text": f"The call to {texts.escape(texts.destination(call))} ends for everyone.",
+                    },
                     "confirm": {"type": "plain_text", "text": "Hang up"},
                     "deny": {"type": "plain_text", "text": "Keep talking"},
                     "style": "danger",

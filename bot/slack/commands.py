@@ -13,8 +13,7 @@ from bot.calls.grammar import parse_command
 from bot.calls.models import SlackOrigin
 from bot.errors import Refusal, Refusals
 from bot.logs import bind_call
-from bot.slack import admin, blocks, modals, texts
-from bot.slack.api_errors import error_code
+from bot.slack import admin, blocks, modals
 from bot.slack.deps import Deps
 from bot.slack.ids import ModalContext
 
@@ -44,9 +43,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                     client, deps, trigger_id=command.get("trigger_id", ""), draft=draft, context=context
                 )
             except SlackApiError as error:
-                why = error_code(error, "unknown error")
-                log.warning("could not open the call form: %s", why)
-                await ack(text=texts.MODAL_FAILED.format(why=why), response_type="ephemeral")
+                await ack(text=modals.open_failed(error), response_type="ephemeral")
                 return
             await ack()
 

@@ -1,8 +1,11 @@
 """The workspace's people as the domain needs them: admins (users.info), channel and user group members.
 
 Answers are cached for `ttl_s` seconds (MEMBERSHIP_CACHE_S, default 30): a /call checks membership on every
-request, and a big channel's member list takes several Web API pages. Someone removed from a group can still call
-for at most that long; 0 turns the cache off (a lookup still under way is shared, not repeated).
+request, and a big channel's member list takes several Web API pages (a 5,000-member channel: 25 pages at Tier 4).
+Past that, the expired answer is still given while a refresh runs in the background (and for at most `STALE_S`
+more), so the first /call after an expiry is not refused for a lookup that cannot finish before Slack's 3-second
+ack. Someone removed from a group can still call for about `ttl_s` plus one refresh; 0 turns the cache off (a lookup
+still under way is shared, not repeated).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from bot.errors import DirectoryError
 from bot.slack.api_errors import error_code
 
 PAGE_SIZE = 200
+STALE_S = 300.0  # an expired answer is given while it is refreshed, for at most this long past its expiry
 T = TypeVar("T")
 
 
@@ -42,16 +46,16 @@ class SlackDirectory:
 
     async def is_workspace_admin(self, user_id: str) -> bool:
         cached = self._admins.get(user_id)
-        if cached is not None and self._fresh(cached[0]):
+        if cached is not None and self._usable(f"admin:{user_id}", cached[0], lambda: self._admin(user_id)):
             return cached[1]
         return await self._shared(f"admin:{user_id}", lambda: self._admin(user_id))
 
     async def is_member(self, group_id: str, user_id: str) -> bool:
         cached = self._members.get(group_id)
-        if cached is None or not self._fresh(cached[0]):
-            members = await self._shared(f"members:{group_id}", lambda: self._group(group_id))
-            return user_id in members
-        return user_id in cached[1]
+        if cached is not None and self._usable(f"members:{group_id}", cached[0], lambda: self._group(group_id)):
+            return user_id in cached[1]
+        members = await self._shared(f"members:{group_id}", lambda: self._group(group_id))
+        return user_id in members
 
     async def aclose(self) -> None:
         """Cancel the lookups still running (at shutdown)."""
@@ -60,14 +64,31 @@ class SlackDirectory:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
+    def _usable(self, key: str, fetched_at: float, lookup: Callable[[], Coroutine[Any, Any, Any]]) -> bool:
+        """Whether a cached answer may be given: fresh, or expired less than STALE_S ago while a refresh (started
+        here if none runs) fetches the new one."""
+        if self._ttl_s <= 0:
+            return False
+        age = self._clock() - fetched_at
+        if age < self._ttl_s:
+            return True
+        if age >= self._ttl_s + STALE_S:
+            return False
+        self._lookup(key, lookup)
+        return True
+
     async def _shared(self, key: str, lookup: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        result: T = await asyncio.shield(self._lookup(key, lookup))
+        return result
+
+    def _lookup(self, key: str, lookup: Callable[[], Coroutine[Any, Any, T]]) -> asyncio.Task[T]:
+        """The lookup under way for `key`, or a new one."""
         task = self._lookups.get(key)
         if task is None:
             task = asyncio.create_task(lookup(), name=f"Slack lookup {key}")
             self._lookups[key] = task
             task.add_done_callback(lambda done: self._finished(key, done))
-        result: T = await asyncio.shield(task)
-        return result
+        return task
 
     def _finished(self, key: str, task: asyncio.Task[Any]) -> None:
         self._lookups.pop(key, None)
@@ -110,6 +131,3 @@ class SlackDirectory:
         except SlackApiError as error:
             raise DirectoryError(error_code(error, "unknown_error")) from None
         return frozenset(response.get("users") or [])
-
-    def _fresh(self, fetched_at: float) -> bool:
-        return self._ttl_s > 0 and self._clock() - fetched_at < self._ttl_s

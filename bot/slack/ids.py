@@ -13,6 +13,11 @@ class ActionId(StrEnum):
 
 
 class BlockId(StrEnum):
+    """A call message's blocks. Sent as `<id>.<version>`: Slack asks for a new block_id in each version of an
+    updated message (docs.slack.dev/reference/block-kit/blocks, `block_id`)."""
+
+    CALL_HEAD = "call_head"
+    CALL_QUOTE = "call_quote"
     CALL_STATE = "call_state"
     CALL_ACTIONS = "call_actions"
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.calls.destinations import parse_channel, parse_duration
@@ -22,6 +23,7 @@ from bot.calls.numbers import parse_phone_number
 from bot.errors import Refusal, Refusals
 from bot.logs import bind_call
 from bot.slack import blocks, texts
+from bot.slack.api_errors import error_code
 from bot.slack.deps import Deps
 from bot.slack.ids import CallbackId, FieldId, ModalContext
 
@@ -86,6 +88,20 @@ async def open_call_modal(
         default_caller_id=policy.default_caller_id,
     )
     await client.views_open(trigger_id=trigger_id, view=view)
+
+
+def open_failed(error: SlackApiError) -> str:
+    """What the person reads when the form did not open: a 429 is not waited out (the trigger would expire), so it
+    says when to try again; anything else names Slack's reason."""
+    why = error_code(error, "unknown error")
+    log.warning("could not open the call form: %s (HTTP %s)", why, error.response.status_code)
+    if error.response.status_code == 429:
+        try:
+            seconds = max(1, round(float(error.response.headers.get("Retry-After", 1))))
+        except (TypeError, ValueError):
+            seconds = 1
+        return texts.MODAL_BUSY.format(seconds=seconds)
+    return texts.MODAL_FAILED.format(why=why)
 
 
 def prefill(draft: CallDraft, *, default_region: str, max_s: int) -> blocks.FormPrefill:

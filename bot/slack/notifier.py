@@ -27,7 +27,7 @@ class SlackCallView:
             return True
         # No thread anywhere: the person who asked still hears why nothing happens.
         why = self._delivery.why_nowhere(call.id) or "Slack refused it"
-        await self._delivery.tell_requester(call, texts.NOWHERE_TO_POST.format(why=why))
+        await self._delivery.tell_requester(call, texts.nowhere_to_post(why))
         return False
 
     async def call_moved(self, call: Call, transition: Transition) -> None:
@@ -42,10 +42,11 @@ class SlackCallView:
 
     async def call_event(self, call: Call, event: StatusEvent) -> None:
         if isinstance(event, TranscriptEvent):
-            await self._delivery.reply(call, texts.transcript(event.data.role, event.data.text), group=True)
+            line = texts.transcript(event.data.role, event.data.text)
+            await self._delivery.reply(call, line, group=True, seq=event.seq)
         elif isinstance(event, ErrorEvent):
-            line = texts.agent_stumbled if event.data.recoverable else texts.scenario_error
-            await self._delivery.reply(call, line(event.data.message))
+            words = texts.agent_stumbled if event.data.recoverable else texts.scenario_error
+            await self._delivery.reply(call, words(event.data.message))
 
     async def hang_up_requested(self, call: Call, user_id: str) -> None:
         await self._delivery.reply(call, texts.hang_up_requested(user_id))

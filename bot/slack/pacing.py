@@ -1,4 +1,5 @@
-"""Time for Slack delivery: an injectable clock, and per-channel pacing that honours Retry-After."""
+"""Time for Slack delivery: an injectable clock, per-channel pacing and per-workspace method budgets, both honouring
+Retry-After."""
 
 from __future__ import annotations
 
@@ -48,3 +49,30 @@ class Pacer:
 
     def hold(self, channel: str, seconds: float) -> None:
         self._next[channel] = max(self._next.get(channel, 0.0), self._clock.now() + seconds)
+
+
+class Budget:
+    """One Web API method's calls for the whole workspace: at most `per_minute` a minute, evenly spaced after a
+    `burst`, and none while a 429's Retry-After holds it (Slack limits a method per workspace, not per channel)."""
+
+    def __init__(self, clock: Clock, per_minute: float, *, burst: int = 1) -> None:
+        self._clock = clock
+        self._interval = 60.0 / per_minute
+        self._burst = max(1, burst)
+        self._due = 0.0  # when the next call would be due at the steady rate (GCRA's theoretical arrival time)
+        self._held_until = 0.0
+
+    def ready(self) -> bool:
+        return self._allowed_at() <= self._clock.now()
+
+    async def take(self) -> None:
+        """Wait for and claim the next call's place in the budget."""
+        while (wait := self._allowed_at() - self._clock.now()) > 0:
+            await self._clock.sleep(wait)
+        self._due = max(self._due, self._clock.now()) + self._interval
+
+    def hold(self, seconds: float) -> None:
+        self._held_until = max(self._held_until, self._clock.now() + seconds)
+
+    def _allowed_at(self) -> float:
+        return max(self._due - (self._burst - 1) * self._interval, self._held_until)

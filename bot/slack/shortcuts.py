@@ -10,8 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.calls.grammar import CallDraft, readable
-from bot.slack import modals, texts
-from bot.slack.api_errors import error_code
+from bot.slack import modals
 from bot.slack.deps import Deps
 from bot.slack.ids import CallbackId, ModalContext
 
@@ -28,9 +27,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 client, deps, trigger_id=shortcut["trigger_id"], draft=_EMPTY, context=ModalContext()
             )
         except SlackApiError as error:  # a global shortcut has no response_url: the bot's DM says it
-            why = error_code(error, "unknown error")
-            log.warning("could not open the call form: %s", why)
-            await client.chat_postMessage(channel=shortcut["user"]["id"], text=texts.MODAL_FAILED.format(why=why))
+            await client.chat_postMessage(channel=shortcut["user"]["id"], text=modals.open_failed(error))
 
     @app.shortcut(CallbackId.CALL_ABOUT_MESSAGE)
     async def call_about(
@@ -46,10 +43,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:
             await modals.open_call_modal(client, deps, trigger_id=shortcut["trigger_id"], draft=draft, context=context)
         except SlackApiError as error:
-            why = error_code(error, "unknown error")
-            log.warning("could not open the call form: %s", why)
+            text = modals.open_failed(error)
             if respond is not None:  # message shortcuts carry a response_url
-                await respond(text=texts.MODAL_FAILED.format(why=why), response_type="ephemeral")
+                await respond(text=text, response_type="ephemeral")
 
 
 _EMPTY = CallDraft(destination=None, caller_id=None, instructions="")

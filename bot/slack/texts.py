@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC
 
 from bot.calls.models import Call, CallState, Channel
 from bot.calls.numbers import format_international
@@ -33,6 +33,21 @@ UNEXPECTED = (
 FALLBACK_TO_DM = "I couldn't post in <#{conversation}> ({why}), so I'm following this call here."
 MOVED_TO_DM = "I can no longer post in <#{conversation}> ({why}), so I'm following this call here from now on."
 NOWHERE_TO_POST = "I couldn't post the call's thread anywhere ({why}), so I did not place the call."
+MESSAGES_TAB_OFF = (
+    " I can't message you directly because callbot's *Messages tab* is off: ask a Slack admin to turn it on "
+    "(the app's settings at api.slack.com/apps, *App Home* > *Show Tabs* > *Messages Tab*, or "
+    "`features.app_home.messages_tab_enabled: true` in its manifest). Until then, call from a channel callbot can "
+    "post in."
+)
+
+
+def nowhere_to_post(why: str) -> str:
+    """Why a call was not placed when its thread could be posted nowhere; names the setting an admin can change."""
+    text = NOWHERE_TO_POST.format(why=why)
+    if "messages_tab_disabled" in why:
+        text += MESSAGES_TAB_OFF
+    return text
+
 
 MODAL_TITLE = "Place a call"
 MODAL_SUBMIT = "Call"
@@ -59,6 +74,10 @@ LABEL_CONVERSATION = "Post the call's thread in"
 THREAD_NOTE = "The call's thread will reply to the message you picked, when posted in its conversation."
 NO_CONVERSATION = "Choose the conversation where the call's thread goes."
 FORM_EXPIRED = "This form is out of date; close it and open a new one with `/call`."
+MODAL_BUSY = (
+    "Slack asked callbot to slow down, so I couldn't open the call form. Try `/call` again in {seconds} s, or type "
+    "the whole call: `/call +14155550100 what the agent should say`."
+)
 MODAL_FAILED = (
     "I couldn't open the call form ({why}). Try `/call` again, or type the whole call: "
     "`/call +14155550100 what the agent should say`."
@@ -87,14 +106,15 @@ def duration(seconds: float | None) -> str:
 
 
 def state_line(call: Call) -> str:
-    """The call's state as the parent message shows it."""
+    """The call's state as the parent message shows it (mrkdwn: the reason, from Voximplant or a SIP server, is
+    escaped)."""
     if call.state in _STATE_WORDS:
         return _STATE_WORDS[call.state]
     if call.state is CallState.ENDED:
         return f":white_check_mark: Ended after {duration(call.duration_s)}"
     if call.state is CallState.CANCELED:
-        return f":no_entry_sign: Canceled: {call.state_reason}"
-    return f":x: Failed: {call.state_reason}"
+        return f":no_entry_sign: Canceled: {escape(call.state_reason)}"
+    return f":x: Failed: {escape(call.state_reason)}"
 
 
 def headline(call: Call) -> str:
@@ -102,15 +122,15 @@ def headline(call: Call) -> str:
 
 
 def summary(call: Call) -> str:
-    """One line for notifications and the parent message's fallback text."""
-    return f"{headline(call)}: {state_line(call)}"
+    """One line for notifications and the parent message's fallback text (mrkdwn, escaped)."""
+    return f"{escape(headline(call))}: {state_line(call)}"
 
 
 def milestone(call: Call) -> str | None:
     """The thread reply for the state a call just reached, or None for states that get none."""
     match call.state:
         case CallState.DIALING:
-            return f":telephone_receiver: Dialing {destination(call)}…"
+            return f":telephone_receiver: Dialing {escape(destination(call))}…"
         case CallState.RINGING:
             return ":bell: Ringing…"
         case CallState.CONNECTED:
@@ -118,15 +138,18 @@ def milestone(call: Call) -> str | None:
         case CallState.ENDED:
             return f":white_check_mark: Call ended after {duration(call.duration_s)}."
         case CallState.FAILED:
-            return f":x: The call failed: {call.state_reason}."
+            return f":x: The call failed: {escape(call.state_reason)}."
         case CallState.CANCELED:
-            return f":no_entry_sign: The call was canceled: {call.state_reason}."
+            return f":no_entry_sign: The call was canceled: {escape(call.state_reason)}."
     return None
 
 
-def elapsed(call: Call, now: datetime) -> str:
-    """How long the call has been going, for the parent message."""
-    return duration((now - call.created_at).total_seconds())
+def placed_at(call: Call) -> str:
+    """When the call was placed, as a Slack date: each reader sees it in their own time zone and words ("today at
+    2:40 PM"); clients that cannot format it show the UTC fallback (docs.slack.dev/messaging/formatting-message-text,
+    "Date formatting")."""
+    placed = call.created_at.astimezone(UTC)
+    return f"placed <!date^{int(placed.timestamp())}^{{date_short_pretty}} at {{time}}|{placed:%Y-%m-%d %H:%M} UTC>"
 
 
 def final_summary(call: Call, *, turns: int, cost: float | None, from_history: bool = False) -> str:

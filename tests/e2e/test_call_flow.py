@@ -135,6 +135,23 @@ async def test_busy_line_fails_with_plain_words(
     assert call is not None and call.state is CallState.FAILED
 
 
+async def test_a_failure_reason_from_a_sip_server_cannot_ping_the_channel(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    # The reason is whatever the remote SIP server put in its response: shown, never read as Slack markup.
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    reason = "Busy <!channel> <@U0BOSS> & <https://evil.example|click>"
+    await fake_voximplant.send_event(session, "failed", {"code": 486, "reason": reason})
+    await bot.idle()
+    escaped = "Busy &lt;!channel&gt; &lt;@U0BOSS&gt; &amp; &lt;https://evil.example|click&gt;"
+    assert thread_texts(fake_slack)[-1] == f":x: The call failed: the line was busy (486 {escaped})."
+    parent = parent_of(fake_slack)
+    assert parent.text.endswith(f":x: Failed: the line was busy (486 {escaped})")  # the fallback text
+    assert f"Failed: the line was busy (486 {escaped})" in json.dumps(parent.blocks, ensure_ascii=False)
+    sent = [json.dumps(c.params, ensure_ascii=False) for c in fake_slack.calls if c.method.startswith("chat.")]
+    assert not [s for s in sent if "<!channel>" in s or "<@U0BOSS>" in s or "<https://evil" in s]
+
+
 async def test_no_answer_fails_with_plain_words(
     bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
 ) -> None:
@@ -254,7 +271,10 @@ async def test_over_long_texts_are_clipped_not_refused(
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.ENDED and call.state_reason == "r" * 99 + "…"
     await eventually(lambda: thread_texts(fake_slack)[-1:] == [":white_check_mark: Call ended after 9s. 1 turn."])
-    assert f"*Callee:* {'a' * 9_999}…" in thread_texts(fake_slack)
+    # Whole, in replies of at most 3,000 characters (the error line has a reply of its own).
+    replies = [m.text for m in fake_slack.thread(parent_of(fake_slack))]
+    assert "".join(r for r in replies if r.startswith(("*Callee:* ", "a"))) == f"*Callee:* {'a' * 9_999}…"
+    assert all(len(r) <= 3_000 for r in replies)
 
 
 @pytest.mark.parametrize(

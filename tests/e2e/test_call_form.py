@@ -161,6 +161,30 @@ async def test_a_form_slack_fails_to_open_with_a_non_json_answer_is_explained(
     assert "I couldn't open the call form (unknown error)" in body["text"]
 
 
+async def test_a_rate_limited_form_is_not_waited_out_the_person_is_told_when_to_try_again(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack
+) -> None:
+    # Sleeping 30 s on Retry-After would outlive the 3 s trigger and Slack's 3 s wait for the ack (the sender's
+    # timeout is 10 s): the answer comes at once, and views.open is not tried again.
+    fake_slack.fail_next("views.open", status=429, retry_after=30)
+    body = (await slack.command("say hi")).json()
+    assert body["response_type"] == "ephemeral"
+    assert body["text"].startswith(
+        "Slack asked callbot to slow down, so I couldn't open the call form. Try `/call` again in 30 s"
+    )
+    assert len(fake_slack.calls_to("views.open")) == 1 and fake_slack.views == []
+
+
+async def test_a_rate_limited_form_from_a_message_shortcut_is_answered_through_its_response_url(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack
+) -> None:
+    fake_slack.fail_next("views.open", status=429, retry_after=30)
+    assert (await slack.message_action("call_about_message", MESSAGE)).status_code == 200
+    await eventually(lambda: len(fake_slack.responses) == 1)
+    assert "Try `/call` again in 30 s" in fake_slack.responses[0]["text"]
+    assert len(fake_slack.calls_to("views.open")) == 1
+
+
 async def test_a_trigger_opens_one_form_only(bot: Bot, slack: SlackSender, fake_slack: FakeSlack) -> None:
     trigger = slack.new_trigger_id()
     assert (await slack.command("", trigger_id=trigger)).text == ""

@@ -19,11 +19,11 @@ import pytest
 from bot.app import create_app
 from bot.calls.models import CallState, Channel
 from bot.sandbox.clock import VirtualClock
-from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import FakeSlack, load_manifest
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
-from bot.slack.delivery import MAX_BACKOFF_S
+from bot.slack.delivery import MAX_BACKOFF_S, MAX_LINE_CHARS, MAX_REPLY_CHARS
 from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import parent_of, place, thread_texts
 from tests.e2e.test_hang_up import hang_up_button
@@ -130,6 +130,37 @@ async def test_a_reply_slack_finds_too_long_is_split_not_lost(
     assert thread_texts(fake_slack) == ["*Agent:* first sentence of a long answer", "second sentence of it"]
 
 
+async def test_a_transcript_over_40000_characters_reaches_the_thread_in_replies_slack_does_not_cut(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    # Slack would keep the first 40,000 characters of a longer text and say nothing, so no reply may come near that.
+    session = await place(slack, fake_voximplant, "+14155550100 talk a lot")
+    await fake_voximplant.send_event(session, "connected")
+    symbols = "<&>" * 3_000  # 9,000 characters, 39,000 once escaped: one turn far over what one reply holds
+    await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": symbols})
+    said = [f"turn {n:02d}: " + "blah " * 200 for n in range(40)]  # 40,000 more characters
+    for text in said:
+        await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": text})
+    await fake_voximplant.send_event(session, "disconnected", {"duration_s": 600, "reason": "remote_hangup"})
+    await bot.idle()
+
+    posts = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    assert sum(len(text) for text in posts) > 40_000
+    assert all(len(text) <= MAX_REPLY_CHARS for text in posts), [len(t) for t in posts]
+    replies = [m.text for m in fake_slack.thread(parent_of(fake_slack))]
+    assert replies == posts  # the fake Slack cut nothing
+    # The long turn: capped at MAX_LINE_CHARS (its end marked), in several replies cut between entities.
+    pieces = [text for text in replies if "&" in text]
+    turn = "".join(pieces)
+    assert len(pieces) >= 4 and all(p.count("&") == p.count(";") for p in pieces)
+    assert turn.startswith("*Agent:* &lt;&amp;&gt;&lt;") and turn.endswith("…") and len(turn) == MAX_LINE_CHARS
+    # Every other turn arrives whole and in order, and the summary counts all 41.
+    assert [line for text in replies if "&" not in text for line in text.split("\n")][1:-1] == [
+        f"*Callee:* {text}" for text in said
+    ]
+    assert replies[-1] == ":white_check_mark: Call ended after 10m 00s. 41 turns."
+
+
 async def test_a_parent_update_slack_finds_too_long_is_sent_shortened(
     bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
     caplog: pytest.LogCaptureFixture,
@@ -169,24 +200,6 @@ async def test_a_parent_update_still_too_long_when_shortened_is_dropped_and_the_
     assert "Ended after 3s" in parent_of(fake_slack).text  # later updates are not held back
 
 
-async def test_an_archived_channel_mid_call_moves_the_thread_to_a_dm(
-    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
-) -> None:
-    session = await place(slack, fake_voximplant, "+14155550100 hello")
-    fake_slack.channel_errors["C0GENERAL"] = "is_archived"
-    await fake_voximplant.send_event(session, "ringing")
-    await fake_voximplant.send_event(session, "connected")
-    await bot.idle()
-    [dm] = fake_slack.parents("D0ANA")
-    assert [m.text for m in fake_slack.thread(dm)] == [
-        "I can no longer post in <#C0GENERAL> (is_archived), so I'm following this call here from now on.",
-        ":bell: Ringing…",
-        ":large_green_circle: Connected. The agent is talking.",
-    ]
-    call = await bot.store.call(session.call_id)
-    assert call is not None and call.slack_channel == "D0ANA" and call.slack_ts == dm.ts
-
-
 async def test_late_transcript_lines_land_after_the_end_in_order_and_are_counted_in_the_summary(
     bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, slack_clock: VirtualClock
 ) -> None:
@@ -207,6 +220,39 @@ async def test_late_transcript_lines_land_after_the_end_in_order_and_are_counted
         "*Callee:* Bye!",
     ]
     assert "Ended after 20s" in parent_of(fake_slack).text
+
+
+async def test_a_transcript_line_arriving_after_a_later_one_takes_its_place_in_the_thread(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected", seq=1)
+    await bot.idle()  # nothing waits: the next line would go out at once
+    # A retried request: the scenario's line 2 reaches the bot after its line 3.
+    await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "Fine, thanks."}, seq=3)
+    await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "How are you?"}, seq=2)
+    await bot.idle()
+    assert thread_texts(fake_slack) == [
+        ":large_green_circle: Connected. The agent is talking.",
+        "*Agent:* How are you?",
+        "*Callee:* Fine, thanks.",
+    ]
+
+
+async def test_a_gap_that_never_fills_does_not_hold_back_the_lines_after_it(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected", seq=1)
+    await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "Hello?"}, seq=3)  # 2 is lost
+    await bot.idle()
+    await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "Anyone?"}, seq=4)
+    await bot.idle()
+    assert thread_texts(fake_slack) == [
+        ":large_green_circle: Connected. The agent is talking.",
+        "*Callee:* Hello?",
+        "*Callee:* Anyone?",
+    ]
 
 
 @pytest.fixture
@@ -234,7 +280,7 @@ async def test_the_final_summary_can_be_broadcast(
 async def test_slack_unreachable_for_a_while_loses_nothing(
     tmp_path: Path, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient
 ) -> None:
-    fake = FakeSlack(bot_token=BOT_TOKEN)
+    fake = FakeSlack(bot_token=BOT_TOKEN, manifest=load_manifest())
     clock = VirtualClock()
     fake.clock = clock.now
     slack_server = LocalServer(fake.app)

@@ -88,3 +88,35 @@ async def test_without_a_response_url_the_requester_is_told_where_they_asked(
         ephemeral["text"] == "I couldn't post the call's thread anywhere (invalid_blocks), so I did not place the call."
     )
     assert fake_slack.responses == []
+
+
+async def test_with_the_messages_tab_off_the_requester_is_told_which_setting_to_turn_on_and_no_call_is_placed(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    # The app as it would be installed without features.app_home in its manifest: Slack's default, no Messages tab.
+    fake_slack.manifest = {**fake_slack.manifest, "features": {**fake_slack.manifest["features"], "app_home": {}}}
+    fake_slack.channel_errors["C0SECRET"] = "channel_not_found"  # a private channel callbot is not in
+    response = await slack.command("+14155550100 hi", channel_id="C0SECRET")
+    assert response.status_code == 200 and response.text == ""
+    await bot.idle()
+    assert [c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")] == ["C0SECRET", "U0ANA"]
+    assert fake_slack.messages == []
+    assert fake_voximplant.requests == []
+    [told] = [r["text"] for r in fake_slack.responses]
+    assert told.startswith(
+        "I couldn't post the call's thread anywhere (channel_not_found; in a DM: messages_tab_disabled), so I did not "
+        "place the call."
+    )
+    assert "*Messages tab* is off" in told and "features.app_home.messages_tab_enabled: true" in told
+    [call] = await bot.store.recent_calls()
+    assert call.state is CallState.FAILED
+
+
+async def test_the_repositorys_manifest_turns_the_messages_tab_on_so_the_dm_fallback_works(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    assert fake_slack.messages_tab_enabled  # the fixture gave the fake Slack manifest.yml
+    fake_slack.channel_errors["D0BOBANDANA"] = "channel_not_found"  # a DM between two people
+    await slack.command("+14155550100 hi", channel_id="D0BOBANDANA")
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    assert [p.channel for p in fake_slack.parents()] == ["D0ANA"]

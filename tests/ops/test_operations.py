@@ -24,7 +24,6 @@ from bot.sandbox.fake_slack import FakeSlack, Fault
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
-from bot.slack.blocks import MIN_ELAPSED_S
 from bot.store import Store
 from tests.conftest import CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import place
@@ -178,10 +177,11 @@ async def test_a_delivery_worker_the_watchdog_started_logs_with_the_call_id(
     session = await place(slack, fake_voximplant, "+14155550100 hello")
     await fake_voximplant.send_event(session, "connected")
     await bot.idle()
-    # From now on only the watchdog (a task about no call) queues writes: its refresh of the parent meets a 503.
-    # (A refresh is sent once it changes the parent: when the elapsed time shows, MIN_ELAPSED_S after placing.)
+    # From now on only the watchdog (a task about no call) queues writes: it settles the call, gone quiet, from the
+    # call history, and the parent update that follows meets a 503.
     fake_slack.fail_next("chat.update", status=503)
-    await eventually(lambda: logged(json_log, "Slack chat_update to C0GENERAL failed"), timeout=MIN_ELAPSED_S + 5)
+    fake_voximplant.end_session(session, duration=7, successful=True)  # its `disconnected` never comes
+    await eventually(lambda: logged(json_log, "Slack chat_update to C0GENERAL failed"), timeout=10)
     lines = logged(json_log, "Slack chat_update to C0GENERAL failed")
     # One line for the 503; after a wait past the fake's keep-alive, also one for a connection it had closed.
     assert lines and {line.get("call_id") for line in lines} == {session.call_id}

@@ -35,3 +35,109 @@ async def test_a_section_over_3000_characters_is_invalid_blocks(client: AsyncWeb
         await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="too long", blocks=section(3_001))
     assert update_refused.value.response["error"] == "invalid_blocks"
     assert [m.text for m in fake_slack.messages] == ["fits"]  # nothing refused was kept
+
+
+@pytest.mark.parametrize("app_home", [None, {"messages_tab_enabled": False}, {"home_tab_enabled": True}])
+async def test_without_the_messages_tab_a_post_to_a_user_is_messages_tab_disabled(
+    client: AsyncWebClient, fake_slack: FakeSlack, app_home: dict[str, bool] | None
+) -> None:
+    features = {"bot_user": {"display_name": "callbot"}} | ({"app_home": app_home} if app_home is not None else {})
+    fake_slack.manifest = {"features": features}
+    for send in (
+        client.chat_postMessage(channel="U0ANA", text="hello"),
+        client.chat_postEphemeral(channel="U0ANA", user="U0ANA", text="hello"),
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            await send
+        assert refused.value.response["error"] == "messages_tab_disabled"
+    assert fake_slack.messages == [] and fake_slack.ephemeral == []
+    await client.chat_postMessage(channel="C0GENERAL", text="channels are not affected")
+
+
+async def test_with_the_messages_tab_on_a_post_to_a_user_opens_their_dm(
+    client: AsyncWebClient, fake_slack: FakeSlack
+) -> None:
+    fake_slack.manifest = {"features": {"app_home": {"messages_tab_enabled": True}}}
+    posted = await client.chat_postMessage(channel="U0ANA", text="hello")
+    assert posted["channel"] == "D0ANA"
+    assert FakeSlack().messages_tab_enabled is False  # no manifest: Slack's default, the tab is off
+
+
+async def test_a_text_over_40000_characters_is_cut_without_a_word(
+    client: AsyncWebClient, fake_slack: FakeSlack
+) -> None:
+    posted = await client.chat_postMessage(channel="C0GENERAL", text="x" * 40_000 + "lost")
+    assert posted["ok"] is True
+    assert fake_slack.messages[0].text == "x" * 40_000
+
+
+def button(**changes: object) -> dict[str, object]:
+    element: dict[str, object] = {
+        "type": "button", "action_id": "call_hang_up", "text": {"type": "plain_text", "text": "Hang up"},
+        "value": "c1",
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Hang up this call?"},
+            "text": {"type": "mrkdwn", "text": "The call ends for everyone."},
+            "confirm": {"type": "plain_text", "text": "Hang up"}, "deny": {"type": "plain_text", "text": "Keep"},
+        },
+    }  # fmt: skip
+    return {"type": "actions", "block_id": "call_actions", "elements": [{**element, **changes}]}
+
+
+LONG_TITLE = {
+    "title": {"type": "plain_text", "text": "t" * 101}, "text": {"type": "mrkdwn", "text": "The call ends."},
+    "confirm": {"type": "plain_text", "text": "Hang up"}, "deny": {"type": "plain_text", "text": "Keep"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("blocks", "problem"),
+    [
+        ([button(text={"type": "plain_text", "text": "x" * 76})], "text attribute cannot exceed 75 characters"),
+        ([button(action_id="a" * 256)], "action_id attribute cannot exceed 255 characters"),
+        ([button(confirm=LONG_TITLE)], "title attribute cannot exceed 100 characters"),
+        ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}] * 11}], "cannot exceed 10 elements"),
+        (section(1) * 51, "no more than 50 items allowed"),
+        ([{**section(1)[0], "block_id": "same"}, {**section(1)[0], "block_id": "same"}], "duplicate block_id"),
+    ],
+    ids=["button text", "action_id", "confirm title", "context elements", "51 blocks", "duplicate block_id"],
+)
+async def test_block_kit_limits_are_invalid_blocks(
+    client: AsyncWebClient, fake_slack: FakeSlack, blocks: list[dict[str, object]], problem: str
+) -> None:
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(channel="C0GENERAL", text="fallback", blocks=blocks)
+    assert refused.value.response["error"] == "invalid_blocks"
+    assert any(problem in message for message in refused.value.response["response_metadata"]["messages"])
+    await client.chat_postMessage(channel="C0GENERAL", text="fallback", blocks=[button()])  # within every limit
+    assert [m.text for m in fake_slack.messages] == ["fallback"]
+
+
+async def test_chat_update_past_tier_3_is_a_429_with_retry_after(client: AsyncWebClient, fake_slack: FakeSlack) -> None:
+    now = [0.0]
+    fake_slack.clock = lambda: now[0]
+    posted = await client.chat_postMessage(channel="C0GENERAL", text="v0")
+    for n in range(50):  # 50 in one minute: Tier 3's "50+"
+        now[0] = n * 0.5
+        await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text=f"v{n + 1}")
+    with pytest.raises(SlackApiError) as limited:
+        await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="one too many")
+    assert limited.value.response.status_code == 429 and limited.value.response["error"] == "ratelimited"
+    assert limited.value.response.headers["Retry-After"] == "36"  # the first of the 50 leaves the minute then
+    assert fake_slack.messages[0].text == "v50" and len(fake_slack.rate_limited) == 1
+    now[0] = 60.0
+    await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="later")
+
+
+async def test_a_view_block_is_checked_by_slack_sdks_models_too(client: AsyncWebClient, fake_slack: FakeSlack) -> None:
+    fake_slack.now = lambda: 1_700_000_000.0
+    view = {
+        "type": "modal", "title": {"type": "plain_text", "text": "Place a call"},
+        "blocks": [button(text={"type": "plain_text", "text": "x" * 76})],
+    }  # fmt: skip
+    with pytest.raises(SlackApiError) as refused:
+        await client.views_open(trigger_id="12345.1700000000.abcdef", view=view)
+    assert refused.value.response["error"] == "invalid_arguments"
+    assert refused.value.response["response_metadata"]["messages"] == [
+        "[ERROR] text attribute cannot exceed 75 characters [json-pointer:/view/blocks/0]"
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.sandbox.clock import VirtualClock
-from bot.slack.delivery import MAX_REPLY_CHARS, Kind, _reply_batch, _split
+from bot.slack.delivery import MAX_REPLY_CHARS, Kind, _pieces, _reply_batch, _split
 from bot.slack.pacing import Pacer
 from bot.store import OutboxRow
 
@@ -51,3 +51,23 @@ async def test_pacer_keeps_writes_apart_and_honours_a_hold() -> None:
     pacer.hold("C1", 30)
     await pacer.turn("C1")
     assert clock.now() == 32.0
+
+
+def test_pieces_fit_the_limit_break_at_lines_or_spaces_and_lose_only_the_break() -> None:
+    text = "\n".join(f"line {n:04d} " + "word " * 30 for n in range(200))
+    parts = _pieces(text)
+    assert all(len(part) <= MAX_REPLY_CHARS for part in parts) and len(parts) > 1
+    assert "\n".join(parts) == text  # every cut fell on a line break here
+    assert _pieces("ab cd", limit=4) == ["ab", "cd"]
+    assert _pieces("a bcdef", limit=4) == ["a bc", "def"]  # a break too early is not taken
+    assert _pieces("short") == ["short"]
+
+
+def test_pieces_never_cut_inside_an_entity_or_a_link() -> None:
+    escaped = "&lt;" * 1000  # 4,000 characters and no space: cut between entities
+    parts = _pieces(escaped)
+    assert all(len(p) <= MAX_REPLY_CHARS and p.count("&") == p.count(";") for p in parts)
+    assert "".join(parts) == escaped
+    linked = "x" * 2990 + "<https://example.com/abc|link>" + "y" * 10
+    first, *rest = _pieces(linked)
+    assert first == "x" * 2990 and "".join(rest).startswith("<https://example.com/abc|link>")

@@ -9,8 +9,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import DirectoryError
 from bot.sandbox.fake_slack import FakeSlack
-from bot.slack.directory import SlackDirectory
-from tests.conftest import BOT_TOKEN
+from bot.slack.directory import STALE_S, SlackDirectory
+from tests.conftest import BOT_TOKEN, eventually
 
 
 class Ticks:
@@ -34,9 +34,46 @@ async def test_member_lists_are_reused_for_the_ttl_only(fake_slack: FakeSlack, c
     fake_slack.usergroups["S0SUPPORT"] = []  # Ben leaves the group
     ticks.now += 29
     assert await directory.is_member("S0SUPPORT", "U0BEN")  # still the cached list
+    assert len(fake_slack.calls_to("usergroups.users.list")) == 1
     ticks.now += 1
+    await refreshed(directory)
     assert not await directory.is_member("S0SUPPORT", "U0BEN")
     assert len(fake_slack.calls_to("usergroups.users.list")) == 2
+
+
+async def refreshed(directory: SlackDirectory) -> None:
+    """Ask once past the expiry (given the expired answer; a refresh starts), then wait for that refresh."""
+    await directory.is_member("S0SUPPORT", "U0BEN")
+    await asyncio.gather(*directory._lookups.values())
+
+
+async def test_an_expired_list_is_given_while_its_refresh_runs(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    # A big channel's list takes many pages: the first /call after an expiry must not wait for them all.
+    fake_slack.usergroups["S0SUPPORT"] = ["U0BEN"]
+    ticks = Ticks()
+    directory = SlackDirectory(client, ttl_s=30, clock=ticks)
+    assert await directory.is_member("S0SUPPORT", "U0BEN")
+    fake_slack.usergroups["S0SUPPORT"] = ["U0ANA"]
+    fake_slack.slow_down("usergroups.users.list", 30)  # the refresh will not finish while anyone waits
+    ticks.now += 31
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(directory.is_member("S0SUPPORT", u) for u in ("U0BEN", "U0ANA"))), timeout=10
+    )
+    assert answers == [True, False]  # the expired list, at once
+    await eventually(lambda: len(fake_slack.calls_to("usergroups.users.list")) == 2)  # one refresh for both
+    await directory.aclose()
+
+
+async def test_a_list_long_expired_is_not_given_the_lookup_is_waited_for(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake_slack.usergroups["S0SUPPORT"] = ["U0BEN"]
+    ticks = Ticks()
+    directory = SlackDirectory(client, ttl_s=30, clock=ticks)
+    assert await directory.is_member("S0SUPPORT", "U0BEN")
+    fake_slack.usergroups["S0SUPPORT"] = []
+    ticks.now += 30 + STALE_S
+    assert not await directory.is_member("S0SUPPORT", "U0BEN")
 
 
 async def test_without_a_cache_slack_is_asked_every_time(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
