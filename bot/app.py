@@ -125,7 +125,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 on_retry=lambda reason: metrics.slack_retries.labels(reason).inc(),
                 updates_per_minute=settings.slack_updates_per_minute,
             )
-            calls.observer = SlackCallView(delivery)
+            calls.observer = SlackCallView(delivery, admins=settings.callbot_admins)
             bolt = AsyncApp(
                 client=slack_client,
                 signing_secret=signing_secret,

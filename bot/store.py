@@ -127,6 +127,10 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE calls ADD COLUMN plain_access_url TEXT;
     ALTER TABLE calls ADD COLUMN pull INTEGER NOT NULL DEFAULT 0;
     CREATE UNIQUE INDEX calls_by_brief_token ON calls (brief_token_hash) WHERE brief_token_hash IS NOT NULL;
+    CREATE TABLE notices (
+        name TEXT PRIMARY KEY,
+        at   TEXT NOT NULL
+    );
     """,
 )
 
@@ -418,6 +422,15 @@ class Store:
             "UPDATE calls SET access_url = ?, plain_access_url = ?, history_id = ? WHERE id = ?",
             access_url, plain_access_url, history_id, call_id,
         )  # fmt: skip
+
+    async def first_notice(self, name: str, *, at: datetime) -> bool:
+        """Note that the notice `name` was given; True only the first time since it was last cleared."""
+        return bool(self._change("INSERT INTO notices (name, at) VALUES (?, ?) ON CONFLICT DO NOTHING", name,
+                                 at.isoformat()))  # fmt: skip
+
+    async def clear_notice(self, name: str) -> None:
+        """What the notice `name` was about is over: the next time it happens, it is told again."""
+        self._change("DELETE FROM notices WHERE name = ?", name)
 
     async def set_history_id(self, call_id: str, history_id: int) -> None:
         """The call-history id of a session found by its custom data (StartScenarios' answer was lost)."""

@@ -24,6 +24,7 @@ from bot.calls.models import (
     CallState,
     Channel,
     ErrorEvent,
+    FailedEvent,
     SlackOrigin,
     StatusEvent,
     TranscriptEvent,
@@ -68,6 +69,8 @@ END_NEVER_HEARD = (
 # How long past its time limit a session may still run: the scenario's watchdog (WATCHDOG_EXTRA_S in
 # scenarios/outbound_call.js) ends it max_duration_s + 300 s after its start, and its last events take seconds.
 SESSION_OVERRUN_S = 300 + 60
+INSUFFICIENT_FUNDS = 402  # CallEvents.Failed: "402 insufficient funds" (voxengine.d.ts v28, _FailedEvent)
+BALANCE_NOTICE = "voximplant_balance_empty"
 # How long a brief token opens the brief, past the longest launch (the wait for Slack, then StartScenarios): the
 # scenario retries its fetch for at most 30 s (BRIEF_TRIES in scenarios/outbound_call.js), plus a margin.
 BRIEF_FETCH_S = 60.0
@@ -101,6 +104,11 @@ class CallObserver(Protocol):
 
     async def call_reconciled(self, call: Call, cost: float | None) -> None:
         """The call's final state came from Voximplant's call history, not from its status events."""
+        ...
+
+    async def balance_empty(self, call: Call) -> None:
+        """Voximplant refused `call` for want of funds (402): no call can be placed until the account is topped up.
+        Said once, until a call connects again."""
         ...
 
 
@@ -444,8 +452,20 @@ class CallService:
             return
         if outcome.transition is not None:
             await self.observer.call_moved(outcome.call, outcome.transition)
+            await self._mind_the_balance(outcome, event)
         else:
             await self.observer.call_event(outcome.call, event)
+
+    async def _mind_the_balance(self, outcome: EventOutcome, event: StatusEvent) -> None:
+        """402 (insufficient funds) is the account's problem, not the call's: its admins hear it, once."""
+        if self.observer is None or outcome.transition is None:
+            return
+        if isinstance(event, FailedEvent) and event.data.code == INSUFFICIENT_FUNDS:
+            if await self.store.first_notice(BALANCE_NOTICE, at=self._clock()):
+                log.warning("Voximplant refused a call for want of funds (402): top up the account's balance")
+                await self.observer.balance_empty(outcome.call)
+        elif outcome.transition.state is CallState.CONNECTED:
+            await self.store.clear_notice(BALANCE_NOTICE)  # calls work again: a later 402 is news again
 
     async def may_hang_up(self, call_id: str, user_id: str) -> Call:
         """The call `user_id` wants to hang up, or a Refusal: only the requester or an admin, only a live call."""

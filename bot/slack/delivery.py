@@ -283,6 +283,18 @@ class Delivery:
             log.error("call %s: could not tell <@%s> either (%s)", call.id, origin.user_id, type(error).__name__)
         return False
 
+    async def tell_user(self, user_id: str, text: str) -> bool:
+        """A DM from the bot to `user_id` (App Home's Messages tab, which manifest.yml turns on). Not queued: a
+        notice for an admin, not a line of a call's thread; False (and one ERROR line) when Slack refused it."""
+        try:
+            await self._client.chat_postMessage(channel=user_id, text=text)
+            return True
+        except SlackApiError as error:
+            log.error("could not tell <@%s> in a DM (%s)", user_id, error_code(error))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.error("could not tell <@%s> in a DM (%s)", user_id, type(error).__name__)
+        return False
+
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
     async def resume(self) -> int:

@@ -7,6 +7,7 @@ before sending and delivers it in order, paced, through rate limits and restarts
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from bot.calls.models import Call, ErrorEvent, StatusEvent, TranscriptEvent
 from bot.calls.states import Transition
@@ -19,8 +20,9 @@ log = logging.getLogger(__name__)
 class SlackCallView:
     """The CallObserver that keeps a call's Slack thread up to date."""
 
-    def __init__(self, delivery: Delivery) -> None:
+    def __init__(self, delivery: Delivery, *, admins: Sequence[str] = ()) -> None:
         self._delivery = delivery
+        self._admins = tuple(admins)  # CALLBOT_ADMINS: told in a DM what only an admin can fix
 
     async def call_created(self, call: Call, *, within_s: float | None = None) -> bool:
         if await self._delivery.post_parent(call, within_s=within_s):
@@ -47,6 +49,12 @@ class SlackCallView:
         elif isinstance(event, ErrorEvent):
             words = texts.agent_stumbled if event.data.recoverable else texts.scenario_error
             await self._delivery.reply(call, words(event.data.message))
+
+    async def balance_empty(self, call: Call) -> None:
+        if not self._admins:
+            log.warning("no CALLBOT_ADMINS to tell that the Voximplant balance is too low to place calls")
+        for admin in self._admins:
+            await self._delivery.tell_user(admin, texts.balance_empty(call.request.origin.user_id))
 
     async def hang_up_requested(self, call: Call, user_id: str) -> None:
         await self._delivery.reply(call, texts.hang_up_requested(user_id))

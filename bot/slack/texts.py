@@ -197,3 +197,12 @@ def agent_stumbled(message: str) -> str:
 def escape(text: str) -> str:
     """Escape Slack's three control characters, so typed or spoken text cannot forge mentions or links."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def balance_empty(requester: str) -> str:
+    """For callbot admins, once, when Voximplant refuses calls for want of funds."""
+    return (
+        f":warning: Voximplant refused a call <@{requester}> asked for: the account's balance is too low to place "
+        "calls (402 Payment Required). No call can go out until it is topped up in the Voximplant control panel "
+        "(Billing). I'll tell you again only if this happens after calls have worked again."
+    )
