@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,14 @@ from bot.sandbox.slack_requests import SlackSender
 from tests.conftest import Bot, eventually
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
+
+
+@pytest.fixture(params=["push", "pull"])
+def events_mode(request: pytest.FixtureRequest, bot_settings: dict[str, Any]) -> str:
+    """Each call flow runs in both modes: Voximplant calling the bot back, and the bot asking each session."""
+    if request.param == "pull":
+        bot_settings["public_base_url"] = None  # no public URL: the events are pulled
+    return str(request.param)
 
 
 async def run_call(
@@ -36,7 +45,12 @@ async def run_call(
 
 
 async def test_answered_call_through_the_real_scenario(
-    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, simulator: ScenarioSimulator
+    events_mode: str,
+    bot: Bot,
+    slack: SlackSender,
+    fake_slack: FakeSlack,
+    fake_voximplant: FakeVoximplant,
+    simulator: ScenarioSimulator,
 ) -> None:
     thread, state = await run_call(
         "+14155550100 remind Ana about the 3pm review", bot, slack, fake_slack, fake_voximplant, simulator
@@ -67,7 +81,8 @@ async def test_answered_call_through_the_real_scenario(
     ids=["pstn", "sip", "user", "whatsapp"],
 )
 async def test_every_channel_through_the_v2_launch(
-    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, simulator: ScenarioSimulator,
+    events_mode: str, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    simulator: ScenarioSimulator,
     text: str, api: str, args: list[object],
 ) -> None:  # fmt: skip
     # The caller ID may place every kind of call; the scenario learns the destination only from the brief.
@@ -83,7 +98,12 @@ async def test_every_channel_through_the_v2_launch(
 
 
 async def test_recoverable_voice_ai_errors_are_warnings_and_the_call_goes_on(
-    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, simulator: ScenarioSimulator
+    events_mode: str,
+    bot: Bot,
+    slack: SlackSender,
+    fake_slack: FakeSlack,
+    fake_voximplant: FakeVoximplant,
+    simulator: ScenarioSimulator,
 ) -> None:
     # OpenAI's Realtime `error` event: "most errors are recoverable and the session will stay open".
     thread, state = await run_call("+14155550167 hello", bot, slack, fake_slack, fake_voximplant, simulator)
@@ -114,7 +134,8 @@ async def test_recoverable_voice_ai_errors_are_warnings_and_the_call_goes_on(
     ],
 )
 async def test_unanswered_calls_through_the_real_scenario(
-    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, simulator: ScenarioSimulator,
+    events_mode: str, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    simulator: ScenarioSimulator,
     destination: str, words: str,
 ) -> None:  # fmt: skip
     thread, state = await run_call(f"{destination} hello", bot, slack, fake_slack, fake_voximplant, simulator)
