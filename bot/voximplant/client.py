@@ -1,9 +1,6 @@
-"""Voximplant Management API client (async httpx): StartScenarios, the setup methods, and the errors they give.
+"""The Management API client (async httpx): StartScenarios, the setup methods, call history, and the session's
+access URL (hang up, and pull mode's brief and events).
 
-Two ways to authenticate, as Voximplant offers: account_id + api_key as form fields (`ApiKeyAuth`), or a service
-account (`ServiceAccountAuth`): a fresh RS256 JWT per request in `Authorization: Bearer`.
-
-Credentials travel in the POST body, never in the URL: httpx puts the URL into its exception texts.
 StartScenarios is not idempotent (each success starts a new call), so a request is retried only when it provably
 never left this machine, or when Voximplant refused it with HTTP 429 before doing anything.
 """
@@ -12,22 +9,32 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
-import jwt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from bot.calls import launch
 from bot.errors import VoximplantError, VoximplantUnreachable
 from bot.text import shorten
+from bot.voximplant.auth import Auth
+from bot.voximplant.models import (
+    Application,
+    CallerIdInfo,
+    CallSessionInfo,
+    ErrorBody,
+    History,
+    Page,
+    PhoneNumberInfo,
+    Rule,
+    Scenario,
+    SecretInfo,
+    StartScenariosResult,
+)
 
 # script_custom_data holds at most 200 bytes (see bot/calls/launch.py for the documents that say so).
 MAX_CUSTOM_DATA_BYTES = launch.MAX_CUSTOM_DATA_BYTES
@@ -45,208 +52,8 @@ INVALID_ARGUMENTS = 101
 MAX_IN_FLIGHT = 64
 
 
-@dataclass(frozen=True, slots=True)
-class ApiKeyAuth:
-    """account_id + api_key, sent as form fields."""
-
-    account_id: str
-    api_key: str
-
-    def form(self) -> dict[str, str]:
-        return {"account_id": self.account_id, "api_key": self.api_key}
-
-    def headers(self) -> dict[str, str]:
-        return {}
-
-    def __repr__(self) -> str:
-        return f"ApiKeyAuth(account_id={self.account_id!r}, api_key='***')"
-
-
-TOKEN_BACKDATE_S = 5  # iat = now - 5 s and exp = now + 24 s, as Voximplant's own clients sign them
-TOKEN_LIFETIME_S = 24
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceAccountAuth:
-    """A Voximplant service account: every request carries a fresh RS256 JWT signed with the account's key."""
-
-    account_id: str
-    key_id: str
-    private_key: str
-    clock: Callable[[], float] = time.time
-
-    @classmethod
-    def from_file(cls, path: Path) -> ServiceAccountAuth:
-        """Read the JSON key file Voximplant hands out (`account_id`, `key_id`, `private_key`)."""
-        try:
-            data = json.loads(path.read_text())
-            return cls(account_id=str(data["account_id"]), key_id=str(data["key_id"]), private_key=data["private_key"])
-        except (OSError, ValueError, KeyError, TypeError):
-            raise VoximplantError(f"{path} is not a Voximplant service-account key file") from None
-
-    def token(self) -> str:
-        now = int(self.clock())
-        claims = {"iss": self.account_id, "iat": now - TOKEN_BACKDATE_S, "exp": now + TOKEN_LIFETIME_S}
-        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.key_id})
-
-    def form(self) -> dict[str, str]:
-        return {}
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token()}"}
-
-    def __repr__(self) -> str:
-        return f"ServiceAccountAuth(account_id={self.account_id!r}, key_id={self.key_id!r}, private_key='***')"
-
-
-class Auth(Protocol):
-    def form(self) -> dict[str, str]: ...
-    def headers(self) -> dict[str, str]: ...
-
-
-def auth_from(account_id: str | None, api_key: str | None, credentials: Path | None) -> Auth | None:
-    """The auth the settings name: a service-account key file wins; None when neither is set."""
-    if credentials is not None:
-        return ServiceAccountAuth.from_file(credentials)
-    if account_id and api_key:
-        return ApiKeyAuth(account_id, api_key)
-    return None
-
-
 # Called after each Management API request: method, seconds taken, and the error kind (None on success).
 Observer = Callable[[str, float, str | None], None]
-
-
-class StartScenariosResult(BaseModel):
-    media_session_access_url: str
-    media_session_access_secure_url: str
-    call_session_history_id: int
-
-
-class CallerIdInfo(BaseModel):
-    """One entry of GetCallerIDs (Voximplant's CallerIDInfoType)."""
-
-    callerid_id: int
-    callerid_number: str
-    active: bool
-    verified_until: date | None = None
-    code_entering_attempts_left: int | None = None
-    verification_call_attempts_left: int | None = None
-
-    @field_validator("verified_until", mode="before")
-    @classmethod
-    def _empty_is_no_date(cls, value: object) -> object:
-        """Voximplant may send `verified_until: ""` for a caller ID with no verification date: that is no date."""
-        return None if value == "" else value
-
-    @property
-    def e164(self) -> str:
-        return _e164(self.callerid_number)
-
-
-class PhoneNumberInfo(BaseModel):
-    """One entry of GetPhoneNumbers (Voximplant's AttachedPhoneInfoType), the fields callbot reads.
-
-    `can_be_used`: "Whether a not verified account can use the phone" (AttachedPhoneInfoType,
-    voximplant.com/docs/references/voxengine/voximplantapi/attachedphoneinfo). `test_number` is not Voximplant's
-    field: the client sets it for the numbers GetPhoneNumbers lists with `sandbox=true` (test numbers).
-    """
-
-    phone_id: int
-    phone_number: str
-    phone_country_code: str | None = None
-    category_name: str | None = None
-    deactivated: bool = False
-    canceled: bool = False
-    can_be_used: bool = True
-    verification_status: str | None = None
-    application_id: int | None = None
-    application_name: str | None = None
-    test_number: bool = False
-
-    @property
-    def e164(self) -> str:
-        return _e164(self.phone_number)
-
-
-class _Page(BaseModel):
-    result: list[dict[str, object]]
-    total_count: int
-    count: int
-
-
-class Application(BaseModel):
-    application_id: int
-    application_name: str  # the full name: <short name>.<account>.<node>.voximplant.com
-
-
-class Scenario(BaseModel):
-    scenario_id: int
-    scenario_name: str
-    scenario_script: str | None = None
-
-
-class Rule(BaseModel):
-    rule_id: int
-    rule_name: str
-    rule_pattern: str
-    application_id: int | None = None
-    scenarios: list[Scenario] = Field(default_factory=list)
-
-
-class CallInfo(BaseModel):
-    """One call inside a session, as GetCallHistory reports it with `with_calls=true` (CallInfoType)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    call_id: int
-    incoming: bool = False
-    successful: bool = False
-    duration: float | None = None
-    cost: float | None = None
-    remote_number: str = ""
-    start_time: str | None = None
-    end_reason: dict[str, Any] | None = None
-
-
-class CallSessionInfo(BaseModel):
-    """One JS session from GetCallHistory (CallSessionInfoType): over once `finish_reason` is set."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    call_session_history_id: int
-    start_date: str | None = None
-    duration: float | None = None
-    finish_reason: str | None = None
-    custom_data: str | None = None
-    calls: list[CallInfo] = []
-
-    @property
-    def finished(self) -> bool:
-        return self.finish_reason is not None
-
-    @property
-    def outgoing(self) -> CallInfo | None:
-        """The call the scenario placed (the session's first outgoing call)."""
-        return next((call for call in self.calls if not call.incoming), None)
-
-
-class _History(BaseModel):
-    result: list[CallSessionInfo]
-
-
-class SecretInfo(BaseModel):
-    """One entry of GetSecrets (SecretListItem): the secret's name, never its value."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    secret_id: int
-    secret_name: str
-
-
-class _ErrorBody(BaseModel):
-    code: int
-    msg: str
 
 
 # -- retry rules: each answers "may this failed attempt be tried again?" ---------------------------------------
@@ -336,7 +143,7 @@ class VoximplantClient:
         while True:
             body = await self._call(method, {**(params or {}), "count": str(PAGE_SIZE), "offset": str(len(records))})
             try:
-                page = _Page.model_validate(body)
+                page = Page.model_validate(body)
             except ValidationError:
                 raise VoximplantError(f"{method} answered without a result list") from None
             records.extend(page.result)
@@ -413,10 +220,10 @@ class VoximplantClient:
         history = await self._history(params)
         return next((s for s in history.result if s.custom_data == custom_data), None)
 
-    async def _history(self, params: Mapping[str, str]) -> _History:
+    async def _history(self, params: Mapping[str, str]) -> History:
         body = await self._call("GetCallHistory", {**params, "with_calls": "true", "timezone": HISTORY_TIMEZONE})
         try:
-            return _History.model_validate(body)
+            return History.model_validate(body)
         except ValidationError:
             raise VoximplantError("GetCallHistory answered without a result list") from None
 
@@ -545,7 +352,7 @@ def _parse(response: httpx.Response) -> dict[str, object]:
         raise VoximplantError("Voximplant answered something unexpected", may_have_started=True)
     if "error" in body:
         try:
-            error = _ErrorBody.model_validate(body["error"])
+            error = ErrorBody.model_validate(body["error"])
         except ValidationError:
             raise VoximplantError("Voximplant answered an error without a code") from None
         raise VoximplantError(error.msg, code=error.code)
@@ -570,14 +377,14 @@ def _certificate_refused_for_ip(url: str, error: Exception) -> bool:
     return True
 
 
-def _error_body(response: httpx.Response) -> _ErrorBody | None:
+def _error_body(response: httpx.Response) -> ErrorBody | None:
     """Voximplant's `{"error": {"code", "msg"}}` in any answer, or None when the body is not that."""
     try:
         body = response.json()
-        error = _ErrorBody.model_validate(body["error"])
+        error = ErrorBody.model_validate(body["error"])
     except (ValueError, TypeError, KeyError, ValidationError):
         return None
-    return _ErrorBody(code=error.code, msg=shorten(error.msg, MAX_API_ERROR))
+    return ErrorBody(code=error.code, msg=shorten(error.msg, MAX_API_ERROR))
 
 
 def _session_answer(response: httpx.Response) -> dict[str, object]:
@@ -603,12 +410,6 @@ def _session_refusal(response: httpx.Response) -> str | None:
         return None
     error = body.get("error")
     return shorten(error, MAX_SESSION_ERROR) if isinstance(error, str) and error.strip() else "no reason given"
-
-
-def _e164(number: str) -> str:
-    """Voximplant writes numbers as digits with the country code (`14155550123`); callbot stores E.164."""
-    digits = "".join(ch for ch in number if ch.isdigit())
-    return "+" + digits
 
 
 def _result_list(body: dict[str, object]) -> list[Any]:
