@@ -26,6 +26,7 @@ from bot.calls import launch
 from bot.calls.grammar import CallDraft
 from bot.calls.models import Call, SlackOrigin, StatusEvent
 from bot.calls.numbers import format_international
+from bot.calls.polling import EventPoller
 from bot.calls.service import CallService
 from bot.calls.states import Transition
 from bot.doctor import Result, failed, passed
@@ -91,12 +92,14 @@ async def place_test_call(settings: Settings, destination: str, *, waits: Waits 
     """Place one call to `destination` and report each step; the call is hung up by the doctor."""
     auth = voximplant_auth(settings)
     base_url = settings.base_url
-    if auth is None or settings.voximplant_rule_id is None or base_url is None:
-        return [failed("a test call needs the Voximplant credentials, VOXIMPLANT_RULE_ID and PUBLIC_BASE_URL")]
+    pull = settings.events_mode == "pull"
+    if auth is None or settings.voximplant_rule_id is None or (base_url is None and not pull):
+        return [failed("a test call needs the Voximplant credentials, VOXIMPLANT_RULE_ID and PUBLIC_BASE_URL (or "
+                       "VOXIMPLANT_EVENTS=pull)")]  # fmt: skip
     if not settings.database_path.exists():
         return [failed(f"{settings.database_path} does not exist: add a caller ID first (callbot callerids add)")]
     try:
-        server = LocalServer(host=settings.host, port=settings.port)
+        server = None if pull else LocalServer(host=settings.host, port=settings.port)
     except OSError as error:
         return [failed(f"{settings.host}:{settings.port} is taken ({error.strerror}): the doctor answers the "
                        "scenario there itself, so stop callbot serve for the test call, or run it before starting "
@@ -111,6 +114,13 @@ async def place_test_call(settings: Settings, destination: str, *, waits: Waits 
             calls = CallService(store, voximplant, call_policy(settings))
             watch = _Watch()
             calls.observer = watch
+            if server is None:  # pull mode: nothing to serve, the doctor asks the session as the bot does
+                poller = EventPoller(calls, voximplant)
+                calls.follow = poller.follow
+                try:
+                    return await _place(calls, watch, destination, None, waits, fallbacks)
+                finally:
+                    await poller.close()
             app = Starlette(routes=[
                 Route(launch.EVENTS_PATH, routes.voximplant_events, methods=["POST"]),
                 Route(launch.BRIEF_PATH, routes.voximplant_brief, methods=["GET"]),
@@ -124,8 +134,9 @@ async def place_test_call(settings: Settings, destination: str, *, waits: Waits 
 
 
 async def _place(
-    calls: CallService, watch: _Watch, destination: str, base_url: str, waits: Waits, fallbacks: list[None]
+    calls: CallService, watch: _Watch, destination: str, base_url: str | None, waits: Waits, fallbacks: list[None]
 ) -> list[Result]:
+    """Each step of one test call; `base_url` None in pull mode (the scenario never calls the bot)."""
     try:
         request = await calls.vet(CallDraft(destination, None, INSTRUCTIONS), DOCTOR)
         call, token = await calls.create(request)
@@ -141,18 +152,30 @@ async def _place(
     async def now() -> Call:
         return await calls.store.call(call.id) or call
 
-    if not await _until(lambda: calls.store.token_hash(call.id), bool, waits.brief_s):  # issued with the brief
-        results.append(failed(f"the scenario never fetched its brief from {base_url}{launch.BRIEF_PATH} within "
-                              f"{waits.brief_s:g} s: Voximplant must reach PUBLIC_BASE_URL over HTTPS (check DNS, "
-                              "the certificate and the firewall), and the rule must run this version of "
-                              "outbound_call.js (callbot setup)"))  # fmt: skip
-        return results
-    results.append(passed(f"the scenario read its custom data and fetched its brief from {base_url}"))
-    if not await _until(now, lambda c: c.last_seq > 0, waits.events_s):
-        results.append(failed(f"no status event reached {base_url}{launch.EVENTS_PATH} within {waits.events_s:g} s "
-                              "of the brief: check what answers that path at PUBLIC_BASE_URL"))  # fmt: skip
-        return results
-    results.append(passed(f"status events reach {base_url}{launch.EVENTS_PATH}"))
+    if base_url is None:
+        if not call.is_live:
+            results.append(failed(f"the session did not take its brief over the access URL: {call.state_reason}"))
+            return results
+        results.append(passed("the session took its brief over its access URL (pull mode: the scenario's answers "
+                              "reach the bot)"))  # fmt: skip
+        if not await _until(now, lambda c: c.last_seq > 0, waits.events_s):
+            results.append(failed(f"the session gave no status event within {waits.events_s:g} s of its brief"))
+            return results
+        results.append(passed("status events come back from the session when the bot asks (pull mode)"))
+    else:
+        if not await _until(lambda: calls.store.token_hash(call.id), bool, waits.brief_s):  # issued with the brief
+            results.append(failed(f"the scenario never fetched its brief from {base_url}{launch.BRIEF_PATH} within "
+                                  f"{waits.brief_s:g} s: Voximplant must reach PUBLIC_BASE_URL over HTTPS (check "
+                                  "DNS, the certificate and the firewall), and the rule must run this version of "
+                                  "outbound_call.js (callbot setup)"))  # fmt: skip
+            return results
+        results.append(passed(f"the scenario read its custom data and fetched its brief from {base_url}"))
+        if not await _until(now, lambda c: c.last_seq > 0, waits.events_s):
+            results.append(failed(f"no status event reached {base_url}{launch.EVENTS_PATH} within "
+                                  f"{waits.events_s:g} s of the brief: check what answers that path at "
+                                  "PUBLIC_BASE_URL"))  # fmt: skip
+            return results
+        results.append(passed(f"status events reach {base_url}{launch.EVENTS_PATH}"))
     answered = await _until(now, lambda c: c.connected_at is not None or not c.is_live, waits.answer_s)
     if answered is None or answered.connected_at is None:
         why = answered.state_reason if answered is not None else f"nobody answered within {waits.answer_s:g} s"

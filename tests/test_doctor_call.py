@@ -116,3 +116,23 @@ async def test_a_running_bot_on_the_port_is_named(settings: Settings, fake_voxim
     assert not result.ok and f"{settings.host}:{settings.port} is taken" in result.text
     assert "stop callbot serve" in result.text
     assert fake_voximplant.sessions == []
+
+
+@needs_node
+async def test_in_pull_mode_the_doctor_serves_nothing_and_asks_the_session(
+    settings: Settings, fake_voximplant: FakeVoximplant, simulator: ScenarioSimulator
+) -> None:
+    pulled = settings.model_copy(update={"public_base_url": None, "voximplant_events": "pull"})
+    with socket.socket() as taken:  # the bot may even be running: the doctor binds no port in pull mode
+        taken.bind((pulled.host, pulled.port))
+        taken.listen()
+        results = await place_test_call(pulled, "+14155550177", waits=QUICK)
+    lines = [result.line() for result in results]
+    assert all(result.ok for result in results), lines
+    assert (
+        lines[1] == "✔ the session took its brief over its access URL (pull mode: the scenario's answers reach the bot)"
+    )
+    assert lines[2] == "✔ status events come back from the session when the bot asks (pull mode)"
+    assert lines[-1].startswith("✔ Hang up worked")
+    [session] = fake_voximplant.sessions
+    assert "httpRequestAsync" not in [entry.get("api") for entry in session.api_log]
