@@ -19,8 +19,6 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from bot import routes, slack
@@ -133,6 +131,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             app.state.delivery = delivery
             app.state.slack_handler = AsyncSlackRequestHandler(bolt)
             app.state.verifier = SignatureVerifier(signing_secret)
+            app.state.quiet_log = routes.QuietLog(logging.getLogger("bot.routes"))
             resumed = await delivery.resume()
             if resumed:
                 log.info("resuming Slack writes left pending for %d calls", resumed)
@@ -170,7 +169,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
 
     return Starlette(
         routes=[
-            Route("/slack/events", _slack_events, methods=["POST"]),
+            Route("/slack/events", routes.slack_events, methods=["POST"]),
             Route("/voximplant/events", routes.voximplant_events, methods=["POST"]),
             Route(launch.BRIEF_PATH, routes.voximplant_brief, methods=["GET"]),
             Route("/healthz", routes.healthz, methods=["GET"]),
@@ -179,15 +178,6 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
         middleware=[Middleware(RequestCounter, metrics=metrics)],
         lifespan=lifespan,
     )
-
-
-async def _slack_events(request: Request) -> Response:
-    body = await request.body()
-    if await routes.is_replay(request, body, request.app.state.verifier, request.app.state.store):
-        log.warning("ignored a replayed Slack request")
-        return Response(status_code=200)
-    handler: AsyncSlackRequestHandler = request.app.state.slack_handler
-    return await handler.handle(request)
 
 
 async def _watch(calls: CallService, delivery: Delivery, settings: Settings) -> None:

@@ -1,10 +1,21 @@
-"""HTTP routes that are not Slack's: status callbacks from the scenario, and health."""
+"""HTTP routes: Slack's front door (checked before Bolt sees anything), status callbacks from the scenario, health.
+
+Both public routes read their body as a stream and stop at a cap (413), so a stranger's upload never sits in
+memory whole. A request that is not provably Slack's gets a 4xx and, at most, one short log line a minute.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import time
+from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import parse_qsl
 
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler, to_starlette_response
+from slack_bolt.async_app import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,21 +26,141 @@ from bot.logs import bind_call
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+# Status events: a transcript line is cut at 10,000 characters; JSON-escaped that is at most 60 KB.
 MAX_EVENT_BYTES = 64 * 1024
+# Slack's requests: the largest it sends us is a view_submission or a block_actions carrying a view or a message, and
+# those are bounded by Slack's own limits (a modal holds at most 100 blocks and 3,000 characters of private_metadata:
+# docs.slack.dev/reference/views/modal-views; a message 50 blocks), far below this. Slack's own bolt-js refuses
+# bodies over 4 MB unverified (bolt-js v5.1.0, `bodyLimit`); a slash command is a few kilobytes.
+MAX_SLACK_BYTES = 1024 * 1024
 NO_STORE = {"Cache-Control": "no-store"}  # a brief holds secrets: no proxy or cache keeps it
 REPLAY_WINDOW = timedelta(minutes=10)  # Slack refuses timestamps older than 5 minutes; keep signatures twice that
+_TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}", re.ASCII)
+
+
+class QuietLog:
+    """At most one log line per `every_s` about refused requests, counting the ones it kept quiet about.
+
+    Strangers decide how many such requests arrive: a flood of them must not become a flood of log lines.
+    """
+
+    def __init__(self, logger: logging.Logger, *, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self._log = logger
+        self._every_s = every_s
+        self._clock = clock
+        self._next_at = float("-inf")
+        self._quiet = 0
+
+    def refused(self, route: str, why: str) -> None:
+        now = self._clock()
+        if now < self._next_at:
+            self._quiet += 1
+            return
+        more = f" (and {self._quiet} more refused since the last line)" if self._quiet else ""
+        self._log.info("refused a request to %s: %s%s", route, why, more)
+        self._quiet = 0
+        self._next_at = now + self._every_s
+
+
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it is larger than `limit` bytes: reading stops there."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        if len(body) + len(chunk) > limit:
+            return None
+        body += chunk
+    return bytes(body)
+
+
+def _too_large() -> Response:
+    # Connection: close, so the server stops reading the rest of the upload rather than draining it.
+    return JSONResponse({"ok": False, "error": "body too large"}, status_code=413, headers={"Connection": "close"})
+
+
+async def slack_events(request: Request) -> Response:
+    """POST /slack/events: verified here (size, signature, age, shape) before Bolt sees it; replays absorbed."""
+    quiet: QuietLog = request.app.state.quiet_log
+    body = await read_capped(request, MAX_SLACK_BYTES)
+    if body is None:
+        quiet.refused("/slack/events", "body over 1 MiB")
+        return _too_large()
+    why = unsigned_reason(request, body, request.app.state.verifier)
+    if why is not None:
+        quiet.refused("/slack/events", why)
+        return Response(status_code=401)
+    bolt_request = _bolt_request(request, body)
+    if bolt_request is None:  # signed, yet not a payload Slack sends
+        quiet.refused("/slack/events", "a signed body that is not a Slack payload")
+        return Response(status_code=400)
+    if await is_replay(request.headers["x-slack-signature"], request.app.state.store):
+        log.warning("ignored a replayed Slack request")
+        return Response(status_code=200)
+    handler: AsyncSlackRequestHandler = request.app.state.slack_handler
+    return to_starlette_response(await handler.app.async_dispatch(bolt_request))
+
+
+def unsigned_reason(request: Request, body: bytes, verifier: SignatureVerifier) -> str | None:
+    """Why this request is not provably from Slack (bad or stale signature, malformed headers); None if it is."""
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    signature = request.headers.get("x-slack-signature", "")
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return "no valid X-Slack-Request-Timestamp"
+    if not _SIGNATURE.fullmatch(signature):
+        return "no valid X-Slack-Signature"
+    try:
+        body.decode("utf-8")  # slack-sdk decodes it to check the signature; Slack sends only UTF-8
+    except UnicodeDecodeError:
+        return "a body that is not UTF-8"
+    if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+        return "bad signature, or a timestamp more than 5 minutes away"
+    return None
+
+
+def _bolt_request(request: Request, body: bytes) -> AsyncBoltRequest | None:
+    """The request as Bolt takes it, or None when the body is not a form or JSON object Slack would send."""
+    try:
+        text = body.decode("utf-8")
+        if not _is_slack_payload(text, request.headers.get("content-type", "")):
+            return None
+        return AsyncBoltRequest(body=text, query=str(request.query_params), headers=dict(request.headers))
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError):  # Bolt reads what it finds as given
+        return None
+
+
+def _is_slack_payload(text: str, content_type: str) -> bool:
+    """True when Bolt would read `text` as a JSON object: a form, a form whose `payload` is one, or JSON."""
+    if content_type.split(";")[0].strip() == "application/json" or text.startswith("{"):
+        return isinstance(_json(text), dict)
+    fields = dict(parse_qsl(text, keep_blank_values=True))
+    if "=" not in text:  # every form Slack sends has fields
+        return False
+    if "payload" in text:  # Bolt's rule: a body mentioning payload is an interactivity request
+        return "payload" not in fields or isinstance(_json(fields["payload"]), dict)
+    return True
+
+
+def _json(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 async def voximplant_events(request: Request) -> Response:
     """POST /voximplant/events: one status event from a call's scenario."""
     calls: CallService = request.app.state.calls
-    body = await request.body()
-    if len(body) > MAX_EVENT_BYTES:
-        return JSONResponse({"ok": False, "error": "body too large"}, status_code=413)
+    body = await read_capped(request, MAX_EVENT_BYTES)
+    if body is None:
+        request.app.state.quiet_log.refused("/voximplant/events", "body over 64 KiB")
+        return _too_large()
     try:
         event, outcome = await calls.receive_event(request.headers.get("authorization"), body)
     except EventRejected as rejected:
-        log.info("refused a status event: %s", rejected)
+        request.app.state.quiet_log.refused("/voximplant/events", rejected.detail)
         return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status)
     bind_call(outcome.call.id)
     # Slack writes are queued in the outbox (SQLite) before we answer, so an accepted event is not lost to a crash;
@@ -47,7 +178,7 @@ async def voximplant_brief(request: Request) -> Response:
     try:
         brief = await calls.brief(bearer_token(request.headers.get("authorization")))
     except EventRejected as rejected:
-        log.info("refused a brief request: %s", rejected)
+        request.app.state.quiet_log.refused("/voximplant/brief", rejected.detail)
         return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status, headers=NO_STORE)
     bind_call(str(brief["call_id"]))
     log.info("the scenario fetched the call's brief")
@@ -70,13 +201,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"ok": healthy}, status_code=200 if healthy else 503)
 
 
-async def is_replay(request: Request, body: bytes, verifier: SignatureVerifier, store: Store) -> bool:
-    """True if this correctly signed Slack request was already received: someone is replaying it."""
-    timestamp = request.headers.get("x-slack-request-timestamp", "")
-    signature = request.headers.get("x-slack-signature", "")
-    if not timestamp.isdigit():
-        return False  # unsigned or malformed: Bolt refuses it with 401 (slack-sdk would raise on int(""))
-    if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
-        return False  # Bolt refuses it with 401
+async def is_replay(signature: str, store: Store) -> bool:
+    """True if this correctly signed Slack request (its signature) was already received: someone is replaying it."""
     now = utc_now()
     return not await store.first_sighting(signature, at=now, forget_before=now - REPLAY_WINDOW)
