@@ -33,6 +33,9 @@ MAX_EVENT_BYTES = 64 * 1024
 # docs.slack.dev/reference/views/modal-views; a message 50 blocks), far below this. Slack's own bolt-js refuses
 # bodies over 4 MB unverified (bolt-js v5.1.0, `bodyLimit`); a slash command is a few kilobytes.
 MAX_SLACK_BYTES = 1024 * 1024
+# Past a cap, this much more is read and dropped before answering, so a client still sending reads the 413 rather
+# than a reset connection; a larger upload is cut off there.
+DRAIN_BYTES = 4 * 1024 * 1024
 NO_STORE = {"Cache-Control": "no-store"}  # a brief holds secrets: no proxy or cache keeps it
 REPLAY_WINDOW = timedelta(minutes=10)  # Slack refuses timestamps older than 5 minutes; keep signatures twice that
 _TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
@@ -63,31 +66,50 @@ class QuietLog:
         self._next_at = now + self._every_s
 
 
-async def read_capped(request: Request, limit: int) -> bytes | None:
-    """The request body, or None once it is larger than `limit` bytes: reading stops there."""
+class TooLarge(Exception):
+    """The body passed its cap. `drained`: the rest was read and dropped, so the connection can be kept."""
+
+    def __init__(self, *, drained: bool) -> None:
+        super().__init__("body too large")
+        self.drained = drained
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The request body, or TooLarge once it passes `limit` bytes: nothing past the limit is kept.
+
+    A little past it (DRAIN_BYTES) is read and dropped, so a client still sending gets the 413 and not a reset
+    connection; beyond that reading stops, and the answer closes the connection.
+    """
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
+    if declared.isdigit() and int(declared) > limit + DRAIN_BYTES:
+        raise TooLarge(drained=False)
     body = bytearray()
+    seen = 0
     async for chunk in request.stream():
-        if len(body) + len(chunk) > limit:
-            return None
-        body += chunk
+        seen += len(chunk)
+        if seen > limit + DRAIN_BYTES:
+            raise TooLarge(drained=False)
+        if seen <= limit:
+            body += chunk
+    if seen > limit:
+        raise TooLarge(drained=True)
     return bytes(body)
 
 
-def _too_large() -> Response:
-    # Connection: close, so the server stops reading the rest of the upload rather than draining it.
-    return JSONResponse({"ok": False, "error": "body too large"}, status_code=413, headers={"Connection": "close"})
+def _too_large(route: str, refused: TooLarge, quiet: QuietLog) -> Response:
+    quiet.refused(route, "body too large")
+    # Connection: close when the rest of the upload was not read, so the server stops reading it.
+    headers = {} if refused.drained else {"Connection": "close"}
+    return JSONResponse({"ok": False, "error": "body too large"}, status_code=413, headers=headers)
 
 
 async def slack_events(request: Request) -> Response:
     """POST /slack/events: verified here (size, signature, age, shape) before Bolt sees it; replays absorbed."""
     quiet: QuietLog = request.app.state.quiet_log
-    body = await read_capped(request, MAX_SLACK_BYTES)
-    if body is None:
-        quiet.refused("/slack/events", "body over 1 MiB")
-        return _too_large()
+    try:
+        body = await read_capped(request, MAX_SLACK_BYTES)
+    except TooLarge as refused:
+        return _too_large("/slack/events", refused, quiet)
     why = unsigned_reason(request, body, request.app.state.verifier)
     if why is not None:
         quiet.refused("/slack/events", why)
@@ -153,10 +175,10 @@ def _json(text: str) -> object:
 async def voximplant_events(request: Request) -> Response:
     """POST /voximplant/events: one status event from a call's scenario."""
     calls: CallService = request.app.state.calls
-    body = await read_capped(request, MAX_EVENT_BYTES)
-    if body is None:
-        request.app.state.quiet_log.refused("/voximplant/events", "body over 64 KiB")
-        return _too_large()
+    try:
+        body = await read_capped(request, MAX_EVENT_BYTES)
+    except TooLarge as refused:
+        return _too_large("/voximplant/events", refused, request.app.state.quiet_log)
     try:
         event, outcome = await calls.receive_event(request.headers.get("authorization"), body)
     except EventRejected as rejected:

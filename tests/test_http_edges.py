@@ -10,7 +10,7 @@ import io
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -60,10 +60,11 @@ def tracebacks(stream: io.StringIO) -> list[dict[str, str]]:
     return [line for line in lines(stream) if "Traceback" in line.get("error", "") + line["message"]]
 
 
-async def upload(url: str, path: str, *, total: int, headers: dict[str, str] | None = None) -> tuple[int, int]:
+async def upload(url: str, path: str, *, total: int, headers: dict[str, str] | None = None) -> tuple[int | None, int]:
     """POST `total` bytes in chunks without Content-Length, as a stranger may; stop once the answer comes.
 
-    Returns the answer's status and how many bytes had been sent by then.
+    Returns the answer's status (None when the connection was reset before it could be read) and how many bytes
+    had been sent by then.
     """
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
@@ -84,8 +85,14 @@ async def upload(url: str, path: str, *, total: int, headers: dict[str, str] | N
             await writer.drain()
     except ConnectionError:
         pass  # the bot answered and closed the connection: the rest is not read
-    status = await asyncio.wait_for(answer, timeout=30)
-    writer.close()
+    try:
+        status = await asyncio.wait_for(answer, timeout=30)
+    except ConnectionResetError:
+        # The bot closed the connection with the upload still arriving, so TCP resets it and the 413 may be lost
+        # on the way (nginx's lingering close exists for this; uvicorn has none).
+        return None, sent
+    finally:
+        writer.close()
     return int(status.split()[1]), sent
 
 
@@ -98,13 +105,32 @@ async def test_an_endless_upload_without_length_is_refused_at_the_cap_and_not_re
 ) -> None:
     total = 64 * 1024 * 1024
     status, sent = await upload(bot.url, path, total=total)
-    assert status == 413
+    assert status in (413, None)
     assert sent < total  # the answer came while most of the body was still unsent: reading stopped at the cap
 
 
-async def test_a_declared_length_over_the_cap_is_refused_before_reading(bot: Bot, http: httpx.AsyncClient) -> None:
-    response = await http.post(f"{bot.url}/voximplant/events", content=b"{" + b" " * MAX_EVENT_BYTES + b"}")
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_a_body_a_little_over_the_cap_gets_a_413_on_a_connection_kept_open(
+    bot: Bot, http: httpx.AsyncClient, chunked: bool
+) -> None:
+    body = b"{" + b" " * MAX_EVENT_BYTES + b"}"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield body
+
+    response = await http.post(f"{bot.url}/voximplant/events", content=chunks() if chunked else body)
     assert response.status_code == 413
+    assert response.headers.get("connection") != "close"
+
+
+async def test_a_declared_length_far_over_the_cap_is_refused_before_reading(bot: Bot) -> None:
+    parts = urlsplit(bot.url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 209715200\r\n\r\n")  # and no body
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), timeout=30)
+    writer.close()
+    assert status.split()[1] == b"413"
 
 
 async def test_a_signed_slash_command_over_1_mib_is_refused_and_places_no_call(
