@@ -11,18 +11,22 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
 
+from bot.calls.models import CallState
+from bot.calls.states import Transition
 from bot.logs import JsonFormatter
 from bot.routes import MAX_EVENT_BYTES, MAX_SLACK_BYTES
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.slack_requests import SlackSender
 from bot.slack import texts
-from tests.conftest import SIGNING_SECRET, Bot
+from tests.conftest import DESTINATION, SIGNING_SECRET, Bot, eventually
+from tests.e2e.test_call_flow import place, thread_texts
 from tests.e2e.test_call_form import open_form, values
 
 JUNK_BODIES = [b"{", b"[]", b"payload=[]", b"payload={", b"payload=%7B", b"\xff\xfe", b"", b"null", b'"x"']
@@ -219,3 +223,79 @@ async def test_a_request_the_bot_cannot_handle_gets_words_and_a_reference_not_a_
     [logged] = [line for line in lines(server_log) if line["message"].startswith("unexpected error")]
     ref = logged["message"].split()[2]
     assert f"reference `{ref}`" in shown
+
+
+# -- 3. status events: every number bounded, unknown calls read as wrong tokens, no write jams a thread -------------
+
+
+async def post_event(http: httpx.AsyncClient, bot: Bot, token: str, body: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    return await http.post(f"{bot.url}/voximplant/events", content=body.encode(), headers=headers)
+
+
+def event_json(call_id: str, seq: str, event: str, data: str) -> str:
+    """A status event written by hand, so numbers JSON allows but Python would not write (1e999) can be sent."""
+    return f'{{"v":1,"call_id":"{call_id}","seq":{seq},"event":"{event}","at":"2026-11-25T10:00:00Z","data":{data}}}'
+
+
+async def test_numbers_that_do_not_fit_are_refused_and_the_call_still_ends_in_its_thread(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient
+) -> None:
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    token = (await fake_voximplant.briefed(session))["callback_token"]
+    call_id = session.call_id
+    refused = {
+        "seq 2^63": event_json(call_id, str(2**63), "dialing", "{}"),
+        "seq 2^31": event_json(call_id, str(2**31), "dialing", "{}"),
+        "infinite duration": event_json(call_id, "3", "disconnected", '{"duration_s":1e999}'),
+        "a year-long duration": event_json(call_id, "3", "disconnected", '{"duration_s":31536000}'),
+        "NaN cost": event_json(call_id, "3", "disconnected", '{"duration_s":5,"cost":NaN}'),
+        "infinite cost": event_json(call_id, "3", "disconnected", '{"duration_s":5,"cost":1e999}'),
+        "negative cost": event_json(call_id, "3", "disconnected", '{"duration_s":5,"cost":-1}'),
+        "a code past 32 bits": event_json(call_id, "3", "failed", '{"code":99999999999999999999,"reason":"x"}'),
+    }
+    for why, body in refused.items():
+        response = await post_event(http, bot, token, body)
+        assert response.status_code == 422, why
+    assert await bot.store.events(call_id) == []
+
+    for seq, event in ((1, "dialing"), (2, "connected")):
+        assert (await post_event(http, bot, token, event_json(call_id, str(seq), event, "{}"))).status_code == 200
+    ended = event_json(call_id, "3", "disconnected", '{"duration_s":72,"cost":0.042}')
+    assert (await post_event(http, bot, token, ended)).status_code == 200
+    await bot.idle()
+    assert any("Call ended after 1m 12s" in line for line in thread_texts(fake_slack))
+
+
+async def test_an_unknown_call_and_a_wrong_token_read_the_same(
+    bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient
+) -> None:
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    wrong_token = await post_event(http, bot, "not-the-token", event_json(session.call_id, "1", "dialing", "{}"))
+    unknown = await post_event(http, bot, "not-the-token", event_json("0123456789ab", "1", "dialing", "{}"))
+    assert (unknown.status_code, unknown.json()) == (wrong_token.status_code, wrong_token.json())
+    assert unknown.status_code == 401
+
+
+async def test_a_slack_write_that_can_never_succeed_does_not_hold_back_the_lines_after_it(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, server_log: io.StringIO
+) -> None:
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    await fake_voximplant.send_event(session, "dialing")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    # A duration no render can show (older releases took 1e999 from a status event; a call history could hold one):
+    # the parent's update and the summary fail in our code on every try.
+    ended = await bot.store.settle(
+        session.call_id, Transition(CallState.ENDED, "remote_hangup"), datetime.now(UTC), duration_s=float("inf")
+    )
+    assert ended is not None
+    await bot.delivery.update(ended)
+    await bot.delivery.summary(ended)
+    response = await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "thanks, bye"})
+    assert response.status_code == 200
+    await eventually(lambda: any("thanks, bye" in line for line in thread_texts(fake_slack)), timeout=10)
+    await bot.idle()
+    assert await bot.store.pending_slack(session.call_id) == []
+    dropped = [line for line in lines(server_log) if "failed 3 times unexpectedly" in line["message"]]
+    assert len(dropped) == 2  # the update, then the summary
