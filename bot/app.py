@@ -33,6 +33,7 @@ from bot.slack.deps import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackCallView
 from bot.slack.pacing import Clock
+from bot.slack_token import ATTEMPT_TIMEOUT_S, FIRST_TRY_S, SlackTokenCheck
 from bot.store import Store
 from bot.tasks import Background
 from bot.voximplant import Auth, VoximplantClient, auth_from
@@ -79,13 +80,22 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
         delivery: Delivery | None = None
         directory: SlackDirectory | None = None
         watchdog: asyncio.Task[None] | None = None
+        token_checking: asyncio.Task[None] | None = None
         try:
+            # Bolt's own client carries no token: its `authorize` hands each request the token once Slack confirmed it
+            # (SlackTokenCheck), so a Slack that fails auth.test at start never makes Bolt say "reinstall".
             slack_client = AsyncWebClient(
-                token=_secret(settings.slack_bot_token),
                 base_url=settings.slack_api_url,
                 session=session,
                 retry_handlers=[CountingRateLimitRetryHandler(metrics, max_retry_count=3)],
             )
+            token_check = SlackTokenCheck(
+                AsyncWebClient(
+                    token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session,
+                    retry_handlers=[], timeout=int(ATTEMPT_TIMEOUT_S),
+                ),
+                _secret(settings.slack_bot_token) or "",
+            )  # fmt: skip
             # Who may call is asked before Slack's 3-second ack: no Retry-After sleeps on this client (a 429 refuses
             # the request, saying so), and the domain bounds each question with a deadline.
             directory = SlackDirectory(
@@ -122,6 +132,8 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 signing_secret=signing_secret,
                 process_before_response=True,
                 logger=logging.getLogger("bot.bolt"),
+                authorize=token_check.bolt_authorize(),
+                before_authorize=token_check.bolt_before_authorize(),
             )
             slack.register(bolt, Deps(calls=calls, background=background, default_region=settings.default_region))
             app.state.store = store
@@ -132,6 +144,9 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             app.state.slack_handler = AsyncSlackRequestHandler(bolt)
             app.state.verifier = SignatureVerifier(signing_secret)
             app.state.quiet_log = routes.QuietLog(logging.getLogger("bot.routes"))
+            app.state.slack_token = token_check
+            token_checking = asyncio.create_task(token_check.run(), name="slack token check")
+            await token_check.confirmed(FIRST_TRY_S)  # then serve either way; the check goes on until Slack confirms
             resumed = await delivery.resume()
             if resumed:
                 log.info("resuming Slack writes left pending for %d calls", resumed)
@@ -149,9 +164,10 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
         finally:
             if socket_mode is not None:
                 await socket_mode.close_async()  # no new Slack requests; the work under way drains below
-            if watchdog is not None:
-                watchdog.cancel()
-                await asyncio.gather(watchdog, return_exceptions=True)
+            for task in (watchdog, token_checking):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             budget = shutdown_budget(settings.shutdown_grace_s)
             deadline = asyncio.get_running_loop().time() + budget.work_s + budget.delivery_s
             unfinished = await background.drain(budget.work_s)
