@@ -145,6 +145,9 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             app.state.verifier = SignatureVerifier(signing_secret)
             app.state.quiet_log = routes.QuietLog(logging.getLogger("bot.routes"))
             app.state.slack_token = token_check
+            app.state.store_log = routes.QuietLog(  # one line a minute while the database fails
+                logging.getLogger("bot.store"), level=logging.ERROR, what="the database failed a request to"
+            )
             token_checking = asyncio.create_task(token_check.run(), name="slack token check")
             await token_check.confirmed(FIRST_TRY_S)  # then serve either way; the check goes on until Slack confirms
             resumed = await delivery.resume()

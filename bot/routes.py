@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.calls.service import CallService, utc_now
-from bot.errors import EventRejected
+from bot.errors import EventRejected, StoreUnavailable
 from bot.logs import bind_call
 from bot.store import Store
 
@@ -48,20 +48,26 @@ class QuietLog:
     Strangers decide how many such requests arrive: a flood of them must not become a flood of log lines.
     """
 
-    def __init__(self, logger: logging.Logger, *, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, logger: logging.Logger, *, level: int = logging.INFO, what: str = "refused a request to",
+        every_s: float = 60.0, clock: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
         self._log = logger
+        self._level = level
+        self._what = what
         self._every_s = every_s
         self._clock = clock
         self._next_at = float("-inf")
         self._quiet = 0
 
     def refused(self, route: str, why: str) -> None:
+        """Note one refused request; log it unless a line was written within the last `every_s`."""
         now = self._clock()
         if now < self._next_at:
             self._quiet += 1
             return
-        more = f" (and {self._quiet} more refused since the last line)" if self._quiet else ""
-        self._log.info("refused a request to %s: %s%s", route, why, more)
+        more = f" (and {self._quiet} more since the last line)" if self._quiet else ""
+        self._log.log(self._level, "%s %s: %s%s", self._what, route, why, more)
         self._quiet = 0
         self._next_at = now + self._every_s
 
@@ -118,9 +124,12 @@ async def slack_events(request: Request) -> Response:
     if bolt_request is None:  # signed, yet not a payload Slack sends
         quiet.refused("/slack/events", "a signed body that is not a Slack payload")
         return Response(status_code=400)
-    if await is_replay(request.headers["x-slack-signature"], request.app.state.store):
-        log.warning("ignored a replayed Slack request")
-        return Response(status_code=200)
+    try:
+        if await is_replay(request.headers["x-slack-signature"], request.app.state.store):
+            log.warning("ignored a replayed Slack request")
+            return Response(status_code=200)
+    except StoreUnavailable as error:  # nothing can be stored, so a replay could place nothing: let Bolt answer
+        request.app.state.store_log.refused("/slack/events", str(error))
     handler: AsyncSlackRequestHandler = request.app.state.slack_handler
     return to_starlette_response(await handler.app.async_dispatch(bolt_request))
 
@@ -181,16 +190,19 @@ async def voximplant_events(request: Request) -> Response:
         return _too_large("/voximplant/events", refused, request.app.state.quiet_log)
     try:
         event, outcome = await calls.receive_event(request.headers.get("authorization"), body)
+        bind_call(outcome.call.id)
+        # Slack writes are queued in the outbox (SQLite) before we answer, so an accepted event is not lost to a
+        # crash; an event stored just before a crash is announced at the next start, or when the scenario repeats it.
+        if outcome.duplicate:
+            await calls.catch_up(event)
+        else:
+            await calls.announce_once(outcome, event)
     except EventRejected as rejected:
         request.app.state.quiet_log.refused("/voximplant/events", rejected.detail)
         return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status)
-    bind_call(outcome.call.id)
-    # Slack writes are queued in the outbox (SQLite) before we answer, so an accepted event is not lost to a crash;
-    # an event stored just before a crash is announced at the next start, or when the scenario repeats it.
-    if outcome.duplicate:
-        await calls.catch_up(event)
-    else:
-        await calls.announce_once(outcome, event)
+    except StoreUnavailable as error:  # the scenario retries a 5xx: the event is not lost
+        request.app.state.store_log.refused("/voximplant/events", str(error))
+        return JSONResponse({"ok": False, "error": "cannot store events now; retry"}, status_code=503)
     return JSONResponse({"ok": True, "duplicate": outcome.duplicate})
 
 
@@ -202,6 +214,9 @@ async def voximplant_brief(request: Request) -> Response:
     except EventRejected as rejected:
         request.app.state.quiet_log.refused("/voximplant/brief", rejected.detail)
         return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status, headers=NO_STORE)
+    except StoreUnavailable as error:  # the scenario retries its fetch for a while
+        request.app.state.store_log.refused("/voximplant/brief", str(error))
+        return JSONResponse({"ok": False, "error": "try again"}, status_code=503, headers=NO_STORE)
     bind_call(str(brief["call_id"]))
     log.info("the scenario fetched the call's brief")
     return JSONResponse(brief, headers=NO_STORE)
@@ -214,9 +229,13 @@ def bearer_token(authorization: str | None) -> str:
 
 
 async def healthz(request: Request) -> Response:
+    """GET /healthz: 200 while the store takes a write, 503 when it cannot (a full disk, a held lock)."""
     store: Store = request.app.state.store
     try:
         healthy = await store.ping()
+    except StoreUnavailable as error:
+        request.app.state.store_log.refused("/healthz", str(error))
+        healthy = False
     except Exception:  # the probe must answer, whatever broke
         log.exception("health check: the store did not answer")
         healthy = False

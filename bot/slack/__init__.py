@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
+from bot.errors import StoreUnavailable
 from bot.slack import actions, blocks, commands, modals, shortcuts, texts
 from bot.slack.deps import Deps
 
@@ -27,8 +28,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def unexpected(
         error: Exception, body: dict[str, Any], context: AsyncBoltContext, response: BoltResponse | None
     ) -> BoltResponse | None:
-        ref = secrets.token_hex(4)
         kind = body.get("type") if isinstance(body, dict) else None
+        if isinstance(error, StoreUnavailable):  # not a bug: one clear line for the operator, an apology for the person
+            log.error("%s; a Slack %s request was answered with an apology", error, kind or "command")
+            return answer(kind, texts.STORE_FAILED) if response is not None else None
+        ref = secrets.token_hex(4)
         log.error("unexpected error %s handling a Slack %s request", ref, kind or "command", exc_info=error)
         text = texts.UNEXPECTED.format(ref=ref)
         if response is None:  # already answered: only the response_url is left

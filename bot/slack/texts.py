@@ -30,6 +30,9 @@ UNEXPECTED = (
     "Something went wrong on our side (reference `{ref}`). Check the call's thread before you try again; "
     "if it keeps failing, give your admin the reference."
 )
+STORE_FAILED = (
+    "Sorry, callbot can't save anything right now, so nothing was done and nothing was dialled. Try again later."
+)
 SLACK_NOT_CONFIRMED = (
     "Slack isn't answering callbot right now, so I can't place calls yet. Try again in a minute; nothing was dialled."
 )
