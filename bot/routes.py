@@ -163,14 +163,44 @@ def _bolt_request(request: Request, body: bytes) -> AsyncBoltRequest | None:
 
 
 def _is_slack_payload(text: str, content_type: str) -> bool:
-    """True when Bolt would read `text` as a JSON object: a form, a form whose `payload` is one, or JSON."""
+    """True when Bolt would read `text` as a payload shaped as Slack's are: a form, or a JSON object (alone, or as a
+    form's `payload`) whose fields Bolt reads have the types Slack gives them."""
     if content_type.split(";")[0].strip() == "application/json" or text.startswith("{"):
-        return isinstance(_json(text), dict)
-    fields = dict(parse_qsl(text, keep_blank_values=True))
+        return _has_slack_shape(_json(text))
     if "=" not in text:  # every form Slack sends has fields
         return False
+    fields = dict(parse_qsl(text, keep_blank_values=True))
     if "payload" in text:  # Bolt's rule: a body mentioning payload is an interactivity request
-        return "payload" not in fields or isinstance(_json(fields["payload"]), dict)
+        return "payload" not in fields or _has_slack_shape(_json(fields["payload"]))
+    return True
+
+
+# The fields of a Slack payload that Bolt reads before any listener runs, with the types Slack sends: Bolt's
+# middleware and context builders call `.get` on these, so a signed body with another type would crash it.
+_OBJECTS = frozenset({"event", "view", "container", "channel", "message", "function_data", "state"})
+_OBJECTS_OR_TEXT = frozenset({"team", "user", "enterprise"})
+_LISTS_OF_OBJECTS = frozenset({"authorizations", "actions", "response_urls"})
+_TEXTS = frozenset(
+    {"type", "command", "callback_id", "trigger_id", "response_url", "user_id", "team_id", "channel_id",
+     "enterprise_id", "api_app_id", "action_ts", "message_ts", "bot_access_token", "challenge"}
+)  # fmt: skip
+
+
+def _has_slack_shape(payload: object) -> bool:
+    """True for a JSON object whose top-level fields that Bolt reads have Slack's types (or are null)."""
+    if not isinstance(payload, dict):
+        return False
+    for key, value in payload.items():
+        if value is None:
+            continue
+        if key in _OBJECTS and not isinstance(value, dict):
+            return False
+        if key in _OBJECTS_OR_TEXT and not isinstance(value, str | dict):
+            return False
+        if key in _LISTS_OF_OBJECTS and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
+            return False
+        if key in _TEXTS and not isinstance(value, str):
+            return False
     return True
 
 
