@@ -15,7 +15,8 @@ from datetime import timedelta
 from urllib.parse import parse_qsl
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler, to_starlette_response
-from slack_bolt.async_app import AsyncBoltRequest
+from slack_bolt.async_app import AsyncBoltContext, AsyncBoltRequest
+from slack_bolt.request.async_internals import build_async_context
 from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -157,9 +158,16 @@ def _bolt_request(request: Request, body: bytes) -> AsyncBoltRequest | None:
         text = body.decode("utf-8")
         if not _is_slack_payload(text, request.headers.get("content-type", "")):
             return None
-        return AsyncBoltRequest(body=text, query=str(request.query_params), headers=dict(request.headers))
+        bolt_request = AsyncBoltRequest(body=text, query=str(request.query_params), headers=dict(request.headers))
     except (ValueError, TypeError, AttributeError, KeyError, IndexError):  # Bolt reads what it finds as given
         return None
+    if "payload" in text and not bolt_request.body:
+        # Bolt takes any form mentioning "payload" for an interactivity request and, finding no payload field,
+        # reads nothing: a slash command whose text says "payload" would go unanswered. Read it as the form it is.
+        fields = dict(parse_qsl(text, keep_blank_values=True))
+        bolt_request.body = fields
+        bolt_request.context = build_async_context(AsyncBoltContext({}), fields)
+    return bolt_request
 
 
 def _is_slack_payload(text: str, content_type: str) -> bool:

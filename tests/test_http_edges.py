@@ -299,3 +299,12 @@ async def test_a_slack_write_that_can_never_succeed_does_not_hold_back_the_lines
     assert await bot.store.pending_slack(session.call_id) == []
     dropped = [line for line in lines(server_log) if "failed 3 times unexpectedly" in line["message"]]
     assert len(dropped) == 2  # the update, then the summary
+
+
+async def test_a_slash_command_mentioning_payload_is_still_a_slash_command(
+    bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant
+) -> None:
+    # Bolt reads any form body containing "payload" as an interactivity request, and finds no payload field.
+    await place(slack, fake_voximplant, f"{DESTINATION} tell Ana the payload shipped")
+    brief = await fake_voximplant.briefed(fake_voximplant.sessions[0])
+    assert brief["instructions"] == "tell Ana the payload shipped"
