@@ -89,13 +89,10 @@ async def _serve_fakes() -> None:
 
     async def sessions(request: dict[str, Any]) -> Any:
         start = int(request.get("since", 0))
+        briefs = [await voximplant.briefed(s) for s in voximplant.sessions[start:]]  # as each scenario fetches it
         return [
-            {
-                "call_id": s.call_id,
-                "token": s.custom_data.get("callback_token"),
-                "url": s.custom_data.get("callback_url"),
-            }
-            for s in voximplant.sessions[start:]
+            {"call_id": s.call_id, "token": brief["callback_token"], "url": brief["callback_url"]}
+            for s, brief in zip(voximplant.sessions[start:], briefs, strict=True)
         ]
 
     async def counts(_: dict[str, Any]) -> Any:

@@ -110,10 +110,11 @@ async def test_hang_up_refused_by_the_scenario_is_a_failure(
     vox = client(http, f"{fake_voximplant.url}/platform_api/")
     started = await vox.start_scenarios(rule_id=RULE_ID, custom_data='{"v":1}')
     access_url = started.media_session_access_secure_url
-    await vox.hang_up(access_url)  # {"ok": true}: done
+    fake_voximplant.sessions[0].brief = {"control_secret": "the-call-secret"}  # what the scenario had from its brief
+    await vox.hang_up(access_url, secret="the-call-secret")  # {"ok": true}: done
     fake_voximplant.control_answer = {"ok": False, "error": "no call in this session"}
     with pytest.raises(VoximplantError) as raised:
-        await vox.hang_up(access_url)
+        await vox.hang_up(access_url, secret="the-call-secret")
     assert raised.value.message == "the call's session said: no call in this session"
     assert_no_secret(raised.value, access_url)  # the access URL opens the session to anyone holding it
     assert len(fake_voximplant.sessions[0].control) == 2
