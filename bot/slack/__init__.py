@@ -31,10 +31,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         kind = body.get("type") if isinstance(body, dict) else None
         if isinstance(error, StoreUnavailable):  # not a bug: one clear line for the operator, an apology for the person
             log.error("%s; a Slack %s request was answered with an apology", error, kind or "command")
-            return answer(kind, texts.STORE_FAILED) if response is not None else None
-        ref = secrets.token_hex(4)
-        log.error("unexpected error %s handling a Slack %s request", ref, kind or "command", exc_info=error)
-        text = texts.UNEXPECTED.format(ref=ref)
+            text = texts.STORE_FAILED
+        else:
+            ref = secrets.token_hex(4)
+            log.error("unexpected error %s handling a Slack %s request", ref, kind or "command", exc_info=error)
+            text = texts.UNEXPECTED.format(ref=ref)
         if response is None:  # already answered: only the response_url is left
             if context.respond is not None:
                 await context.respond(text=text, response_type="ephemeral")
