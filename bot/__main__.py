@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from bot.calls.models import Channel
 from bot.calls.numbers import format_international, parse_phone_number
-from bot.errors import ConfigError, Refusal
+from bot.errors import ConfigError, Refusal, StoreUnavailable
 from bot.settings import Settings, load_settings
 from bot.store import CallerId, Store
 
@@ -20,6 +20,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except StoreUnavailable as error:  # e.g. a DATABASE_PATH in a directory that does not exist: one line, the path
         print(error, file=sys.stderr)
         return 2
 
@@ -88,6 +91,7 @@ def _serve(_: argparse.Namespace) -> int:
     from bot.logs import setup_logging
 
     settings = load_settings()
+    asyncio.run(_can_open(settings))  # a database that cannot be opened stops the start here, in one line
     setup_logging(settings.log_level)
     # On SIGTERM/SIGINT uvicorn stops accepting and lets requests under way finish (its share of SHUTDOWN_GRACE_S),
     # then runs the lifespan's shutdown: call launches and hang-ups under way, then Slack writes, in the rest.
@@ -96,6 +100,12 @@ def _serve(_: argparse.Namespace) -> int:
         timeout_graceful_shutdown=shutdown_budget(settings.shutdown_grace_s).requests_s,
     )  # fmt: skip
     return 0
+
+
+async def _can_open(settings: Settings) -> None:
+    """Open the database (creating it and bringing its schema up to date) and close it; StoreUnavailable if not."""
+    store = await Store.open(settings.database_path)
+    await store.close()
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -19,8 +19,6 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from bot import routes, slack
@@ -36,6 +34,7 @@ from bot.slack.deps import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackCallView
 from bot.slack.pacing import Clock
+from bot.slack_token import ATTEMPT_TIMEOUT_S, FIRST_TRY_S, SlackTokenCheck
 from bot.store import Store
 from bot.tasks import Background
 from bot.voximplant import Auth, VoximplantClient, auth_from
@@ -83,13 +82,22 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
         directory: SlackDirectory | None = None
         watchdog: asyncio.Task[None] | None = None
         poller: EventPoller | None = None
+        token_checking: asyncio.Task[None] | None = None
         try:
+            # Bolt's own client carries no token: its `authorize` hands each request the token once Slack confirmed it
+            # (SlackTokenCheck), so a Slack that fails auth.test at start never makes Bolt say "reinstall".
             slack_client = AsyncWebClient(
-                token=_secret(settings.slack_bot_token),
                 base_url=settings.slack_api_url,
                 session=session,
                 retry_handlers=[CountingRateLimitRetryHandler(metrics, max_retry_count=3)],
             )
+            token_check = SlackTokenCheck(
+                AsyncWebClient(
+                    token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session,
+                    retry_handlers=[], timeout=int(ATTEMPT_TIMEOUT_S),
+                ),
+                _secret(settings.slack_bot_token) or "",
+            )  # fmt: skip
             # Who may call is asked before Slack's 3-second ack: no Retry-After sleeps on this client (a 429 refuses
             # the request, saying so), and the domain bounds each question with a deadline.
             directory = SlackDirectory(
@@ -131,6 +139,8 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 signing_secret=signing_secret,
                 process_before_response=True,
                 logger=logging.getLogger("bot.bolt"),
+                authorize=token_check.bolt_authorize(),
+                before_authorize=token_check.bolt_before_authorize(),
             )
             slack.register(bolt, Deps(calls=calls, background=background, default_region=settings.default_region))
             app.state.store = store
@@ -142,6 +152,13 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             app.state.delivery = delivery
             app.state.slack_handler = AsyncSlackRequestHandler(bolt)
             app.state.verifier = SignatureVerifier(signing_secret)
+            app.state.quiet_log = routes.QuietLog(logging.getLogger("bot.routes"))
+            app.state.slack_token = token_check
+            app.state.store_log = routes.QuietLog(  # one line a minute while the database fails
+                logging.getLogger("bot.store"), level=logging.ERROR, what="the database failed a request to"
+            )
+            token_checking = asyncio.create_task(token_check.run(), name="slack token check")
+            await token_check.confirmed(FIRST_TRY_S)  # then serve either way; the check goes on until Slack confirms
             resumed = await delivery.resume()
             if resumed:
                 log.info("resuming Slack writes left pending for %d calls", resumed)
@@ -162,9 +179,10 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
         finally:
             if socket_mode is not None:
                 await socket_mode.close_async()  # no new Slack requests; the work under way drains below
-            if watchdog is not None:
-                watchdog.cancel()
-                await asyncio.gather(watchdog, return_exceptions=True)
+            for task in (watchdog, token_checking):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             budget = shutdown_budget(settings.shutdown_grace_s)
             deadline = asyncio.get_running_loop().time() + budget.work_s + budget.delivery_s
             unfinished = await background.drain(budget.work_s)
@@ -184,7 +202,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
 
     return Starlette(
         routes=[
-            Route("/slack/events", _slack_events, methods=["POST"]),
+            Route("/slack/events", routes.slack_events, methods=["POST"]),
             Route("/voximplant/events", routes.voximplant_events, methods=["POST"]),
             Route(launch.BRIEF_PATH, routes.voximplant_brief, methods=["GET"]),
             Route("/healthz", routes.healthz, methods=["GET"]),
@@ -193,15 +211,6 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
         middleware=[Middleware(RequestCounter, metrics=metrics)],
         lifespan=lifespan,
     )
-
-
-async def _slack_events(request: Request) -> Response:
-    body = await request.body()
-    if await routes.is_replay(request, body, request.app.state.verifier, request.app.state.store):
-        log.warning("ignored a replayed Slack request")
-        return Response(status_code=200)
-    handler: AsyncSlackRequestHandler = request.app.state.slack_handler
-    return await handler.handle(request)
 
 
 async def _watch(calls: CallService, settings: Settings) -> None:

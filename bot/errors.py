@@ -7,6 +7,7 @@
     │   └── Refusals         several at once, one per field, for a form to show each under its input
     ├── DirectoryError       Slack could not say who is an admin or who is in a channel or user group
     ├── EventRejected        a status callback we refuse; carries the HTTP status to answer
+    ├── StoreUnavailable     the database cannot be opened or written (a full disk, a held lock, a bad path)
     └── VoximplantError      the Management API said no, or could not be asked
         └── VoximplantUnreachable   the request never left this machine, so retrying it is safe
 
@@ -66,6 +67,16 @@ class EventRejected(CallbotError):
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.detail = detail
+
+
+class StoreUnavailable(CallbotError):
+    """SQLite could not open, read or write the database at `path`; `reason` is SQLite's own words."""
+
+    def __init__(self, path: str, reason: str, *, opening: bool = False) -> None:
+        doing = "open" if opening else "use"
+        super().__init__(f"callbot cannot {doing} the database at {path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 class VoximplantError(CallbotError):

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from bot.calls.models import TERMINAL_STATES, Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
 from bot.calls.states import Transition
+from bot.errors import StoreUnavailable
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -196,18 +197,29 @@ class Store:
     from a busy event loop costs far more than the statement.)
     """
 
-    def __init__(self, db: sqlite3.Connection, checkpointer: _Checkpointer) -> None:
+    def __init__(self, db: sqlite3.Connection, checkpointer: _Checkpointer, *, path: str = "") -> None:
         self._db = db
+        self.path = path
         self._checkpointer = checkpointer
         self._closed = False
 
     @classmethod
     async def open(cls, path: Path | str, *, checkpoint_every_s: float = 1.0) -> Store:
-        """Open (creating if need be) the database at `path` and bring its schema up to date."""
-        db = _connect(str(path))
-        store = cls(db, _Checkpointer(str(path), every_s=checkpoint_every_s))
+        """Open (creating if need be) the database at `path` and bring its schema up to date.
+
+        Raises StoreUnavailable, naming the path, when SQLite cannot open or write it.
+        """
+        try:
+            db = _connect(str(path))
+        except sqlite3.Error as error:
+            raise StoreUnavailable(str(path), str(error), opening=True) from None
+        store = cls(db, _Checkpointer(str(path), every_s=checkpoint_every_s), path=str(path))
         try:
             await store.migrate()
+        except (sqlite3.DatabaseError, StoreUnavailable) as error:  # not a database, or it cannot be written
+            await store.close()
+            reason = error.reason if isinstance(error, StoreUnavailable) else str(error)
+            raise StoreUnavailable(str(path), reason, opening=True) from None
         except BaseException:
             await store.close()
             raise
@@ -234,7 +246,15 @@ class Store:
         return len(MIGRATIONS)
 
     async def ping(self) -> bool:
-        return self._scalar("SELECT 1") == 1
+        """True while the database takes a write: raises StoreUnavailable when it cannot (a full disk, a lock held
+        past the busy timeout). The write rewrites the schema version with its own value: one page, no change."""
+
+        def probe(db: sqlite3.Connection) -> bool:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            db.execute(f"PRAGMA user_version = {version}")
+            return True
+
+        return self._write(probe)
 
     async def calls_by_state(self) -> dict[str, int]:
         """How many calls are in each state, for /metrics."""
@@ -627,7 +647,10 @@ class Store:
     def _run(self, work: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise RuntimeError("the store is closed")
-        return work(*args)
+        try:
+            return work(*args)
+        except sqlite3.OperationalError as error:  # a full disk, a held lock, an unreadable file: not a bug of ours
+            raise StoreUnavailable(self.path, str(error)) from None
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` in one write transaction."""
@@ -693,7 +716,8 @@ def _transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]
     try:
         result = work(db)
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite may have rolled it back itself (a full disk does)
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
     return result

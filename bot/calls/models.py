@@ -96,6 +96,12 @@ MAX_TRANSCRIPT_CHARS = 10_000
 MAX_FAILED_REASON_CHARS = 500
 MAX_DISCONNECTED_REASON_CHARS = 100
 MAX_ERROR_MESSAGE_CHARS = 2_000
+# Numbers are bounded too: refused (422) past these, never stored. A seq that SQLite's INTEGER cannot hold, or an
+# infinite duration, would otherwise fail every later step of the call (its Slack writes, its summary).
+MAX_SEQ = 2**31 - 1  # a call's events, counted from 1: no call comes near
+MAX_DURATION_S = 24 * 3600  # MAX_CALL_DURATION_S is at most 4 h; the scenario's watchdog ends a session soon after
+MAX_COST = 100_000.0  # in the account's currency: far above any one call
+FAILED_CODES = (-(2**31), 2**31 - 1)  # SIP statuses and VoxEngine's codes; a 32-bit integer
 
 
 def _clipped(limit: int) -> AfterValidator:
@@ -107,7 +113,7 @@ class _Event(BaseModel):
 
     v: Literal[1]
     call_id: Annotated[str, Field(min_length=1, max_length=64)]
-    seq: Annotated[int, Field(ge=1)]
+    seq: Annotated[int, Field(ge=1, le=MAX_SEQ)]
     at: datetime
 
 
@@ -123,15 +129,15 @@ class TranscriptData(BaseModel):
 
 class FailedData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    code: int
+    code: Annotated[int, Field(ge=FAILED_CODES[0], le=FAILED_CODES[1])]
     reason: Annotated[str, _clipped(MAX_FAILED_REASON_CHARS)] = ""
 
 
 class DisconnectedData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    duration_s: Annotated[float, Field(ge=0)] = 0
+    duration_s: Annotated[float, Field(ge=0, le=MAX_DURATION_S, allow_inf_nan=False)] = 0
     reason: Annotated[str, _clipped(MAX_DISCONNECTED_REASON_CHARS)] = "remote_hangup"
-    cost: float | None = None
+    cost: Annotated[float | None, Field(ge=0, le=MAX_COST, allow_inf_nan=False)] = None
 
 
 class ErrorData(BaseModel):

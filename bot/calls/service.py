@@ -49,6 +49,7 @@ from bot.voximplant import VoximplantClient
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _EVENT = TypeAdapter[StatusEvent](StatusEvent)
+_NO_CALL = hashlib.sha256(b"no such call").hexdigest()  # compared against when the call is unknown
 MAX_INSTRUCTIONS = 3000
 MISSING_INSTRUCTIONS = "Say what the agent should tell the person you call"
 HANG_UP_NOT_YOURS = "Only <@{requester}> (who placed this call) or a callbot admin can hang it up."
@@ -432,10 +433,11 @@ class CallService:
         except ValidationError as error:
             raise EventRejected(422, _first_problem(error)) from None
         expected = await self.store.token_hash(event.call_id)
-        if expected is None:
-            raise EventRejected(404, "unknown call")
         given = authorization.removeprefix("Bearer ").strip() if authorization else ""
-        if not hmac.compare_digest(hash_token(given), expected):
+        # An unknown call reads exactly as a wrong token (same status, same words, a comparison made all the same):
+        # whoever sends events learns nothing about which call ids exist.
+        matches = hmac.compare_digest(hash_token(given), expected or _NO_CALL)
+        if expected is None or not matches:
             raise EventRejected(401, "bad callback token")
         return event, await self.accept_event(event)
 
@@ -443,7 +445,7 @@ class CallService:
         """Store a status event once and apply it (its origin already checked: a token, or the session itself)."""
         outcome = await self.store.record_event(event, received_at=self._clock(), decide=transition_for)
         if outcome is None:  # pragma: no cover - the call existed a moment ago and calls are never deleted
-            raise EventRejected(404, "unknown call")
+            raise EventRejected(401, "bad callback token")
         return outcome
 
     async def announce(self, outcome: EventOutcome, event: StatusEvent) -> None:

@@ -81,6 +81,7 @@ GAP_POLL_S = 0.02
 UPDATES_PER_MINUTE = 40
 UPDATE_BURST = 5
 UPDATER = "parent updates"  # the updater's key among the workers
+MAX_UNEXPECTED_FAILURES = 3  # a write that fails this often, not on Slack's answer but in our code, is dropped
 # A Web API method of the client, named by attribute (`client.chat_update`) so tests/test_manifest.py sees it.
 SlackMethod = Callable[..., Awaitable[AsyncSlackResponse]]
 
@@ -205,6 +206,7 @@ class Delivery:
         self._unthreaded: set[str] = set()
         # Per call, the seq below which missing events are no longer waited for (waited once already, since start).
         self._gaps_waited: dict[str, int] = {}
+        self._unexpected: dict[int, int] = {}  # outbox row id -> unexpected failures in a row (see _gave_up_on)
 
     # -- queueing ------------------------------------------------------------------------------------------------
 
@@ -353,14 +355,31 @@ class Delivery:
                 call = await self._store.call(call_id) or call
                 try:
                     await self._deliver(call, rows)
+                    self._unexpected.pop(rows[0].id, None)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a bug must not stop the call's later writes; the row stays for a retry
                     log.exception("call %s: delivering a Slack write failed unexpectedly", call_id)
+                    if await self._gave_up_on(rows):
+                        continue
                     await self._clock.sleep(MAX_BACKOFF_S)
         finally:
             if self._workers.get(call_id) is asyncio.current_task():
                 del self._workers[call_id]
+
+    async def _gave_up_on(self, rows: list[OutboxRow]) -> bool:
+        """Count an unexpected failure of the write at the head of a call's queue; at the MAX_UNEXPECTED_FAILURES-th,
+        drop it (an update: every update queued, since they are sent as one) and return True, so that a write that
+        can never succeed does not hold back the lines after it."""
+        head = rows[0]
+        failures = self._unexpected.pop(head.id, 0) + 1
+        if failures < MAX_UNEXPECTED_FAILURES:
+            self._unexpected[head.id] = failures
+            return False
+        dropped = [row.id for row in rows if row.kind == Kind.UPDATE] if head.kind == Kind.UPDATE else [head.id]
+        log.error("call %s: a Slack %s failed %d times unexpectedly; it is dropped", head.call_id, head.kind, failures)
+        await self._store.drop_slack(dropped)
+        return True
 
     async def _deliver(self, call: Call, rows: list[OutboxRow]) -> None:
         first = rows[0]

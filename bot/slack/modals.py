@@ -142,7 +142,7 @@ def read_submission(view: dict[str, Any]) -> Submission:
     return Submission(
         draft=draft,
         channel=next((c for c in Channel if c.value == channel_value), None),
-        conversation_id=state(FieldId.CONVERSATION).get("selected_conversation") or None,
+        conversation_id=_text(state(FieldId.CONVERSATION).get("selected_conversation")),
     )
 
 
@@ -161,6 +161,11 @@ def _response_url(body: dict[str, Any], conversation_id: str) -> str | None:
         if entry.get("block_id") == FieldId.CONVERSATION and entry.get("channel_id") == conversation_id:
             return str(entry["response_url"]) if entry.get("response_url") else None
     return None
+
+
+def _text(value: object) -> str | None:
+    """A submitted id as text; anything else (a number, a list) reads as not given."""
+    return value if isinstance(value, str) and value else None
 
 
 def _quietly(read: Callable[[], T]) -> T | None:

@@ -30,6 +30,16 @@ UNEXPECTED = (
     "Something went wrong on our side (reference `{ref}`). Check the call's thread before you try again; "
     "if it keeps failing, give your admin the reference."
 )
+STORE_FAILED = (
+    "Sorry, callbot can't save anything right now, so nothing was done and nothing was dialled. Try again later."
+)
+SLACK_NOT_CONFIRMED = (
+    "Slack isn't answering callbot right now, so I can't place calls yet. Try again in a minute; nothing was dialled."
+)
+SLACK_TOKEN_REFUSED = (
+    "Slack is refusing callbot's token right now, so I can't place calls. Nothing was dialled; please tell a "
+    "callbot admin."
+)
 FALLBACK_TO_DM = "I couldn't post in <#{conversation}> ({why}), so I'm following this call here."
 MOVED_TO_DM = "I can no longer post in <#{conversation}> ({why}), so I'm following this call here from now on."
 NOWHERE_TO_POST = "I couldn't post the call's thread anywhere ({why}), so I did not place the call."

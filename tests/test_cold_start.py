@@ -1,0 +1,55 @@
+"""A cold start with Slack failing (auth.test answering 429, 5xx, nothing, or refusing the token): the bot serves,
+answers /call honestly while Slack cannot confirm its token, never says "reinstall", and places calls once it can."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.sandbox.fake_slack import FakeSlack, Fault
+from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.slack_requests import SlackSender
+from bot.slack import texts
+from tests.conftest import Bot, eventually
+
+
+@pytest.fixture(params=["429", "503", "no answer"])
+def slack_failing(request: pytest.FixtureRequest, fake_slack: FakeSlack) -> str:
+    """Slack fails before the bot starts (the fixture runs first: the tests name it before `bot`)."""
+    if request.param == "429":
+        fake_slack.outage = Fault(status=429, retry_after=1)
+    elif request.param == "503":
+        fake_slack.outage = Fault(status=503)
+    else:
+        fake_slack.slow_down("auth.test", 6.0)  # past the check's 5 s per attempt
+    return str(request.param)
+
+
+async def test_call_says_slack_is_not_answering_and_works_once_it_is(
+    slack_failing: str, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    response = await slack.command("+14155550100 hello")
+    assert response.status_code == 200
+    assert response.json() == {"response_type": "ephemeral", "text": texts.SLACK_NOT_CONFIRMED}
+    assert "reinstall" not in response.text.lower()
+    assert fake_voximplant.requests == []
+
+    fake_slack.outage = None
+    fake_slack.slow_down("auth.test", 0)
+    await eventually(lambda: bot.app.state.slack_token.result is not None, timeout=20)
+    response = await slack.command("+14155550100 hello")
+    assert (response.status_code, response.text) == (200, "")
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+
+
+@pytest.fixture
+def token_refused(fake_slack: FakeSlack) -> None:
+    fake_slack.bot_token = "xoxb-another-token"  # Slack answers invalid_auth to the bot's token
+
+
+async def test_a_refused_token_is_said_so_without_asking_anyone_to_reinstall(
+    token_refused: None, bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant
+) -> None:
+    response = await slack.command("+14155550100 hello")
+    assert response.json() == {"response_type": "ephemeral", "text": texts.SLACK_TOKEN_REFUSED}
+    assert "reinstall" not in response.text.lower()
+    assert fake_voximplant.requests == []
