@@ -568,6 +568,9 @@ class FakeVoximplant:
         elif self.fetch_briefs and isinstance(data.get("u"), str) and data.get("m") != "pull":
             # As the scenario does on AppEvents.Started, while StartScenarios is still answering.
             session.briefing = asyncio.create_task(self.fetch_brief(session))
+            # A bot that is not there (a test that only looks at StartScenarios) is not an error of the fake's:
+            # the failure is kept for whoever awaits the brief, and not reported as never retrieved.
+            session.briefing.add_done_callback(lambda task: task.cancelled() or task.exception())
         return session
 
     async def _control(self, request: Request) -> Response:
