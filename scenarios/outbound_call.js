@@ -138,7 +138,12 @@ function report(event, data) {
 /** Merges a transcript line into the last queued event when that is an unsent line of the same role. */
 function coalesce(item) {
   var last = queue.length > 1 ? queue[queue.length - 1] : null; // never the head: it may be on its way
-  if (!last || last.seq || last.event !== "transcript" || last.data.role !== item.data.role) {
+  return !(last && last.seq) && appendLine(last, item);
+}
+
+/** Appends transcript line `item` to `last` when that is a transcript line of the same role with room for it. */
+function appendLine(last, item) {
+  if (!last || last.event !== "transcript" || last.data.role !== item.data.role) {
     return false;
   }
   var text = last.data.text + "\n" + item.data.text;
@@ -350,15 +355,7 @@ function queuePulled(item) {
 
 function mergePulled(item) {
   var last = pulled.length > 0 ? pulled[pulled.length - 1] : null;
-  if (!last || last.sent || last.event !== "transcript" || last.data.role !== item.data.role) {
-    return false;
-  }
-  var text = last.data.text + "\n" + item.data.text;
-  if (text.length > MAX_TRANSCRIPT_CHARS) {
-    return false;
-  }
-  last.data = { role: last.data.role, text: text };
-  return true;
+  return !(last && last.sent) && appendLine(last, item);
 }
 
 /** {"action":"events","after":N}: confirms (drops) every event with seq <= N, answers the next ones. */
