@@ -28,6 +28,7 @@ async def test_a_store_that_cannot_write_gives_an_apology_one_line_and_a_503(
     bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient, server_log: io.StringIO
 ) -> None:
     session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    await fake_voximplant.briefed(session)  # the scenario has its brief before it reports anything
     await bot.idle()
     assert (await http.get(f"{bot.url}/healthz")).status_code == 200
 
