@@ -44,6 +44,8 @@ async def test_a_call_without_a_public_url_is_briefed_and_followed_through_its_s
     ]:  # fmt: skip
         fake_voximplant.queue_event(session, event, data)
 
+    # The bot confirmed the call's last event (a poll after it), and then stopped polling.
+    await eventually(lambda: session.confirmed >= 7, timeout=10)
     await eventually(lambda: bot.app.state.poller.following == 0, timeout=10)
     await bot.idle()
     assert thread_texts(fake_slack) == [
