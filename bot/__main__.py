@@ -8,11 +8,11 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
-from bot.calls.models import Channel
+from bot.calls.models import CallerId, Channel
 from bot.calls.numbers import format_international, parse_phone_number
 from bot.errors import ConfigError, Refusal, StoreUnavailable
 from bot.settings import Settings, load_settings
-from bot.store import CallerId, Store
+from bot.store import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:

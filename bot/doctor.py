@@ -25,13 +25,12 @@ from bot.calls.launch import (
     longest_base_url,
     scenario_contract,
 )
-from bot.calls.models import Channel
+from bot.calls.models import CallerId, Channel
 from bot.calls.numbers import format_international
 from bot.errors import VoximplantError
 from bot.settings import Settings
 from bot.setup import APPLICATION_NAME, SCENARIO_FILE
 from bot.slack.manifest import BOT_SCOPES
-from bot.store import CallerId
 from bot.voximplant import Application, VoximplantClient
 
 SECRET_NAME = "OPENAI_API_KEY"  # the scenario reads it with VoxEngine.getSecretValue

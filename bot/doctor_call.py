@@ -24,11 +24,10 @@ from bot import routes
 from bot.app import call_policy, voximplant_auth
 from bot.calls import launch
 from bot.calls.grammar import CallDraft
-from bot.calls.models import Call, SlackOrigin, StatusEvent
+from bot.calls.models import Call, SlackOrigin, StatusEvent, Transition
 from bot.calls.numbers import format_international
 from bot.calls.polling import EventPoller
 from bot.calls.service import CallService
-from bot.calls.states import Transition
 from bot.doctor import Result, failed, passed
 from bot.errors import Refusal
 from bot.sandbox.servers import LocalServer

@@ -16,8 +16,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.calls.models import TERMINAL_STATES, Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
-from bot.calls.states import Transition
+from bot.calls.models import (
+    TERMINAL_STATES,
+    AuditEntry,
+    Call,
+    CallerId,
+    CallRequest,
+    CallState,
+    Channel,
+    DeniedDestination,
+    EventOutcome,
+    SlackOrigin,
+    StatusEvent,
+    Transition,
+)
 from bot.errors import StoreUnavailable
 
 T = TypeVar("T")
@@ -137,36 +149,6 @@ MIGRATIONS: Sequence[str] = (
 
 
 @dataclass(frozen=True, slots=True)
-class CallerId:
-    number: str
-    label: str
-    channels: frozenset[Channel]
-    added_by: str
-    added_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DeniedDestination:
-    prefix: str
-    reason: str
-    added_by: str
-    added_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One line of the audit log: who did (or tried to do) what, when; `allowed` False for a refused attempt."""
-
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    target: str
-    detail: str
-    allowed: bool
-
-
-@dataclass(frozen=True, slots=True)
 class OutboxRow:
     """One Slack write waiting to be delivered: `kind` is parent, update or reply; `body` its details."""
 
@@ -174,15 +156,6 @@ class OutboxRow:
     call_id: str
     kind: str
     body: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class EventOutcome:
-    """What recording one status event did: `duplicate` (seen before, nothing changed) and the transition made."""
-
-    call: Call
-    duplicate: bool
-    transition: Transition | None
 
 
 class Store:

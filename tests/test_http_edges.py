@@ -17,8 +17,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import pytest
 
-from bot.calls.models import CallState
-from bot.calls.states import Transition
+from bot.calls.models import CallState, Transition
 from bot.logs import JsonFormatter
 from bot.routes import MAX_EVENT_BYTES, MAX_SLACK_BYTES
 from bot.sandbox.fake_slack import FakeSlack

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.calls.models import Call, CallRequest, CallState, Channel, ProgressEvent, SlackOrigin
-from bot.calls.states import Transition, transition_for
+from bot.calls.models import Call, CallRequest, CallState, Channel, ProgressEvent, SlackOrigin, Transition
+from bot.calls.states import transition_for
 from bot.store import MIGRATIONS, Store
 from tests.conftest import eventually
 

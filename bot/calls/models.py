@@ -86,6 +86,61 @@ class Call:
 
 
 TERMINAL_STATES = frozenset({CallState.ENDED, CallState.FAILED, CallState.CANCELED})
+LIVE_STATES = frozenset(CallState) - TERMINAL_STATES  # a call in one of these may still move
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One move of a call's state machine: the state it moves to, and why, in words shown in its thread."""
+
+    state: CallState
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    """What recording one status event did: `duplicate` (seen before, nothing changed) and the transition made."""
+
+    call: Call
+    duplicate: bool
+    transition: Transition | None
+
+
+# -- guard rails: who may be shown as the caller, which destinations are refused, who did what ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallerId:
+    """A number on the caller-ID allowlist, and the channels it may be used on."""
+
+    number: str
+    label: str
+    channels: frozenset[Channel]
+    added_by: str
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeniedDestination:
+    """A deny-list entry: calls to numbers starting with `prefix` (E.164 digits) are refused."""
+
+    prefix: str
+    reason: str
+    added_by: str
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the audit log: who did (or tried to do) what, when; `allowed` False for a refused attempt."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: str
+    allowed: bool
 
 
 # -- status events, scenario -> bot (the contract in docs/architecture.md) --------------------------------------

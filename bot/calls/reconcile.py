@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.calls.models import CallState
-from bot.calls.states import Transition, describe_failure
+from bot.calls.models import CallState, Transition
+from bot.calls.states import describe_failure
 from bot.voximplant import CallSessionInfo
 
 

@@ -24,10 +24,12 @@ from bot.calls.models import (
     CallState,
     Channel,
     ErrorEvent,
+    EventOutcome,
     FailedEvent,
     SlackOrigin,
     StatusEvent,
     TranscriptEvent,
+    Transition,
 )
 from bot.calls.numbers import (
     CALLABLE_TYPES,
@@ -40,10 +42,10 @@ from bot.calls.numbers import (
 from bot.calls.permissions import Permissions
 from bot.calls.policy import resolve_caller_id
 from bot.calls.reconcile import verdict
-from bot.calls.states import Transition, brought_to, transition_for
+from bot.calls.states import brought_to, transition_for
 from bot.errors import EventRejected, Refusal, Refusals, VoximplantError
 from bot.logs import bound_call
-from bot.store import EventOutcome, Store
+from bot.store import Store
 from bot.voximplant import VoximplantClient
 
 log = logging.getLogger(__name__)

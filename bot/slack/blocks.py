@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.calls.destinations import CHANNEL_NAMES
-from bot.calls.models import Call, Channel
+from bot.calls.models import Call, CallerId, Channel
 from bot.calls.numbers import format_international
 from bot.slack import texts
 from bot.slack.ids import ActionId, BlockId, CallbackId, FieldId, ModalContext
-from bot.store import CallerId
 from bot.text import shorten
 
 Message = dict[str, Any]

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.calls.models import Call, ErrorEvent, StatusEvent, TranscriptEvent
-from bot.calls.states import Transition
+from bot.calls.models import Call, ErrorEvent, StatusEvent, TranscriptEvent, Transition
 from bot.slack import texts
 from bot.slack.delivery import Delivery
 

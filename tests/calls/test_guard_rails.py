@@ -14,10 +14,9 @@ import httpx
 import pytest
 
 from bot.calls.grammar import CallDraft
-from bot.calls.models import CallState, Channel, SlackOrigin
+from bot.calls.models import CallState, Channel, SlackOrigin, Transition
 from bot.calls.permissions import Limits, Permissions
 from bot.calls.service import CallPolicy, CallService
-from bot.calls.states import Transition
 from bot.errors import LimitReached, Refusal, Refusals
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
 from bot.store import Store

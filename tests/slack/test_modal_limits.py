@@ -6,12 +6,11 @@ import json
 from datetime import UTC, datetime
 
 from bot.calls.grammar import parse_command
-from bot.calls.models import Channel
+from bot.calls.models import CallerId, Channel
 from bot.sandbox.block_kit import view_problems
 from bot.slack import blocks
 from bot.slack.ids import FieldId, ModalContext
 from bot.slack.modals import prefill
-from bot.store import CallerId
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
