@@ -7,10 +7,12 @@
     │   └── Refusals         several at once, one per field, for a form to show each under its input
     ├── DirectoryError       Slack could not say who is an admin or who is in a channel or user group
     ├── EventRejected        a status callback we refuse; carries the HTTP status to answer
-    ├── StoreUnavailable     the database cannot be opened or written (a full disk, a held lock, a bad path)
+    ├── StoreUnavailable     the database cannot be opened or written (a full disk, a held lock, a bad path);
+    │                        defined in bot/store/errors.py
     └── VoximplantError      the Management API said no, or could not be asked
         └── VoximplantUnreachable   the request never left this machine, so retrying it is safe
 
+CallbotError itself is defined in bot/callbot_error.py, which imports nothing, so the store can reach it.
 None of them ever holds a secret: not a token, an API key or a callback token.
 """
 
@@ -18,9 +20,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-
-class CallbotError(Exception):
-    """Base of every error callbot raises on purpose."""
+from bot.callbot_error import CallbotError
+from bot.store.errors import StoreUnavailable as StoreUnavailable  # re-exported: the store may not import bot.errors
 
 
 class ConfigError(CallbotError):
@@ -67,16 +68,6 @@ class EventRejected(CallbotError):
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.detail = detail
-
-
-class StoreUnavailable(CallbotError):
-    """SQLite could not open, read or write the database at `path`; `reason` is SQLite's own words."""
-
-    def __init__(self, path: str, reason: str, *, opening: bool = False) -> None:
-        doing = "open" if opening else "use"
-        super().__init__(f"callbot cannot {doing} the database at {path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 class VoximplantError(CallbotError):

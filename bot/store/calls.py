@@ -1,0 +1,212 @@
+"""The store's calls: storing one, finding it again, and moving it from state to state."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from bot.calls.models import TERMINAL_STATES, Call, CallRequest, CallState, Channel, SlackOrigin, Transition
+from bot.store.connection import Connection
+
+
+class Calls(Connection):
+    """Store methods about calls themselves; `Store` combines them with the rest."""
+
+    async def calls_by_state(self) -> dict[str, int]:
+        """How many calls are in each state, for /metrics."""
+        rows = self._fetch("SELECT state, COUNT(*) AS n FROM calls GROUP BY state")
+        return {str(row["state"]): int(row["n"]) for row in rows}
+
+    async def live_calls(self, *, user_id: str | None = None, team_id: str | None = None) -> list[Call]:
+        """Calls not yet ended, failed or canceled, of one person or one workspace, oldest first."""
+        column, value = ("user_id", user_id) if user_id is not None else ("team_id", team_id)
+        live = [state.value for state in CallState if state not in TERMINAL_STATES]
+        marks = ", ".join("?" for _ in live)
+        rows = self._fetch(
+            f"SELECT * FROM calls WHERE {column} = ? AND state IN ({marks}) ORDER BY created_at", value, *live
+        )
+        return [call_from_row(row) for row in rows]
+
+    async def recent_calls(self, *, user_id: str | None = None, limit: int = 10) -> list[Call]:
+        """The latest calls, newest first; one person's when `user_id` is given."""
+        if user_id is None:
+            rows = self._fetch("SELECT * FROM calls ORDER BY created_at DESC, rowid DESC LIMIT ?", limit)
+        else:
+            rows = self._fetch(
+                "SELECT * FROM calls WHERE user_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", user_id, limit
+            )
+        return [call_from_row(row) for row in rows]
+
+    async def insert_call(self, call: Call, *, brief_token_hash: str) -> None:
+        """Store a new call with the hash of its brief token; its callback token comes with the brief."""
+        request, origin = call.request, call.request.origin
+        self._change(
+            "INSERT INTO calls (id, team_id, user_id, conversation_id, thread_ts, destination, caller_id,"
+            " channel, instructions, max_duration_s, state, state_reason, token_hash, created_at, updated_at,"
+            " brief_token_hash, control_secret)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)",
+            call.id, origin.team_id, origin.user_id, origin.conversation_id, origin.thread_ts,
+            request.destination, request.caller_id, request.channel.value, request.instructions,
+            request.max_duration_s, call.state.value, call.state_reason,
+            call.created_at.isoformat(), call.updated_at.isoformat(), brief_token_hash, call.control_secret,
+        )  # fmt: skip
+
+    async def call_by_brief_token(self, brief_token_hash: str) -> Call | None:
+        rows = self._fetch("SELECT * FROM calls WHERE brief_token_hash = ?", brief_token_hash)
+        return call_from_row(rows[0]) if rows else None
+
+    async def issue_callback_token(self, call_id: str, *, token_hash: str) -> bool:
+        """Give the call a new callback token (its hash), while no status event of it was stored; False after."""
+        return bool(
+            self._change(
+                "UPDATE calls SET token_hash = ? WHERE id = ? AND last_seq = 0"
+                " AND NOT EXISTS (SELECT 1 FROM call_events WHERE call_id = calls.id)",
+                token_hash, call_id,
+            )
+        )  # fmt: skip
+
+    async def mark_starting(
+        self, call_id: str, transition: Transition, at: datetime, *, custom_data: str, pull: bool = False
+    ) -> Call | None:
+        """Move the call to `starting` with the custom data about to be sent (call history is searched by it), and
+        how its status events come (`pull`: the bot fetches them through the session's access URL)."""
+        fields = {"custom_data": custom_data, "pull": int(pull)}
+        return self._write(lambda db: move_call(db, call_id, transition, at, fields))
+
+    async def live_pulled_calls(self) -> list[Call]:
+        """Live calls whose status events the bot fetches, that StartScenarios confirmed (their sessions to poll)."""
+        rows = self._fetch(
+            "SELECT * FROM calls WHERE pull = 1 AND access_url IS NOT NULL"
+            " AND state IN ('starting', 'dialing', 'ringing', 'connected')"
+        )
+        return [call_from_row(row) for row in rows]
+
+    async def call(self, call_id: str) -> Call | None:
+        rows = self._fetch("SELECT * FROM calls WHERE id = ?", call_id)
+        return call_from_row(rows[0]) if rows else None
+
+    async def token_hash(self, call_id: str) -> str | None:
+        value = self._scalar("SELECT token_hash FROM calls WHERE id = ?", call_id)
+        return str(value) if value is not None else None
+
+    async def calls_in_state(self, state: CallState) -> list[Call]:
+        return [call_from_row(row) for row in self._fetch("SELECT * FROM calls WHERE state = ?", state.value)]
+
+    async def set_slack_message(self, call_id: str, *, channel: str, ts: str) -> None:
+        self._change("UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", channel, ts, call_id)
+
+    async def set_session(self, call_id: str, *, access_url: str, plain_access_url: str, history_id: int) -> None:
+        """Keep what StartScenarios answered: the session's control URLs (HTTPS, HTTP) and its call-history id."""
+        self._change(
+            "UPDATE calls SET access_url = ?, plain_access_url = ?, history_id = ? WHERE id = ?",
+            access_url, plain_access_url, history_id, call_id,
+        )  # fmt: skip
+
+    async def set_history_id(self, call_id: str, history_id: int) -> None:
+        """The call-history id of a session found by its custom data (StartScenarios' answer was lost)."""
+        self._change("UPDATE calls SET history_id = ? WHERE id = ? AND history_id IS NULL", history_id, call_id)
+
+    async def move(self, call_id: str, transition: Transition, at: datetime) -> Call | None:
+        """Apply `transition` unless the call is already terminal; the call as it is now, or None if unchanged."""
+        return self._write(lambda db: move_call(db, call_id, transition, at, {}))
+
+    async def settle(
+        self, call_id: str, transition: Transition, at: datetime, *, duration_s: float | None
+    ) -> Call | None:
+        """Apply a terminal `transition` learnt elsewhere (call history), with the duration it reported."""
+        fields: dict[str, Any] = {"duration_s": duration_s} if duration_s is not None else {}
+        return self._write(lambda db: move_call(db, call_id, transition, at, fields))
+
+    async def stale_calls(self, *, quiet_since: datetime, unconfirmed: bool = False) -> list[Call]:
+        """Live calls already sent to Voximplant that have heard nothing (no event, no move) since `quiet_since`.
+
+        `unconfirmed`: instead of those with a call-history id, those StartScenarios never confirmed (none).
+        """
+        rows = self._fetch(
+            "SELECT * FROM calls WHERE state IN ('starting', 'dialing', 'ringing', 'connected')"
+            + (" AND history_id IS NULL" if unconfirmed else " AND history_id IS NOT NULL")
+            + " AND COALESCE((SELECT MAX(received_at) FROM call_events WHERE call_id = calls.id), updated_at) < ?",
+            quiet_since.isoformat(),
+        )
+        return [call_from_row(row) for row in rows]
+
+    async def move_if_unheard(self, call_id: str, transition: Transition, at: datetime) -> Call | None:
+        """Apply `transition` only while the call is still `starting` and no status event of it was stored."""
+
+        def move(db: sqlite3.Connection) -> Call | None:
+            heard = db.execute(
+                "SELECT COUNT(*) FROM calls WHERE id = ?"
+                " AND (state != 'starting' OR EXISTS (SELECT 1 FROM call_events WHERE call_id = calls.id))",
+                (call_id,),
+            ).fetchone()[0]
+            return None if heard else move_call(db, call_id, transition, at, {})
+
+        return self._write(move)
+
+    async def unheard_starting_calls(self, *, sent_before: datetime) -> list[Call]:
+        """Calls still `starting`, sent before `sent_before`, with no call-history id and no status event."""
+        rows = self._fetch(
+            "SELECT * FROM calls WHERE state = 'starting' AND history_id IS NULL AND updated_at < ?"
+            " AND NOT EXISTS (SELECT 1 FROM call_events WHERE call_id = calls.id)",
+            sent_before.isoformat(),
+        )
+        return [call_from_row(row) for row in rows]
+
+
+def move_call(
+    db: sqlite3.Connection, call_id: str, transition: Transition, at: datetime, fields: dict[str, Any]
+) -> Call | None:
+    """Inside a transaction: apply `transition` unless the call is terminal; the call as it is now, or None."""
+    row = db.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+    if row is None:
+        return None
+    call = call_from_row(row)
+    if not call.is_live:
+        return None
+    columns = {"state": transition.state.value, "state_reason": transition.reason, "updated_at": at.isoformat()}
+    columns.update(fields)
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    moved = db.execute(f"UPDATE calls SET {assignments} WHERE id = ? RETURNING *", (*columns.values(), call_id))
+    now = moved.fetchone()
+    db.execute(
+        "INSERT INTO call_transitions (call_id, from_state, to_state, reason, at) VALUES (?, ?, ?, ?, ?)",
+        (call_id, call.state.value, transition.state.value, transition.reason, at.isoformat()),
+    )
+    return call_from_row(now)
+
+
+def call_from_row(row: sqlite3.Row) -> Call:
+    origin = SlackOrigin(
+        team_id=row["team_id"],
+        user_id=row["user_id"],
+        conversation_id=row["conversation_id"],
+        thread_ts=row["thread_ts"],
+    )
+    request = CallRequest(
+        destination=row["destination"],
+        caller_id=row["caller_id"],
+        channel=Channel(row["channel"]),
+        instructions=row["instructions"],
+        max_duration_s=row["max_duration_s"],
+        origin=origin,
+    )
+    return Call(
+        id=row["id"],
+        request=request,
+        state=CallState(row["state"]),
+        state_reason=row["state_reason"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        slack_channel=row["slack_channel"],
+        slack_ts=row["slack_ts"],
+        access_url=row["access_url"],
+        plain_access_url=row["plain_access_url"],
+        history_id=row["history_id"],
+        connected_at=datetime.fromisoformat(row["connected_at"]) if row["connected_at"] else None,
+        duration_s=row["duration_s"],
+        last_seq=row["last_seq"],
+        control_secret=row["control_secret"],
+        custom_data=row["custom_data"],
+        pull=bool(row["pull"]),
+    )

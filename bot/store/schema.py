@@ -1,0 +1,143 @@
+"""The database's schema: migrations applied in order, the version reached kept in `PRAGMA user_version`.
+
+A released migration never changes, since databases in use have run it: a change of schema is a new one at the end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+MIGRATIONS: Sequence[str] = (
+    """
+    CREATE TABLE caller_ids (
+        number      TEXT PRIMARY KEY,
+        label       TEXT NOT NULL DEFAULT '',
+        channels    TEXT NOT NULL DEFAULT 'pstn',
+        added_by    TEXT NOT NULL DEFAULT '',
+        added_at    TEXT NOT NULL
+    );
+    CREATE TABLE calls (
+        id              TEXT PRIMARY KEY,
+        team_id         TEXT NOT NULL,
+        user_id         TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        thread_ts       TEXT,
+        destination     TEXT NOT NULL,
+        caller_id       TEXT NOT NULL,
+        channel         TEXT NOT NULL,
+        instructions    TEXT NOT NULL,
+        max_duration_s  INTEGER NOT NULL,
+        state           TEXT NOT NULL,
+        state_reason    TEXT NOT NULL DEFAULT '',
+        token_hash      TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL,
+        slack_channel   TEXT,
+        slack_ts        TEXT,
+        access_url      TEXT,
+        history_id      INTEGER,
+        connected_at    TEXT,
+        duration_s      REAL,
+        last_seq        INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX calls_by_user ON calls (user_id, created_at);
+    CREATE INDEX calls_by_state ON calls (state);
+    CREATE TABLE call_events (
+        call_id     TEXT NOT NULL REFERENCES calls (id),
+        seq         INTEGER NOT NULL,
+        event       TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        data        TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (call_id, seq)
+    );
+    CREATE TABLE call_transitions (
+        call_id    TEXT NOT NULL REFERENCES calls (id),
+        from_state TEXT NOT NULL,
+        to_state   TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        at         TEXT NOT NULL
+    );
+    CREATE INDEX call_transitions_by_call ON call_transitions (call_id);
+    CREATE TABLE seen_slack_requests (
+        signature TEXT PRIMARY KEY,
+        seen_at   TEXT NOT NULL
+    );
+    CREATE INDEX seen_slack_requests_by_time ON seen_slack_requests (seen_at);
+    """,
+    # Guard rails: the deny list, the append-only audit log, and indexes for the call limits and history.
+    """
+    CREATE TABLE denied_destinations (
+        prefix    TEXT PRIMARY KEY,
+        reason    TEXT NOT NULL DEFAULT '',
+        added_by  TEXT NOT NULL,
+        added_at  TEXT NOT NULL
+    );
+    CREATE TABLE audit_log (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      TEXT NOT NULL,
+        actor   TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT NOT NULL DEFAULT '',
+        detail  TEXT NOT NULL DEFAULT '',
+        allowed INTEGER NOT NULL
+    );
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE INDEX calls_by_user_state ON calls (user_id, state);
+    CREATE INDEX calls_by_team_state ON calls (team_id, state);
+    CREATE INDEX calls_by_time ON calls (created_at);
+    """,
+    """
+    CREATE TABLE slack_outbox (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id    TEXT NOT NULL REFERENCES calls (id),
+        rank       INTEGER NOT NULL DEFAULT 1,
+        kind       TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX slack_outbox_by_call ON slack_outbox (call_id, rank, id);
+    ALTER TABLE call_events ADD COLUMN announced INTEGER NOT NULL DEFAULT 0;
+    UPDATE call_events SET announced = 1;
+    CREATE INDEX call_events_unannounced ON call_events (received_at) WHERE announced = 0;
+    """,
+    # Launch contract v2: custom data is a reference to the call's brief (see bot/calls/launch.py).
+    """
+    ALTER TABLE calls ADD COLUMN brief_token_hash TEXT;
+    ALTER TABLE calls ADD COLUMN control_secret TEXT;
+    ALTER TABLE calls ADD COLUMN custom_data TEXT;
+    ALTER TABLE calls ADD COLUMN plain_access_url TEXT;
+    ALTER TABLE calls ADD COLUMN pull INTEGER NOT NULL DEFAULT 0;
+    CREATE UNIQUE INDEX calls_by_brief_token ON calls (brief_token_hash) WHERE brief_token_hash IS NOT NULL;
+    CREATE TABLE notices (
+        name TEXT PRIMARY KEY,
+        at   TEXT NOT NULL
+    );
+    """,
+)
+
+
+def apply_migrations(db: sqlite3.Connection) -> None:
+    """Inside a transaction: run the migrations `db` has not seen, noting each one's number as it goes."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for statement in _statements(script):
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {number}")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements; a trigger's `BEGIN …; END` stays whole."""
+    statements: list[str] = []
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip().removesuffix(";").strip())
+            pending = ""
+    return statements
