@@ -6,8 +6,11 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from bot.calls.models import TERMINAL_STATES, Call, CallRequest, CallState, Channel, SlackOrigin, Transition
+from bot.calls.models import LIVE_STATES, Call, CallRequest, CallState, Channel, SlackOrigin, Transition
 from bot.store.connection import Connection
+
+# Live calls that StartScenarios was asked to start: every live state but `requested`.
+_SENT_TO_VOXIMPLANT = LIVE_STATES - {CallState.REQUESTED}
 
 
 class Calls(Connection):
@@ -21,11 +24,8 @@ class Calls(Connection):
     async def live_calls(self, *, user_id: str | None = None, team_id: str | None = None) -> list[Call]:
         """Calls not yet ended, failed or canceled, of one person or one workspace, oldest first."""
         column, value = ("user_id", user_id) if user_id is not None else ("team_id", team_id)
-        live = [state.value for state in CallState if state not in TERMINAL_STATES]
-        marks = ", ".join("?" for _ in live)
-        rows = self._fetch(
-            f"SELECT * FROM calls WHERE {column} = ? AND state IN ({marks}) ORDER BY created_at", value, *live
-        )
+        live, states = state_in(LIVE_STATES)
+        rows = self._fetch(f"SELECT * FROM calls WHERE {column} = ? AND {live} ORDER BY created_at", value, *states)
         return [call_from_row(row) for row in rows]
 
     async def recent_calls(self, *, user_id: str | None = None, limit: int = 10) -> list[Call]:
@@ -76,10 +76,8 @@ class Calls(Connection):
 
     async def live_pulled_calls(self) -> list[Call]:
         """Live calls whose status events the bot fetches, that StartScenarios confirmed (their sessions to poll)."""
-        rows = self._fetch(
-            "SELECT * FROM calls WHERE pull = 1 AND access_url IS NOT NULL"
-            " AND state IN ('starting', 'dialing', 'ringing', 'connected')"
-        )
+        sent, states = state_in(_SENT_TO_VOXIMPLANT)
+        rows = self._fetch(f"SELECT * FROM calls WHERE pull = 1 AND access_url IS NOT NULL AND {sent}", *states)
         return [call_from_row(row) for row in rows]
 
     async def call(self, call_id: str) -> Call | None:
@@ -123,10 +121,12 @@ class Calls(Connection):
 
         `unconfirmed`: instead of those with a call-history id, those StartScenarios never confirmed (none).
         """
+        sent, states = state_in(_SENT_TO_VOXIMPLANT)
         rows = self._fetch(
-            "SELECT * FROM calls WHERE state IN ('starting', 'dialing', 'ringing', 'connected')"
+            f"SELECT * FROM calls WHERE {sent}"
             + (" AND history_id IS NULL" if unconfirmed else " AND history_id IS NOT NULL")
             + " AND COALESCE((SELECT MAX(received_at) FROM call_events WHERE call_id = calls.id), updated_at) < ?",
+            *states,
             quiet_since.isoformat(),
         )
         return [call_from_row(row) for row in rows]
@@ -162,6 +162,8 @@ def move_call(
     if row is None:
         return None
     call = call_from_row(row)
+    # A terminal call never moves again: the rule is the domain's (Call.is_live, from TERMINAL_STATES), applied here
+    # inside the transaction so that no other move can slip in between the check and the change.
     if not call.is_live:
         return None
     columns = {"state": transition.state.value, "state_reason": transition.reason, "updated_at": at.isoformat()}
@@ -174,6 +176,12 @@ def move_call(
         (call_id, call.state.value, transition.state.value, transition.reason, at.isoformat()),
     )
     return call_from_row(now)
+
+
+def state_in(states: frozenset[CallState]) -> tuple[str, list[str]]:
+    """`state IN (?, ...)` for a set of the domain's states, and its parameters."""
+    values = sorted(state.value for state in states)
+    return f"state IN ({', '.join('?' for _ in values)})", values
 
 
 def call_from_row(row: sqlite3.Row) -> Call:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from bot.calls.models import TERMINAL_STATES, AuditEntry, CallerId, CallState, Channel, DeniedDestination
+from bot.calls.models import LIVE_STATES, AuditEntry, CallerId, Channel, DeniedDestination
+from bot.store.calls import state_in
 from bot.store.connection import Connection
 
 
@@ -139,9 +140,9 @@ def _call_filter(
     """The WHERE clause (and its parameters) for one person's or one workspace's calls."""
     clauses, params = (["user_id = ?"], [user_id]) if user_id is not None else (["team_id = ?"], [team_id])
     if live_only:
-        live = [state.value for state in CallState if state not in TERMINAL_STATES]
-        clauses.append(f"state IN ({', '.join('?' for _ in live)})")
-        params.extend(live)
+        live, states = state_in(LIVE_STATES)
+        clauses.append(live)
+        params.extend(states)
     if since is not None:
         clauses.append("created_at > ?")
         params.append(since.isoformat())
