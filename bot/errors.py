@@ -12,7 +12,7 @@
     └── VoximplantError      the Management API said no, or could not be asked
         └── VoximplantUnreachable   the request never left this machine, so retrying it is safe
 
-CallbotError itself is defined in bot/callbot_error.py, which imports nothing, so the store can reach it.
+CallbotError itself is defined in bot/calls/models.py, the domain's leaf module, so the store can reach it.
 None of them ever holds a secret: not a token, an API key or a callback token.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.callbot_error import CallbotError
+from bot.calls.models import CallbotError
 from bot.store.errors import StoreUnavailable as StoreUnavailable  # re-exported: the store may not import bot.errors
 
 

@@ -145,14 +145,13 @@ def report(rule: str, problems: list[str]) -> str:
 
 # -- bot/store: only the standard library and the domain's values ---------------------------------------------------
 # The store persists the domain's values and knows nothing else of the app, so a second backend can replace it.
-# bot.callbot_error is the root of callbot's error tree, a module with no imports: the store's StoreUnavailable is
-# a CallbotError too.
+# The root of callbot's error tree, CallbotError, lives in bot.calls.models, so StoreUnavailable is one too.
 
-STORE_RULE = "bot/store may import only the standard library, bot.store.*, bot.calls.models and bot.callbot_error"
+STORE_RULE = "bot/store may import only the standard library, bot.store.* and bot.calls.models"
 
 
 def store_may_use(name: str) -> bool:
-    return is_stdlib(name) or within(name, "bot.store", "bot.calls.models", "bot.callbot_error")
+    return is_stdlib(name) or within(name, "bot.store", "bot.calls.models")
 
 
 @cache

@@ -12,6 +12,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from bot.text import shorten
 
 
+class CallbotError(Exception):
+    """Base of every error callbot raises on purpose (the tree is drawn in bot/errors.py).
+
+    It lives here, the domain's leaf module, so that bot/store, which may import only this module and the standard
+    library, can raise an error of the tree too (StoreUnavailable).
+    """
+
+
 class Channel(StrEnum):
     """How the scenario reaches the callee."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.callbot_error import CallbotError
+from bot.calls.models import CallbotError
 
 
 class StoreUnavailable(CallbotError):
