@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import texts
 from bot.slack.api_errors import error_code
-from bot.slack.delivery import AUTH_REFUSED, retry_after
+from bot.slack.delivery.rules import AUTH_REFUSED, retry_after
 from bot.slack.listeners import answer
 
 log = logging.getLogger(__name__)
