@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from bot import routes, slack
+from bot import routes
 from bot.calls import launch
 from bot.calls.numbers import number_types
 from bot.calls.permissions import Limits, Permissions
@@ -29,6 +29,7 @@ from bot.calls.polling import EventPoller
 from bot.calls.service import CallPolicy, CallService, utc_now
 from bot.metrics import CountingRateLimitRetryHandler, Metrics, RequestCounter, metrics_route
 from bot.settings import Settings
+from bot.slack import listeners
 from bot.slack.delivery import Delivery
 from bot.slack.deps import Deps
 from bot.slack.directory import SlackDirectory
@@ -142,7 +143,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 authorize=token_check.bolt_authorize(),
                 before_authorize=token_check.bolt_before_authorize(),
             )
-            slack.register(bolt, Deps(calls=calls, background=background, default_region=settings.default_region))
+            listeners.register(bolt, Deps(calls=calls, background=background, default_region=settings.default_region))
             app.state.store = store
             app.state.metrics = metrics
             app.state.calls = calls

@@ -18,9 +18,10 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import answer, texts
+from bot.slack import texts
 from bot.slack.api_errors import error_code
-from bot.slack.delivery import AUTH_REFUSED, retry_after
+from bot.slack.delivery.rules import AUTH_REFUSED, retry_after
+from bot.slack.listeners import answer
 
 log = logging.getLogger(__name__)
 FIRST_TRY_S = 2.0  # the start waits this long for Slack's first answer, then serves and keeps asking

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import httpx
@@ -194,3 +197,11 @@ async def test_phone_numbers_mark_test_numbers(http: httpx.AsyncClient, fake_vox
     }  # fmt: skip
     asked = [r["sandbox"] for r in fake_voximplant.requests if r["method"] == "GetPhoneNumbers"]
     assert asked == ["false", "true"]
+
+
+def test_the_models_load_without_httpx_or_the_client() -> None:
+    code = "import json, sys, bot.voximplant.models; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    loaded = set(json.loads(done.stdout))
+    assert "bot.voximplant.models" in loaded  # the check itself works
+    assert not {"httpx", "bot.voximplant.client", "bot.voximplant.api", "bot.voximplant.auth"} & loaded

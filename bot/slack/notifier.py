@@ -1,6 +1,6 @@
 """Shows a call in Slack: the parent message, its updates, and one thread reply per milestone.
 
-Nothing here calls Slack directly: every write goes through the outbox (`bot/slack/delivery.py`), which stores it
+Nothing here calls Slack directly: every write goes through the outbox (`bot/slack/delivery/`), which stores it
 before sending and delivers it in order, paced, through rate limits and restarts.
 """
 

@@ -23,7 +23,8 @@ from bot.sandbox.fake_slack import FakeSlack, load_manifest
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
-from bot.slack.delivery import MAX_BACKOFF_S, MAX_LINE_CHARS, MAX_REPLY_CHARS
+from bot.slack.delivery.replies import MAX_LINE_CHARS, MAX_REPLY_CHARS
+from bot.slack.delivery.sender import MAX_BACKOFF_S
 from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import parent_of, place, thread_texts
 from tests.e2e.test_hang_up import hang_up_button

@@ -1,0 +1,14 @@
+"""The outbox: every Slack write for a call is stored in SQLite first and forgotten only once Slack accepted it.
+
+- `outbox.py`: `Delivery`, what the rest of the bot calls: queue a write, and one worker per call that sends its
+  writes in order; also the notices that are not queued (`tell_requester`, `tell_user`).
+- `updater.py`: parent updates, within the workspace's chat.update budget.
+- `threads.py`: where a call's messages go (its conversation, its thread, else a DM) and what each refusal means.
+- `replies.py`: reply texts: transcript lines grouped, long texts cut, the summary written when sent.
+- `sender.py`: one write on its way: paced per channel, retried through 429s, 5xx and a refused token.
+- `rules.py`: the Slack error codes delivery branches on, and the retry rules.
+"""
+
+from bot.slack.delivery.outbox import Delivery
+
+__all__ = ["Delivery"]

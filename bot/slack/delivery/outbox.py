@@ -1,0 +1,326 @@
+"""The outbox's worker: per call, writes leave strictly in the order they were queued, by one worker task at a time.
+
+- `parent` goes first, and its `ts` is stored before anything else is sent, because every later write needs it
+  (`threads.py`: where it goes when the conversation refuses it).
+- `update` re-renders the parent from the call as it is *now*, so all updates queued so far are sent as one; while
+  the workspace's chat.update budget has room and nobody waits, the worker sends it in line, else the updater does
+  (`updater.py`).
+- `reply`: consecutive transcript lines (`group`) are joined into one message, in the call's order (`seq`), none
+  dropped: a line that arrives after a later one (a retried request, a parallel sender) takes its place, and a line
+  with an earlier event still missing waits for it, at most `GAP_WAIT_S` (real time) once per gap (`replies.py`:
+  how lines are grouped and long texts cut).
+- `summary`: the call's final reply, written when it is sent (`replies.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.calls.models import Call
+from bot.logs import bind_call
+from bot.slack import blocks
+from bot.slack.api_errors import error_code
+from bot.slack.delivery.kinds import Kind
+from bot.slack.delivery.replies import MAX_LINE_CHARS, line_run, reply_batch, written_summary
+from bot.slack.delivery.sender import MAX_BACKOFF_S, ParentWait, Sender
+from bot.slack.delivery.threads import Threads
+from bot.slack.delivery.updater import UPDATE_BURST, UPDATES_PER_MINUTE, Updater
+from bot.slack.pacing import Budget, Clock, MonotonicClock, Pacer
+from bot.store import OutboxRow, Store
+
+log = logging.getLogger(__name__)
+
+# A transcript line whose call has an earlier event (lower seq) not stored yet waits this long, at most, for it: a
+# retried or parallel request from the scenario arrives within moments. Real time: it waits for the network.
+GAP_WAIT_S = 1.0
+GAP_POLL_S = 0.02
+MAX_UNEXPECTED_FAILURES = 3  # a write that fails this often, not on Slack's answer but in our code, is dropped
+
+
+class Delivery:
+    """Queues a call's Slack writes in the store and delivers them, one worker per call with pending writes."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        store: Store,
+        *,
+        pace_s: float = 1.0,
+        clock: Clock | None = None,
+        backoff_s: float = 1.0,
+        broadcast_summary: bool = False,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_retry: Callable[[str], None] = lambda reason: None,
+        updates_per_minute: float = UPDATES_PER_MINUTE,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._clock = clock or MonotonicClock()
+        self._pacer = Pacer(self._clock, pace_s)
+        updates = Budget(self._clock, updates_per_minute, burst=UPDATE_BURST)  # chat.update, workspace-wide
+        self._sender = Sender(self._pacer, self._clock, backoff_s=backoff_s, on_retry=on_retry)
+        self._wall_clock = wall_clock
+        self.broadcast_summary = broadcast_summary
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._threads = Threads(
+            client, store, self._sender, pacer=self._pacer, updates=updates, wall_clock=wall_clock, kick=self._kick
+        )
+        self._updater = Updater(store, self._threads, updates, self._clock, workers=self._workers, kick=self._kick)
+        self._dirty: set[str] = set()
+        self._parents: dict[int, ParentWait] = {}
+        # Per call, the seq below which missing events are no longer waited for (waited once already, since start).
+        self._gaps_waited: dict[str, int] = {}
+        self._unexpected: dict[int, int] = {}  # outbox row id -> unexpected failures in a row (see _gave_up_on)
+
+    # -- queueing ------------------------------------------------------------------------------------------------
+
+    async def post_parent(self, call: Call, *, within_s: float | None = None) -> bool:
+        """Queue the call's parent message and wait until it is in Slack; False if it could be posted nowhere.
+
+        With `within_s`, raise TimeoutError when Slack has not taken it that long after it first had its turn in the
+        channel: waiting behind the channel's other writes (our own pacing) does not count; Slack's trouble (5xx,
+        unreachable, Retry-After holds after the first try) does.
+        The message stays queued either way.
+        """
+        row_id = await self._store.enqueue_slack(call.id, Kind.PARENT, {}, at=self._wall_clock(), rank=0)
+        wait = ParentWait(asyncio.get_running_loop().create_future(), asyncio.Event())
+        self._parents[row_id] = wait
+        self._kick(call.id)
+        try:
+            if within_s is None:
+                return await wait.posted
+            await wait.sending.wait()
+            return await asyncio.wait_for(wait.posted, within_s)
+        finally:
+            self._parents.pop(row_id, None)
+
+    async def update(self, call: Call) -> None:
+        """Queue a refresh of the parent message (rendered from the call as it is when sent)."""
+        await self._store.enqueue_slack(call.id, Kind.UPDATE, {}, at=self._wall_clock())
+        self._kick(call.id)
+
+    async def reply(
+        self, call: Call, text: str, *, group: bool = False, broadcast: bool = False, seq: int | None = None
+    ) -> None:
+        """Queue a thread reply; `group` lets consecutive lines share one message, in `seq` order when given."""
+        body: dict[str, Any] = {"text": blocks.clip(text, MAX_LINE_CHARS)}
+        if group:
+            body["group"] = True
+        if seq is not None:
+            body["seq"] = seq
+        if broadcast:
+            body["broadcast"] = True
+        await self._store.enqueue_slack(call.id, Kind.REPLY, body, at=self._wall_clock())
+        self._kick(call.id)
+
+    async def summary(self, call: Call, *, cost: float | None = None, from_history: bool = False) -> None:
+        """Queue the call's final summary, written when it is sent: its turns count every line stored by then."""
+        body: dict[str, Any] = {"cost": cost, "from_history": from_history}
+        if self.broadcast_summary:
+            body["broadcast"] = True
+        await self._store.enqueue_slack(call.id, Kind.SUMMARY, body, at=self._wall_clock())
+        self._kick(call.id)
+
+    def why_nowhere(self, call_id: str) -> str | None:
+        """Slack's reasons when the call's message could be posted nowhere (since this start); None otherwise."""
+        return self._threads.why_nowhere(call_id)
+
+    async def tell_requester(self, call: Call, text: str) -> bool:
+        """Show `text` to the person who asked for the call, to them alone: through the request's response_url,
+        else with chat.postEphemeral where they asked. Not queued (a response_url lives in memory only); False when
+        neither reached them.
+        """
+        origin = call.request.origin
+        if origin.response_url:
+            webhook = AsyncWebhookClient(origin.response_url, session=self._client.session)
+            try:
+                answer = await webhook.send(text=text, response_type="ephemeral", replace_original=False)
+                if answer.status_code == 200:
+                    return True
+                log.warning("call %s: the response_url answered HTTP %s", call.id, answer.status_code)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                log.warning("call %s: the response_url could not be reached (%s)", call.id, type(error).__name__)
+        try:
+            await self._client.chat_postEphemeral(channel=origin.conversation_id, user=origin.user_id, text=text)
+            return True
+        except SlackApiError as error:
+            log.error("call %s: could not tell <@%s> either (%s)", call.id, origin.user_id, error_code(error))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.error("call %s: could not tell <@%s> either (%s)", call.id, origin.user_id, type(error).__name__)
+        return False
+
+    async def tell_user(self, user_id: str, text: str) -> bool:
+        """A DM from the bot to `user_id` (App Home's Messages tab, which manifest.yml turns on). Not queued: a
+        notice for an admin, not a line of a call's thread; False (and one ERROR line) when Slack refused it."""
+        try:
+            await self._client.chat_postMessage(channel=user_id, text=text)
+            return True
+        except SlackApiError as error:
+            log.error("could not tell <@%s> in a DM (%s)", user_id, error_code(error))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.error("could not tell <@%s> in a DM (%s)", user_id, type(error).__name__)
+        return False
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+
+    async def resume(self) -> int:
+        """At start: deliver what an earlier run left pending. Returns how many calls had writes waiting."""
+        pending = await self._store.calls_with_pending_slack()
+        for call_id in pending:
+            self._kick(call_id)
+        return len(pending)
+
+    async def flush(self, timeout_s: float) -> int:
+        """Give the workers `timeout_s` to finish, then stop them; what is left waits in SQLite for the next start."""
+        workers = set(self._workers.values())
+        if workers:
+            _, still = await asyncio.wait(workers, timeout=timeout_s)
+        else:
+            still = set()
+        for task in still:
+            task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
+        return len(still)
+
+    async def idle(self) -> None:
+        """Wait until nothing is pending (tests and benchmarks)."""
+        while self._workers:
+            await asyncio.wait(set(self._workers.values()))
+
+    # -- the worker ----------------------------------------------------------------------------------------------
+
+    def _kick(self, call_id: str) -> None:
+        self._dirty.add(call_id)
+        worker = self._workers.get(call_id)
+        if worker is None or worker.done():
+            task = asyncio.create_task(self._work(call_id), name=f"slack delivery {call_id}")
+            self._workers[call_id] = task
+
+    async def _work(self, call_id: str) -> None:
+        bind_call(call_id)  # this worker's task only: its log lines carry the call id, whoever kicked it
+        try:
+            while True:
+                self._dirty.discard(call_id)
+                call = await self._store.call(call_id)
+                if call is None:
+                    return
+                channel = call.slack_channel or call.request.origin.conversation_id
+                await self._pacer.ready(channel)  # lines arriving meanwhile join the next grouped reply
+                rows = await self._store.pending_slack(call_id)
+                if rows and rows[0].kind == Kind.UPDATE and self._updater.waits(call):
+                    self._updater.want(call)  # the updater sends them when the workspace's budget allows
+                    rows = [row for row in rows if row.kind != Kind.UPDATE]
+                if not rows:
+                    if call_id in self._dirty:
+                        continue
+                    return
+                # Read again after the rows: a write is queued only after the change it shows was stored, so the
+                # call read now is at least as new as every row (the one read before the wait may be stale).
+                call = await self._store.call(call_id) or call
+                try:
+                    await self._deliver(call, rows)
+                    self._unexpected.pop(rows[0].id, None)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a bug must not stop the call's later writes; the row stays for a retry
+                    log.exception("call %s: delivering a Slack write failed unexpectedly", call_id)
+                    if await self._gave_up_on(rows):
+                        continue
+                    await self._clock.sleep(MAX_BACKOFF_S)
+        finally:
+            if self._workers.get(call_id) is asyncio.current_task():
+                del self._workers[call_id]
+
+    async def _gave_up_on(self, rows: list[OutboxRow]) -> bool:
+        """Count an unexpected failure of the write at the head of a call's queue; at the MAX_UNEXPECTED_FAILURES-th,
+        drop it (an update: every update queued, since they are sent as one) and return True, so that a write that
+        can never succeed does not hold back the lines after it."""
+        head = rows[0]
+        failures = self._unexpected.pop(head.id, 0) + 1
+        if failures < MAX_UNEXPECTED_FAILURES:
+            self._unexpected[head.id] = failures
+            return False
+        dropped = [row.id for row in rows if row.kind == Kind.UPDATE] if head.kind == Kind.UPDATE else [head.id]
+        log.error("call %s: a Slack %s failed %d times unexpectedly; it is dropped", head.call_id, head.kind, failures)
+        await self._store.drop_slack(dropped)
+        return True
+
+    async def _deliver(self, call: Call, rows: list[OutboxRow]) -> None:
+        first = rows[0]
+        if first.kind == Kind.PARENT:
+            await self._post_parent(call, first)
+            return
+        if call.slack_channel is None or call.slack_ts is None:
+            # No parent in Slack: the bot stopped before queueing it, or it could be posted nowhere. Post it now
+            # (rendered as the call is); if that fails too, these writes have nowhere to go.
+            if self._threads.why_nowhere(call.id) is not None or not await self._post_parent(call, None):
+                log.error("call %s: %d Slack writes dropped, the call has no message", call.id, len(rows))
+                await self._store.drop_slack([row.id for row in rows])
+            return
+        if first.kind == Kind.UPDATE:
+            # Rendered from the call as it is now, one update stands for every update queued so far.
+            batch = [row for row in rows if row.kind == Kind.UPDATE]
+            sent = await self._threads.update_parent(call)
+        else:
+            if first.kind == Kind.REPLY and first.body.get("seq") is not None:
+                rows = await self._in_call_order(call, rows)
+            if first.kind == Kind.SUMMARY:  # written now, from every event stored by now
+                rows = [written_summary(call, first, await self._store.events(call.id))]
+            batch = reply_batch(rows)
+            sent = await self._threads.post_reply(call, batch)
+        if sent:
+            await self._store.drop_slack([row.id for row in batch])
+
+    async def _in_call_order(self, call: Call, rows: list[OutboxRow]) -> list[OutboxRow]:
+        """The pending rows with their leading run of transcript lines in seq order, after waiting (at most
+        GAP_WAIT_S, once per gap) for an earlier event the call has not stored yet."""
+        deadline = asyncio.get_running_loop().time() + GAP_WAIT_S
+        while True:
+            run = line_run(rows)
+            if not run:
+                return rows
+            top = max(int(row.body["seq"]) for row in run)
+            floor = self._gaps_waited.get(call.id, 0)
+            if top > floor + 1:
+                stored = {seq for seq, _, _ in await self._store.events(call.id)}
+                missing = [seq for seq in range(floor + 1, top) if seq not in stored]
+            else:
+                missing = []
+            if not missing or asyncio.get_running_loop().time() >= deadline:
+                if missing:
+                    log.info("call %s: events %s never came; its lines go on without them", call.id, missing)
+                    self._gaps_waited[call.id] = top
+                break
+            await asyncio.sleep(GAP_POLL_S)
+            fresh = await self._store.pending_slack(call.id)
+            if line_run(fresh):
+                rows = fresh  # lines that came meanwhile take their place
+        run = line_run(rows)
+        return sorted(run, key=lambda row: int(row.body["seq"])) + rows[len(run) :]
+
+    async def _post_parent(self, call: Call, row: OutboxRow | None) -> bool:
+        """Post the call's parent (its queued row, or for a row lost, none); a launch waiting for it is told."""
+        if row is None:
+            return await self._threads.post_parent(call, None, None)
+        posted = await self._threads.post_parent(call, row.id, self._parents.get(row.id))
+        self._settle_parent(row.id, posted=posted)
+        return posted
+
+    def _settle_parent(self, row_id: int, *, posted: bool) -> None:
+        wait = self._parents.get(row_id)
+        if wait is not None and not wait.posted.done():
+            wait.posted.set_result(posted)
+
+    @property
+    def token_refused(self) -> str | None:
+        """Slack's error code while it refuses the bot token (writes are held), else None."""
+        return self._sender.token_refused
