@@ -222,7 +222,9 @@ def _callerids_add(args: argparse.Namespace) -> int:
         number = parse_phone_number(args.number, settings.default_region, field="caller_id")
         channels = frozenset(Channel(name.strip()) for name in args.channels.split(",") if name.strip())
     except Refusal as refusal:
-        print(refusal.text, file=sys.stderr)
+        from bot.slack.texts import refusal as words
+
+        print(words(refusal), file=sys.stderr)
         return 1
     except ValueError:
         print(f"unknown channel in {args.channels!r}; use pstn, sip, user or whatsapp", file=sys.stderr)

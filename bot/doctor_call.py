@@ -33,6 +33,7 @@ from bot.doctor import Result, failed, passed
 from bot.errors import Refusal
 from bot.sandbox.servers import LocalServer
 from bot.settings import Settings
+from bot.slack import texts
 from bot.store import Store
 from bot.voximplant import VoximplantClient
 
@@ -141,11 +142,11 @@ async def _place(
         request = await calls.vet(CallDraft(destination, None, INSTRUCTIONS), DOCTOR)
         call, token = await calls.create(request)
     except Refusal as refusal:
-        return [failed(f"the test call was refused: {refusal.text}")]
+        return [failed(f"the test call was refused: {texts.refusal(refusal)}")]
     shown = format_international(request.destination) if request.destination.startswith("+") else destination
     call = await calls.launch(call, token)
     if call.history_id is None:
-        return [failed(f"StartScenarios did not start the call to {shown}: {call.state_reason}")]
+        return [failed(f"StartScenarios did not start the call to {shown}: {texts.reason(call.state_reason)}")]
     results = [passed(f"StartScenarios started session {call.history_id} for a call to {shown} "
                       f"({launch.size(call.custom_data or '')} bytes of custom data)")]  # fmt: skip
 
@@ -154,7 +155,8 @@ async def _place(
 
     if base_url is None:
         if not call.is_live:
-            results.append(failed(f"the session did not take its brief over the access URL: {call.state_reason}"))
+            why = texts.reason(call.state_reason)
+            results.append(failed(f"the session did not take its brief over the access URL: {why}"))
             return results
         results.append(passed("the session took its brief over its access URL (pull mode: the scenario's answers "
                               "reach the bot)"))  # fmt: skip
@@ -178,7 +180,9 @@ async def _place(
         results.append(passed(f"status events reach {base_url}{launch.EVENTS_PATH}"))
     answered = await _until(now, lambda c: c.connected_at is not None or not c.is_live, waits.answer_s)
     if answered is None or answered.connected_at is None:
-        why = answered.state_reason if answered is not None else f"nobody answered within {waits.answer_s:g} s"
+        why = f"nobody answered within {waits.answer_s:g} s"
+        if answered is not None:
+            why = texts.reason(answered.state_reason)
         results.append(failed(f"the call did not connect: {why}; Hang up was not tried"))
         return results
     results.append(passed("the call connected, and the agent is talking"))
@@ -186,7 +190,7 @@ async def _place(
     try:
         live = await calls.may_hang_up(call.id, DOCTOR.user_id)
     except Refusal as refusal:
-        results.append(failed(f"Hang up could not be tried: {refusal.text}"))
+        results.append(failed(f"Hang up could not be tried: {texts.refusal(refusal)}"))
         return results
     await calls.hang_up(live, DOCTOR.user_id)
     ended = await _until(now, lambda c: not c.is_live, waits.end_s)
@@ -200,7 +204,7 @@ async def _place(
         if fallbacks
         else "over the session's secure access URL"
     )
-    results.append(passed(f"Hang up worked {how}; the call ended ({ended.state_reason})"))
+    results.append(passed(f"Hang up worked {how}; the call ended ({texts.reason(ended.state_reason)})"))
     return results
 
 

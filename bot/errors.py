@@ -2,7 +2,7 @@
 
     CallbotError
     ├── ConfigError          settings are missing or contradict each other; the start stops
-    ├── Refusal              a request we will not carry out; the person is told why and what to do
+    ├── Refusal              a request we will not carry out: a code (bot/calls/refusals.py) and its facts
     │   ├── LimitReached     a call limit holds; says when the next call will be allowed
     │   └── Refusals         several at once, one per field, for a form to show each under its input
     ├── DirectoryError       Slack could not say who is an admin or who is in a channel or user group
@@ -17,6 +17,8 @@ None of them ever holds a secret: not a token, an API key or a callback token.
 from __future__ import annotations
 
 from datetime import datetime
+
+from bot.calls.refusals import Why
 
 
 class CallbotError(Exception):
@@ -33,22 +35,28 @@ class ConfigError(CallbotError):
 
 
 class Refusal(CallbotError):
-    """A call request we refuse; `text` tells the person why and what to do instead.
+    """A request we refuse: `why` is the reason (a code), `facts` the values it names (numbers in E.164, times,
+    counts, what was typed). `bot/slack/texts` turns it into words that tell the person what to do instead.
 
     `field` names the modal input the refusal is about, so a form can show it under that field.
     """
 
-    def __init__(self, text: str, *, field: str | None = None) -> None:
-        super().__init__(text)
-        self.text = text
+    def __init__(self, why: Why, *, field: str | None = None, **facts: object) -> None:
+        super().__init__(why.value)
+        self.why = why
         self.field = field
+        self.facts = facts
+
+    def __str__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.facts.items())
+        return f"{self.why.value} ({shown})" if shown else self.why.value
 
 
 class LimitReached(Refusal):
     """A rate or concurrency limit refuses the call; `retry_at` is when the next one will be allowed (UTC)."""
 
-    def __init__(self, text: str, *, retry_at: datetime) -> None:
-        super().__init__(text)
+    def __init__(self, why: Why, *, retry_at: datetime, **facts: object) -> None:
+        super().__init__(why, **facts)
         self.retry_at = retry_at
 
 
@@ -101,5 +109,8 @@ class Refusals(Refusal):
     """Several refusals of one request at once (a form shows each under its field); it reads as the first."""
 
     def __init__(self, each: list[Refusal]) -> None:
-        super().__init__("\n".join(refusal.text for refusal in each), field=each[0].field)
+        super().__init__(each[0].why, field=each[0].field, **each[0].facts)
         self.each = each
+
+    def __str__(self) -> str:
+        return "; ".join(Refusal.__str__(refusal) for refusal in self.each)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.calls.models import Channel
-from bot.calls.numbers import format_international
+from bot.calls.refusals import Choice, Why
 from bot.errors import Refusal
 from bot.store import CallerId, Store
 
@@ -17,9 +17,7 @@ async def resolve_caller_id(store: Store, typed: str | None, channel: Channel, *
         entry = next((e for e in allowed if e.number == typed), None)
         if entry is None:
             raise Refusal(
-                f"{format_international(typed)} is not an allowed caller ID for {_channel_words(channel)}. "
-                + _choices(allowed),
-                field=_FIELD,
+                Why.CALLER_ID_NOT_ALLOWED, field=_FIELD, number=typed, channel=channel, allowed=_choices(allowed)
             )
         return entry.number
     if default is not None and any(e.number == default for e in allowed):
@@ -27,25 +25,9 @@ async def resolve_caller_id(store: Store, typed: str | None, channel: Channel, *
     if len(allowed) == 1:
         return allowed[0].number
     if not allowed:
-        raise Refusal(
-            f"No caller ID is allowed for {_channel_words(channel)} yet. An admin can add one with "
-            "`/call callerid add +14155550123` (or `callbot callerids sync`).",
-            field=_FIELD,
-        )
-    raise Refusal(f"Say which number to call from, e.g. `from {allowed[0].number}`. " + _choices(allowed), field=_FIELD)
+        raise Refusal(Why.NO_CALLER_ID, field=_FIELD, channel=channel)
+    raise Refusal(Why.CHOOSE_CALLER_ID, field=_FIELD, allowed=_choices(allowed))
 
 
-def _choices(allowed: list[CallerId]) -> str:
-    if not allowed:
-        return "No caller ID is allowed yet; ask an admin to add one."
-    shown = ", ".join(f"{format_international(e.number)}" + (f" ({e.label})" if e.label else "") for e in allowed[:10])
-    return f"Allowed: {shown}."
-
-
-def _channel_words(channel: Channel) -> str:
-    return {
-        Channel.PSTN: "phone calls",
-        Channel.SIP: "SIP calls",
-        Channel.USER: "app user calls",
-        Channel.WHATSAPP: "WhatsApp calls",
-    }[channel]
+def _choices(allowed: list[CallerId]) -> tuple[Choice, ...]:
+    return tuple(Choice(entry.number, entry.label) for entry in allowed)

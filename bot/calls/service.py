@@ -32,14 +32,15 @@ from bot.calls.models import (
 from bot.calls.numbers import (
     CALLABLE_TYPES,
     ambiguous_number,
-    format_international,
     parse_phone_number,
     refuse_if_emergency,
     region_of,
 )
 from bot.calls.permissions import Permissions
 from bot.calls.policy import resolve_caller_id
+from bot.calls.reasons import Ending, reason
 from bot.calls.reconcile import verdict
+from bot.calls.refusals import Why
 from bot.calls.states import Transition, brought_to, transition_for
 from bot.errors import EventRejected, Refusal, Refusals, VoximplantError
 from bot.logs import bound_call
@@ -51,25 +52,10 @@ T = TypeVar("T")
 _EVENT = TypeAdapter[StatusEvent](StatusEvent)
 _NO_CALL = hashlib.sha256(b"no such call").hexdigest()  # compared against when the call is unknown
 MAX_INSTRUCTIONS = 3000
-MISSING_INSTRUCTIONS = "Say what the agent should tell the person you call"
-HANG_UP_NOT_YOURS = "Only <@{requester}> (who placed this call) or a callbot admin can hang it up."
-HANG_UP_OVER = "This call has already ended; there is nothing to hang up."
-HANG_UP_TOO_EARLY = "The call is still being set up, so it cannot be hung up yet. Try again in a few seconds."
-HANG_UP_UNKNOWN = "I can't find that call any more; it may belong to an older installation of callbot."
-NOT_SHOWN_IN_TIME = (
-    "Slack did not take this call's message within {seconds:g} s (it may be down or slow), so the call was not "
-    "dialled; ask again"
-)
-STOPPED_WHILE_STARTING = (
-    "the bot stopped while starting this call; if the phone rang, the call was real (it was not retried)"
-)
-END_NEVER_HEARD = (
-    "its end was never heard, and Voximplant never confirmed the call, nor does its call history show a session "
-    "for it; it cannot still be under way"
-)
 # How long past its time limit a session may still run: the scenario's watchdog (WATCHDOG_EXTRA_S in
 # scenarios/outbound_call.js) ends it max_duration_s + 300 s after its start, and its last events take seconds.
 SESSION_OVERRUN_S = 300 + 60
+BAD_CREDENTIALS = 100  # Voximplant's error code for an unknown account or a wrong API key
 INSUFFICIENT_FUNDS = 402  # CallEvents.Failed: "402 insufficient funds" (voxengine.d.ts v28, _FailedEvent)
 BALANCE_NOTICE = "voximplant_balance_empty"
 # How long a brief token opens the brief, past the longest launch (the wait for Slack, then StartScenarios): the
@@ -77,10 +63,6 @@ BALANCE_NOTICE = "voximplant_balance_empty"
 BRIEF_FETCH_S = 60.0
 # How long after StartScenarios timed out an unheard `starting` call is left alone (another process may be sending).
 START_MARGIN_S = 20.0  # covers connect retries too: 3 attempts of up to 5 s each, and their backoff
-HANG_UP_UNCONFIRMED = (
-    "Voximplant never confirmed this call, so I have no way to reach it to hang it up. It ends by itself within its "
-    "time limit ({minutes} min)."
-)
 
 
 class CallObserver(Protocol):
@@ -177,15 +159,12 @@ class CallService:
         one its destination implies (`sip:` URIs are SIP, everything else is a phone call).
         """
         if draft.destination is None or not draft.destination.strip():
-            raise Refusal("Say who to call: `/call +14155550100 what the agent should say`.", field="destination")
+            raise Refusal(Why.NO_DESTINATION, field="destination")
         # An emergency number is refused as such whoever asks, however it is typed, and whatever else is wrong:
         # before the other refusals below that stop the checks; the checks that follow refuse it too.
         if self._voximplant is None or self._policy.rule_id is None or not self._reachable():
             refuse_if_emergency(draft.destination, self._policy.default_region)
-            raise Refusal(
-                "Calling is not set up on this workspace yet: an admin needs to set the Voximplant settings "
-                "(see the README, “Voximplant setup”)."
-            )
+            raise Refusal(Why.NOT_SET_UP)
         if self.permissions is not None:
             try:
                 await self.permissions.check_may_call(origin)
@@ -222,14 +201,7 @@ class CallService:
         instructions = checked(lambda: check_instructions(draft.instructions))
         dialled = dialled_number(destination, channel, self._policy.default_region) if destination and channel else None
         if dialled is not None and (denied := await self.store.denial_for(dialled)) is not None:
-            refusals.append(
-                Refusal(
-                    f"{format_international(dialled)} is on this workspace's deny list"
-                    + (f" ({denied.reason})" if denied.reason else "")
-                    + ". Ask a callbot admin if you think that is a mistake.",
-                    field="destination",
-                )
-            )
+            refusals.append(Refusal(Why.DENIED, field="destination", number=dialled, reason=denied.reason))
         if refusals:
             # What is wrong with the destination comes first: an emergency number is named as such before anything.
             refusals.sort(key=lambda refusal: refusal.field != "destination")
@@ -309,13 +281,13 @@ class CallService:
             try:
                 shown = await self.observer.call_created(call, within_s=self._policy.show_timeout_s)
             except TimeoutError:
-                why = NOT_SHOWN_IN_TIME.format(seconds=self._policy.show_timeout_s)
+                why = reason(Ending.NOT_SHOWN_IN_TIME, seconds=self._policy.show_timeout_s)
                 return await self._move(call, Transition(CallState.FAILED, why))
             if not shown:
-                return await self._move(call, Transition(CallState.FAILED, "its Slack thread could not be posted"))
+                return await self._move(call, Transition(CallState.FAILED, reason(Ending.NO_THREAD)))
         base_url, pull = self._policy.public_base_url, self._policy.pull
         if self._voximplant is None or self._policy.rule_id is None or not self._reachable():  # vet() refuses this
-            return await self._move(call, Transition(CallState.FAILED, "calling is not set up on this workspace"))
+            return await self._move(call, Transition(CallState.FAILED, reason(Ending.NOT_SET_UP)))
         if pull or base_url is None:
             custom_data = launch.pull_custom_data(call.id)
         else:
@@ -361,9 +333,9 @@ class CallService:
             await self._voximplant.session_request(call.access_url, body, plain_url=call.plain_access_url)
         except VoximplantError as error:
             log.warning("the brief of call %s could not be delivered: %s", call.id, error)
-            why = f"its session could not be handed the call ({error.message}); nothing was dialled"
-            if "missing or wrong secret" in error.message:  # a scenario from before pull mode knows no brief action
-                why += "; the scenario on Voximplant predates pull mode: an admin needs to run callbot setup"
+            # A scenario from before pull mode knows no brief action: it answers as to a wrong secret.
+            outdated = "missing or wrong secret" in error.message
+            why = reason(Ending.BRIEF_UNDELIVERED, detail=error.message, outdated_scenario=outdated)
             failed = await self.store.move_if_unheard(call.id, Transition(CallState.FAILED, why), self._clock())
             if failed is not None and self.observer is not None:
                 await self.observer.call_moved(failed, Transition(CallState.FAILED, why))
@@ -374,7 +346,7 @@ class CallService:
 
     async def _start_failed(self, call: Call, error: VoximplantError) -> Call:
         """Fail the call, unless its scenario reported in meanwhile: then it is under way, and it stays live."""
-        transition = Transition(CallState.FAILED, _start_failure_words(error))
+        transition = Transition(CallState.FAILED, _start_failure(error))
         failed = await self.store.move_if_unheard(call.id, transition, self._clock())
         if failed is not None:
             if self.observer is not None:
@@ -473,16 +445,16 @@ class CallService:
         """The call `user_id` wants to hang up, or a Refusal: only the requester or an admin, only a live call."""
         call = await self.store.call(call_id)
         if call is None:
-            raise Refusal(HANG_UP_UNKNOWN)
+            raise Refusal(Why.HANG_UP_UNKNOWN)
         requester = call.request.origin.user_id
         if user_id != requester and not await self._is_admin(user_id):
-            raise Refusal(HANG_UP_NOT_YOURS.format(requester=requester))
+            raise Refusal(Why.HANG_UP_NOT_YOURS, requester=requester)
         if not call.is_live:
-            raise Refusal(HANG_UP_OVER)
+            raise Refusal(Why.HANG_UP_OVER)
         if call.access_url is None:
             if call.id in self._launching or call.state is CallState.REQUESTED:
-                raise Refusal(HANG_UP_TOO_EARLY)
-            raise Refusal(HANG_UP_UNCONFIRMED.format(minutes=max(1, call.request.max_duration_s // 60)))
+                raise Refusal(Why.HANG_UP_TOO_EARLY)
+            raise Refusal(Why.HANG_UP_UNCONFIRMED, max_duration_s=call.request.max_duration_s)
         return call
 
     async def _is_admin(self, user_id: str) -> bool:
@@ -585,9 +557,7 @@ class CallService:
         """
         stranded = await self.store.calls_in_state(CallState.REQUESTED)
         for call in stranded:
-            await self._move(
-                call, Transition(CallState.FAILED, "the bot restarted before placing it; nothing was dialled")
-            )
+            await self._move(call, Transition(CallState.FAILED, reason(Ending.RESTARTED_BEFORE_PLACING)))
         return len(stranded)
 
     async def settle_unconfirmed(self) -> int:
@@ -601,11 +571,11 @@ class CallService:
         now = self._clock()
         settled = 0
         sent_before = now - timedelta(seconds=self._policy.start_timeout_s + START_MARGIN_S)
-        stopped = Transition(CallState.FAILED, STOPPED_WHILE_STARTING)
+        stopped = Transition(CallState.FAILED, reason(Ending.STOPPED_WHILE_STARTING))
         for call in await self.store.unheard_starting_calls(sent_before=sent_before):
             if call.id not in self._launching:  # else StartScenarios may still be waiting for its turn here
                 settled += await self._announced(await self.store.move_if_unheard(call.id, stopped, now), stopped)
-        never_heard = Transition(CallState.FAILED, END_NEVER_HEARD)
+        never_heard = Transition(CallState.FAILED, reason(Ending.END_NEVER_HEARD))
         quiet_since = now - timedelta(seconds=SESSION_OVERRUN_S)
         for call in await self.store.stale_calls(quiet_since=quiet_since, unconfirmed=True):
             over_by = call.created_at + timedelta(seconds=call.request.max_duration_s + SESSION_OVERRUN_S)
@@ -643,29 +613,22 @@ def choose_channel(draft: CallDraft, picked: Channel | None = None) -> Channel:
 
 def check_instructions(text: str) -> str:
     if not text.strip():
-        raise Refusal(
-            f"{MISSING_INSTRUCTIONS}, e.g. `/call +14155550100 remind Ana the review moved to 3pm`.",
-            field="instructions",
-        )
+        raise Refusal(Why.NO_INSTRUCTIONS, field="instructions")
     if len(text) > MAX_INSTRUCTIONS:
-        raise Refusal(
-            f"The instructions are {len(text)} characters long; keep them under {MAX_INSTRUCTIONS}.",
-            field="instructions",
-        )
+        raise Refusal(Why.INSTRUCTIONS_TOO_LONG, field="instructions", length=len(text), limit=MAX_INSTRUCTIONS)
     return text
 
 
-def _start_failure_words(error: VoximplantError) -> str:
-    if error.code == 100:
-        return "Voximplant refused our credentials; an admin needs to check VOXIMPLANT_ACCOUNT_ID and the API key"
+def _start_failure(error: VoximplantError) -> str:
+    """Why a call failed whose StartScenarios failed: refused (credentials, or another code), unconfirmed or
+    unreachable."""
+    if error.code == BAD_CREDENTIALS:
+        return reason(Ending.START_CREDENTIALS)
     if error.code is not None:
-        return f"Voximplant refused to start the call: {error.message} (error {error.code})"
+        return reason(Ending.START_REFUSED, code=error.code, detail=error.message)
     if error.may_have_started:
-        return (
-            f"Voximplant did not confirm the call ({error.message}). It was not retried, to avoid calling twice; "
-            "if the phone rings anyway, the call is real"
-        )
-    return f"Voximplant could not be reached ({error.message}); nothing was dialled. Try again in a minute"
+        return reason(Ending.START_UNCONFIRMED, detail=error.message)
+    return reason(Ending.START_UNREACHABLE, detail=error.message)
 
 
 def _first_problem(error: ValidationError) -> str:

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.errors import Refusal
 from bot.logs import bind_call
+from bot.slack import texts
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
 
@@ -23,7 +24,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:
             call = await deps.calls.may_hang_up(str(action.get("value", "")), user_id)
         except Refusal as refusal:
-            await respond(text=refusal.text, response_type="ephemeral", replace_original=False)
+            await respond(text=texts.refusal(refusal), response_type="ephemeral", replace_original=False)
             return
         bind_call(call.id)  # this request's remaining log lines, and the hang-up task's, carry the call id
         log.info("call %s: %s asked to hang up", call.id, user_id)

@@ -14,6 +14,7 @@ from bot.calls.grammar import readable
 from bot.calls.models import Call, Channel
 from bot.calls.numbers import format_international, parse_phone_number
 from bot.calls.permissions import Permissions
+from bot.calls.refusals import Why
 from bot.calls.service import CallService
 from bot.errors import Refusal
 from bot.slack import texts
@@ -62,7 +63,7 @@ async def answer(text: str, user_id: str, calls: CallService, default_region: st
             return await _history(args, user_id, calls, permissions)
         return await _status(args, user_id, calls, permissions)
     except Refusal as refusal:
-        return refusal.text
+        return texts.refusal(refusal)
 
 
 async def _callerid(args: list[str], user_id: str, calls: CallService, permissions: Permissions, region: str) -> str:
@@ -82,9 +83,7 @@ async def _callerid(args: list[str], user_id: str, calls: CallService, permissio
         return USAGE
     typed, rest = _number_words(args[1:])
     target = _quietly(lambda: parse_phone_number(typed, region, field="caller_id")) or typed
-    await permissions.require_admin(
-        user_id, action=f"callerid.{action}", target=target, what="change the allowed caller IDs"
-    )
+    await permissions.require_admin(user_id, action=f"callerid.{action}", target=target)
     number = parse_phone_number(typed, region, field="caller_id")
     shown = format_international(number)
     if action == "remove":
@@ -105,7 +104,7 @@ async def _deny(args: list[str], user_id: str, calls: CallService, permissions: 
     action = args[0].lower() if args else "list"
     store = calls.store
     if action == "list":
-        await permissions.require_admin(user_id, action="deny.list", what="see the deny list")
+        await permissions.require_admin(user_id, action="deny.list")
         entries = await store.denied_destinations()
         if not entries:
             return "The deny list is empty. Add a number or prefix: `/call deny add +1900 premium lines`."
@@ -118,7 +117,7 @@ async def _deny(args: list[str], user_id: str, calls: CallService, permissions: 
         return USAGE
     typed, rest = _number_words(args[1:])
     target = _quietly(lambda: _prefix(typed, region)) or typed
-    await permissions.require_admin(user_id, action=f"deny.{action}", target=target, what="change the deny list")
+    await permissions.require_admin(user_id, action=f"deny.{action}", target=target)
     prefix = _prefix(typed, region)
     if action == "remove":
         if not await store.remove_denied(prefix):
@@ -191,9 +190,7 @@ def _label_and_channels(words: list[str]) -> tuple[str, frozenset[Channel]]:
     try:
         channels = frozenset(Channel(name) for name in names) or frozenset({Channel.PSTN})
     except ValueError:
-        raise Refusal(
-            f"Unknown channel in `{texts.escape(' '.join(channel_words))}`: use pstn, sip, user or whatsapp."
-        ) from None
+        raise Refusal(Why.UNKNOWN_CHANNELS, typed=" ".join(channel_words)) from None
     return " ".join(label), channels
 
 
@@ -207,10 +204,7 @@ def _prefix(typed: str, region: str) -> str:
     try:
         return parse_phone_number(typed, region)
     except Refusal:
-        raise Refusal(
-            f"`{texts.escape(typed)}` is neither a number nor a prefix. Write it in international form: "
-            "`+14155550100` for one number, `+1900` for all numbers starting with +1 900."
-        ) from None
+        raise Refusal(Why.BAD_PREFIX, typed=typed) from None
 
 
 def _quietly(read: Callable[[], str]) -> str | None:

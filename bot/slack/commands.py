@@ -13,7 +13,7 @@ from bot.calls.grammar import parse_command
 from bot.calls.models import SlackOrigin
 from bot.errors import Refusal, Refusals
 from bot.logs import bind_call
-from bot.slack import admin, blocks, modals
+from bot.slack import admin, blocks, modals, texts
 from bot.slack.deps import Deps
 from bot.slack.ids import ModalContext
 
@@ -61,7 +61,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             if not draft.instructions.strip() and _only_about_the_instructions(refusal):
                 await open_form()  # the rest reads well: the form asks what the agent should say
             else:
-                await ack(text=refusal.text, response_type="ephemeral")
+                await ack(text=texts.refusal(refusal), response_type="ephemeral")
             return
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()

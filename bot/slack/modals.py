@@ -151,8 +151,8 @@ def refusal_answer(refusal: Refusal, view: dict[str, Any]) -> dict[str, Any]:
     present = {block.get("block_id") for block in view.get("blocks", []) if block.get("type") == "input"}
     each = refusal.each if isinstance(refusal, Refusals) else [refusal]
     if all(r.field in present for r in each):
-        return {"response_action": "errors", "errors": {r.field: r.text for r in each}}
-    return {"response_action": "update", "view": blocks.refused_view(refusal.text)}
+        return {"response_action": "errors", "errors": {r.field: texts.refusal(r) for r in each}}
+    return {"response_action": "update", "view": blocks.refused_view(texts.refusal(refusal))}
 
 
 def _response_url(body: dict[str, Any], conversation_id: str) -> str | None:

@@ -17,6 +17,7 @@ from bot.calls.grammar import CallDraft, parse_command, readable
 from bot.calls.models import CallRequest, Channel, SlackOrigin
 from bot.calls.service import CallPolicy, CallService
 from bot.errors import Refusal
+from bot.slack.texts import refusal as words
 from bot.store import Store
 from bot.voximplant import ApiKeyAuth, VoximplantClient
 
@@ -232,7 +233,7 @@ def test_every_text_gives_a_request_or_a_refusal_with_a_message(vetting: _Vettin
     try:
         request = vetting.vet(text)
     except Refusal as refusal:
-        assert refusal.text.strip(), f"empty refusal for {text!r}"
+        assert words(refusal).strip(), f"empty refusal for {text!r}"
         assert refusal.field in {None, "destination", "caller_id", "channel", "duration", "instructions"}
         return
     assert 60 <= request.max_duration_s <= 600
