@@ -6,7 +6,9 @@
     │   ├── LimitReached     a call limit holds; says when the next call will be allowed
     │   └── Refusals         several at once, one per field, for a form to show each under its input
     ├── DirectoryError       Slack could not say who is an admin or who is in a channel or user group
-    ├── EventRejected        a status callback we refuse; carries the HTTP status to answer
+    ├── BadToken             a status event or brief request whose token opens nothing
+    │   └── UnknownCall      a status event for a call we do not know (it reads as a bad token)
+    ├── BriefWithheld        the brief token is right, but the brief is not given (the call is over, the token spent)
     ├── StoreUnavailable     the database cannot be opened or written (a full disk, a held lock, a bad path)
     └── VoximplantError      the Management API said no, or could not be asked
         └── VoximplantUnreachable   the request never left this machine, so retrying it is safe
@@ -17,6 +19,7 @@ None of them ever holds a secret: not a token, an API key or a callback token.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from bot.calls.refusals import Why
 
@@ -68,13 +71,32 @@ class DirectoryError(CallbotError):
         self.code = code
 
 
-class EventRejected(CallbotError):
-    """A status callback from the scenario that we refuse, with the HTTP status to answer."""
+class BadToken(CallbotError):
+    """A status event or brief request whose token opens nothing: wrong, or for a call we do not know (the two read
+    the same, so whoever sends them learns nothing about which call ids exist)."""
 
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(f"{status}: {detail}")
-        self.status = status
-        self.detail = detail
+    def __init__(self) -> None:
+        super().__init__("bad token")
+
+
+class UnknownCall(BadToken):
+    """A status event for a call that is not stored (its origin was checked another way: pull mode)."""
+
+
+class Withheld(StrEnum):
+    """Why a brief is not given although its token is right."""
+
+    CALL_OVER = "call_over"  # the call has ended: the scenario must not dial
+    TOKEN_SPENT = "token_spent"  # the call reported already, or the token outlived the launch
+    NOT_SET_UP = "not_set_up"  # no PUBLIC_BASE_URL (pull mode brings the brief itself)
+
+
+class BriefWithheld(CallbotError):
+    """The brief token is right, but the brief is not given; `why` says why."""
+
+    def __init__(self, why: Withheld) -> None:
+        super().__init__(f"brief withheld: {why.value}")
+        self.why = why
 
 
 class StoreUnavailable(CallbotError):

@@ -14,16 +14,15 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from bot.calls.models import Call, CallState, StatusEvent
+from bot.calls.models import STATUS_EVENTS, Call, CallState
 from bot.calls.service import CallService
 from bot.errors import VoximplantError
 from bot.logs import bound_call
 from bot.voximplant import VoximplantClient
 
 log = logging.getLogger(__name__)
-_EVENT = TypeAdapter[StatusEvent](StatusEvent)
 _SETTING_UP = frozenset({CallState.STARTING, CallState.DIALING, CallState.RINGING})
 
 
@@ -96,7 +95,7 @@ class EventPoller:
             before = after
             for raw in _events(answer):
                 try:
-                    event = _EVENT.validate_python(raw)
+                    event = STATUS_EVENTS.validate_python(raw)
                 except ValidationError as error:
                     log.warning("the call's session sent an event that does not fit the contract: %s", error)
                     continue

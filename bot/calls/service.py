@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
-
 from bot.calls import launch
 from bot.calls.destinations import dialled_number, infer_channel, parse_channel, parse_destination, parse_duration
 from bot.calls.grammar import CallDraft
 from bot.calls.models import (
+    STATUS_EVENTS,
     Call,
     CallRequest,
     CallState,
@@ -42,14 +41,13 @@ from bot.calls.reasons import Ending, reason
 from bot.calls.reconcile import verdict
 from bot.calls.refusals import Why
 from bot.calls.states import Transition, brought_to, transition_for
-from bot.errors import EventRejected, Refusal, Refusals, VoximplantError
+from bot.errors import BadToken, BriefWithheld, Refusal, Refusals, UnknownCall, VoximplantError, Withheld
 from bot.logs import bound_call
 from bot.store import EventOutcome, Store
 from bot.voximplant import VoximplantClient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_EVENT = TypeAdapter[StatusEvent](StatusEvent)
 _NO_CALL = hashlib.sha256(b"no such call").hexdigest()  # compared against when the call is unknown
 MAX_INSTRUCTIONS = 3000
 # How long past its time limit a session may still run: the scenario's watchdog (WATCHDOG_EXTRA_S in
@@ -359,7 +357,7 @@ class CallService:
         return current
 
     async def brief(self, brief_token: str) -> dict[str, object]:
-        """The call's brief for its scenario (launch contract v2), or EventRejected saying why not.
+        """The call's brief for its scenario (launch contract v2); BadToken or BriefWithheld when it is not given.
 
         The brief token opens it only while the call is live and has reported nothing, and for no longer after the
         call was created than the longest launch plus BRIEF_FETCH_S. Each brief carries a new callback token (only
@@ -367,17 +365,17 @@ class CallService:
         """
         call = await self.store.call_by_brief_token(hash_token(brief_token)) if brief_token else None
         if call is None:
-            raise EventRejected(401, "bad brief token")
+            raise BadToken
         if not call.is_live:
-            raise EventRejected(410, "the call is over; do not dial")
+            raise BriefWithheld(Withheld.CALL_OVER)
         ttl = timedelta(seconds=self._policy.show_timeout_s + self._policy.start_timeout_s + BRIEF_FETCH_S)
         if call.last_seq > 0 or self._clock() - call.created_at > ttl:
-            raise EventRejected(410, "the brief token is spent")
+            raise BriefWithheld(Withheld.TOKEN_SPENT)
         if self._policy.public_base_url is None or call.control_secret is None:
-            raise EventRejected(410, "calling is not set up on this workspace")
+            raise BriefWithheld(Withheld.NOT_SET_UP)
         callback_token = secrets.token_urlsafe(32)
         if not await self.store.issue_callback_token(call.id, token_hash=hash_token(callback_token)):
-            raise EventRejected(410, "the brief token is spent")
+            raise BriefWithheld(Withheld.TOKEN_SPENT)
         return {
             **self._brief_for(call),
             "callback_url": launch.events_url(self._policy.public_base_url),
@@ -398,26 +396,23 @@ class CallService:
             "control_secret": call.control_secret,
         }
 
-    async def receive_event(self, authorization: str | None, body: bytes) -> tuple[StatusEvent, EventOutcome]:
-        """Check, store once and apply a status event from the scenario; raise EventRejected to refuse it."""
-        try:
-            event = _EVENT.validate_json(body)
-        except ValidationError as error:
-            raise EventRejected(422, _first_problem(error)) from None
+    async def receive(self, event: StatusEvent, token: str) -> EventOutcome:
+        """Check `token` (the call's callback token), then store the pushed event once and apply it; BadToken if not.
+
+        An unknown call reads exactly as a wrong token (a comparison made all the same): whoever sends events learns
+        nothing about which call ids exist.
+        """
         expected = await self.store.token_hash(event.call_id)
-        given = authorization.removeprefix("Bearer ").strip() if authorization else ""
-        # An unknown call reads exactly as a wrong token (same status, same words, a comparison made all the same):
-        # whoever sends events learns nothing about which call ids exist.
-        matches = hmac.compare_digest(hash_token(given), expected or _NO_CALL)
+        matches = hmac.compare_digest(hash_token(token), expected or _NO_CALL)
         if expected is None or not matches:
-            raise EventRejected(401, "bad callback token")
-        return event, await self.accept_event(event)
+            raise BadToken
+        return await self.accept_event(event)
 
     async def accept_event(self, event: StatusEvent) -> EventOutcome:
         """Store a status event once and apply it (its origin already checked: a token, or the session itself)."""
         outcome = await self.store.record_event(event, received_at=self._clock(), decide=transition_for)
         if outcome is None:  # pragma: no cover - the call existed a moment ago and calls are never deleted
-            raise EventRejected(401, "bad callback token")
+            raise UnknownCall
         return outcome
 
     async def announce(self, outcome: EventOutcome, event: StatusEvent) -> None:
@@ -534,7 +529,7 @@ class CallService:
         """At start: announce events an earlier run stored but stopped before announcing. Returns how many."""
         stranded = await self.store.unannounced_events()
         for raw in stranded:
-            await self._reannounce(_EVENT.validate_python(raw))
+            await self._reannounce(STATUS_EVENTS.validate_python(raw))
         return len(stranded)
 
     async def _reannounce(self, event: StatusEvent) -> None:
@@ -629,9 +624,3 @@ def _start_failure(error: VoximplantError) -> str:
     if error.may_have_started:
         return reason(Ending.START_UNCONFIRMED, detail=error.message)
     return reason(Ending.START_UNREACHABLE, detail=error.message)
-
-
-def _first_problem(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"{where}: {first['msg']}"

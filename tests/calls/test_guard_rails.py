@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bot.calls.grammar import CallDraft
-from bot.calls.models import CallState, Channel, SlackOrigin
+from bot.calls.models import STATUS_EVENTS, CallState, Channel, SlackOrigin
 from bot.calls.permissions import Limits, Permissions
 from bot.calls.refusals import Admins, Why
 from bot.calls.service import CallPolicy, CallService
@@ -184,7 +184,7 @@ async def test_concurrent_calls_per_person_and_workspace(service: Callable[..., 
     )
     # Connected at 09:01:30: the scenario hangs up 600 s later; the time shown is rounded up to the minute.
     clock.now = START + timedelta(minutes=1, seconds=30)
-    await calls.receive_event(f"Bearer {callback_token}", connected(first.id, clock.now))
+    await calls.receive(STATUS_EVENTS.validate_json(connected(first.id, clock.now)), str(callback_token))
     clock.now = START + timedelta(minutes=3)
     with pytest.raises(LimitReached) as refused:
         await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)
