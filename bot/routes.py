@@ -22,8 +22,9 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.calls.clock import utc_now
 from bot.calls.models import STATUS_EVENTS
-from bot.calls.service import CallService, utc_now
+from bot.calls.service import CallService
 from bot.errors import BadToken, BriefWithheld, StoreUnavailable, Withheld
 from bot.logs import bind_call
 from bot.store import Store
@@ -237,14 +238,14 @@ async def voximplant_events(request: Request) -> Response:
     except ValidationError as error:
         return _refused(request, "/voximplant/events", 422, first_problem(error))
     try:
-        outcome = await calls.receive(event, bearer_token(request.headers.get("authorization")))
+        outcome = await calls.intake.receive(event, bearer_token(request.headers.get("authorization")))
         bind_call(outcome.call.id)
         # Slack writes are queued in the outbox (SQLite) before we answer, so an accepted event is not lost to a
         # crash; an event stored just before a crash is announced at the next start, or when the scenario repeats it.
         if outcome.duplicate:
-            await calls.catch_up(event)
+            await calls.intake.catch_up(event)
         else:
-            await calls.announce_once(outcome, event)
+            await calls.intake.announce_once(outcome, event)
     except BadToken:
         return _refused(request, "/voximplant/events", 401, "bad callback token")
     except StoreUnavailable as error:  # the scenario retries a 5xx: the event is not lost
@@ -261,7 +262,7 @@ async def voximplant_brief(request: Request) -> Response:
     """
     calls: CallService = request.app.state.calls
     try:
-        brief = await calls.brief(bearer_token(request.headers.get("authorization")))
+        brief = await calls.placing.brief(bearer_token(request.headers.get("authorization")))
     except BadToken:
         return _refused(request, "/voximplant/brief", 401, "bad brief token", headers=NO_STORE)
     except BriefWithheld as withheld:

@@ -15,6 +15,7 @@ call's first status event arrives, and only for a short while after the launch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -38,6 +39,11 @@ def scenario_contract(script: str) -> tuple[int, int] | None:
 
 def new_brief_token() -> str:
     return secrets.token_urlsafe(BRIEF_TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    """What is stored of a brief or callback token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def brief_url(base_url: str) -> str:

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from bot.calls.intake import Intake
 from bot.calls.models import STATUS_EVENTS, Call, CallState
-from bot.calls.service import CallService
 from bot.errors import VoximplantError
 from bot.logs import bound_call
+from bot.store import Store
 from bot.voximplant import VoximplantClient
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,11 @@ class Cadence:
 class EventPoller:
     """One task per pulled call, asking its session for new events until the call's end has been received."""
 
-    def __init__(self, calls: CallService, voximplant: VoximplantClient, cadence: Cadence = Cadence()) -> None:
-        self._calls = calls
+    def __init__(
+        self, intake: Intake, store: Store, voximplant: VoximplantClient, cadence: Cadence = Cadence()
+    ) -> None:
+        self._intake = intake
+        self._store = store
         self._voximplant = voximplant
         self._cadence = cadence
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -83,7 +87,7 @@ class EventPoller:
                 )
             except VoximplantError as error:
                 failing_since = failing_since or loop.time()
-                current = await self._calls.store.call(call.id)
+                current = await self._store.call(call.id)
                 if current is not None and not current.is_live:
                     return  # its end was received; the session ended before confirming it
                 if loop.time() - failing_since >= self._cadence.give_up_s:
@@ -101,18 +105,18 @@ class EventPoller:
                     continue
                 if event.call_id != call.id or event.seq <= after:
                     continue
-                outcome = await self._calls.accept_event(event)
+                outcome = await self._intake.accept_event(event)
                 if outcome.duplicate:
-                    await self._calls.catch_up(event)
+                    await self._intake.catch_up(event)
                 else:
-                    await self._calls.announce_once(outcome, event)
+                    await self._intake.announce_once(outcome, event)
                 after, heard_at = event.seq, loop.time()
             if answer.get("done") is True:
                 return
             last_seq = answer.get("last_seq")
             if isinstance(last_seq, int) and last_seq > after > before:
                 continue  # more is queued than one answer carries: ask again at once
-            current = await self._calls.store.call(call.id)
+            current = await self._store.call(call.id)
             if current is None:
                 return
             busy = current.state in _SETTING_UP or loop.time() - heard_at < self._cadence.quiet_after_s

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from bot.calls.grammar import readable
 from bot.calls.models import Call, Channel
 from bot.calls.numbers import format_international, parse_phone_number
-from bot.calls.permissions import Permissions
 from bot.calls.refusals import Why
-from bot.calls.service import CallService
 from bot.errors import Refusal
 from bot.slack import texts
+from bot.slack.deps import Deps
 
 SUBCOMMANDS = frozenset({"callerid", "callerids", "deny", "history", "status"})
 MAX_HISTORY = 50
@@ -41,7 +40,7 @@ def handles(text: str) -> bool:
     return first in SUBCOMMANDS
 
 
-async def answer(text: str, user_id: str, calls: CallService, default_region: str) -> str:
+async def answer(text: str, user_id: str, deps: Deps) -> str:
     """The ephemeral reply to one subcommand; refusals come back as their text.
 
     Slack sends links escaped (`<tel:+14155550123|+1 415 555 0123>`): they are read as typed first.
@@ -51,24 +50,21 @@ async def answer(text: str, user_id: str, calls: CallService, default_region: st
     except ValueError:
         return "A quote is not closed. " + USAGE
     command, args = words[0].lower(), words[1:]
-    permissions = calls.permissions
-    if permissions is None:  # pragma: no cover - the app always builds one
-        return "Permissions are not set up."
     try:
         if command in {"callerid", "callerids"}:
-            return await _callerid(args, user_id, calls, permissions, default_region)
+            return await _callerid(args, user_id, deps)
         if command == "deny":
-            return await _deny(args, user_id, calls, permissions, default_region)
+            return await _deny(args, user_id, deps)
         if command == "history":
-            return await _history(args, user_id, calls, permissions)
-        return await _status(args, user_id, calls, permissions)
+            return await _history(args, user_id, deps)
+        return await _status(args, user_id, deps)
     except Refusal as refusal:
         return texts.refusal(refusal)
 
 
-async def _callerid(args: list[str], user_id: str, calls: CallService, permissions: Permissions, region: str) -> str:
+async def _callerid(args: list[str], user_id: str, deps: Deps) -> str:
     action = args[0].lower() if args else "list"
-    store = calls.store
+    store, permissions, region = deps.records, deps.permissions, deps.policy.default_region
     if action == "list":  # everyone may see which numbers they can call from
         entries = await store.caller_ids()
         if not entries:
@@ -92,7 +88,7 @@ async def _callerid(args: list[str], user_id: str, calls: CallService, permissio
         await permissions.audit(user_id, "callerid.remove", number)
         return f"Removed {shown} from the allowed caller IDs."
     label, channels = _label_and_channels(rest)
-    new = await store.add_caller_id(number, label=label, channels=channels, added_by=user_id, at=calls.now())
+    new = await store.add_caller_id(number, label=label, channels=channels, added_by=user_id, at=deps.clock())
     detail = f"label={label!r} channels={','.join(sorted(channels))}"
     await permissions.audit(user_id, "callerid.add", number, detail=detail)
     verb = "Added" if new else "Updated"
@@ -100,9 +96,9 @@ async def _callerid(args: list[str], user_id: str, calls: CallService, permissio
     return f"{verb} {shown}{named} for {', '.join(sorted(channels))}."
 
 
-async def _deny(args: list[str], user_id: str, calls: CallService, permissions: Permissions, region: str) -> str:
+async def _deny(args: list[str], user_id: str, deps: Deps) -> str:
     action = args[0].lower() if args else "list"
-    store = calls.store
+    store, permissions, region = deps.records, deps.permissions, deps.policy.default_region
     if action == "list":
         await permissions.require_admin(user_id, action="deny.list")
         entries = await store.denied_destinations()
@@ -125,30 +121,30 @@ async def _deny(args: list[str], user_id: str, calls: CallService, permissions: 
         await permissions.audit(user_id, "deny.remove", prefix)
         return f"Removed `{prefix}` from the deny list."
     reason = " ".join(rest)
-    new = await store.add_denied(prefix, reason=reason, added_by=user_id, at=calls.now())
+    new = await store.add_denied(prefix, reason=reason, added_by=user_id, at=deps.clock())
     await permissions.audit(user_id, "deny.add", prefix, detail=reason)
     return f"{'Added' if new else 'Updated'} `{prefix}`: calls to numbers starting with it are refused."
 
 
-async def _history(args: list[str], user_id: str, calls: CallService, permissions: Permissions) -> str:
+async def _history(args: list[str], user_id: str, deps: Deps) -> str:
     try:
         count = int(args[0]) if args else 10
     except ValueError:
         return "Say how many calls to show, e.g. `/call history 20`."
     count = min(max(count, 1), MAX_HISTORY)
-    admin = await permissions.is_admin(user_id)
-    recent = await calls.store.recent_calls(user_id=None if admin else user_id, limit=count)
+    admin = await deps.permissions.is_admin(user_id)
+    recent = await deps.records.recent_calls(user_id=None if admin else user_id, limit=count)
     if not recent:
         return "No calls yet." if admin else "You have not placed any calls yet."
     title = f"*The last {len(recent)} calls*" if admin else f"*Your last {len(recent)} calls*"
     return title + "\n" + "\n".join(_line(call, with_who=admin) for call in recent)
 
 
-async def _status(args: list[str], user_id: str, calls: CallService, permissions: Permissions) -> str:
+async def _status(args: list[str], user_id: str, deps: Deps) -> str:
     if not args:
         return "Say which call, e.g. `/call status 3f2a9c1b7d4e` (`/call history` shows the ids)."
-    call = await calls.store.call(args[0])
-    if call is None or (call.request.origin.user_id != user_id and not await permissions.is_admin(user_id)):
+    call = await deps.records.call(args[0])
+    if call is None or (call.request.origin.user_id != user_id and not await deps.permissions.is_admin(user_id)):
         return f"I found no call `{texts.escape(args[0])}` that you placed. `/call history` lists yours."
     request = call.request
     lines = [

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from bot.calls.grammar import CallDraft, parse_command, readable
 from bot.calls.models import CallRequest, Channel, SlackOrigin
-from bot.calls.service import CallPolicy, CallService
+from bot.calls.policy import CallPolicy
+from bot.calls.service import CallService
 from bot.errors import Refusal
 from bot.slack.texts import refusal as words
 from bot.store import Store
@@ -205,7 +206,7 @@ class _Vetting:
         self.origin = SlackOrigin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL")
 
     def vet(self, text: str) -> CallRequest:
-        return self.loop.run_until_complete(self.service.vet(parse_command(text, "US"), self.origin))
+        return self.loop.run_until_complete(self.service.vetting.vet(parse_command(text, "US"), self.origin))
 
     def close(self) -> None:
         self.loop.run_until_complete(self.http.aclose())

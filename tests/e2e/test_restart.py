@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 
 from bot.app import create_app
 from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
-from bot.calls.service import SESSION_OVERRUN_S, START_MARGIN_S
+from bot.calls.recovery import SESSION_OVERRUN_S, START_MARGIN_S
 from bot.calls.states import transition_for
 from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
@@ -208,8 +208,8 @@ async def test_an_event_stored_just_before_a_crash_is_still_shown(
     again = await fake_voximplant.send_event(session, "connected", seq=1)
     assert again.json() == {"ok": True, "duplicate": True}
     # Seq 2 is picked up by what the next start runs.
-    assert await bot.app.state.calls.reannounce_stranded() == 1
-    assert await bot.app.state.calls.reannounce_stranded() == 0
+    assert await bot.app.state.calls.recovery.reannounce_stranded() == 1
+    assert await bot.app.state.calls.recovery.reannounce_stranded() == 0
     await bot.idle()
     assert thread_lines(fake_slack) == [":large_green_circle: Connected. The agent is talking.", "*Agent:* Hi!"]
     assert "Connected" in fake_slack.parents()[0].text
