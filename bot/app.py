@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from bot import routes, slack
 from bot.calls import launch
+from bot.calls.allowlist import Allowlist
 from bot.calls.clock import utc_now
 from bot.calls.numbers import number_types
 from bot.calls.permissions import Limits, Permissions
@@ -144,8 +145,8 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 before_authorize=token_check.bolt_before_authorize(),
             )
             deps = Deps(
-                vetting=calls.vetting, placing=calls.placing, permissions=permissions, records=store,
-                background=background, policy=calls.policy, clock=utc_now,
+                vetting=calls.vetting, placing=calls.placing, permissions=permissions, allowlist=Allowlist(store),
+                records=store, background=background, policy=calls.policy,
             )  # fmt: skip
             slack.register(bolt, deps)
             app.state.store = store

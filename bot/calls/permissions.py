@@ -47,7 +47,7 @@ class Limits:
 
 
 class Permissions:
-    """Answers "is this person an admin?" and "may they place a call now?", and writes the audit log."""
+    """Answers "is this person an admin?" and "may they place a call now?"; audits refused admin attempts."""
 
     def __init__(
         self,
@@ -83,9 +83,9 @@ class Permissions:
         if status is True:
             return
         if status is None:
-            await self.audit(user_id, action, target, detail="refused: Slack did not answer", allowed=False)
+            await self._refused(user_id, action, target, "refused: Slack did not answer")
             raise Refusal(Why.ADMIN_UNKNOWN)
-        await self.audit(user_id, action, target, detail="refused: not an admin", allowed=False)
+        await self._refused(user_id, action, target, "refused: not an admin")
         raise Refusal(Why.NOT_AN_ADMIN, action=action, admins=self.admins())
 
     def admins(self) -> Admins:
@@ -104,9 +104,10 @@ class Permissions:
         except (DirectoryError, TimeoutError):
             return None
 
-    async def audit(self, actor: str, action: str, target: str = "", *, detail: str = "", allowed: bool = True) -> None:
+    async def _refused(self, actor: str, action: str, target: str, detail: str) -> None:
+        """The audit line of a refused attempt (the changes themselves are audited by the Allowlist)."""
         await self._store.audit(
-            actor=actor, action=action, target=target, detail=detail, allowed=allowed, at=self._clock()
+            actor=actor, action=action, target=target, detail=detail, allowed=False, at=self._clock()
         )
 
     async def check_may_call(self, origin: SlackOrigin) -> None:

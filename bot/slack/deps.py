@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.calls.clock import Clock
+from bot.calls.allowlist import Allowlist
 from bot.calls.permissions import Permissions
 from bot.calls.placing import Placing
 from bot.calls.policy import CallPolicy
@@ -18,7 +18,7 @@ class Deps:
     vetting: Vetting  # checks a request: /call and the form
     placing: Placing  # creates and launches calls; Hang up
     permissions: Permissions  # who is an admin
-    records: Store  # calls and lists as stored: the form's caller IDs, /call history, status and the lists
+    allowlist: Allowlist  # the caller IDs (the form's choices) and the deny list, and changes to them
+    records: Store  # calls as stored: /call history and /call status
     background: Background  # launches and hang-ups, after the ack
     policy: CallPolicy  # the default region, the longest call
-    clock: Clock

@@ -81,7 +81,7 @@ async def open_call_modal(
     policy = deps.policy
     view = blocks.call_modal(
         prefill(draft, default_region=policy.default_region, max_s=policy.max_duration_s),
-        await deps.records.caller_ids(),
+        await deps.allowlist.caller_ids(),
         context,
         max_minutes=policy.max_duration_s // 60,
         default_region=policy.default_region,
