@@ -13,10 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from bot.calls.allowlist import Allowlist
 from bot.calls.models import Channel
-from bot.voximplant import PhoneNumberInfo, VoximplantClient
+from bot.calls.ports import CallerIdSource
+
+if TYPE_CHECKING:
+    from bot.voximplant.models import PhoneNumberInfo
 
 SYNC_ACTOR = "voximplant-sync"
 GONE = "no longer in Voximplant"  # the audit log's detail for a number the sync removes that Voximplant dropped
@@ -46,7 +50,7 @@ class SyncReport:
 
 
 async def sync_caller_ids(
-    allowlist: Allowlist, voximplant: VoximplantClient, *, today: date, dry_run: bool = False
+    allowlist: Allowlist, voximplant: CallerIdSource, *, today: date, dry_run: bool = False
 ) -> SyncReport:
     """Compare, and (unless `dry_run`) apply the changes, each written to the audit log."""
     offered: dict[str, str] = {}

@@ -20,12 +20,12 @@ from bot.calls.moves import Moves
 from bot.calls.observer import CallObserver
 from bot.calls.permissions import Permissions
 from bot.calls.policy import CallPolicy
+from bot.calls.ports import Voximplant
 from bot.calls.reasons import Ending, reason
 from bot.calls.refusals import Why
 from bot.calls.states import Transition
 from bot.errors import BadToken, BriefWithheld, Refusal, VoximplantError, Withheld
 from bot.store import Store
-from bot.voximplant import VoximplantClient
 
 log = logging.getLogger(__name__)
 BAD_CREDENTIALS = 100  # Voximplant's error code for an unknown account or a wrong API key
@@ -61,7 +61,7 @@ class Placing:
     def __init__(
         self,
         store: Store,
-        voximplant: VoximplantClient | None,
+        voximplant: Voximplant | None,
         policy: CallPolicy,
         *,
         moves: Moves,

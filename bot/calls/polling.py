@@ -18,10 +18,10 @@ from pydantic import ValidationError
 
 from bot.calls.intake import Intake
 from bot.calls.models import STATUS_EVENTS, Call, CallState
+from bot.calls.ports import Voximplant
 from bot.errors import VoximplantError
 from bot.logs import bound_call
 from bot.store import Store
-from bot.voximplant import VoximplantClient
 
 log = logging.getLogger(__name__)
 _SETTING_UP = frozenset({CallState.STARTING, CallState.DIALING, CallState.RINGING})
@@ -40,9 +40,7 @@ class Cadence:
 class EventPoller:
     """One task per pulled call, asking its session for new events until the call's end has been received."""
 
-    def __init__(
-        self, intake: Intake, store: Store, voximplant: VoximplantClient, cadence: Cadence = Cadence()
-    ) -> None:
+    def __init__(self, intake: Intake, store: Store, voximplant: Voximplant, cadence: Cadence = Cadence()) -> None:
         self._intake = intake
         self._store = store
         self._voximplant = voximplant

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.calls.models import CallState
 from bot.calls.reasons import Ending, reason
 from bot.calls.states import Transition, describe_failure
-from bot.voximplant import CallSessionInfo
+
+if TYPE_CHECKING:  # the type only: bot.voximplant loads its HTTP client (see bot/calls/ports.py)
+    from bot.voximplant.models import CallSessionInfo
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,13 @@ from bot.calls.moves import Moves
 from bot.calls.observer import CallObserver
 from bot.calls.placing import InFlight
 from bot.calls.policy import CallPolicy
+from bot.calls.ports import Voximplant
 from bot.calls.reasons import Ending, reason
 from bot.calls.reconcile import verdict
 from bot.calls.states import Transition
 from bot.errors import VoximplantError
 from bot.logs import bound_call
 from bot.store import Store
-from bot.voximplant import VoximplantClient
 
 log = logging.getLogger(__name__)
 # How long past its time limit a session may still run: the scenario's watchdog (WATCHDOG_EXTRA_S in
@@ -39,7 +39,7 @@ class Recovery:
     def __init__(
         self,
         store: Store,
-        voximplant: VoximplantClient | None,
+        voximplant: Voximplant | None,
         policy: CallPolicy,
         *,
         intake: Intake,

@@ -20,10 +20,10 @@ from bot.calls.permissions import Permissions
 from bot.calls.placing import InFlight, Placing, new_call_id
 from bot.calls.policy import CallPolicy
 from bot.calls.polling import EventPoller
+from bot.calls.ports import Voximplant
 from bot.calls.recovery import Recovery
 from bot.calls.vetting import Vetting
 from bot.store import Store
-from bot.voximplant import VoximplantClient
 
 
 class CallService:
@@ -32,7 +32,7 @@ class CallService:
     def __init__(
         self,
         store: Store,
-        voximplant: VoximplantClient | None,
+        voximplant: Voximplant | None,
         policy: CallPolicy,
         *,
         observer: CallObserver | None = None,
