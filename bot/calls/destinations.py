@@ -5,7 +5,7 @@ naming the field it is about.
 
 A SIP address whose user part is a telephone number (`sip:+19005550100@gw.example.com`, `sip:911;phone-context=+1@…`,
 or the same percent-encoded) reaches the phone network through that server, so the number is checked exactly as a
-phone destination is: emergency, number type, country, and (in `CallService.vet`) the deny list. A short all-digit
+phone destination is: emergency, number type, country, and (in `Vetting.vet`) the deny list. A short all-digit
 user part with no country (`sip:2001@pbx.example.com`) is an extension of that server: only the emergency check
 applies to it.
 """

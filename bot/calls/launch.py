@@ -26,7 +26,7 @@ _SCENARIO_CONTRACT = re.compile(r"CALLBOT_CONTRACT = \{ *launch: *(\d+), *events
 MAX_CUSTOM_DATA_BYTES = 200
 BRIEF_PATH = "/voximplant/brief"
 EVENTS_PATH = "/voximplant/events"
-CALL_ID_CHARS = 12  # CallService's ids: 12 hex digits
+CALL_ID_CHARS = 12  # call ids (placing.new_call_id): 12 hex digits
 BRIEF_TOKEN_BYTES = 16  # 128 bits, 22 characters in URL-safe base64: short-lived and single-call
 BRIEF_TOKEN_CHARS = 22
 

@@ -1,6 +1,6 @@
 """The call form: open it (from `/call`, either shortcut) and take its submission.
 
-A submission is checked exactly as `/call` text is (`CallService.vet`); a refusal comes back as
+A submission is checked exactly as `/call` text is (`Vetting.vet`); a refusal comes back as
 `response_action: errors` under the field it is about, and a valid one closes the form and places the call.
 """
 

@@ -186,7 +186,7 @@ TEXTS = st.one_of(
 
 
 class _Vetting:
-    """The real CallService.vet over a real SQLite store, on one event loop for all examples."""
+    """The real Vetting.vet over a real SQLite store, on one event loop for all examples."""
 
     def __init__(self, directory: Path) -> None:
         self.loop = asyncio.new_event_loop()

@@ -1,4 +1,4 @@
-"""CallService.vet with a real store and an injected clock: the whole safety table, permissions and limits."""
+"""Vetting.vet with a real store and an injected clock: the whole safety table, permissions and limits."""
 
 from __future__ import annotations
 
