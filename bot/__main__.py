@@ -8,11 +8,15 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
-from bot.calls.models import CallerId, Channel
+from bot.calls.allowlist import Allowlist, channels_named
+from bot.calls.allowlist_sync import Skipped, Unusable
+from bot.calls.models import CallerId
 from bot.calls.numbers import format_international, parse_phone_number
 from bot.errors import ConfigError, Refusal, StoreUnavailable
 from bot.settings import Settings, load_settings
 from bot.store import Store
+
+CLI = "cli"  # who the audit log says made a change from the command line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -220,19 +224,19 @@ def _callerids_add(args: argparse.Namespace) -> int:
     settings = load_settings(need_slack=False)
     try:
         number = parse_phone_number(args.number, settings.default_region, field="caller_id")
-        channels = frozenset(Channel(name.strip()) for name in args.channels.split(",") if name.strip())
     except Refusal as refusal:
-        print(refusal.text, file=sys.stderr)
+        from bot.slack.texts import refusal as words
+
+        print(words(refusal), file=sys.stderr)
         return 1
-    except ValueError:
+    try:
+        channels = channels_named(args.channels)
+    except Refusal:
         print(f"unknown channel in {args.channels!r}; use pstn, sip, user or whatsapp", file=sys.stderr)
         return 1
 
     async def add(store: Store) -> int:
-        now = datetime.now(UTC)
-        new = await store.add_caller_id(number, label=args.label, channels=channels, added_by="cli", at=now)
-        detail = f"label={args.label!r} channels={','.join(sorted(channels))}"
-        await store.audit(actor="cli", action="callerid.add", target=number, detail=detail, allowed=True, at=now)
+        new = await Allowlist(store).add_caller_id(number, label=args.label, channels=channels, by=CLI)
         print(f"{'added' if new else 'updated'} {format_international(number)} ({', '.join(sorted(channels))})")
         return 0
 
@@ -247,10 +251,9 @@ def _callerids_remove(args: argparse.Namespace) -> int:
         number = args.number
 
     async def remove(store: Store) -> int:
-        if not await store.remove_caller_id(number):
+        if not await Allowlist(store).remove_caller_id(number, by=CLI):
             print(f"{args.number} is not on the allowlist", file=sys.stderr)
             return 1
-        await store.audit(actor="cli", action="callerid.remove", target=number, allowed=True, at=datetime.now(UTC))
         print(f"removed {format_international(number)}")
         return 0
 
@@ -274,7 +277,7 @@ def _callerids_sync(args: argparse.Namespace) -> int:
     import httpx
 
     from bot.app import voximplant_auth
-    from bot.calls.allowlist_sync import sync_caller_ids
+    from bot.calls.allowlist_sync import GONE, sync_caller_ids
     from bot.errors import VoximplantError
     from bot.voximplant import VoximplantClient
 
@@ -292,8 +295,8 @@ def _callerids_sync(args: argparse.Namespace) -> int:
         try:
             async with httpx.AsyncClient(timeout=settings.voximplant_timeout_s) as http:
                 client = VoximplantClient(http, base_url=settings.voximplant_api_url, auth=auth)
-                now = datetime.now(UTC)
-                report = await sync_caller_ids(store, client, today=now.date(), at=now, dry_run=args.dry_run)
+                today = datetime.now(UTC).date()
+                report = await sync_caller_ids(Allowlist(store), client, today=today, dry_run=args.dry_run)
         except VoximplantError as error:
             print(f"could not read from Voximplant: {error}", file=sys.stderr)
             return 1
@@ -301,13 +304,14 @@ def _callerids_sync(args: argparse.Namespace) -> int:
         for number, label in report.added:
             print(f"{would}add\t{format_international(number)}\t{label}")
         for number in report.removed:
-            why = report.skipped.get(number, "no longer in Voximplant")
+            skipped = report.skipped.get(number)
+            why = _unusable(skipped) if skipped else GONE
             print(f"{would}remove\t{format_international(number)}\t{why}")
-        for number, why in sorted(report.skipped.items()):
+        for number, skipped in sorted(report.skipped.items()):
             if number not in report.removed and number not in report.kept_unusable:
-                print(f"skip\t{format_international(number)}\t{why}; not added")
+                print(f"skip\t{format_international(number)}\t{_unusable(skipped)}; not added")
         for number in report.kept_unusable:
-            print(f"keep\t{format_international(number)}\tadded by hand, but {report.skipped[number]}; "
+            print(f"keep\t{format_international(number)}\tadded by hand, but {_unusable(report.skipped[number])}; "
                   f"to stop calling from it: callbot callerids remove {number}")  # fmt: skip
         for number in report.unknown_to_voximplant:
             print(f"keep\t{format_international(number)}\tadded by hand; Voximplant does not list it")
@@ -321,6 +325,14 @@ def _callerids_sync(args: argparse.Namespace) -> int:
         return 0
 
     return _with_store(settings, sync)
+
+
+def _unusable(skipped: Skipped) -> str:
+    """Why a number Voximplant has cannot be a caller ID, as `callbot callerids sync` says it."""
+    if skipped.why is Unusable.TEST_NUMBER:
+        return "a Voximplant test number: it cannot place real calls"
+    status = f" (verification: {skipped.verification})" if skipped.verification else ""
+    return f"Voximplant says it cannot be used until the account is verified{status}"
 
 
 def _audit(args: argparse.Namespace) -> int:

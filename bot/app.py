@@ -23,10 +23,14 @@ from starlette.routing import Route
 
 from bot import routes
 from bot.calls import launch
+from bot.calls.allowlist import Allowlist
+from bot.calls.clock import utc_now
 from bot.calls.numbers import number_types
 from bot.calls.permissions import Limits, Permissions
+from bot.calls.policy import CallPolicy
 from bot.calls.polling import EventPoller
-from bot.calls.service import CallPolicy, CallService, utc_now
+from bot.calls.recovery import Recovery
+from bot.calls.service import CallService
 from bot.metrics import CountingRateLimitRetryHandler, Metrics, RequestCounter, metrics_route
 from bot.settings import Settings
 from bot.slack import listeners
@@ -108,16 +112,6 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 ),
                 ttl_s=settings.membership_cache_s,
             )  # fmt: skip
-            voximplant = _voximplant(settings, http, metrics)
-            calls = CallService(
-                store,
-                voximplant,
-                call_policy(settings),
-                permissions=_permissions(settings, store, directory),
-            )
-            if voximplant is not None and settings.events_mode == "pull":
-                poller = EventPoller(calls, voximplant)
-                calls.follow = poller.follow
             # The outbox retries by itself (429, 5xx, connection errors), so its client has no retry handlers: an
             # empty list, since None would give slack-sdk's default connection-error handler (retries uncounted).
             delivery = Delivery(
@@ -134,7 +128,15 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 on_retry=lambda reason: metrics.slack_retries.labels(reason).inc(),
                 updates_per_minute=settings.slack_updates_per_minute,
             )
-            calls.observer = SlackCallView(delivery, admins=settings.callbot_admins)
+            permissions = _permissions(settings, store, directory)
+            calls = CallService(
+                store,
+                _voximplant(settings, http, metrics),
+                call_policy(settings),
+                observer=SlackCallView(delivery, admins=settings.callbot_admins),
+                permissions=permissions,
+            )
+            poller = calls.poller
             bolt = AsyncApp(
                 client=slack_client,
                 signing_secret=signing_secret,
@@ -143,7 +145,11 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
                 authorize=token_check.bolt_authorize(),
                 before_authorize=token_check.bolt_before_authorize(),
             )
-            listeners.register(bolt, Deps(calls=calls, background=background, default_region=settings.default_region))
+            deps = Deps(
+                vetting=calls.vetting, placing=calls.placing, permissions=permissions, allowlist=Allowlist(store),
+                records=store, background=background, policy=calls.policy,
+            )  # fmt: skip
+            listeners.register(bolt, deps)
             app.state.store = store
             app.state.metrics = metrics
             app.state.calls = calls
@@ -163,13 +169,13 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
             resumed = await delivery.resume()
             if resumed:
                 log.info("resuming Slack writes left pending for %d calls", resumed)
-            await calls.reannounce_stranded()
-            await calls.fail_unplaced()
-            await calls.settle_unconfirmed()
+            await calls.recovery.reannounce_stranded()
+            await calls.recovery.fail_unplaced()
+            await calls.recovery.settle_unconfirmed()
             if poller is not None:  # the sessions of calls under way when the bot stopped: their events are waiting
                 for call in await store.live_pulled_calls():
                     poller.follow(call)
-            watchdog = asyncio.create_task(_watch(calls, settings), name="call watchdog")
+            watchdog = asyncio.create_task(_watch(calls.recovery, settings), name="call watchdog")
             if settings.slack_app_token is not None:
                 # Socket Mode: Slack's requests arrive over a WebSocket this app opens; no public Slack request URL.
                 # /voximplant/events, /healthz and /metrics are still served over HTTP.
@@ -214,7 +220,7 @@ def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starl
     )
 
 
-async def _watch(calls: CallService, settings: Settings) -> None:
+async def _watch(recovery: Recovery, settings: Settings) -> None:
     """Every so often: settle calls gone quiet from the call history (or, never confirmed, by time).
 
     Live parents are not refreshed: they show when the call was placed as a Slack date, which never needs an update
@@ -223,8 +229,8 @@ async def _watch(calls: CallService, settings: Settings) -> None:
     while True:
         await asyncio.sleep(settings.reconcile_every_s)
         try:
-            await calls.reconcile_stale(timedelta(seconds=settings.reconcile_after_s))
-            await calls.settle_unconfirmed()
+            await recovery.reconcile_stale(timedelta(seconds=settings.reconcile_after_s))
+            await recovery.settle_unconfirmed()
         except Exception:  # the watchdog must outlive one bad round; the next round tries again
             log.exception("the call watchdog failed a round")
 

@@ -26,12 +26,12 @@ from bot.calls import launch
 from bot.calls.grammar import CallDraft
 from bot.calls.models import Call, SlackOrigin, StatusEvent, Transition
 from bot.calls.numbers import format_international
-from bot.calls.polling import EventPoller
 from bot.calls.service import CallService
 from bot.doctor import Result, failed, passed
 from bot.errors import Refusal
 from bot.sandbox.servers import LocalServer
 from bot.settings import Settings
+from bot.slack import texts
 from bot.store import Store
 from bot.voximplant import VoximplantClient
 
@@ -110,16 +110,14 @@ async def place_test_call(settings: Settings, destination: str, *, waits: Waits 
             voximplant = VoximplantClient(
                 http, base_url=settings.voximplant_api_url, auth=auth, on_fallback=lambda: fallbacks.append(None)
             )
-            calls = CallService(store, voximplant, call_policy(settings))
             watch = _Watch()
-            calls.observer = watch
+            calls = CallService(store, voximplant, call_policy(settings), observer=watch)
             if server is None:  # pull mode: nothing to serve, the doctor asks the session as the bot does
-                poller = EventPoller(calls, voximplant)
-                calls.follow = poller.follow
                 try:
-                    return await _place(calls, watch, destination, None, waits, fallbacks)
+                    return await _place(calls, store, watch, destination, None, waits, fallbacks)
                 finally:
-                    await poller.close()
+                    if calls.poller is not None:
+                        await calls.poller.close()
             app = Starlette(routes=[
                 Route(launch.EVENTS_PATH, routes.voximplant_events, methods=["POST"]),
                 Route(launch.BRIEF_PATH, routes.voximplant_brief, methods=["GET"]),
@@ -127,33 +125,35 @@ async def place_test_call(settings: Settings, destination: str, *, waits: Waits 
             app.state.calls = calls
             server.app = app
             async with server:
-                return await _place(calls, watch, destination, base_url, waits, fallbacks)
+                return await _place(calls, store, watch, destination, base_url, waits, fallbacks)
     finally:
         await store.close()
 
 
 async def _place(
-    calls: CallService, watch: _Watch, destination: str, base_url: str | None, waits: Waits, fallbacks: list[None]
-) -> list[Result]:
+    calls: CallService, store: Store, watch: _Watch, destination: str, base_url: str | None, waits: Waits,
+    fallbacks: list[None],
+) -> list[Result]:  # fmt: skip
     """Each step of one test call; `base_url` None in pull mode (the scenario never calls the bot)."""
     try:
-        request = await calls.vet(CallDraft(destination, None, INSTRUCTIONS), DOCTOR)
-        call, token = await calls.create(request)
+        request = await calls.vetting.vet(CallDraft(destination, None, INSTRUCTIONS), DOCTOR)
+        call, token = await calls.placing.create(request)
     except Refusal as refusal:
-        return [failed(f"the test call was refused: {refusal.text}")]
+        return [failed(f"the test call was refused: {texts.refusal(refusal)}")]
     shown = format_international(request.destination) if request.destination.startswith("+") else destination
-    call = await calls.launch(call, token)
+    call = await calls.placing.launch(call, token)
     if call.history_id is None:
-        return [failed(f"StartScenarios did not start the call to {shown}: {call.state_reason}")]
+        return [failed(f"StartScenarios did not start the call to {shown}: {texts.reason(call.state_reason)}")]
     results = [passed(f"StartScenarios started session {call.history_id} for a call to {shown} "
                       f"({launch.size(call.custom_data or '')} bytes of custom data)")]  # fmt: skip
 
     async def now() -> Call:
-        return await calls.store.call(call.id) or call
+        return await store.call(call.id) or call
 
     if base_url is None:
         if not call.is_live:
-            results.append(failed(f"the session did not take its brief over the access URL: {call.state_reason}"))
+            why = texts.reason(call.state_reason)
+            results.append(failed(f"the session did not take its brief over the access URL: {why}"))
             return results
         results.append(passed("the session took its brief over its access URL (pull mode: the scenario's answers "
                               "reach the bot)"))  # fmt: skip
@@ -162,7 +162,7 @@ async def _place(
             return results
         results.append(passed("status events come back from the session when the bot asks (pull mode)"))
     else:
-        if not await _until(lambda: calls.store.token_hash(call.id), bool, waits.brief_s):  # issued with the brief
+        if not await _until(lambda: store.token_hash(call.id), bool, waits.brief_s):  # issued with the brief
             results.append(failed(f"the scenario never fetched its brief from {base_url}{launch.BRIEF_PATH} within "
                                   f"{waits.brief_s:g} s: Voximplant must reach PUBLIC_BASE_URL over HTTPS (check "
                                   "DNS, the certificate and the firewall), and the rule must run this version of "
@@ -177,17 +177,19 @@ async def _place(
         results.append(passed(f"status events reach {base_url}{launch.EVENTS_PATH}"))
     answered = await _until(now, lambda c: c.connected_at is not None or not c.is_live, waits.answer_s)
     if answered is None or answered.connected_at is None:
-        why = answered.state_reason if answered is not None else f"nobody answered within {waits.answer_s:g} s"
+        why = f"nobody answered within {waits.answer_s:g} s"
+        if answered is not None:
+            why = texts.reason(answered.state_reason)
         results.append(failed(f"the call did not connect: {why}; Hang up was not tried"))
         return results
     results.append(passed("the call connected, and the agent is talking"))
     await asyncio.sleep(waits.talk_s)
     try:
-        live = await calls.may_hang_up(call.id, DOCTOR.user_id)
+        live = await calls.placing.may_hang_up(call.id, DOCTOR.user_id)
     except Refusal as refusal:
-        results.append(failed(f"Hang up could not be tried: {refusal.text}"))
+        results.append(failed(f"Hang up could not be tried: {texts.refusal(refusal)}"))
         return results
-    await calls.hang_up(live, DOCTOR.user_id)
+    await calls.placing.hang_up(live, DOCTOR.user_id)
     ended = await _until(now, lambda c: not c.is_live, waits.end_s)
     if watch.hang_up_failure is not None or ended is None:
         why = watch.hang_up_failure or f"the call had not ended {waits.end_s:g} s later"
@@ -199,7 +201,7 @@ async def _place(
         if fallbacks
         else "over the session's secure access URL"
     )
-    results.append(passed(f"Hang up worked {how}; the call ended ({ended.state_reason})"))
+    results.append(passed(f"Hang up worked {how}; the call ended ({texts.reason(ended.state_reason)})"))
     return results
 
 

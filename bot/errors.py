@@ -2,11 +2,13 @@
 
     CallbotError
     ├── ConfigError          settings are missing or contradict each other; the start stops
-    ├── Refusal              a request we will not carry out; the person is told why and what to do
+    ├── Refusal              a request we will not carry out: a code (bot/calls/refusals.py) and its facts
     │   ├── LimitReached     a call limit holds; says when the next call will be allowed
     │   └── Refusals         several at once, one per field, for a form to show each under its input
     ├── DirectoryError       Slack could not say who is an admin or who is in a channel or user group
-    ├── EventRejected        a status callback we refuse; carries the HTTP status to answer
+    ├── BadToken             a status event or brief request whose token opens nothing
+    │   └── UnknownCall      a status event for a call we do not know (it reads as a bad token)
+    ├── BriefWithheld        the brief token is right, but the brief is not given (the call is over, the token spent)
     ├── StoreUnavailable     the database cannot be opened or written (a full disk, a held lock, a bad path);
     │                        defined in bot/store/errors.py
     └── VoximplantError      the Management API said no, or could not be asked
@@ -19,8 +21,10 @@ None of them ever holds a secret: not a token, an API key or a callback token.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from bot.calls.models import CallbotError
+from bot.calls.refusals import Why
 from bot.store.errors import StoreUnavailable as StoreUnavailable  # re-exported: the store may not import bot.errors
 
 
@@ -34,22 +38,28 @@ class ConfigError(CallbotError):
 
 
 class Refusal(CallbotError):
-    """A call request we refuse; `text` tells the person why and what to do instead.
+    """A request we refuse: `why` is the reason (a code), `facts` the values it names (numbers in E.164, times,
+    counts, what was typed). `bot/slack/texts` turns it into words that tell the person what to do instead.
 
     `field` names the modal input the refusal is about, so a form can show it under that field.
     """
 
-    def __init__(self, text: str, *, field: str | None = None) -> None:
-        super().__init__(text)
-        self.text = text
+    def __init__(self, why: Why, *, field: str | None = None, **facts: object) -> None:
+        super().__init__(why.value)
+        self.why = why
         self.field = field
+        self.facts = facts
+
+    def __str__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.facts.items())
+        return f"{self.why.value} ({shown})" if shown else self.why.value
 
 
 class LimitReached(Refusal):
     """A rate or concurrency limit refuses the call; `retry_at` is when the next one will be allowed (UTC)."""
 
-    def __init__(self, text: str, *, retry_at: datetime) -> None:
-        super().__init__(text)
+    def __init__(self, why: Why, *, retry_at: datetime, **facts: object) -> None:
+        super().__init__(why, **facts)
         self.retry_at = retry_at
 
 
@@ -61,13 +71,32 @@ class DirectoryError(CallbotError):
         self.code = code
 
 
-class EventRejected(CallbotError):
-    """A status callback from the scenario that we refuse, with the HTTP status to answer."""
+class BadToken(CallbotError):
+    """A status event or brief request whose token opens nothing: wrong, or for a call we do not know (the two read
+    the same, so whoever sends them learns nothing about which call ids exist)."""
 
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(f"{status}: {detail}")
-        self.status = status
-        self.detail = detail
+    def __init__(self) -> None:
+        super().__init__("bad token")
+
+
+class UnknownCall(BadToken):
+    """A status event for a call that is not stored (its origin was checked another way: pull mode)."""
+
+
+class Withheld(StrEnum):
+    """Why a brief is not given although its token is right."""
+
+    CALL_OVER = "call_over"  # the call has ended: the scenario must not dial
+    TOKEN_SPENT = "token_spent"  # the call reported already, or the token outlived the launch
+    NOT_SET_UP = "not_set_up"  # no PUBLIC_BASE_URL (pull mode brings the brief itself)
+
+
+class BriefWithheld(CallbotError):
+    """The brief token is right, but the brief is not given; `why` says why."""
+
+    def __init__(self, why: Withheld) -> None:
+        super().__init__(f"brief withheld: {why.value}")
+        self.why = why
 
 
 class VoximplantError(CallbotError):
@@ -92,5 +121,8 @@ class Refusals(Refusal):
     """Several refusals of one request at once (a form shows each under its field); it reads as the first."""
 
     def __init__(self, each: list[Refusal]) -> None:
-        super().__init__("\n".join(refusal.text for refusal in each), field=each[0].field)
+        super().__init__(each[0].why, field=each[0].field, **each[0].facts)
         self.each = each
+
+    def __str__(self) -> str:
+        return "; ".join(Refusal.__str__(refusal) for refusal in self.each)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import parse_qsl
 
+from pydantic import ValidationError
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler, to_starlette_response
 from slack_bolt.async_app import AsyncBoltContext, AsyncBoltRequest
 from slack_bolt.request.async_internals import build_async_context
@@ -21,8 +22,10 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.calls.service import CallService, utc_now
-from bot.errors import EventRejected, StoreUnavailable
+from bot.calls.clock import utc_now
+from bot.calls.models import STATUS_EVENTS
+from bot.calls.service import CallService
+from bot.errors import BadToken, BriefWithheld, StoreUnavailable, Withheld
 from bot.logs import bind_call
 from bot.store import Store
 
@@ -220,24 +223,31 @@ def _json(text: str) -> object:
 
 
 async def voximplant_events(request: Request) -> Response:
-    """POST /voximplant/events: one status event from a call's scenario."""
+    """POST /voximplant/events: one status event from a call's scenario.
+
+    413 past the cap, 422 for a body that is not a status event, 401 for a bad token or an unknown call (in the same
+    words), 503 while the store fails (the scenario retries); 200 once the event is stored, a duplicate too.
+    """
     calls: CallService = request.app.state.calls
     try:
         body = await read_capped(request, MAX_EVENT_BYTES)
     except TooLarge as refused:
         return _too_large("/voximplant/events", refused, request.app.state.quiet_log)
     try:
-        event, outcome = await calls.receive_event(request.headers.get("authorization"), body)
+        event = STATUS_EVENTS.validate_json(body)
+    except ValidationError as error:
+        return _refused(request, "/voximplant/events", 422, first_problem(error))
+    try:
+        outcome = await calls.intake.receive(event, bearer_token(request.headers.get("authorization")))
         bind_call(outcome.call.id)
         # Slack writes are queued in the outbox (SQLite) before we answer, so an accepted event is not lost to a
         # crash; an event stored just before a crash is announced at the next start, or when the scenario repeats it.
         if outcome.duplicate:
-            await calls.catch_up(event)
+            await calls.intake.catch_up(event)
         else:
-            await calls.announce_once(outcome, event)
-    except EventRejected as rejected:
-        request.app.state.quiet_log.refused("/voximplant/events", rejected.detail)
-        return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status)
+            await calls.intake.announce_once(outcome, event)
+    except BadToken:
+        return _refused(request, "/voximplant/events", 401, "bad callback token")
     except StoreUnavailable as error:  # the scenario retries a 5xx: the event is not lost
         request.app.state.store_log.refused("/voximplant/events", str(error))
         return JSONResponse({"ok": False, "error": "cannot store events now; retry"}, status_code=503)
@@ -245,19 +255,47 @@ async def voximplant_events(request: Request) -> Response:
 
 
 async def voximplant_brief(request: Request) -> Response:
-    """GET /voximplant/brief: the call's brief for its scenario, opened by the brief token in custom data."""
+    """GET /voximplant/brief: the call's brief for its scenario, opened by the brief token in custom data.
+
+    401 for a token that opens no brief, 410 (with why) for one whose brief is no longer given: the scenario must
+    not dial. Never cached.
+    """
     calls: CallService = request.app.state.calls
     try:
-        brief = await calls.brief(bearer_token(request.headers.get("authorization")))
-    except EventRejected as rejected:
-        request.app.state.quiet_log.refused("/voximplant/brief", rejected.detail)
-        return JSONResponse({"ok": False, "error": rejected.detail}, status_code=rejected.status, headers=NO_STORE)
+        brief = await calls.placing.brief(bearer_token(request.headers.get("authorization")))
+    except BadToken:
+        return _refused(request, "/voximplant/brief", 401, "bad brief token", headers=NO_STORE)
+    except BriefWithheld as withheld:
+        return _refused(request, "/voximplant/brief", 410, _WITHHELD[withheld.why], headers=NO_STORE)
     except StoreUnavailable as error:  # the scenario retries its fetch for a while
         request.app.state.store_log.refused("/voximplant/brief", str(error))
         return JSONResponse({"ok": False, "error": "try again"}, status_code=503, headers=NO_STORE)
     bind_call(str(brief["call_id"]))
     log.info("the scenario fetched the call's brief")
     return JSONResponse(brief, headers=NO_STORE)
+
+
+# What the scenario reads when its brief is withheld (scenarios/outbound_call.js logs it and does not dial).
+_WITHHELD = {
+    Withheld.CALL_OVER: "the call is over; do not dial",
+    Withheld.TOKEN_SPENT: "the brief token is spent",
+    Withheld.NOT_SET_UP: "calling is not set up on this workspace",
+}
+
+
+def _refused(
+    request: Request, route: str, status: int, error: str, *, headers: dict[str, str] | None = None
+) -> Response:
+    """A refusal of the scenario's request, logged quietly: strangers decide how many arrive."""
+    request.app.state.quiet_log.refused(route, error)
+    return JSONResponse({"ok": False, "error": error}, status_code=status, headers=headers)
+
+
+def first_problem(error: ValidationError) -> str:
+    """The first thing wrong with a status event's body: `data.code: Input should be a valid integer`."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 # Run by a fresh interpreter: import the module named in argv[1], then print the modules loaded, and for every module
@@ -186,7 +184,6 @@ def test_the_calls_import_nothing_of_slack_or_http() -> None:
     assert not problems, report(CALLS_RULE, problems)
 
 
-@pytest.mark.xfail(strict=True, reason="calls/ still imports bot.voximplant (httpx); another branch removes it")
 def test_the_calls_load_nothing_of_slack_or_http() -> None:
     problems = runtime_violations("bot.calls", calls_may_use)
     assert not problems, report(CALLS_RULE, problems)

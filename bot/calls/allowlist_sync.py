@@ -11,13 +11,29 @@ never removed (WhatsApp senders, for one, are not in either list), but those Vox
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
+from enum import StrEnum
 
+from bot.calls.allowlist import Allowlist
 from bot.calls.models import Channel
-from bot.store import Store
-from bot.voximplant import PhoneNumberInfo, VoximplantClient
+from bot.calls.ports import CallerIdSource
+from bot.voximplant.models import PhoneNumberInfo
 
 SYNC_ACTOR = "voximplant-sync"
+GONE = "no longer in Voximplant"  # the audit log's detail for a number the sync removes that Voximplant dropped
+
+
+class Unusable(StrEnum):
+    """Why a bought number cannot be a caller ID for real calls."""
+
+    TEST_NUMBER = "test_number"  # GetPhoneNumbers lists it with sandbox=true
+    UNVERIFIED = "unverified"  # can_be_used: false until the account is verified
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    why: Unusable
+    verification: str = ""  # Voximplant's verification_status, when it gave one
 
 
 @dataclass
@@ -26,12 +42,12 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     unknown_to_voximplant: list[str] = field(default_factory=list)  # added by hand, kept
-    skipped: dict[str, str] = field(default_factory=dict)  # number -> why Voximplant's number is not a caller ID
+    skipped: dict[str, Skipped] = field(default_factory=dict)  # Voximplant's numbers that are no caller IDs
     kept_unusable: list[str] = field(default_factory=list)  # added by hand, kept, but skipped above
 
 
 async def sync_caller_ids(
-    store: Store, voximplant: VoximplantClient, *, today: date, at: datetime, dry_run: bool = False
+    allowlist: Allowlist, voximplant: CallerIdSource, *, today: date, dry_run: bool = False
 ) -> SyncReport:
     """Compare, and (unless `dry_run`) apply the changes, each written to the audit log."""
     offered: dict[str, str] = {}
@@ -50,7 +66,7 @@ async def sync_caller_ids(
         offered.setdefault(number.e164, f"Voximplant number{kind}")
     for number in offered:
         report.skipped.pop(number, None)  # also a verified caller ID: usable as that
-    current = {entry.number: entry for entry in await store.caller_ids()}
+    current = {entry.number: entry for entry in await allowlist.caller_ids()}
     for number, label in sorted(offered.items()):
         if number in current:
             report.unchanged.append(number)
@@ -65,22 +81,17 @@ async def sync_caller_ids(
     if dry_run:
         return report
     for number, label in report.added:
-        await store.add_caller_id(number, label=label, channels=frozenset({Channel.PSTN}), added_by=SYNC_ACTOR, at=at)
-        await store.audit(actor=SYNC_ACTOR, action="callerid.add", target=number, detail=label, allowed=True, at=at)
+        await allowlist.add_caller_id(number, label=label, channels=frozenset({Channel.PSTN}), by=SYNC_ACTOR)
     for number in report.removed:
-        await store.remove_caller_id(number)
-        await store.audit(
-            actor=SYNC_ACTOR, action="callerid.remove", target=number,
-            detail=report.skipped.get(number, "no longer in Voximplant"), allowed=True, at=at,
-        )  # fmt: skip
+        skipped = report.skipped.get(number)
+        await allowlist.remove_caller_id(number, by=SYNC_ACTOR, detail=skipped.why.value if skipped else GONE)
     return report
 
 
-def _why_not_a_caller_id(number: PhoneNumberInfo) -> str | None:
+def _why_not_a_caller_id(number: PhoneNumberInfo) -> Skipped | None:
     """Why a bought number cannot be a caller ID for real calls, or None when it can."""
     if number.test_number:
-        return "a Voximplant test number: it cannot place real calls"
+        return Skipped(Unusable.TEST_NUMBER)
     if not number.can_be_used:
-        status = f" (verification: {number.verification_status})" if number.verification_status else ""
-        return f"Voximplant says it cannot be used until the account is verified{status}"
+        return Skipped(Unusable.UNVERIFIED, number.verification_status or "")
     return None

@@ -5,7 +5,7 @@ naming the field it is about.
 
 A SIP address whose user part is a telephone number (`sip:+19005550100@gw.example.com`, `sip:911;phone-context=+1@…`,
 or the same percent-encoded) reaches the phone network through that server, so the number is checked exactly as a
-phone destination is: emergency, number type, country, and (in `CallService.vet`) the deny list. A short all-digit
+phone destination is: emergency, number type, country, and (in `Vetting.vet`) the deny list. A short all-digit
 user part with no country (`sip:2001@pbx.example.com`) is an extension of that server: only the emergency check
 applies to it.
 """
@@ -20,6 +20,7 @@ import phonenumbers
 
 from bot.calls.models import Channel
 from bot.calls.numbers import CALLABLE_TYPES, normalise, parse_phone_number, refuse_if_emergency
+from bot.calls.refusals import Why
 from bot.errors import Refusal
 
 # The words people use for each channel, in `/call … via <word>` and in the form's select.
@@ -32,12 +33,6 @@ CHANNEL_WORDS: dict[str, Channel] = {
     "app": Channel.USER,
     "whatsapp": Channel.WHATSAPP,
     "wa": Channel.WHATSAPP,
-}
-CHANNEL_NAMES = {
-    Channel.PSTN: "Phone",
-    Channel.SIP: "SIP",
-    Channel.USER: "App user",
-    Channel.WHATSAPP: "WhatsApp",
 }
 MAX_SIP_URI = 256
 # RFC 3261 user part (unreserved, escapes and user-unreserved marks) and host (name, IPv4 or [IPv6]), optional
@@ -75,11 +70,7 @@ def parse_channel(text: str) -> Channel:
     if channel is None:
         channel = next((c for c in Channel if c.value == word), None)
     if channel is None:
-        raise Refusal(
-            f"`{_shown(text)}` is not a way callbot can call. Say `via phone`, `via sip`, `via user` or "
-            "`via whatsapp`.",
-            field="channel",
-        )
+        raise Refusal(Why.BAD_CHANNEL, field="channel", typed=text)
     return channel
 
 
@@ -102,14 +93,10 @@ def parse_destination(
     """The destination as the scenario expects it for `channel`, or a Refusal saying what is wrong."""
     typed = text.strip()
     if not typed:
-        raise Refusal("Say who to call: a phone number such as `+14155550100`.", field="destination")
+        raise Refusal(Why.EMPTY_DESTINATION, field="destination")
     if channel in (Channel.PSTN, Channel.WHATSAPP):
         if channel is Channel.PSTN and infer_channel(typed) is Channel.SIP:
-            raise Refusal(
-                f"`{_shown(typed)}` is a SIP address, not a phone number. Choose SIP, or write "
-                "`/call sip:alice@example.com via sip`.",
-                field="destination",
-            )
+            raise Refusal(Why.SIP_NOT_PHONE, field="destination", typed=typed)
         return parse_phone_number(typed, default_region, allowed_regions=allowed_regions, allowed_types=allowed_types)
     if channel is Channel.SIP:
         return parse_sip_uri(typed, default_region, allowed_regions=allowed_regions, allowed_types=allowed_types)
@@ -128,14 +115,10 @@ def parse_sip_uri(
     uri = typed if typed.lower().startswith(("sip:", "sips:")) else f"sip:{typed}"
     found = _SIP_URI.fullmatch(uri) if len(uri) <= MAX_SIP_URI else None
     if found is None:
-        raise Refusal(
-            f"`{_shown(typed)}` is not a SIP address callbot can call. Write it as `sip:alice@example.com` "
-            "(user, `@`, host; an optional `:port`).",
-            field="destination",
-        )
+        raise Refusal(Why.BAD_SIP_URI, field="destination", typed=typed)
     port = found.group("port")
     if port is not None and not 0 < int(port) < 65536:
-        raise Refusal(f"`{_shown(typed)}` has port {port}; ports go from 1 to 65535.", field="destination")
+        raise Refusal(Why.BAD_SIP_PORT, field="destination", typed=typed, port=int(port))
     number = sip_number(uri, default_region)
     if number is not None:
         for region in dict.fromkeys((number.region, default_region)):
@@ -199,11 +182,7 @@ def parse_user_name(text: str) -> str:
     """An application user name, as VoxEngine's callUser takes it."""
     typed = text.strip().removeprefix("@")
     if not _USER_NAME.fullmatch(typed):
-        raise Refusal(
-            f"`{_shown(text)}` is not an app user name. User names are one word of letters, digits, `.`, `_` or "
-            "`-` (at most 50), such as `alice` or `desk-12`.",
-            field="destination",
-        )
+        raise Refusal(Why.BAD_USER_NAME, field="destination", typed=text)
     return typed
 
 
@@ -211,28 +190,11 @@ def parse_duration(text: str, *, max_s: int) -> int:
     """`5m`, `5 min`, `1h` or a bare number of minutes, as seconds between one minute and `max_s`."""
     found = _DURATION.fullmatch(text.strip())
     if found is None:
-        raise Refusal(
-            f"I couldn't read `{_shown(text)}` as a duration. Say minutes, e.g. `for 5m`.",
-            field="duration",
-        )
+        raise Refusal(Why.BAD_DURATION, field="duration", typed=text)
     unit = (found.group("unit") or "m").lower()
     seconds = int(found.group("amount")) * (3600 if unit.startswith("h") else 60)
     if seconds < 60:
-        raise Refusal("A call needs at least one minute. Say e.g. `for 5m`.", field="duration")
+        raise Refusal(Why.TOO_SHORT, field="duration")
     if seconds > max_s:
-        raise Refusal(
-            f"Calls here may last at most {minutes_words(max_s)}; ask for `for {max_s // 60}m` or less.",
-            field="duration",
-        )
+        raise Refusal(Why.TOO_LONG, field="duration", max_s=max_s)
     return seconds
-
-
-def minutes_words(seconds: int) -> str:
-    minutes = seconds // 60
-    return f"{minutes} minute" + ("" if minutes == 1 else "s")
-
-
-def _shown(text: str) -> str:
-    """What was typed, short and without backticks, to quote it in a refusal."""
-    clean = text.strip().replace("`", "'")
-    return clean if len(clean) <= 80 else clean[:79] + "…"

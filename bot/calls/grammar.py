@@ -14,7 +14,7 @@ valid number. When more than one valid number can be formed (`+49 30 123456 2 Te
 A comma, colon, semicolon or full stop ends a number (`+1 415 555 0100: say hi`). Destination and option words are
 read after Unicode normalisation (NFKC: full-width `+1 911` is `+1 911`); the instructions are kept as typed.
 
-Parsing never raises and checks nothing: `CallService.vet` checks every part and refuses with a reason.
+Parsing never raises and checks nothing: `Vetting.vet` checks every part and refuses with a reason.
 """
 
 from __future__ import annotations

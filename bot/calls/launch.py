@@ -15,6 +15,7 @@ call's first status event arrives, and only for a short while after the launch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -25,7 +26,7 @@ _SCENARIO_CONTRACT = re.compile(r"CALLBOT_CONTRACT = \{ *launch: *(\d+), *events
 MAX_CUSTOM_DATA_BYTES = 200
 BRIEF_PATH = "/voximplant/brief"
 EVENTS_PATH = "/voximplant/events"
-CALL_ID_CHARS = 12  # CallService's ids: 12 hex digits
+CALL_ID_CHARS = 12  # call ids (placing.new_call_id): 12 hex digits
 BRIEF_TOKEN_BYTES = 16  # 128 bits, 22 characters in URL-safe base64: short-lived and single-call
 BRIEF_TOKEN_CHARS = 22
 
@@ -38,6 +39,11 @@ def scenario_contract(script: str) -> tuple[int, int] | None:
 
 def new_brief_token() -> str:
     return secrets.token_urlsafe(BRIEF_TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    """What is stored of a brief or callback token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def brief_url(base_url: str) -> str:

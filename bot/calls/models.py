@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from bot.text import shorten
 
@@ -238,3 +238,5 @@ StatusEvent = Annotated[
     ProgressEvent | TranscriptEvent | FailedEvent | DisconnectedEvent | ErrorEvent,
     Field(discriminator="event"),
 ]
+STATUS_EVENTS = TypeAdapter[StatusEvent](StatusEvent)
+"""Reads a status event (`validate_json` for a pushed body, `validate_python` for a pulled or stored one)."""

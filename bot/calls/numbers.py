@@ -1,4 +1,4 @@
-"""Phone numbers: parse what people type, refuse what must never be dialled, show numbers to people."""
+"""Phone numbers: parse what people type, refuse what must never be dialled, show numbers in international form."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
 
+from bot.calls.refusals import Why
 from bot.errors import Refusal
 
 # Types a person or a business answers; everything else (premium rate, shared cost, pagers...) is refused.
@@ -21,21 +22,6 @@ CALLABLE_TYPES = frozenset(
         PhoneNumberType.VOIP,
     }
 )
-_TYPE_WORDS = {
-    PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
-    PhoneNumberType.SHARED_COST: "a shared-cost number",
-    PhoneNumberType.PAGER: "a pager number",
-    PhoneNumberType.UAN: "a universal access number",
-    PhoneNumberType.VOICEMAIL: "a voicemail access number",
-    PhoneNumberType.PERSONAL_NUMBER: "a personal forwarding number",
-}
-_TYPE_NAMES = {
-    PhoneNumberType.MOBILE: "a mobile",
-    PhoneNumberType.FIXED_LINE: "a landline",
-    PhoneNumberType.FIXED_LINE_OR_MOBILE: "a landline or mobile",
-    PhoneNumberType.TOLL_FREE: "a toll-free",
-    PhoneNumberType.VOIP: "a VoIP",
-}
 # Emergency numbers that are dialled the same way in many countries; checked besides phonenumbers' own tables.
 _WELL_KNOWN_EMERGENCY = frozenset({"112", "911", "999", "000", "110", "119", "118", "100", "101", "102", "08"})
 _INTERNATIONAL_PREFIXES = ("+", "00", "011")
@@ -88,64 +74,41 @@ def parse_phone_number(
     try:
         number = phonenumbers.parse(typed, default_region)
     except phonenumbers.NumberParseException:
-        raise Refusal(
-            f"I couldn't read `{shown}` as a phone number. Write it in international form, e.g. `+14155550100`.",
-            field=field,
-        ) from None
+        raise Refusal(Why.UNREADABLE_NUMBER, field=field, typed=shown) from None
     region = phonenumbers.region_code_for_number(number)
     if len(str(number.national_number)) <= 6 and not phonenumbers.is_valid_number(number):
-        raise Refusal(
-            f"{shown} is a short code. callbot only calls full phone numbers: if the service has an ordinary number, "
-            "call that one, with its country code (e.g. `+14155550100`).",
-            field=field,
-        )
+        raise Refusal(Why.SHORT_CODE, field=field, typed=shown)
     if not phonenumbers.is_valid_number(number):
-        raise Refusal(
-            f"`{shown}` is not a valid phone number"
-            + (f" in {region}" if region and region != NON_GEOGRAPHIC else "")
-            + ". Check the digits and include the country code, e.g. `+14155550100`.",
-            field=field,
-        )
+        named = region if region and region != NON_GEOGRAPHIC else None
+        raise Refusal(Why.INVALID_NUMBER, field=field, typed=shown, region=named)
     kind = phonenumbers.number_type(number)
     if kind not in allowed_types:
-        what = _TYPE_WORDS.get(kind, f"{_TYPE_NAMES.get(kind, 'an unknown')} number")
-        raise Refusal(
-            f"{format_international(_e164(number))} is {what}; callbot does not call those here. "
-            "Ask an admin if this one is needed.",
-            field=field,
-        )
+        raise Refusal(Why.NUMBER_TYPE, field=field, number=_e164(number), kind=type_name(kind))
     if allowed_regions and region not in allowed_regions:
-        allowed = ", ".join(sorted(allowed_regions))
+        allowed = tuple(sorted(allowed_regions))
         if region == NON_GEOGRAPHIC or not region:
             raise Refusal(
-                f"{format_international(_e164(number))} is a non-geographic number (+{number.country_code} belongs "
-                f"to no country), and calls here may only go to {allowed}. Ask an admin if you need it.",
-                field=field,
-            )
-        raise Refusal(
-            f"Calls to {region} are not allowed here (allowed: {allowed}). Ask an admin if you need it.", field=field
-        )
+                Why.NON_GEOGRAPHIC, field=field, number=_e164(number), country_code=number.country_code,
+                allowed=allowed,
+            )  # fmt: skip
+        raise Refusal(Why.REGION_NOT_ALLOWED, field=field, region=region, allowed=allowed)
     return _e164(number)
 
 
 def ambiguous_number(typed: str, readings: Sequence[str], *, field: str = _FIELD) -> Refusal:
     """The refusal for number words that form more than one valid number (`readings`, in E.164)."""
-    shown = [format_international(reading) for reading in readings]
-    listed = ", ".join(shown[:-1]) + " or " + shown[-1]
-    return Refusal(
-        f"I can read `{typed.strip()}` as more than one number: {listed}. Write the number without spaces, "
-        f"e.g. `{readings[0]}`, so I call the one you mean.",
-        field=field,
-    )
+    return Refusal(Why.AMBIGUOUS_NUMBER, field=field, typed=typed.strip(), readings=tuple(readings))
 
 
 def refuse_if_emergency(text: str, default_region: str, *, field: str = _FIELD) -> None:
     """Raise a Refusal if `text` reaches emergency services in any form or country it could be read in."""
     if is_emergency_number(text, default_region):
-        raise Refusal(
-            f"{text.strip()} is an emergency number. callbot never dials emergency services: call them yourself, now.",
-            field=field,
-        )
+        raise Refusal(Why.EMERGENCY, field=field, typed=text.strip())
+
+
+def type_name(kind: int) -> str:
+    """A number type as ALLOWED_NUMBER_TYPES spells it: `premium_rate`, `toll_free`; `unknown` for any other."""
+    return next((name.lower() for name, value in vars(PhoneNumberType).items() if value == kind), "unknown")
 
 
 def international_form(text: str) -> str:

@@ -7,13 +7,13 @@ types. Limits are counted from the `calls` table, so they hold across restarts.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.calls.models import Call, SlackOrigin
+from bot.calls.refusals import Admins, Why
 from bot.errors import DirectoryError, LimitReached, Refusal
 from bot.store import Store
 
@@ -24,8 +24,6 @@ SETUP_MARGIN = timedelta(seconds=300 + 60)
 END_MARGIN = timedelta(seconds=60)
 # Slack wants its ack within 3 s, and these questions are asked before it: the whole check gets this long.
 LOOKUP_DEADLINE_S = 1.5
-SLACK_TOO_SLOW = "Slack did not tell me in time whether you may call; try again in a moment."
-SLACK_TOO_SLOW_ADMIN = "Slack did not tell me in time whether you are a callbot admin; try again in a moment."
 
 
 class Directory(Protocol):
@@ -49,7 +47,7 @@ class Limits:
 
 
 class Permissions:
-    """Answers "is this person an admin?" and "may they place a call now?", and writes the audit log."""
+    """Answers "is this person an admin?" and "may they place a call now?"; audits refused admin attempts."""
 
     def __init__(
         self,
@@ -79,32 +77,20 @@ class Permissions:
         """
         return await self._admin_status(user_id) is True
 
-    async def require_admin(self, user_id: str, *, action: str, target: str = "", what: str = "do that") -> None:
-        """Refuse (and audit the attempt) unless `user_id` is an admin; `what` says what was refused, in words."""
+    async def require_admin(self, user_id: str, *, action: str, target: str = "") -> None:
+        """Refuse (and audit the attempt) unless `user_id` is an admin; `action` is what was asked, as audited."""
         status = await self._admin_status(user_id)
         if status is True:
             return
         if status is None:
-            await self.audit(user_id, action, target, detail="refused: Slack did not answer", allowed=False)
-            raise Refusal(SLACK_TOO_SLOW_ADMIN)
-        await self.audit(user_id, action, target, detail="refused: not an admin", allowed=False)
-        raise Refusal(f"Only callbot admins can {what}. {self.who_to_ask()}")
+            await self._refused(user_id, action, target, "refused: Slack did not answer")
+            raise Refusal(Why.ADMIN_UNKNOWN)
+        await self._refused(user_id, action, target, "refused: not an admin")
+        raise Refusal(Why.NOT_AN_ADMIN, action=action, admins=self.admins())
 
-    def who_to_ask(self) -> str:
-        """Who a person can ask about callbot, as a sentence with Slack mentions: they cannot see CALLBOT_ADMINS."""
-        named = self._admins_named()
-        return f"Ask {named}." if named else "callbot has no admins yet: ask whoever runs it to name some."
-
-    def _admins_named(self) -> str | None:
-        """`<@U1>, <@U2> or a workspace admin`; None when callbot has no admins."""
-        named = [f"<@{admin}>" for admin in sorted(self._admins)[:5]]
-        if len(self._admins) > len(named):
-            named.append("another callbot admin")
-        if self._workspace_admins:
-            named.append("a workspace admin")
-        if not named:
-            return None
-        return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
+    def admins(self) -> Admins:
+        """Who a person can ask about callbot: they cannot see CALLBOT_ADMINS."""
+        return Admins(tuple(sorted(self._admins)), self._workspace_admins)
 
     async def _admin_status(self, user_id: str) -> bool | None:
         """True or False, or None when the workspace's admins count and Slack did not say in time."""
@@ -118,9 +104,10 @@ class Permissions:
         except (DirectoryError, TimeoutError):
             return None
 
-    async def audit(self, actor: str, action: str, target: str = "", *, detail: str = "", allowed: bool = True) -> None:
+    async def _refused(self, actor: str, action: str, target: str, detail: str) -> None:
+        """The audit line of a refused attempt (the changes themselves are audited by the Allowlist)."""
         await self._store.audit(
-            actor=actor, action=action, target=target, detail=detail, allowed=allowed, at=self._clock()
+            actor=actor, action=action, target=target, detail=detail, allowed=False, at=self._clock()
         )
 
     async def check_may_call(self, origin: SlackOrigin) -> None:
@@ -135,27 +122,21 @@ class Permissions:
             async with asyncio.timeout(self._deadline_s):
                 await self._check_membership(origin)
         except TimeoutError:
-            raise Refusal(SLACK_TOO_SLOW) from None
+            raise Refusal(Why.MEMBERSHIP_UNKNOWN) from None
 
     async def _check_membership(self, origin: SlackOrigin) -> None:
         if await self.is_admin(origin.user_id):
             return
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []
         for group in self._allowed_callers:
             try:
                 if await self._directory_or_fail().is_member(group, origin.user_id):
                     return
             except DirectoryError as error:
-                problems.append(f"{group}: {error.code}")
+                problems.append((group, error.code))
         if problems:  # the person may be in a group Slack did not list: say so rather than "only members of…"
-            raise Refusal(
-                f"I couldn't check whether you may place calls (Slack said {', '.join(problems)}). "
-                f"Try again in a minute; if it keeps happening, tell {self._admins_named() or 'whoever runs callbot'}."
-            )
-        raise Refusal(
-            f"Only members of {_groups_words(self._allowed_callers)} may place calls with callbot. "
-            f"If you need to, {_lowered(self.who_to_ask())}"
-        )
+            raise Refusal(Why.MEMBERSHIP_UNCHECKED, problems=tuple(problems), admins=self.admins())
+        raise Refusal(Why.NOT_A_CALLER, groups=self._allowed_callers, admins=self.admins())
 
     async def check_limits(self, origin: SlackOrigin) -> None:
         """Refuse with the time the next call will be allowed when a rate or concurrency limit holds.
@@ -174,13 +155,11 @@ class Permissions:
                 )
                 retry_at = (oldest_in_way or now) + RATE_WINDOW
                 raise LimitReached(
-                    f"You have placed {recent} {_calls(recent)} in the last hour; the limit is "
-                    f"{limits.calls_per_user_per_hour} an hour. You can place the next one {_when(retry_at, now)}.",
-                    retry_at=retry_at,
+                    Why.HOURLY_LIMIT, retry_at=retry_at, count=recent, limit=limits.calls_per_user_per_hour, now=now
                 )
-        for scope, who, limit in (
-            ("you have", {"user_id": origin.user_id}, limits.concurrent_per_user),
-            ("this workspace has", {"team_id": origin.team_id}, limits.concurrent_per_workspace),
+        for why, who, limit in (
+            (Why.USER_CALLS_UNDER_WAY, {"user_id": origin.user_id}, limits.concurrent_per_user),
+            (Why.WORKSPACE_CALLS_UNDER_WAY, {"team_id": origin.team_id}, limits.concurrent_per_workspace),
         ):
             if not limit:
                 continue
@@ -190,15 +169,8 @@ class Permissions:
             # A place frees up once enough of the calls under way have ended; each has a latest end (_ends_by).
             ends = sorted(_ends_by(call) for call in await store.live_calls(**who))
             retry_at = ends[len(ends) - limit] if len(ends) >= limit else now
-            whose = "your calls" if "user_id" in who else "this workspace's calls"
-            when = f"as soon as one ends, {_when(retry_at, now)} at the latest" if retry_at > now else (
-                f"as soon as one of {whose} ends"
-            )  # fmt: skip
-            raise LimitReached(
-                f"{scope.capitalize()} {live} {_calls(live)} under way; the limit is {limit} at once. "
-                f"You can place the next one {when}.",
-                retry_at=max(retry_at, now),
-            )
+            # No time in the past is promised: past every bound, the next call may go as soon as one ends.
+            raise LimitReached(why, retry_at=max(retry_at, now), live=live, limit=limit, now=now)
 
     def _directory_or_fail(self) -> Directory:
         if self._directory is None:
@@ -215,29 +187,3 @@ def _ends_by(call: Call) -> datetime:
     if call.connected_at is not None:
         latest = min(latest, call.connected_at + limit + END_MARGIN)
     return latest
-
-
-def _when(at: datetime, now: datetime) -> str:
-    """`in 7 minutes (at 09:10 UTC)`, both rounded up (never promise too early); Slack shows readers the time in
-    their own time zone, and the UTC time where it cannot."""
-    minutes = max(1, math.ceil((at - now).total_seconds() / 60))
-    span = f"{minutes} minute{'s' if minutes != 1 else ''}"
-    if minutes > 60:
-        hours, rest = divmod(minutes, 60)
-        span = f"{hours} h {rest:02d} min"
-    shown = at + timedelta(minutes=1) if at.second or at.microsecond else at
-    shown = shown.replace(second=0, microsecond=0)
-    return f"in {span} (at <!date^{int(shown.timestamp())}^{{time}}|{shown:%H:%M} UTC>)"
-
-
-def _lowered(sentence: str) -> str:
-    return sentence[:1].lower() + sentence[1:]
-
-
-def _calls(count: int) -> str:
-    return "call" if count == 1 else "calls"
-
-
-def _groups_words(groups: tuple[str, ...]) -> str:
-    shown = [f"<!subteam^{g}>" if g.startswith("S") else f"<#{g}>" for g in groups]
-    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]

@@ -1,51 +1,34 @@
-"""Who may call from which number: the caller-ID allowlist."""
+"""CallPolicy: the settings the call domain needs, taken from Settings once."""
 
 from __future__ import annotations
 
-from bot.calls.models import CallerId, Channel
-from bot.calls.numbers import format_international
-from bot.errors import Refusal
-from bot.store import Store
+from dataclasses import dataclass
 
-_FIELD = "caller_id"
+from bot.calls.numbers import CALLABLE_TYPES
 
 
-async def resolve_caller_id(store: Store, typed: str | None, channel: Channel, *, default: str | None) -> str:
-    """The caller ID to call from: the one typed, else the default, else the only one allowed; it must be allowed."""
-    allowed = [entry for entry in await store.caller_ids() if channel in entry.channels]
-    if typed is not None:
-        entry = next((e for e in allowed if e.number == typed), None)
-        if entry is None:
-            raise Refusal(
-                f"{format_international(typed)} is not an allowed caller ID for {_channel_words(channel)}. "
-                + _choices(allowed),
-                field=_FIELD,
-            )
-        return entry.number
-    if default is not None and any(e.number == default for e in allowed):
-        return default
-    if len(allowed) == 1:
-        return allowed[0].number
-    if not allowed:
-        raise Refusal(
-            f"No caller ID is allowed for {_channel_words(channel)} yet. An admin can add one with "
-            "`/call callerid add +14155550123` (or `callbot callerids sync`).",
-            field=_FIELD,
-        )
-    raise Refusal(f"Say which number to call from, e.g. `from {allowed[0].number}`. " + _choices(allowed), field=_FIELD)
+@dataclass(frozen=True, slots=True)
+class CallPolicy:
+    """Where calls may go and how they are placed. Who may call and how often is `permissions.Limits`."""
 
+    default_region: str
+    allowed_countries: frozenset[str]
+    default_caller_id: str | None
+    max_duration_s: int
+    rule_id: int | None
+    public_base_url: str | None  # where the scenario reaches the bot: the brief, and the status events
+    pull: bool = False  # no public URL: the bot brings the brief and fetches the events through each session
+    start_timeout_s: float = 10.0  # the longest one StartScenarios request waits for its answer
+    show_timeout_s: float = 15.0  # the longest a new call waits to be shown (its Slack message) before it is dialled
+    allowed_types: frozenset[int] = CALLABLE_TYPES
+    admins: frozenset[str] = frozenset()  # CALLBOT_ADMINS, for when no Permissions are given (the doctor)
 
-def _choices(allowed: list[CallerId]) -> str:
-    if not allowed:
-        return "No caller ID is allowed yet; ask an admin to add one."
-    shown = ", ".join(f"{format_international(e.number)}" + (f" ({e.label})" if e.label else "") for e in allowed[:10])
-    return f"Allowed: {shown}."
+    @property
+    def reachable(self) -> bool:
+        """The scenario can be given its call: through PUBLIC_BASE_URL, or (pull mode) through its session."""
+        return self.pull or self.public_base_url is not None
 
-
-def _channel_words(channel: Channel) -> str:
-    return {
-        Channel.PSTN: "phone calls",
-        Channel.SIP: "SIP calls",
-        Channel.USER: "app user calls",
-        Channel.WHATSAPP: "WhatsApp calls",
-    }[channel]
+    @property
+    def launchable(self) -> bool:
+        """A rule to start and a way to reach the scenario: with Voximplant's credentials, calls can be placed."""
+        return self.rule_id is not None and self.reachable

@@ -14,16 +14,16 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from bot.calls.models import Call, CallState, StatusEvent
-from bot.calls.service import CallService
+from bot.calls.intake import Intake
+from bot.calls.models import STATUS_EVENTS, Call, CallState
+from bot.calls.ports import Voximplant
 from bot.errors import VoximplantError
 from bot.logs import bound_call
-from bot.voximplant import VoximplantClient
+from bot.store import Store
 
 log = logging.getLogger(__name__)
-_EVENT = TypeAdapter[StatusEvent](StatusEvent)
 _SETTING_UP = frozenset({CallState.STARTING, CallState.DIALING, CallState.RINGING})
 
 
@@ -40,8 +40,9 @@ class Cadence:
 class EventPoller:
     """One task per pulled call, asking its session for new events until the call's end has been received."""
 
-    def __init__(self, calls: CallService, voximplant: VoximplantClient, cadence: Cadence = Cadence()) -> None:
-        self._calls = calls
+    def __init__(self, intake: Intake, store: Store, voximplant: Voximplant, cadence: Cadence = Cadence()) -> None:
+        self._intake = intake
+        self._store = store
         self._voximplant = voximplant
         self._cadence = cadence
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -84,7 +85,7 @@ class EventPoller:
                 )
             except VoximplantError as error:
                 failing_since = failing_since or loop.time()
-                current = await self._calls.store.call(call.id)
+                current = await self._store.call(call.id)
                 if current is not None and not current.is_live:
                     return  # its end was received; the session ended before confirming it
                 if loop.time() - failing_since >= self._cadence.give_up_s:
@@ -96,24 +97,24 @@ class EventPoller:
             before = after
             for raw in _events(answer):
                 try:
-                    event = _EVENT.validate_python(raw)
+                    event = STATUS_EVENTS.validate_python(raw)
                 except ValidationError as error:
                     log.warning("the call's session sent an event that does not fit the contract: %s", error)
                     continue
                 if event.call_id != call.id or event.seq <= after:
                     continue
-                outcome = await self._calls.accept_event(event)
+                outcome = await self._intake.accept_event(event)
                 if outcome.duplicate:
-                    await self._calls.catch_up(event)
+                    await self._intake.catch_up(event)
                 else:
-                    await self._calls.announce_once(outcome, event)
+                    await self._intake.announce_once(outcome, event)
                 after, heard_at = event.seq, loop.time()
             if answer.get("done") is True:
                 return
             last_seq = answer.get("last_seq")
             if isinstance(last_seq, int) and last_seq > after > before:
                 continue  # more is queued than one answer carries: ask again at once
-            current = await self._calls.store.call(call.id)
+            current = await self._store.call(call.id)
             if current is None:
                 return
             busy = current.state in _SETTING_UP or loop.time() - heard_at < self._cadence.quiet_after_s

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.calls.models import CallState, Transition
+from bot.calls.reasons import Ending, reason
 from bot.calls.states import describe_failure
-from bot.voximplant import CallSessionInfo
+from bot.voximplant.models import CallSessionInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,13 +25,13 @@ def verdict(session: CallSessionInfo | None) -> HistoryVerdict | None:
         return None
     call = session.outgoing
     if call is None:
-        return HistoryVerdict(Transition(CallState.FAILED, "the session ended before it dialled"), None, None)
+        return HistoryVerdict(Transition(CallState.FAILED, reason(Ending.HISTORY_NO_DIAL)), None, None)
     if call.successful and (call.duration or 0) > 0:
         return HistoryVerdict(Transition(CallState.ENDED, "from call history"), call.duration, call.cost)
-    reason = call.end_reason or {}
-    code = reason.get("code")
+    end = call.end_reason or {}
+    code = end.get("code")
     if isinstance(code, int):
-        words = describe_failure(code, str(reason.get("description", "")))
+        why = describe_failure(code, str(end.get("description", "")))
     else:
-        words = "the call was not answered"
-    return HistoryVerdict(Transition(CallState.FAILED, words), 0, call.cost)
+        why = reason(Ending.HISTORY_UNANSWERED)
+    return HistoryVerdict(Transition(CallState.FAILED, why), 0, call.cost)

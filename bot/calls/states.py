@@ -1,4 +1,4 @@
-"""The call's state machine: which event moves a call where, and the words for why a call failed."""
+"""The call's state machine: which event moves a call where, and why a call failed (as a reason code)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bot.calls.models import (
     StatusEvent,
     Transition,  # a domain value of models.py; still importable from here
 )
+from bot.calls.reasons import Ending, reason
 
 # How far along a call is. A call only ever moves forward; every terminal state outranks every live one.
 _RANK = {
@@ -38,23 +39,6 @@ _PROGRESS = {
 NOT_PLACED = 0
 NO_CODE = -1
 _NOT_YET_DIALLED = frozenset({CallState.REQUESTED, CallState.STARTING})
-
-# SIP-style codes Voximplant reports in CallEvents.Failed, in words a person understands.
-# CallEvents.Failed codes as Voximplant documents them (the `_FailedEvent` declaration in voxengine.d.ts v28 and
-# voximplant.com/docs/references/voxengine/callevents#failed): 486 busy, 487 request terminated, 404 invalid number,
-# 480 destination unavailable, 402 insufficient funds, 603 rejected, 408 not answered within 60 s.
-_FAILURE_WORDS = {
-    402: "the Voximplant account's balance is too low to place calls (a callbot admin needs to top it up)",
-    404: "the number does not exist or cannot be reached",
-    408: "nobody answered",
-    480: "the person was unavailable (the phone may be off or out of reach)",
-    486: "the line was busy",
-    487: "nobody answered before the call was given up",
-    488: "the other side could not accept the call",
-    503: "the phone network could not carry the call",
-    600: "the line was busy",
-    603: "the call was declined",
-}
 
 
 def can_move(current: CallState, target: CallState) -> bool:
@@ -98,17 +82,13 @@ def _after_disconnect(call: Call, event: DisconnectedEvent) -> Transition:
     if was_connected:
         return Transition(CallState.ENDED, event.data.reason)
     if event.data.reason == "hangup_requested":
-        return Transition(CallState.CANCELED, "hung up before anyone answered")
-    return Transition(CallState.FAILED, "the call ended before it was answered")
+        return Transition(CallState.CANCELED, reason(Ending.HUNG_UP_EARLY))
+    return Transition(CallState.FAILED, reason(Ending.ENDED_UNANSWERED))
 
 
-def describe_failure(code: int, reason: str) -> str:
-    """Plain words for a failed call's SIP-style code, keeping Voximplant's own text beside them."""
+def describe_failure(code: int, detail: str) -> str:
+    """Why a call failed, from the `failed` event's code (or the call history's): never placed, or a SIP-style code
+    (VoxEngine's CallEvents.Failed: 486 busy, 404 no such number, 402 insufficient funds…) with Voximplant's words."""
     if code == NOT_PLACED:
-        return f"the call was never placed ({reason})" if reason else "the call was never placed"
-    words = _FAILURE_WORDS.get(code)
-    if words is None:
-        words = "the call could not be completed"
-    if code == NO_CODE:
-        return f"{words} ({reason})" if reason else words
-    return f"{words} ({code} {reason})" if reason else f"{words} ({code})"
+        return reason(Ending.NEVER_PLACED, detail=detail)
+    return reason(Ending.FAILED, code=code, detail=detail)

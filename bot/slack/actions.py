@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.errors import Refusal
 from bot.logs import bind_call
+from bot.slack import texts
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
 
@@ -21,10 +22,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         user_id = body["user"]["id"]
         try:
-            call = await deps.calls.may_hang_up(str(action.get("value", "")), user_id)
+            call = await deps.placing.may_hang_up(str(action.get("value", "")), user_id)
         except Refusal as refusal:
-            await respond(text=refusal.text, response_type="ephemeral", replace_original=False)
+            await respond(text=texts.refusal(refusal), response_type="ephemeral", replace_original=False)
             return
         bind_call(call.id)  # this request's remaining log lines, and the hang-up task's, carry the call id
         log.info("call %s: %s asked to hang up", call.id, user_id)
-        deps.background.spawn(deps.calls.hang_up(call, user_id), key=call.id, name=f"hang up {call.id}")
+        deps.background.spawn(deps.placing.hang_up(call, user_id), key=call.id, name=f"hang up {call.id}")

@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.calls.destinations import CHANNEL_NAMES
 from bot.calls.models import Call, CallerId, Channel
 from bot.calls.numbers import format_international
 from bot.slack import texts
@@ -167,7 +166,7 @@ def call_modal(
             _select(
                 FieldId.CHANNEL,
                 texts.PLACEHOLDER_CHANNEL,
-                [_option(CHANNEL_NAMES[c], c.value) for c in Channel],
+                [_option(texts.CHANNEL_NAMES[c], c.value) for c in Channel],
                 selected=prefill.channel.value if prefill.channel else None,
             ),
             optional=True,

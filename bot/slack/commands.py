@@ -13,7 +13,7 @@ from bot.calls.grammar import parse_command
 from bot.calls.models import SlackOrigin
 from bot.errors import Refusal, Refusals
 from bot.logs import bind_call
-from bot.slack import admin, blocks, modals
+from bot.slack import admin, blocks, modals, texts
 from bot.slack.deps import Deps
 from bot.slack.ids import ModalContext
 
@@ -30,10 +30,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_type="ephemeral", **blocks.usage_card(extra=admin.USAGE))
             return
         if admin.handles(text):
-            reply = await admin.answer(text, command["user_id"], deps.calls, deps.default_region)
+            reply = await admin.answer(text, command["user_id"], deps)
             await ack(text=reply, response_type="ephemeral")
             return
-        draft = parse_command(text, deps.default_region)
+        draft = parse_command(text, deps.policy.default_region)
 
         async def open_form() -> None:
             # The trigger expires 3 s after the person pressed enter: views.open comes before anything slow.
@@ -55,17 +55,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
             response_url=command.get("response_url") or None,
         )  # fmt: skip
         try:
-            request = await deps.calls.vet(draft, origin)
-            call, token = await deps.calls.create(request)
+            request = await deps.vetting.vet(draft, origin)
+            call, token = await deps.placing.create(request)
         except Refusal as refusal:
             if not draft.instructions.strip() and _only_about_the_instructions(refusal):
                 await open_form()  # the rest reads well: the form asks what the agent should say
             else:
-                await ack(text=refusal.text, response_type="ephemeral")
+                await ack(text=texts.refusal(refusal), response_type="ephemeral")
             return
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()
-        deps.background.spawn(deps.calls.launch(call, token), key=call.id, name=f"launch call {call.id}")
+        deps.background.spawn(deps.placing.launch(call, token), key=call.id, name=f"launch call {call.id}")
 
 
 def _only_about_the_instructions(refusal: Refusal) -> bool:

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.calls.service import CallService
+from bot.calls.allowlist import Allowlist
+from bot.calls.permissions import Permissions
+from bot.calls.placing import Placing
+from bot.calls.policy import CallPolicy
+from bot.calls.vetting import Vetting
+from bot.store import Store
 from bot.tasks import Background
 
 
 @dataclass(frozen=True, slots=True)
 class Deps:
-    calls: CallService
-    background: Background
-    default_region: str
+    vetting: Vetting  # checks a request: /call and the form
+    placing: Placing  # creates and launches calls; Hang up
+    permissions: Permissions  # who is an admin
+    allowlist: Allowlist  # the caller IDs (the form's choices) and the deny list, and changes to them
+    records: Store  # calls as stored: /call history and /call status
+    background: Background  # launches and hang-ups, after the ack
+    policy: CallPolicy  # the default region, the longest call

@@ -1,6 +1,6 @@
 """The call form: open it (from `/call`, either shortcut) and take its submission.
 
-A submission is checked exactly as `/call` text is (`CallService.vet`); a refusal comes back as
+A submission is checked exactly as `/call` text is (`Vetting.vet`); a refusal comes back as
 `response_action: errors` under the field it is about, and a valid one closes the form and places the call.
 """
 
@@ -61,14 +61,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
             response_url=_response_url(body, form.conversation_id),
         )
         try:
-            request = await deps.calls.vet(form.draft, origin, channel=form.channel)
-            call, token = await deps.calls.create(request)  # refuses too: a limit may fill up since vet()
+            request = await deps.vetting.vet(form.draft, origin, channel=form.channel)
+            call, token = await deps.placing.create(request)  # refuses too: a limit may fill up since vet()
         except Refusal as refusal:
             await ack(**refusal_answer(refusal, view))
             return
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()  # closes the form; the call's message appears in the conversation
-        deps.background.spawn(deps.calls.launch(call, token), key=call.id, name=f"launch call {call.id}")
+        deps.background.spawn(deps.placing.launch(call, token), key=call.id, name=f"launch call {call.id}")
 
 
 async def open_call_modal(
@@ -78,10 +78,10 @@ async def open_call_modal(
 
     Raises slack_sdk's SlackApiError when Slack refuses (an expired trigger, most often).
     """
-    policy = deps.calls.policy
+    policy = deps.policy
     view = blocks.call_modal(
         prefill(draft, default_region=policy.default_region, max_s=policy.max_duration_s),
-        await deps.calls.store.caller_ids(),
+        await deps.allowlist.caller_ids(),
         context,
         max_minutes=policy.max_duration_s // 60,
         default_region=policy.default_region,
@@ -151,8 +151,8 @@ def refusal_answer(refusal: Refusal, view: dict[str, Any]) -> dict[str, Any]:
     present = {block.get("block_id") for block in view.get("blocks", []) if block.get("type") == "input"}
     each = refusal.each if isinstance(refusal, Refusals) else [refusal]
     if all(r.field in present for r in each):
-        return {"response_action": "errors", "errors": {r.field: r.text for r in each}}
-    return {"response_action": "update", "view": blocks.refused_view(refusal.text)}
+        return {"response_action": "errors", "errors": {r.field: texts.refusal(r) for r in each}}
+    return {"response_action": "update", "view": blocks.refused_view(texts.refusal(refusal))}
 
 
 def _response_url(body: dict[str, Any], conversation_id: str) -> str | None:

@@ -6,7 +6,9 @@ import pytest
 
 from bot.calls.destinations import dialled_number, infer_channel, parse_channel, parse_destination, parse_duration
 from bot.calls.models import Channel
+from bot.calls.refusals import Why
 from bot.errors import Refusal
+from bot.slack.texts import refusal as words
 
 
 @pytest.mark.parametrize(
@@ -76,7 +78,7 @@ def test_accepted_destinations(text: str, channel: Channel, expected: str) -> No
 def test_refused_destinations(text: str, channel: Channel, says: str) -> None:
     with pytest.raises(Refusal) as refused:
         parse_destination(text, channel, default_region="US")
-    assert says in refused.value.text
+    assert says in words(refused.value)
     assert refused.value.field == "destination"
 
 
@@ -86,8 +88,10 @@ def test_refused_destinations(text: str, channel: Channel, says: str) -> None:
      ("sip:02079460000;phone-context=+44@gw.example.com", Channel.SIP)],
 )  # fmt: skip
 def test_destination_country_must_be_allowed(text: str, channel: Channel) -> None:
-    with pytest.raises(Refusal, match="Calls to GB are not allowed here"):
+    with pytest.raises(Refusal) as refused:
         parse_destination(text, channel, default_region="US", allowed_regions=frozenset({"US"}))
+    assert refused.value.why is Why.REGION_NOT_ALLOWED and refused.value.facts["region"] == "GB"
+    assert words(refused.value) == "Calls to GB are not allowed here (allowed: US). Ask an admin if you need it."
 
 
 @pytest.mark.parametrize(
@@ -118,7 +122,7 @@ def test_channel_words(word: str, channel: Channel) -> None:
 def test_unknown_channel_names_the_choices() -> None:
     with pytest.raises(Refusal) as refused:
         parse_channel("email")
-    assert "`email` is not a way callbot can call" in refused.value.text and "via whatsapp" in refused.value.text
+    assert "`email` is not a way callbot can call" in words(refused.value) and "via whatsapp" in words(refused.value)
     assert refused.value.field == "channel"
 
 
@@ -146,5 +150,5 @@ def test_durations(text: str, seconds: int) -> None:
 def test_refused_durations(text: str, says: str) -> None:
     with pytest.raises(Refusal) as refused:
         parse_duration(text, max_s=600)
-    assert says in refused.value.text
+    assert says in words(refused.value)
     assert refused.value.field == "duration"

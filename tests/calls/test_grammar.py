@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 
 from bot.calls.grammar import CallDraft, parse_command, readable
 from bot.calls.models import CallRequest, Channel, SlackOrigin
-from bot.calls.service import CallPolicy, CallService
+from bot.calls.policy import CallPolicy
+from bot.calls.service import CallService
 from bot.errors import Refusal
+from bot.slack.texts import refusal as words
 from bot.store import Store
 from bot.voximplant import ApiKeyAuth, VoximplantClient
 
@@ -184,7 +186,7 @@ TEXTS = st.one_of(
 
 
 class _Vetting:
-    """The real CallService.vet over a real SQLite store, on one event loop for all examples."""
+    """The real Vetting.vet over a real SQLite store, on one event loop for all examples."""
 
     def __init__(self, directory: Path) -> None:
         self.loop = asyncio.new_event_loop()
@@ -204,7 +206,7 @@ class _Vetting:
         self.origin = SlackOrigin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL")
 
     def vet(self, text: str) -> CallRequest:
-        return self.loop.run_until_complete(self.service.vet(parse_command(text, "US"), self.origin))
+        return self.loop.run_until_complete(self.service.vetting.vet(parse_command(text, "US"), self.origin))
 
     def close(self) -> None:
         self.loop.run_until_complete(self.http.aclose())
@@ -232,7 +234,7 @@ def test_every_text_gives_a_request_or_a_refusal_with_a_message(vetting: _Vettin
     try:
         request = vetting.vet(text)
     except Refusal as refusal:
-        assert refusal.text.strip(), f"empty refusal for {text!r}"
+        assert words(refusal).strip(), f"empty refusal for {text!r}"
         assert refusal.field in {None, "destination", "caller_id", "channel", "duration", "instructions"}
         return
     assert 60 <= request.max_duration_s <= 600

@@ -1,4 +1,4 @@
-"""CallService.vet with a real store and an injected clock: the whole safety table, permissions and limits."""
+"""Vetting.vet with a real store and an injected clock: the whole safety table, permissions and limits."""
 
 from __future__ import annotations
 
@@ -14,11 +14,15 @@ import httpx
 import pytest
 
 from bot.calls.grammar import CallDraft
-from bot.calls.models import CallState, Channel, SlackOrigin, Transition
+from bot.calls.models import STATUS_EVENTS, CallState, Channel, SlackOrigin, Transition
 from bot.calls.permissions import Limits, Permissions
-from bot.calls.service import CallPolicy, CallService
+from bot.calls.policy import CallPolicy
+from bot.calls.refusals import Admins, Why
+from bot.calls.service import CallService
 from bot.errors import LimitReached, Refusal, Refusals
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
+from bot.slack.texts import refusal as words
+from bot.slack.texts import who_to_ask
 from bot.store import Store
 from bot.voximplant import ApiKeyAuth, VoximplantClient
 from tests.calls.test_numbers import EMERGENCY, NON_PERSONAL, SHORT_CODES
@@ -82,12 +86,12 @@ async def test_every_emergency_form_short_code_and_costly_number_is_refused_unde
     wrong = []
     for region, typed, expected in table:
         try:
-            await services[region].vet(CallDraft(typed, None, "help"), ANA)
+            await services[region].vetting.vet(CallDraft(typed, None, "help"), ANA)
             wrong.append((region, typed, "accepted"))
         except Refusal as refusal:
             # the form shows it under the number, with the reason, and nothing else is said about it
-            if expected not in refusal.text or refusal.field != "destination" or isinstance(refusal, Refusals):
-                wrong.append((region, typed, f"{refusal.field}: {refusal.text}"))
+            if expected not in words(refusal) or refusal.field != "destination" or isinstance(refusal, Refusals):
+                wrong.append((region, typed, f"{refusal.field}: {words(refusal)}"))
     assert wrong == []
     assert len(table) > 100
 
@@ -101,19 +105,20 @@ async def test_a_sip_address_that_dials_a_denied_number_is_refused(
     for typed in ("sip:+14155550100@gw.example.com", "sip:%2B1%20415%20555%200100@gw.example.com",
                   "sip:4155550100;phone-context=+1@gw.example.com"):  # fmt: skip
         with pytest.raises(Refusal) as refused:
-            await calls.vet(CallDraft(typed, "+14155550124", "hi"), ANA)
-        assert refused.value.text == (
+            await calls.vetting.vet(CallDraft(typed, "+14155550124", "hi"), ANA)
+        assert words(refused.value) == (
             "+1 415-555-0100 is on this workspace's deny list (test lines). "
             "Ask a callbot admin if you think that is a mistake."
         ), typed
-    request = await calls.vet(CallDraft("sip:desk@gw.example.com", "+14155550124", "hi"), ANA)
+    request = await calls.vetting.vet(CallDraft("sip:desk@gw.example.com", "+14155550124", "hi"), ANA)
     assert request.destination == "sip:desk@gw.example.com"
 
 
 async def test_emergency_is_refused_even_when_calling_is_not_set_up(store: Store) -> None:
     policy = CallPolicy("GB", frozenset(), None, 600, None, None)
-    with pytest.raises(Refusal, match="emergency"):
-        await CallService(store, None, policy).vet(CallDraft("999", None, ""), ANA)
+    with pytest.raises(Refusal) as refused:
+        await CallService(store, None, policy).vetting.vet(CallDraft("999", None, ""), ANA)
+    assert refused.value.why is Why.EMERGENCY
 
 
 async def test_the_hourly_limit_says_when_the_next_call_is_allowed(service: Callable[..., CallService]) -> None:
@@ -121,18 +126,18 @@ async def test_the_hourly_limit_says_when_the_next_call_is_allowed(service: Call
     calls = service(limits=Limits(calls_per_user_per_hour=2), clock=clock)
     for minutes in (0, 20):
         clock.now = START + timedelta(minutes=minutes)
-        await calls.create(await calls.vet(CallDraft("+14155550100", None, "hi"), ANA))
+        await calls.placing.create(await calls.vetting.vet(CallDraft("+14155550100", None, "hi"), ANA))
     clock.now = START + timedelta(minutes=45)
     with pytest.raises(LimitReached) as refused:
-        await calls.vet(CallDraft("+14155550100", None, "hi"), ANA)
+        await calls.vetting.vet(CallDraft("+14155550100", None, "hi"), ANA)
     assert refused.value.retry_at == START + timedelta(hours=1)
-    assert refused.value.text == (
+    assert words(refused.value) == (
         "You have placed 2 calls in the last hour; the limit is 2 an hour. "
         f"You can place the next one in 15 minutes (at <!date^{stamp(10, 0)}^{{time}}|10:00 UTC>)."
     )
-    await calls.vet(CallDraft("+14155550100", None, "hi"), BEN)  # someone else still may
+    await calls.vetting.vet(CallDraft("+14155550100", None, "hi"), BEN)  # someone else still may
     clock.now = START + timedelta(hours=1)
-    await calls.vet(CallDraft("+14155550100", None, "hi"), ANA)  # the first call has aged out
+    await calls.vetting.vet(CallDraft("+14155550100", None, "hi"), ANA)  # the first call has aged out
 
 
 async def test_the_limits_hold_across_a_restart(tmp_path: Path, voximplant: VoximplantClient) -> None:
@@ -143,14 +148,14 @@ async def test_the_limits_hold_across_a_restart(tmp_path: Path, voximplant: Voxi
     limits = Limits(calls_per_user_per_hour=1)
     first = CallService(store, voximplant, policy, clock=clock, permissions=Permissions(store, None, limits=limits,
                                                                                         clock=clock))  # fmt: skip
-    await first.create(await first.vet(CallDraft("+14155550100", None, "hi"), ANA))
+    await first.placing.create(await first.vetting.vet(CallDraft("+14155550100", None, "hi"), ANA))
     await store.close()
     reopened = await Store.open(tmp_path / "restart.db")
     try:
         again = CallService(reopened, voximplant, policy, clock=clock,
                             permissions=Permissions(reopened, None, limits=limits, clock=clock))  # fmt: skip
         with pytest.raises(LimitReached):
-            await again.vet(CallDraft("+14155550100", None, "hi"), ANA)
+            await again.vetting.vet(CallDraft("+14155550100", None, "hi"), ANA)
     finally:
         await reopened.close()
 
@@ -164,44 +169,45 @@ def connected(call_id: str, at: datetime) -> bytes:
     return json.dumps({"v": 1, "call_id": call_id, "seq": 1, "event": "connected", "at": at.isoformat()}).encode()
 
 
-async def test_concurrent_calls_per_person_and_workspace(service: Callable[..., CallService]) -> None:
+async def test_concurrent_calls_per_person_and_workspace(service: Callable[..., CallService], store: Store) -> None:
     clock = Clock()
     calls = service(limits=Limits(concurrent_per_user=1, concurrent_per_workspace=2, max_duration_s=600), clock=clock)
-    first, token = await calls.create(await calls.vet(CallDraft("+14155550100", None, "hi"), ANA))
-    callback_token = (await calls.brief(token))["callback_token"]  # as the scenario fetches it, at once
+    first, token = await calls.placing.create(await calls.vetting.vet(CallDraft("+14155550100", None, "hi"), ANA))
+    callback_token = (await calls.placing.brief(token))["callback_token"]  # as the scenario fetches it, at once
     clock.now = START + timedelta(minutes=3)
     # Not connected yet: ringing may last until the scenario's watchdog (600 s + 300 s), plus a minute for the news.
     with pytest.raises(LimitReached) as refused:
-        await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)
-    assert refused.value.text == (
+        await calls.vetting.vet(CallDraft("+14155550101", None, "hi"), ANA)
+    assert words(refused.value) == (
         "You have 1 call under way; the limit is 1 at once. You can place the next one as soon as one ends, "
         f"in 13 minutes (at <!date^{stamp(9, 16)}^{{time}}|09:16 UTC>) at the latest."
     )
     # Connected at 09:01:30: the scenario hangs up 600 s later; the time shown is rounded up to the minute.
     clock.now = START + timedelta(minutes=1, seconds=30)
-    await calls.receive_event(f"Bearer {callback_token}", connected(first.id, clock.now))
+    await calls.intake.receive(STATUS_EVENTS.validate_json(connected(first.id, clock.now)), str(callback_token))
     clock.now = START + timedelta(minutes=3)
     with pytest.raises(LimitReached) as refused:
-        await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)
+        await calls.vetting.vet(CallDraft("+14155550101", None, "hi"), ANA)
     assert refused.value.retry_at == START + timedelta(minutes=12, seconds=30)
-    assert refused.value.text.endswith(f"in 10 minutes (at <!date^{stamp(9, 13)}^{{time}}|09:13 UTC>) at the latest.")
+    assert words(refused.value).endswith(f"in 10 minutes (at <!date^{stamp(9, 13)}^{{time}}|09:13 UTC>) at the latest.")
     # Past that bound (its last event is late): no time in the past is promised.
     clock.now = START + timedelta(minutes=20)
     with pytest.raises(LimitReached) as refused:
-        await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)
-    assert refused.value.text == (
+        await calls.vetting.vet(CallDraft("+14155550101", None, "hi"), ANA)
+    assert words(refused.value) == (
         "You have 1 call under way; the limit is 1 at once. "
         "You can place the next one as soon as one of your calls ends."
     )
     assert refused.value.retry_at == clock.now
-    await calls.create(await calls.vet(CallDraft("+14155550101", None, "hi"), BEN))
-    with pytest.raises(LimitReached, match="This workspace has 2 calls under way; the limit is 2 at once") as refused:
-        await calls.vet(CallDraft("+14155550102", None, "hi"), SlackOrigin(team_id="T0SANDBOX", user_id="U0CY",
+    await calls.placing.create(await calls.vetting.vet(CallDraft("+14155550101", None, "hi"), BEN))
+    with pytest.raises(LimitReached) as refused:
+        await calls.vetting.vet(CallDraft("+14155550102", None, "hi"), SlackOrigin(team_id="T0SANDBOX", user_id="U0CY",
                                                                             conversation_id="C0GENERAL"))  # fmt: skip
+    assert words(refused.value).startswith("This workspace has 2 calls under way; the limit is 2 at once")
     # A place frees up when the first of the two ends: Ana's, already past its bound.
-    assert refused.value.text.endswith("as soon as one of this workspace's calls ends.")
-    await calls.store.move(first.id, Transition(CallState.ENDED, "remote_hangup"), clock.now)
-    await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)  # a place freed up
+    assert words(refused.value).endswith("as soon as one of this workspace's calls ends.")
+    await store.move(first.id, Transition(CallState.ENDED, "remote_hangup"), clock.now)
+    await calls.vetting.vet(CallDraft("+14155550101", None, "hi"), ANA)  # a place freed up
 
 
 @pytest.mark.parametrize(
@@ -218,7 +224,8 @@ async def test_refusals_name_who_to_ask(
     store: Store, admins: tuple[str, ...], workspace_admins: bool, sentence: str
 ) -> None:
     permissions = Permissions(store, None, admins=admins, workspace_admins_are_admins=workspace_admins, clock=Clock())
-    assert permissions.who_to_ask() == sentence
+    assert permissions.admins() == Admins(tuple(sorted(admins)), workspace_admins)
+    assert who_to_ask(permissions.admins()) == sentence
 
 
 async def test_the_audit_log_is_append_only(store: Store, tmp_path: Path) -> None:
@@ -231,10 +238,12 @@ async def test_the_audit_log_is_append_only(store: Store, tmp_path: Path) -> Non
     assert (entry.actor, entry.action, entry.target, entry.at) == ("U0ADMIN", "deny.add", "+1900", START)
 
 
-async def test_two_requests_at_once_cannot_both_take_the_last_place(service: Callable[..., CallService]) -> None:
+async def test_two_requests_at_once_cannot_both_take_the_last_place(
+    service: Callable[..., CallService], store: Store
+) -> None:
     calls = service(limits=Limits(concurrent_per_user=1))
-    first = await calls.vet(CallDraft("+14155550100", None, "hi"), ANA)
-    second = await calls.vet(CallDraft("+14155550101", None, "hi"), ANA)  # both vetted before either is stored
-    results = await asyncio.gather(calls.create(first), calls.create(second), return_exceptions=True)
+    first = await calls.vetting.vet(CallDraft("+14155550100", None, "hi"), ANA)
+    second = await calls.vetting.vet(CallDraft("+14155550101", None, "hi"), ANA)  # both vetted before either is stored
+    results = await asyncio.gather(calls.placing.create(first), calls.placing.create(second), return_exceptions=True)
     assert sorted(type(result).__name__ for result in results) == ["LimitReached", "tuple"]
-    assert len(await calls.store.live_calls(user_id="U0ANA")) == 1
+    assert len(await store.live_calls(user_id="U0ANA")) == 1

@@ -18,7 +18,9 @@ from bot.calls.models import (
     SlackOrigin,
     TranscriptEvent,
 )
+from bot.calls.reasons import Ending, Reason, read_reason
 from bot.calls.states import brought_to, can_move, describe_failure, transition_for
+from bot.slack.texts import reason as words
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
 BASE = {"v": 1, "call_id": "c1", "seq": 1, "at": T0}
@@ -71,18 +73,28 @@ def test_informational_events_change_nothing() -> None:
 def test_failure_words() -> None:
     failed = FailedEvent.model_validate({**BASE, "event": "failed", "data": {"code": 486, "reason": "Busy Here"}})
     move = transition_for(call_in(CallState.RINGING), failed)
-    assert move is not None and move.reason == "the line was busy (486 Busy Here)"
-    assert describe_failure(999, "") == "the call could not be completed (999)"
+    assert move is not None and read_reason(move.reason) == Reason(Ending.FAILED, {"code": 486, "detail": "Busy Here"})
+    assert words(move.reason) == "the line was busy (486 Busy Here)"
+    assert words(describe_failure(999, "")) == "the call could not be completed (999)"
 
 
 def test_an_error_before_any_dial_ends_the_call_and_later_it_is_only_shown() -> None:
     error = ErrorEvent.model_validate({**BASE, "event": "error", "data": {"message": "bad custom data: no v"}})
     move = transition_for(call_in(CallState.STARTING), error)
     assert move is not None and move.state is CallState.FAILED
-    assert move.reason == "the call was never placed (bad custom data: no v)"
+    assert words(move.reason) == "the call was never placed (bad custom data: no v)"
     assert brought_to(error, call_in(CallState.FAILED, state_reason=move.reason))
     # Once a dial was heard of, the scenario's own Failed or Disconnected ends the call; the error is only shown.
     assert transition_for(call_in(CallState.DIALING), error) is None
-    assert not brought_to(error, call_in(CallState.FAILED, state_reason="the line was busy (486 Busy Here)"))
-    assert describe_failure(0, "") == "the call was never placed"
-    assert describe_failure(-1, "Gone") == "the call could not be completed (Gone)"  # VoxEngine gave no code
+    assert not brought_to(error, call_in(CallState.FAILED, state_reason=describe_failure(486, "Busy Here")))
+    assert words(describe_failure(0, "")) == "the call was never placed"
+    assert words(describe_failure(-1, "Gone")) == "the call could not be completed (Gone)"  # VoxEngine gave no code
+
+
+def test_a_reason_without_a_code_is_shown_as_it_is() -> None:
+    # Calls stored before reasons had codes, and the scenario's own words, read as they were written.
+    for text in ("the line was busy (486)", "remote_hangup", "{not json", '{"why": "no such code"}', ""):
+        assert read_reason(text) is None and words(text) == text
+    assert words(str(Reason(Ending.NOT_SHOWN_IN_TIME, {"seconds": 15.0}))).startswith(
+        "Slack did not take this call's message within 15 s"
+    )

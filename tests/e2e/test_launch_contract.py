@@ -97,7 +97,7 @@ async def test_the_brief_token_expires(
     assert call is not None
     policy = calls.policy
     lifetime = policy.show_timeout_s + policy.start_timeout_s + 60.0
-    monkeypatch.setattr(calls, "_clock", lambda: call.created_at + timedelta(seconds=lifetime + 1))
+    monkeypatch.setattr(calls.placing, "_clock", lambda: call.created_at + timedelta(seconds=lifetime + 1))
     expired = await fake_voximplant.request_brief(session)
     assert expired.status_code == 410
 

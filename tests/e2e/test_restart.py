@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 
 from bot.app import create_app
 from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
-from bot.calls.service import SESSION_OVERRUN_S, START_MARGIN_S
+from bot.calls.recovery import SESSION_OVERRUN_S, START_MARGIN_S
 from bot.calls.states import transition_for
 from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
@@ -29,6 +29,7 @@ from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximp
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
+from bot.slack.texts import reason as reason_words
 from bot.store import Store
 from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import place as place_call
@@ -207,8 +208,8 @@ async def test_an_event_stored_just_before_a_crash_is_still_shown(
     again = await fake_voximplant.send_event(session, "connected", seq=1)
     assert again.json() == {"ok": True, "duplicate": True}
     # Seq 2 is picked up by what the next start runs.
-    assert await bot.app.state.calls.reannounce_stranded() == 1
-    assert await bot.app.state.calls.reannounce_stranded() == 0
+    assert await bot.app.state.calls.recovery.reannounce_stranded() == 1
+    assert await bot.app.state.calls.recovery.reannounce_stranded() == 0
     await bot.idle()
     assert thread_lines(fake_slack) == [":large_green_circle: Connected. The agent is talking.", "*Agent:* Hi!"]
     assert "Connected" in fake_slack.parents()[0].text
@@ -248,7 +249,7 @@ async def test_a_call_left_starting_by_a_bot_that_stopped_fails_once_its_start_i
             assert [m.text for m in fake_slack.thread(parent)] == [f":x: The call failed: {words}."]
         store = app.state.store
         old, young = await store.call("killed1"), await store.call("killed2")
-        assert old is not None and old.state is CallState.FAILED and old.state_reason == words
+        assert old is not None and old.state is CallState.FAILED and reason_words(old.state_reason) == words
         # The young one was left alone until its StartScenarios could no longer be waiting, then the watchdog took it.
         assert young is not None and young.state is CallState.FAILED
         assert young.updated_at >= young_sent_at + timedelta(seconds=start_over_s)
@@ -275,7 +276,9 @@ async def test_an_unconfirmed_call_whose_end_was_never_heard_is_settled_after_it
     async with LocalServer(app):
         call = await app.state.store.call("lost1")
         assert call is not None and call.state is CallState.FAILED  # settled at start, before any request
-        assert call.state_reason.startswith("its end was never heard, and Voximplant never confirmed the call")
+        assert reason_words(call.state_reason).startswith(
+            "its end was never heard, and Voximplant never confirmed the call"
+        )
         await eventually(lambda: [len(fake_slack.thread(p)) for p in fake_slack.parents("C0GENERAL")] == [1])
         [parent] = fake_slack.parents("C0GENERAL")
         assert fake_slack.thread(parent)[0].text.startswith(":x: The call failed: its end was never heard")

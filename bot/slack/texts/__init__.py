@@ -1,4 +1,9 @@
-"""Every sentence a person reads in Slack, in one place so tone and accuracy are reviewed together."""
+"""Every sentence a person reads in Slack, in one place so tone and accuracy are reviewed together.
+
+This module holds the call's messages, the usage card and the form; `refusals` the words for each refusal code
+(`bot/calls/refusals.py`), `reasons` the words for why a call failed (`bot/calls/reasons.py`), `markup` the
+pieces they are built from. The domain hands over codes and facts; only here do they become words.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ from datetime import UTC
 
 from bot.calls.models import Call, CallState, Channel
 from bot.calls.numbers import format_international
+from bot.slack.texts.markup import escape as escape
+from bot.slack.texts.reasons import reason as reason
+from bot.slack.texts.refusals import refusal as refusal
+from bot.slack.texts.refusals import who_to_ask as who_to_ask
 
 USAGE = (
     "*Place a call:* `/call <destination> [from <caller id>] [via phone|sip|user|whatsapp] [for <minutes>m] "
@@ -59,6 +68,12 @@ def nowhere_to_post(why: str) -> str:
     return text
 
 
+CHANNEL_NAMES = {
+    Channel.PSTN: "Phone",
+    Channel.SIP: "SIP",
+    Channel.USER: "App user",
+    Channel.WHATSAPP: "WhatsApp",
+}
 MODAL_TITLE = "Place a call"
 MODAL_SUBMIT = "Call"
 MODAL_CLOSE = "Cancel"
@@ -123,8 +138,8 @@ def state_line(call: Call) -> str:
     if call.state is CallState.ENDED:
         return f":white_check_mark: Ended after {duration(call.duration_s)}"
     if call.state is CallState.CANCELED:
-        return f":no_entry_sign: Canceled: {escape(call.state_reason)}"
-    return f":x: Failed: {escape(call.state_reason)}"
+        return f":no_entry_sign: Canceled: {escape(reason(call.state_reason))}"
+    return f":x: Failed: {escape(reason(call.state_reason))}"
 
 
 def headline(call: Call) -> str:
@@ -148,9 +163,9 @@ def milestone(call: Call) -> str | None:
         case CallState.ENDED:
             return f":white_check_mark: Call ended after {duration(call.duration_s)}."
         case CallState.FAILED:
-            return f":x: The call failed: {escape(call.state_reason)}."
+            return f":x: The call failed: {escape(reason(call.state_reason))}."
         case CallState.CANCELED:
-            return f":no_entry_sign: The call was canceled: {escape(call.state_reason)}."
+            return f":no_entry_sign: The call was canceled: {escape(reason(call.state_reason))}."
     return None
 
 
@@ -202,11 +217,6 @@ def scenario_error(message: str) -> str:
 def agent_stumbled(message: str) -> str:
     """A Voice AI error that leaves its session open: the call goes on."""
     return f":warning: The agent hit a problem and carries on: {escape(message)}"
-
-
-def escape(text: str) -> str:
-    """Escape Slack's three control characters, so typed or spoken text cannot forge mentions or links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def balance_empty(requester: str) -> str:

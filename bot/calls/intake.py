@@ -1,0 +1,97 @@
+"""Intake: the scenario's status events, checked, stored once, applied to the call and announced to the observer.
+
+A pushed event comes with the call's callback token (`receive`); a pulled one was fetched through the call's own
+session (`accept_event`). Storing an event and queueing its Slack writes are two steps: each event carries an
+`announced` flag, so an event stored but never announced (the bot stopped in between) is announced later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from bot.calls import launch
+from bot.calls.clock import Clock, utc_now
+from bot.calls.models import CallState, ErrorEvent, FailedEvent, StatusEvent, TranscriptEvent
+from bot.calls.observer import CallObserver
+from bot.calls.states import Transition, brought_to, transition_for
+from bot.errors import BadToken, UnknownCall
+from bot.store import EventOutcome, Store
+
+log = logging.getLogger(__name__)
+_NO_CALL = hashlib.sha256(b"no such call").hexdigest()  # compared against when the call is unknown
+INSUFFICIENT_FUNDS = 402  # CallEvents.Failed: "402 insufficient funds" (voxengine.d.ts v28, _FailedEvent)
+BALANCE_NOTICE = "voximplant_balance_empty"
+
+
+class Intake:
+    """Takes in status events: each is stored once, moves the call at most once, and is announced once."""
+
+    def __init__(self, store: Store, observer: CallObserver | None = None, *, clock: Clock = utc_now) -> None:
+        self._store = store
+        self._observer = observer
+        self._clock = clock
+
+    async def receive(self, event: StatusEvent, token: str) -> EventOutcome:
+        """Check `token` (the call's callback token), then store the pushed event once and apply it; BadToken if not.
+
+        An unknown call reads exactly as a wrong token (a comparison made all the same): whoever sends events learns
+        nothing about which call ids exist.
+        """
+        expected = await self._store.token_hash(event.call_id)
+        matches = hmac.compare_digest(launch.hash_token(token), expected or _NO_CALL)
+        if expected is None or not matches:
+            raise BadToken
+        return await self.accept_event(event)
+
+    async def accept_event(self, event: StatusEvent) -> EventOutcome:
+        """Store a status event once and apply it (its origin already checked: a token, or the session itself)."""
+        outcome = await self._store.record_event(event, received_at=self._clock(), decide=transition_for)
+        if outcome is None:  # pragma: no cover - the call existed a moment ago and calls are never deleted
+            raise UnknownCall
+        return outcome
+
+    async def announce_once(self, outcome: EventOutcome, event: StatusEvent) -> None:
+        """Announce a newly stored event and note that its Slack writes are queued."""
+        await self._announce(outcome, event)
+        await self._store.mark_announced(event.call_id, event.seq)
+
+    async def catch_up(self, event: StatusEvent) -> None:
+        """A repeated event whose first delivery was stored but never announced (we stopped in between): announce it."""
+        if not await self._store.is_announced(event.call_id, event.seq):
+            await self.reannounce(event)
+
+    async def reannounce(self, event: StatusEvent) -> None:
+        """Announce a stored event late: its transition (if any) is stored already, so the call is shown as it is now.
+        The milestone is repeated only when this event is what put the call in its current state."""
+        call = await self._store.call(event.call_id)
+        if call is None:
+            return
+        if self._observer is not None:
+            if brought_to(event, call):
+                await self._observer.call_moved(call, Transition(call.state, call.state_reason))
+            elif isinstance(event, TranscriptEvent | ErrorEvent):
+                await self._observer.call_event(call, event)
+        await self._store.mark_announced(event.call_id, event.seq)
+
+    async def _announce(self, outcome: EventOutcome, event: StatusEvent) -> None:
+        """Tell the observer what an accepted event did."""
+        if self._observer is None or outcome.duplicate:
+            return
+        if outcome.transition is not None:
+            await self._observer.call_moved(outcome.call, outcome.transition)
+            await self._mind_the_balance(outcome, event)
+        else:
+            await self._observer.call_event(outcome.call, event)
+
+    async def _mind_the_balance(self, outcome: EventOutcome, event: StatusEvent) -> None:
+        """402 (insufficient funds) is the account's problem, not the call's: its admins hear it, once."""
+        if self._observer is None or outcome.transition is None:
+            return
+        if isinstance(event, FailedEvent) and event.data.code == INSUFFICIENT_FUNDS:
+            if await self._store.first_notice(BALANCE_NOTICE, at=self._clock()):
+                log.warning("Voximplant refused a call for want of funds (402): top up the account's balance")
+                await self._observer.balance_empty(outcome.call)
+        elif outcome.transition.state is CallState.CONNECTED:
+            await self._store.clear_notice(BALANCE_NOTICE)  # calls work again: a later 402 is news again

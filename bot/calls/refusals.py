@@ -1,0 +1,78 @@
+"""Why a request is refused: one code per reason, and the facts each code carries. No words.
+
+A `Refusal` (bot/errors.py) carries one of these codes, the `field` it is about, and its facts as keyword values:
+numbers in E.164, times as aware datetimes, counts as ints, what was typed as typed. `bot/slack/texts/refusals.py`
+turns each code into the sentence a person reads; a new refusal is a new member here and a new line there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Why(StrEnum):
+    """Each reason a request is refused, with the facts its Refusal carries (beside `field`)."""
+
+    # What to call: the destination field
+    NO_DESTINATION = "no_destination"  # the request names nobody to call
+    EMPTY_DESTINATION = "empty_destination"  # the destination is blank
+    EMERGENCY = "emergency"  # typed: an emergency number, in any form
+    UNREADABLE_NUMBER = "unreadable_number"  # typed
+    SHORT_CODE = "short_code"  # typed
+    INVALID_NUMBER = "invalid_number"  # typed; region: the region it was read in, or None
+    NUMBER_TYPE = "number_type"  # number (E.164); kind: the number type's name, as ALLOWED_NUMBER_TYPES spells it
+    NON_GEOGRAPHIC = "non_geographic"  # number; country_code: int; allowed: the allowed regions, sorted
+    REGION_NOT_ALLOWED = "region_not_allowed"  # region; allowed: the allowed regions, sorted
+    AMBIGUOUS_NUMBER = "ambiguous_number"  # typed; readings: the numbers (E.164) the words can form
+    DENIED = "denied"  # number; reason: the deny list's note (may be empty)
+    SIP_NOT_PHONE = "sip_not_phone"  # typed: a SIP address given as a phone number
+    BAD_SIP_URI = "bad_sip_uri"  # typed
+    BAD_SIP_PORT = "bad_sip_port"  # typed; port: int
+    BAD_USER_NAME = "bad_user_name"  # typed
+    # How, from where, how long, what to say
+    BAD_CHANNEL = "bad_channel"  # typed
+    BAD_DURATION = "bad_duration"  # typed
+    TOO_SHORT = "too_short"  # under a minute
+    TOO_LONG = "too_long"  # max_s: the longest call allowed, in seconds
+    NO_INSTRUCTIONS = "no_instructions"
+    INSTRUCTIONS_TOO_LONG = "instructions_too_long"  # length, limit: characters
+    CALLER_ID_NOT_ALLOWED = "caller_id_not_allowed"  # number; channel; allowed: the Choices for that channel
+    NO_CALLER_ID = "no_caller_id"  # channel: no caller ID is allowed for it
+    CHOOSE_CALLER_ID = "choose_caller_id"  # allowed: the Choices (more than one, none the default)
+    NOT_SET_UP = "not_set_up"  # Voximplant is not configured on this workspace
+    # Who may call
+    MEMBERSHIP_UNKNOWN = "membership_unknown"  # Slack did not say in time whether the person may call
+    MEMBERSHIP_UNCHECKED = "membership_unchecked"  # problems: (group, Slack error code) pairs; admins: Admins
+    NOT_A_CALLER = "not_a_caller"  # groups: the channels (C…, G…) and user groups (S…) allowed; admins: Admins
+    ADMIN_UNKNOWN = "admin_unknown"  # Slack did not say in time whether the person is an admin
+    NOT_AN_ADMIN = "not_an_admin"  # action: the audit log's name for what was refused; admins: Admins
+    # Limits (LimitReached; its retry_at is when the next call is allowed)
+    HOURLY_LIMIT = "hourly_limit"  # count: calls in the last hour; limit; now
+    USER_CALLS_UNDER_WAY = "user_calls_under_way"  # live; limit; now
+    WORKSPACE_CALLS_UNDER_WAY = "workspace_calls_under_way"  # live; limit; now
+    # Hang up
+    HANG_UP_UNKNOWN = "hang_up_unknown"  # no such call (an older installation's button)
+    HANG_UP_NOT_YOURS = "hang_up_not_yours"  # requester: the Slack user who placed it
+    HANG_UP_OVER = "hang_up_over"  # the call has ended
+    HANG_UP_TOO_EARLY = "hang_up_too_early"  # still being set up
+    HANG_UP_UNCONFIRMED = "hang_up_unconfirmed"  # max_duration_s: Voximplant never confirmed the call
+    # The lists (callbot callerids, /call callerid, /call deny)
+    UNKNOWN_CHANNELS = "unknown_channels"  # typed: channel names that are not pstn, sip, user or whatsapp
+    BAD_PREFIX = "bad_prefix"  # typed: neither a number nor a prefix
+
+
+@dataclass(frozen=True, slots=True)
+class Admins:
+    """Who a refused person can ask: callbot's admins (Slack user IDs, sorted) and whether workspace admins count."""
+
+    named: tuple[str, ...] = ()
+    workspace_admins: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One allowed caller ID, as a refusal lists it."""
+
+    number: str  # E.164
+    label: str = ""

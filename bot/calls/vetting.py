@@ -1,0 +1,148 @@
+"""Vetting: what a person asked for, checked part by part, becomes a request we are willing to place, or a Refusal.
+
+Every check is here, shared by `/call` and the form: who may call, the channel, the caller ID, the destination (an
+emergency number first, whatever else is wrong), the time limit, the instructions, the deny list, the limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from bot.calls.caller_ids import resolve_caller_id
+from bot.calls.destinations import dialled_number, infer_channel, parse_channel, parse_destination, parse_duration
+from bot.calls.grammar import CallDraft
+from bot.calls.models import CallRequest, Channel, SlackOrigin
+from bot.calls.numbers import ambiguous_number, parse_phone_number, refuse_if_emergency, region_of
+from bot.calls.permissions import Permissions
+from bot.calls.policy import CallPolicy
+from bot.calls.refusals import Why
+from bot.errors import Refusal, Refusals
+from bot.store import Store
+
+T = TypeVar("T")
+MAX_INSTRUCTIONS = 3000
+
+
+class Vetting:
+    """Checks call requests; reads the allowlist and the deny list, and asks Permissions who may call."""
+
+    def __init__(
+        self, store: Store, policy: CallPolicy, *, set_up: bool, permissions: Permissions | None = None
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._set_up = set_up  # Voximplant is configured and the scenario can be reached: calls can be placed
+        self._permissions = permissions
+
+    async def vet(self, draft: CallDraft, origin: SlackOrigin, *, channel: Channel | None = None) -> CallRequest:
+        """Turn what a person asked for into a request we are willing to place, or raise a Refusal saying why not.
+
+        The channel is `channel` when given (the form's select), else the one the draft names (`via sip`), else the
+        one its destination implies (`sip:` URIs are SIP, everything else is a phone call).
+        """
+        if draft.destination is None or not draft.destination.strip():
+            raise Refusal(Why.NO_DESTINATION, field="destination")
+        # An emergency number is refused as such whoever asks, however it is typed, and whatever else is wrong:
+        # before the other refusals below that stop the checks; the checks that follow refuse it too.
+        if not self._set_up:
+            refuse_if_emergency(draft.destination, self._policy.default_region)
+            raise Refusal(Why.NOT_SET_UP)
+        if self._permissions is not None:
+            try:
+                await self._permissions.check_may_call(origin)
+            except Refusal:
+                refuse_if_emergency(draft.destination, self._policy.default_region)
+                raise
+        # Each part is checked even when another is wrong, so a form can show every problem at once.
+        refusals: list[Refusal] = []
+
+        def checked(check: Callable[[], T]) -> T | None:
+            try:
+                return check()
+            except Refusal as refusal:
+                refusals.append(refusal)
+                return None
+
+        picked = channel
+        channel = checked(lambda: choose_channel(draft, picked))
+        caller_id = None
+        if channel is not None:
+            typed_caller_id = None
+            if draft.caller_id is not None:
+                typed_caller_id = checked(lambda: self._typed_caller_id(draft))
+            if draft.caller_id is None or typed_caller_id is not None:
+                try:
+                    caller_id = await resolve_caller_id(
+                        self._store, typed_caller_id, channel, default=self._policy.default_caller_id
+                    )
+                except Refusal as refusal:
+                    refusals.append(refusal)
+        allowed = self._policy.allowed_countries or frozenset(filter(None, [region_of(caller_id)] if caller_id else []))
+        destination = checked(lambda: self._destination(draft, channel, allowed))
+        max_duration_s = checked(lambda: self.max_duration_s(draft))
+        instructions = checked(lambda: check_instructions(draft.instructions))
+        dialled = dialled_number(destination, channel, self._policy.default_region) if destination and channel else None
+        if dialled is not None and (denied := await self._store.denial_for(dialled)) is not None:
+            refusals.append(Refusal(Why.DENIED, field="destination", number=dialled, reason=denied.reason))
+        if refusals:
+            # What is wrong with the destination comes first: an emergency number is named as such before anything.
+            refusals.sort(key=lambda refusal: refusal.field != "destination")
+            raise refusals[0] if len(refusals) == 1 else Refusals(refusals)
+        if (
+            channel is None
+            or caller_id is None
+            or destination is None
+            or max_duration_s is None
+            or instructions is None
+        ):
+            raise RuntimeError("a check failed without a refusal")  # unreachable: every failed check refuses
+        if self._permissions is not None:
+            await self._permissions.check_limits(origin)
+        return CallRequest(
+            destination=destination,
+            caller_id=caller_id,
+            channel=channel,
+            instructions=instructions,
+            max_duration_s=max_duration_s,
+            origin=origin,
+        )
+
+    def _typed_caller_id(self, draft: CallDraft) -> str:
+        if draft.caller_id_readings:
+            raise ambiguous_number(draft.caller_id or "", draft.caller_id_readings, field="caller_id")
+        return parse_phone_number(draft.caller_id or "", self._policy.default_region, field="caller_id")
+
+    def _destination(self, draft: CallDraft, channel: Channel | None, allowed: frozenset[str]) -> str:
+        if draft.destination_readings:
+            raise ambiguous_number(draft.destination or "", draft.destination_readings)
+        return parse_destination(
+            draft.destination or "",
+            channel or infer_channel(draft.destination or ""),
+            default_region=self._policy.default_region,
+            allowed_regions=allowed,
+            allowed_types=self._policy.allowed_types,
+        )
+
+    def max_duration_s(self, draft: CallDraft) -> int:
+        """The call's time limit: what the draft asks for (`for 5m`), capped by the setting; else the setting."""
+        if draft.duration is None or not draft.duration.strip():
+            return self._policy.max_duration_s
+        return parse_duration(draft.duration, max_s=self._policy.max_duration_s)
+
+
+def choose_channel(draft: CallDraft, picked: Channel | None = None) -> Channel:
+    """The channel a request uses: picked in a form, else named in the text, else implied by the destination."""
+    if picked is not None:
+        return picked
+    if draft.channel is not None and draft.channel.strip():
+        return parse_channel(draft.channel)
+    return infer_channel(draft.destination or "")
+
+
+def check_instructions(text: str) -> str:
+    if not text.strip():
+        raise Refusal(Why.NO_INSTRUCTIONS, field="instructions")
+    if len(text) > MAX_INSTRUCTIONS:
+        raise Refusal(Why.INSTRUCTIONS_TOO_LONG, field="instructions", length=len(text), limit=MAX_INSTRUCTIONS)
+    return text
