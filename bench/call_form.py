@@ -25,6 +25,7 @@ from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximp
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
 from bot.settings import Settings
+from bot.state import state_of
 
 TEXTS = [
     "+1 (415) 555-0100 remind Ana the review moved to 3pm",
@@ -64,7 +65,7 @@ async def bench_http(requests: int) -> dict[str, list[float]]:
             )  # fmt: skip
             bot_server.app = app = create_app(settings)
             async with bot_server, httpx.AsyncClient(timeout=10) as http:
-                await app.state.store.add_caller_id(
+                await state_of(app).store.add_caller_id(
                     "+14155550123", label="Bench", channels=frozenset(Channel), added_by="bench", at=datetime.now(UTC)
                 )
                 sender = SlackSender(
@@ -90,7 +91,7 @@ async def bench_http(requests: int) -> dict[str, list[float]]:
                     timings["view_submission -> ack"].append((time.perf_counter() - start) * 1000)
                     if response.text:
                         raise SystemExit(f"the submission was refused: {response.text}")
-                await app.state.background.idle()
+                await state_of(app).background.idle()
     await fake_voximplant.aclose()
     return timings
 

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.sandbox.servers import LocalServer
+from bot.state import state_of
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 CALLER_ID = "+14155550123"
@@ -157,16 +158,16 @@ async def _serve_bot() -> None:
 
     async def idle(_: dict[str, Any]) -> Any:
         """Wait until calls are launched and every Slack write queued so far has been sent."""
-        background = getattr(app.state, "background", None)
-        delivery = getattr(app.state, "delivery", None)
-        if background is None or delivery is None:
+        try:
+            state = state_of(app)
+        except RuntimeError:  # not started yet
             return {"idle": "unknown"}
-        await background.idle()
-        await delivery.idle()
+        await state.background.idle()
+        await state.delivery.idle()
         return {"idle": True}
 
     async def allow_caller_id(request: dict[str, Any]) -> Any:
-        new = await app.state.store.add_caller_id(
+        new = await state_of(app).store.add_caller_id(
             request.get("number", CALLER_ID), label="bench", channels=frozenset({Channel.PSTN}), added_by="bench",
             at=datetime.now(UTC),
         )  # fmt: skip

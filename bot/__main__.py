@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(_: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.app import create_app, shutdown_budget
+    from bot.app import create_app
+    from bot.build import shutdown_budget
     from bot.logs import setup_logging
 
     settings = load_settings()
@@ -126,7 +127,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _setup(args: argparse.Namespace) -> int:
     import httpx
 
-    from bot.app import voximplant_auth
+    from bot.build import voximplant_auth
     from bot.errors import VoximplantError
     from bot.setup import run_setup
     from bot.voximplant import VoximplantClient
@@ -164,7 +165,7 @@ def _doctor(args: argparse.Namespace) -> int:
     import httpx
     from pydantic import ValidationError
 
-    from bot.app import voximplant_auth
+    from bot.build import voximplant_auth
     from bot.doctor import Deployment, read_scenario, run_doctor
     from bot.errors import VoximplantError
     from bot.settings import describe_errors
@@ -276,7 +277,7 @@ def _callerids_list(_: argparse.Namespace) -> int:
 def _callerids_sync(args: argparse.Namespace) -> int:
     import httpx
 
-    from bot.app import voximplant_auth
+    from bot.build import voximplant_auth
     from bot.calls.allowlist_sync import GONE, sync_caller_ids
     from bot.errors import VoximplantError
     from bot.voximplant import VoximplantClient

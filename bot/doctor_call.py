@@ -12,6 +12,7 @@ number; a caller ID on the allowlist) and recorded in the database like any othe
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -21,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from bot import routes
-from bot.app import call_policy, voximplant_auth
+from bot.build import call_policy, voximplant_auth
 from bot.calls import launch
 from bot.calls.grammar import CallDraft
 from bot.calls.models import Call, SlackOrigin, StatusEvent, Transition
@@ -29,11 +30,15 @@ from bot.calls.numbers import format_international
 from bot.calls.service import CallService
 from bot.doctor import Result, failed, passed
 from bot.errors import Refusal
+from bot.logs import QuietLog
 from bot.sandbox.servers import LocalServer
 from bot.settings import Settings
 from bot.slack import texts
+from bot.state import Callbacks
 from bot.store import Store
 from bot.voximplant import VoximplantClient
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DOCTOR = SlackOrigin(team_id="doctor", user_id="callbot-doctor", conversation_id="doctor")
@@ -122,7 +127,9 @@ async def place_test_call(settings: Settings, destination: str, *, waits: Waits 
                 Route(launch.EVENTS_PATH, routes.voximplant_events, methods=["POST"]),
                 Route(launch.BRIEF_PATH, routes.voximplant_brief, methods=["GET"]),
             ])  # fmt: skip
-            app.state.calls = calls
+            app.state.bot = Callbacks(
+                calls=calls, quiet_log=QuietLog(log), store_log=QuietLog(log, level=logging.ERROR)
+            )
             server.app = app
             async with server:
                 return await _place(calls, store, watch, destination, base_url, waits, fallbacks)

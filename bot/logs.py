@@ -12,7 +12,8 @@ import contextvars
 import json
 import logging
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -100,3 +101,33 @@ def setup_logging(level: str = "INFO") -> None:
     # slack_sdk's webhook client logs a response_url (which can post as the bot) at DEBUG.
     for chatty in ("httpx", "httpcore", "slack_sdk.webhook"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+
+
+class QuietLog:
+    """At most one log line per `every_s` about refused requests, counting the ones it kept quiet about.
+
+    Strangers decide how many such requests arrive: a flood of them must not become a flood of log lines.
+    """
+
+    def __init__(
+        self, logger: logging.Logger, *, level: int = logging.INFO, what: str = "refused a request to",
+        every_s: float = 60.0, clock: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
+        self._log = logger
+        self._level = level
+        self._what = what
+        self._every_s = every_s
+        self._clock = clock
+        self._next_at = float("-inf")
+        self._quiet = 0
+
+    def refused(self, route: str, why: str) -> None:
+        """Note one refused request; log it unless a line was written within the last `every_s`."""
+        now = self._clock()
+        if now < self._next_at:
+            self._quiet += 1
+            return
+        more = f" (and {self._quiet} more since the last line)" if self._quiet else ""
+        self._log.log(self._level, "%s %s: %s%s", self._what, route, why, more)
+        self._quiet = 0
+        self._next_at = now + self._every_s

@@ -30,6 +30,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.calls.models import CallState
+from bot.state import state_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ def _route_of(scope: Scope) -> str:
 
 
 async def metrics_route(request: Request) -> Response:
-    state = request.app.state
+    state = state_of(request.app)
     waiting, oldest = await state.store.slack_outbox_depth()
     snapshot = Snapshot(
         calls_by_state=await state.store.calls_by_state(),

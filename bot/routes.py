@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler, to_starlette_response
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncBoltContext, AsyncBoltRequest
 from slack_bolt.request.async_internals import build_async_context
 from slack_sdk.signature import SignatureVerifier
@@ -24,9 +22,9 @@ from starlette.responses import JSONResponse, Response
 
 from bot.calls.clock import utc_now
 from bot.calls.models import STATUS_EVENTS
-from bot.calls.service import CallService
 from bot.errors import BadToken, BriefWithheld, StoreUnavailable, Withheld
-from bot.logs import bind_call
+from bot.logs import QuietLog, bind_call
+from bot.state import callbacks_of, state_of
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -44,36 +42,6 @@ NO_STORE = {"Cache-Control": "no-store"}  # a brief holds secrets: no proxy or c
 REPLAY_WINDOW = timedelta(minutes=10)  # Slack refuses timestamps older than 5 minutes; keep signatures twice that
 _TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}", re.ASCII)
-
-
-class QuietLog:
-    """At most one log line per `every_s` about refused requests, counting the ones it kept quiet about.
-
-    Strangers decide how many such requests arrive: a flood of them must not become a flood of log lines.
-    """
-
-    def __init__(
-        self, logger: logging.Logger, *, level: int = logging.INFO, what: str = "refused a request to",
-        every_s: float = 60.0, clock: Callable[[], float] = time.monotonic,
-    ) -> None:  # fmt: skip
-        self._log = logger
-        self._level = level
-        self._what = what
-        self._every_s = every_s
-        self._clock = clock
-        self._next_at = float("-inf")
-        self._quiet = 0
-
-    def refused(self, route: str, why: str) -> None:
-        """Note one refused request; log it unless a line was written within the last `every_s`."""
-        now = self._clock()
-        if now < self._next_at:
-            self._quiet += 1
-            return
-        more = f" (and {self._quiet} more since the last line)" if self._quiet else ""
-        self._log.log(self._level, "%s %s: %s%s", self._what, route, why, more)
-        self._quiet = 0
-        self._next_at = now + self._every_s
 
 
 class TooLarge(Exception):
@@ -115,12 +83,13 @@ def _too_large(route: str, refused: TooLarge, quiet: QuietLog) -> Response:
 
 async def slack_events(request: Request) -> Response:
     """POST /slack/events: verified here (size, signature, age, shape) before Bolt sees it; replays absorbed."""
-    quiet: QuietLog = request.app.state.quiet_log
+    state = state_of(request.app)
+    quiet = state.quiet_log
     try:
         body = await read_capped(request, MAX_SLACK_BYTES)
     except TooLarge as refused:
         return _too_large("/slack/events", refused, quiet)
-    why = unsigned_reason(request, body, request.app.state.verifier)
+    why = unsigned_reason(request, body, state.verifier)
     if why is not None:
         quiet.refused("/slack/events", why)
         return Response(status_code=401)
@@ -129,13 +98,12 @@ async def slack_events(request: Request) -> Response:
         quiet.refused("/slack/events", "a signed body that is not a Slack payload")
         return Response(status_code=400)
     try:
-        if await is_replay(request.headers["x-slack-signature"], request.app.state.store):
+        if await is_replay(request.headers["x-slack-signature"], state.store):
             log.warning("ignored a replayed Slack request")
             return Response(status_code=200)
     except StoreUnavailable as error:  # nothing can be stored, so a replay could place nothing: let Bolt answer
-        request.app.state.store_log.refused("/slack/events", str(error))
-    handler: AsyncSlackRequestHandler = request.app.state.slack_handler
-    return to_starlette_response(await handler.app.async_dispatch(bolt_request))
+        state.store_log.refused("/slack/events", str(error))
+    return to_starlette_response(await state.slack_handler.app.async_dispatch(bolt_request))
 
 
 def unsigned_reason(request: Request, body: bytes, verifier: SignatureVerifier) -> str | None:
@@ -228,11 +196,12 @@ async def voximplant_events(request: Request) -> Response:
     413 past the cap, 422 for a body that is not a status event, 401 for a bad token or an unknown call (in the same
     words), 503 while the store fails (the scenario retries); 200 once the event is stored, a duplicate too.
     """
-    calls: CallService = request.app.state.calls
+    state = callbacks_of(request.app)
+    calls = state.calls
     try:
         body = await read_capped(request, MAX_EVENT_BYTES)
     except TooLarge as refused:
-        return _too_large("/voximplant/events", refused, request.app.state.quiet_log)
+        return _too_large("/voximplant/events", refused, state.quiet_log)
     try:
         event = STATUS_EVENTS.validate_json(body)
     except ValidationError as error:
@@ -249,7 +218,7 @@ async def voximplant_events(request: Request) -> Response:
     except BadToken:
         return _refused(request, "/voximplant/events", 401, "bad callback token")
     except StoreUnavailable as error:  # the scenario retries a 5xx: the event is not lost
-        request.app.state.store_log.refused("/voximplant/events", str(error))
+        state.store_log.refused("/voximplant/events", str(error))
         return JSONResponse({"ok": False, "error": "cannot store events now; retry"}, status_code=503)
     return JSONResponse({"ok": True, "duplicate": outcome.duplicate})
 
@@ -260,15 +229,15 @@ async def voximplant_brief(request: Request) -> Response:
     401 for a token that opens no brief, 410 (with why) for one whose brief is no longer given: the scenario must
     not dial. Never cached.
     """
-    calls: CallService = request.app.state.calls
+    state = callbacks_of(request.app)
     try:
-        brief = await calls.placing.brief(bearer_token(request.headers.get("authorization")))
+        brief = await state.calls.placing.brief(bearer_token(request.headers.get("authorization")))
     except BadToken:
         return _refused(request, "/voximplant/brief", 401, "bad brief token", headers=NO_STORE)
     except BriefWithheld as withheld:
         return _refused(request, "/voximplant/brief", 410, _WITHHELD[withheld.why], headers=NO_STORE)
     except StoreUnavailable as error:  # the scenario retries its fetch for a while
-        request.app.state.store_log.refused("/voximplant/brief", str(error))
+        state.store_log.refused("/voximplant/brief", str(error))
         return JSONResponse({"ok": False, "error": "try again"}, status_code=503, headers=NO_STORE)
     bind_call(str(brief["call_id"]))
     log.info("the scenario fetched the call's brief")
@@ -287,7 +256,7 @@ def _refused(
     request: Request, route: str, status: int, error: str, *, headers: dict[str, str] | None = None
 ) -> Response:
     """A refusal of the scenario's request, logged quietly: strangers decide how many arrive."""
-    request.app.state.quiet_log.refused(route, error)
+    callbacks_of(request.app).quiet_log.refused(route, error)
     return JSONResponse({"ok": False, "error": error}, status_code=status, headers=headers)
 
 
@@ -306,18 +275,17 @@ def bearer_token(authorization: str | None) -> str:
 
 async def healthz(request: Request) -> Response:
     """GET /healthz: 200 while the store takes a write, 503 when it cannot (a full disk, a held lock)."""
-    store: Store = request.app.state.store
+    state = state_of(request.app)
     try:
-        healthy = await store.ping()
+        healthy = await state.store.ping()
     except StoreUnavailable as error:
-        request.app.state.store_log.refused("/healthz", str(error))
+        state.store_log.refused("/healthz", str(error))
         healthy = False
     except Exception:  # the probe must answer, whatever broke
         log.exception("health check: the store did not answer")
         healthy = False
     # How Voximplant's status events arrive (push or pull), so a probe shows the mode the bot runs in.
-    mode = getattr(request.app.state, "events_mode", "push")
-    return JSONResponse({"ok": healthy, "events": mode}, status_code=200 if healthy else 503)
+    return JSONResponse({"ok": healthy, "events": state.events_mode}, status_code=200 if healthy else 503)
 
 
 async def is_replay(signature: str, store: Store) -> bool:

@@ -25,6 +25,7 @@ from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from bot.settings import Settings
 from bot.slack.delivery import Delivery
+from bot.state import state_of
 from bot.store import Store
 from bot.tasks import Background
 
@@ -84,15 +85,15 @@ class Bot:
 
     @property
     def store(self) -> Store:
-        return self.app.state.store  # type: ignore[no-any-return]
+        return state_of(self.app).store
 
     @property
     def background(self) -> Background:
-        return self.app.state.background  # type: ignore[no-any-return]
+        return state_of(self.app).background
 
     @property
     def delivery(self) -> Delivery:
-        return self.app.state.delivery  # type: ignore[no-any-return]
+        return state_of(self.app).delivery
 
     async def idle(self) -> None:
         """Wait until background work is done and every Slack write queued by it has been delivered."""
@@ -143,7 +144,7 @@ async def bot(
     settings = make_settings(tmp_path, fake_slack, fake_voximplant, **{"public_base_url": server.url, **bot_settings})
     server.app = app = create_app(settings, slack_clock=slack_clock)
     async with server:
-        await app.state.store.add_caller_id(
+        await state_of(app).store.add_caller_id(
             CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
         )
         yield Bot(url=server.url, app=app, settings=settings)

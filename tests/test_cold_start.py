@@ -9,6 +9,7 @@ from bot.sandbox.fake_slack import FakeSlack, Fault
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.slack_requests import SlackSender
 from bot.slack import texts
+from bot.state import state_of
 from tests.conftest import Bot, eventually
 
 
@@ -35,7 +36,7 @@ async def test_call_says_slack_is_not_answering_and_works_once_it_is(
 
     fake_slack.outage = None
     fake_slack.slow_down("auth.test", 0)
-    await eventually(lambda: bot.app.state.slack_token.result is not None, timeout=20)
+    await eventually(lambda: state_of(bot.app).slack_token.result is not None, timeout=20)
     response = await slack.command("+14155550100 hello")
     assert (response.status_code, response.text) == (200, "")
     await eventually(lambda: len(fake_voximplant.sessions) == 1)

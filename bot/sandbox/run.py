@@ -25,6 +25,7 @@ from bot.sandbox.slack_requests import SlackSender
 from bot.sandbox.web import SandboxPage
 from bot.settings import Settings
 from bot.slack.delivery import Delivery
+from bot.state import state_of
 from bot.tasks import Background
 
 SIGNING_SECRET = "sandbox-signing-secret"
@@ -72,7 +73,7 @@ async def run_sandbox(
         )
         bot_server.app = app = create_app(settings)
         async with bot_server, httpx.AsyncClient(timeout=10) as http:
-            await app.state.store.add_caller_id(
+            await state_of(app).store.add_caller_id(
                 CALLER_ID, label="Sandbox line", channels=frozenset(Channel), added_by="sandbox", at=datetime.now(UTC)
             )
             sender = SlackSender(
@@ -112,8 +113,8 @@ async def run_sandbox(
                 if response.text:
                     _say(f"(only you see this) {_ephemeral_text(response)}")
                 if lines is not None:  # a script waits for the calls it placed to end
-                    await _settle(app.state.background, simulator, app.state.delivery)
-            await _settle(app.state.background, simulator, app.state.delivery)
+                    await _settle(state_of(app).background, simulator, state_of(app).delivery)
+            await _settle(state_of(app).background, simulator, state_of(app).delivery)
             printer.cancel()
             view.show_new()
     await simulator.aclose()

@@ -26,6 +26,7 @@ from bot.sandbox.slack_requests import SlackSender
 from bot.slack.delivery.replies import MAX_LINE_CHARS, MAX_REPLY_CHARS
 from bot.slack.delivery.sender import MAX_BACKOFF_S
 from bot.slack.texts import reason as reason_words
+from bot.state import state_of
 from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import parent_of, place, thread_texts
 from tests.e2e.test_hang_up import hang_up_button
@@ -293,7 +294,7 @@ async def test_slack_unreachable_for_a_while_loses_nothing(
     settings = make_settings(tmp_path, fake, fake_voximplant, public_base_url=bot_server.url)
     bot_server.app = app = create_app(settings, slack_clock=clock)
     async with bot_server:
-        await app.state.store.add_caller_id(
+        await state_of(app).store.add_caller_id(
             CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
         )
         sender = SlackSender(http, bot_url=bot_server.url, signing_secret=SIGNING_SECRET, response_base=fake.url)  # type: ignore[attr-defined]
@@ -301,14 +302,14 @@ async def test_slack_unreachable_for_a_while_loses_nothing(
         await slack_server.stop()  # Slack is gone: connections are refused
         await fake_voximplant.send_event(session, "connected")
         await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "Are you there?"})
-        assert await app.state.store.calls_with_pending_slack() == [session.call_id]
+        assert await state_of(app).store.calls_with_pending_slack() == [session.call_id]
         expected = [":large_green_circle: Connected. The agent is talking.", "*Agent:* Are you there?"]
         async with LocalServer(fake.app, port=port):  # and back, at the same address
             await eventually(
                 lambda: [ln for m in fake.thread(fake.parents()[0]) for ln in m.text.split("\n")] == expected
             )
             await eventually(lambda: "Connected" in fake.parents()[0].text)
-            await app.state.delivery.idle()
+            await state_of(app).delivery.idle()
     assert len(fake.parents()) == 1
 
 
@@ -354,7 +355,7 @@ async def test_writes_held_for_a_revoked_token_go_out_after_a_restart_with_a_new
         return server, app
 
     first, app = await started(BOT_TOKEN)
-    await app.state.store.add_caller_id(
+    await state_of(app).store.add_caller_id(
         CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
     )
     sender = SlackSender(http, bot_url=first.url, signing_secret=SIGNING_SECRET, response_base=fake_slack.url)  # type: ignore[attr-defined]
@@ -362,7 +363,7 @@ async def test_writes_held_for_a_revoked_token_go_out_after_a_restart_with_a_new
     await eventually(lambda: len(fake_slack.parents()) == 1)
     fake_slack.bot_token = "xoxb-reinstalled"  # the old token is revoked; the app was reinstalled with a new one
     await fake_voximplant.send_event(session, "connected")
-    await eventually(lambda: app.state.delivery.token_refused == "invalid_auth")
+    await eventually(lambda: state_of(app).delivery.token_refused == "invalid_auth")
     await first.stop()  # the held writes stay in SQLite
 
     second, app = await started("xoxb-reinstalled")
@@ -370,8 +371,8 @@ async def test_writes_held_for_a_revoked_token_go_out_after_a_restart_with_a_new
         await eventually(lambda: [m.text for m in fake_slack.thread(fake_slack.parents()[0])] == [
             ":large_green_circle: Connected. The agent is talking."
         ])  # fmt: skip
-        await app.state.delivery.idle()
-        assert await app.state.store.calls_with_pending_slack() == []
+        await state_of(app).delivery.idle()
+        assert await state_of(app).store.calls_with_pending_slack() == []
     finally:
         await second.stop()
 

@@ -18,6 +18,7 @@ from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.simulator import SCENARIO
 from bot.sandbox.slack_requests import SlackSender
 from bot.settings import load_settings
+from bot.state import state_of
 from bot.voximplant import ApiKeyAuth, VoximplantClient
 from tests.conftest import DESTINATION, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import place, thread_texts
@@ -92,7 +93,7 @@ async def test_the_brief_token_expires(
     fake_voximplant.fetch_briefs = False
     session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
     await bot.idle()
-    calls = bot.app.state.calls
+    calls = state_of(bot.app).calls
     call = await bot.store.call(session.call_id)
     assert call is not None
     policy = calls.policy

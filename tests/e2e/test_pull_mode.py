@@ -15,6 +15,7 @@ from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from bot.slack.texts import reason as reason_words
+from bot.state import state_of
 from tests.conftest import DESTINATION, Bot, eventually
 from tests.e2e.test_call_flow import place, thread_texts
 
@@ -47,7 +48,7 @@ async def test_a_call_without_a_public_url_is_briefed_and_followed_through_its_s
 
     # The bot confirmed the call's last event (a poll after it), and then stopped polling.
     await eventually(lambda: session.confirmed >= 7, timeout=10)
-    await eventually(lambda: bot.app.state.poller.following == 0, timeout=10)
+    await eventually(lambda: state_of(bot.app).poller.following == 0, timeout=10)
     await bot.idle()
     assert thread_texts(fake_slack) == [
         ":telephone_receiver: Dialing +1 415-555-0100…",
@@ -73,7 +74,7 @@ async def test_events_queued_while_the_bot_is_down_are_fetched_after_a_restart(
     fake_voximplant.queue_event(session, "started")
     fake_voximplant.queue_event(session, "connected")
     await eventually(lambda: session.confirmed >= 1)
-    poller = bot.app.state.poller
+    poller = state_of(bot.app).poller
     await poller.close()  # the bot stops polling, as at a shutdown
     fake_voximplant.queue_event(session, "transcript", {"role": "agent", "text": "Still there?"})
     fake_voximplant.queue_event(session, "disconnected", {"duration_s": 30, "reason": "remote_hangup"})
@@ -100,7 +101,7 @@ async def test_a_brief_the_session_refuses_fails_the_call_undialled(
         "its session could not be handed the call (the call's session said: brief already delivered); "
         "nothing was dialled"
     )
-    assert bot.app.state.poller.following == 0  # nothing to follow: no poll was ever sent
+    assert state_of(bot.app).poller.following == 0  # nothing to follow: no poll was ever sent
     assert [c["action"] for c in session.control] == ["brief"]
 
 
@@ -132,7 +133,7 @@ async def test_a_whole_call_in_pull_mode_through_the_real_scenario(
     ]
     assert any(line.startswith("*Agent:*") and "3pm review" in line for line in lines)
     assert lines[-1].startswith(":white_check_mark: Call ended after")
-    assert bot.app.state.poller.following == 0
+    assert state_of(bot.app).poller.following == 0
     events = await bot.store.events(session.call_id)
     assert [seq for seq, _, _ in events] == list(range(1, len(events) + 1))
     api = [entry.get("api") for entry in session.api_log]

@@ -30,6 +30,7 @@ from bot.sandbox.servers import LocalServer
 from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from bot.slack.texts import reason as reason_words
+from bot.state import state_of
 from bot.store import Store
 from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import place as place_call
@@ -208,8 +209,8 @@ async def test_an_event_stored_just_before_a_crash_is_still_shown(
     again = await fake_voximplant.send_event(session, "connected", seq=1)
     assert again.json() == {"ok": True, "duplicate": True}
     # Seq 2 is picked up by what the next start runs.
-    assert await bot.app.state.calls.recovery.reannounce_stranded() == 1
-    assert await bot.app.state.calls.recovery.reannounce_stranded() == 0
+    assert await state_of(bot.app).calls.recovery.reannounce_stranded() == 1
+    assert await state_of(bot.app).calls.recovery.reannounce_stranded() == 0
     await bot.idle()
     assert thread_lines(fake_slack) == [":large_green_circle: Connected. The agent is talking.", "*Agent:* Hi!"]
     assert "Connected" in fake_slack.parents()[0].text
@@ -247,7 +248,7 @@ async def test_a_call_left_starting_by_a_bot_that_stopped_fails_once_its_start_i
         for parent in fake_slack.parents("C0GENERAL"):
             assert f"Failed: {words}" in parent.text
             assert [m.text for m in fake_slack.thread(parent)] == [f":x: The call failed: {words}."]
-        store = app.state.store
+        store = state_of(app).store
         old, young = await store.call("killed1"), await store.call("killed2")
         assert old is not None and old.state is CallState.FAILED and reason_words(old.state_reason) == words
         # The young one was left alone until its StartScenarios could no longer be waiting, then the watchdog took it.
@@ -274,7 +275,7 @@ async def test_an_unconfirmed_call_whose_end_was_never_heard_is_settled_after_it
 
     app = create_app(settings, slack_clock=slack_clock)
     async with LocalServer(app):
-        call = await app.state.store.call("lost1")
+        call = await state_of(app).store.call("lost1")
         assert call is not None and call.state is CallState.FAILED  # settled at start, before any request
         assert reason_words(call.state_reason).startswith(
             "its end was never heard, and Voximplant never confirmed the call"

@@ -21,6 +21,7 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
+from bot.state import state_of
 from tests.conftest import CALLER_ID, DESTINATION, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import parent_of, place, thread_texts
 from tests.e2e.test_call_form import MESSAGE, opened, values
@@ -145,7 +146,7 @@ async def test_after_a_restart_a_thread_beside_its_message_is_found_again_by_sla
         return server, app
 
     first, app = await started()
-    await app.state.store.add_caller_id(
+    await state_of(app).store.add_caller_id(
         CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
     )
     sender = SlackSender(http, bot_url=first.url, signing_secret=SIGNING_SECRET, response_base=fake_slack.url)  # type: ignore[attr-defined]
@@ -153,7 +154,7 @@ async def test_after_a_restart_a_thread_beside_its_message_is_found_again_by_sla
     await sender.message_action("call_about_message", MESSAGE)
     await sender.view_submission(opened(fake_slack), values(destination=DESTINATION))
     await eventually(lambda: len(fake_voximplant.sessions) == 1)
-    await app.state.delivery.idle()
+    await state_of(app).delivery.idle()
     await first.stop()
 
     second, app = await started(first.port)
@@ -162,6 +163,6 @@ async def test_after_a_restart_a_thread_beside_its_message_is_found_again_by_sla
         await eventually(lambda: thread_texts(fake_slack) == ["*Agent:* Hi"])
         refused = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("thread_ts") == MESSAGE["ts"]]
         assert len(refused) == 2  # the parent's first try, and the restarted bot's first reply
-        await app.state.delivery.idle()
+        await state_of(app).delivery.idle()
     finally:
         await second.stop()

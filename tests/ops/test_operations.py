@@ -24,6 +24,7 @@ from bot.sandbox.fake_slack import FakeSlack, Fault
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
+from bot.state import state_of
 from bot.store import Store
 from tests.conftest import CALLER_ID, SIGNING_SECRET, Bot, eventually, make_settings
 from tests.e2e.test_call_flow import place
@@ -277,11 +278,11 @@ async def test_shutdown_finishes_work_under_way(
 
     async def slow_work() -> None:
         await release.wait()
-        assert await app.state.store.ping()  # the store is still open while work finishes
+        assert await state_of(app).store.ping()  # the store is still open while work finishes
         finished.append(True)
 
     server = await LocalServer(app).start()
-    app.state.background.spawn(slow_work(), name="slow")
+    state_of(app).background.spawn(slow_work(), name="slow")
     stopping = asyncio.create_task(server.stop())
     await asyncio.sleep(0)  # let the stop begin: the work is still blocked
     assert not stopping.done() and not finished
@@ -298,7 +299,7 @@ async def test_shutdown_ends_within_its_grace_and_keeps_the_slack_writes_it_coul
     settings = make_settings(tmp_path, fake_slack, fake_voximplant, shutdown_grace_s=grace_s)
     app = create_app(settings, slack_clock=slack_clock)
     server = await LocalServer(app).start()
-    await app.state.store.add_caller_id(
+    await state_of(app).store.add_caller_id(
         CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
     )
     # Slack fails the call's message with a 503, and the retry waits (virtual time stands still): the launch,

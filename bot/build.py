@@ -1,0 +1,282 @@
+"""build(settings): the running bot's parts, opened in order and closed in reverse, as one `BotState`.
+
+`create_app`'s lifespan runs it; so could another host (a worker process, a test). Opening: the store, the HTTP
+clients, the Slack token check (up to FIRST_TRY_S), the outbox's pending writes, the recovery of calls a stopped bot
+left behind, the watchdog, Socket Mode. Closing shares SHUTDOWN_GRACE_S between the phases (`shutdown_budget`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aiohttp
+import httpx
+from pydantic import SecretStr
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.calls.allowlist import Allowlist
+from bot.calls.clock import utc_now
+from bot.calls.numbers import number_types
+from bot.calls.permissions import Limits, Permissions
+from bot.calls.policy import CallPolicy
+from bot.calls.polling import EventPoller
+from bot.calls.recovery import Recovery
+from bot.calls.service import CallService
+from bot.logs import QuietLog
+from bot.metrics import CountingRateLimitRetryHandler, Metrics
+from bot.settings import Settings
+from bot.slack import listeners
+from bot.slack.delivery import Delivery
+from bot.slack.deps import Deps
+from bot.slack.directory import SlackDirectory
+from bot.slack.notifier import SlackCallView
+from bot.slack.pacing import Clock
+from bot.slack_token import ATTEMPT_TIMEOUT_S, FIRST_TRY_S, SlackTokenCheck
+from bot.state import BotState
+from bot.store import Store
+from bot.tasks import Background
+from bot.voximplant import Auth, VoximplantClient, auth_from
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownBudget:
+    """SHUTDOWN_GRACE_S shared between the phases of a shutdown, one after the other; together no longer than it."""
+
+    requests_s: int  # uvicorn lets the HTTP requests under way finish (it counts whole seconds)
+    work_s: float  # then call launches and hang-ups under way may finish (Background.drain); the rest is cancelled
+    delivery_s: float  # then Slack writes go out (plus what the work left unused); the rest wait in SQLite
+
+
+def shutdown_budget(grace_s: float) -> ShutdownBudget:
+    """A quarter of the grace for requests (whole seconds, at least 1), half for background work, the rest for Slack."""
+    requests_s = min(max(1, round(grace_s / 4)), int(grace_s))
+    work_s = min(grace_s / 2, grace_s - requests_s)
+    return ShutdownBudget(requests_s=requests_s, work_s=work_s, delivery_s=grace_s - requests_s - work_s)
+
+
+DIRECTORY_TIMEOUT_S = 10.0  # one Web API page; a lookup past the permission deadline finishes in the background
+
+
+@asynccontextmanager
+async def build(
+    settings: Settings, *, metrics: Metrics | None = None, slack_clock: Clock | None = None
+) -> AsyncIterator[BotState]:
+    """Open every part of the bot, yield them, and close them within the shutdown grace.
+
+    `metrics` is shared with the app's request counter; `slack_clock` paces Slack writes (tests pass a virtual
+    clock so pacing is deterministic and fast).
+    """
+    metrics = metrics if metrics is not None else Metrics()
+    store = await Store.open(settings.database_path)
+    session = aiohttp.ClientSession()
+    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0))
+    background = Background()
+    socket_mode: AsyncSocketModeHandler | None = None
+    # Socket Mode may run without a signing secret: then HTTP Slack requests are checked against a secret
+    # nobody knows, so /slack/events refuses them all.
+    signing_secret = _secret(settings.slack_signing_secret) or secrets.token_hex(32)
+    delivery: Delivery | None = None
+    directory: SlackDirectory | None = None
+    watchdog: asyncio.Task[None] | None = None
+    poller: EventPoller | None = None
+    token_checking: asyncio.Task[None] | None = None
+    try:
+        # Bolt's own client carries no token: its `authorize` hands each request the token once Slack confirmed it
+        # (SlackTokenCheck), so a Slack that fails auth.test at start never makes Bolt say "reinstall".
+        slack_client = AsyncWebClient(
+            base_url=settings.slack_api_url,
+            session=session,
+            retry_handlers=[CountingRateLimitRetryHandler(metrics, max_retry_count=3)],
+        )
+        token_check = SlackTokenCheck(
+            AsyncWebClient(
+                token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session,
+                retry_handlers=[], timeout=int(ATTEMPT_TIMEOUT_S),
+            ),
+            _secret(settings.slack_bot_token) or "",
+        )  # fmt: skip
+        # Who may call is asked before Slack's 3-second ack: no Retry-After sleeps on this client (a 429 refuses
+        # the request, saying so), and the domain bounds each question with a deadline.
+        directory = SlackDirectory(
+            AsyncWebClient(
+                token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session,
+                retry_handlers=[], timeout=DIRECTORY_TIMEOUT_S,
+            ),
+            ttl_s=settings.membership_cache_s,
+        )  # fmt: skip
+        # The outbox retries by itself (429, 5xx, connection errors), so its client has no retry handlers: an
+        # empty list, since None would give slack-sdk's default connection-error handler (retries uncounted).
+        delivery = Delivery(
+            AsyncWebClient(
+                token=_secret(settings.slack_bot_token),
+                base_url=settings.slack_api_url,
+                session=session,
+                retry_handlers=[],
+            ),
+            store,
+            pace_s=settings.slack_pace_s,
+            clock=slack_clock,
+            broadcast_summary=settings.slack_broadcast_summary,
+            on_retry=lambda reason: metrics.slack_retries.labels(reason).inc(),
+            updates_per_minute=settings.slack_updates_per_minute,
+        )
+        permissions = _permissions(settings, store, directory)
+        calls = CallService(
+            store,
+            _voximplant(settings, http, metrics),
+            call_policy(settings),
+            observer=SlackCallView(delivery, admins=settings.callbot_admins),
+            permissions=permissions,
+        )
+        poller = calls.poller
+        bolt = AsyncApp(
+            client=slack_client,
+            signing_secret=signing_secret,
+            process_before_response=True,
+            logger=logging.getLogger("bot.bolt"),
+            authorize=token_check.bolt_authorize(),
+            before_authorize=token_check.bolt_before_authorize(),
+        )
+        deps = Deps(
+            vetting=calls.vetting, placing=calls.placing, permissions=permissions, allowlist=Allowlist(store),
+            records=store, background=background, policy=calls.policy,
+        )  # fmt: skip
+        listeners.register(bolt, deps)
+        state = BotState(
+            calls=calls,
+            quiet_log=QuietLog(logging.getLogger("bot.routes")),
+            store_log=QuietLog(  # one line a minute while the database fails
+                logging.getLogger("bot.store"), level=logging.ERROR, what="the database failed a request to"
+            ),
+            store=store,
+            metrics=metrics,
+            background=background,
+            delivery=delivery,
+            poller=poller,
+            events_mode=settings.events_mode,
+            slack_handler=AsyncSlackRequestHandler(bolt),
+            verifier=SignatureVerifier(signing_secret),
+            slack_token=token_check,
+        )
+        token_checking = asyncio.create_task(token_check.run(), name="slack token check")
+        await token_check.confirmed(FIRST_TRY_S)  # then serve either way; the check goes on until Slack confirms
+        resumed = await delivery.resume()
+        if resumed:
+            log.info("resuming Slack writes left pending for %d calls", resumed)
+        await calls.recovery.reannounce_stranded()
+        await calls.recovery.fail_unplaced()
+        await calls.recovery.settle_unconfirmed()
+        if poller is not None:  # the sessions of calls under way when the bot stopped: their events are waiting
+            for call in await store.live_pulled_calls():
+                poller.follow(call)
+        watchdog = asyncio.create_task(_watch(calls.recovery, settings), name="call watchdog")
+        if settings.slack_app_token is not None:
+            # Socket Mode: Slack's requests arrive over a WebSocket this app opens; no public Slack request URL.
+            # /voximplant/events, /healthz and /metrics are still served over HTTP.
+            socket_mode = AsyncSocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value())
+            await socket_mode.connect_async()
+            log.info("connected to Slack over Socket Mode")
+        yield state
+    finally:
+        if socket_mode is not None:
+            await socket_mode.close_async()  # no new Slack requests; the work under way drains below
+        for task in (watchdog, token_checking):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        budget = shutdown_budget(settings.shutdown_grace_s)
+        deadline = asyncio.get_running_loop().time() + budget.work_s + budget.delivery_s
+        unfinished = await background.drain(budget.work_s)
+        if unfinished:
+            log.warning("stopped with %d background tasks unfinished", unfinished)
+        if poller is not None:
+            await poller.close()
+        if directory is not None:
+            await directory.aclose()
+        if delivery is not None:
+            left = await delivery.flush(max(0.0, deadline - asyncio.get_running_loop().time()))
+            if left:
+                log.warning("stopped with Slack writes pending for %d calls; they resume at the next start", left)
+        await http.aclose()
+        await session.close()
+        await store.close()
+
+
+async def _watch(recovery: Recovery, settings: Settings) -> None:
+    """Every so often: settle calls gone quiet from the call history (or, never confirmed, by time).
+
+    Live parents are not refreshed: they show when the call was placed as a Slack date, which never needs an update
+    (chat.update is limited per workspace, about 50 a minute; ticking clocks would spend it all).
+    """
+    while True:
+        await asyncio.sleep(settings.reconcile_every_s)
+        try:
+            await recovery.reconcile_stale(timedelta(seconds=settings.reconcile_after_s))
+            await recovery.settle_unconfirmed()
+        except Exception:  # the watchdog must outlive one bad round; the next round tries again
+            log.exception("the call watchdog failed a round")
+
+
+def _voximplant(settings: Settings, http: httpx.AsyncClient, metrics: Metrics) -> VoximplantClient | None:
+    auth = voximplant_auth(settings) if settings.voximplant_configured else None
+    if auth is None:
+        log.warning("Voximplant is not configured: /call will explain this to people and place no calls")
+        return None
+    return VoximplantClient(
+        http, base_url=settings.voximplant_api_url, auth=auth, observe=metrics.voximplant_observer,
+        on_fallback=metrics.hang_up_fallbacks.inc,
+    )  # fmt: skip
+
+
+def voximplant_auth(settings: Settings) -> Auth | None:
+    key = settings.voximplant_api_key.get_secret_value() if settings.voximplant_api_key else None
+    return auth_from(settings.voximplant_account_id, key, settings.voximplant_credentials)
+
+
+def call_policy(settings: Settings) -> CallPolicy:
+    return CallPolicy(
+        default_region=settings.default_region,
+        allowed_countries=frozenset(settings.allowed_countries),
+        default_caller_id=settings.default_caller_id,
+        max_duration_s=settings.max_call_duration_s,
+        rule_id=settings.voximplant_rule_id,
+        public_base_url=settings.base_url,
+        pull=settings.events_mode == "pull",
+        start_timeout_s=settings.voximplant_timeout_s,
+        show_timeout_s=settings.slack_parent_timeout_s,
+        allowed_types=number_types(settings.allowed_number_types),
+        admins=frozenset(settings.callbot_admins),
+    )
+
+
+def _permissions(settings: Settings, store: Store, directory: SlackDirectory) -> Permissions:
+    return Permissions(
+        store,
+        directory,
+        admins=settings.callbot_admins,
+        workspace_admins_are_admins=settings.workspace_admins_are_admins,
+        allowed_callers=settings.allowed_callers,
+        limits=Limits(
+            calls_per_user_per_hour=settings.calls_per_user_per_hour,
+            concurrent_per_user=settings.concurrent_calls_per_user,
+            concurrent_per_workspace=settings.concurrent_calls_per_workspace,
+            max_duration_s=settings.max_call_duration_s,
+        ),
+        clock=utc_now,
+    )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
