@@ -22,8 +22,8 @@ from pydantic import TypeAdapter
 
 from bench.report import Row
 from bench.stack import CALLER_ID, DESTINATION, Config, Stack
-from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
-from bot.calls.states import Transition, transition_for
+from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent, Transition
+from bot.calls.states import transition_for
 from bot.store import Store
 
 SECTION = "4 store growth"

@@ -316,13 +316,13 @@ def _callerids_sync(args: argparse.Namespace) -> int:
                   f"to stop calling from it: callbot callerids remove {number}")  # fmt: skip
         for number in report.unknown_to_voximplant:
             print(f"keep\t{format_international(number)}\tadded by hand; Voximplant does not list it")
-        skipped = f", {len(report.skipped)} not usable as caller IDs" if report.skipped else ""
+        not_usable = f", {len(report.skipped)} not usable as caller IDs" if report.skipped else ""
         if args.dry_run:
             print(f"dry run, nothing changed: would add {len(report.added)}, would remove {len(report.removed)}, "
-                  f"{len(report.unchanged)} already allowed{skipped}")  # fmt: skip
+                  f"{len(report.unchanged)} already allowed{not_usable}")  # fmt: skip
         else:
             print(f"added {len(report.added)}, removed {len(report.removed)}, {len(report.unchanged)} already allowed"
-                  f"{skipped}")  # fmt: skip
+                  f"{not_usable}")  # fmt: skip
         return 0
 
     return _with_store(settings, sync)

@@ -66,7 +66,7 @@ def shutdown_budget(grace_s: float) -> ShutdownBudget:
     return ShutdownBudget(requests_s=requests_s, work_s=work_s, delivery_s=grace_s - requests_s - work_s)
 
 
-DIRECTORY_TIMEOUT_S = 10.0  # one Web API page; a lookup past the permission deadline finishes in the background
+DIRECTORY_TIMEOUT_S = 10  # seconds; one Web API page; a lookup past the permission deadline finishes in the background
 
 
 @asynccontextmanager

@@ -59,7 +59,7 @@ class LimitReached(Refusal):
     """A rate or concurrency limit refuses the call; `retry_at` is when the next one will be allowed (UTC)."""
 
     def __init__(self, why: Why, *, retry_at: datetime, **facts: object) -> None:
-        super().__init__(why, **facts)
+        super().__init__(why, field=None, **facts)
         self.retry_at = retry_at
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
@@ -197,10 +197,10 @@ class Settings(BaseSettings):
         return found
 
 
-def load_settings(*, need_slack: bool = True, **overrides: object) -> Settings:
+def load_settings(*, need_slack: bool = True, **overrides: Any) -> Settings:
     """Build the settings from the environment (and `overrides`), or raise ConfigError listing every problem."""
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # the environment first, then these (pydantic-settings validates both)
     except ValidationError as error:
         raise ConfigError(describe_errors(error)) from None
     problems = settings.problems(need_slack=need_slack)

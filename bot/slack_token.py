@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from slack_bolt import BoltResponse
@@ -89,16 +89,18 @@ class SlackTokenCheck:
             return False
         return True
 
-    def bolt_authorize(self) -> Callable[[], Awaitable[AuthorizeResult | None]]:
+    def bolt_authorize(self) -> Callable[..., Awaitable[AuthorizeResult]]:
         """Bolt's `authorize`: the confirmed token (the before_authorize hook lets no request through without one).
 
         Plain functions, not methods: Bolt passes arguments by the names it reads in the signature, `self` included.
+        Bolt's annotation promises an AuthorizeResult, but its authorization middleware also takes None (and answers
+        the request as unauthorized), which is what we return should a request ever pass without a token.
         """
 
         async def authorize() -> AuthorizeResult | None:
             return self.result
 
-        return authorize
+        return cast(Callable[..., Awaitable[AuthorizeResult]], authorize)
 
     def bolt_before_authorize(self) -> Callable[..., Awaitable[BoltResponse | None]]:
         """Bolt middleware: a request arriving before Slack confirmed the token gets an honest answer, at once."""

@@ -17,7 +17,7 @@ class Background:
         self._tasks: set[asyncio.Task[None]] = set()
         self._tails: dict[str, asyncio.Task[None]] = {}
 
-    def spawn(self, work: Coroutine[Any, Any, None], *, key: str | None = None, name: str = "work") -> None:
+    def spawn(self, work: Coroutine[Any, Any, object], *, key: str | None = None, name: str = "work") -> None:
         before = self._tails.get(key) if key is not None else None
         task = asyncio.create_task(self._run(work, before, name), name=name)
         self._tasks.add(task)
@@ -53,7 +53,7 @@ class Background:
             del self._tails[key]
 
     @staticmethod
-    async def _run(work: Coroutine[Any, Any, None], before: asyncio.Task[None] | None, name: str) -> None:
+    async def _run(work: Coroutine[Any, Any, object], before: asyncio.Task[None] | None, name: str) -> None:
         if before is not None:
             await asyncio.wait([before])
         try:

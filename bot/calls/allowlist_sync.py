@@ -55,15 +55,15 @@ async def sync_caller_ids(
         if caller_id.active and (caller_id.verified_until is None or caller_id.verified_until >= today):
             offered[caller_id.e164] = "verified caller ID"
     report = SyncReport()
-    for number in await voximplant.get_phone_numbers():
-        if number.deactivated or number.canceled:
+    for bought in await voximplant.get_phone_numbers():
+        if bought.deactivated or bought.canceled:
             continue
-        why_not = _why_not_a_caller_id(number)
+        why_not = _why_not_a_caller_id(bought)
         if why_not is not None:
-            report.skipped[number.e164] = why_not
+            report.skipped[bought.e164] = why_not
             continue
-        kind = f" ({number.category_name.lower()})" if number.category_name else ""
-        offered.setdefault(number.e164, f"Voximplant number{kind}")
+        kind = f" ({bought.category_name.lower()})" if bought.category_name else ""
+        offered.setdefault(bought.e164, f"Voximplant number{kind}")
     for number in offered:
         report.skipped.pop(number, None)  # also a verified caller ID: usable as that
     current = {entry.number: entry for entry in await allowlist.caller_ids()}

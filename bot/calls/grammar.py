@@ -229,7 +229,7 @@ def _valid_number(candidate: str, default_region: str) -> str | None:
 def _starts_with_trunk_prefix(candidate: str, default_region: str) -> bool:
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(default_region)
     prefix = metadata.national_prefix if metadata else None
-    return bool(prefix) and international_form(candidate).startswith(prefix)
+    return prefix is not None and prefix != "" and international_form(candidate).startswith(prefix)
 
 
 def _reads_as_number(candidate: str, default_region: str) -> bool:

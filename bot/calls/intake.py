@@ -13,9 +13,9 @@ import logging
 
 from bot.calls import launch
 from bot.calls.clock import Clock, utc_now
-from bot.calls.models import CallState, ErrorEvent, FailedEvent, StatusEvent, TranscriptEvent
+from bot.calls.models import CallState, ErrorEvent, FailedEvent, StatusEvent, TranscriptEvent, Transition
 from bot.calls.observer import CallObserver
-from bot.calls.states import Transition, brought_to, transition_for
+from bot.calls.states import brought_to, transition_for
 from bot.errors import BadToken, UnknownCall
 from bot.store import EventOutcome, Store
 

@@ -4,9 +4,8 @@ observer hears of it."""
 from __future__ import annotations
 
 from bot.calls.clock import Clock
-from bot.calls.models import Call
+from bot.calls.models import Call, Transition
 from bot.calls.observer import CallObserver
-from bot.calls.states import Transition
 from bot.store import Store
 
 

@@ -49,7 +49,7 @@ def region_of(e164: str) -> str | None:
     return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
 
 
-def number_types(names: Iterable[str]) -> frozenset[PhoneNumberType]:
+def number_types(names: Iterable[str]) -> frozenset[int]:
     """`["mobile", "voip"]` (the ALLOWED_NUMBER_TYPES setting) as phonenumbers' type values."""
     return frozenset(getattr(PhoneNumberType, name.upper()) for name in names)
 
@@ -136,12 +136,12 @@ def is_emergency_number(text: str, default_region: str) -> bool:
                     candidates.add((rest[length:], region))
             break
     for national, region in list(candidates):
-        prefix = phonenumbers.country_code_for_region(region)
+        country_code = str(phonenumbers.country_code_for_region(region))
         national_prefix = _national_prefix(region)
         if national_prefix and national.startswith(national_prefix):
             candidates.add((national[len(national_prefix) :], region))
-        if national.startswith(str(prefix)):
-            candidates.add((national[len(str(prefix)) :], region))
+        if national.startswith(country_code):
+            candidates.add((national[len(country_code) :], region))
     return any(
         national in _WELL_KNOWN_EMERGENCY or shortnumberinfo.is_emergency_number(national, region)
         for national, region in candidates

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.calls.models import Call, StatusEvent
-from bot.calls.states import Transition
+from bot.calls.models import Call, StatusEvent, Transition
 
 
 class CallObserver(Protocol):

@@ -157,17 +157,17 @@ class Permissions:
                 raise LimitReached(
                     Why.HOURLY_LIMIT, retry_at=retry_at, count=recent, limit=limits.calls_per_user_per_hour, now=now
                 )
-        for why, who, limit in (
-            (Why.USER_CALLS_UNDER_WAY, {"user_id": origin.user_id}, limits.concurrent_per_user),
-            (Why.WORKSPACE_CALLS_UNDER_WAY, {"team_id": origin.team_id}, limits.concurrent_per_workspace),
+        for why, user_id, team_id, limit in (
+            (Why.USER_CALLS_UNDER_WAY, origin.user_id, None, limits.concurrent_per_user),
+            (Why.WORKSPACE_CALLS_UNDER_WAY, None, origin.team_id, limits.concurrent_per_workspace),
         ):
             if not limit:
                 continue
-            live = await store.count_calls(**who, live_only=True)
+            live = await store.count_calls(user_id=user_id, team_id=team_id, live_only=True)
             if live < limit:
                 continue
             # A place frees up once enough of the calls under way have ended; each has a latest end (_ends_by).
-            ends = sorted(_ends_by(call) for call in await store.live_calls(**who))
+            ends = sorted(_ends_by(call) for call in await store.live_calls(user_id=user_id, team_id=team_id))
             retry_at = ends[len(ends) - limit] if len(ends) >= limit else now
             # No time in the past is promised: past every bound, the next call may go as soon as one ends.
             raise LimitReached(why, retry_at=max(retry_at, now), live=live, limit=limit, now=now)

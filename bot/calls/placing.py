@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from bot.calls import launch
 from bot.calls.clock import Clock, utc_now
-from bot.calls.models import Call, CallRequest, CallState
+from bot.calls.models import Call, CallRequest, CallState, Transition
 from bot.calls.moves import Moves
 from bot.calls.observer import CallObserver
 from bot.calls.permissions import Permissions
@@ -23,7 +23,6 @@ from bot.calls.policy import CallPolicy
 from bot.calls.ports import Voximplant
 from bot.calls.reasons import Ending, reason
 from bot.calls.refusals import Why
-from bot.calls.states import Transition
 from bot.errors import BadToken, BriefWithheld, Refusal, VoximplantError, Withheld
 from bot.store import Store
 
@@ -167,7 +166,7 @@ class Placing:
         """
         if self._voximplant is None or call.access_url is None:
             return call
-        body = {"action": "brief", "brief": self._brief_for(call)}
+        body: dict[str, object] = {"action": "brief", "brief": self._brief_for(call)}
         try:
             await self._voximplant.session_request(call.access_url, body, plain_url=call.plain_access_url)
         except VoximplantError as error:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from bot.calls.clock import Clock, utc_now
 from bot.calls.intake import Intake
-from bot.calls.models import STATUS_EVENTS, Call, CallState
+from bot.calls.models import STATUS_EVENTS, Call, CallState, Transition
 from bot.calls.moves import Moves
 from bot.calls.observer import CallObserver
 from bot.calls.placing import InFlight
@@ -20,7 +20,6 @@ from bot.calls.policy import CallPolicy
 from bot.calls.ports import Voximplant
 from bot.calls.reasons import Ending, reason
 from bot.calls.reconcile import verdict
-from bot.calls.states import Transition
 from bot.errors import VoximplantError
 from bot.logs import bound_call
 from bot.store import Store

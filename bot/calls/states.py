@@ -11,7 +11,7 @@ from bot.calls.models import (
     FailedEvent,
     ProgressEvent,
     StatusEvent,
-    Transition,  # a domain value of models.py; still importable from here
+    Transition,
 )
 from bot.calls.reasons import Ending, reason
 

@@ -41,7 +41,9 @@ class FakeSocketMode:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        host, port = site._server.sockets[0].getsockname()[:2]  # type: ignore[union-attr]
+        server = site._server  # aiohttp names no public way to the port the OS picked
+        assert isinstance(server, asyncio.Server)
+        host, port = server.sockets[0].getsockname()[:2]
         self.url = f"ws://{host}:{port}"
         return self
 

@@ -59,7 +59,7 @@ async def run_sandbox(
         fake_voximplant.url = vox_server.url
         bot_server = LocalServer(port=port if terminal or script is not None else 0)
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=f"{slack_server.url}/api/",

@@ -167,7 +167,7 @@ class SlackSender:
     async def post(self, body: bytes, *, timestamp: int | None = None, signature: str | None = None) -> httpx.Response:
         """POST a raw body, signed now unless a timestamp or signature is forced (to test forgeries and replays)."""
         stamp = str(timestamp if timestamp is not None else int(self._clock()))
-        signed = signature or self._verifier.generate_signature(timestamp=stamp, body=body)
+        signed = signature or self._verifier.generate_signature(timestamp=stamp, body=body) or ""
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "X-Slack-Request-Timestamp": stamp,

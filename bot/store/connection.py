@@ -89,7 +89,12 @@ class Connection:
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` in one write transaction."""
-        return self._run(_transaction, self._db, work)
+        db = self._db
+
+        def transaction() -> T:
+            return _transaction(db, work)
+
+        return self._run(transaction)
 
     def _change(self, sql: str, *params: object) -> int:
         """One statement that writes (its own transaction); returns the rows it changed."""

@@ -138,7 +138,8 @@ def _call_filter(
     user_id: str | None, team_id: str | None, live_only: bool, since: datetime | None
 ) -> tuple[str, list[object]]:
     """The WHERE clause (and its parameters) for one person's or one workspace's calls."""
-    clauses, params = (["user_id = ?"], [user_id]) if user_id is not None else (["team_id = ?"], [team_id])
+    clauses = ["user_id = ?" if user_id is not None else "team_id = ?"]
+    params: list[object] = [user_id if user_id is not None else team_id]
     if live_only:
         live, states = state_in(LIVE_STATES)
         clauses.append(live)

@@ -105,7 +105,7 @@ class Sender:
                 self._on_retry("connection")
             else:
                 self._token_accepted()
-                return dict(response.data)
+                return response.data if isinstance(response.data, dict) else {}
             failures += 1
             delay = self._backoff(failures)
             if parent is not None and not parent.posted.done():
@@ -114,7 +114,7 @@ class Sender:
             await self._clock.sleep(delay)
 
     def _backoff(self, failures: int) -> float:
-        return min(self._backoff_s * 2 ** (failures - 1), MAX_BACKOFF_S)
+        return min(self._backoff_s * 2.0 ** (failures - 1), MAX_BACKOFF_S)
 
     @property
     def token_refused(self) -> str | None:

@@ -136,7 +136,7 @@ class Threads:
             if not call.is_live:
                 del self._shown[call.id]
             return True
-        where = {"channel": call.slack_channel, "ts": call.slack_ts}
+        where: dict[str, Any] = {"channel": call.slack_channel, "ts": call.slack_ts}
         try:
             sent = await self._write(call, self._client.chat_update, too_long_raises=True, budget=self._updates,
                                      **where, **message)  # fmt: skip
