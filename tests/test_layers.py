@@ -187,3 +187,16 @@ def test_the_calls_import_nothing_of_slack_or_http() -> None:
 def test_the_calls_load_nothing_of_slack_or_http() -> None:
     problems = runtime_violations("bot.calls", calls_may_use)
     assert not problems, report(CALLS_RULE, problems)
+
+
+# -- size: a module a person can hold in their head -----------------------------------------------------------------
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_in_bot_is_over_400_lines() -> None:
+    """Past this, a module holds more than one behaviour: split it along its seams (docs/architecture.md)."""
+    sizes = {path.relative_to(ROOT): len(path.read_text().splitlines()) for path in (ROOT / "bot").rglob("*.py")}
+    too_long = {str(path): lines for path, lines in sorted(sizes.items()) if lines > MAX_MODULE_LINES}
+    assert len(sizes) > 50  # the walk found the package
+    assert not too_long, f"modules over {MAX_MODULE_LINES} lines: {too_long}"
