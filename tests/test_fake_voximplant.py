@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -139,3 +140,53 @@ async def test_get_call_history_reads_its_dates_in_the_timezone_asked_or_the_acc
     assert in_account_zone["timezone"] == "Asia/Tokyo" and in_account_zone["result"] == []
     assert [s["custom_data"] for s in by_custom_data["result"]] == ['{"v":2,"id":"c1"}']
     assert by_other_data["result"] == []
+
+
+# -- reset(): tests share one served fake ---------------------------------------------------------------------------
+
+SERVING = {"app", "url", "_setup", "_requests", "_resetting", "_http"}  # how the fake is served, which reset() keeps
+
+
+def state(fake: FakeVoximplant) -> dict[str, object]:
+    return {name: value for name, value in vars(fake).items() if name not in SERVING}
+
+
+async def test_reset_gives_back_a_new_fake_and_ends_what_a_test_left_under_way(
+    fake_voximplant: FakeVoximplant,
+) -> None:
+    new = state(FakeVoximplant())  # as the served one was made
+    assert state(fake_voximplant) == new
+    waiting: list[asyncio.StreamWriter] = []
+    silent = await asyncio.start_server(lambda _, writer: waiting.append(writer), "127.0.0.1", 0)  # never answers
+    brief_url = f"http://127.0.0.1:{silent.sockets[0].getsockname()[1]}/brief"
+    form = {"account_id": ACCOUNT_ID, "api_key": API_KEY, "rule_id": str(RULE_ID)}
+    url = f"{fake_voximplant.url}/platform_api/StartScenarios/"
+    async with httpx.AsyncClient(timeout=30) as http, silent:
+        # A session whose brief fetch hangs, a StartScenarios answer held, another held by hold_starts, and what a
+        # test can set: faults, setup records, an account's settings.
+        custom_data = json.dumps({"v": 2, "id": "c1", "u": brief_url, "t": "token"})
+        started = await http.post(url, data={**form, "script_custom_data": custom_data})
+        assert started.status_code == 200
+        [session] = fake_voximplant.sessions
+        fake_voximplant.fail_next(start_anyway=True, until=asyncio.Event())
+        held_answer = asyncio.create_task(http.post(url, data={**form, "script_custom_data": "{}"}))
+        await eventually(lambda: len(fake_voximplant.sessions) == 2)
+        fake_voximplant.hold_starts = asyncio.Event()
+        held_start = asyncio.create_task(http.post(url, data={**form, "script_custom_data": "{}"}))
+        await eventually(lambda: fake_voximplant.starting == 2)
+        fake_voximplant.fail_next(code=103)
+        fake_voximplant.fail_method("GetCallerIDs", 100, "Authorization failed")
+        fake_voximplant.add_caller_id("+14155550123")
+        fake_voximplant.rule_ids.add(42)
+        fake_voximplant.account_timezone = "Asia/Tokyo"
+        fake_voximplant.control_answer = {"ok": False}
+        fake_voximplant.answer_delay_s = 3600
+        assert state(fake_voximplant) != new
+
+        await fake_voximplant.reset()
+        answers = await asyncio.gather(held_answer, held_start)
+        for writer in waiting:
+            writer.close()
+    assert [a.status_code for a in answers] == [503, 503]
+    assert session.briefing is not None and session.briefing.cancelled()
+    assert state(fake_voximplant) == new  # and the held requests changed nothing on their way out

@@ -5,16 +5,17 @@ and /actions/...
 
 Like Slack, it behaves as the app's settings say: give it the app manifest (`manifest=load_manifest()` reads the
 repository's manifest.yml). Without one, the app has Slack's defaults (no Messages tab, so no DMs from the bot).
+
+The methods themselves (what each answers) are in bot/sandbox/fake_slack_web_api.py; here are the recording, the
+faults, outages and delays tests ask for, Slack's rate tiers, and `reset()` (tests serve one fake for the session).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
+import copy
 import json
 import math
-import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -29,18 +30,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox.block_kit import message_problems, view_problems
+from bot.sandbox.fake_slack_web_api import BOT_USER_ID, TEAM_ID, Message, WebApiMethods
 from bot.slack.manifest import BOT_SCOPES
 
-BOT_USER_ID = "U0CALLBOT"
-TEAM_ID = "T0SANDBOX"
-# Trigger ids look like Slack's (`12345.98765.abcd2358fdea`); here the middle part is the Unix time the trigger
-# was issued, so the fake can tell an expired one (Slack allows about 3 seconds).
-TRIGGER = re.compile(r"\d+\.(?P<issued>\d{9,11})\.[0-9a-f]{6,64}")
-TRIGGER_LIFETIME_S = 3
-# chat.postMessage keeps the first 40,000 characters of a longer text and says nothing: no msg_too_long
-# (docs.slack.dev/reference/methods/chat.postMessage, "Truncating content").
-MAX_POSTED_TEXT = 40_000
+__all__ = ["BOT_USER_ID", "MANIFEST", "RATE_LIMITS", "TEAM_ID", "ApiCall", "FakeSlack", "Fault", "Message",
+           "load_manifest"]  # fmt: skip
+
 # Methods limited per workspace by tier, in calls a minute (docs.slack.dev/apis/web-api/rate-limits: past the limit,
 # HTTP 429 with a Retry-After header in seconds): chat.update is Tier 3, "50+ per minute"
 # (docs.slack.dev/reference/methods/chat.update); views.open Tier 4, "100+ per minute"
@@ -67,18 +62,6 @@ class ApiCall:
 
 
 @dataclass
-class Message:
-    channel: str
-    ts: str
-    text: str
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-    thread_ts: str | None = None
-    user: str = BOT_USER_ID
-    edits: int = 0
-    broadcast: bool = False  # a thread reply also shown in the channel (reply_broadcast)
-
-
-@dataclass
 class Fault:
     """One scripted answer: a Slack error code, or an HTTP status (429 carries Retry-After).
 
@@ -92,7 +75,18 @@ class Fault:
     text: str | None = None
 
 
-class FakeSlack:
+@dataclass(frozen=True)
+class _Setup:
+    """What the fake was made with, which `reset()` restores."""
+
+    bot_token: str
+    app_token: str
+    now: Callable[[], float]
+    manifest: dict[str, Any]
+    rate_limits: dict[str, int]
+
+
+class FakeSlack(WebApiMethods):
     """State and behaviour of the fake; `app` is the ASGI app that serves it."""
 
     def __init__(
@@ -100,41 +94,10 @@ class FakeSlack:
         now: Callable[[], float] = time.time, manifest: dict[str, Any] | None = None,
         rate_limits: dict[str, int] | None = None,
     ) -> None:  # fmt: skip
-        self.bot_token = bot_token
-        self.manifest: dict[str, Any] = manifest or {}  # the app's settings, as its manifest gives them
-        self.app_token = app_token
-        self.socket_mode: Any = None  # a FakeSocketMode whose URL apps.connections.open hands out
-        self.now = now  # the clock triggers expire by
-        self._used_triggers: set[str] = set()
-        self.calls: list[ApiCall] = []
-        self.messages: list[Message] = []
-        self.ephemeral: list[dict[str, Any]] = []
-        self.responses: list[dict[str, Any]] = []
-        self.views: list[dict[str, Any]] = []
-        self.channel_errors: dict[str, str] = {}  # every post to the channel fails with this code
-        # Channels' posting settings (docs.slack.dev/reference/methods/chat.postMessage, "Errors"): top-level
-        # messages refused (restricted_action_thread_only_channel), thread replies refused
-        # (restricted_action_non_threadable_channel); messages (channel, ts) that take no replies
-        # (cannot_reply_to_message).
-        self.thread_only: set[str] = set()
-        self.non_threadable: set[str] = set()
-        self.unrepliable: set[tuple[str, str]] = set()
-        self.users: dict[str, dict[str, Any]] = {}
-        self.channel_members: dict[str, list[str]] = {}
-        self.usergroups: dict[str, list[str]] = {}
-        self._faults: dict[str, deque[Fault]] = defaultdict(deque)
-        self.rate_limits = dict(RATE_LIMITS if rate_limits is None else rate_limits)
-        self._recent: dict[str, deque[float]] = defaultdict(deque)  # by `clock`, calls let through in the last 60 s
-        self.rate_limited: list[ApiCall] = []  # calls answered 429 because their method's tier was spent
-        self.outage: Fault | None = None  # while set, every Web API call gets this answer (fail_next comes first)
-        self._delays: dict[str, float] = {}
-        self.clock: Callable[[], float] = time.monotonic  # tests give it the bot's pacing clock
-        self._clock = 1_700_000_000
-        self._serial = 0
-        # The scopes the bot token was granted, sent back in the `x-oauth-scopes` header of every answer to it, as
-        # Slack does (the Node SDK reads it into `response_metadata.scopes`: docs.slack.dev/tools/node-slack-sdk/
-        # reference/web-api/interfaces/WebAPICallResult). Tests take some away to show a missing scope.
-        self.scopes: list[str] = list(BOT_SCOPES)
+        self._setup = _Setup(bot_token, app_token, now, copy.deepcopy(manifest or {}),
+                             dict(RATE_LIMITS if rate_limits is None else rate_limits))  # fmt: skip
+        self._requests: set[asyncio.Task[Any]] = set()  # requests being answered (a slow_down may hold them)
+        self._resetting = asyncio.Event()  # set while reset() cuts the held ones short
         self.app = Starlette(
             routes=[
                 Route("/api/{method}", self._api, methods=["GET", "POST"]),
@@ -142,6 +105,55 @@ class FakeSlack:
                 Route("/actions/{path:path}", self._response_url, methods=["POST"]),
             ]
         )
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """Everything a test can set or the fake records, as a new fake has it."""
+        self.bot_token = self._setup.bot_token
+        self.manifest = copy.deepcopy(self._setup.manifest)  # the app's settings, as its manifest gives them
+        self.app_token = self._setup.app_token
+        self.socket_mode: Any = None  # a FakeSocketMode whose URL apps.connections.open hands out
+        self.now = self._setup.now  # the clock triggers expire by
+        self._used_triggers = set()
+        self.calls: list[ApiCall] = []
+        self.messages = []
+        self.ephemeral = []
+        self.responses: list[dict[str, Any]] = []
+        self.views = []
+        self.channel_errors = {}  # every post to the channel fails with this code
+        # Channels' posting settings (docs.slack.dev/reference/methods/chat.postMessage, "Errors"): top-level
+        # messages refused (restricted_action_thread_only_channel), thread replies refused
+        # (restricted_action_non_threadable_channel); messages (channel, ts) that take no replies
+        # (cannot_reply_to_message).
+        self.thread_only = set()
+        self.non_threadable = set()
+        self.unrepliable = set()
+        self.users = {}
+        self.channel_members = {}
+        self.usergroups = {}
+        self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.rate_limits = dict(self._setup.rate_limits)
+        self._recent: dict[str, deque[float]] = defaultdict(deque)  # by `clock`, calls let through in the last 60 s
+        self.rate_limited: list[ApiCall] = []  # calls answered 429 because their method's tier was spent
+        self.outage: Fault | None = None  # while set, every Web API call gets this answer (fail_next comes first)
+        self._delays: dict[str, float] = {}
+        self.clock: Callable[[], float] = time.monotonic  # tests give it the bot's pacing clock
+        self._ts_base = 1_700_000_000  # message ts and view hashes count up from here
+        self._serial = 0
+        # The scopes the bot token was granted, sent back in the `x-oauth-scopes` header of every answer to it, as
+        # Slack does (the Node SDK reads it into `response_metadata.scopes`: docs.slack.dev/tools/node-slack-sdk/
+        # reference/web-api/interfaces/WebAPICallResult). Tests take some away to show a missing scope.
+        self.scopes: list[str] = list(BOT_SCOPES)
+
+    async def reset(self) -> None:
+        """Back to what a new fake is, for the next test: a request still held by `slow_down` is answered at once
+        (HTTP 503, recording and changing nothing) and waited for, so nothing of one test reaches the next."""
+        self._resetting.set()
+        try:
+            await asyncio.gather(*self._requests, return_exceptions=True)
+        finally:
+            self._resetting.clear()
+        self._fresh()
 
     # -- what tests and the sandbox use ---------------------------------------------------------------------------
 
@@ -176,12 +188,6 @@ class FakeSlack:
         self.users[user_id] = user
         return user
 
-    @property
-    def messages_tab_enabled(self) -> bool:
-        """App Home's Messages tab (`features.app_home.messages_tab_enabled`), off unless the manifest says so."""
-        app_home = self.manifest.get("features", {}).get("app_home", {})
-        return bool(app_home.get("messages_tab_enabled", False))
-
     def calls_to(self, method: str) -> list[ApiCall]:
         return [call for call in self.calls if call.method == method]
 
@@ -191,19 +197,25 @@ class FakeSlack:
     def thread(self, parent: Message) -> list[Message]:
         return [m for m in self.messages if m.channel == parent.channel and m.thread_ts == parent.ts]
 
-    def find(self, channel: str, ts: str) -> Message | None:
-        return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
-
     # -- HTTP ------------------------------------------------------------------------------------------------------
 
     async def _api(self, request: Request) -> Response:
+        task = asyncio.current_task()
+        assert task is not None
+        self._requests.add(task)
+        try:
+            return await self._answer(request)
+        finally:
+            self._requests.discard(task)
+
+    async def _answer(self, request: Request) -> Response:
         method = request.path_params["method"]
         params = await _params(request)
         auth = request.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.pop("token", None)
         self.calls.append(ApiCall(method, params, token, at=self.clock()))
-        if self._delays.get(method):
-            await asyncio.sleep(self._delays[method])
+        if self._delays.get(method) and not await self._held(self._delays[method]):
+            return JSONResponse({"ok": False, "error": "fake_slack_reset"}, status_code=503)
         fault = self._faults[method].popleft() if self._faults[method] else self.outage
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
@@ -231,154 +243,18 @@ class FakeSlack:
         result: dict[str, Any] = handler(params)
         return JSONResponse(result, headers={"x-oauth-scopes": ",".join(self.scopes)})
 
+    async def _held(self, seconds: float) -> bool:
+        """Wait `seconds` (a slow Slack); False when reset() came first: the request belongs to a test now over."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._resetting.wait()
+        except TimeoutError:
+            return True
+        return False
+
     async def _response_url(self, request: Request) -> Response:
         self.responses.append(json.loads(await request.body()))
         return Response("ok")
-
-    # -- Web API methods ------------------------------------------------------------------------------------------
-
-    def _auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "ok": True, "url": "https://sandbox.slack.com/", "team": "Sandbox", "user": "callbot",
-            "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0CALLBOT", "is_enterprise_install": False,
-        }  # fmt: skip
-
-    def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._conversation(str(params.get("channel", "")))
-        if "error" in channel:
-            return channel
-        text, blocks = params.get("text"), _blocks(params)
-        if not text and not blocks:
-            return {"ok": False, "error": "no_text"}
-        if problems := message_problems(blocks):
-            return _invalid_blocks(problems)
-        thread_ts = params.get("thread_ts") or None
-        if thread_ts is None and channel["id"] in self.thread_only:
-            return {"ok": False, "error": "restricted_action_thread_only_channel"}
-        if thread_ts is not None and channel["id"] in self.non_threadable:
-            return {"ok": False, "error": "restricted_action_non_threadable_channel"}
-        if thread_ts is not None and (channel["id"], thread_ts) in self.unrepliable:
-            return {"ok": False, "error": "cannot_reply_to_message"}
-        message = Message(
-            channel=channel["id"], ts=self._next_ts(), text=(text or "")[:MAX_POSTED_TEXT], blocks=blocks,
-            thread_ts=thread_ts,
-            broadcast=str(params.get("reply_broadcast", "")).lower() in {"1", "true"},
-        )  # fmt: skip
-        self.messages.append(message)
-        return {"ok": True, "channel": message.channel, "ts": message.ts, "message": _shape(message)}
-
-    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
-        refused = self.channel_errors.get(str(params.get("channel")))
-        if refused is not None:
-            # chat.update answers is_inactive, not is_archived, in an archived or frozen channel
-            # (docs.slack.dev/reference/methods/chat.update, "Errors").
-            return {"ok": False, "error": "is_inactive" if refused == "is_archived" else refused}
-        message = self.find(str(params.get("channel")), str(params.get("ts")))
-        if message is None:
-            return {"ok": False, "error": "message_not_found"}
-        if problems := message_problems(_blocks(params)):
-            return _invalid_blocks(problems)
-        message.text = params.get("text") or message.text
-        message.blocks = _blocks(params) or message.blocks
-        message.edits += 1
-        return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text,
-                "message": _shape(message)}  # fmt: skip
-
-    def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._conversation(str(params.get("channel", "")))
-        if "error" in channel:
-            return channel
-        self.ephemeral.append(params)
-        return {"ok": True, "message_ts": self._next_ts()}
-
-    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        """views.open with Slack's checks: the trigger (well-formed, unused, under 3 s old) and the view's limits."""
-        trigger = str(params.get("trigger_id") or "")
-        raw = params.get("view")
-        if not trigger or not raw:
-            missing = "trigger_id" if not trigger else "view"
-            return _invalid_arguments(f"[ERROR] missing required field: {missing}")
-        found = TRIGGER.fullmatch(trigger)
-        if found is None:
-            return {"ok": False, "error": "invalid_trigger_id"}
-        if trigger in self._used_triggers:
-            return {"ok": False, "error": "exchanged_trigger_id"}
-        if self.now() - int(found.group("issued")) > TRIGGER_LIFETIME_S:
-            return {"ok": False, "error": "expired_trigger_id"}
-        try:
-            view = json.loads(raw) if isinstance(raw, str) else raw
-        except json.JSONDecodeError:
-            view = None
-        if not isinstance(view, dict):
-            return _invalid_arguments("[ERROR] must be a JSON object [json-pointer:/view]")
-        problems = view_problems(view)
-        if problems:
-            error = "view_too_large" if any("view_too_large" in p for p in problems) else "invalid_arguments"
-            return {"ok": False, "error": error, "response_metadata": {"messages": problems}}
-        self._used_triggers.add(trigger)
-        self._serial += 1
-        stored = {
-            **view, "id": f"V{self._serial:08d}", "team_id": TEAM_ID, "state": {"values": {}},
-            "hash": f"{self._clock + self._serial}.{self._serial:08x}", "private_metadata": view.get(
-                "private_metadata", ""), "callback_id": view.get("callback_id", ""), "external_id": "",
-            "root_view_id": f"V{self._serial:08d}", "previous_view_id": None, "app_id": "A0CALLBOT",
-            "app_installed_team_id": TEAM_ID, "bot_id": "B0CALLBOT", "clear_on_close": False,
-            "notify_on_close": False,
-        }  # fmt: skip
-        self.views.append(stored)
-        return {"ok": True, "view": stored}
-
-    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        user = self.users.get(str(params.get("user")))
-        if user is None:
-            return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "user": user}
-
-    def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = str(params.get("channel", ""))
-        if channel in self.channel_errors:
-            return {"ok": False, "error": self.channel_errors[channel]}
-        if channel not in self.channel_members:
-            return {"ok": False, "error": "channel_not_found"}
-        try:
-            limit = int(params.get("limit") or 100)
-            start = (
-                int(base64.b64decode(params["cursor"]).decode().removeprefix("offset:")) if params.get("cursor") else 0
-            )
-        except (ValueError, binascii.Error):
-            return {"ok": False, "error": "invalid_cursor"}
-        if not 1 <= limit <= 1000:
-            return {"ok": False, "error": "invalid_limit"}
-        members = self.channel_members[channel]
-        page = members[start : start + limit]
-        following = start + limit
-        cursor = base64.b64encode(f"offset:{following}".encode()).decode() if following < len(members) else ""
-        return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
-
-    def _usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
-        group = str(params.get("usergroup", ""))
-        if not group:
-            return {"ok": False, "error": "invalid_arguments"}
-        if group not in self.usergroups:
-            return {"ok": False, "error": "no_such_subteam"}
-        return {"ok": True, "users": list(self.usergroups[group])}
-
-    # -- internals ------------------------------------------------------------------------------------------------
-
-    def _conversation(self, channel: str) -> dict[str, Any]:
-        if channel in self.channel_errors:
-            return {"ok": False, "error": self.channel_errors[channel]}
-        if channel.startswith(("U", "W")):
-            # A user ID opens the app's DM with that person, which needs the App Home Messages tab; without it
-            # chat.postMessage and chat.postEphemeral answer messages_tab_disabled (docs.slack.dev/reference/methods/
-            # chat.postMessage, "Errors"; slackapi/python-slack-sdk#1015; manifest field: docs.slack.dev/reference/
-            # app-manifest, features.app_home.messages_tab_enabled).
-            if not self.messages_tab_enabled:
-                return {"ok": False, "error": "messages_tab_disabled"}
-            return {"id": "D" + channel[1:]}
-        if not channel.startswith(("C", "G", "D")):
-            return {"ok": False, "error": "channel_not_found"}
-        return {"id": channel}
 
     def _over_tier(self, method: str) -> int | None:
         """Seconds until `method` may be called again when its per-minute limit is spent, else None (and counted)."""
@@ -393,10 +269,6 @@ class FakeSlack:
         recent.append(now)
         return None
 
-    def _next_ts(self) -> str:
-        self._serial += 1
-        return f"{self._clock + self._serial}.{self._serial:06d}"
-
 
 async def _params(request: Request) -> dict[str, Any]:
     body = await request.body()
@@ -406,30 +278,6 @@ async def _params(request: Request) -> dict[str, Any]:
     else:
         params.update(parse_qsl(body.decode()))
     return params
-
-
-def _blocks(params: dict[str, Any]) -> list[dict[str, Any]]:
-    blocks = params.get("blocks")
-    if isinstance(blocks, str):
-        blocks = json.loads(blocks)
-    return list(blocks or [])
-
-
-def _shape(message: Message) -> dict[str, Any]:
-    shaped: dict[str, Any] = {"type": "message", "user": message.user, "text": message.text, "ts": message.ts}
-    if message.blocks:
-        shaped["blocks"] = message.blocks
-    if message.thread_ts:
-        shaped["thread_ts"] = message.thread_ts
-    return shaped
-
-
-def _invalid_arguments(message: str) -> dict[str, Any]:
-    return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [message]}}
-
-
-def _invalid_blocks(problems: list[str]) -> dict[str, Any]:
-    return {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": problems}}
 
 
 def _error(code: str) -> JSONResponse:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
+import httpx
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox.fake_slack import FakeSlack
-from tests.conftest import BOT_TOKEN
+from bot.sandbox.fake_slack import FakeSlack, Fault, load_manifest
+from tests.conftest import BOT_TOKEN, eventually
 
 
 @pytest.fixture
@@ -141,3 +143,41 @@ async def test_a_view_block_is_checked_by_slack_sdks_models_too(client: AsyncWeb
     assert refused.value.response["response_metadata"]["messages"] == [
         "[ERROR] text attribute cannot exceed 75 characters [json-pointer:/view/blocks/0]"
     ]
+
+
+# -- reset(): tests share one served fake ---------------------------------------------------------------------------
+
+SERVING = {"app", "url", "_setup", "_requests", "_resetting"}  # how the fake is served, which reset() keeps
+
+
+def state(fake: FakeSlack) -> dict[str, object]:
+    return {name: value for name, value in vars(fake).items() if name not in SERVING}
+
+
+async def test_reset_gives_back_a_new_fake_and_answers_a_held_request_at_once(
+    client: AsyncWebClient, fake_slack: FakeSlack
+) -> None:
+    new = state(FakeSlack(bot_token=BOT_TOKEN, manifest=load_manifest()))  # as the served one was made
+    assert state(fake_slack) == new
+    # Everything a test can set or leave behind: faults, an outage, channels' settings, users, clocks, a held request.
+    await client.chat_postMessage(channel="C0GENERAL", text="hello")
+    fake_slack.fail_next("chat.update", "internal_error")
+    fake_slack.outage = Fault(status=503)
+    fake_slack.channel_errors["C0GONE"] = "channel_not_found"
+    fake_slack.thread_only.add("C0THREADS")
+    fake_slack.add_user("U0ANA", admin=True)
+    fake_slack.usergroups["S0SUPPORT"] = ["U0ANA"]
+    fake_slack.manifest["features"]["app_home"]["messages_tab_enabled"] = False  # in place
+    fake_slack.scopes.remove("chat:write")
+    fake_slack.bot_token = "xoxb-rotated"
+    fake_slack.clock = lambda: 42.0
+    fake_slack.slow_down("auth.test", 3600)
+    async with httpx.AsyncClient() as http:
+        held = asyncio.create_task(http.post(f"{fake_slack.url}/api/auth.test", data={"token": BOT_TOKEN}))  # type: ignore[attr-defined]
+        await eventually(lambda: fake_slack.calls_to("auth.test"))
+        assert state(fake_slack) != new
+        await fake_slack.reset()
+        answer = await held
+    assert (answer.status_code, answer.json()) == (503, {"ok": False, "error": "fake_slack_reset"})
+    assert state(fake_slack) == new  # and the held request changed nothing on its way out
+    assert load_manifest()["features"]["app_home"]["messages_tab_enabled"] is True
