@@ -60,21 +60,56 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 5.0) -> Any:
         await asyncio.sleep(0.01)
 
 
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
+# The fakes are served once for the whole run (each start and stop of a server costs time, and most tests use
+# both); every test gets them as new, and reset() at its end stops whatever the test left under way.
+
+
+@pytest.fixture(scope="session")
+async def served_slack() -> AsyncIterator[FakeSlack]:
     fake = FakeSlack(bot_token=BOT_TOKEN, manifest=load_manifest())  # the app as manifest.yml sets it up
     async with LocalServer(fake.app) as server:
         fake.url = server.url  # type: ignore[attr-defined]
         yield fake
 
 
-@pytest.fixture
-async def fake_voximplant() -> AsyncIterator[FakeVoximplant]:
+@pytest.fixture(scope="session")
+async def served_voximplant() -> AsyncIterator[FakeVoximplant]:
     fake = FakeVoximplant()
     async with LocalServer(fake.app) as server:
         fake.url = server.url
         yield fake
     await fake.aclose()
+
+
+@pytest.fixture(autouse=True)
+async def no_task_outlives_its_test(
+    served_slack: FakeSlack, served_voximplant: FakeVoximplant
+) -> AsyncIterator[None]:
+    """Tests share one event loop: what a test leaves running is cancelled at its end, as closing its own loop did.
+
+    Set up before any other fixture of the test (and so ended after them all): the servers above are already up,
+    and the fakes have been reset, which ends the fakes' own work under way.
+    """
+    before = asyncio.all_tasks()
+    yield
+    left = asyncio.all_tasks() - before - {asyncio.current_task()}
+    for task in left:
+        task.cancel()
+    if left:
+        _, stuck = await asyncio.wait(left, timeout=10)
+        assert not stuck, f"tasks that ignored their cancellation: {stuck}"
+
+
+@pytest.fixture
+async def fake_slack(served_slack: FakeSlack) -> AsyncIterator[FakeSlack]:
+    yield served_slack
+    await served_slack.reset()
+
+
+@pytest.fixture
+async def fake_voximplant(served_voximplant: FakeVoximplant) -> AsyncIterator[FakeVoximplant]:
+    yield served_voximplant
+    await served_voximplant.reset()
 
 
 @dataclass
