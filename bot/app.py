@@ -19,18 +19,21 @@ from bot.calls import launch
 from bot.metrics import Metrics, RequestCounter, metrics_route
 from bot.settings import Settings
 from bot.slack.pacing import Clock
+from bot.slack_token import TokenCheckWaits
 
 
-def create_app(settings: Settings, *, slack_clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, slack_clock: Clock | None = None, token_waits: TokenCheckWaits | None = None
+) -> Starlette:
     """The bot as an ASGI app; its lifespan opens the store and the HTTP clients and closes them.
 
-    `slack_clock` paces Slack writes (tests pass a virtual clock so pacing is deterministic and fast).
+    `slack_clock` and `token_waits`: as build() takes them (tests hand the bot its time).
     """
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with build(settings, metrics=metrics, slack_clock=slack_clock) as state:
+        async with build(settings, metrics=metrics, slack_clock=slack_clock, token_waits=token_waits) as state:
             app.state.bot = state  # kept after the lifespan ends, so work finishing during shutdown still finds it
             yield
 

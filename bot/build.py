@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,7 +42,7 @@ from bot.slack.deps import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackCallView
 from bot.slack.pacing import Clock
-from bot.slack_token import ATTEMPT_TIMEOUT_S, FIRST_TRY_S, SlackTokenCheck
+from bot.slack_token import SlackTokenCheck, TokenCheckWaits
 from bot.state import BotState
 from bot.store import Store
 from bot.tasks import Background
@@ -71,14 +72,17 @@ DIRECTORY_TIMEOUT_S = 10  # seconds; one Web API page; a lookup past the permiss
 
 @asynccontextmanager
 async def build(
-    settings: Settings, *, metrics: Metrics | None = None, slack_clock: Clock | None = None
-) -> AsyncIterator[BotState]:
+    settings: Settings, *, metrics: Metrics | None = None, slack_clock: Clock | None = None,
+    token_waits: TokenCheckWaits | None = None,
+) -> AsyncIterator[BotState]:  # fmt: skip
     """Open every part of the bot, yield them, and close them within the shutdown grace.
 
     `metrics` is shared with the app's request counter; `slack_clock` paces Slack writes (tests pass a virtual
-    clock so pacing is deterministic and fast).
+    clock so pacing is deterministic and fast); `token_waits`, how the start and Slack requests wait for Slack to
+    confirm the bot token (SlackTokenCheck).
     """
     metrics = metrics if metrics is not None else Metrics()
+    waits = token_waits or TokenCheckWaits()
     store = await Store.open(settings.database_path)
     session = aiohttp.ClientSession()
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0))
@@ -103,9 +107,10 @@ async def build(
         token_check = SlackTokenCheck(
             AsyncWebClient(
                 token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session,
-                retry_handlers=[], timeout=int(ATTEMPT_TIMEOUT_S),
+                retry_handlers=[], timeout=math.ceil(waits.attempt_s),
             ),
             _secret(settings.slack_bot_token) or "",
+            waits=waits,
         )  # fmt: skip
         # Who may call is asked before Slack's 3-second ack: no Retry-After sleeps on this client (a 429 refuses
         # the request, saying so), and the domain bounds each question with a deadline.
@@ -171,7 +176,7 @@ async def build(
             slack_token=token_check,
         )
         token_checking = asyncio.create_task(token_check.run(), name="slack token check")
-        await token_check.confirmed(FIRST_TRY_S)  # then serve either way; the check goes on until Slack confirms
+        await token_check.confirmed(waits.first_try_s)  # then serve either way; the check goes on until Slack confirms
         resumed = await delivery.resume()
         if resumed:
             log.info("resuming Slack writes left pending for %d calls", resumed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import aiohttp
@@ -30,15 +31,25 @@ WAIT_PER_REQUEST_S = 1.0  # a request arriving while the check runs waits this l
 MAX_DELAY_S = 60.0
 
 
+@dataclass(frozen=True)
+class TokenCheckWaits:
+    """How long the start, each try and each request wait for Slack, and how the check sleeps between tries (tests
+    that keep Slack failing pass shorter waits, and a sleep they release when Slack is back)."""
+
+    first_try_s: float = FIRST_TRY_S
+    attempt_s: float = ATTEMPT_TIMEOUT_S
+    per_request_s: float = WAIT_PER_REQUEST_S
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
 class SlackTokenCheck:
     """auth.test until Slack confirms the bot token; `result` is what Bolt's authorize hands every request."""
 
-    def __init__(
-        self, client: AsyncWebClient, token: str, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    ) -> None:
+    def __init__(self, client: AsyncWebClient, token: str, *, waits: TokenCheckWaits = TokenCheckWaits()) -> None:
         self._client = client
         self._token = token
-        self._sleep = sleep
+        self.waits = waits
+        self._sleep = waits.sleep
         self.result: AuthorizeResult | None = None
         self.refused: str | None = None  # Slack's error code while it refuses the token itself
         self._confirmed = asyncio.Event()
@@ -51,7 +62,7 @@ class SlackTokenCheck:
         delay, last = 1.0, ""
         while True:
             try:
-                response = await asyncio.wait_for(self._client.auth_test(), ATTEMPT_TIMEOUT_S)
+                response = await asyncio.wait_for(self._client.auth_test(), self.waits.attempt_s)
             except SlackApiError as error:
                 code = error_code(error, f"HTTP {error.response.status_code}")
                 wait = retry_after(error, delay) if error.response.status_code == 429 else delay
@@ -106,7 +117,7 @@ class SlackTokenCheck:
         """Bolt middleware: a request arriving before Slack confirmed the token gets an honest answer, at once."""
 
         async def before_authorize(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
-            if self.result is None and not await self.confirmed(WAIT_PER_REQUEST_S):
+            if self.result is None and not await self.confirmed(self.waits.per_request_s):
                 text = texts.SLACK_TOKEN_REFUSED if self.refused else texts.SLACK_NOT_CONFIRMED
                 return answer(body.get("type") if isinstance(body, dict) else None, text)
             await next()

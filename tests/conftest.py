@@ -25,6 +25,7 @@ from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from bot.settings import Settings
 from bot.slack.delivery import Delivery
+from bot.slack_token import TokenCheckWaits
 from bot.state import state_of
 from bot.store import Store
 from bot.tasks import Background
@@ -82,9 +83,7 @@ async def served_voximplant() -> AsyncIterator[FakeVoximplant]:
 
 
 @pytest.fixture(autouse=True)
-async def no_task_outlives_its_test(
-    served_slack: FakeSlack, served_voximplant: FakeVoximplant
-) -> AsyncIterator[None]:
+async def no_task_outlives_its_test(served_slack: FakeSlack, served_voximplant: FakeVoximplant) -> AsyncIterator[None]:
     """Tests share one event loop: what a test leaves running is cancelled at its end, as closing its own loop did.
 
     Set up before any other fixture of the test (and so ended after them all): the servers above are already up,
@@ -171,13 +170,19 @@ def slack_clock(fake_slack: FakeSlack) -> VirtualClock:
 
 
 @pytest.fixture
+def token_waits() -> TokenCheckWaits | None:
+    """How the bot waits for Slack to confirm its token (None: as in production); tests keeping Slack down set it."""
+    return None
+
+
+@pytest.fixture
 async def bot(
     tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, bot_settings: dict[str, Any],
-    slack_clock: VirtualClock,
+    slack_clock: VirtualClock, token_waits: TokenCheckWaits | None,
 ) -> AsyncIterator[Bot]:  # fmt: skip
     server = LocalServer()  # bound first: the callback URL names the bot's own port
     settings = make_settings(tmp_path, fake_slack, fake_voximplant, **{"public_base_url": server.url, **bot_settings})
-    server.app = app = create_app(settings, slack_clock=slack_clock)
+    server.app = app = create_app(settings, slack_clock=slack_clock, token_waits=token_waits)
     async with server:
         await state_of(app).store.add_caller_id(
             CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)

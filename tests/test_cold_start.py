@@ -5,37 +5,56 @@ from __future__ import annotations
 
 import pytest
 
+from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack, Fault
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.slack_requests import SlackSender
 from bot.slack import texts
+from bot.slack_token import TokenCheckWaits
 from bot.state import state_of
 from tests.conftest import Bot, eventually
 
 
+@pytest.fixture
+def between_tries() -> VirtualClock:
+    """The token check's sleeps between tries: held while Slack fails, released by the test once Slack is back."""
+    clock = VirtualClock()
+    clock.hold()
+    return clock
+
+
+@pytest.fixture
+def token_waits(between_tries: VirtualClock) -> TokenCheckWaits:
+    """Slack fails through each of these waits whatever their length: shorter than in production, same outcome."""
+    return TokenCheckWaits(first_try_s=0.1, attempt_s=0.2, per_request_s=0.1, sleep=between_tries.sleep)
+
+
 @pytest.fixture(params=["429", "503", "no answer"])
-def slack_failing(request: pytest.FixtureRequest, fake_slack: FakeSlack) -> str:
+def slack_failing(request: pytest.FixtureRequest, fake_slack: FakeSlack, token_waits: TokenCheckWaits) -> str:
     """Slack fails before the bot starts (the fixture runs first: the tests name it before `bot`)."""
     if request.param == "429":
         fake_slack.outage = Fault(status=429, retry_after=1)
     elif request.param == "503":
         fake_slack.outage = Fault(status=503)
     else:
-        fake_slack.slow_down("auth.test", 6.0)  # past the check's 5 s per attempt
+        fake_slack.slow_down("auth.test", 30 * token_waits.attempt_s)  # far past the check's wait for one try
     return str(request.param)
 
 
 async def test_call_says_slack_is_not_answering_and_works_once_it_is(
-    slack_failing: str, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
-) -> None:
+    slack_failing: str, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    between_tries: VirtualClock,
+) -> None:  # fmt: skip
     response = await slack.command("+14155550100 hello")
     assert response.status_code == 200
     assert response.json() == {"response_type": "ephemeral", "text": texts.SLACK_NOT_CONFIRMED}
     assert "reinstall" not in response.text.lower()
     assert fake_voximplant.requests == []
+    assert fake_slack.calls_to("auth.test")  # the check asked, and was not answered
 
     fake_slack.outage = None
     fake_slack.slow_down("auth.test", 0)
+    between_tries.release()  # the check's next try comes now
     await eventually(lambda: state_of(bot.app).slack_token.result is not None, timeout=20)
     response = await slack.command("+14155550100 hello")
     assert (response.status_code, response.text) == (200, "")
