@@ -30,7 +30,7 @@ from bot.calls.clock import utc_now
 from bot.calls.numbers import number_types
 from bot.calls.permissions import Limits, Permissions
 from bot.calls.policy import CallPolicy
-from bot.calls.polling import EventPoller
+from bot.calls.polling import Cadence, EventPoller
 from bot.calls.recovery import Recovery
 from bot.calls.service import CallService
 from bot.logs import QuietLog
@@ -73,13 +73,14 @@ DIRECTORY_TIMEOUT_S = 10  # seconds; one Web API page; a lookup past the permiss
 @asynccontextmanager
 async def build(
     settings: Settings, *, metrics: Metrics | None = None, slack_clock: Clock | None = None,
-    token_waits: TokenCheckWaits | None = None,
+    token_waits: TokenCheckWaits | None = None, poll_cadence: Cadence | None = None,
 ) -> AsyncIterator[BotState]:  # fmt: skip
     """Open every part of the bot, yield them, and close them within the shutdown grace.
 
     `metrics` is shared with the app's request counter; `slack_clock` paces Slack writes (tests pass a virtual
     clock so pacing is deterministic and fast); `token_waits`, how the start and Slack requests wait for Slack to
-    confirm the bot token (SlackTokenCheck).
+    confirm the bot token (SlackTokenCheck); `poll_cadence`, how often pull mode asks a session for events (tests run
+    the scenario faster, and poll faster).
     """
     metrics = metrics if metrics is not None else Metrics()
     waits = token_waits or TokenCheckWaits()
@@ -144,6 +145,7 @@ async def build(
             call_policy(settings),
             observer=SlackCallView(delivery, admins=settings.callbot_admins),
             permissions=permissions,
+            poll_cadence=poll_cadence,
         )
         poller = calls.poller
         bolt = AsyncApp(

@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from bot.app import create_app
 from bot.calls.models import Channel
+from bot.calls.polling import Cadence
 from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack, load_manifest
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
@@ -34,6 +35,8 @@ SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-bot-token"
 CALLER_ID = "+14155550123"
 DESTINATION = "+14155550100"
+# Pull mode asks sessions ten times as often as in production, as the simulator runs the scenario ten times faster.
+POLLING = Cadence(fast_s=0.05, slow_s=0.3, quiet_after_s=1.0, give_up_s=12.0)
 
 
 @pytest.fixture(autouse=True)
@@ -182,7 +185,7 @@ async def bot(
 ) -> AsyncIterator[Bot]:  # fmt: skip
     server = LocalServer()  # bound first: the callback URL names the bot's own port
     settings = make_settings(tmp_path, fake_slack, fake_voximplant, **{"public_base_url": server.url, **bot_settings})
-    server.app = app = create_app(settings, slack_clock=slack_clock, token_waits=token_waits)
+    server.app = app = create_app(settings, slack_clock=slack_clock, token_waits=token_waits, poll_cadence=POLLING)
     async with server:
         await state_of(app).store.add_caller_id(
             CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)

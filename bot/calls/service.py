@@ -19,7 +19,7 @@ from bot.calls.observer import CallObserver
 from bot.calls.permissions import Permissions
 from bot.calls.placing import InFlight, Placing, new_call_id
 from bot.calls.policy import CallPolicy
-from bot.calls.polling import EventPoller
+from bot.calls.polling import Cadence, EventPoller
 from bot.calls.ports import Voximplant
 from bot.calls.recovery import Recovery
 from bot.calls.vetting import Vetting
@@ -39,6 +39,7 @@ class CallService:
         permissions: Permissions | None = None,
         clock: Clock = utc_now,
         new_id: Callable[[], str] = new_call_id,
+        poll_cadence: Cadence | None = None,
     ) -> None:
         self.policy = policy
         moves = Moves(store, observer, clock=clock)
@@ -51,7 +52,11 @@ class CallService:
             store, voximplant, policy, intake=self.intake, moves=moves, in_flight=in_flight, observer=observer,
             clock=clock,
         )  # fmt: skip
-        self.poller = EventPoller(self.intake, store, voximplant) if voximplant is not None and policy.pull else None
+        self.poller = (
+            EventPoller(self.intake, store, voximplant, poll_cadence or Cadence())
+            if voximplant is not None and policy.pull
+            else None
+        )
         self.placing = Placing(
             store, voximplant, policy, moves=moves, in_flight=in_flight, reconcile=self.recovery.reconcile,
             observer=observer, permissions=permissions, follow=self.poller.follow if self.poller else None,
