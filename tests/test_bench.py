@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # a subprocess running every benchmark section
 
 
 def test_quick_bench_runs_every_section_and_reports_every_figure(tmp_path: Path) -> None:

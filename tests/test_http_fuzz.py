@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,7 @@ from tests.e2e.test_call_flow import place
 from tests.test_http_edges import server_log, tracebacks
 
 __all__ = ["server_log"]  # the fixture, imported for this test
+pytestmark = pytest.mark.slow  # some 200 examples, each a real request
 
 FUZZ = settings(
     max_examples=60, derandomize=True, database=None, deadline=None,

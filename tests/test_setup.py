@@ -68,8 +68,10 @@ async def cli(fake: FakeVoximplant, *args: str, **env: str) -> tuple[int, str, s
 
 
 API_KEY_ENV = {"VOXIMPLANT_ACCOUNT_ID": ACCOUNT_ID, "VOXIMPLANT_API_KEY": API_KEY}
+CLI = pytest.mark.slow  # runs `python -m bot setup` as a subprocess
 
 
+@CLI
 async def test_first_run_creates_application_scenario_and_rule_and_prints_the_rule_id(
     fake_voximplant: FakeVoximplant,
 ) -> None:
@@ -84,6 +86,7 @@ async def test_first_run_creates_application_scenario_and_rule_and_prints_the_ru
     assert API_KEY not in out + err
 
 
+@CLI
 async def test_second_run_changes_nothing_and_says_so(fake_voximplant: FakeVoximplant) -> None:
     await cli(fake_voximplant, **API_KEY_ENV)
     first = len(fake_voximplant.writes())
@@ -94,6 +97,7 @@ async def test_second_run_changes_nothing_and_says_so(fake_voximplant: FakeVoxim
     assert out.strip().splitlines()[-1] == f"VOXIMPLANT_RULE_ID={fake_voximplant.rules[0]['rule_id']}"
 
 
+@CLI
 async def test_dry_run_shows_the_plan_and_writes_nothing(fake_voximplant: FakeVoximplant) -> None:
     code, out, _ = await cli(fake_voximplant, "--dry-run", **API_KEY_ENV)
     assert code == 0
@@ -119,6 +123,7 @@ async def test_a_changed_scenario_is_updated_and_an_unbound_rule_is_bound(
     assert report.changed and report.rule_id == fake_voximplant.rules[0]["rule_id"]
 
 
+@CLI
 async def test_an_api_error_stops_setup_with_voximplants_message(fake_voximplant: FakeVoximplant) -> None:
     fake_voximplant.fail_method("AddScenario", 102, "Access denied: the service account's role cannot add scenarios")
     code, out, err = await cli(fake_voximplant, **API_KEY_ENV)
@@ -127,11 +132,13 @@ async def test_an_api_error_stops_setup_with_voximplants_message(fake_voximplant
     assert "VOXIMPLANT_RULE_ID=" not in out
 
 
+@CLI
 async def test_wrong_credentials_are_refused(fake_voximplant: FakeVoximplant) -> None:
     code, _, err = await cli(fake_voximplant, VOXIMPLANT_ACCOUNT_ID=ACCOUNT_ID, VOXIMPLANT_API_KEY="wrong")
     assert code == 1 and "Authorization failed" in err and "wrong" not in err
 
 
+@CLI
 async def test_setup_without_credentials_says_what_to_set(fake_voximplant: FakeVoximplant) -> None:
     code, _, err = await cli(fake_voximplant)
     assert code == 2 and "VOXIMPLANT_CREDENTIALS" in err and "VOXIMPLANT_API_KEY" in err
@@ -140,6 +147,7 @@ async def test_setup_without_credentials_says_what_to_set(fake_voximplant: FakeV
 # -- service-account JWT --------------------------------------------------------------------------------------------
 
 
+@CLI
 async def test_setup_works_with_a_service_account_key_file(
     fake_voximplant: FakeVoximplant, credentials_file: Path
 ) -> None:

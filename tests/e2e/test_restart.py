@@ -114,6 +114,7 @@ async def bot_process(
         process.process.wait(timeout=10)
 
 
+@pytest.mark.slow  # `callbot serve` as a subprocess, killed and started again
 async def test_killed_mid_call_and_restarted_delivers_what_was_pending(
     bot_process: BotProcess, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient
 ) -> None:
@@ -286,6 +287,7 @@ async def test_an_unconfirmed_call_whose_end_was_never_heard_is_settled_after_it
     assert fake_voximplant.requests == []  # no call history was asked: there is no id to ask with
 
 
+@pytest.mark.slow  # `callbot serve` as a subprocess, killed and started again, and a call at half speed
 @pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
 @pytest.mark.parametrize("mode", ["push", "pull"])
 async def test_a_restart_mid_call_loses_no_status_event_and_posts_nothing_twice(

@@ -19,6 +19,7 @@ from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.slack_requests import SlackSender
 from tests.conftest import Bot, eventually
 
+pytestmark = pytest.mark.slow  # a ten-second outage at 2.5 times real time
 SPEED = 2.5  # slow enough that a stalled test machine does not eat the bound's margin
 
 

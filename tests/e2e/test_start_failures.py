@@ -91,6 +91,7 @@ def patient_bot(bot_settings: dict[str, object]) -> None:
     bot_settings["voximplant_timeout_s"] = 60.0  # only the test decides when StartScenarios answers
 
 
+@pytest.mark.slow  # the call lasts its whole minute, at ten times real time
 @pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
 async def test_a_start_that_fails_after_the_call_began_keeps_the_call_live(
     patient_bot: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,

@@ -18,6 +18,7 @@ from bot.sandbox.fake_voximplant import FakeVoximplant, Session
 from bot.sandbox.slack_requests import SlackSender
 from tests.conftest import Bot, eventually
 
+pytestmark = pytest.mark.slow  # chat.update's per-minute budget, at 20 times real time
 CALLS = 60
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
@@ -19,6 +20,7 @@ from bot.store import Store
 from tests.conftest import BOT_TOKEN, CALLER_ID, SIGNING_SECRET, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # `callbot serve` as a subprocess
 
 
 def free_port() -> int:

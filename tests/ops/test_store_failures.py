@@ -24,6 +24,7 @@ from tests.test_http_edges import lines, server_log, tracebacks
 __all__ = ["server_log"]  # the fixture, imported for these tests
 
 
+@pytest.mark.slow  # each write the bot tries waits out SQLite's busy timeout (2 s)
 async def test_a_store_that_cannot_write_gives_an_apology_one_line_and_a_503(
     bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient, server_log: io.StringIO
 ) -> None:
@@ -58,6 +59,7 @@ async def test_a_store_that_cannot_write_gives_an_apology_one_line_and_a_503(
     assert (await fake_voximplant.send_event(session, "dialing", seq=1)).status_code == 200  # the retry is taken
 
 
+@pytest.mark.slow  # `callbot serve` as a subprocess
 @pytest.mark.parametrize("kind", ["no such directory", "a directory", "not a database"])
 async def test_a_database_path_that_cannot_be_opened_stops_serve_in_one_line_naming_it(
     tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, kind: str

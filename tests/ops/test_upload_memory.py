@@ -18,6 +18,7 @@ from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.ops.test_serve_shutdown import free_port
 from tests.test_http_edges import upload
 
+pytestmark = pytest.mark.slow  # `callbot serve` as a subprocess, and 200 MB sent to it
 MIB = 1024 * 1024
 
 

@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js"),
+    pytest.mark.slow,  # `callbot sandbox` as a subprocess
+]
 
 
 async def run_sandbox(tmp_path: Path, typed: str) -> str:
