@@ -24,7 +24,7 @@ from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin,
 from bot.calls.recovery import SESSION_OVERRUN_S, START_MARGIN_S
 from bot.calls.states import transition_for
 from bot.sandbox.clock import VirtualClock
-from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import FakeSlack, Fault
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant, Session
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.simulator import ScenarioSimulator
@@ -306,7 +306,13 @@ async def test_a_restart_mid_call_loses_no_status_event_and_posts_nothing_twice(
         await bot_process.ready(http)
         slack = SlackSender(http, bot_url=bot_process.url, signing_secret=SIGNING_SECRET,
                             response_base=fake_slack.url)  # type: ignore[attr-defined]  # fmt: skip
+        fake_voximplant.hold_starts = asyncio.Event()
         assert (await slack.command("+14155550177 stay on the line")).status_code == 200  # answers, stays on
+        await eventually(lambda: fake_voximplant.starting == 1, timeout=10)  # the call's message is in Slack
+        # Until the restart Slack answers every write 503, so none is taken by Slack yet still unconfirmed when the
+        # bot is killed (such a write is sent again after a restart, by design: it would show twice).
+        fake_slack.outage = Fault(status=503)
+        fake_voximplant.hold_starts.set()
         await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=10)
         session = fake_voximplant.sessions[0]
         await eventually(lambda: "callPSTN" in [entry.get("api") for entry in session.api_log], timeout=10)
@@ -321,6 +327,7 @@ async def test_a_restart_mid_call_loses_no_status_event_and_posts_nothing_twice(
             # The first event sent since is tried a fifth time 7.5 s of the scenario's time after its first try
             # (backoff 0.5, 1, 2, 4 s): past the conversation's last line, 3.3 s after it began.
             await eventually(lambda: _tries(session, away_from) >= 5, timeout=30)
+        fake_slack.outage = None
         bot_process.start()
         await bot_process.ready(http)
 
