@@ -8,9 +8,11 @@ left behind, the watchdog, Socket Mode. Closing shares SHUTDOWN_GRACE_S between 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import secrets
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -86,7 +88,7 @@ async def build(
     waits = token_waits or TokenCheckWaits()
     store = await Store.open(settings.database_path)
     session = aiohttp.ClientSession()
-    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0))
+    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0), verify=_tls())
     background = Background()
     socket_mode: AsyncSocketModeHandler | None = None
     # Socket Mode may run without a signing secret: then HTTP Slack requests are checked against a secret
@@ -283,6 +285,13 @@ def _permissions(settings: Settings, store: Store, directory: SlackDirectory) ->
         ),
         clock=utc_now,
     )
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context (the system's CAs, as httpx's default) for every build in this process: loading the CA bundle
+    takes tens of milliseconds, and tests build the bot hundreds of times."""
+    return httpx.create_ssl_context()
 
 
 def _secret(value: SecretStr | None) -> str | None:

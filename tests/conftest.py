@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -206,9 +207,15 @@ async def simulator(fake_voximplant: FakeVoximplant) -> AsyncIterator[ScenarioSi
     await runner.aclose()
 
 
+@pytest.fixture(scope="session")
+def tls() -> ssl.SSLContext:
+    """httpx's default TLS context, loaded once (it takes tens of milliseconds)."""
+    return httpx.create_ssl_context()
+
+
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10.0) as client:
+async def http(tls: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10.0, verify=tls) as client:
         yield client
 
 

@@ -144,7 +144,8 @@ async def test_get_call_history_reads_its_dates_in_the_timezone_asked_or_the_acc
 
 # -- reset(): tests share one served fake ---------------------------------------------------------------------------
 
-SERVING = {"app", "url", "_setup", "_requests", "_resetting", "_http"}  # how the fake is served, which reset() keeps
+# How the fake is served, which reset() keeps.
+SERVING = {"app", "url", "_setup", "_requests", "_resetting", "_tls", "_http"}
 
 
 def state(fake: FakeVoximplant) -> dict[str, object]:

@@ -82,6 +82,7 @@ class FakeVoximplant(Sessions, ManagementApi):
         self._setup = _Setup(account_id, api_key, frozenset({RULE_ID} if rule_ids is None else rule_ids))
         self.url = ""  # set by whoever serves it, for the access URLs it hands out
         self._requests: set[asyncio.Task[Any]] = set()  # requests being answered (a hold or delay may keep them)
+        self._tls = httpx.create_ssl_context()  # loaded once: each reset() makes a new client
         self._resetting = asyncio.Event()  # set while reset() cuts the held ones short
         self.app = Starlette(
             routes=[
@@ -120,7 +121,7 @@ class FakeVoximplant(Sessions, ManagementApi):
         self.starting = 0  # StartScenarios requests in flight now
         self.refused_as_too_many = 0  # StartScenarios requests answered 429 for going over the limit
         self.hold_starts: asyncio.Event | None = None  # while set and not yet set(), StartScenarios requests wait
-        self._http = httpx.AsyncClient(timeout=5.0)
+        self._http = httpx.AsyncClient(timeout=5.0, verify=self._tls)
 
     async def reset(self) -> None:
         """Back to what a new fake is, for the next test: held or delayed answers go out at once (HTTP 503, changing
