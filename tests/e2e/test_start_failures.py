@@ -51,10 +51,15 @@ async def test_server_error_is_not_retried(
     assert len(fake_voximplant.requests) == 1
 
 
+@pytest.fixture
+def quick_timeout(bot_settings: dict[str, object]) -> None:
+    bot_settings["voximplant_timeout_s"] = 0.3
+
+
 async def test_timeout_is_not_retried_even_when_the_call_started(
-    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+    quick_timeout: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
 ):
-    fake_voximplant.fail_next(delay_s=3.0, start_anyway=True)  # the bot gives up after 2 s
+    fake_voximplant.fail_next(delay_s=30.0, start_anyway=True)  # the bot gives up after 0.3 s
     text = await failed_thread(bot, slack, fake_slack)
     assert "did not confirm the call" in text and "if the phone rings anyway, the call is real" in text
     assert len(fake_voximplant.requests) == 1
