@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from bot.errors import VoximplantError
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY
-from bot.sandbox.servers import LocalServer
+from bot.sandbox.servers import LocalServer, serving
 from bot.voximplant import ApiKeyAuth, VoximplantClient
 
 SECRET = "control-secret-of-this-call"
@@ -70,7 +70,8 @@ def self_signed(tmp_path: Path) -> tuple[str, str]:
 async def servers(tmp_path: Path) -> AsyncIterator[tuple[Session, str, str]]:
     """One session served twice, as Voximplant does: HTTPS (the secure URL) and plain HTTP."""
     session = Session()
-    async with LocalServer(session.app, tls=self_signed(tmp_path)) as secure, LocalServer(session.app) as plain:
+    secure, plain = LocalServer(session.app, tls=self_signed(tmp_path)), LocalServer(session.app)
+    async with serving(secure, plain):
         yield session, f"{secure.url}/request/abc", f"{plain.url}/request/abc"
 
 

@@ -19,7 +19,7 @@ from bot.app import create_app
 from bot.calls.models import Channel
 from bot.sandbox.fake_slack import MANIFEST, FakeSlack, Message, load_manifest
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
-from bot.sandbox.servers import LocalServer
+from bot.sandbox.servers import LocalServer, serving
 from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from bot.sandbox.web import SandboxPage
@@ -55,7 +55,7 @@ async def run_sandbox(
     fake_voximplant = FakeVoximplant()
     simulator = ScenarioSimulator(time_scale=time_scale)
     fake_voximplant.runner = simulator
-    async with LocalServer(fake_slack.app) as slack_server, LocalServer(fake_voximplant.app) as vox_server:
+    async with serving(LocalServer(fake_slack.app), LocalServer(fake_voximplant.app)) as (slack_server, vox_server):
         fake_voximplant.url = vox_server.url
         bot_server = LocalServer(port=port if terminal or script is not None else 0)
         settings = Settings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Generator
 from types import TracebackType
 
 import uvicorn
@@ -116,3 +116,18 @@ class LocalServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+@contextlib.asynccontextmanager
+async def serving(*servers: LocalServer) -> AsyncIterator[tuple[LocalServer, ...]]:
+    """`async with serving(a, b) as (a, b):` starts the servers in order, and at the end stops them all at once (each
+    stop waits for its own requests under way), where nested `async with` blocks would stop them one by one."""
+    started: list[LocalServer] = []
+    try:
+        for server in servers:
+            started.append(await server.start())
+        yield servers
+    finally:
+        stopped = await asyncio.gather(*(server.stop() for server in started), return_exceptions=True)
+        if errors := [error for error in stopped if isinstance(error, BaseException)]:
+            raise errors[0]

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from bot.sandbox.fake_slack import FakeSlack, Message
 from bot.sandbox.fake_voximplant import FakeVoximplant
-from bot.sandbox.servers import LocalServer
+from bot.sandbox.servers import LocalServer, serving
 from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from bot.sandbox.web import SandboxPage
@@ -111,7 +111,7 @@ async def test_a_button_sends_block_actions_exactly_as_slack_does(
         return Response(status_code=200)
 
     recorder = Starlette(routes=[Route("/slack/events", slack_events, methods=["POST"])])
-    async with LocalServer(recorder) as bot_stand_in, LocalServer(fake_slack.app) as slack_server:
+    async with serving(LocalServer(recorder), LocalServer(fake_slack.app)) as (bot_stand_in, slack_server):
         sender = SlackSender(
             http, bot_url=bot_stand_in.url, signing_secret=SIGNING_SECRET, response_base=slack_server.url
         )
