@@ -66,7 +66,7 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 5.0) -> Any:
 
 
 # The fakes are served once for the whole run (each start and stop of a server costs time, and most tests use
-# both); every test gets them as new, and reset() at its end stops whatever the test left under way.
+# both); every test gets them as new: `fresh_fakes` resets them at the end of each test.
 
 
 @pytest.fixture(scope="session")
@@ -87,14 +87,16 @@ async def served_voximplant() -> AsyncIterator[FakeVoximplant]:
 
 
 @pytest.fixture(autouse=True)
-async def no_task_outlives_its_test(served_slack: FakeSlack, served_voximplant: FakeVoximplant) -> AsyncIterator[None]:
-    """Tests share one event loop: what a test leaves running is cancelled at its end, as closing its own loop did.
+async def fresh_fakes(served_slack: FakeSlack, served_voximplant: FakeVoximplant) -> AsyncIterator[None]:
+    """At the end of every test, the fakes are reset and any task the test left running is cancelled.
 
-    Set up before any other fixture of the test (and so ended after them all): the servers above are already up,
-    and the fakes have been reset, which ends the fakes' own work under way.
+    Set up before the test's other fixtures, and so ended after them all (the bot stopped, the simulator closed).
+    reset() answers the requests a test left held and ends the fakes' own work under way; tests share one event
+    loop, so what else a test left running is cancelled here, as closing a test's own loop did.
     """
     before = asyncio.all_tasks()
     yield
+    await asyncio.gather(served_slack.reset(), served_voximplant.reset())
     left = asyncio.all_tasks() - before - {asyncio.current_task()}
     for task in left:
         task.cancel()
@@ -104,15 +106,13 @@ async def no_task_outlives_its_test(served_slack: FakeSlack, served_voximplant: 
 
 
 @pytest.fixture
-async def fake_slack(served_slack: FakeSlack) -> AsyncIterator[FakeSlack]:
-    yield served_slack
-    await served_slack.reset()
+def fake_slack(served_slack: FakeSlack) -> FakeSlack:
+    return served_slack
 
 
 @pytest.fixture
-async def fake_voximplant(served_voximplant: FakeVoximplant) -> AsyncIterator[FakeVoximplant]:
-    yield served_voximplant
-    await served_voximplant.reset()
+def fake_voximplant(served_voximplant: FakeVoximplant) -> FakeVoximplant:
+    return served_voximplant
 
 
 @dataclass
