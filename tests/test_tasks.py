@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.app import shutdown_budget
+from bot.build import shutdown_budget
 from bot.tasks import Background
 
 
