@@ -22,7 +22,7 @@ from pydantic import TypeAdapter
 
 from bench.report import Row
 from bench.stack import CALLER_ID, DESTINATION, Config, Stack
-from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent, Transition
+from bot.calls.models import Call, CallRequest, CallState, Channel, Origin, StatusEvent, Transition
 from bot.calls.states import transition_for
 from bot.store import Store
 
@@ -35,7 +35,7 @@ _IN_FLIGHT = re.compile(r"outbox|deliver|pending|queue", re.IGNORECASE)
 
 def _call(call_id: str, user: str = "U0ANA") -> Call:
     now = datetime.now(UTC)
-    origin = SlackOrigin(team_id="T0SANDBOX", user_id=user, conversation_id="C0GENERAL")
+    origin = Origin(team_id="T0SANDBOX", user_id=user, conversation_id="C0GENERAL")
     request = CallRequest(destination=DESTINATION, caller_id=CALLER_ID, channel=Channel.PSTN,
                           instructions="bench: say hello", max_duration_s=600, origin=origin)  # fmt: skip
     return Call(id=call_id, request=request, state=CallState.REQUESTED, state_reason="", created_at=now, updated_at=now)

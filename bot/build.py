@@ -44,6 +44,7 @@ from bot.slack.deps import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackCallView
 from bot.slack.pacing import Clock
+from bot.slack.reply_urls import ReplyUrls
 from bot.slack_token import SlackTokenCheck, TokenCheckWaits
 from bot.state import BotState
 from bot.store import Store
@@ -126,6 +127,7 @@ async def build(
         )  # fmt: skip
         # The outbox retries by itself (429, 5xx, connection errors), so its client has no retry handlers: an
         # empty list, since None would give slack-sdk's default connection-error handler (retries uncounted).
+        reply_urls = ReplyUrls()  # a new call's response_url: the listeners note it, the outbox may need it
         delivery = Delivery(
             AsyncWebClient(
                 token=_secret(settings.slack_bot_token),
@@ -139,6 +141,7 @@ async def build(
             broadcast_summary=settings.slack_broadcast_summary,
             on_retry=lambda reason: metrics.slack_retries.labels(reason).inc(),
             updates_per_minute=settings.slack_updates_per_minute,
+            reply_urls=reply_urls,
         )
         permissions = _permissions(settings, store, directory)
         calls = CallService(
@@ -160,7 +163,7 @@ async def build(
         )
         deps = Deps(
             vetting=calls.vetting, placing=calls.placing, permissions=permissions, allowlist=Allowlist(store),
-            records=store, background=background, policy=calls.policy,
+            records=store, background=background, policy=calls.policy, reply_urls=reply_urls,
         )  # fmt: skip
         listeners.register(bolt, deps)
         state = BotState(

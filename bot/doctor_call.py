@@ -25,7 +25,7 @@ from bot import routes
 from bot.build import call_policy, voximplant_auth
 from bot.calls import launch
 from bot.calls.grammar import CallDraft
-from bot.calls.models import Call, SlackOrigin, StatusEvent, Transition
+from bot.calls.models import Call, Origin, StatusEvent, Transition
 from bot.calls.numbers import format_international
 from bot.calls.service import CallService
 from bot.doctor import Result, failed, passed
@@ -41,7 +41,7 @@ from bot.voximplant import VoximplantClient
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-DOCTOR = SlackOrigin(team_id="doctor", user_id="callbot-doctor", conversation_id="doctor")
+DOCTOR = Origin(team_id="doctor", user_id="callbot-doctor", conversation_id="doctor")
 INSTRUCTIONS = (
     "This is a short test call from callbot doctor. Say in one sentence that this is a test of the calling line and "
     "that nothing needs to be done, then wait."

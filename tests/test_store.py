@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.calls.models import Call, CallRequest, CallState, Channel, ProgressEvent, SlackOrigin, Transition
+from bot.calls.models import Call, CallRequest, CallState, Channel, Origin, ProgressEvent, Transition
 from bot.calls.states import transition_for
 from bot.store import MIGRATIONS, Store
 from tests.conftest import eventually
@@ -28,7 +28,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 def a_call(call_id: str = "call1") -> Call:
     request = CallRequest(
         destination="+14155550100", caller_id="+14155550123", instructions="hi", max_duration_s=600,
-        origin=SlackOrigin(team_id="T1", user_id="U1", conversation_id="C1"),
+        origin=Origin(team_id="T1", user_id="U1", conversation_id="C1"),
     )  # fmt: skip
     return Call(id=call_id, request=request, state=CallState.REQUESTED, state_reason="", created_at=T0, updated_at=T0)
 

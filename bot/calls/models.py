@@ -40,8 +40,12 @@ class CallState(StrEnum):
     CANCELED = "canceled"
 
 
-class SlackOrigin(BaseModel):
-    """Where a request came from in Slack, so replies find their way back."""
+class Origin(BaseModel):
+    """Who asked for a call and where (ids of the chat the request came from), so the call's messages go there.
+
+    Plain ids, no way of answering: the response_url Slack gives a request stays in the Slack layer
+    (bot/slack/reply_urls.py).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -49,8 +53,6 @@ class SlackOrigin(BaseModel):
     user_id: str
     conversation_id: str
     thread_ts: str | None = None
-    # Where Slack lets the app answer the request (30 minutes, 5 uses); kept in memory only, never stored or shown.
-    response_url: str | None = Field(default=None, repr=False)
 
 
 class CallRequest(BaseModel):
@@ -63,7 +65,7 @@ class CallRequest(BaseModel):
     channel: Channel = Channel.PSTN
     instructions: str = ""
     max_duration_s: int
-    origin: SlackOrigin
+    origin: Origin
 
 
 @dataclass(frozen=True, slots=True)

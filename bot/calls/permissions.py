@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.calls.models import Call, SlackOrigin
+from bot.calls.models import Call, Origin
 from bot.calls.refusals import Admins, Why
 from bot.errors import DirectoryError, LimitReached, Refusal
 from bot.store import Store
@@ -110,7 +110,7 @@ class Permissions:
             actor=actor, action=action, target=target, detail=detail, allowed=False, at=self._clock()
         )
 
-    async def check_may_call(self, origin: SlackOrigin) -> None:
+    async def check_may_call(self, origin: Origin) -> None:
         """Refuse unless everyone may call, or the person is an admin or in one of the allowed channels or groups.
 
         Asked on every request (someone who leaves the group cannot call any more), before Slack's ack: Slack gets
@@ -124,7 +124,7 @@ class Permissions:
         except TimeoutError:
             raise Refusal(Why.MEMBERSHIP_UNKNOWN) from None
 
-    async def _check_membership(self, origin: SlackOrigin) -> None:
+    async def _check_membership(self, origin: Origin) -> None:
         if await self.is_admin(origin.user_id):
             return
         problems: list[tuple[str, str]] = []
@@ -138,7 +138,7 @@ class Permissions:
             raise Refusal(Why.MEMBERSHIP_UNCHECKED, problems=tuple(problems), admins=self.admins())
         raise Refusal(Why.NOT_A_CALLER, groups=self._allowed_callers, admins=self.admins())
 
-    async def check_limits(self, origin: SlackOrigin) -> None:
+    async def check_limits(self, origin: Origin) -> None:
         """Refuse with the time the next call will be allowed when a rate or concurrency limit holds.
 
         Each check is one COUNT over an index; only a refusal reads more (when the oldest call in the way was placed).

@@ -12,7 +12,7 @@ from typing import TypeVar
 from bot.calls.caller_ids import resolve_caller_id
 from bot.calls.destinations import dialled_number, infer_channel, parse_channel, parse_destination, parse_duration
 from bot.calls.grammar import CallDraft
-from bot.calls.models import CallRequest, Channel, SlackOrigin
+from bot.calls.models import CallRequest, Channel, Origin
 from bot.calls.numbers import ambiguous_number, parse_phone_number, refuse_if_emergency, region_of
 from bot.calls.permissions import Permissions
 from bot.calls.policy import CallPolicy
@@ -35,7 +35,7 @@ class Vetting:
         self._set_up = set_up  # Voximplant is configured and the scenario can be reached: calls can be placed
         self._permissions = permissions
 
-    async def vet(self, draft: CallDraft, origin: SlackOrigin, *, channel: Channel | None = None) -> CallRequest:
+    async def vet(self, draft: CallDraft, origin: Origin, *, channel: Channel | None = None) -> CallRequest:
         """Turn what a person asked for into a request we are willing to place, or raise a Refusal saying why not.
 
         The channel is `channel` when given (the form's select), else the one the draft names (`via sip`), else the

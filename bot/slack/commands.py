@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.calls.grammar import parse_command
-from bot.calls.models import SlackOrigin
+from bot.calls.models import Origin
 from bot.errors import Refusal, Refusals
 from bot.logs import bind_call
 from bot.slack import admin, blocks, modals, texts
@@ -50,9 +50,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if draft.destination is None:
             await open_form()
             return
-        origin = SlackOrigin(
-            team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"],
-            response_url=command.get("response_url") or None,
+        origin = Origin(
+            team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"]
         )  # fmt: skip
         try:
             request = await deps.vetting.vet(draft, origin)
@@ -65,7 +64,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()
-        deps.background.spawn(deps.placing.launch(call, token), key=call.id, name=f"launch call {call.id}")
+        launch = deps.reply_urls.while_launching(call.id, command.get("response_url"), deps.placing.launch(call, token))
+        deps.background.spawn(launch, key=call.id, name=f"launch call {call.id}")
 
 
 def _only_about_the_instructions(refusal: Refusal) -> bool:

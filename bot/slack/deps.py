@@ -9,6 +9,7 @@ from bot.calls.permissions import Permissions
 from bot.calls.placing import Placing
 from bot.calls.policy import CallPolicy
 from bot.calls.vetting import Vetting
+from bot.slack.reply_urls import ReplyUrls
 from bot.store import Store
 from bot.tasks import Background
 
@@ -22,3 +23,4 @@ class Deps:
     records: Store  # calls as stored: /call history and /call status
     background: Background  # launches and hang-ups, after the ack
     policy: CallPolicy  # the default region, the longest call
+    reply_urls: ReplyUrls  # each launching call's response_url, shared with Delivery.tell_requester

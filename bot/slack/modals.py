@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.calls.destinations import parse_channel, parse_duration
 from bot.calls.grammar import CallDraft
-from bot.calls.models import Channel, SlackOrigin
+from bot.calls.models import Channel, Origin
 from bot.calls.numbers import parse_phone_number
 from bot.errors import Refusal, Refusals
 from bot.logs import bind_call
@@ -53,12 +53,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors={FieldId.CONVERSATION: texts.NO_CONVERSATION})
             return
         same_place = form.conversation_id == context.conversation_id
-        origin = SlackOrigin(
+        origin = Origin(
             team_id=(body.get("team") or {}).get("id") or view.get("team_id", ""),
             user_id=body["user"]["id"],
             conversation_id=form.conversation_id,
             thread_ts=context.thread_ts if same_place else None,
-            response_url=_response_url(body, form.conversation_id),
         )
         try:
             request = await deps.vetting.vet(form.draft, origin, channel=form.channel)
@@ -68,7 +67,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()  # closes the form; the call's message appears in the conversation
-        deps.background.spawn(deps.placing.launch(call, token), key=call.id, name=f"launch call {call.id}")
+        reply_url = _response_url(body, form.conversation_id)
+        launch = deps.reply_urls.while_launching(call.id, reply_url, deps.placing.launch(call, token))
+        deps.background.spawn(launch, key=call.id, name=f"launch call {call.id}")
 
 
 async def open_call_modal(

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from bot.calls.models import LIVE_STATES, Call, CallRequest, CallState, Channel, SlackOrigin, Transition
+from bot.calls.models import LIVE_STATES, Call, CallRequest, CallState, Channel, Origin, Transition
 from bot.store.connection import Connection
 
 # Live calls that StartScenarios was asked to start: every live state but `requested`.
@@ -185,7 +185,7 @@ def state_in(states: frozenset[CallState]) -> tuple[str, list[str]]:
 
 
 def call_from_row(row: sqlite3.Row) -> Call:
-    origin = SlackOrigin(
+    origin = Origin(
         team_id=row["team_id"],
         user_id=row["user_id"],
         conversation_id=row["conversation_id"],

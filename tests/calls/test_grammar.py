@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.calls.grammar import CallDraft, parse_command, readable
-from bot.calls.models import CallRequest, Channel, SlackOrigin
+from bot.calls.models import CallRequest, Channel, Origin
 from bot.calls.policy import CallPolicy
 from bot.calls.service import CallService
 from bot.errors import Refusal
@@ -203,7 +203,7 @@ class _Vetting:
             rule_id=1, public_base_url="http://127.0.0.1:9",
         )  # fmt: skip
         self.service = CallService(self.store, client, policy)
-        self.origin = SlackOrigin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL")
+        self.origin = Origin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL")
 
     def vet(self, text: str) -> CallRequest:
         return self.loop.run_until_complete(self.service.vetting.vet(parse_command(text, "US"), self.origin))

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bot.calls.grammar import CallDraft
-from bot.calls.models import STATUS_EVENTS, CallState, Channel, SlackOrigin, Transition
+from bot.calls.models import STATUS_EVENTS, CallState, Channel, Origin, Transition
 from bot.calls.permissions import Limits, Permissions
 from bot.calls.policy import CallPolicy
 from bot.calls.refusals import Admins, Why
@@ -29,8 +29,8 @@ from tests.calls.test_numbers import EMERGENCY, NON_PERSONAL, SHORT_CODES
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NO_LIMITS = Limits()
-ANA = SlackOrigin(team_id="T0SANDBOX", user_id="U0ANA", conversation_id="C0GENERAL")
-BEN = SlackOrigin(team_id="T0SANDBOX", user_id="U0BEN", conversation_id="C0GENERAL")
+ANA = Origin(team_id="T0SANDBOX", user_id="U0ANA", conversation_id="C0GENERAL")
+BEN = Origin(team_id="T0SANDBOX", user_id="U0BEN", conversation_id="C0GENERAL")
 CALLER_IDS = {"US": "+14155550123", "GB": "+442079460123", "DE": "+4930901820", "FR": "+33142685300",
               "AU": "+61298765000", "IN": "+911123456700", "JP": "+81312345600", "RU": "+74951234500",
               "BR": "+551133334444"}  # fmt: skip
@@ -201,7 +201,7 @@ async def test_concurrent_calls_per_person_and_workspace(service: Callable[..., 
     assert refused.value.retry_at == clock.now
     await calls.placing.create(await calls.vetting.vet(CallDraft("+14155550101", None, "hi"), BEN))
     with pytest.raises(LimitReached) as refused:
-        await calls.vetting.vet(CallDraft("+14155550102", None, "hi"), SlackOrigin(team_id="T0SANDBOX", user_id="U0CY",
+        await calls.vetting.vet(CallDraft("+14155550102", None, "hi"), Origin(team_id="T0SANDBOX", user_id="U0CY",
                                                                             conversation_id="C0GENERAL"))  # fmt: skip
     assert words(refused.value).startswith("This workspace has 2 calls under way; the limit is 2 at once")
     # A place frees up when the first of the two ends: Ana's, already past its bound.

@@ -14,8 +14,8 @@ from bot.calls.models import (
     DisconnectedEvent,
     ErrorEvent,
     FailedEvent,
+    Origin,
     ProgressEvent,
-    SlackOrigin,
     TranscriptEvent,
 )
 from bot.calls.reasons import Ending, Reason, read_reason
@@ -29,7 +29,7 @@ BASE = {"v": 1, "call_id": "c1", "seq": 1, "at": T0}
 def call_in(state: CallState, **changes: object) -> Call:
     request = CallRequest(
         destination="+14155550100", caller_id="+14155550123", max_duration_s=60,
-        origin=SlackOrigin(team_id="T", user_id="U", conversation_id="C"),
+        origin=Origin(team_id="T", user_id="U", conversation_id="C"),
     )  # fmt: skip
     return replace(Call(id="c1", request=request, state=state, state_reason="", created_at=T0, updated_at=T0),
                    **changes)  # type: ignore[arg-type]  # fmt: skip

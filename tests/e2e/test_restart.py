@@ -20,7 +20,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from bot.app import create_app
-from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin, StatusEvent
+from bot.calls.models import Call, CallRequest, CallState, Channel, Origin, StatusEvent
 from bot.calls.recovery import SESSION_OVERRUN_S, START_MARGIN_S
 from bot.calls.states import transition_for
 from bot.sandbox.clock import VirtualClock
@@ -171,7 +171,7 @@ async def test_a_call_stranded_before_its_message_was_queued_still_tells_the_req
     store = await Store.open(settings.database_path)
     request = CallRequest(
         destination="+14155550100", caller_id=CALLER_ID, max_duration_s=600,
-        origin=SlackOrigin(team_id="T0SANDBOX", user_id="U0ANA", conversation_id="C0GENERAL"),
+        origin=Origin(team_id="T0SANDBOX", user_id="U0ANA", conversation_id="C0GENERAL"),
     )  # fmt: skip
     now = datetime.now(UTC)
     call = Call(id="stranded1", request=request, state=CallState.REQUESTED, state_reason="", created_at=now,
@@ -221,7 +221,7 @@ def stored_call(call_id: str, state: CallState, *, sent_at: datetime, max_durati
     """A call as the store holds it, last moved at `sent_at`."""
     request = CallRequest(
         destination="+14155550100", caller_id=CALLER_ID, max_duration_s=max_duration_s,
-        origin=SlackOrigin(team_id="T0SANDBOX", user_id="U0ANA", conversation_id="C0GENERAL"),
+        origin=Origin(team_id="T0SANDBOX", user_id="U0ANA", conversation_id="C0GENERAL"),
     )  # fmt: skip
     return Call(id=call_id, request=request, state=state, state_reason="", created_at=sent_at, updated_at=sent_at)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.calls.models import Call, CallRequest, CallState, Channel, SlackOrigin
+from bot.calls.models import Call, CallRequest, CallState, Channel, Origin
 from bot.slack.blocks import call_message, clip, shortened
 
 
@@ -33,7 +33,7 @@ def test_shortened_clips_every_text_and_keeps_the_blocks_and_button() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     request = CallRequest(
         destination="+14155550100", caller_id="+14155550123", channel=Channel.PSTN, instructions="&" * 2900,
-        max_duration_s=600, origin=SlackOrigin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL"),
+        max_duration_s=600, origin=Origin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL"),
     )  # fmt: skip
     call = Call(id="c1", request=request, state=CallState.RINGING, state_reason="", created_at=now, updated_at=now)
     message = call_message(call)
@@ -62,7 +62,7 @@ def test_each_version_of_a_call_message_has_new_block_ids_and_an_unchanged_one_k
     now = datetime(2026, 1, 1, tzinfo=UTC)
     request = CallRequest(
         destination="+14155550100", caller_id="+14155550123", channel=Channel.PSTN, instructions="say hello",
-        max_duration_s=600, origin=SlackOrigin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL"),
+        max_duration_s=600, origin=Origin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL"),
     )  # fmt: skip
     ringing = Call(id="c1", request=request, state=CallState.RINGING, state_reason="", created_at=now, updated_at=now)
     connected = replace(ringing, state=CallState.CONNECTED)
@@ -81,7 +81,7 @@ def test_the_parent_shows_when_the_call_was_placed_as_a_slack_date_not_a_ticking
     placed = datetime(2026, 1, 1, 14, 40, tzinfo=UTC)
     request = CallRequest(
         destination="+14155550100", caller_id="+14155550123", channel=Channel.PSTN, instructions="say <!here> hi",
-        max_duration_s=600, origin=SlackOrigin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL"),
+        max_duration_s=600, origin=Origin(team_id="T0", user_id="U0ANA", conversation_id="C0GENERAL"),
     )  # fmt: skip
     call = Call(
         id="c1", request=request, state=CallState.RINGING, state_reason="", created_at=placed, updated_at=placed

@@ -35,6 +35,7 @@ from bot.slack.delivery.sender import MAX_BACKOFF_S, ParentWait, Sender
 from bot.slack.delivery.threads import Threads
 from bot.slack.delivery.updater import UPDATE_BURST, UPDATES_PER_MINUTE, Updater
 from bot.slack.pacing import Budget, Clock, MonotonicClock, Pacer
+from bot.slack.reply_urls import ReplyUrls
 from bot.store import OutboxRow, Store
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,10 @@ class Delivery:
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_retry: Callable[[str], None] = lambda reason: None,
         updates_per_minute: float = UPDATES_PER_MINUTE,
+        reply_urls: ReplyUrls | None = None,
     ) -> None:
         self._client = client
+        self._reply_urls = reply_urls if reply_urls is not None else ReplyUrls()
         self._store = store
         self._clock = clock or MonotonicClock()
         self._pacer = Pacer(self._clock, pace_s)
@@ -140,8 +143,9 @@ class Delivery:
         neither reached them.
         """
         origin = call.request.origin
-        if origin.response_url:
-            webhook = AsyncWebhookClient(origin.response_url, session=self._client.session)
+        reply_url = self._reply_urls.get(call.id)
+        if reply_url:
+            webhook = AsyncWebhookClient(reply_url, session=self._client.session)
             try:
                 answer = await webhook.send(text=text, response_type="ephemeral", replace_original=False)
                 if answer.status_code == 200:
