@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 
 from bot.calls.clock import Clock, utc_now
-from bot.calls.models import Channel
+from bot.calls.models import CallerId, Channel, DeniedDestination
 from bot.calls.numbers import parse_phone_number
 from bot.calls.refusals import Why
 from bot.errors import Refusal
-from bot.store import CallerId, DeniedDestination, Store
+from bot.store import Store
 
 _PREFIX = re.compile(r"\+[1-9]\d{0,14}")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.calls.models import Channel
+from bot.calls.models import CallerId, Channel
 from bot.calls.refusals import Choice, Why
 from bot.errors import Refusal
-from bot.store import CallerId, Store
+from bot.store import Store
 
 _FIELD = "caller_id"
 

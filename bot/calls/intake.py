@@ -13,11 +13,11 @@ import logging
 
 from bot.calls import launch
 from bot.calls.clock import Clock, utc_now
-from bot.calls.models import CallState, ErrorEvent, FailedEvent, StatusEvent, TranscriptEvent, Transition
+from bot.calls.models import CallState, ErrorEvent, EventOutcome, FailedEvent, StatusEvent, TranscriptEvent, Transition
 from bot.calls.observer import CallObserver
 from bot.calls.states import brought_to, transition_for
 from bot.errors import BadToken, UnknownCall
-from bot.store import EventOutcome, Store
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 _NO_CALL = hashlib.sha256(b"no such call").hexdigest()  # compared against when the call is unknown

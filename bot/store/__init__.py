@@ -26,7 +26,6 @@ await its database fits as well. It keeps the same promises:
 
 from __future__ import annotations
 
-from bot.calls.models import AuditEntry, CallerId, DeniedDestination, EventOutcome
 from bot.store.calls import Calls
 from bot.store.errors import StoreUnavailable
 from bot.store.events import Events
@@ -34,13 +33,9 @@ from bot.store.guard_rails import GuardRails
 from bot.store.outbox import Outbox, OutboxRow
 from bot.store.schema import MIGRATIONS
 
-# The domain's values are exported here as well, for modules written before they moved to bot.calls.models.
+# The domain's values (CallerId, EventOutcome, ...) are bot.calls.models': import them from there.
 __all__ = [
     "MIGRATIONS",
-    "AuditEntry",
-    "CallerId",
-    "DeniedDestination",
-    "EventOutcome",
     "OutboxRow",
     "Store",
     "StoreUnavailable",

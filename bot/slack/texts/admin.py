@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from bot.calls.models import Call
+from bot.calls.models import Call, CallerId, DeniedDestination
 from bot.calls.numbers import format_international
 from bot.slack.texts import destination, state_line
 from bot.slack.texts.markup import escape
-from bot.store import CallerId, DeniedDestination
 
 USAGE = (
     "*Admin commands* (callbot admins only):\n"
