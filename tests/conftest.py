@@ -115,6 +115,14 @@ def fake_voximplant(served_voximplant: FakeVoximplant) -> FakeVoximplant:
     return served_voximplant
 
 
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh SQLite store on disk, for tests of the store and the domain without a running bot."""
+    opened = await Store.open(tmp_path / "callbot.db")
+    yield opened
+    await opened.close()
+
+
 @dataclass
 class Bot:
     url: str

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -15,13 +13,6 @@ from bot.errors import Refusal
 from bot.store import Store
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "callbot.db")
-    yield store
-    await store.close()
 
 
 async def test_each_change_is_audited_and_a_missing_entry_changes_nothing(store: Store) -> None:
