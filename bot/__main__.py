@@ -109,7 +109,7 @@ def _serve(_: argparse.Namespace) -> int:
 
 async def _can_open(settings: Settings) -> None:
     """Open the database (creating it and bringing its schema up to date) and close it; StoreUnavailable if not."""
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     await store.close()
 
 
@@ -183,8 +183,8 @@ def _doctor(args: argparse.Namespace) -> int:
 
     async def diagnose() -> int:
         caller_ids: list[CallerId] = []
-        if settings.database_path.exists():  # the doctor only looks: it never creates the database
-            store = await Store.open(settings.database_path)
+        if settings.database_url is not None or settings.database_path.exists():  # the doctor never creates a file
+            store = await Store.open(settings.database)
             try:
                 caller_ids = await store.caller_ids()
             finally:
@@ -215,7 +215,7 @@ def _migrate(_: argparse.Namespace) -> int:
     settings = load_settings(need_slack=False)
 
     async def migrate(store: Store) -> int:
-        print(f"{settings.database_path}: schema version {await store.migrate()}")
+        print(f"{settings.database_name}: schema version {await store.migrate()}")
         return 0
 
     return _with_store(settings, migrate)
@@ -354,7 +354,7 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> 
     """Open the database, run one command's `work` on it, and close it whatever happens."""
 
     async def run() -> int:
-        store = await Store.open(settings.database_path)
+        store = await Store.open(settings.database)
         try:
             return await work(store)
         finally:

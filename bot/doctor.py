@@ -210,7 +210,7 @@ async def caller_ids(deployment: Deployment) -> Result:
     """Each allow-listed caller ID for phone calls is a verified caller ID or a usable number bought in Voximplant."""
     phone = [entry.number for entry in deployment.caller_ids if Channel.PSTN in entry.channels]
     if not phone:
-        return failed(f"no caller ID for phone calls is on the allowlist in {deployment.settings.database_path}: "
+        return failed(f"no caller ID for phone calls is on the allowlist in {deployment.settings.database_name}: "
                       'run callbot callerids sync, or callbot callerids add +14155550123 "Support line"')  # fmt: skip
     if deployment.voximplant is None:
         return failed("the caller IDs cannot be checked without Voximplant credentials (see above)")

@@ -100,7 +100,7 @@ async def place_test_call(settings: Settings, destination: str, *, waits: Waits 
     if auth is None or settings.voximplant_rule_id is None or (base_url is None and not pull):
         return [failed("a test call needs the Voximplant credentials, VOXIMPLANT_RULE_ID and PUBLIC_BASE_URL (or "
                        "VOXIMPLANT_EVENTS=pull)")]  # fmt: skip
-    if not settings.database_path.exists():
+    if settings.database_url is None and not settings.database_path.exists():
         return [failed(f"{settings.database_path} does not exist: add a caller ID first (callbot callerids add)")]
     try:
         server = None if pull else LocalServer(host=settings.host, port=settings.port)
@@ -108,7 +108,7 @@ async def place_test_call(settings: Settings, destination: str, *, waits: Waits 
         return [failed(f"{settings.host}:{settings.port} is taken ({error.strerror}): the doctor answers the "
                        "scenario there itself, so stop callbot serve for the test call, or run it before starting "
                        "the bot")]  # fmt: skip
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     fallbacks: list[None] = []
     try:
         async with httpx.AsyncClient(timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0)) as http:

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.calls import launch
 from bot.errors import ConfigError
+from bot.store.database import describe, is_postgres_url
 
 SLACK_API_URL = "https://slack.com/api/"
 VOXIMPLANT_API_URL = "https://api.voximplant.com/platform_api/"
@@ -44,6 +45,9 @@ class Settings(BaseSettings):
     # through each session's access URL (pull: no public URL at all). Default: push when PUBLIC_BASE_URL is set.
     voximplant_events: Literal["push", "pull"] | None = None
     database_path: Path = Path("callbot.db")
+    # PostgreSQL instead of SQLite, for replicas sharing one database (README, "Outgrowing one machine").
+    database_url: SecretStr | None = None
+    database_pool_size: int = Field(default=10, ge=2, le=200, description="connections per process (PostgreSQL)")
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -126,6 +130,25 @@ class Settings(BaseSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not is_postgres_url(value.get_secret_value()):
+            raise ValueError("must be a PostgreSQL URL: postgresql://user:password@host:5432/dbname")
+        return value
+
+    @property
+    def database(self) -> Path | str:
+        """Where the store lives: DATABASE_URL (PostgreSQL) when set, else the SQLite file at DATABASE_PATH."""
+        return self.database_url.get_secret_value() if self.database_url is not None else self.database_path
+
+    @property
+    def database_name(self) -> str:
+        """The database, for messages and logs: DATABASE_PATH, or DATABASE_URL without its password."""
+        return (
+            describe(self.database_url.get_secret_value()) if self.database_url is not None else str(self.database_path)
+        )
 
     @property
     def base_url(self) -> str | None:

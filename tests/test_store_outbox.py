@@ -12,7 +12,7 @@ from bot.store import MIGRATIONS, Store
 async def test_upgrading_keeps_old_events_as_announced_and_starts_an_empty_outbox(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with contextlib.closing(sqlite3.connect(path)) as db:  # the schema as the first release left it, with one event
-        db.executescript(MIGRATIONS[0])
+        db.executescript(MIGRATIONS[0].sqlite)
         db.execute("PRAGMA user_version = 1")
         db.execute(
             "INSERT INTO calls (id, team_id, user_id, conversation_id, destination, caller_id, channel, instructions,"

@@ -83,7 +83,6 @@ class Placing:
         self._follow = follow  # pull mode: start fetching a launched call's events
         self._clock = clock
         self._new_id = new_id
-        self._admitting = asyncio.Lock()
 
     async def create(self, request: CallRequest) -> tuple[Call, str]:
         """Store a new call in `requested`; returns it with its brief token (for its launch's custom data only).
@@ -96,9 +95,10 @@ class Placing:
             updated_at=now, control_secret=secrets.token_urlsafe(24),
         )  # fmt: skip
         token = launch.new_brief_token()
-        async with self._admitting:
-            # vet() checked the limits already; checked again here, where no other request can slip in between the
-            # count and the insert, so two requests at once cannot both take the last place.
+        async with self._store.exclusive(f"admit {request.origin.team_id}"):
+            # vet() checked the limits already; checked again here, where no other request of the workspace, on
+            # this replica or another, can slip in between the count and the insert: two requests at once cannot
+            # both take the last place.
             if self._permissions is not None:
                 await self._permissions.check_limits(request.origin)
             await self._store.insert_call(call, brief_token_hash=launch.hash_token(token))

@@ -1,37 +1,51 @@
 """callbot's storage: every SQL statement callbot runs lives in this package, behind one class, `Store`.
 
-SQLite (stdlib sqlite3) in WAL mode, one connection on the event loop's thread; each method is one transaction
-run in one go, with no await inside. The schema moves forward by `PRAGMA user_version`; the SQL is kept portable.
+Two backends run the same methods, each written once as work on a transaction (bot/store/database.py):
+- SQLite (stdlib sqlite3, DATABASE_PATH, the default) in WAL mode, one connection on the event loop's thread; each
+  transaction runs in one go, with no await inside;
+- PostgreSQL (psycopg 3 with a pool, DATABASE_URL=postgresql://…), async end to end, shared by any number of
+  replicas.
 
-    schema.py       the migrations, and how they are applied
-    connection.py   Connection: open, close, migrate, ping; each method's work as one transaction; checkpoints
+    database.py     Database and Tx: what the store's methods run on; Base, the one-statement helpers
+    sqlite.py       SQLite: the connection, the busy wait, checkpoints on a thread of their own
+    postgres.py     Postgres: the pool, row locks and advisory locks for replicas
+    schema.py       the migrations, in both dialects, and how SQLite applies them
+    copy.py         a one-shot copy of one database into another (`callbot migrate --from`)
     calls.py        Calls: store a call, find it, move it from state to state
     events.py       Events: store a status event and apply its transition at once; what is not yet announced
     guard_rails.py  GuardRails: caller IDs, deny list, audit log, what the call limits count, notices, replay guard
     outbox.py       Outbox, OutboxRow: the Slack writes waiting to be delivered
     errors.py       StoreUnavailable
 
-The package imports only the standard library and bot.calls.models (tests/test_layers.py checks it).
+The package imports only the standard library, psycopg (PostgreSQL's backend, loaded only for a postgresql:// URL)
+and bot.calls.models (tests/test_layers.py checks it).
 
-A second backend (PostgreSQL) implements Store's public methods, same names and signatures: `open`, `close`,
-`migrate`, `ping` and those of Calls, Events, GuardRails and Outbox. They are async so that a backend that must
-await its database fits as well. It keeps the same promises:
+Both backends keep the same promises, and tests/test_store*.py run against both:
 - each method is one transaction, committed when it returns; `record_event` calls `decide` inside it;
 - it takes and returns the domain's values (bot.calls.models) and OutboxRow, never rows or types of its own;
-- a call in a terminal state (TERMINAL_STATES, the domain's rule) never moves again;
+- a call in a terminal state (TERMINAL_STATES, the domain's rule) never moves again, even with two replicas moving
+  it at once;
 - an event (call id, seq) is stored once; `first_sighting` and `first_notice` say True once; the audit log is
   append-only;
-- a database that cannot be reached or written raises StoreUnavailable (from `open` too, naming where).
+- `exclusive(name)` is held by one holder at a time, across every process that uses the database;
+- a database that cannot be reached or written raises StoreUnavailable (from `open` too, naming where, never with
+  a password).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
 from bot.store.calls import Calls
+from bot.store.database import Database, describe, is_postgres_url
 from bot.store.errors import StoreUnavailable
 from bot.store.events import Events
 from bot.store.guard_rails import GuardRails
 from bot.store.outbox import Outbox, OutboxRow
 from bot.store.schema import MIGRATIONS
+from bot.store.sqlite import SQLite
 
 # The domain's values (CallerId, EventOutcome, ...) are bot.calls.models': import them from there.
 __all__ = [
@@ -39,8 +53,45 @@ __all__ = [
     "OutboxRow",
     "Store",
     "StoreUnavailable",
+    "describe",
+    "is_postgres_url",
 ]
 
 
 class Store(Calls, Events, GuardRails, Outbox):
-    """callbot's SQLite database: one connection (see Connection); each method one transaction, run in one go."""
+    """callbot's database, SQLite's or PostgreSQL's: each method one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+
+    @classmethod
+    async def open(cls, location: Path | str, *, checkpoint_every_s: float = 1.0, pool_size: int = 10) -> Store:
+        """Open the database at `location` (a SQLite file's path, or a postgresql:// URL) and bring its schema up to
+        date. Raises StoreUnavailable, naming the database, when it cannot be opened or written."""
+        if is_postgres_url(location):
+            from bot.store.postgres import Postgres  # psycopg is loaded only for PostgreSQL
+
+            return cls(await Postgres.open(location, pool_size=pool_size))
+        return cls(await SQLite.open(location, checkpoint_every_s=checkpoint_every_s))
+
+    @property
+    def backend(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return "sqlite" if isinstance(self._db, SQLite) else "postgresql"
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def migrate(self) -> int:
+        """Apply the migrations this database has not seen; returns the schema version now in force."""
+        return await self._db.migrate()
+
+    async def ping(self) -> bool:
+        """True while the database takes a write; StoreUnavailable when it cannot."""
+        return await self._db.ping()
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Held by one holder at a time, across every process (replica) that uses this database."""
+        async with self._db.exclusive(name):
+            yield

@@ -2,38 +2,39 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import Any
 
 from bot.calls.models import LIVE_STATES, Call, CallRequest, CallState, Channel, Origin, Transition
-from bot.store.connection import Connection
+from bot.store.database import Base, Row, Tx
 
 # Live calls that StartScenarios was asked to start: every live state but `requested`.
 _SENT_TO_VOXIMPLANT = LIVE_STATES - {CallState.REQUESTED}
 
 
-class Calls(Connection):
+class Calls(Base):
     """Store methods about calls themselves; `Store` combines them with the rest."""
 
     async def calls_by_state(self) -> dict[str, int]:
         """How many calls are in each state, for /metrics."""
-        rows = self._fetch("SELECT state, COUNT(*) AS n FROM calls GROUP BY state")
+        rows = await self._fetch("SELECT state, COUNT(*) AS n FROM calls GROUP BY state")
         return {str(row["state"]): int(row["n"]) for row in rows}
 
     async def live_calls(self, *, user_id: str | None = None, team_id: str | None = None) -> list[Call]:
         """Calls not yet ended, failed or canceled, of one person or one workspace, oldest first."""
         column, value = ("user_id", user_id) if user_id is not None else ("team_id", team_id)
         live, states = state_in(LIVE_STATES)
-        rows = self._fetch(f"SELECT * FROM calls WHERE {column} = ? AND {live} ORDER BY created_at", value, *states)
+        rows = await self._fetch(
+            f"SELECT * FROM calls WHERE {column} = ? AND {live} ORDER BY created_at", value, *states
+        )
         return [call_from_row(row) for row in rows]
 
     async def recent_calls(self, *, user_id: str | None = None, limit: int = 10) -> list[Call]:
         """The latest calls, newest first; one person's when `user_id` is given."""
         if user_id is None:
-            rows = self._fetch("SELECT * FROM calls ORDER BY created_at DESC, rowid DESC LIMIT ?", limit)
+            rows = await self._fetch("SELECT * FROM calls ORDER BY created_at DESC, rowid DESC LIMIT ?", limit)
         else:
-            rows = self._fetch(
+            rows = await self._fetch(
                 "SELECT * FROM calls WHERE user_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", user_id, limit
             )
         return [call_from_row(row) for row in rows]
@@ -41,7 +42,7 @@ class Calls(Connection):
     async def insert_call(self, call: Call, *, brief_token_hash: str) -> None:
         """Store a new call with the hash of its brief token; its callback token comes with the brief."""
         request, origin = call.request, call.request.origin
-        self._change(
+        await self._change(
             "INSERT INTO calls (id, team_id, user_id, conversation_id, thread_ts, destination, caller_id,"
             " channel, instructions, max_duration_s, state, state_reason, token_hash, created_at, updated_at,"
             " brief_token_hash, control_secret)"
@@ -53,13 +54,13 @@ class Calls(Connection):
         )  # fmt: skip
 
     async def call_by_brief_token(self, brief_token_hash: str) -> Call | None:
-        rows = self._fetch("SELECT * FROM calls WHERE brief_token_hash = ?", brief_token_hash)
+        rows = await self._fetch("SELECT * FROM calls WHERE brief_token_hash = ?", brief_token_hash)
         return call_from_row(rows[0]) if rows else None
 
     async def issue_callback_token(self, call_id: str, *, token_hash: str) -> bool:
         """Give the call a new callback token (its hash), while no status event of it was stored; False after."""
         return bool(
-            self._change(
+            await self._change(
                 "UPDATE calls SET token_hash = ? WHERE id = ? AND last_seq = 0"
                 " AND NOT EXISTS (SELECT 1 FROM call_events WHERE call_id = calls.id)",
                 token_hash, call_id,
@@ -72,49 +73,49 @@ class Calls(Connection):
         """Move the call to `starting` with the custom data about to be sent (call history is searched by it), and
         how its status events come (`pull`: the bot fetches them through the session's access URL)."""
         fields = {"custom_data": custom_data, "pull": int(pull)}
-        return self._write(lambda db: move_call(db, call_id, transition, at, fields))
+        return await self._write(lambda tx: move_call(tx, call_id, transition, at, fields))
 
     async def live_pulled_calls(self) -> list[Call]:
         """Live calls whose status events the bot fetches, that StartScenarios confirmed (their sessions to poll)."""
         sent, states = state_in(_SENT_TO_VOXIMPLANT)
-        rows = self._fetch(f"SELECT * FROM calls WHERE pull = 1 AND access_url IS NOT NULL AND {sent}", *states)
+        rows = await self._fetch(f"SELECT * FROM calls WHERE pull = 1 AND access_url IS NOT NULL AND {sent}", *states)
         return [call_from_row(row) for row in rows]
 
     async def call(self, call_id: str) -> Call | None:
-        rows = self._fetch("SELECT * FROM calls WHERE id = ?", call_id)
+        rows = await self._fetch("SELECT * FROM calls WHERE id = ?", call_id)
         return call_from_row(rows[0]) if rows else None
 
     async def token_hash(self, call_id: str) -> str | None:
-        value = self._scalar("SELECT token_hash FROM calls WHERE id = ?", call_id)
+        value = await self._scalar("SELECT token_hash FROM calls WHERE id = ?", call_id)
         return str(value) if value is not None else None
 
     async def calls_in_state(self, state: CallState) -> list[Call]:
-        return [call_from_row(row) for row in self._fetch("SELECT * FROM calls WHERE state = ?", state.value)]
+        return [call_from_row(row) for row in await self._fetch("SELECT * FROM calls WHERE state = ?", state.value)]
 
     async def set_slack_message(self, call_id: str, *, channel: str, ts: str) -> None:
-        self._change("UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", channel, ts, call_id)
+        await self._change("UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", channel, ts, call_id)
 
     async def set_session(self, call_id: str, *, access_url: str, plain_access_url: str, history_id: int) -> None:
         """Keep what StartScenarios answered: the session's control URLs (HTTPS, HTTP) and its call-history id."""
-        self._change(
+        await self._change(
             "UPDATE calls SET access_url = ?, plain_access_url = ?, history_id = ? WHERE id = ?",
             access_url, plain_access_url, history_id, call_id,
         )  # fmt: skip
 
     async def set_history_id(self, call_id: str, history_id: int) -> None:
         """The call-history id of a session found by its custom data (StartScenarios' answer was lost)."""
-        self._change("UPDATE calls SET history_id = ? WHERE id = ? AND history_id IS NULL", history_id, call_id)
+        await self._change("UPDATE calls SET history_id = ? WHERE id = ? AND history_id IS NULL", history_id, call_id)
 
     async def move(self, call_id: str, transition: Transition, at: datetime) -> Call | None:
         """Apply `transition` unless the call is already terminal; the call as it is now, or None if unchanged."""
-        return self._write(lambda db: move_call(db, call_id, transition, at, {}))
+        return await self._write(lambda tx: move_call(tx, call_id, transition, at, {}))
 
     async def settle(
         self, call_id: str, transition: Transition, at: datetime, *, duration_s: float | None
     ) -> Call | None:
         """Apply a terminal `transition` learnt elsewhere (call history), with the duration it reported."""
         fields: dict[str, Any] = {"duration_s": duration_s} if duration_s is not None else {}
-        return self._write(lambda db: move_call(db, call_id, transition, at, fields))
+        return await self._write(lambda tx: move_call(tx, call_id, transition, at, fields))
 
     async def stale_calls(self, *, quiet_since: datetime, unconfirmed: bool = False) -> list[Call]:
         """Live calls already sent to Voximplant that have heard nothing (no event, no move) since `quiet_since`.
@@ -122,7 +123,7 @@ class Calls(Connection):
         `unconfirmed`: instead of those with a call-history id, those StartScenarios never confirmed (none).
         """
         sent, states = state_in(_SENT_TO_VOXIMPLANT)
-        rows = self._fetch(
+        rows = await self._fetch(
             f"SELECT * FROM calls WHERE {sent}"
             + (" AND history_id IS NULL" if unconfirmed else " AND history_id IS NOT NULL")
             + " AND COALESCE((SELECT MAX(received_at) FROM call_events WHERE call_id = calls.id), updated_at) < ?",
@@ -134,19 +135,18 @@ class Calls(Connection):
     async def move_if_unheard(self, call_id: str, transition: Transition, at: datetime) -> Call | None:
         """Apply `transition` only while the call is still `starting` and no status event of it was stored."""
 
-        def move(db: sqlite3.Connection) -> Call | None:
-            heard = db.execute(
-                "SELECT COUNT(*) FROM calls WHERE id = ?"
-                " AND (state != 'starting' OR EXISTS (SELECT 1 FROM call_events WHERE call_id = calls.id))",
-                (call_id,),
-            ).fetchone()[0]
-            return None if heard else move_call(db, call_id, transition, at, {})
+        async def move(tx: Tx) -> Call | None:
+            call = await tx.one("SELECT state FROM calls WHERE id = ?" + tx.lock_row, call_id)
+            heard = await tx.scalar("SELECT COUNT(*) FROM call_events WHERE call_id = ?", call_id)
+            if call is None or call["state"] != CallState.STARTING.value or heard:
+                return None
+            return await move_call(tx, call_id, transition, at, {})
 
-        return self._write(move)
+        return await self._write(move)
 
     async def unheard_starting_calls(self, *, sent_before: datetime) -> list[Call]:
         """Calls still `starting`, sent before `sent_before`, with no call-history id and no status event."""
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT * FROM calls WHERE state = 'starting' AND history_id IS NULL AND updated_at < ?"
             " AND NOT EXISTS (SELECT 1 FROM call_events WHERE call_id = calls.id)",
             sent_before.isoformat(),
@@ -154,11 +154,9 @@ class Calls(Connection):
         return [call_from_row(row) for row in rows]
 
 
-def move_call(
-    db: sqlite3.Connection, call_id: str, transition: Transition, at: datetime, fields: dict[str, Any]
-) -> Call | None:
+async def move_call(tx: Tx, call_id: str, transition: Transition, at: datetime, fields: dict[str, Any]) -> Call | None:
     """Inside a transaction: apply `transition` unless the call is terminal; the call as it is now, or None."""
-    row = db.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+    row = await tx.one("SELECT * FROM calls WHERE id = ?" + tx.lock_row, call_id)
     if row is None:
         return None
     call = call_from_row(row)
@@ -169,12 +167,12 @@ def move_call(
     columns = {"state": transition.state.value, "state_reason": transition.reason, "updated_at": at.isoformat()}
     columns.update(fields)
     assignments = ", ".join(f"{name} = ?" for name in columns)
-    moved = db.execute(f"UPDATE calls SET {assignments} WHERE id = ? RETURNING *", (*columns.values(), call_id))
-    now = moved.fetchone()
-    db.execute(
+    now = await tx.one(f"UPDATE calls SET {assignments} WHERE id = ? RETURNING *", *columns.values(), call_id)
+    await tx.execute(
         "INSERT INTO call_transitions (call_id, from_state, to_state, reason, at) VALUES (?, ?, ?, ?, ?)",
-        (call_id, call.state.value, transition.state.value, transition.reason, at.isoformat()),
-    )
+        call_id, call.state.value, transition.state.value, transition.reason, at.isoformat(),
+    )  # fmt: skip
+    assert now is not None  # the row was read, and locked, above
     return call_from_row(now)
 
 
@@ -184,7 +182,7 @@ def state_in(states: frozenset[CallState]) -> tuple[str, list[str]]:
     return f"state IN ({', '.join('?' for _ in values)})", values
 
 
-def call_from_row(row: sqlite3.Row) -> Call:
+def call_from_row(row: Row) -> Call:
     origin = Origin(
         team_id=row["team_id"],
         user_id=row["user_id"],

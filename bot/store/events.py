@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -11,10 +10,10 @@ from typing import Any
 
 from bot.calls.models import Call, CallState, EventOutcome, StatusEvent, Transition
 from bot.store.calls import call_from_row, move_call
-from bot.store.connection import Connection
+from bot.store.database import Base, Tx
 
 
-class Events(Connection):
+class Events(Base):
     """Store methods about a call's status events and transitions; `Store` combines them with the rest."""
 
     async def record_event(
@@ -25,23 +24,22 @@ class Events(Connection):
         `decide` runs inside the transaction: it must be quick, and it cannot await.
         """
 
-        def record(db: sqlite3.Connection) -> EventOutcome | None:
-            row = db.execute("SELECT * FROM calls WHERE id = ?", (event.call_id,)).fetchone()
+        async def record(tx: Tx) -> EventOutcome | None:
+            row = await tx.one("SELECT * FROM calls WHERE id = ?" + tx.lock_row, event.call_id)
             if row is None:
                 return None
             call = call_from_row(row)
-            inserted = db.execute(
+            inserted = await tx.execute(
                 "INSERT INTO call_events (call_id, seq, event, at, data, received_at) VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (call_id, seq) DO NOTHING",
-                (
-                    event.call_id, event.seq, event.event, event.at.isoformat(),
-                    event.data.model_dump_json(), received_at.isoformat(),
-                ),
-            ).rowcount  # fmt: skip
+                event.call_id, event.seq, event.event, event.at.isoformat(), event.data.model_dump_json(),
+                received_at.isoformat(),
+            )  # fmt: skip
             if inserted == 0:
                 return EventOutcome(call, duplicate=True, transition=None)
-            db.execute("UPDATE calls SET last_seq = MAX(last_seq, ?) WHERE id = ?", (event.seq, event.call_id))
-            call = replace(call, last_seq=max(call.last_seq, event.seq))
+            if event.seq > call.last_seq:
+                await tx.execute("UPDATE calls SET last_seq = ? WHERE id = ?", event.seq, event.call_id)
+                call = replace(call, last_seq=event.seq)
             transition = decide(call, event)
             if transition is None:
                 return EventOutcome(call, duplicate=False, transition=None)
@@ -51,32 +49,32 @@ class Events(Connection):
             duration = getattr(event.data, "duration_s", None)
             if duration is not None:
                 extra["duration_s"] = duration
-            moved = move_call(db, event.call_id, transition, received_at, extra)
+            moved = await move_call(tx, event.call_id, transition, received_at, extra)
             return EventOutcome(moved or call, duplicate=False, transition=transition if moved else None)
 
-        return self._write(record)
+        return await self._write(record)
 
     async def events(self, call_id: str) -> list[tuple[int, str, dict[str, Any]]]:
-        rows = self._fetch("SELECT seq, event, data FROM call_events WHERE call_id = ? ORDER BY seq", call_id)
+        rows = await self._fetch("SELECT seq, event, data FROM call_events WHERE call_id = ? ORDER BY seq", call_id)
         return [(row["seq"], row["event"], json.loads(row["data"])) for row in rows]
 
     async def transitions(self, call_id: str) -> list[tuple[str, str, str]]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT from_state, to_state, reason FROM call_transitions WHERE call_id = ? ORDER BY rowid", call_id
         )
         return [(row["from_state"], row["to_state"], row["reason"]) for row in rows]
 
     async def mark_announced(self, call_id: str, seq: int) -> None:
         """The Slack writes event `seq` causes are in the outbox."""
-        self._change("UPDATE call_events SET announced = 1 WHERE call_id = ? AND seq = ?", call_id, seq)
+        await self._change("UPDATE call_events SET announced = 1 WHERE call_id = ? AND seq = ?", call_id, seq)
 
     async def is_announced(self, call_id: str, seq: int) -> bool:
-        value = self._scalar("SELECT announced FROM call_events WHERE call_id = ? AND seq = ?", call_id, seq)
+        value = await self._scalar("SELECT announced FROM call_events WHERE call_id = ? AND seq = ?", call_id, seq)
         return bool(value)
 
     async def unannounced_events(self) -> list[dict[str, Any]]:
         """Events stored whose Slack writes were never queued (the bot stopped in between), oldest first."""
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT call_id, seq, event, at, data FROM call_events WHERE announced = 0 ORDER BY received_at, seq"
         )
         return [

@@ -3,15 +3,14 @@ once, and the replay guard for signed Slack requests."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from bot.calls.models import LIVE_STATES, AuditEntry, CallerId, Channel, DeniedDestination
 from bot.store.calls import state_in
-from bot.store.connection import Connection
+from bot.store.database import Base, Row, Tx
 
 
-class GuardRails(Connection):
+class GuardRails(Base):
     """Store methods that the guard rails read and write; `Store` combines them with the rest."""
 
     # -- caller IDs --------------------------------------------------------------------------------------------
@@ -21,53 +20,60 @@ class GuardRails(Connection):
     ) -> bool:
         """Add `number` to the allowlist, or update its label and channels; True if it was new."""
 
-        def add(db: sqlite3.Connection) -> bool:
-            existed = db.execute("SELECT COUNT(*) FROM caller_ids WHERE number = ?", (number,)).fetchone()[0]
-            db.execute(
+        async def add(tx: Tx) -> bool:
+            existed = await tx.scalar("SELECT COUNT(*) FROM caller_ids WHERE number = ?", number)
+            await tx.execute(
                 "INSERT INTO caller_ids (number, label, channels, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (number) DO UPDATE SET label = excluded.label, channels = excluded.channels",
-                (number, label, _join(channels), added_by, at.isoformat()),
+                number,
+                label,
+                _join(channels),
+                added_by,
+                at.isoformat(),
             )
             return not existed
 
-        return self._write(add)
+        return await self._write(add)
 
     async def remove_caller_id(self, number: str) -> bool:
-        return self._change("DELETE FROM caller_ids WHERE number = ?", number) > 0
+        return await self._change("DELETE FROM caller_ids WHERE number = ?", number) > 0
 
     async def caller_id(self, number: str) -> CallerId | None:
-        rows = self._fetch("SELECT * FROM caller_ids WHERE number = ?", number)
+        rows = await self._fetch("SELECT * FROM caller_ids WHERE number = ?", number)
         return _caller_id(rows[0]) if rows else None
 
     async def caller_ids(self) -> list[CallerId]:
-        return [_caller_id(row) for row in self._fetch("SELECT * FROM caller_ids ORDER BY number")]
+        return [_caller_id(row) for row in await self._fetch("SELECT * FROM caller_ids ORDER BY number")]
 
     # -- deny list and audit log -------------------------------------------------------------------------------
 
     async def add_denied(self, prefix: str, *, reason: str, added_by: str, at: datetime) -> bool:
         """Deny calls to `prefix` (a whole number or its start, E.164 digits); True if it was new."""
 
-        def add(db: sqlite3.Connection) -> bool:
-            existed = db.execute("SELECT COUNT(*) FROM denied_destinations WHERE prefix = ?", (prefix,)).fetchone()[0]
-            db.execute(
+        async def add(tx: Tx) -> bool:
+            existed = await tx.scalar("SELECT COUNT(*) FROM denied_destinations WHERE prefix = ?", prefix)
+            await tx.execute(
                 "INSERT INTO denied_destinations (prefix, reason, added_by, added_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason",
-                (prefix, reason, added_by, at.isoformat()),
+                prefix,
+                reason,
+                added_by,
+                at.isoformat(),
             )
             return not existed
 
-        return self._write(add)
+        return await self._write(add)
 
     async def remove_denied(self, prefix: str) -> bool:
-        return self._change("DELETE FROM denied_destinations WHERE prefix = ?", prefix) > 0
+        return await self._change("DELETE FROM denied_destinations WHERE prefix = ?", prefix) > 0
 
     async def denied_destinations(self) -> list[DeniedDestination]:
-        rows = self._fetch("SELECT * FROM denied_destinations ORDER BY prefix")
+        rows = await self._fetch("SELECT * FROM denied_destinations ORDER BY prefix")
         return [_denied(row) for row in rows]
 
     async def denial_for(self, e164: str) -> DeniedDestination | None:
         """The longest deny-list entry that `e164` starts with, if any."""
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT * FROM denied_destinations WHERE SUBSTR(?, 1, LENGTH(prefix)) = prefix"
             " ORDER BY LENGTH(prefix) DESC LIMIT 1",
             e164,
@@ -78,14 +84,14 @@ class GuardRails(Connection):
         self, *, actor: str, action: str, target: str = "", detail: str = "", allowed: bool, at: datetime
     ) -> None:
         """Append one entry to the audit log (the table refuses updates and deletes)."""
-        self._change(
+        await self._change(
             "INSERT INTO audit_log (at, actor, action, target, detail, allowed) VALUES (?, ?, ?, ?, ?, ?)",
             at.isoformat(), actor, action, target, detail, int(allowed),
         )  # fmt: skip
 
     async def audit_entries(self, *, limit: int = 100) -> list[AuditEntry]:
         """The latest `limit` entries, oldest first."""
-        rows = self._fetch("SELECT * FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT ?) ORDER BY id", limit)
+        rows = await self._fetch("SELECT * FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT ?) ORDER BY id", limit)
         return [_audit_entry(row) for row in rows]
 
     # -- what the call limits count ------------------------------------------------------------------------------
@@ -96,7 +102,7 @@ class GuardRails(Connection):
     ) -> int:  # fmt: skip
         """How many calls one person (or one workspace) placed: all, only those under way, or only after `since`."""
         where, params = _call_filter(user_id, team_id, live_only, since)
-        return int(self._scalar(f"SELECT COUNT(*) FROM calls WHERE {where}", *params))
+        return int(await self._scalar(f"SELECT COUNT(*) FROM calls WHERE {where}", *params))
 
     async def nth_newest_call_time(
         self, n: int, *, user_id: str | None = None, team_id: str | None = None, live_only: bool = False,
@@ -104,7 +110,7 @@ class GuardRails(Connection):
     ) -> datetime | None:  # fmt: skip
         """When the n-th newest of those calls (1 = the newest) was placed; None if there are fewer than n."""
         where, params = _call_filter(user_id, team_id, live_only, since)
-        value = self._scalar(
+        value = await self._scalar(
             f"SELECT created_at FROM calls WHERE {where} ORDER BY created_at DESC LIMIT 1 OFFSET ?", *params, n - 1
         )
         return datetime.fromisoformat(value) if value is not None else None
@@ -113,25 +119,26 @@ class GuardRails(Connection):
 
     async def first_notice(self, name: str, *, at: datetime) -> bool:
         """Note that the notice `name` was given; True only the first time since it was last cleared."""
-        return bool(self._change("INSERT INTO notices (name, at) VALUES (?, ?) ON CONFLICT DO NOTHING", name,
+        return bool(await self._change("INSERT INTO notices (name, at) VALUES (?, ?) ON CONFLICT DO NOTHING", name,
                                  at.isoformat()))  # fmt: skip
 
     async def clear_notice(self, name: str) -> None:
         """What the notice `name` was about is over: the next time it happens, it is told again."""
-        self._change("DELETE FROM notices WHERE name = ?", name)
+        await self._change("DELETE FROM notices WHERE name = ?", name)
 
     async def first_sighting(self, signature: str, *, at: datetime, forget_before: datetime) -> bool:
         """Remember a signed Slack request; False if it was seen before (a replay). Forgets old ones as it goes."""
 
-        def sight(db: sqlite3.Connection) -> bool:
-            db.execute("DELETE FROM seen_slack_requests WHERE seen_at < ?", (forget_before.isoformat(),))
-            cursor = db.execute(
+        async def sight(tx: Tx) -> bool:
+            await tx.execute("DELETE FROM seen_slack_requests WHERE seen_at < ?", forget_before.isoformat())
+            inserted = await tx.execute(
                 "INSERT INTO seen_slack_requests (signature, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                (signature, at.isoformat()),
+                signature,
+                at.isoformat(),
             )
-            return cursor.rowcount == 1
+            return inserted == 1
 
-        return self._write(sight)
+        return await self._write(sight)
 
 
 def _call_filter(
@@ -154,7 +161,7 @@ def _join(channels: frozenset[Channel]) -> str:
     return ",".join(sorted(channel.value for channel in channels))
 
 
-def _caller_id(row: sqlite3.Row) -> CallerId:
+def _caller_id(row: Row) -> CallerId:
     return CallerId(
         number=row["number"],
         label=row["label"],
@@ -164,14 +171,14 @@ def _caller_id(row: sqlite3.Row) -> CallerId:
     )
 
 
-def _audit_entry(row: sqlite3.Row) -> AuditEntry:
+def _audit_entry(row: Row) -> AuditEntry:
     return AuditEntry(
         id=row["id"], at=datetime.fromisoformat(row["at"]), actor=row["actor"], action=row["action"],
         target=row["target"], detail=row["detail"], allowed=bool(row["allowed"]),
     )  # fmt: skip
 
 
-def _denied(row: sqlite3.Row) -> DeniedDestination:
+def _denied(row: Row) -> DeniedDestination:
     return DeniedDestination(
         prefix=row["prefix"], reason=row["reason"], added_by=row["added_by"],
         added_at=datetime.fromisoformat(row["added_at"]),

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.connection import Connection
+from bot.store.database import Base, Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,23 +21,22 @@ class OutboxRow:
     body: dict[str, Any]
 
 
-class Outbox(Connection):
+class Outbox(Base):
     """Store methods about the Slack outbox; `Store` combines them with the rest."""
 
     async def enqueue_slack(self, call_id: str, kind: str, body: dict[str, Any], *, at: datetime, rank: int = 1) -> int:
         """Keep one Slack write for `call_id`; returns its id. Writes leave in (rank, id) order."""
 
-        def enqueue(db: sqlite3.Connection) -> int:
-            cursor = db.execute(
-                "INSERT INTO slack_outbox (call_id, rank, kind, body, created_at) VALUES (?, ?, ?, ?, ?)",
-                (call_id, rank, kind, json.dumps(body), at.isoformat()),
+        row_id = await self._write(
+            lambda tx: tx.scalar(
+                "INSERT INTO slack_outbox (call_id, rank, kind, body, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                call_id, rank, kind, json.dumps(body), at.isoformat(),
             )
-            return int(cursor.lastrowid or 0)
-
-        return self._write(enqueue)
+        )  # fmt: skip
+        return int(row_id)
 
     async def pending_slack(self, call_id: str, *, limit: int = 500) -> list[OutboxRow]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT id, call_id, kind, body FROM slack_outbox WHERE call_id = ? ORDER BY rank, id LIMIT ?",
             call_id,
             limit,
@@ -46,36 +44,35 @@ class Outbox(Connection):
         return [OutboxRow(row["id"], row["call_id"], row["kind"], json.loads(row["body"])) for row in rows]
 
     async def calls_with_pending_slack(self) -> list[str]:
-        rows = self._fetch("SELECT call_id, MIN(id) AS first FROM slack_outbox GROUP BY call_id ORDER BY first")
+        rows = await self._fetch("SELECT call_id, MIN(id) AS first FROM slack_outbox GROUP BY call_id ORDER BY first")
         return [row["call_id"] for row in rows]
 
     async def drop_slack(self, ids: Sequence[int]) -> None:
         """Forget writes Slack accepted (or that can never be delivered, which the caller logged)."""
 
-        def drop(db: sqlite3.Connection) -> None:
-            db.executemany("DELETE FROM slack_outbox WHERE id = ?", [(i,) for i in ids])
-
-        self._write(drop)
+        await self._write(lambda tx: tx.executemany("DELETE FROM slack_outbox WHERE id = ?", [(i,) for i in ids]))
 
     async def parent_posted(
         self, call_id: str, row_id: int | None, *, channel: str, ts: str, note: str | None, at: datetime
     ) -> None:
         """The parent message is in Slack: keep where, forget its write, and queue `note` as the first reply."""
 
-        def posted(db: sqlite3.Connection) -> None:
-            db.execute("UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", (channel, ts, call_id))
+        async def posted(tx: Tx) -> None:
+            await tx.execute("UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", channel, ts, call_id)
             if row_id is not None:
-                db.execute("DELETE FROM slack_outbox WHERE id = ?", (row_id,))
+                await tx.execute("DELETE FROM slack_outbox WHERE id = ?", row_id)
             if note is not None:
-                db.execute(
+                await tx.execute(
                     "INSERT INTO slack_outbox (call_id, rank, kind, body, created_at) VALUES (?, 0, 'reply', ?, ?)",
-                    (call_id, json.dumps({"text": note}), at.isoformat()),
+                    call_id,
+                    json.dumps({"text": note}),
+                    at.isoformat(),
                 )
 
-        self._write(posted)
+        await self._write(posted)
 
     async def slack_outbox_depth(self) -> tuple[int, datetime | None]:
         """How many Slack writes wait in the outbox, and when the oldest of them was queued (None: none wait)."""
-        rows = self._fetch("SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest FROM slack_outbox")
+        rows = await self._fetch("SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest FROM slack_outbox")
         oldest = rows[0]["oldest"]
         return int(rows[0]["waiting"]), datetime.fromisoformat(oldest) if oldest else None
