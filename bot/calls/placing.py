@@ -6,7 +6,6 @@ is lost or dialled twice across a crash (docs/architecture.md). StartScenarios i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import uuid
