@@ -128,7 +128,7 @@ async def _timings(queries: HotQueries, repeats: int) -> dict[str, float]:
 async def _plans(store: Store, queries: HotQueries, path: Path) -> dict[str, list[str]]:
     """For each query, the plan lines of every statement it runs; full scans of grown tables marked."""
     plans: dict[str, list[str]] = {}
-    db = store._db  # the trace callback needs the connection itself; benchmarks may look inside
+    db = store._db._db  # type: ignore[attr-defined]  # the SQLite connection itself, for its trace callback
     with contextlib.closing(sqlite3.connect(path)) as probe:
         tables = [row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         calls = probe.execute("SELECT COUNT(*) FROM calls").fetchone()[0]

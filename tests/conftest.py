@@ -31,6 +31,7 @@ from bot.slack_token import TokenCheckWaits
 from bot.state import state_of
 from bot.store import Store
 from bot.tasks import Background
+from tests import postgres
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-bot-token"
@@ -38,6 +39,25 @@ CALLER_ID = "+14155550123"
 DESTINATION = "+14155550100"
 # Pull mode asks sessions ten times as often as in production, as the simulator runs the scenario ten times faster.
 POLLING = Cadence(fast_s=0.05, slow_s=0.3, quiet_after_s=1.0, give_up_s=12.0)
+
+
+# The store's backends: every test that takes `database` (and so `store` and `bot`) runs on each one available.
+BACKENDS = ["sqlite", "postgresql"] if postgres.SERVER else ["sqlite"]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"PostgreSQL: {postgres.describe_server()}" if postgres.SERVER else postgres.HOW_TO_RUN
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked sqlite_only (they reach into the SQLite file itself) run on SQLite only."""
+    chosen, dropped = [], []
+    for item in items:
+        on_postgres = getattr(item, "callspec", None) and item.callspec.params.get("database") == "postgresql"
+        (dropped if on_postgres and item.get_closest_marker("sqlite_only") else chosen).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = chosen
 
 
 @pytest.fixture(autouse=True)
@@ -115,10 +135,44 @@ def fake_voximplant(served_voximplant: FakeVoximplant) -> FakeVoximplant:
     return served_voximplant
 
 
+@pytest.fixture(scope="session")
+async def postgres_databases(worker_id: str) -> AsyncIterator[postgres.Databases | None]:
+    if not postgres.SERVER:
+        yield None
+        return
+    databases = postgres.Databases(worker_id)
+    yield databases
+    await databases.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_databases: postgres.Databases | None
+) -> AsyncIterator[Path | str]:
+    """Where a test's store lives: a new SQLite file, or a new PostgreSQL database (a URL)."""
+    if request.param == "sqlite":
+        yield tmp_path / "callbot.db"
+        return
+    assert postgres_databases is not None
+    url = await postgres_databases.new()
+    yield url
+    await postgres_databases.drop(url)
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh SQLite store on disk, for tests of the store and the domain without a running bot."""
-    opened = await Store.open(tmp_path / "callbot.db")
+async def postgres_url(postgres_databases: postgres.Databases | None) -> AsyncIterator[str]:
+    """A new PostgreSQL database, for tests that are about PostgreSQL itself (replicas, the copy from SQLite)."""
+    if postgres_databases is None:
+        pytest.skip(postgres.HOW_TO_RUN)
+    url = await postgres_databases.new()
+    yield url
+    await postgres_databases.drop(url)
+
+
+@pytest.fixture
+async def store(database: Path | str) -> AsyncIterator[Store]:
+    """A fresh store (SQLite on disk, or PostgreSQL), for tests of the store and the domain without a running bot."""
+    opened = await Store.open(database)
     yield opened
     await opened.close()
 
@@ -187,13 +241,19 @@ def token_waits() -> TokenCheckWaits | None:
     return None
 
 
+def where(database: Path | str) -> dict[str, Any]:
+    """The settings that name `database`: DATABASE_URL for PostgreSQL, DATABASE_PATH for SQLite."""
+    return {"database_url": database} if isinstance(database, str) else {"database_path": database}
+
+
 @pytest.fixture
 async def bot(
     tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, bot_settings: dict[str, Any],
-    slack_clock: VirtualClock, token_waits: TokenCheckWaits | None,
+    slack_clock: VirtualClock, token_waits: TokenCheckWaits | None, database: Path | str,
 ) -> AsyncIterator[Bot]:  # fmt: skip
     server = LocalServer()  # bound first: the callback URL names the bot's own port
-    settings = make_settings(tmp_path, fake_slack, fake_voximplant, **{"public_base_url": server.url, **bot_settings})
+    overrides = {"public_base_url": server.url, **where(database), **bot_settings}
+    settings = make_settings(tmp_path, fake_slack, fake_voximplant, **overrides)
     server.app = app = create_app(settings, slack_clock=slack_clock, token_waits=token_waits, poll_cadence=POLLING)
     async with server:
         await state_of(app).store.add_caller_id(

@@ -36,7 +36,7 @@ async def settings(tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeV
     port = free_port()
     settings = make_settings(tmp_path, fake_slack, fake_voximplant, public_base_url=f"http://127.0.0.1:{port}",
                              port=port)  # fmt: skip
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     await store.add_caller_id(CALLER_ID, label="", channels=frozenset({Channel.PSTN}), added_by="cli",
                               at=datetime.now(UTC))  # fmt: skip
     await store.close()
@@ -52,7 +52,7 @@ async def simulator(fake_voximplant: FakeVoximplant) -> AsyncIterator[ScenarioSi
 
 
 async def calls_in(settings: Settings) -> list[tuple[str, str]]:
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     try:
         return [(call.state.value, call.request.origin.user_id) for call in await store.recent_calls(limit=5)]
     finally:

@@ -145,11 +145,14 @@ def report(rule: str, problems: list[str]) -> str:
 # The store persists the domain's values and knows nothing else of the app, so a second backend can replace it.
 # The root of callbot's error tree, CallbotError, lives in bot.calls.models, so StoreUnavailable is one too.
 
-STORE_RULE = "bot/store may import only the standard library, bot.store.* and bot.calls.models"
+STORE_RULE = "bot/store may import only the standard library, bot.store.*, bot.calls.models and psycopg"
+# psycopg's compiled speedups (psycopg_binary) bring Cython's runtime modules with them.
+POSTGRES_DRIVER = ("psycopg", "psycopg_pool", "psycopg_binary", "cython_runtime")
 
 
 def store_may_use(name: str) -> bool:
-    return is_stdlib(name) or within(name, "bot.store", "bot.calls.models")
+    driver = within(name, *POSTGRES_DRIVER) or name.startswith("_cython_")
+    return is_stdlib(name) or within(name, "bot.store", "bot.calls.models") or driver
 
 
 @cache
@@ -167,6 +170,12 @@ def test_the_store_loads_nothing_but_the_standard_library_and_the_domain_values(
     needed = what_calls_models_needs()
     problems = runtime_violations("bot.store", lambda name: store_may_use(name) or name in needed)
     assert not problems, report(STORE_RULE + ", and what bot.calls.models needs itself", problems)
+
+
+def test_a_sqlite_store_loads_no_postgresql_driver() -> None:
+    """psycopg is loaded only when a postgresql:// URL is opened: a bot on SQLite never pays for it."""
+    loaded = loaded_by("bot.store").modules
+    assert not {name for name in loaded if within(name, *POSTGRES_DRIVER)}
 
 
 # -- bot/calls: the domain knows nothing of Slack, HTTP or the web server -------------------------------------------

@@ -91,7 +91,9 @@ class GuardRails(Base):
 
     async def audit_entries(self, *, limit: int = 100) -> list[AuditEntry]:
         """The latest `limit` entries, oldest first."""
-        rows = await self._fetch("SELECT * FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT ?) ORDER BY id", limit)
+        rows = await self._fetch(
+            "SELECT * FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT ?) AS latest ORDER BY id", limit
+        )
         return [_audit_entry(row) for row in rows]
 
     # -- what the call limits count ------------------------------------------------------------------------------

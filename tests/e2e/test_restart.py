@@ -168,7 +168,7 @@ async def test_a_call_stranded_before_its_message_was_queued_still_tells_the_req
     tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, slack_clock: VirtualClock
 ) -> None:
     settings = make_settings(tmp_path, fake_slack, fake_voximplant)
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     request = CallRequest(
         destination="+14155550100", caller_id=CALLER_ID, max_duration_s=600,
         origin=Origin(team_id="T0SANDBOX", user_id="U0ANA", conversation_id="C0GENERAL"),
@@ -233,7 +233,7 @@ async def test_a_call_left_starting_by_a_bot_that_stopped_fails_once_its_start_i
     settings = make_settings(tmp_path, fake_slack, fake_voximplant, voximplant_timeout_s=0.5, reconcile_every_s=0.05)
     start_over_s = settings.voximplant_timeout_s + START_MARGIN_S  # past this, no StartScenarios can still be waiting
     now = datetime.now(UTC)
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     await store.insert_call(stored_call("killed1", CallState.STARTING, sent_at=now - timedelta(minutes=5)),
                             brief_token_hash="0" * 64)  # fmt: skip
     young_sent_at = now - timedelta(seconds=start_over_s - 1.5)  # its start is over only 1.5 s from now
@@ -264,7 +264,7 @@ async def test_an_unconfirmed_call_whose_end_was_never_heard_is_settled_after_it
     # StartScenarios' answer was lost, the call's own events came (so it stayed live), then its last event was lost.
     settings = make_settings(tmp_path, fake_slack, fake_voximplant)
     long_ago = datetime.now(UTC) - timedelta(seconds=60 + SESSION_OVERRUN_S + 5)
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     await store.insert_call(stored_call("lost1", CallState.STARTING, sent_at=long_ago, max_duration_s=60),
                             brief_token_hash="0" * 64)  # fmt: skip
     connected = TypeAdapter[StatusEvent](StatusEvent).validate_python(

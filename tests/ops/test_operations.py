@@ -317,7 +317,7 @@ async def test_shutdown_ends_within_its_grace_and_keeps_the_slack_writes_it_coul
     messages = [json.loads(line)["message"] for line in json_log.getvalue().splitlines()]
     assert "stopped with 1 background tasks unfinished" in messages
     assert any(m.startswith("stopped with Slack writes pending for 1 calls") for m in messages)
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     try:
         assert len(await store.calls_with_pending_slack()) == 1  # the parent waits for the next start
     finally:

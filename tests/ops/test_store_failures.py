@@ -24,7 +24,8 @@ from tests.test_http_edges import lines, server_log, tracebacks
 __all__ = ["server_log"]  # the fixture, imported for these tests
 
 
-@pytest.mark.slow  # each write the bot tries waits out SQLite's busy timeout (2 s)
+@pytest.mark.slow  # each write the bot tries waits out the store's busy wait (2 s)
+@pytest.mark.sqlite_only  # holds SQLite's own write lock
 async def test_a_store_that_cannot_write_gives_an_apology_one_line_and_a_503(
     bot: Bot, slack: SlackSender, fake_voximplant: FakeVoximplant, http: httpx.AsyncClient, server_log: io.StringIO
 ) -> None:
