@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bot.calls.allowlist import Allowlist, channels_named
 from bot.calls.allowlist_sync import Skipped, Unusable
@@ -64,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     doctor.set_defaults(run=_doctor)
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.add_argument(
+        "--from", dest="source", metavar="sqlite:///PATH",
+        help="then copy every row of that SQLite database into the (new, empty) database DATABASE_URL names",
+    )  # fmt: skip
     migrate.set_defaults(run=_migrate)
 
     callerids = commands.add_parser("callerids", help="manage the caller-ID allowlist")
@@ -211,14 +216,36 @@ def _doctor(args: argparse.Namespace) -> int:
     return asyncio.run(diagnose())
 
 
-def _migrate(_: argparse.Namespace) -> int:
+def _migrate(args: argparse.Namespace) -> int:
     settings = load_settings(need_slack=False)
+    source = _sqlite_path(args.source) if args.source else None
+    if source is not None and not source.exists():
+        print(f"{source} does not exist: nothing to copy", file=sys.stderr)
+        return 2
+    if source is not None and settings.database_url is None and source.resolve() == settings.database_path.resolve():
+        print("the source and the target are the same database: set DATABASE_URL to the new one", file=sys.stderr)
+        return 2
 
     async def migrate(store: Store) -> int:
         print(f"{settings.database_name}: schema version {await store.migrate()}")
+        if source is None:
+            return 0
+        old = await Store.open(source)
+        try:
+            copied = await store.copy_from(old)
+        finally:
+            await old.close()
+        print(f"copied {source} into {settings.database_name}:")
+        for table, rows in copied.items():
+            print(f"  {table}: {rows:,} rows")
         return 0
 
     return _with_store(settings, migrate)
+
+
+def _sqlite_path(url: str) -> Path:
+    """sqlite:///callbot.db (relative) or sqlite:////var/lib/callbot/callbot.db (absolute), or a plain path."""
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else Path(url)
 
 
 def _callerids_add(args: argparse.Namespace) -> int:

@@ -39,6 +39,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.store.calls import Calls
+from bot.store.copy import NotEmpty, copy_database
 from bot.store.database import Database, describe, is_postgres_url
 from bot.store.errors import StoreUnavailable
 from bot.store.events import Events
@@ -50,6 +51,7 @@ from bot.store.sqlite import SQLite
 # The domain's values (CallerId, EventOutcome, ...) are bot.calls.models': import them from there.
 __all__ = [
     "MIGRATIONS",
+    "NotEmpty",
     "OutboxRow",
     "Store",
     "StoreUnavailable",
@@ -89,6 +91,13 @@ class Store(Calls, Events, GuardRails, Outbox):
     async def ping(self) -> bool:
         """True while the database takes a write; StoreUnavailable when it cannot."""
         return await self._db.ping()
+
+    async def copy_from(self, source: Store) -> dict[str, int]:
+        """Copy every row of the SQLite store `source` into this one, which must be empty: all of it, in one
+        transaction, or nothing. Returns how many rows each table received (bot/store/copy.py)."""
+        if source.backend != "sqlite":
+            raise ValueError("the copy reads a SQLite database")
+        return await copy_database(source._db, self._db, backend=self.backend)
 
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:

@@ -19,6 +19,8 @@ class Row(Protocol):
 
     def __getitem__(self, key: str, /) -> Any: ...
 
+    def keys(self) -> Any: ...
+
 
 class Tx(Protocol):
     """One transaction under way. Statements take `?` placeholders on both backends."""

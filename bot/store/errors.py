@@ -6,7 +6,8 @@ from bot.calls.models import CallbotError
 
 
 class StoreUnavailable(CallbotError):
-    """SQLite could not open, read or write the database at `path`; `reason` is SQLite's own words."""
+    """The database at `path` (a SQLite file, or a PostgreSQL URL without its password) could not be opened, read
+    or written; `reason` is the database's own words."""
 
     def __init__(self, path: str, reason: str, *, opening: bool = False) -> None:
         doing = "open" if opening else "use"
