@@ -134,3 +134,21 @@ async def test_outbox_depth_counts_waiting_writes_and_names_the_oldest(store: St
     [*_, last] = await store.pending_slack("call1")
     await store.drop_slack([row.id for row in await store.pending_slack("call1") if row.id != last.id])
     assert await store.slack_outbox_depth() == (1, first + timedelta(minutes=9))
+
+
+async def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(store: Store) -> None:
+    minute = timedelta(minutes=1)
+    assert await store.take_lease("watchdog", "replica-a", now=T0, ttl=minute)
+    assert not await store.take_lease("watchdog", "replica-b", now=T0 + timedelta(seconds=59), ttl=minute)
+    assert await store.take_lease("watchdog", "replica-a", now=T0 + timedelta(seconds=30), ttl=minute)  # renewed
+    assert not await store.take_lease("watchdog", "replica-b", now=T0 + timedelta(seconds=89), ttl=minute)
+    assert await store.lease_holder("watchdog", now=T0 + timedelta(seconds=89)) == "replica-a"
+    # replica-a stops renewing (it died): once its lease runs out, another takes it
+    assert await store.take_lease("watchdog", "replica-b", now=T0 + timedelta(seconds=90), ttl=minute)
+    assert not await store.take_lease("watchdog", "replica-a", now=T0 + timedelta(seconds=91), ttl=minute)
+    await store.release_lease("watchdog", "replica-a")  # not its own any more: changes nothing
+    assert await store.lease_holder("watchdog", now=T0 + timedelta(seconds=91)) == "replica-b"
+    await store.release_lease("watchdog", "replica-b")
+    assert await store.lease_holder("watchdog", now=T0 + timedelta(seconds=91)) is None
+    assert await store.take_lease("watchdog", "replica-a", now=T0 + timedelta(seconds=92), ttl=minute)
+    assert await store.take_lease("slack C1", "replica-b", now=T0 + timedelta(seconds=92), ttl=minute)  # another name

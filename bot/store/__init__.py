@@ -14,6 +14,7 @@ Two backends run the same methods, each written once as work on a transaction (b
     calls.py        Calls: store a call, find it, move it from state to state
     events.py       Events: store a status event and apply its transition at once; what is not yet announced
     guard_rails.py  GuardRails: caller IDs, deny list, audit log, what the call limits count, notices, replay guard
+    leases.py       Leases: work one replica at a time may do (a call's Slack writes, the watchdog)
     outbox.py       Outbox, OutboxRow: the Slack writes waiting to be delivered
     errors.py       StoreUnavailable
 
@@ -44,6 +45,7 @@ from bot.store.database import Database, describe, is_postgres_url
 from bot.store.errors import StoreUnavailable
 from bot.store.events import Events
 from bot.store.guard_rails import GuardRails
+from bot.store.leases import Leases
 from bot.store.outbox import Outbox, OutboxRow
 from bot.store.schema import MIGRATIONS
 from bot.store.sqlite import SQLite
@@ -60,7 +62,7 @@ __all__ = [
 ]
 
 
-class Store(Calls, Events, GuardRails, Outbox):
+class Store(Calls, Events, GuardRails, Leases, Outbox):
     """callbot's database, SQLite's or PostgreSQL's: each method one transaction."""
 
     def __init__(self, db: Database) -> None:

@@ -20,6 +20,7 @@ TABLES: Sequence[str] = (
     "notices",
     "seen_slack_requests",
 )
+# Not copied: `leases`, held by the processes that served the old database, which are stopped for the copy.
 # Columns that number rows: copied as they are, then the target's counter set past the highest.
 _NUMBERED = {"slack_outbox": "id", "audit_log": "id"}
 BATCH = 1000

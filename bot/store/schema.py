@@ -134,6 +134,14 @@ _SQLITE: Sequence[str] = (
         at   TEXT NOT NULL
     );
     """,
+    # Leases: work that one replica at a time may do (a call's Slack writes, the watchdog), held until expires_at.
+    """
+    CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    """,
 )
 
 _POSTGRES: Sequence[str] = (
@@ -246,6 +254,13 @@ _POSTGRES: Sequence[str] = (
     CREATE TABLE notices (
         name TEXT PRIMARY KEY,
         at   TEXT NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        expires_at TEXT NOT NULL
     );
     """,
 )
