@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import ssl
 import time
@@ -246,6 +247,17 @@ def where(database: Path | str) -> dict[str, Any]:
     return {"database_url": database} if isinstance(database, str) else {"database_path": database}
 
 
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings, server: LocalServer, **build: Any) -> AsyncIterator[Bot]:
+    """The bot for `settings`, served by `server` (bound already), with the test caller ID on its allowlist."""
+    server.app = app = create_app(settings, poll_cadence=POLLING, **build)
+    async with server:
+        await state_of(app).store.add_caller_id(
+            CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
+        )
+        yield Bot(url=server.url, app=app, settings=settings)
+
+
 @pytest.fixture
 async def bot(
     tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, bot_settings: dict[str, Any],
@@ -254,12 +266,8 @@ async def bot(
     server = LocalServer()  # bound first: the callback URL names the bot's own port
     overrides = {"public_base_url": server.url, **where(database), **bot_settings}
     settings = make_settings(tmp_path, fake_slack, fake_voximplant, **overrides)
-    server.app = app = create_app(settings, slack_clock=slack_clock, token_waits=token_waits, poll_cadence=POLLING)
-    async with server:
-        await state_of(app).store.add_caller_id(
-            CALLER_ID, label="Support line", channels=frozenset({Channel.PSTN}), added_by="test", at=datetime.now(UTC)
-        )
-        yield Bot(url=server.url, app=app, settings=settings)
+    async with running_bot(settings, server, slack_clock=slack_clock, token_waits=token_waits) as running:
+        yield running
 
 
 @pytest.fixture
