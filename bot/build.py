@@ -35,6 +35,7 @@ from bot.calls.policy import CallPolicy
 from bot.calls.polling import Cadence, EventPoller
 from bot.calls.recovery import Recovery
 from bot.calls.service import CallService
+from bot.leases import Replica
 from bot.logs import QuietLog
 from bot.metrics import CountingRateLimitRetryHandler, Metrics
 from bot.settings import Settings
@@ -103,6 +104,8 @@ async def build(
     delivery: Delivery | None = None
     directory: SlackDirectory | None = None
     watchdog: asyncio.Task[None] | None = None
+    sweeping: asyncio.Task[None] | None = None
+    replica = Replica(store)
     poller: EventPoller | None = None
     token_checking: asyncio.Task[None] | None = None
     try:
@@ -147,6 +150,7 @@ async def build(
             on_retry=lambda reason: metrics.slack_retries.labels(reason).inc(),
             updates_per_minute=settings.slack_updates_per_minute,
             reply_urls=reply_urls,
+            replica=replica,
         )
         permissions = _permissions(settings, store, directory)
         calls = CallService(
@@ -192,13 +196,13 @@ async def build(
         resumed = await delivery.resume()
         if resumed:
             log.info("resuming Slack writes left pending for %d calls", resumed)
-        await calls.recovery.reannounce_stranded()
-        await calls.recovery.fail_unplaced()
-        await calls.recovery.settle_unconfirmed()
+        alone = await replica.join()  # else other replicas serve this database: their work under way is left alone
+        await calls.recovery.start(alone=alone)
         if poller is not None:  # the sessions of calls under way when the bot stopped: their events are waiting
             for call in await store.live_pulled_calls():
                 poller.follow(call)
-        watchdog = asyncio.create_task(_watch(calls.recovery, settings), name="call watchdog")
+        watchdog = asyncio.create_task(_watch(calls.recovery, replica, settings), name="call watchdog")
+        sweeping = asyncio.create_task(delivery.sweep(), name="slack writes sweep")
         if settings.slack_app_token is not None:
             # Socket Mode: Slack's requests arrive over a WebSocket this app opens; no public Slack request URL.
             # /voximplant/events, /healthz and /metrics are still served over HTTP.
@@ -209,7 +213,7 @@ async def build(
     finally:
         if socket_mode is not None:
             await socket_mode.close_async()  # no new Slack requests; the work under way drains below
-        for task in (watchdog, token_checking):
+        for task in (watchdog, sweeping, token_checking):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -226,13 +230,15 @@ async def build(
             left = await delivery.flush(max(0.0, deadline - asyncio.get_running_loop().time()))
             if left:
                 log.warning("stopped with Slack writes pending for %d calls; they resume at the next start", left)
+        await replica.leave()
         await http.aclose()
         await session.close()
         await store.close()
 
 
-async def _watch(recovery: Recovery, settings: Settings) -> None:
-    """Every so often: settle calls gone quiet from the call history (or, never confirmed, by time).
+async def _watch(recovery: Recovery, replica: Replica, settings: Settings) -> None:
+    """Every so often, on one replica at a time: settle calls gone quiet from the call history (or, never confirmed,
+    by time), and what a replica that died left behind.
 
     Live parents are not refreshed: they show when the call was placed as a Slack date, which never needs an update
     (chat.update is limited per workspace, about 50 a minute; ticking clocks would spend it all).
@@ -240,8 +246,9 @@ async def _watch(recovery: Recovery, settings: Settings) -> None:
     while True:
         await asyncio.sleep(settings.reconcile_every_s)
         try:
-            await recovery.reconcile_stale(timedelta(seconds=settings.reconcile_after_s))
-            await recovery.settle_unconfirmed()
+            async with replica.holding("watchdog") as held:
+                if held:
+                    await recovery.round(timedelta(seconds=settings.reconcile_after_s))
         except Exception:  # the watchdog must outlive one bad round; the next round tries again
             log.exception("the call watchdog failed a round")
 

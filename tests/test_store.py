@@ -152,3 +152,14 @@ async def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(sto
     assert await store.lease_holder("watchdog", now=T0 + timedelta(seconds=91)) is None
     assert await store.take_lease("watchdog", "replica-a", now=T0 + timedelta(seconds=92), ttl=minute)
     assert await store.take_lease("slack C1", "replica-b", now=T0 + timedelta(seconds=92), ttl=minute)  # another name
+
+
+async def test_lease_holders_by_prefix_counts_only_leases_in_force(store: Store) -> None:
+    minute = timedelta(minutes=1)
+    assert await store.take_lease("replica a", "a", now=T0, ttl=minute)
+    assert await store.take_lease("replica b", "b", now=T0 + timedelta(seconds=30), ttl=minute)
+    assert await store.take_lease("watchdog", "c", now=T0, ttl=minute)
+    assert await store.lease_holders("replica ", now=T0 + timedelta(seconds=40)) == ["a", "b"]
+    assert await store.lease_holders("replica ", now=T0 + timedelta(seconds=40), besides="a") == ["b"]
+    assert await store.lease_holders("replica ", now=T0 + timedelta(seconds=60)) == ["b"]  # a's ran out
+    assert await store.lease_holders("replica%", now=T0) == []  # the prefix is text, not a pattern

@@ -1,8 +1,9 @@
 """Recovery: calls whose news stopped coming, or that a stopped bot left behind, are settled.
 
 At start: events stored but never announced are announced, calls never sent to Voximplant fail undialled, and
-calls StartScenarios never confirmed are settled once they cannot be under way. Every RECONCILE_EVERY_S, a live
-call that has heard nothing for a while is looked up in Voximplant's call history (`reconcile`).
+calls StartScenarios never confirmed are settled once they cannot be under way. Every RECONCILE_EVERY_S, on one
+replica at a time (`watch`), a live call that has heard nothing for a while is looked up in Voximplant's call
+history (`reconcile`), and what a replica that died left behind is settled as at start.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 SESSION_OVERRUN_S = 300 + 60
 # How long after StartScenarios timed out an unheard `starting` call is left alone (another process may be sending).
 START_MARGIN_S = 20.0  # covers connect retries too: 3 attempts of up to 5 s each, and their backoff
+# With other replicas about, what a stopped one left behind is told apart from their work under way by its age:
+# a launch posts its message and sends StartScenarios within seconds (a parent waits SLACK_PARENT_TIMEOUT_S at most
+# once it has its turn), and an event is announced within milliseconds of being stored.
+UNPLACED_AFTER = timedelta(minutes=5)
+UNANNOUNCED_AFTER = timedelta(minutes=1)
 
 
 class Recovery:
@@ -55,6 +61,21 @@ class Recovery:
         self._in_flight = in_flight  # calls this process is launching: never settled meanwhile
         self._observer = observer
         self._clock = clock
+
+    async def start(self, *, alone: bool) -> None:
+        """At start: settle what a stopped bot left behind. Not `alone` (other replicas serve the same database),
+        only what is old enough not to be their work under way."""
+        await self.reannounce_stranded(older_than=None if alone else UNANNOUNCED_AFTER)
+        await self.fail_unplaced(older_than=None if alone else UNPLACED_AFTER)
+        await self.settle_unconfirmed()
+
+    async def round(self, quiet_for: timedelta) -> None:
+        """One round of the watchdog (one replica at a time runs it): calls gone quiet are reconciled, and what a
+        replica that died left behind is settled."""
+        await self.reconcile_stale(quiet_for)
+        await self.settle_unconfirmed()
+        await self.reannounce_stranded(older_than=UNANNOUNCED_AFTER)
+        await self.fail_unplaced(older_than=UNPLACED_AFTER)
 
     async def reconcile_stale(self, quiet_for: timedelta) -> int:
         """Reconcile each live call that has heard nothing for `quiet_for`; returns how many were settled."""
@@ -97,19 +118,26 @@ class Recovery:
             await self._observer.call_reconciled(moved, found.cost)
         return True
 
-    async def reannounce_stranded(self) -> int:
-        """At start: announce events an earlier run stored but stopped before announcing. Returns how many."""
-        stranded = await self._store.unannounced_events()
+    async def reannounce_stranded(self, *, older_than: timedelta | None = None) -> int:
+        """Announce events a stopped bot stored but never announced. Returns how many.
+
+        `older_than`: only those stored that long ago, as another replica may be announcing newer ones right now.
+        """
+        before = self._clock() - older_than if older_than is not None else None
+        stranded = await self._store.unannounced_events(received_before=before)
         for raw in stranded:
             await self._intake.reannounce(STATUS_EVENTS.validate_python(raw))
         return len(stranded)
 
-    async def fail_unplaced(self) -> int:
-        """At start: calls stored but never sent to Voximplant (the bot stopped in between) fail, and say so.
+    async def fail_unplaced(self, *, older_than: timedelta | None = None) -> int:
+        """Calls stored but never sent to Voximplant (the bot stopped in between) fail, and say so. Returns how many.
 
         They are not placed now: the person may have asked again meanwhile, and a late call surprises everyone.
+        `older_than`: only those stored that long ago, as another replica may be launching newer ones right now.
         """
-        stranded = await self._store.calls_in_state(CallState.REQUESTED)
+        before = self._clock() - older_than if older_than is not None else None
+        stranded = await self._store.calls_in_state(CallState.REQUESTED, created_before=before)
+        stranded = [call for call in stranded if call.id not in self._in_flight]  # this process is launching them
         for call in stranded:
             await self._moves.move(call.id, Transition(CallState.FAILED, reason(Ending.RESTARTED_BEFORE_PLACING)))
         return len(stranded)

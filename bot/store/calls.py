@@ -89,8 +89,15 @@ class Calls(Base):
         value = await self._scalar("SELECT token_hash FROM calls WHERE id = ?", call_id)
         return str(value) if value is not None else None
 
-    async def calls_in_state(self, state: CallState) -> list[Call]:
-        return [call_from_row(row) for row in await self._fetch("SELECT * FROM calls WHERE state = ?", state.value)]
+    async def calls_in_state(self, state: CallState, *, created_before: datetime | None = None) -> list[Call]:
+        """The calls in `state`; only those created before `created_before` when given."""
+        if created_before is None:
+            rows = await self._fetch("SELECT * FROM calls WHERE state = ?", state.value)
+        else:
+            rows = await self._fetch(
+                "SELECT * FROM calls WHERE state = ? AND created_at < ?", state.value, created_before.isoformat()
+            )
+        return [call_from_row(row) for row in rows]
 
     async def set_slack_message(self, call_id: str, *, channel: str, ts: str) -> None:
         await self._change("UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", channel, ts, call_id)

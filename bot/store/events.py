@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.calls.models import Call, CallState, EventOutcome, StatusEvent, Transition
@@ -72,10 +72,13 @@ class Events(Base):
         value = await self._scalar("SELECT announced FROM call_events WHERE call_id = ? AND seq = ?", call_id, seq)
         return bool(value)
 
-    async def unannounced_events(self) -> list[dict[str, Any]]:
-        """Events stored whose Slack writes were never queued (the bot stopped in between), oldest first."""
+    async def unannounced_events(self, *, received_before: datetime | None = None) -> list[dict[str, Any]]:
+        """Events stored whose Slack writes were never queued (the bot stopped in between), oldest first; only those
+        received before `received_before` when given."""
         rows = await self._fetch(
-            "SELECT call_id, seq, event, at, data FROM call_events WHERE announced = 0 ORDER BY received_at, seq"
+            "SELECT call_id, seq, event, at, data FROM call_events WHERE announced = 0 AND received_at < ?"
+            " ORDER BY received_at, seq",
+            (received_before or datetime.max.replace(tzinfo=UTC)).isoformat(),
         )
         return [
             {"v": 1, "call_id": r["call_id"], "seq": r["seq"], "event": r["event"], "at": r["at"],

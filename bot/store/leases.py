@@ -33,3 +33,12 @@ class Leases(Base):
         """Who holds the lease `name` now, if anyone."""
         value = await self._scalar("SELECT holder FROM leases WHERE name = ? AND expires_at > ?", name, now.isoformat())
         return str(value) if value is not None else None
+
+    async def lease_holders(self, prefix: str, *, now: datetime, besides: str = "") -> list[str]:
+        """Who holds a lease whose name starts with `prefix` now, `besides` left out."""
+        rows = await self._fetch(
+            "SELECT holder FROM leases WHERE SUBSTR(name, 1, LENGTH(?)) = ? AND expires_at > ? AND holder != ?"
+            " ORDER BY holder",
+            prefix, prefix, now.isoformat(), besides,
+        )  # fmt: skip
+        return [str(row["holder"]) for row in rows]

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
+from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
 from tests.conftest import DESTINATION, SIGNING_SECRET, Bot, eventually, make_settings, running_bot
 from tests.e2e.test_hang_up import press_hang_up
@@ -147,3 +149,42 @@ async def test_hang_up_pressed_on_one_replica_reaches_a_call_the_other_started(
     assert (await press_hang_up(second, fake_slack, "U0ANA")).status_code == 200
     await eventually(lambda: [c.get("action") for c in session.control] == ["hangup"])
     assert json.dumps(fake_slack.responses) == "[]"  # nobody was told something went wrong
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
+async def test_a_call_whose_events_alternate_between_replicas_gets_its_thread_once_and_in_order(
+    replicas: Replicas, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, simulator: ScenarioSimulator
+) -> None:
+    first, _ = replicas.senders
+    # Slack answers each post late, so a replica is still posting one line when the other stores the next event:
+    # both have the call's writes pending at once, and only the lease keeps them from both posting them.
+    fake_slack.slow_down("chat.postMessage", 0.15)
+    assert (await first.command(f"{DESTINATION} remind Ana about the 3pm review")).text == ""
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    session = fake_voximplant.sessions[0]
+    await eventually(lambda: session.exit_code is not None, timeout=15)
+    assert session.exit_code == 0
+    await eventually(lambda: any(m.text.startswith(":white_check_mark:") for m in thread_of(fake_slack)), timeout=10)
+    await replicas.idle()
+
+    assert set(replicas.balancer.sent) == {bot.url for bot in replicas.bots}  # both replicas took its events
+    assert len(fake_slack.parents()) == 1
+    lines = [line for m in thread_of(fake_slack) for line in m.text.split("\n")]
+    milestones = [
+        ":telephone_receiver: Dialing +1 415-555-0100…", ":bell: Ringing…",
+        ":large_green_circle: Connected. The agent is talking.",
+    ]  # fmt: skip
+    assert [line for line in lines if line in milestones] == milestones  # each once, in order
+    assert lines[-1].startswith(":white_check_mark: Call ended after")
+    assert sum(line.startswith(":white_check_mark:") for line in lines) == 1
+    transcript = [line for line in lines if line.startswith(("*Agent:*", "*Callee:*"))]
+    assert transcript and len(transcript) == len(set(transcript))  # no line twice
+    stored = [e for _, e, _ in await replicas.bots[0].store.events(session.call_id) if e == "transcript"]
+    assert len(transcript) == len(stored)  # none lost
+    for bot in replicas.bots:
+        assert await bot.store.slack_outbox_depth() == (0, None)
+
+
+def thread_of(fake_slack: FakeSlack) -> list[Any]:
+    parents = fake_slack.parents()
+    return fake_slack.thread(parents[0]) if parents else []

@@ -26,6 +26,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.calls.models import Call
+from bot.errors import StoreUnavailable
+from bot.leases import Replica
 from bot.logs import bind_call
 from bot.slack import blocks
 from bot.slack.api_errors import error_code
@@ -45,6 +47,10 @@ log = logging.getLogger(__name__)
 GAP_WAIT_S = 1.0
 GAP_POLL_S = 0.02
 MAX_UNEXPECTED_FAILURES = 3  # a write that fails this often, not on Slack's answer but in our code, is dropped
+# Among replicas: how soon a replica that found another delivering a call's writes looks again (real time), and how
+# often each looks for writes nobody delivers (a dead replica's, once its lease lapses).
+LOOK_AGAIN_S = 0.25
+SWEEP_EVERY_S = 5.0
 
 
 class Delivery:
@@ -63,10 +69,13 @@ class Delivery:
         on_retry: Callable[[str], None] = lambda reason: None,
         updates_per_minute: float = UPDATES_PER_MINUTE,
         reply_urls: ReplyUrls | None = None,
+        replica: Replica | None = None,
     ) -> None:
         self._client = client
         self._reply_urls = reply_urls if reply_urls is not None else ReplyUrls()
         self._store = store
+        self._replica = replica if replica is not None else Replica(store)
+        self._later: dict[str, asyncio.Task[None]] = {}  # calls to look at again (another replica held them)
         self._clock = clock or MonotonicClock()
         self._pacer = Pacer(self._clock, pace_s)
         updates = Budget(self._clock, updates_per_minute, burst=UPDATE_BURST)  # chat.update, workspace-wide
@@ -184,7 +193,10 @@ class Delivery:
         return len(pending)
 
     async def flush(self, timeout_s: float) -> int:
-        """Give the workers `timeout_s` to finish, then stop them; what is left waits in SQLite for the next start."""
+        """Give the workers `timeout_s` to finish, then stop them; what is left waits in the store for the next start
+        (or another replica)."""
+        for later in list(self._later.values()):
+            later.cancel()
         workers = set(self._workers.values())
         if workers:
             _, still = await asyncio.wait(workers, timeout=timeout_s)
@@ -197,8 +209,8 @@ class Delivery:
 
     async def idle(self) -> None:
         """Wait until nothing is pending (tests and benchmarks)."""
-        while self._workers:
-            await asyncio.wait(set(self._workers.values()))
+        while self._workers or self._later:
+            await asyncio.wait({*self._workers.values(), *self._later.values()})
 
     # -- the worker ----------------------------------------------------------------------------------------------
 
@@ -210,39 +222,73 @@ class Delivery:
             self._workers[call_id] = task
 
     async def _work(self, call_id: str) -> None:
+        """Deliver the call's pending writes, holding its lease: among replicas, one delivers a call's writes."""
         bind_call(call_id)  # this worker's task only: its log lines carry the call id, whoever kicked it
         try:
             while True:
-                self._dirty.discard(call_id)
-                call = await self._store.call(call_id)
-                if call is None:
+                async with self._replica.holding(f"slack {call_id}") as held:
+                    if held:
+                        await self._deliver_pending(call_id)
+                if not held:  # another replica delivers them: it may finish before it sees ours, so look again
+                    self._look_again(call_id)
                     return
-                channel = call.slack_channel or call.request.origin.conversation_id
-                await self._pacer.ready(channel)  # lines arriving meanwhile join the next grouped reply
-                rows = await self._store.pending_slack(call_id)
-                if rows and rows[0].kind == Kind.UPDATE and self._updater.waits(call):
-                    self._updater.want(call)  # the updater sends them when the workspace's budget allows
-                    rows = [row for row in rows if row.kind != Kind.UPDATE]
-                if not rows:
-                    if call_id in self._dirty:
-                        continue
+                if call_id not in self._dirty:  # else a write was queued while the lease was being released
                     return
-                # Read again after the rows: a write is queued only after the change it shows was stored, so the
-                # call read now is at least as new as every row (the one read before the wait may be stale).
-                call = await self._store.call(call_id) or call
-                try:
-                    await self._deliver(call, rows)
-                    self._unexpected.pop(rows[0].id, None)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # a bug must not stop the call's later writes; the row stays for a retry
-                    log.exception("call %s: delivering a Slack write failed unexpectedly", call_id)
-                    if await self._gave_up_on(rows):
-                        continue
-                    await self._clock.sleep(MAX_BACKOFF_S)
         finally:
             if self._workers.get(call_id) is asyncio.current_task():
                 del self._workers[call_id]
+
+    def _look_again(self, call_id: str) -> None:
+        if call_id not in self._later:
+            self._later[call_id] = asyncio.create_task(self._later_kick(call_id), name=f"slack look again {call_id}")
+
+    async def _later_kick(self, call_id: str) -> None:
+        try:
+            await asyncio.sleep(LOOK_AGAIN_S)  # real time: it waits for another process
+            if await self._store.pending_slack(call_id, limit=1):
+                self._kick(call_id)
+        finally:
+            self._later.pop(call_id, None)
+
+    async def sweep(self, every_s: float = SWEEP_EVERY_S) -> None:
+        """Forever: kick every call with writes waiting, so that those a replica left when it died are delivered
+        once its leases lapse."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.resume()
+            except StoreUnavailable as error:
+                log.warning("could not look for Slack writes waiting: %s", error.reason)
+
+    async def _deliver_pending(self, call_id: str) -> None:
+        while True:
+            self._dirty.discard(call_id)
+            call = await self._store.call(call_id)
+            if call is None:
+                return
+            channel = call.slack_channel or call.request.origin.conversation_id
+            await self._pacer.ready(channel)  # lines arriving meanwhile join the next grouped reply
+            rows = await self._store.pending_slack(call_id)
+            if rows and rows[0].kind == Kind.UPDATE and self._updater.waits(call):
+                self._updater.want(call)  # the updater sends them when the workspace's budget allows
+                rows = [row for row in rows if row.kind != Kind.UPDATE]
+            if not rows:
+                if call_id in self._dirty:
+                    continue
+                return
+            # Read again after the rows: a write is queued only after the change it shows was stored, so the
+            # call read now is at least as new as every row (the one read before the wait may be stale).
+            call = await self._store.call(call_id) or call
+            try:
+                await self._deliver(call, rows)
+                self._unexpected.pop(rows[0].id, None)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug must not stop the call's later writes; the row stays for a retry
+                log.exception("call %s: delivering a Slack write failed unexpectedly", call_id)
+                if await self._gave_up_on(rows):
+                    continue
+                await self._clock.sleep(MAX_BACKOFF_S)
 
     async def _gave_up_on(self, rows: list[OutboxRow]) -> bool:
         """Count an unexpected failure of the write at the head of a call's queue; at the MAX_UNEXPECTED_FAILURES-th,

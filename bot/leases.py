@@ -1,0 +1,85 @@
+"""Work one replica at a time may do, among replicas sharing one database: held by lease (bot/store/leases.py).
+
+Every process is a `Replica`: it takes a lease before such work (a call's Slack writes, a watchdog round), renews
+it in the background while the work lasts, and releases it when done. A replica that dies holds its leases only
+until they expire; then another takes them. Each replica also keeps a presence lease, so that work done at start
+(settling what a stopped bot left behind) can tell "the only replica, restarted" from "one of several, joining".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from bot.calls.clock import Clock, utc_now
+from bot.errors import StoreUnavailable
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+LEASE_TTL_S = 15.0  # a dead replica's work waits this long, at most, before another takes it over
+RENEW_EVERY_S = LEASE_TTL_S / 3  # two renewals may fail (a slow database) before the lease lapses
+PRESENCE = "replica "
+
+
+class Replica:
+    """This process among the replicas: its name, and the leases it takes."""
+
+    def __init__(self, store: Store, *, clock: Clock = utc_now, ttl_s: float = LEASE_TTL_S) -> None:
+        self._store = store
+        self._clock = clock
+        self._ttl = timedelta(seconds=ttl_s)
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._present: asyncio.Task[None] | None = None
+
+    async def take(self, name: str) -> bool:
+        """Take or renew the lease `name`; False while another replica holds it (or the database fails)."""
+        try:
+            return await self._store.take_lease(name, self.name, now=self._clock(), ttl=self._ttl)
+        except StoreUnavailable as error:
+            log.warning("could not take the lease %r: %s", name, error.reason)
+            return False
+
+    async def release(self, name: str) -> None:
+        with contextlib.suppress(StoreUnavailable):  # it lapses by itself
+            await self._store.release_lease(name, self.name)
+
+    @contextlib.asynccontextmanager
+    async def holding(self, name: str) -> AsyncIterator[bool]:
+        """Yield True with the lease `name` held (renewed in the background, released after), False if another
+        replica holds it."""
+        if not await self.take(name):
+            yield False
+            return
+        renewing = asyncio.create_task(self._renew(name), name=f"lease {name}")
+        try:
+            yield True
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+            await self.release(name)
+
+    async def _renew(self, name: str) -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY_S)
+            if not await self.take(name):
+                log.warning("lost the lease %r: another replica may take its work over", name)
+
+    async def join(self) -> bool:
+        """Announce this replica (its presence lease, renewed until `leave`); True if no other replica is present."""
+        alone = not await self._store.lease_holders(PRESENCE, now=self._clock(), besides=self.name)
+        await self.take(PRESENCE + self.name)
+        self._present = asyncio.create_task(self._renew(PRESENCE + self.name), name="replica presence")
+        return alone
+
+    async def leave(self) -> None:
+        if self._present is not None:
+            self._present.cancel()
+            await asyncio.gather(self._present, return_exceptions=True)
+        await self.release(PRESENCE + self.name)
