@@ -105,7 +105,7 @@ async def build(
     directory: SlackDirectory | None = None
     watchdog: asyncio.Task[None] | None = None
     sweeping: asyncio.Task[None] | None = None
-    replica = Replica(store)
+    replica = Replica(store, ttl_s=settings.lease_s)
     poller: EventPoller | None = None
     token_checking: asyncio.Task[None] | None = None
     try:
@@ -202,7 +202,7 @@ async def build(
             for call in await store.live_pulled_calls():
                 poller.follow(call)
         watchdog = asyncio.create_task(_watch(calls.recovery, replica, settings), name="call watchdog")
-        sweeping = asyncio.create_task(delivery.sweep(), name="slack writes sweep")
+        sweeping = asyncio.create_task(delivery.sweep(replica.renew_every_s), name="slack writes sweep")
         if settings.slack_app_token is not None:
             # Socket Mode: Slack's requests arrive over a WebSocket this app opens; no public Slack request URL.
             # /voximplant/events, /healthz and /metrics are still served over HTTP.
@@ -246,9 +246,8 @@ async def _watch(recovery: Recovery, replica: Replica, settings: Settings) -> No
     while True:
         await asyncio.sleep(settings.reconcile_every_s)
         try:
-            async with replica.holding("watchdog") as held:
-                if held:
-                    await recovery.round(timedelta(seconds=settings.reconcile_after_s))
+            if await replica.lead("watchdog"):
+                await recovery.round(timedelta(seconds=settings.reconcile_after_s))
         except Exception:  # the watchdog must outlive one bad round; the next round tries again
             log.exception("the call watchdog failed a round")
 

@@ -23,8 +23,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-LEASE_TTL_S = 15.0  # a dead replica's work waits this long, at most, before another takes it over
-RENEW_EVERY_S = LEASE_TTL_S / 3  # two renewals may fail (a slow database) before the lease lapses
+LEASE_TTL_S = 15.0  # LEASE_S: a dead replica's work waits this long, at most, before another takes it over
 PRESENCE = "replica "
 
 
@@ -35,8 +34,9 @@ class Replica:
         self._store = store
         self._clock = clock
         self._ttl = timedelta(seconds=ttl_s)
+        self.renew_every_s = ttl_s / 3  # two renewals may fail (a slow database) before the lease lapses
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._present: asyncio.Task[None] | None = None
+        self._kept: dict[str, asyncio.Task[None]] = {}  # leases held until `leave` (presence, leadership)
 
     async def take(self, name: str) -> bool:
         """Take or renew the lease `name`; False while another replica holds it (or the database fails)."""
@@ -67,19 +67,32 @@ class Replica:
 
     async def _renew(self, name: str) -> None:
         while True:
-            await asyncio.sleep(RENEW_EVERY_S)
+            await asyncio.sleep(self.renew_every_s)
             if not await self.take(name):
                 log.warning("lost the lease %r: another replica may take its work over", name)
+
+    async def lead(self, name: str) -> bool:
+        """True while this replica leads `name` (the watchdog): it keeps the lease, renewed, until it leaves or dies;
+        False while another replica does."""
+        if name in self._kept:
+            return True
+        if not await self.take(name):
+            return False
+        self._kept[name] = asyncio.create_task(self._renew(name), name=f"lease {name}")
+        log.info("this replica (%s) now leads %r", self.name, name)
+        return True
 
     async def join(self) -> bool:
         """Announce this replica (its presence lease, renewed until `leave`); True if no other replica is present."""
         alone = not await self._store.lease_holders(PRESENCE, now=self._clock(), besides=self.name)
-        await self.take(PRESENCE + self.name)
-        self._present = asyncio.create_task(self._renew(PRESENCE + self.name), name="replica presence")
+        await self.lead(PRESENCE + self.name)
         return alone
 
     async def leave(self) -> None:
-        if self._present is not None:
-            self._present.cancel()
-            await asyncio.gather(self._present, return_exceptions=True)
-        await self.release(PRESENCE + self.name)
+        """Give up every lease kept, so that other replicas take the work over at once."""
+        kept, self._kept = self._kept, {}
+        for task in kept.values():
+            task.cancel()
+        await asyncio.gather(*kept.values(), return_exceptions=True)
+        for name in kept:
+            await self.release(name)

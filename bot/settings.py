@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     )
     reconcile_after_s: float = Field(default=300.0, gt=0, description="silence before asking the call history")
     reconcile_every_s: float = Field(default=30.0, gt=0, description="how often live calls are checked")
+    lease_s: float = Field(
+        default=15.0, ge=0.5, le=600, description="replicas: how long a dead replica's work waits before another's"
+    )
     shutdown_grace_s: float = Field(default=20.0, ge=1, le=600, description="the longest a shutdown may take")
 
     @field_validator("callbot_admins", "allowed_countries", "allowed_number_types", "allowed_callers", mode="before")

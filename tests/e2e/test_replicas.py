@@ -45,13 +45,21 @@ class RoundRobin:
         self.app = Starlette(routes=[Route("/{path:path}", self._forward, methods=["GET", "POST", "HEAD"])])
 
     async def _forward(self, request: Request) -> Response:
-        target = self.replicas[next(self._next) % len(self.replicas)]
-        self.sent.append(target)
-        upstream = await self._http.request(
-            request.method, target + request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-            content=await request.body(),
-            headers={k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP},
-        )  # fmt: skip
+        body = await request.body()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        query = f"?{request.url.query}" if request.url.query else ""
+        for _ in self.replicas:  # a replica that refuses the connection (gone) is skipped, as nginx does
+            target = self.replicas[next(self._next) % len(self.replicas)]
+            try:
+                upstream = await self._http.request(
+                    request.method, target + request.url.path + query, content=body, headers=headers
+                )
+            except httpx.ConnectError:
+                continue
+            self.sent.append(target)
+            break
+        else:
+            return Response(status_code=502)
         headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
         return Response(upstream.content, status_code=upstream.status_code, headers=headers)
 

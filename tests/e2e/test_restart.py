@@ -79,6 +79,29 @@ class BotProcess:
             await asyncio.sleep(0.05)
 
 
+def serve_env(
+    home: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, *, port: int, **more: str
+) -> dict[str, str]:
+    """`callbot serve`'s whole environment, on `port`, against the fakes; `more` adds or overrides settings."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": f"{fake_slack.url}/api/",  # type: ignore[attr-defined]
+        "VOXIMPLANT_ACCOUNT_ID": ACCOUNT_ID,
+        "VOXIMPLANT_API_KEY": API_KEY,
+        "VOXIMPLANT_RULE_ID": str(RULE_ID),
+        "VOXIMPLANT_API_URL": f"{fake_voximplant.url}/platform_api/",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "SLACK_PACE_S": "0.02",
+        "LOG_LEVEL": "WARNING",
+        **more,
+    }
+
+
 @pytest.fixture
 async def bot_process(
     tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
@@ -90,23 +113,7 @@ async def bot_process(
     )
     await store.close()
     port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": f"{fake_slack.url}/api/",  # type: ignore[attr-defined]
-        "VOXIMPLANT_ACCOUNT_ID": ACCOUNT_ID,
-        "VOXIMPLANT_API_KEY": API_KEY,
-        "VOXIMPLANT_RULE_ID": str(RULE_ID),
-        "VOXIMPLANT_API_URL": f"{fake_voximplant.url}/platform_api/",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "DATABASE_PATH": str(database),
-        "SLACK_PACE_S": "0.02",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = serve_env(tmp_path, fake_slack, fake_voximplant, port=port, DATABASE_PATH=str(database))
     process = BotProcess(env, tmp_path / "bot.log")
     yield process
     if process.process is not None and process.process.poll() is None:

@@ -47,10 +47,9 @@ log = logging.getLogger(__name__)
 GAP_WAIT_S = 1.0
 GAP_POLL_S = 0.02
 MAX_UNEXPECTED_FAILURES = 3  # a write that fails this often, not on Slack's answer but in our code, is dropped
-# Among replicas: how soon a replica that found another delivering a call's writes looks again (real time), and how
-# often each looks for writes nobody delivers (a dead replica's, once its lease lapses).
+# Among replicas: how soon a replica that found another delivering a call's writes looks again (real time). How often
+# each looks for writes nobody delivers (a dead replica's, once its lease lapses) is the caller's (`sweep`).
 LOOK_AGAIN_S = 0.25
-SWEEP_EVERY_S = 5.0
 
 
 class Delivery:
@@ -250,7 +249,7 @@ class Delivery:
         finally:
             self._later.pop(call_id, None)
 
-    async def sweep(self, every_s: float = SWEEP_EVERY_S) -> None:
+    async def sweep(self, every_s: float) -> None:
         """Forever: kick every call with writes waiting, so that those a replica left when it died are delivered
         once its leases lapse."""
         while True:
