@@ -144,11 +144,11 @@ async def _place(
     """Each step of one test call; `base_url` None in pull mode (the scenario never calls the bot)."""
     try:
         request = await calls.vetting.vet(CallDraft(destination, None, INSTRUCTIONS), DOCTOR)
-        call, token = await calls.placing.create(request)
+        call = await calls.placing.create(request)
     except Refusal as refusal:
         return [failed(f"the test call was refused: {texts.refusal(refusal)}")]
     shown = format_international(request.destination) if request.destination.startswith("+") else destination
-    call = await calls.placing.launch(call, token)
+    call = await calls.placing.launch(call)
     if call.history_id is None:
         return [failed(f"StartScenarios did not start the call to {shown}: {texts.reason(call.state_reason)}")]
     results = [passed(f"StartScenarios started session {call.history_id} for a call to {shown} "

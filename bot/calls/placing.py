@@ -83,8 +83,8 @@ class Placing:
         self._clock = clock
         self._new_id = new_id
 
-    async def create(self, request: CallRequest) -> tuple[Call, str]:
-        """Store a new call in `requested`; returns it with its brief token (for its launch's custom data only).
+    async def create(self, request: CallRequest) -> Call:
+        """Store a new call in `requested`, for a launch here or on a worker replica (`launch`).
 
         Raises LimitReached when a call limit filled up since `vet()`.
         """
@@ -93,25 +93,24 @@ class Placing:
             id=self._new_id(), request=request, state=CallState.REQUESTED, state_reason="", created_at=now,
             updated_at=now, control_secret=secrets.token_urlsafe(24),
         )  # fmt: skip
-        token = launch.new_brief_token()
         async with self._store.exclusive(f"admit {request.origin.team_id}"):
             # vet() checked the limits already; checked again here, where no other request of the workspace, on
             # this replica or another, can slip in between the count and the insert: two requests at once cannot
             # both take the last place.
             if self._permissions is not None:
                 await self._permissions.check_limits(request.origin)
-            await self._store.insert_call(call, brief_token_hash=launch.hash_token(token))
-        return call, token
+            await self._store.insert_call(call)
+        return call
 
-    async def launch(self, call: Call, token: str) -> Call:
+    async def launch(self, call: Call) -> Call:
         """Post the call's message, then start its scenario. StartScenarios is never repeated once it may have run."""
         self._in_flight.add(call.id)
         try:
-            return await self._launch(call, token)
+            return await self._launch(call)
         finally:
             self._in_flight.discard(call.id)
 
-    async def _launch(self, call: Call, token: str) -> Call:
+    async def _launch(self, call: Call) -> Call:
         if self._observer is not None:
             # A phone that rings minutes after it was asked for surprises everyone: past the bound, the call fails
             # undialled. Its message stays queued, so the thread shows the failure once Slack takes it.
@@ -125,6 +124,8 @@ class Placing:
         base_url, pull, rule_id = self._policy.public_base_url, self._policy.pull, self._policy.rule_id
         if self._voximplant is None or rule_id is None or not self._policy.reachable:  # vet() refuses this
             return await self._fail(call, reason(Ending.NOT_SET_UP))
+        # The brief token, in the custom data only: the store keeps its hash, which the scenario's fetch must match.
+        token = launch.new_brief_token()
         if pull or base_url is None:
             custom_data = launch.pull_custom_data(call.id)
         else:
@@ -132,7 +133,7 @@ class Placing:
         # Recorded before the request leaves: a call still `requested` after a crash was provably never sent.
         starting = await self._store.mark_starting(
             call.id, Transition(CallState.STARTING, "sent to Voximplant"), self._clock(), custom_data=custom_data,
-            pull=pull,
+            pull=pull, brief_token_hash=launch.hash_token(token),
         )  # fmt: skip
         if starting is None:
             return await self._store.call(call.id) or call

@@ -55,7 +55,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )  # fmt: skip
         try:
             request = await deps.vetting.vet(draft, origin)
-            call, token = await deps.placing.create(request)
+            call = await deps.placing.create(request)
         except Refusal as refusal:
             if not draft.instructions.strip() and _only_about_the_instructions(refusal):
                 await open_form()  # the rest reads well: the form asks what the agent should say
@@ -64,7 +64,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()
-        launch = deps.reply_urls.while_launching(call.id, command.get("response_url"), deps.placing.launch(call, token))
+        launch = deps.reply_urls.while_launching(call.id, command.get("response_url"), deps.placing.launch(call))
         deps.background.spawn(launch, key=call.id, name=f"launch call {call.id}")
 
 

@@ -61,14 +61,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
         try:
             request = await deps.vetting.vet(form.draft, origin, channel=form.channel)
-            call, token = await deps.placing.create(request)  # refuses too: a limit may fill up since vet()
+            call = await deps.placing.create(request)  # refuses too: a limit may fill up since vet()
         except Refusal as refusal:
             await ack(**refusal_answer(refusal, view))
             return
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()  # closes the form; the call's message appears in the conversation
         reply_url = _response_url(body, form.conversation_id)
-        launch = deps.reply_urls.while_launching(call.id, reply_url, deps.placing.launch(call, token))
+        launch = deps.reply_urls.while_launching(call.id, reply_url, deps.placing.launch(call))
         deps.background.spawn(launch, key=call.id, name=f"launch call {call.id}")
 
 

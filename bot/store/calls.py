@@ -39,8 +39,8 @@ class Calls(Base):
             )
         return [call_from_row(row) for row in rows]
 
-    async def insert_call(self, call: Call, *, brief_token_hash: str) -> None:
-        """Store a new call with the hash of its brief token; its callback token comes with the brief."""
+    async def insert_call(self, call: Call, *, brief_token_hash: str | None = None) -> None:
+        """Store a new call (with the hash of its brief token, or none until its launch gives it one)."""
         request, origin = call.request, call.request.origin
         await self._change(
             "INSERT INTO calls (id, team_id, user_id, conversation_id, thread_ts, destination, caller_id,"
@@ -68,11 +68,15 @@ class Calls(Base):
         )  # fmt: skip
 
     async def mark_starting(
-        self, call_id: str, transition: Transition, at: datetime, *, custom_data: str, pull: bool = False
-    ) -> Call | None:
-        """Move the call to `starting` with the custom data about to be sent (call history is searched by it), and
-        how its status events come (`pull`: the bot fetches them through the session's access URL)."""
-        fields = {"custom_data": custom_data, "pull": int(pull)}
+        self, call_id: str, transition: Transition, at: datetime, *, custom_data: str, pull: bool = False,
+        brief_token_hash: str | None = None,
+    ) -> Call | None:  # fmt: skip
+        """Move the call to `starting` with the custom data about to be sent (call history is searched by it), how
+        its status events come (`pull`: the bot fetches them through the session's access URL), and the hash of the
+        brief token in that custom data."""
+        fields: dict[str, Any] = {"custom_data": custom_data, "pull": int(pull)}
+        if brief_token_hash is not None:
+            fields["brief_token_hash"] = brief_token_hash
         return await self._write(lambda tx: move_call(tx, call_id, transition, at, fields))
 
     async def live_pulled_calls(self) -> list[Call]:

@@ -57,8 +57,8 @@ async def processes(
 
 @pytest.mark.slow  # two `callbot serve` subprocesses, one killed
 async def test_a_replica_killed_mid_call_leaves_the_other_to_finish_its_thread_and_watch(
-    processes: tuple[list[BotProcess], RoundRobin], postgres_url: str, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
-    http: httpx.AsyncClient,
+    processes: tuple[list[BotProcess], RoundRobin], postgres_url: str, fake_slack: FakeSlack,
+    fake_voximplant: FakeVoximplant, http: httpx.AsyncClient,
 ) -> None:  # fmt: skip
     (doomed, survivor), balancer = processes
     doomed.start()
