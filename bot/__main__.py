@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the bot (Slack and Voximplant settings from the environment)")
+    serve.add_argument(
+        "--role", choices=["all", "web", "worker"],
+        help="all (the default, or ROLE): everything; with DATABASE_URL, web answers Slack and Voximplant and "
+        "records, worker launches calls and writes to Slack",
+    )  # fmt: skip
     serve.set_defaults(run=_serve)
 
     sandbox = commands.add_parser("sandbox", help="run the whole loop locally with fake Slack and Voximplant")
@@ -93,14 +98,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(_: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import create_app
     from bot.build import shutdown_budget
     from bot.logs import setup_logging
 
-    settings = load_settings()
+    settings = load_settings(**({"role": args.role} if args.role else {}))
     asyncio.run(_can_open(settings))  # a database that cannot be opened stops the start here, in one line
     setup_logging(settings.log_level)
     # On SIGTERM/SIGINT uvicorn stops accepting and lets requests under way finish (its share of SHUTDOWN_GRACE_S),

@@ -38,6 +38,7 @@ from bot.calls.service import CallService
 from bot.leases import Replica
 from bot.logs import QuietLog
 from bot.metrics import CountingRateLimitRetryHandler, Metrics
+from bot.roles import HandOff, LaunchHere, Worker
 from bot.settings import Settings
 from bot.slack import listeners
 from bot.slack.delivery import Delivery
@@ -105,6 +106,7 @@ async def build(
     directory: SlackDirectory | None = None
     watchdog: asyncio.Task[None] | None = None
     sweeping: asyncio.Task[None] | None = None
+    working: asyncio.Task[None] | None = None
     replica = Replica(store, ttl_s=settings.lease_s)
     poller: EventPoller | None = None
     token_checking: asyncio.Task[None] | None = None
@@ -151,6 +153,7 @@ async def build(
             updates_per_minute=settings.slack_updates_per_minute,
             reply_urls=reply_urls,
             replica=replica,
+            deliver=settings.role != "web",
         )
         permissions = _permissions(settings, store, directory)
         calls = CallService(
@@ -172,7 +175,8 @@ async def build(
         )
         deps = Deps(
             vetting=calls.vetting, placing=calls.placing, permissions=permissions, allowlist=Allowlist(store),
-            records=store, background=background, policy=calls.policy, reply_urls=reply_urls,
+            records=store, background=background, policy=calls.policy,
+            launches=HandOff(store) if settings.role == "web" else LaunchHere(calls.placing, reply_urls, background),
         )  # fmt: skip
         listeners.register(bolt, deps)
         state = BotState(
@@ -193,16 +197,23 @@ async def build(
         )
         token_checking = asyncio.create_task(token_check.run(), name="slack token check")
         await token_check.confirmed(waits.first_try_s)  # then serve either way; the check goes on until Slack confirms
-        resumed = await delivery.resume()
-        if resumed:
-            log.info("resuming Slack writes left pending for %d calls", resumed)
         alone = await replica.join()  # else other replicas serve this database: their work under way is left alone
-        await calls.recovery.start(alone=alone)
-        if poller is not None:  # the sessions of calls under way when the bot stopped: their events are waiting
-            for call in await store.live_pulled_calls():
-                poller.follow(call)
-        watchdog = asyncio.create_task(_watch(calls.recovery, replica, settings), name="call watchdog")
-        sweeping = asyncio.create_task(delivery.sweep(replica.renew_every_s), name="slack writes sweep")
+        if settings.role != "web":  # a web replica leaves launches, Slack writes and the watchdog to the workers
+            resumed = await delivery.resume()
+            if resumed:
+                log.info("resuming Slack writes left pending for %d calls", resumed)
+            await calls.recovery.start(alone=alone)
+            if poller is not None:  # the sessions of calls under way when the bot stopped: their events are waiting
+                for call in await store.live_pulled_calls():
+                    poller.follow(call)
+            watchdog = asyncio.create_task(_watch(calls.recovery, replica, settings), name="call watchdog")
+            sweeping = asyncio.create_task(delivery.sweep(replica.renew_every_s), name="slack writes sweep")
+        if settings.role == "worker":
+            worker = Worker(
+                store, calls.placing, delivery, replica, reply_urls, background,
+                launch_within=timedelta(seconds=settings.slack_parent_timeout_s),
+            )  # fmt: skip
+            working = asyncio.create_task(worker.run(), name="worker")
         if settings.slack_app_token is not None:
             # Socket Mode: Slack's requests arrive over a WebSocket this app opens; no public Slack request URL.
             # /voximplant/events, /healthz and /metrics are still served over HTTP.
@@ -213,7 +224,7 @@ async def build(
     finally:
         if socket_mode is not None:
             await socket_mode.close_async()  # no new Slack requests; the work under way drains below
-        for task in (watchdog, sweeping, token_checking):
+        for task in (working, watchdog, sweeping, token_checking):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

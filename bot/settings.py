@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # How status events reach the bot: Voximplant POSTs them to PUBLIC_BASE_URL (push), or the bot fetches them
     # through each session's access URL (pull: no public URL at all). Default: push when PUBLIC_BASE_URL is set.
     voximplant_events: Literal["push", "pull"] | None = None
+    # What `callbot serve` does (`--role`): all of it, or on PostgreSQL, a web or a worker replica's share.
+    role: Literal["all", "web", "worker"] = "all"
     database_path: Path = Path("callbot.db")
     # PostgreSQL instead of SQLite, for replicas sharing one database (README, "Outgrowing one machine").
     database_url: SecretStr | None = None
@@ -179,6 +181,11 @@ class Settings(BaseSettings):
     def problems(self, *, need_slack: bool = True) -> list[str]:
         """Every missing or contradictory setting, each said in one line."""
         found: list[str] = []
+        if self.role != "all" and self.database_url is None:
+            found.append(
+                f"--role {self.role} shares the work with other replicas through PostgreSQL: set DATABASE_URL "
+                "(on SQLite, one `callbot serve` does it all)"
+            )
         if need_slack:
             if self.slack_signing_secret is None and self.slack_app_token is None:
                 found.append(

@@ -64,8 +64,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()
-        launch = deps.reply_urls.while_launching(call.id, command.get("response_url"), deps.placing.launch(call))
-        deps.background.spawn(launch, key=call.id, name=f"launch call {call.id}")
+        await deps.launches.launch_soon(call, command.get("response_url"))
 
 
 def _only_about_the_instructions(refusal: Refusal) -> bool:

@@ -9,7 +9,7 @@ from bot.calls.permissions import Permissions
 from bot.calls.placing import Placing
 from bot.calls.policy import CallPolicy
 from bot.calls.vetting import Vetting
-from bot.slack.reply_urls import ReplyUrls
+from bot.roles import Launches
 from bot.store import Store
 from bot.tasks import Background
 
@@ -21,6 +21,6 @@ class Deps:
     permissions: Permissions  # who is an admin
     allowlist: Allowlist  # the caller IDs (the form's choices) and the deny list, and changes to them
     records: Store  # calls as stored: /call history and /call status
-    background: Background  # launches and hang-ups, after the ack
+    background: Background  # hang-ups, after the ack
+    launches: Launches  # a new call's launch, after the ack: here, or on a worker replica
     policy: CallPolicy  # the default region, the longest call
-    reply_urls: ReplyUrls  # each launching call's response_url, shared with Delivery.tell_requester

@@ -68,8 +68,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()  # closes the form; the call's message appears in the conversation
         reply_url = _response_url(body, form.conversation_id)
-        launch = deps.reply_urls.while_launching(call.id, reply_url, deps.placing.launch(call))
-        deps.background.spawn(launch, key=call.id, name=f"launch call {call.id}")
+        await deps.launches.launch_soon(call, reply_url)
 
 
 async def open_call_modal(

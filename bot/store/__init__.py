@@ -94,6 +94,14 @@ class Store(Calls, Events, GuardRails, Leases, Outbox):
         """True while the database takes a write; StoreUnavailable when it cannot."""
         return await self._db.ping()
 
+    async def notify(self, message: str) -> None:
+        """Tell every process listening to this database `message` (PostgreSQL; nobody listens on SQLite)."""
+        await self._db.notify(message)
+
+    def notifications(self) -> AsyncIterator[str]:
+        """Every message `notify` sends from now on, from any process (PostgreSQL only)."""
+        return self._db.notifications()
+
     async def copy_from(self, source: Store) -> dict[str, int]:
         """Copy every row of the SQLite store `source` into this one, which must be empty: all of it, in one
         transaction, or nothing. Returns how many rows each table received (bot/store/copy.py)."""

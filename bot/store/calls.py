@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.calls.models import LIVE_STATES, Call, CallRequest, CallState, Channel, Origin, Transition
 from bot.store.database import Base, Row, Tx
 
+_START_OF_TIME = datetime.min.replace(tzinfo=UTC)
+_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 # Live calls that StartScenarios was asked to start: every live state but `requested`.
 _SENT_TO_VOXIMPLANT = LIVE_STATES - {CallState.REQUESTED}
 
@@ -93,14 +95,14 @@ class Calls(Base):
         value = await self._scalar("SELECT token_hash FROM calls WHERE id = ?", call_id)
         return str(value) if value is not None else None
 
-    async def calls_in_state(self, state: CallState, *, created_before: datetime | None = None) -> list[Call]:
-        """The calls in `state`; only those created before `created_before` when given."""
-        if created_before is None:
-            rows = await self._fetch("SELECT * FROM calls WHERE state = ?", state.value)
-        else:
-            rows = await self._fetch(
-                "SELECT * FROM calls WHERE state = ? AND created_at < ?", state.value, created_before.isoformat()
-            )
+    async def calls_in_state(
+        self, state: CallState, *, created_before: datetime | None = None, created_after: datetime | None = None
+    ) -> list[Call]:
+        """The calls in `state`, oldest first; only those created in the bounds given."""
+        rows = await self._fetch(
+            "SELECT * FROM calls WHERE state = ? AND created_at < ? AND created_at > ? ORDER BY created_at",
+            state.value, (created_before or _END_OF_TIME).isoformat(), (created_after or _START_OF_TIME).isoformat(),
+        )  # fmt: skip
         return [call_from_row(row) for row in rows]
 
     async def set_slack_message(self, call_id: str, *, channel: str, ts: str) -> None:

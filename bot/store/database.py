@@ -6,7 +6,7 @@ transaction by whichever Database the store opened. Where the two dialects diffe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeGuard, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -70,6 +70,14 @@ class Database(Protocol):
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
+
+    async def notify(self, message: str) -> None:
+        """Tell every process listening (`notifications`) `message`, at once; nobody listens on SQLite."""
+        ...
+
+    def notifications(self) -> AsyncIterator[str]:
+        """Every message `notify` sends from now on, from any process; PostgreSQL only."""
+        ...
 
 
 class Base:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bot.calls.models import Call, CallState, EventOutcome, StatusEvent, Transition
-from bot.store.calls import call_from_row, move_call
+from bot.store.calls import _END_OF_TIME, call_from_row, move_call
 from bot.store.database import Base, Tx
 
 
@@ -78,7 +78,7 @@ class Events(Base):
         rows = await self._fetch(
             "SELECT call_id, seq, event, at, data FROM call_events WHERE announced = 0 AND received_at < ?"
             " ORDER BY received_at, seq",
-            (received_before or datetime.max.replace(tzinfo=UTC)).isoformat(),
+            (received_before or _END_OF_TIME).isoformat(),
         )
         return [
             {"v": 1, "call_id": r["call_id"], "seq": r["seq"], "event": r["event"], "at": r["at"],

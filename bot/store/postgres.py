@@ -33,14 +33,17 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5
+CHANNEL = "callbot"  # of NOTIFY and LISTEN: web replicas tell workers of calls to launch and Slack writes to deliver
+LISTEN_AGAIN_S = 1.0
 
 
 class Postgres:
     """A pool of connections to one PostgreSQL database (a Database, see bot/store/database.py)."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], *, where: str) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Any], *, where: str, url: str = "") -> None:
         self._pool = pool
         self.where = where
+        self._url = url  # for the connection that listens (`notifications`)
         # One waiter per process for each advisory lock: the others wait here, holding no connection of the pool.
         self._exclusive: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -63,7 +66,7 @@ class Postgres:
             timeout=CONNECT_TIMEOUT_S,
         )
         await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
-        store = cls(pool, where=where)
+        store = cls(pool, where=where, url=url)
         try:
             await store.migrate()
         except StoreUnavailable as error:
@@ -123,6 +126,24 @@ class Postgres:
                     yield
             except (psycopg.OperationalError, PoolTimeout) as error:
                 raise StoreUnavailable(self.where, _reason(error)) from None
+
+    async def notify(self, message: str) -> None:
+        """NOTIFY on the channel CHANNEL: every process listening hears it once this returns (PostgreSQL keeps
+        no message for a process not listening then: listeners also look for work themselves)."""
+        await self._run(lambda tx: tx.execute("SELECT pg_notify(?, ?)", CHANNEL, message), write=False)
+
+    async def notifications(self) -> AsyncIterator[str]:
+        """LISTEN on a connection of its own, outside the pool; connects again (after a pause) when it is lost."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    async for note in conn.notifies():
+                        yield note.payload
+            except psycopg.OperationalError as error:
+                log.warning("stopped listening to %s (%s); listening again in %s s", self.where, _reason(error),
+                            LISTEN_AGAIN_S)  # fmt: skip
+                await asyncio.sleep(LISTEN_AGAIN_S)
 
     async def _run(self, work: Callable[[_PostgresTx], Awaitable[T]], *, write: bool) -> T:
         try:

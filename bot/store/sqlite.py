@@ -111,6 +111,12 @@ class SQLite:
         async with self._exclusive[name]:
             yield
 
+    async def notify(self, message: str) -> None:
+        """Nobody listens: one process serves a SQLite database, and it does its own work."""
+
+    def notifications(self) -> AsyncIterator[str]:
+        raise NotImplementedError("only PostgreSQL tells other processes: roles need DATABASE_URL")
+
     async def _retrying(self, attempt: Callable[[], T]) -> T:
         """Run `attempt`; while another process holds the database's lock, wait on the loop and try again."""
         deadline: float | None = None

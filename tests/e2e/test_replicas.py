@@ -41,6 +41,7 @@ class RoundRobin:
         self.replicas: list[str] = []
         self._next = itertools.count()
         self.sent: list[str] = []  # which replica took each request
+        self.paths: list[str] = []  # and the path of each
 
         self.app = Starlette(routes=[Route("/{path:path}", self._forward, methods=["GET", "POST", "HEAD"])])
 
@@ -57,6 +58,7 @@ class RoundRobin:
             except httpx.ConnectError:
                 continue
             self.sent.append(target)
+            self.paths.append(request.url.path)
             break
         else:
             return Response(status_code=502)

@@ -69,11 +69,14 @@ class Delivery:
         updates_per_minute: float = UPDATES_PER_MINUTE,
         reply_urls: ReplyUrls | None = None,
         replica: Replica | None = None,
+        deliver: bool = True,
     ) -> None:
         self._client = client
         self._reply_urls = reply_urls if reply_urls is not None else ReplyUrls()
         self._store = store
         self._replica = replica if replica is not None else Replica(store)
+        # False on a web replica: it queues writes and tells the workers, which deliver them (`_wake`).
+        self._delivers = deliver
         self._later: dict[str, asyncio.Task[None]] = {}  # calls to look at again (another replica held them)
         self._clock = clock or MonotonicClock()
         self._pacer = Pacer(self._clock, pace_s)
@@ -117,7 +120,7 @@ class Delivery:
     async def update(self, call: Call) -> None:
         """Queue a refresh of the parent message (rendered from the call as it is when sent)."""
         await self._store.enqueue_slack(call.id, Kind.UPDATE, {}, at=self._wall_clock())
-        self._kick(call.id)
+        await self._wake(call.id)
 
     async def reply(
         self, call: Call, text: str, *, group: bool = False, broadcast: bool = False, seq: int | None = None
@@ -131,7 +134,7 @@ class Delivery:
         if broadcast:
             body["broadcast"] = True
         await self._store.enqueue_slack(call.id, Kind.REPLY, body, at=self._wall_clock())
-        self._kick(call.id)
+        await self._wake(call.id)
 
     async def summary(self, call: Call, *, cost: float | None = None, from_history: bool = False) -> None:
         """Queue the call's final summary, written when it is sent: its turns count every line stored by then."""
@@ -139,7 +142,7 @@ class Delivery:
         if self.broadcast_summary:
             body["broadcast"] = True
         await self._store.enqueue_slack(call.id, Kind.SUMMARY, body, at=self._wall_clock())
-        self._kick(call.id)
+        await self._wake(call.id)
 
     def why_nowhere(self, call_id: str) -> str | None:
         """Slack's reasons when the call's message could be posted nowhere (since this start); None otherwise."""
@@ -212,6 +215,21 @@ class Delivery:
             await asyncio.wait({*self._workers.values(), *self._later.values()})
 
     # -- the worker ----------------------------------------------------------------------------------------------
+
+    async def _wake(self, call_id: str) -> None:
+        """A write was queued for `call_id`: deliver it, or, on a web replica, tell the workers (who also sweep for
+        writes waiting, should the message be lost)."""
+        if self._delivers:
+            self._kick(call_id)
+            return
+        try:
+            await self._store.notify(f"slack {call_id}")
+        except StoreUnavailable as error:
+            log.warning("could not tell the workers of a Slack write: %s", error.reason)
+
+    def kick(self, call_id: str) -> None:
+        """Deliver the writes waiting for `call_id` (a worker told of them by a web replica)."""
+        self._kick(call_id)
 
     def _kick(self, call_id: str) -> None:
         self._dirty.add(call_id)

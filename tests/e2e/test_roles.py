@@ -1,0 +1,131 @@
+"""`callbot serve --role web` and `--role worker` on one PostgreSQL: the web replica answers and records, never
+talking to Voximplant or writing to Slack; the worker launches its calls and fills their threads."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.__main__ import main
+from bot.calls.models import CallRequest, Origin
+from bot.sandbox.clock import VirtualClock
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_voximplant import FakeVoximplant
+from bot.sandbox.servers import LocalServer
+from bot.sandbox.slack_requests import TEAM_ID, SlackSender
+from bot.settings import Settings
+from bot.state import state_of
+from tests.conftest import CALLER_ID, DESTINATION, SIGNING_SECRET, Bot, eventually, make_settings, running_bot
+from tests.e2e.test_replicas import RoundRobin
+
+
+@dataclass
+class Roles:
+    web: Bot
+    worker: Bot
+    slack: SlackSender  # Slack's requests, to the web replica
+    web_to_slack: RoundRobin  # every Slack Web API request the web replica made
+    web_to_voximplant: RoundRobin  # every Management API request the web replica made
+
+
+@pytest.fixture
+async def roles(
+    tmp_path: Path, postgres_url: str, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    slack_clock: VirtualClock, http: httpx.AsyncClient,
+) -> AsyncIterator[Roles]:  # fmt: skip
+    """A web replica (Slack's request URL and Voximplant's callbacks point at it) and a worker, on one database.
+    The web replica reaches Slack and Voximplant through recording proxies."""
+    to_slack, to_voximplant = RoundRobin(http), RoundRobin(http)
+    to_slack.replicas = [fake_slack.url]  # type: ignore[attr-defined]
+    to_voximplant.replicas = [fake_voximplant.url]
+    async with contextlib.AsyncExitStack() as stack:
+        slack_proxy = await stack.enter_async_context(LocalServer(to_slack.app))
+        voximplant_proxy = await stack.enter_async_context(LocalServer(to_voximplant.app))
+        web_server = LocalServer()
+        web_settings = make_settings(
+            tmp_path, fake_slack, fake_voximplant, role="web", database_url=postgres_url,
+            public_base_url=web_server.url, slack_api_url=f"{slack_proxy.url}/api/",
+            voximplant_api_url=f"{voximplant_proxy.url}/platform_api/",
+        )  # fmt: skip
+        web = await stack.enter_async_context(running_bot(web_settings, web_server, slack_clock=slack_clock))
+        worker_settings = make_settings(
+            tmp_path, fake_slack, fake_voximplant, role="worker", database_url=postgres_url,
+            public_base_url=web_server.url,
+        )  # fmt: skip
+        worker = await stack.enter_async_context(running_bot(worker_settings, LocalServer(), slack_clock=slack_clock))
+        slack = SlackSender(http, bot_url=web.url, signing_secret=SIGNING_SECRET,
+                            response_base=fake_slack.url)  # type: ignore[attr-defined]  # fmt: skip
+        yield Roles(web, worker, slack, to_slack, to_voximplant)
+
+
+def thread_lines(fake_slack: FakeSlack) -> list[str]:
+    parents = fake_slack.parents()
+    return [line for m in fake_slack.thread(parents[0]) for line in m.text.split("\n")] if parents else []
+
+
+async def test_the_worker_launches_what_the_web_replica_stored_and_fills_its_thread(
+    roles: Roles, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    response = await roles.slack.command(f"{DESTINATION} tell Ana the review moved to 3pm")
+    assert (response.status_code, response.text) == (200, "")
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    session = fake_voximplant.sessions[0]
+    assert session.custom_data["u"].startswith(roles.web.url)  # the scenario reports to the web replica
+    await fake_voximplant.briefed(session)
+    for event, data in [
+        ("dialing", {}), ("ringing", {}), ("connected", {}),
+        ("transcript", {"role": "agent", "text": "Hi Ana, the review moved to 3pm."}),
+        ("disconnected", {"duration_s": 42}),
+    ]:  # fmt: skip
+        assert (await fake_voximplant.send_event(session, event, data)).status_code == 200
+    await eventually(lambda: thread_lines(fake_slack)[-1:] == [":white_check_mark: Call ended after 42s. 1 turn."])
+    assert thread_lines(fake_slack)[:4] == [
+        ":telephone_receiver: Dialing +1 415-555-0100…", ":bell: Ringing…",
+        ":large_green_circle: Connected. The agent is talking.", "*Agent:* Hi Ana, the review moved to 3pm.",
+    ]  # fmt: skip
+    await roles.worker.idle()
+    # The web replica answered Slack and Voximplant and recorded everything; it never called Voximplant, and of
+    # Slack's Web API it asked only who its token is.
+    assert roles.web_to_voximplant.paths == []
+    assert set(roles.web_to_slack.paths) <= {"/api/auth.test"}, roles.web_to_slack.paths
+    assert roles.web.delivery._workers == {}
+
+
+async def test_a_call_nobody_told_the_worker_of_is_launched_all_the_same(
+    roles: Roles, fake_voximplant: FakeVoximplant
+) -> None:
+    """The web replica's message to the workers can be lost (a worker restarting): workers look for calls too."""
+    placing = state_of(roles.web.app).calls.placing
+    request = CallRequest(
+        destination=DESTINATION, caller_id=CALLER_ID, instructions="hello", max_duration_s=600,
+        origin=Origin(team_id=TEAM_ID, user_id="U0ANA", conversation_id="C0GENERAL"),
+    )  # fmt: skip
+    call = await placing.create(request)  # stored, and nobody told
+    await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=5)
+    assert fake_voximplant.sessions[0].call_id == call.id
+    assert roles.web_to_voximplant.paths == []
+
+
+def test_web_and_worker_roles_need_postgresql(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings(_env_file=None, role="worker", database_path=tmp_path / "x.db")  # type: ignore[call-arg]
+    assert any("--role worker" in line and "DATABASE_URL" in line for line in settings.problems(need_slack=False))
+
+
+def test_serve_refuses_a_web_role_on_sqlite_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "DATABASE_PATH": str(tmp_path / "x.db"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["serve", "--role", "web"]) == 2
+    err = capsys.readouterr().err
+    assert "--role web shares the work with other replicas through PostgreSQL: set DATABASE_URL" in err
+    assert not (tmp_path / "x.db").exists()  # refused before anything was opened
