@@ -382,11 +382,16 @@ def quick_parent(bot_settings: dict[str, Any]) -> None:
     bot_settings["slack_parent_timeout_s"] = 0.5
 
 
+@pytest.fixture
+def no_burst(bot_settings: dict[str, Any]) -> None:
+    bot_settings["slack_burst"] = 1  # strictly one write a second: a channel that took a write is busy for a second
+
+
 async def test_a_call_waiting_its_turn_in_a_busy_channel_is_dialled_once_shown_not_failed(
-    quick_parent: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
-    slack_clock: VirtualClock,
+    quick_parent: None, no_burst: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack,
+    fake_voximplant: FakeVoximplant, slack_clock: VirtualClock,
 ) -> None:  # fmt: skip
-    # Slack is healthy; the channel just took a write, so the next one waits for its paced turn.
+    # Slack is healthy; the channel just took a write and has no burst, so the next one waits for its paced turn.
     first = await place(slack, fake_voximplant, "+14155550100 first")
     await bot.idle()
     slack_clock.hold()  # the next turn comes only when the clock moves: far past the 0.5 s bound, in real time
