@@ -102,6 +102,11 @@ class Pacer:
         state.due = max(state.due, state.held_until + (self._burst - 1) * self._pace_s)
         state.wake.set()
 
+    def waiting(self, channel: str) -> int:
+        """How many writes wait for their turn in `channel` now."""
+        state = self._channels.get(channel)
+        return 0 if state is None else sum(not turn.done() for _, _, turn in state.waiting)
+
     # -- internals ------------------------------------------------------------------------------------------------
 
     def _channel(self, channel: str) -> _Channel:

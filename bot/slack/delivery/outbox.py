@@ -197,6 +197,10 @@ class Delivery:
         await asyncio.gather(*still, return_exceptions=True)
         return len(still)
 
+    def waiting(self, channel: str) -> int:
+        """How many writes wait for their turn in `channel` now (tests)."""
+        return self._pacer.waiting(channel)
+
     async def idle(self) -> None:
         """Wait until nothing is pending (tests and benchmarks)."""
         while self._workers:
