@@ -259,6 +259,34 @@ async def test_a_gap_that_never_fills_does_not_hold_back_the_lines_after_it(
 
 
 @pytest.fixture
+def three_live(bot_settings: dict[str, Any]) -> None:
+    bot_settings["concurrent_calls_per_user"] = 3
+
+
+async def test_calls_sharing_a_channel_keep_each_thread_in_order(
+    three_live: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    sessions = [await place(slack, fake_voximplant, f"+1415555{100 + n:04d} call {n}") for n in range(3)]
+    for n in range(6):  # their lines arrive interleaved, while the calls' messages and lines share the channel's pace
+        for index, session in enumerate(sessions):
+            text = f"call {index} line {n}"
+            await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": text})
+    for session in sessions:
+        await fake_voximplant.send_event(session, "disconnected", {"duration_s": 5, "reason": "remote_hangup"})
+    await bot.idle()
+
+    parents = fake_slack.parents("C0GENERAL")
+    assert len(parents) == 3
+    for index, parent in enumerate(parents):
+        assert f"call {index}" in str(parent.blocks)
+        lines = [line for reply in fake_slack.thread(parent) for line in reply.text.split("\n")]
+        assert lines == [f"*Agent:* call {index} line {n}" for n in range(6)] + [
+            ":white_check_mark: Call ended after 5s. 6 turns."
+        ]
+    assert fake_slack.rate_limited == []  # and the fake Slack refused none of their writes for going too fast
+
+
+@pytest.fixture
 def broadcast(bot_settings: dict[str, Any]) -> None:
     bot_settings["slack_broadcast_summary"] = True
 
