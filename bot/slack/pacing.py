@@ -8,6 +8,11 @@ that with a token bucket: `burst` writes at once, refilled one every `pace_s`. A
 its launch (the phone ringing) waits for, goes ahead of the channel's waiting thread writes and may use the whole
 burst; thread replies and parent updates keep `pace_s` after the channel's previous write, as before, so a talkative
 call spends at most one write of the burst and leaves the rest for the next calls' parents.
+
+Slack counts a write when it arrives, which is later than the turn by the request's way there, and not by the same
+for every write: a burst leaving together is slow to arrive, the next write alone is quick, and would reach Slack
+before its bucket had room. So once Slack has answered a write (`answered`), the bucket counts that write, and every
+write after it, from the answer at the latest.
 """
 
 from __future__ import annotations
@@ -58,8 +63,9 @@ class _Channel:
         self.due = 0.0  # the bucket as GCRA keeps it: when the next write would be due at the steady rate
         self.thread_due = 0.0  # the earliest the next thread write may go: `pace_s` after the last write
         self.held_until = 0.0  # a 429's Retry-After
-        self.waiting: list[tuple[Lane, int, asyncio.Future[None]]] = []  # a heap: lane, then order of arrival
-        self.watchers: list[asyncio.Future[None]] = []  # ready(): resolved once no write waits and one could go
+        self.turns = 0  # turns handed out so far: a write's number
+        self.waiting: list[tuple[Lane, int, asyncio.Future[int]]] = []  # a heap: lane, then order of arrival
+        self.watchers: list[asyncio.Future[int]] = []  # ready(): resolved once no write waits and one could go
         self.pump: asyncio.Task[None] | None = None  # the one task that sleeps until the next turn is due
         self.wake = asyncio.Event()  # something changed: the pump looks again
 
@@ -75,22 +81,29 @@ class Pacer:
         self._channels: dict[str, _Channel] = {}
         self._arrivals = itertools.count()
 
-    async def turn(self, channel: str, lane: Lane = Lane.THREAD) -> None:
-        """Wait for and claim the next write on `channel` for `lane`: parents before thread writes, each in order."""
+    async def turn(self, channel: str, lane: Lane = Lane.THREAD) -> int:
+        """Wait for and claim the next write on `channel` for `lane`: parents before thread writes, each in order.
+        Returns the write's number, for `answered`."""
         state = self._channel(channel)
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        turn: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         heapq.heappush(state.waiting, (lane, next(self._arrivals), turn))
         self._grant(state)
         if not turn.done():
             self._pump(state)
-        await self._wait(state, turn)
+        return await self._wait(state, turn)
+
+    def answered(self, channel: str, number: int) -> None:
+        """Slack answered write `number` (or it failed on its way): it reached Slack by now if at all, so the bucket
+        counts it, and the writes after it, from now at the latest."""
+        state = self._channel(channel)
+        state.due = max(state.due, self._clock.now() + (state.turns - number + 1) * self._pace_s)
 
     async def ready(self, channel: str) -> None:
         """Wait until `channel` could take a thread write at once and no write waits for it, without claiming it."""
         state = self._channel(channel)
         if not self._queued(state) and self._allowed_at(state, Lane.THREAD) <= self._clock.now():
             return
-        watcher: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        watcher: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         state.watchers.append(watcher)
         self._pump(state)
         await self._wait(state, watcher)
@@ -119,9 +132,11 @@ class Pacer:
         at = max(state.due - (self._burst - 1) * self._pace_s, state.held_until)
         return max(at, state.thread_due) if lane is Lane.THREAD else at
 
-    def _take(self, state: _Channel, lane: Lane, now: float) -> None:
+    def _take(self, state: _Channel, now: float) -> int:
         state.due = max(state.due, now) + self._pace_s
         state.thread_due = max(state.thread_due, now + self._pace_s)
+        state.turns += 1
+        return state.turns
 
     def _queued(self, state: _Channel) -> bool:
         """Whether a write waits for its turn (forgetting those whose writer stopped waiting)."""
@@ -137,12 +152,11 @@ class Pacer:
             if self._allowed_at(state, lane) > now:
                 break
             heapq.heappop(state.waiting)
-            self._take(state, lane, now)
-            turn.set_result(None)
+            turn.set_result(self._take(state, now))
         state.watchers = [watcher for watcher in state.watchers if not watcher.done()]
         if state.watchers and not state.waiting and self._allowed_at(state, Lane.THREAD) <= now:
             for watcher in state.watchers:
-                watcher.set_result(None)
+                watcher.set_result(0)
             state.watchers = []
 
     def _next_at(self, state: _Channel) -> float | None:
@@ -177,9 +191,9 @@ class Pacer:
                 woken.cancel()
 
     @staticmethod
-    async def _wait(state: _Channel, turn: asyncio.Future[None]) -> None:
+    async def _wait(state: _Channel, turn: asyncio.Future[int]) -> int:
         try:
-            await turn
+            return await turn
         except asyncio.CancelledError:
             state.wake.set()  # the pump may have nothing left to wait for
             raise

@@ -137,3 +137,17 @@ async def test_when_the_last_writer_stops_waiting_no_pacing_sleep_outlives_it() 
     for _ in range(3):
         await asyncio.sleep(0)
     assert clock.now() == 0.0  # nothing went on sleeping out the hour for a writer that had gone
+
+
+async def test_a_write_counts_from_slacks_answer_when_that_came_later_than_its_turn() -> None:
+    clock = VirtualClock()
+    pacer = Pacer(clock, pace_s=1.0, burst=3)
+    numbers = [await pacer.turn("C1", Lane.PARENT) for _ in range(3)]
+    await clock.sleep(0.25)  # the burst took a while to reach Slack, which may count it from then
+    pacer.answered("C1", numbers[0])
+    await pacer.turn("C1", Lane.PARENT)
+    assert clock.now() == 1.25  # a second after the burst as Slack may have seen it, not as the bot sent it
+    number = await pacer.turn("C1", Lane.PARENT)
+    pacer.answered("C1", number)  # answered at once: nothing changes
+    await pacer.turn("C1", Lane.PARENT)
+    assert clock.now() == 3.25

@@ -75,11 +75,11 @@ class Sender:
             if again and budget is not None:
                 await budget.take()
             again = True
-            await self._pacer.turn(where, lane)
+            number = await self._pacer.turn(where, lane)
             if parent is not None:
                 parent.sending.set()
             try:
-                response = await method(**kwargs)
+                response = await self._call(where, number, method, kwargs)
             except SlackApiError as error:
                 if is_rate_limited(error):
                     if "Retry-After" not in error.response.headers:
@@ -114,6 +114,12 @@ class Sender:
                 delay = min(delay, PARENT_RETRY_S)
             log.warning("Slack %s to %s failed (%s); trying again in %.1fs", method.__name__, where, why, delay)
             await self._clock.sleep(delay)
+
+    async def _call(self, where: str, number: int, method: SlackMethod, kwargs: dict[str, Any]) -> AsyncSlackResponse:
+        try:
+            return await method(**kwargs)
+        finally:
+            self._pacer.answered(where, number)  # Slack has it by now, if it ever will: its pace counts from here
 
     def _backoff(self, failures: int) -> float:
         return min(self._backoff_s * 2.0 ** (failures - 1), MAX_BACKOFF_S)
