@@ -46,11 +46,9 @@ RATE_LIMITS = {"chat.update": 50, "views.open": 100}
 # chat.postMessage per channel: "1 per second" with "Short bursts >1 allowed" (docs.slack.dev/apis/web-api/rate-limits,
 # "Posting messages"; past it, HTTP 429 with Retry-After). The fake keeps a bucket per channel: CHANNEL_BURST posts
 # at once, refilled one a second. Slack publishes no burst size, so the fake holds callbot to the one callbot assumes
-# (bot/slack/pacing.py BURST): a bot that bursts past it meets the 429 it would risk in life. A post up to
-# CHANNEL_JITTER_S early is let through: real clocks and the network never keep a schedule to the millisecond.
+# (bot/slack/pacing.py BURST): a bot that bursts past it meets the 429 it would risk in life.
 CHANNEL_PACE_S = 1.0
 CHANNEL_BURST = BURST
-CHANNEL_JITTER_S = 0.05
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"  # the repository's; absent from an installed wheel
 
 
@@ -295,7 +293,7 @@ class FakeSlack(WebApiMethods):
             channel = "D" + channel[1:]
         now, due = self.clock(), self._channel_due.get(channel, 0.0)
         allowed_at = due - (self.channel_burst - 1) * CHANNEL_PACE_S
-        if allowed_at > now + CHANNEL_JITTER_S:
+        if allowed_at > now:
             return max(1, math.ceil(allowed_at - now))
         self._channel_due[channel] = max(due, now) + CHANNEL_PACE_S
         return None
