@@ -174,8 +174,9 @@ class Pacer:
             state.pump = asyncio.create_task(self._run(state), name="slack channel pacing")
 
     async def _run(self, state: _Channel) -> None:
-        """One sleeper per channel (a virtual clock stays exact): it sleeps until the next turn is due, or until
-        something changes (a parent arrives, a 429, a writer gives up), and hands the turns out."""
+        """The channel's one sleeper (however many writes wait, a test's clock sees one wake time): it sleeps until
+        the next turn is due, or until something changes (a parent arrives, a 429, a writer gives up), and hands the
+        turns out."""
         while True:
             self._grant(state)
             at = self._next_at(state)
