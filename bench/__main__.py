@@ -14,11 +14,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import ack, events, growth, memory
+from bench import ack, events, growth, launch, memory
 from bench.report import Row, table
 from bench.stack import Config, Stack
 
-SECTIONS = ("ack", "events", "memory", "store")
+SECTIONS = ("ack", "events", "memory", "store", "launch")
 
 
 async def run(config: Config, sections: Sequence[str]) -> list[Row]:
@@ -38,6 +38,8 @@ async def run(config: Config, sections: Sequence[str]) -> list[Row]:
             rows += await memory.measure(stack, config)
         if "store" in sections:
             rows += await growth.measure(stack, config)
+        if "launch" in sections:
+            rows += await launch.measure(stack, config)
     return rows
 
 
@@ -55,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{'quick run' if args.quick else 'run'} of {', '.join(args.only)} took {elapsed:.0f} s on "
           f"{platform.python_implementation()} {platform.python_version()}, {_cpus()} CPUs; "
           "ours = callbot; baseline: section 1 bare Bolt (process_before_response=True) unless said, "
-          "2 bare Starlette, 3 bare Bolt, 4 the same query with 1 call stored")  # fmt: skip
+          "2 bare Starlette, 3 bare Bolt, 4 the same query with 1 call stored, 5 the same calls each in a channel of "
+          "its own")  # fmt: skip
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"elapsed_s": elapsed, "quick": args.quick, "rows": [r.as_dict() for r in rows]}, out, indent=1)

@@ -12,11 +12,14 @@ line from stdin with one JSON line each. It stops when stdin closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import sys
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -77,17 +80,67 @@ def _say(value: object) -> None:
 # -- the fakes ---------------------------------------------------------------------------------------------------
 
 
+# A started call's first events in the launch section: (seconds after the previous one, event, data).
+TALK = (
+    (0.3, "ringing", {}),
+    (0.7, "connected", {}),
+    (0.5, "transcript", {"role": "agent", "text": "Hello, this is a call from the bench."}),
+    (0.5, "transcript", {"role": "callee", "text": "Hello?"}),
+)
+
+
 async def _serve_fakes() -> None:
-    from bot.sandbox.fake_slack import FakeSlack
+    import httpx
+
+    from bot.sandbox.fake_slack import RATE_LIMITS, FakeSlack
     from bot.sandbox.fake_voximplant import FakeVoximplant
 
-    # Slack not limiting (as for the bot, bench/stack.py): the bench measures callbot, not Slack's tiers.
+    # Slack not limiting (as for the bot, bench/stack.py): the bench measures callbot, not Slack's tiers; the launch
+    # section turns Slack's limits on (`configure` with `slack_limits`).
     slack = FakeSlack(bot_token=os.environ["BENCH_BOT_TOKEN"], rate_limits={})
+    channel_rule, slack.channel_burst = slack.channel_burst, None
     voximplant = FakeVoximplant()
+    start_times: dict[str, float] = {}  # call id -> time.monotonic() its StartScenarios arrived (calls that talk)
+    talking: set[asyncio.Task[None]] = set()
+    http = httpx.AsyncClient(timeout=10.0)
+
+    async def talk(session: Any) -> None:
+        """A scenario's first moments: fetch the brief, then report ringing, connected and two lines, as a call does
+        (its thread's lines then share the channel with the next calls' messages). The bot may have stopped before
+        a call is done talking: the section is over then."""
+        with contextlib.suppress(httpx.HTTPError):
+            brief = await voximplant.briefed(session)
+            headers = {"Authorization": f"Bearer {brief['callback_token']}"}
+            for seq, (after_s, event, data) in enumerate(TALK, 1):
+                await asyncio.sleep(after_s)
+                body = {"v": 1, "call_id": session.call_id, "seq": seq, "event": event,
+                        "at": datetime.now(UTC).isoformat(), "data": data}  # fmt: skip
+                await http.post(brief["callback_url"], json=body, headers=headers)
+
+    async def runner(session: Any) -> None:
+        start_times[session.call_id] = time.monotonic()
+        task = asyncio.create_task(talk(session))
+        talking.add(task)
+        task.add_done_callback(talking.discard)
 
     async def configure(request: dict[str, Any]) -> Any:
         voximplant.answer_delay_s = float(request.get("answer_delay_s", voximplant.answer_delay_s))
+        if "talk" in request:  # StartScenarios noted, and each call talks (the launch section)
+            voximplant.runner = runner if request["talk"] else None
+        if "slack_limits" in request:  # Slack's tiers and its per-channel pace, as bot/sandbox/fake_slack.py has them
+            slack.rate_limits = dict(RATE_LIMITS) if request["slack_limits"] else {}
+            slack.channel_burst = channel_rule if request["slack_limits"] else None
         return {"ok": True}
+
+    async def launches(request: dict[str, Any]) -> Any:
+        """For each marker in a started call's instructions, when its StartScenarios arrived; and Slack's 429s."""
+        pattern = re.compile(request["pattern"])
+        found: dict[str, float] = {}
+        for session in voximplant.sessions:
+            if session.brief is not None and session.call_id in start_times:
+                for marker in pattern.findall(str(session.brief.get("instructions", ""))):
+                    found[marker] = start_times[session.call_id]
+        return {"started": found, "rate_limited": len(slack.rate_limited)}
 
     async def sessions(request: dict[str, Any]) -> Any:
         start = int(request.get("since", 0))
@@ -134,8 +187,12 @@ async def _serve_fakes() -> None:
     async with LocalServer(voximplant.app) as vox_server:
         voximplant.url = vox_server.url
         commands = {"configure": configure, "sessions": sessions, "counts": counts, "marks": marks, "forget": forget,
-                    "queue": queue, "containing": containing}  # fmt: skip
+                    "queue": queue, "containing": containing, "launches": launches}  # fmt: skip
         await _serve(slack.app, commands, voximplant_url=vox_server.url)
+    for task in talking:
+        task.cancel()
+    await asyncio.gather(*talking, return_exceptions=True)
+    await http.aclose()
     await voximplant.aclose()
 
 
@@ -143,8 +200,6 @@ async def _serve_fakes() -> None:
 
 
 async def _serve_bot() -> None:
-    from datetime import UTC, datetime
-
     from bot.app import create_app
     from bot.calls.models import Channel
     from bot.logs import setup_logging

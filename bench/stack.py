@@ -34,12 +34,16 @@ class Config:
     starts: int = 3
     growth_calls: int = 100_000
     query_repeats: int = 1000
+    launch_in_turn: int = 10  # section 5 @1: calls placed one after another, each once the one before was dialled
+    launch_at_once: tuple[int, ...] = (10, 20)
+    launch_rounds: int = 3
 
     @classmethod
     def quick_mode(cls) -> Config:
         return cls(
             quick=True, ack_requests={1: 5, 10: 20, 50: 50}, slow_start_s=0.2, intake_seconds=0.5, latency_rounds=1,
             latency_interval_s=0.2, live_calls=50, events_per_call=5, starts=1, growth_calls=2_000, query_repeats=20,
+            launch_in_turn=3, launch_at_once=(10,), launch_rounds=1,
         )  # fmt: skip
 
 

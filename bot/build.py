@@ -147,6 +147,7 @@ async def build(
             ),
             store,
             pace_s=settings.slack_pace_s,
+            burst=settings.slack_burst,
             clock=slack_clock,
             broadcast_summary=settings.slack_broadcast_summary,
             on_retry=lambda reason: metrics.slack_retries.labels(reason).inc(),

@@ -67,7 +67,10 @@ class Settings(BaseSettings):
     concurrent_calls_per_user: int = Field(default=2, ge=0)
     concurrent_calls_per_workspace: int = Field(default=10, ge=0)
 
-    slack_pace_s: float = Field(default=1.0, ge=0, description="least time between two writes to one channel")
+    slack_pace_s: float = Field(default=1.0, ge=0, description="one write to a channel per this many seconds")
+    slack_burst: int = Field(
+        default=10, ge=1, description="writes a channel may take at once above that pace (bot/slack/pacing.py BURST)"
+    )
     slack_updates_per_minute: float = Field(
         default=40, gt=0, description="chat.update calls a minute for the whole workspace (Slack's Tier 3: ~50)"
     )

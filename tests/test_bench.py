@@ -22,9 +22,10 @@ def test_quick_bench_runs_every_section_and_reports_every_figure(tmp_path: Path)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads(report.read_text())["rows"]
     sections = {row["section"].split()[0] for row in rows}
-    assert sections == {"1", "2", "3", "4"}
+    assert sections == {"1", "2", "3", "4", "5"}
     assert len([row for row in rows if row["measure"].startswith("pull mode: ")]) == 2  # beside push mode
-    measured = [row for row in rows if row["measure"] != "pending deliveries"]
+    counts = {"pending deliveries", "Slack's 429s for going too fast"}  # may rightly be zero
+    measured = [row for row in rows if row["measure"] not in counts]
     assert all(row["ours"] == row["ours"] and row["ours"] > 0 for row in measured), measured  # no NaN, no zero
     assert not any("FAILED" in row["note"] or "LOST" in row["note"] for row in rows), rows
     assert "| measure" in done.stdout and "ratio" in done.stdout

@@ -1,8 +1,11 @@
-"""A virtual clock for paced Slack delivery: sleeping moves time forward at once, so pacing is exact and instant."""
+"""Clocks for paced Slack delivery in tests and the sandbox: virtual (sleeping moves time forward at once), stepped
+(time moves when the test says), scaled (real time, faster)."""
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
 
 
@@ -32,6 +35,36 @@ class VirtualClock:
 
     def release(self) -> None:
         self._running.set()
+
+
+class SteppedClock:
+    """Time that moves only when the test moves it: `sleep(s)` waits until `advance()` has brought the clock to its
+    wake time. Unlike VirtualClock, many sleepers at once each wake at their own time, and what they send then reaches
+    the fakes at that time: a test advances a step, checks what happened, and advances again."""
+
+    def __init__(self) -> None:
+        self._now = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), wake))
+        await wake
+
+    def advance(self, seconds: float) -> None:
+        """Move time `seconds` on, and wake every sleeper due by then."""
+        self._now += seconds
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, wake = heapq.heappop(self._sleepers)
+            if not wake.done():
+                wake.set_result(None)
 
 
 class ScaledClock:

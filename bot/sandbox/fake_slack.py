@@ -7,7 +7,8 @@ Like Slack, it behaves as the app's settings say: give it the app manifest (`man
 repository's manifest.yml). Without one, the app has Slack's defaults (no Messages tab, so no DMs from the bot).
 
 The methods themselves (what each answers) are in bot/sandbox/fake_slack_web_api.py; here are the recording, the
-faults, outages and delays tests ask for, Slack's rate tiers, and `reset()` (tests serve one fake for the session).
+faults, outages and delays tests ask for, Slack's rate tiers and per-channel pace, and `reset()` (tests serve one
+fake for the session).
 """
 
 from __future__ import annotations
@@ -32,15 +33,22 @@ from starlette.routing import Route
 
 from bot.sandbox.fake_slack_web_api import BOT_USER_ID, TEAM_ID, Message, WebApiMethods
 from bot.slack.manifest import BOT_SCOPES
+from bot.slack.pacing import BURST
 
-__all__ = ["BOT_USER_ID", "MANIFEST", "RATE_LIMITS", "TEAM_ID", "ApiCall", "FakeSlack", "Fault", "Message",
-           "load_manifest"]  # fmt: skip
+__all__ = ["BOT_USER_ID", "CHANNEL_BURST", "MANIFEST", "RATE_LIMITS", "TEAM_ID", "ApiCall", "FakeSlack", "Fault",
+           "Message", "load_manifest"]  # fmt: skip
 
 # Methods limited per workspace by tier, in calls a minute (docs.slack.dev/apis/web-api/rate-limits: past the limit,
 # HTTP 429 with a Retry-After header in seconds): chat.update is Tier 3, "50+ per minute"
 # (docs.slack.dev/reference/methods/chat.update); views.open Tier 4, "100+ per minute"
 # (docs.slack.dev/reference/methods/views.open). The fake holds each to that many in any 60 seconds of its clock.
 RATE_LIMITS = {"chat.update": 50, "views.open": 100}
+# chat.postMessage per channel: "1 per second" with "Short bursts >1 allowed" (docs.slack.dev/apis/web-api/rate-limits,
+# "Posting messages"; past it, HTTP 429 with Retry-After). The fake keeps a bucket per channel: CHANNEL_BURST posts
+# at once, refilled one a second. Slack publishes no burst size, so the fake holds callbot to the one callbot assumes
+# (bot/slack/pacing.py BURST): a bot that bursts past it meets the 429 it would risk in life.
+CHANNEL_PACE_S = 1.0
+CHANNEL_BURST = BURST
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"  # the repository's; absent from an installed wheel
 
 
@@ -84,6 +92,7 @@ class _Setup:
     now: Callable[[], float]
     manifest: dict[str, Any]
     rate_limits: dict[str, int]
+    channel_burst: int | None
 
 
 class FakeSlack(WebApiMethods):
@@ -92,10 +101,10 @@ class FakeSlack(WebApiMethods):
     def __init__(
         self, *, bot_token: str = "xoxb-sandbox-token", app_token: str = "xapp-1-sandbox",
         now: Callable[[], float] = time.time, manifest: dict[str, Any] | None = None,
-        rate_limits: dict[str, int] | None = None,
+        rate_limits: dict[str, int] | None = None, channel_burst: int | None = CHANNEL_BURST,
     ) -> None:  # fmt: skip
         self._setup = _Setup(bot_token, app_token, now, copy.deepcopy(manifest or {}),
-                             dict(RATE_LIMITS if rate_limits is None else rate_limits))  # fmt: skip
+                             dict(RATE_LIMITS if rate_limits is None else rate_limits), channel_burst)  # fmt: skip
         self._requests: set[asyncio.Task[Any]] = set()  # requests being answered (a slow_down may hold them)
         self._resetting = asyncio.Event()  # set while reset() cuts the held ones short
         self.app = Starlette(
@@ -134,7 +143,9 @@ class FakeSlack(WebApiMethods):
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.rate_limits = dict(self._setup.rate_limits)
         self._recent: dict[str, deque[float]] = defaultdict(deque)  # by `clock`, calls let through in the last 60 s
-        self.rate_limited: list[ApiCall] = []  # calls answered 429 because their method's tier was spent
+        self.channel_burst = self._setup.channel_burst  # chat.postMessage's bucket per channel; None: no limit
+        self._channel_due: dict[str, float] = {}  # by `clock`, each channel's bucket (GCRA's theoretical arrival time)
+        self.rate_limited: list[ApiCall] = []  # calls answered 429: their method's tier or their channel's pace spent
         self.outage: Fault | None = None  # while set, every Web API call gets this answer (fail_next comes first)
         self._delays: dict[str, float] = {}
         self.clock: Callable[[], float] = time.monotonic  # tests give it the bot's pacing clock
@@ -236,7 +247,10 @@ class FakeSlack(WebApiMethods):
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return _error("unknown_method")
-        if (wait := self._over_tier(method)) is not None:
+        wait = self._over_tier(method)
+        if wait is None:
+            wait = self._over_channel_pace(method, params)
+        if wait is not None:
             self.rate_limited.append(self.calls[-1])
             return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429,
                                 headers={"Retry-After": str(wait)})  # fmt: skip
@@ -267,6 +281,21 @@ class FakeSlack(WebApiMethods):
         if len(recent) >= limit:
             return max(1, math.ceil(recent[0] + 60 - now))
         recent.append(now)
+        return None
+
+    def _over_channel_pace(self, method: str, params: dict[str, Any]) -> int | None:
+        """Seconds until the channel takes another chat.postMessage when its burst is spent, else None (and
+        counted). A user ID stands for the app's DM with that person, as Slack reads it."""
+        if method != "chat.postMessage" or self.channel_burst is None:
+            return None
+        channel = str(params.get("channel", ""))
+        if channel.startswith(("U", "W")):
+            channel = "D" + channel[1:]
+        now, due = self.clock(), self._channel_due.get(channel, 0.0)
+        allowed_at = due - (self.channel_burst - 1) * CHANNEL_PACE_S
+        if allowed_at > now:
+            return max(1, math.ceil(allowed_at - now))
+        self._channel_due[channel] = max(due, now) + CHANNEL_PACE_S
         return None
 
 

@@ -259,6 +259,34 @@ async def test_a_gap_that_never_fills_does_not_hold_back_the_lines_after_it(
 
 
 @pytest.fixture
+def three_live(bot_settings: dict[str, Any]) -> None:
+    bot_settings["concurrent_calls_per_user"] = 3
+
+
+async def test_calls_sharing_a_channel_keep_each_thread_in_order(
+    three_live: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    sessions = [await place(slack, fake_voximplant, f"+1415555{100 + n:04d} call {n}") for n in range(3)]
+    for n in range(6):  # their lines arrive interleaved, while the calls' messages and lines share the channel's pace
+        for index, session in enumerate(sessions):
+            text = f"call {index} line {n}"
+            await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": text})
+    for session in sessions:
+        await fake_voximplant.send_event(session, "disconnected", {"duration_s": 5, "reason": "remote_hangup"})
+    await bot.idle()
+
+    parents = fake_slack.parents("C0GENERAL")
+    assert len(parents) == 3
+    for index, parent in enumerate(parents):
+        assert f"call {index}" in str(parent.blocks)
+        lines = [line for reply in fake_slack.thread(parent) for line in reply.text.split("\n")]
+        assert lines == [f"*Agent:* call {index} line {n}" for n in range(6)] + [
+            ":white_check_mark: Call ended after 5s. 6 turns."
+        ]
+    assert fake_slack.rate_limited == []  # and the fake Slack refused none of their writes for going too fast
+
+
+@pytest.fixture
 def broadcast(bot_settings: dict[str, Any]) -> None:
     bot_settings["slack_broadcast_summary"] = True
 
@@ -382,11 +410,16 @@ def quick_parent(bot_settings: dict[str, Any]) -> None:
     bot_settings["slack_parent_timeout_s"] = 0.5
 
 
+@pytest.fixture
+def no_burst(bot_settings: dict[str, Any]) -> None:
+    bot_settings["slack_burst"] = 1  # strictly one write a second: a channel that took a write is busy for a second
+
+
 async def test_a_call_waiting_its_turn_in_a_busy_channel_is_dialled_once_shown_not_failed(
-    quick_parent: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
-    slack_clock: VirtualClock,
+    quick_parent: None, no_burst: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack,
+    fake_voximplant: FakeVoximplant, slack_clock: VirtualClock,
 ) -> None:  # fmt: skip
-    # Slack is healthy; the channel just took a write, so the next one waits for its paced turn.
+    # Slack is healthy; the channel just took a write and has no burst, so the next one waits for its paced turn.
     first = await place(slack, fake_voximplant, "+14155550100 first")
     await bot.idle()
     slack_clock.hold()  # the next turn comes only when the clock moves: far past the 0.5 s bound, in real time

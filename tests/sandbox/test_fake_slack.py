@@ -11,7 +11,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox.fake_slack import FakeSlack, Fault, load_manifest
+from bot.sandbox.fake_slack import CHANNEL_BURST, FakeSlack, Fault, load_manifest
 from tests.conftest import BOT_TOKEN, eventually
 
 
@@ -131,6 +131,40 @@ async def test_chat_update_past_tier_3_is_a_429_with_retry_after(client: AsyncWe
     await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="later")
 
 
+async def test_posts_to_one_channel_past_a_burst_are_a_429_with_retry_after_then_one_a_second(
+    client: AsyncWebClient, fake_slack: FakeSlack
+) -> None:
+    now = [100.0]
+    fake_slack.clock = lambda: now[0]
+    for n in range(CHANNEL_BURST):  # Slack's "short bursts >1 allowed": all at once
+        await client.chat_postMessage(channel="C0GENERAL", text=f"burst {n}")
+    with pytest.raises(SlackApiError) as limited:
+        await client.chat_postMessage(channel="C0GENERAL", text="one too many")
+    assert limited.value.response.status_code == 429 and limited.value.response["error"] == "ratelimited"
+    assert limited.value.response.headers["Retry-After"] == "1"
+    with pytest.raises(SlackApiError) as reply_limited:  # a thread reply is a message in the channel too
+        await client.chat_postMessage(channel="C0GENERAL", thread_ts=fake_slack.messages[0].ts, text="a reply")
+    assert reply_limited.value.response.status_code == 429
+    assert len(fake_slack.rate_limited) == 2
+    await client.chat_postMessage(channel="C0OTHER", text="another channel has its own bucket")
+    now[0] += 1.0  # "1 per second": one more a second, and no more
+    await client.chat_postMessage(channel="C0GENERAL", text="a second later")
+    with pytest.raises(SlackApiError):
+        await client.chat_postMessage(channel="C0GENERAL", text="too soon again")
+    now[0] += 0.5  # half a second early
+    with pytest.raises(SlackApiError):
+        await client.chat_postMessage(channel="C0GENERAL", text="a moment too soon")
+    now[0] += 0.5
+    await client.chat_postMessage(channel="C0GENERAL", text="just in time")
+    now[0] += 60.0  # the bucket fills up again: a whole burst
+    for n in range(CHANNEL_BURST):
+        await client.chat_postMessage(channel="C0GENERAL", text=f"burst again {n}")
+    posted = [m.text for m in fake_slack.messages if m.channel == "C0GENERAL"]
+    assert len(posted) == 2 * CHANNEL_BURST + 2 and {"one too many", "too soon again", "a moment too soon"}.isdisjoint(
+        posted
+    )
+
+
 async def test_a_view_block_is_checked_by_slack_sdks_models_too(client: AsyncWebClient, fake_slack: FakeSlack) -> None:
     fake_slack.now = lambda: 1_700_000_000.0
     view = {
@@ -171,6 +205,7 @@ async def test_reset_gives_back_a_new_fake_and_answers_a_held_request_at_once(
     fake_slack.scopes.remove("chat:write")
     fake_slack.bot_token = "xoxb-rotated"
     fake_slack.clock = lambda: 42.0
+    fake_slack.channel_burst = None
     fake_slack.slow_down("auth.test", 3600)
     async with httpx.AsyncClient() as http:
         held = asyncio.create_task(http.post(f"{fake_slack.url}/api/auth.test", data={"token": BOT_TOKEN}))  # type: ignore[attr-defined]

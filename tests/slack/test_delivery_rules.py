@@ -1,11 +1,9 @@
-"""The outbox's pure rules: grouping replies, splitting long text, pacing a channel."""
+"""The outbox's pure rules: grouping replies, splitting long text (pacing: tests/slack/test_pacing.py)."""
 
 from __future__ import annotations
 
-from bot.sandbox.clock import VirtualClock
 from bot.slack.delivery.kinds import Kind
 from bot.slack.delivery.replies import MAX_REPLY_CHARS, pieces, reply_batch, split
-from bot.slack.pacing import Pacer
 from bot.store import OutboxRow
 
 
@@ -37,21 +35,6 @@ def test_split_prefers_the_line_break_nearest_the_middle_and_keeps_every_charact
     assert split("abcdef") == ["abc", "def"]
     text = "a" * 10 + "\n" + "b" * 3
     assert "\n".join(split(text)) == text
-
-
-async def test_pacer_keeps_writes_apart_and_honours_a_hold() -> None:
-    clock = VirtualClock()
-    pacer = Pacer(clock, pace_s=1.0)
-    times = []
-    for _ in range(3):
-        await pacer.turn("C1")
-        times.append(clock.now())
-    assert times == [0.0, 1.0, 2.0]
-    await pacer.turn("C2")  # another channel is not held back
-    assert clock.now() == 2.0
-    pacer.hold("C1", 30)
-    await pacer.turn("C1")
-    assert clock.now() == 32.0
 
 
 def test_pieces_fit_the_limit_break_at_lines_or_spaces_and_lose_only_the_break() -> None:

@@ -1,7 +1,8 @@
 """The outbox's worker: per call, writes leave strictly in the order they were queued, by one worker task at a time.
 
 - `parent` goes first, and its `ts` is stored before anything else is sent, because every later write needs it
-  (`threads.py`: where it goes when the conversation refuses it).
+  (`threads.py`: where it goes when the conversation refuses it). Its launch waits for it, so in its channel it goes
+  ahead of the other calls' waiting writes, and may use the channel's burst (`bot/slack/pacing.py`).
 - `update` re-renders the parent from the call as it is *now*, so all updates queued so far are sent as one; while
   the workspace's chat.update budget has room and nobody waits, the worker sends it in line, else the updater does
   (`updater.py`).
@@ -36,7 +37,7 @@ from bot.slack.delivery.replies import MAX_LINE_CHARS, line_run, reply_batch, wr
 from bot.slack.delivery.sender import MAX_BACKOFF_S, ParentWait, Sender
 from bot.slack.delivery.threads import Threads
 from bot.slack.delivery.updater import UPDATE_BURST, UPDATES_PER_MINUTE, Updater
-from bot.slack.pacing import Budget, Clock, MonotonicClock, Pacer
+from bot.slack.pacing import BURST, Budget, Clock, MonotonicClock, Pacer
 from bot.slack.reply_urls import ReplyUrls
 from bot.store import OutboxRow, Store
 
@@ -61,6 +62,7 @@ class Delivery:
         store: Store,
         *,
         pace_s: float = 1.0,
+        burst: int = BURST,
         clock: Clock | None = None,
         backoff_s: float = 1.0,
         broadcast_summary: bool = False,
@@ -79,7 +81,7 @@ class Delivery:
         self._delivers = deliver
         self._later: dict[str, asyncio.Task[None]] = {}  # calls to look at again (another replica held them)
         self._clock = clock or MonotonicClock()
-        self._pacer = Pacer(self._clock, pace_s)
+        self._pacer = Pacer(self._clock, pace_s, burst=burst)
         updates = Budget(self._clock, updates_per_minute, burst=UPDATE_BURST)  # chat.update, workspace-wide
         self._sender = Sender(self._pacer, self._clock, backoff_s=backoff_s, on_retry=on_retry)
         self._wall_clock = wall_clock
@@ -209,6 +211,10 @@ class Delivery:
         await asyncio.gather(*still, return_exceptions=True)
         return len(still)
 
+    def waiting(self, channel: str) -> int:
+        """How many writes wait for their turn in `channel` now (tests)."""
+        return self._pacer.waiting(channel)
+
     async def idle(self) -> None:
         """Wait until nothing is pending (tests and benchmarks)."""
         while self._workers or self._later:
@@ -283,8 +289,8 @@ class Delivery:
             call = await self._store.call(call_id)
             if call is None:
                 return
-            channel = call.slack_channel or call.request.origin.conversation_id
-            await self._pacer.ready(channel)  # lines arriving meanwhile join the next grouped reply
+            if call.slack_ts is not None:  # else its parent comes next: it goes at once, ahead of thread writes
+                await self._pacer.ready(call.slack_channel or "")  # lines arriving meanwhile join the next reply
             rows = await self._store.pending_slack(call_id)
             if rows and rows[0].kind == Kind.UPDATE and self._updater.waits(call):
                 self._updater.want(call)  # the updater sends them when the workspace's budget allows

@@ -1,7 +1,8 @@
 """One Slack write on its way: paced per channel, and retried through rate limits, Slack's trouble and a refused token.
 
-Per channel, writes are paced (`pace_s` apart, about one a second as Slack asks) and an HTTP 429 holds the channel
-for its `Retry-After`, as does an HTTP 200 `rate_limited` ("posted too many messages"; without a Retry-After, for
+Per channel, writes are paced (about one a second as Slack asks, with a short burst for new calls' parent messages,
+which go ahead of the channel's thread writes: `bot/slack/pacing.py`) and an HTTP 429 holds the channel for its
+`Retry-After`, as does an HTTP 200 `rate_limited` ("posted too many messages"; without a Retry-After, for
 the backoff below). 5xx answers and connection errors are retried with capped exponential backoff, for as long
 as it takes: the row stays in SQLite, and a restart resumes it. So is a refused token (`invalid_auth`,
 `token_revoked`, `missing_scope`, ...): one ERROR line says so, and the writes go out once Slack accepts the token
@@ -25,7 +26,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.slack.api_errors import error_code
 from bot.slack.delivery.rules import is_auth_refused, is_rate_limited, is_transient, retry_after
-from bot.slack.pacing import Budget, Clock, Pacer
+from bot.slack.pacing import Budget, Clock, Lane, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +58,14 @@ class Sender:
 
     async def send(
         self, where: str, method: SlackMethod, *, parent: ParentWait | None = None, budget: Budget | None = None,
-        **kwargs: Any,
+        lane: Lane = Lane.THREAD, **kwargs: Any,
     ) -> dict[str, Any]:  # fmt: skip
         """One Slack call, paced; retried through 429s, 5xx, connection errors and a refused token; raises the rest.
 
         `parent`: a launch waits for this message. Its `sending` is set once the message has its first turn in the
         channel (from then on, waiting is Slack's doing), and while the launch waits, failures are retried every
         PARENT_RETRY_S instead of backing off.
+        `lane`: `Lane.PARENT` for a new call's parent message, which goes ahead of the channel's thread writes.
         `budget`: the method is limited per workspace (its first place in it was taken already): a 429 holds the
         whole budget, not the channel, and each retry takes a new place.
         """
@@ -73,11 +75,11 @@ class Sender:
             if again and budget is not None:
                 await budget.take()
             again = True
-            await self._pacer.turn(where)
+            number = await self._pacer.turn(where, lane)
             if parent is not None:
                 parent.sending.set()
             try:
-                response = await method(**kwargs)
+                response = await self._call(where, number, method, kwargs)
             except SlackApiError as error:
                 if is_rate_limited(error):
                     if "Retry-After" not in error.response.headers:
@@ -112,6 +114,12 @@ class Sender:
                 delay = min(delay, PARENT_RETRY_S)
             log.warning("Slack %s to %s failed (%s); trying again in %.1fs", method.__name__, where, why, delay)
             await self._clock.sleep(delay)
+
+    async def _call(self, where: str, number: int, method: SlackMethod, kwargs: dict[str, Any]) -> AsyncSlackResponse:
+        try:
+            return await method(**kwargs)
+        finally:
+            self._pacer.answered(where, number)  # Slack has it by now, if it ever will: its pace counts from here
 
     def _backoff(self, failures: int) -> float:
         return min(self._backoff_s * 2.0 ** (failures - 1), MAX_BACKOFF_S)

@@ -1,6 +1,7 @@
 """Where a call's messages go, and how each write to its thread is sent.
 
-`parent`: the call's parent message, posted where the call was asked for. Where the conversation refuses us
+`parent`: the call's parent message, posted where the call was asked for, ahead of the channel's waiting thread
+writes (`Lane.PARENT`: its launch waits for it). Where the conversation refuses us
 (`channel_not_found`, `not_in_channel`, `is_archived`, `restricted_action…`; `is_inactive` from `chat.update`), the
 thread goes to a DM with the requester, followed by a line saying why. Where only a reply to the message the call
 was asked about is refused (`cannot_reply_to_message`), the thread starts in the conversation itself instead.
@@ -28,7 +29,7 @@ from bot.slack.api_errors import error_code
 from bot.slack.delivery.replies import pieces, split
 from bot.slack.delivery.rules import WHERE_ELSE, SlackErrorCode
 from bot.slack.delivery.sender import ParentWait, Sender, SlackMethod
-from bot.slack.pacing import Budget, Pacer
+from bot.slack.pacing import Budget, Lane, Pacer
 from bot.store import OutboxRow, Store
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class Threads:
             try:
                 if code not in WHERE_ELSE:
                     raise
-                answer = await self._sender.send(origin.user_id, self._client.chat_postMessage,
+                answer = await self._sender.send(origin.user_id, self._client.chat_postMessage, lane=Lane.PARENT,
                                                   channel=origin.user_id, **message)  # fmt: skip
             except SlackApiError as final:
                 why = code if final is error else f"{code}; in a DM: {error_code(final)}"
@@ -106,14 +107,15 @@ class Threads:
         origin = call.request.origin
         where = origin.conversation_id
         try:
-            return await self._sender.send(where, self._client.chat_postMessage, parent=wait, channel=where,
-                                           thread_ts=origin.thread_ts, **message)  # fmt: skip
+            return await self._sender.send(where, self._client.chat_postMessage, parent=wait, lane=Lane.PARENT,
+                                           channel=where, thread_ts=origin.thread_ts, **message)  # fmt: skip
         except SlackApiError as error:
             if origin.thread_ts is None or error_code(error) != SlackErrorCode.CANNOT_REPLY:
                 raise
         log.info("call %s: the message it was asked about takes no replies; its thread starts on its own", call.id)
         self._unthreaded.add(call.id)
-        return await self._sender.send(where, self._client.chat_postMessage, channel=where, **message)
+        return await self._sender.send(where, self._client.chat_postMessage, lane=Lane.PARENT, channel=where,
+                                       **message)  # fmt: skip
 
     async def update_parent(self, call: Call, claimed: asyncio.Future[None] | None = None) -> bool:
         """Refresh the parent; if Slack finds it too long, send it once more with its texts clipped, else drop it.
