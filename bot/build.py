@@ -223,29 +223,31 @@ async def build(
             log.info("connected to Slack over Socket Mode")
         yield state
     finally:
-        if socket_mode is not None:
-            await socket_mode.close_async()  # no new Slack requests; the work under way drains below
-        for task in (working, watchdog, sweeping, token_checking):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        budget = shutdown_budget(settings.shutdown_grace_s)
-        deadline = asyncio.get_running_loop().time() + budget.work_s + budget.delivery_s
-        unfinished = await background.drain(budget.work_s)
-        if unfinished:
-            log.warning("stopped with %d background tasks unfinished", unfinished)
-        if poller is not None:
-            await poller.close()
-        if directory is not None:
-            await directory.aclose()
-        if delivery is not None:
-            left = await delivery.flush(max(0.0, deadline - asyncio.get_running_loop().time()))
-            if left:
-                log.warning("stopped with Slack writes pending for %d calls; they resume at the next start", left)
-        await replica.leave()
-        await http.aclose()
-        await session.close()
-        await store.close()
+        try:
+            if socket_mode is not None:
+                await socket_mode.close_async()  # no new Slack requests; the work under way drains below
+            for task in (working, watchdog, sweeping, token_checking):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+            budget = shutdown_budget(settings.shutdown_grace_s)
+            deadline = asyncio.get_running_loop().time() + budget.work_s + budget.delivery_s
+            unfinished = await background.drain(budget.work_s)
+            if unfinished:
+                log.warning("stopped with %d background tasks unfinished", unfinished)
+            if poller is not None:
+                await poller.close()
+            if directory is not None:
+                await directory.aclose()
+            if delivery is not None:
+                left = await delivery.flush(max(0.0, deadline - asyncio.get_running_loop().time()))
+                if left:
+                    log.warning("stopped with Slack writes pending for %d calls; they resume at the next start", left)
+        finally:  # whatever failed above, the connections close
+            await replica.leave()
+            await http.aclose()
+            await session.close()
+            await store.close()
 
 
 async def _watch(recovery: Recovery, replica: Replica, settings: Settings) -> None:
