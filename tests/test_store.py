@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,8 @@ import pytest
 
 from bot.calls.models import Call, CallRequest, CallState, Channel, Origin, ProgressEvent, Transition
 from bot.calls.states import transition_for
-from bot.store import MIGRATIONS, Store
+from bot.store import MIGRATIONS, Store, StoreUnavailable
+from bot.store import sqlite as sqlite_store
 from tests.conftest import eventually
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -163,3 +165,58 @@ async def test_lease_holders_by_prefix_counts_only_leases_in_force(store: Store)
     assert await store.lease_holders("replica ", now=T0 + timedelta(seconds=40), besides="a") == ["b"]
     assert await store.lease_holders("replica ", now=T0 + timedelta(seconds=60)) == ["b"]  # a's ran out
     assert await store.lease_holders("replica%", now=T0) == []  # the prefix is text, not a pattern
+
+
+async def test_a_write_waits_for_another_processs_lock_on_the_loop_not_in_sqlite(tmp_path: Path) -> None:
+    """The CLI holding the write lock: the bot's write waits, yet the event loop goes on serving meanwhile (SQLite
+    itself waits 5 ms at a time), and the write lands once the lock is released."""
+    path = tmp_path / "shared.db"
+    store = await Store.open(path)
+    other = sqlite3.connect(path, isolation_level=None)  # as `callbot callerids add` would, in another process
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.create_task(store.audit(actor="U1", action="deny.add", allowed=True, at=T0))
+        turns = 0
+        while turns < 20:  # the loop serves other work while the write waits
+            await asyncio.sleep(0.005)
+            turns += 1
+            assert not write.done()
+        other.execute("COMMIT")
+        await asyncio.wait_for(write, 2)
+        assert [entry.action for entry in await store.audit_entries()] == ["deny.add"]
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_a_lock_held_past_the_busy_wait_makes_the_store_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "BUSY_WAIT_S", 0.1)
+    path = tmp_path / "held.db"
+    store = await Store.open(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailable, match="database is locked"):
+            await store.audit(actor="U1", action="deny.add", allowed=True, at=T0)
+        other.execute("ROLLBACK")
+        assert await store.ping()
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_a_sqlite_transaction_that_awaits_is_refused(tmp_path: Path) -> None:
+    """SQLite's transactions run in one go: work that would suspend inside one is a bug, and says so."""
+    store = await Store.open(tmp_path / "one-go.db")
+    try:
+
+        async def suspends(tx: object) -> None:
+            await asyncio.sleep(0)
+
+        with pytest.raises(RuntimeError, match="must run in one go"):
+            await store._write(suspends)  # type: ignore[arg-type]
+        assert await store.ping()  # rolled back: the store works on
+    finally:
+        await store.close()
