@@ -244,25 +244,8 @@ _POSTGRES: Sequence[str] = (
     UPDATE call_events SET announced = 1;
     CREATE INDEX call_events_unannounced ON call_events (received_at) WHERE announced = 0;
     """,
-    """
-    ALTER TABLE calls ADD COLUMN brief_token_hash TEXT;
-    ALTER TABLE calls ADD COLUMN control_secret TEXT;
-    ALTER TABLE calls ADD COLUMN custom_data TEXT;
-    ALTER TABLE calls ADD COLUMN plain_access_url TEXT;
-    ALTER TABLE calls ADD COLUMN pull INTEGER NOT NULL DEFAULT 0;
-    CREATE UNIQUE INDEX calls_by_brief_token ON calls (brief_token_hash) WHERE brief_token_hash IS NOT NULL;
-    CREATE TABLE notices (
-        name TEXT PRIMARY KEY,
-        at   TEXT NOT NULL
-    );
-    """,
-    """
-    CREATE TABLE leases (
-        name       TEXT PRIMARY KEY,
-        holder     TEXT NOT NULL,
-        expires_at TEXT NOT NULL
-    );
-    """,
+    _SQLITE[3],  # portable as it stands
+    _SQLITE[4],
 )
 
 MIGRATIONS: Sequence[Migration] = tuple(Migration(lite, pg) for lite, pg in zip(_SQLITE, _POSTGRES, strict=True))

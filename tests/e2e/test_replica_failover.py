@@ -20,7 +20,7 @@ from bot.sandbox.slack_requests import SlackSender
 from bot.store import Store
 from tests.conftest import CALLER_ID, SIGNING_SECRET, eventually
 from tests.e2e.test_replicas import RoundRobin
-from tests.e2e.test_restart import BotProcess, free_port, serve_env
+from tests.e2e.test_restart import PENDING_EVENTS, PENDING_LINES, BotProcess, free_port, send_events, serve_env
 
 LEASE_S = 1.5  # a dead replica's work waits this long before the other takes it (15 s in production)
 
@@ -80,14 +80,7 @@ async def test_a_replica_killed_mid_call_leaves_the_other_to_finish_its_thread_a
         # keeps them, and its lease, while it waits. Until it dies, the balancer sends every event to it.
         fake_slack.fail_next("chat.postMessage", status=429, retry_after=3600)
         balancer.replicas = [doomed.url]
-        events = [
-            ("connected", {}),
-            ("transcript", {"role": "agent", "text": "Hello, this is the agent."}),
-            ("transcript", {"role": "callee", "text": "Hi there."}),
-            ("transcript", {"role": "agent", "text": "The review moved to 3pm."}),
-        ]
-        for event, data in events:
-            assert (await fake_voximplant.send_event(session, event, data)).status_code == 200
+        await send_events(fake_voximplant, session, PENDING_EVENTS)
         await eventually(lambda: any(c.params.get("thread_ts") for c in fake_slack.calls_to("chat.postMessage")))
         assert fake_slack.thread(parent) == []
         holder = await store.lease_holder(f"slack {session.call_id}", now=datetime.now(UTC))
@@ -95,12 +88,7 @@ async def test_a_replica_killed_mid_call_leaves_the_other_to_finish_its_thread_a
 
         doomed.kill()
         balancer.replicas = [doomed.url, survivor.url]  # the dead one refuses connections: it is skipped
-        expected = [
-            ":large_green_circle: Connected. The agent is talking.",
-            "*Agent:* Hello, this is the agent.",
-            "*Callee:* Hi there.",
-            "*Agent:* The review moved to 3pm.",
-        ]
+        expected = PENDING_LINES
 
         def lines() -> list[str]:
             return [line for m in fake_slack.thread(parent) for line in m.text.split("\n")]

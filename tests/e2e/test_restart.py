@@ -79,6 +79,29 @@ class BotProcess:
             await asyncio.sleep(0.05)
 
 
+# A call's events while Slack holds its channel (the first reply met a 429 with an hour's Retry-After), and the
+# thread lines they make once delivered.
+PENDING_EVENTS = [
+    ("connected", {}),
+    ("transcript", {"role": "agent", "text": "Hello, this is the agent."}),
+    ("transcript", {"role": "callee", "text": "Hi there."}),
+    ("transcript", {"role": "agent", "text": "The review moved to 3pm."}),
+]
+PENDING_LINES = [
+    ":large_green_circle: Connected. The agent is talking.",
+    "*Agent:* Hello, this is the agent.",
+    "*Callee:* Hi there.",
+    "*Agent:* The review moved to 3pm.",
+]
+
+
+async def send_events(
+    fake_voximplant: FakeVoximplant, session: Session, events: list[tuple[str, dict[str, str]]]
+) -> None:
+    for event, data in events:
+        assert (await fake_voximplant.send_event(session, event, data)).status_code == 200
+
+
 def serve_env(
     home: Path, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, *, port: int, **more: str
 ) -> dict[str, str]:
@@ -136,14 +159,7 @@ async def test_killed_mid_call_and_restarted_delivers_what_was_pending(
 
     # Slack holds the channel for an hour at the first reply: everything after it waits in the outbox.
     fake_slack.fail_next("chat.postMessage", status=429, retry_after=3600)
-    events = [
-        ("connected", {}),
-        ("transcript", {"role": "agent", "text": "Hello, this is the agent."}),
-        ("transcript", {"role": "callee", "text": "Hi there."}),
-        ("transcript", {"role": "agent", "text": "The review moved to 3pm."}),
-    ]
-    for event, data in events:
-        assert (await fake_voximplant.send_event(session, event, data)).status_code == 200
+    await send_events(fake_voximplant, session, PENDING_EVENTS)
     await eventually(lambda: any(c.params.get("thread_ts") for c in fake_slack.calls_to("chat.postMessage")))
     assert fake_slack.thread(parent) == []
 
@@ -151,12 +167,7 @@ async def test_killed_mid_call_and_restarted_delivers_what_was_pending(
     bot_process.start()
     await bot_process.ready(http)
 
-    expected = [
-        ":large_green_circle: Connected. The agent is talking.",
-        "*Agent:* Hello, this is the agent.",
-        "*Callee:* Hi there.",
-        "*Agent:* The review moved to 3pm.",
-    ]
+    expected = PENDING_LINES
 
     def lines() -> list[str]:
         return [line for m in fake_slack.thread(parent) for line in m.text.split("\n")]
