@@ -243,11 +243,12 @@ async def build(
                 left = await delivery.flush(max(0.0, deadline - asyncio.get_running_loop().time()))
                 if left:
                     log.warning("stopped with Slack writes pending for %d calls; they resume at the next start", left)
-        finally:  # whatever failed above, the connections close
-            await replica.leave()
-            await http.aclose()
-            await session.close()
-            await store.close()
+        finally:  # whatever failed above, or fails here, every connection is closed
+            for close in (replica.leave, http.aclose, session.close, store.close):
+                try:
+                    await close()
+                except Exception:
+                    log.exception("shutting down: %s failed", getattr(close, "__qualname__", close))
 
 
 async def _watch(recovery: Recovery, replica: Replica, settings: Settings) -> None:

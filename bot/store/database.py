@@ -121,4 +121,6 @@ def describe(url: str) -> str:
     except ValueError:
         return "postgresql://(an unreadable DATABASE_URL)"
     user = f"{parts.username}@" if parts.username else ""
+    if host.startswith("/"):  # a Unix socket's directory
+        return f"postgresql://{user}{parts.path}?host={host}"
     return f"postgresql://{user}{host}{port}{parts.path}"

@@ -78,7 +78,8 @@ class Postgres:
         return store
 
     async def close(self) -> None:
-        await self._pool.close()
+        if not self._pool.closed:
+            await self._pool.close()
 
     async def migrate(self) -> int:
         """Apply the migrations this database has not seen; returns the schema version now in force.
