@@ -1,7 +1,9 @@
-"""The outbox: every Slack write for a call is stored in SQLite first and forgotten only once Slack accepted it.
+"""The outbox: every Slack write for a call is stored in the database first and forgotten only once Slack accepted it.
 
 - `outbox.py`: `Delivery`, what the rest of the bot calls: queue a write, and one worker per call that sends its
-  writes in order; also the notices that are not queued (`tell_requester`, `tell_user`).
+  writes in order, holding the call's lease (one replica at a time); also the notices that are not queued
+  (`tell_requester`, `tell_user`).
+- `handover.py`: among replicas, writes another replica is delivering, and the sweep for a dead replica's.
 - `updater.py`: parent updates, within the workspace's chat.update budget.
 - `threads.py`: where a call's messages go (its conversation, its thread, else a DM) and what each refusal means.
 - `replies.py`: reply texts: transcript lines grouped, long texts cut, the summary written when sent.

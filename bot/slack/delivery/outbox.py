@@ -32,6 +32,7 @@ from bot.leases import Replica
 from bot.logs import bind_call
 from bot.slack import blocks
 from bot.slack.api_errors import error_code
+from bot.slack.delivery.handover import Handover
 from bot.slack.delivery.kinds import Kind
 from bot.slack.delivery.replies import MAX_LINE_CHARS, line_run, reply_batch, written_summary
 from bot.slack.delivery.sender import MAX_BACKOFF_S, ParentWait, Sender
@@ -48,9 +49,6 @@ log = logging.getLogger(__name__)
 GAP_WAIT_S = 1.0
 GAP_POLL_S = 0.02
 MAX_UNEXPECTED_FAILURES = 3  # a write that fails this often, not on Slack's answer but in our code, is dropped
-# Among replicas: how soon a replica that found another delivering a call's writes looks again (real time). How often
-# each looks for writes nobody delivers (a dead replica's, once its lease lapses) is the caller's (`sweep`).
-LOOK_AGAIN_S = 0.25
 
 
 class Delivery:
@@ -79,7 +77,6 @@ class Delivery:
         self._replica = replica if replica is not None else Replica(store)
         # False on a web replica: it queues writes and tells the workers, which deliver them (`_wake`).
         self._delivers = deliver
-        self._later: dict[str, asyncio.Task[None]] = {}  # calls to look at again (another replica held them)
         self._clock = clock or MonotonicClock()
         self._pacer = Pacer(self._clock, pace_s, burst=burst)
         updates = Budget(self._clock, updates_per_minute, burst=UPDATE_BURST)  # chat.update, workspace-wide
@@ -87,6 +84,7 @@ class Delivery:
         self._wall_clock = wall_clock
         self.broadcast_summary = broadcast_summary
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._handover = Handover(store, self._kick, self.resume)  # among replicas (handover.py)
         self._threads = Threads(
             client, store, self._sender, pacer=self._pacer, updates=updates, wall_clock=wall_clock, kick=self._kick
         )
@@ -199,8 +197,7 @@ class Delivery:
     async def flush(self, timeout_s: float) -> int:
         """Give the workers `timeout_s` to finish, then stop them; what is left waits in the store for the next start
         (or another replica)."""
-        for later in list(self._later.values()):
-            later.cancel()
+        self._handover.cancel()
         workers = set(self._workers.values())
         if workers:
             _, still = await asyncio.wait(workers, timeout=timeout_s)
@@ -217,8 +214,8 @@ class Delivery:
 
     async def idle(self) -> None:
         """Wait until nothing is pending (tests and benchmarks)."""
-        while self._workers or self._later:
-            await asyncio.wait({*self._workers.values(), *self._later.values()})
+        while self._workers or self._handover.tasks:
+            await asyncio.wait({*self._workers.values(), *self._handover.tasks})
 
     # -- the worker ----------------------------------------------------------------------------------------------
 
@@ -232,6 +229,10 @@ class Delivery:
             await self._store.notify(f"slack {call_id}")
         except StoreUnavailable as error:
             log.warning("could not tell the workers of a Slack write: %s", error.reason)
+
+    async def sweep(self, every_s: float) -> None:
+        """Forever: deliver the writes waiting that nobody delivers (a dead replica's, once its lease lapses)."""
+        await self._handover.sweep(every_s)
 
     def kick(self, call_id: str) -> None:
         """Deliver the writes waiting for `call_id` (a worker told of them by a web replica)."""
@@ -253,35 +254,14 @@ class Delivery:
                     if held:
                         await self._deliver_pending(call_id)
                 if not held:  # another replica delivers them: it may finish before it sees ours, so look again
-                    self._look_again(call_id)
+                    self._handover.held_elsewhere(call_id)
                     return
+                self._handover.taken(call_id)
                 if call_id not in self._dirty:  # else a write was queued while the lease was being released
                     return
         finally:
             if self._workers.get(call_id) is asyncio.current_task():
                 del self._workers[call_id]
-
-    def _look_again(self, call_id: str) -> None:
-        if call_id not in self._later:
-            self._later[call_id] = asyncio.create_task(self._later_kick(call_id), name=f"slack look again {call_id}")
-
-    async def _later_kick(self, call_id: str) -> None:
-        try:
-            await asyncio.sleep(LOOK_AGAIN_S)  # real time: it waits for another process
-            if await self._store.pending_slack(call_id, limit=1):
-                self._kick(call_id)
-        finally:
-            self._later.pop(call_id, None)
-
-    async def sweep(self, every_s: float) -> None:
-        """Forever: kick every call with writes waiting, so that those a replica left when it died are delivered
-        once its leases lapse."""
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                await self.resume()
-            except StoreUnavailable as error:
-                log.warning("could not look for Slack writes waiting: %s", error.reason)
 
     async def _deliver_pending(self, call_id: str) -> None:
         while True:
