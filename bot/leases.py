@@ -4,6 +4,9 @@ Every process is a `Replica`: it takes a lease before such work (a call's Slack 
 it in the background while the work lasts, and releases it when done. A replica that dies holds its leases only
 until they expire; then another takes them. Each replica also keeps a presence lease, so that work done at start
 (settling what a stopped bot left behind) can tell "the only replica, restarted" from "one of several, joining".
+
+On SQLite there are no replicas (one process serves the database: roles and replicas need PostgreSQL), so there
+every lease is this process's at once, without a write, and a restarted bot takes over at once what it left.
 """
 
 from __future__ import annotations
@@ -37,9 +40,12 @@ class Replica:
         self.renew_every_s = ttl_s / 3  # two renewals may fail (a slow database) before the lease lapses
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._kept: dict[str, asyncio.Task[None]] = {}  # leases held until `leave` (presence, leadership)
+        self._shared = store.backend == "postgresql"  # else this process is the only one (see above)
 
     async def take(self, name: str) -> bool:
         """Take or renew the lease `name`; False while another replica holds it (or the database fails)."""
+        if not self._shared:
+            return True
         try:
             return await self._store.take_lease(name, self.name, now=self._clock(), ttl=self._ttl)
         except StoreUnavailable as error:
@@ -47,6 +53,8 @@ class Replica:
             return False
 
     async def release(self, name: str) -> None:
+        if not self._shared:
+            return
         with contextlib.suppress(StoreUnavailable):  # it lapses by itself
             await self._store.release_lease(name, self.name)
 
@@ -56,6 +64,9 @@ class Replica:
         replica holds it."""
         if not await self.take(name):
             yield False
+            return
+        if not self._shared:
+            yield True
             return
         renewing = asyncio.create_task(self._renew(name), name=f"lease {name}")
         try:
@@ -74,7 +85,7 @@ class Replica:
     async def lead(self, name: str) -> bool:
         """True while this replica leads `name` (the watchdog): it keeps the lease, renewed, until it leaves or dies;
         False while another replica does."""
-        if name in self._kept:
+        if name in self._kept or not self._shared:
             return True
         if not await self.take(name):
             return False
@@ -84,6 +95,8 @@ class Replica:
 
     async def join(self) -> bool:
         """Announce this replica (its presence lease, renewed until `leave`); True if no other replica is present."""
+        if not self._shared:
+            return True
         alone = not await self._store.lease_holders(PRESENCE, now=self._clock(), besides=self.name)
         await self.lead(PRESENCE + self.name)
         return alone
