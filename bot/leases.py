@@ -39,7 +39,7 @@ class Replica:
         self._ttl = timedelta(seconds=ttl_s)
         self.renew_every_s = ttl_s / 3  # two renewals may fail (a slow database) before the lease lapses
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._kept: dict[str, asyncio.Task[None]] = {}  # leases held until `leave` (presence, leadership)
+        self._kept: dict[str, _Renewal] = {}  # leases held until `leave` (presence, leadership)
         self._shared = store.backend == "postgresql"  # else this process is the only one (see above)
 
     async def take(self, name: str) -> bool:
@@ -68,19 +68,12 @@ class Replica:
         if not self._shared:
             yield True
             return
-        renewing = asyncio.create_task(self._renew(name), name=f"lease {name}")
+        renewal = _Renewal(self, name)
         try:
             yield True
         finally:
-            renewing.cancel()
-            await asyncio.gather(renewing, return_exceptions=True)
+            await renewal.stop()
             await self.release(name)
-
-    async def _renew(self, name: str) -> None:
-        while True:
-            await asyncio.sleep(self.renew_every_s)
-            if not await self.take(name):
-                log.warning("lost the lease %r: another replica may take its work over", name)
 
     async def lead(self, name: str) -> bool:
         """True while this replica leads `name` (the watchdog): it keeps the lease, renewed, until it leaves or dies;
@@ -89,7 +82,7 @@ class Replica:
             return True
         if not await self.take(name):
             return False
-        self._kept[name] = asyncio.create_task(self._renew(name), name=f"lease {name}")
+        self._kept[name] = _Renewal(self, name)
         log.info("this replica (%s) now leads %r", self.name, name)
         return True
 
@@ -104,8 +97,34 @@ class Replica:
     async def leave(self) -> None:
         """Give up every lease kept, so that other replicas take the work over at once."""
         kept, self._kept = self._kept, {}
-        for task in kept.values():
-            task.cancel()
-        await asyncio.gather(*kept.values(), return_exceptions=True)
+        await asyncio.gather(*(renewal.stop() for renewal in kept.values()))
         for name in kept:
             await self.release(name)
+
+
+class _Renewal:
+    """Renews one lease every `renew_every_s` until stopped.
+
+    Stopped by an event, not by cancellation alone: on Python 3.11, a cancel that lands while psycopg_pool hands the
+    renewal a connection can be swallowed (its asyncio.wait_for), and a loop relying on it would run, and hold its
+    holder's `stop()`, forever. The event ends the loop at its next turn whatever became of the cancel.
+    """
+
+    def __init__(self, replica: Replica, name: str) -> None:
+        self._replica = replica
+        self._name = name
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(self._renew(), name=f"lease {name}")
+
+    async def _renew(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._replica.renew_every_s)
+                return
+            if not await self._replica.take(self._name):
+                log.warning("lost the lease %r: another replica may take its work over", self._name)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)

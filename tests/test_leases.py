@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bot.leases import Replica
+import asyncio
+import contextlib
+
+from bot.leases import Replica, _Renewal
 from bot.store import Store
 
 
@@ -28,3 +31,27 @@ async def test_the_watchdog_has_one_leader_until_it_leaves(store: Store) -> None
     await first.leave()  # it stops: its leases go at once, not when they lapse
     assert await second.lead("watchdog")
     await second.leave()
+
+
+async def test_a_renewal_stops_even_when_its_cancel_is_swallowed() -> None:
+    """On Python 3.11, psycopg_pool's asyncio.wait_for can swallow a cancel that lands while it hands out a
+    connection: the renewal then carries on with its `take`, and must still stop after it, not loop forever."""
+
+    class SwallowingReplica:
+        renew_every_s = 0.0
+        takes = 0
+
+        async def take(self, name: str) -> bool:
+            self.takes += 1
+            with contextlib.suppress(asyncio.CancelledError):  # the cancel is lost...
+                await asyncio.sleep(0.01)  # ...while waiting for a pooled connection
+            return True
+
+    replica = SwallowingReplica()
+    renewal = _Renewal(replica, "slack C1")  # type: ignore[arg-type]
+    while replica.takes == 0:
+        await asyncio.sleep(0)
+    await asyncio.wait_for(renewal.stop(), 5)  # a renewal that ignored its stop would hang here
+    takes = replica.takes
+    await asyncio.sleep(0.05)
+    assert replica.takes == takes  # and it takes no more
