@@ -23,6 +23,7 @@ from datetime import timedelta
 from bot.calls.clock import Clock, utc_now
 from bot.errors import StoreUnavailable
 from bot.store import Store
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -126,5 +127,4 @@ class _Renewal:
 
     async def stop(self) -> None:
         self._stopping.set()
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait({self._task})

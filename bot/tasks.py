@@ -10,6 +10,22 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+async def cancel_and_wait(tasks: set[asyncio.Task[Any]], *, again_after_s: float = 0.5) -> None:
+    """Cancel `tasks` and wait until every one has ended, cancelling again those that carry on.
+
+    On Python 3.11 asyncio.wait_for (psycopg_pool waits for a connection with it) can swallow a cancel that lands as
+    the awaited result arrives: the task then carries on, and a single cancel would leave its waiter waiting for it.
+    """
+    running = set(tasks)
+    while running:
+        for task in running:
+            task.cancel()
+        _, running = await asyncio.wait(running, timeout=again_after_s)
+    for task in tasks:  # what they raised was theirs to log; retrieved, so asyncio does not warn of it again
+        if not task.cancelled():
+            task.exception()
+
+
 class Background:
     """Runs coroutines as tasks; work sharing a `key` runs one after another, in the order it was spawned."""
 
@@ -38,9 +54,7 @@ class Background:
         if not pending:
             return 0
         _, still = await asyncio.wait(pending, timeout=timeout_s)
-        for task in still:
-            task.cancel()
-        await asyncio.gather(*still, return_exceptions=True)
+        await cancel_and_wait(still)
         return len(still)
 
     async def idle(self) -> None:

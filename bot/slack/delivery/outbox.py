@@ -41,6 +41,7 @@ from bot.slack.delivery.updater import UPDATE_BURST, UPDATES_PER_MINUTE, Updater
 from bot.slack.pacing import BURST, Budget, Clock, MonotonicClock, Pacer
 from bot.slack.reply_urls import ReplyUrls
 from bot.store import OutboxRow, Store
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +204,7 @@ class Delivery:
             _, still = await asyncio.wait(workers, timeout=timeout_s)
         else:
             still = set()
-        for task in still:
-            task.cancel()
-        await asyncio.gather(*still, return_exceptions=True)
+        await cancel_and_wait(still)
         return len(still)
 
     def waiting(self, channel: str) -> int:
