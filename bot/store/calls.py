@@ -167,12 +167,19 @@ class Calls(Base):
         return [call_from_row(row) for row in rows]
 
 
-async def move_call(tx: Tx, call_id: str, transition: Transition, at: datetime, fields: dict[str, Any]) -> Call | None:
-    """Inside a transaction: apply `transition` unless the call is terminal; the call as it is now, or None."""
-    row = await tx.one("SELECT * FROM calls WHERE id = ?" + tx.lock_row, call_id)
-    if row is None:
-        return None
-    call = call_from_row(row)
+async def move_call(
+    tx: Tx, call_id: str, transition: Transition, at: datetime, fields: dict[str, Any], *, read: Call | None = None
+) -> Call | None:
+    """Inside a transaction: apply `transition` unless the call is terminal; the call as it is now, or None.
+
+    `read`: the call as this transaction already read it, its row locked (it is not read again).
+    """
+    call = read
+    if call is None:
+        row = await tx.one("SELECT * FROM calls WHERE id = ?" + tx.lock_row, call_id)
+        if row is None:
+            return None
+        call = call_from_row(row)
     # A terminal call never moves again: the rule is the domain's (Call.is_live, from TERMINAL_STATES), applied here
     # inside the transaction so that no other move can slip in between the check and the change.
     if not call.is_live:

@@ -53,6 +53,7 @@ class Database(Protocol):
 
     - `write` runs `work` in one write transaction, committed when it returns, rolled back when it raises;
     - `read` runs it for reading only;
+    - `single` runs one statement that writes, atomic by itself, without a transaction around it;
     - `exclusive(name)` is held by one holder at a time, across every process that uses the database;
     - a database that cannot be reached or written raises StoreUnavailable, naming `where` (never a password).
     """
@@ -62,6 +63,10 @@ class Database(Protocol):
     async def write(self, work: Work[T]) -> T: ...
 
     async def read(self, work: Work[T]) -> T: ...
+
+    async def single(self, work: Work[T]) -> T:
+        """Run `work`, one statement that writes, as a transaction of its own (autocommit: one round trip)."""
+        ...
 
     def exclusive(self, name: str) -> AbstractAsyncContextManager[None]: ...
 
@@ -96,7 +101,11 @@ class Base:
 
     async def _change(self, sql: str, *params: object) -> int:
         """One statement that writes (its own transaction); returns the rows it changed."""
-        return await self._db.write(lambda tx: tx.execute(sql, *params))
+        return await self._db.single(lambda tx: tx.execute(sql, *params))
+
+    async def _change_returning(self, sql: str, *params: object) -> Any:
+        """One statement that writes and returns a value (`… RETURNING x`), its own transaction; the value."""
+        return await self._db.single(lambda tx: tx.scalar(sql, *params))
 
     async def _fetch(self, sql: str, *params: object) -> list[Row]:
         return await self._db.read(lambda tx: tx.fetch(sql, *params))

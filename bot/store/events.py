@@ -49,7 +49,7 @@ class Events(Base):
             duration = getattr(event.data, "duration_s", None)
             if duration is not None:
                 extra["duration_s"] = duration
-            moved = await move_call(tx, event.call_id, transition, received_at, extra)
+            moved = await move_call(tx, event.call_id, transition, received_at, extra, read=call)
             return EventOutcome(moved or call, duplicate=False, transition=transition if moved else None)
 
         return await self._write(record)

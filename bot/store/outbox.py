@@ -27,11 +27,9 @@ class Outbox(Base):
     async def enqueue_slack(self, call_id: str, kind: str, body: dict[str, Any], *, at: datetime, rank: int = 1) -> int:
         """Keep one Slack write for `call_id`; returns its id. Writes leave in (rank, id) order."""
 
-        row_id = await self._write(
-            lambda tx: tx.scalar(
-                "INSERT INTO slack_outbox (call_id, rank, kind, body, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-                call_id, rank, kind, json.dumps(body), at.isoformat(),
-            )
+        row_id = await self._change_returning(
+            "INSERT INTO slack_outbox (call_id, rank, kind, body, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            call_id, rank, kind, json.dumps(body), at.isoformat(),
         )  # fmt: skip
         return int(row_id)
 
@@ -50,7 +48,9 @@ class Outbox(Base):
     async def drop_slack(self, ids: Sequence[int]) -> None:
         """Forget writes Slack accepted (or that can never be delivered, which the caller logged)."""
 
-        await self._write(lambda tx: tx.executemany("DELETE FROM slack_outbox WHERE id = ?", [(i,) for i in ids]))
+        if ids:
+            marks = ", ".join("?" for _ in ids)
+            await self._change(f"DELETE FROM slack_outbox WHERE id IN ({marks})", *ids)
 
     async def parent_posted(
         self, call_id: str, row_id: int | None, *, channel: str, ts: str, note: str | None, at: datetime

@@ -116,6 +116,10 @@ class Postgres:
     async def read(self, work: Work[T]) -> T:
         return await self._run(work, write=False)
 
+    async def single(self, work: Work[T]) -> T:
+        """One statement on an autocommit connection: its own transaction, without BEGIN and COMMIT round trips."""
+        return await self._run(work, write=False)
+
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:
         """Held by one holder at a time across every replica: a transaction-scoped advisory lock, keyed by the

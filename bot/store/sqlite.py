@@ -105,6 +105,10 @@ class SQLite:
         tx = self._tx
         return await self._retrying(lambda: _now(work(tx)))
 
+    async def single(self, work: Work[T]) -> T:
+        """One statement, in SQLite's autocommit: it takes the write lock for itself alone."""
+        return await self.read(work)
+
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:
         """Held by one holder at a time: one process serves a SQLite database, so a lock of its own suffices."""
@@ -160,8 +164,8 @@ class _SQLiteTx:
         return row
 
     async def scalar(self, sql: str, *params: object) -> Any:
-        row = self._db.execute(sql, params).fetchone()
-        return row[0] if row is not None else None
+        rows = self._db.execute(sql, params).fetchall()  # to the end: a `… RETURNING` statement is then complete
+        return rows[0][0] if rows else None
 
 
 def _now(work: Coroutine[Any, Any, T]) -> T:
