@@ -41,11 +41,11 @@ class Replica:
         self.renew_every_s = ttl_s / 3  # two renewals may fail (a slow database) before the lease lapses
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._kept: dict[str, _Renewal] = {}  # leases held until `leave` (presence, leadership)
-        self._shared = store.backend == "postgresql"  # else this process is the only one (see above)
+        self.shared = store.backend == "postgresql"  # else this process is the only one (see above)
 
     async def take(self, name: str) -> bool:
         """Take or renew the lease `name`; False while another replica holds it (or the database fails)."""
-        if not self._shared:
+        if not self.shared:
             return True
         try:
             return await self._store.take_lease(name, self.name, now=self._clock(), ttl=self._ttl)
@@ -54,7 +54,7 @@ class Replica:
             return False
 
     async def release(self, name: str) -> None:
-        if not self._shared:
+        if not self.shared:
             return
         with contextlib.suppress(StoreUnavailable):  # it lapses by itself
             await self._store.release_lease(name, self.name)
@@ -66,7 +66,7 @@ class Replica:
         if not await self.take(name):
             yield False
             return
-        if not self._shared:
+        if not self.shared:
             yield True
             return
         renewal = _Renewal(self, name)
@@ -79,7 +79,7 @@ class Replica:
     async def lead(self, name: str) -> bool:
         """True while this replica leads `name` (the watchdog): it keeps the lease, renewed, until it leaves or dies;
         False while another replica does."""
-        if name in self._kept or not self._shared:
+        if name in self._kept or not self.shared:
             return True
         if not await self.take(name):
             return False
@@ -89,7 +89,7 @@ class Replica:
 
     async def join(self) -> bool:
         """Announce this replica (its presence lease, renewed until `leave`); True if no other replica is present."""
-        if not self._shared:
+        if not self.shared:
             return True
         alone = not await self._store.lease_holders(PRESENCE, now=self._clock(), besides=self.name)
         await self.lead(PRESENCE + self.name)

@@ -248,36 +248,47 @@ class Delivery:
         """Deliver the call's pending writes, holding its lease: among replicas, one delivers a call's writes."""
         bind_call(call_id)  # this worker's task only: its log lines carry the call id, whoever kicked it
         try:
+            seen = 0  # the newest write this worker read
             while True:
                 async with self._replica.holding(f"slack {call_id}") as held:
                     if held:
-                        await self._deliver_pending(call_id)
+                        seen = max(seen, await self._deliver_pending(call_id))
                 if not held:  # another replica delivers them: it may finish before it sees ours, so look again
                     self._handover.held_elsewhere(call_id)
                     return
                 self._handover.taken(call_id)
-                if call_id not in self._dirty:  # else a write was queued while the lease was being released
+                if call_id in self._dirty:  # a write was queued here while the lease was being released
+                    continue
+                # Another replica may have queued one as this one finished, and found the lease still held: the
+                # holder looks once more after letting go, so it is not left for that replica's next look.
+                if not self._replica.shared or not await self._newer_than(call_id, seen):
                     return
         finally:
             if self._workers.get(call_id) is asyncio.current_task():
                 del self._workers[call_id]
 
-    async def _deliver_pending(self, call_id: str) -> None:
+    async def _newer_than(self, call_id: str, seen: int) -> bool:
+        return any(row.id > seen for row in await self._store.pending_slack(call_id))
+
+    async def _deliver_pending(self, call_id: str) -> int:
+        """Deliver the call's writes until none is left (but updates left to the updater); the newest id read."""
+        seen = 0
         while True:
             self._dirty.discard(call_id)
             call = await self._store.call(call_id)
             if call is None:
-                return
+                return seen
             if call.slack_ts is not None:  # else its parent comes next: it goes at once, ahead of thread writes
                 await self._pacer.ready(call.slack_channel or "")  # lines arriving meanwhile join the next reply
             rows = await self._store.pending_slack(call_id)
+            seen = max([seen, *(row.id for row in rows)])
             if rows and rows[0].kind == Kind.UPDATE and self._updater.waits(call):
                 self._updater.want(call)  # the updater sends them when the workspace's budget allows
                 rows = [row for row in rows if row.kind != Kind.UPDATE]
             if not rows:
                 if call_id in self._dirty:
                     continue
-                return
+                return seen
             # Read again after the rows: a write is queued only after the change it shows was stored, so the
             # call read now is at least as new as every row (the one read before the wait may be stale).
             call = await self._store.call(call_id) or call
