@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from bench.events import place_calls, send_events
-from bench.procs import Child, clean_env, rss_mb
+from bench.procs import Child, clean_env, free_port, rss_mb
 from bench.report import Row
 from bench.stack import CALLER_ID, Config, Stack
 
@@ -24,12 +23,6 @@ def callbot_command() -> list[str]:
     """The installed `callbot` script next to this Python, else the same entry point through `-m bot`."""
     script = Path(sys.executable).parent / "callbot"
     return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Served:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +26,13 @@ def clean_env(**settings: object) -> dict[str, str]:
     env["NO_PROXY"] = "*"
     env.update({name.upper(): str(value) for name, value in settings.items() if value is not None})
     return env
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for a server that must know its port before it starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:

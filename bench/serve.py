@@ -205,9 +205,12 @@ async def _serve_bot() -> None:
     from bot.logs import setup_logging
     from bot.settings import load_settings
 
-    server = LocalServer()  # bound first: the callback URL names the bot's own port
+    # Bound first: the callback URL names the bot's own port (PORT when given: a worker started beside it knows it).
+    server = LocalServer(port=int(os.environ.get("PORT", "0")))
     pull = os.environ.get("VOXIMPLANT_EVENTS") == "pull"  # then no public URL: the bot fetches the events
-    settings = load_settings(**({} if pull else {"public_base_url": server.url}))
+    # Voximplant's callbacks come here, unless PUBLIC_BASE_URL names another replica (a worker's: the web replica's)
+    here = os.environ.get("PUBLIC_BASE_URL") or server.url
+    settings = load_settings(**({} if pull else {"public_base_url": here}))
     setup_logging(settings.log_level)
     app = create_app(settings)
 
