@@ -13,7 +13,7 @@ import time
 
 from bench.load import Run, closed_loop
 from bench.postgres import Server
-from bench.procs import Child
+from bench.procs import Child, still_busy
 from bench.report import Row
 from bench.stack import DESTINATION, Config, Stack, http_client
 from bot.sandbox.slack_requests import SlackSender
@@ -42,7 +42,7 @@ async def measure(stack: Stack, config: Config, bot: Child) -> list[Row]:
             started = await _sessions(stack)
             warm = await closed_loop(10, 10 if config.quick else 60, _command(sender, acked_silently=silent))
             if name == "web":
-                await _launched(stack, worker, started + len(warm.latencies))
+                await _launched(stack, started + len(warm.latencies))
         await bot.ask("idle")
         for concurrency in config.concurrency:
             count = config.ack_requests[concurrency]
@@ -60,12 +60,14 @@ async def measure(stack: Stack, config: Config, bot: Child) -> list[Row]:
                 if name.startswith("ours"):
                     await bot.ask("idle")  # every placed call launched before the next run
                 elif name.startswith("web"):
-                    await _launched(stack, worker, started + len(run.latencies))
+                    await _launched(stack, started + len(run.latencies))
                 await stack.fakes.ask("configure", answer_delay_s=0)
+    # Launches that never ended: each still holds its lease, renewed (see _launched).
+    stuck = await still_busy(worker, within_s=5) if worker is not None else 0
     for child in (bolt_pbr, bolt_default, web, worker):
         if child is not None:
             await stack.stop(child)
-    return _rows(runs, config)
+    return _rows(runs, config, stuck)
 
 
 async def _web_and_worker(stack: Stack, server: Server | None) -> tuple[Child | None, Child | None]:
@@ -80,16 +82,18 @@ async def _sessions(stack: Stack) -> int:
     return int((await stack.fakes.ask("counts"))["sessions"])
 
 
-async def _launched(stack: Stack, worker: Child | None, sessions: int) -> None:
+async def _launched(stack: Stack, sessions: int) -> None:
     """Wait until the worker has launched the calls the web replica stored (the fake Voximplant has started
-    `sessions` in all) and sent their Slack writes: the next run starts with nothing left to do."""
-    assert worker is not None
+    `sessions` in all) and sent their Slack writes: the next run starts with nothing left to do.
+
+    Not the worker's `idle`: a launch whose lease renewal outlived its cancellation never ends (docs/benchmarks.md,
+    2026-12-01, issue 14), and `idle` would wait for it; the fakes falling quiet says the same otherwise."""
     deadline = time.monotonic() + 120
     while await _sessions(stack) < sessions:
         if time.monotonic() > deadline:
             raise RuntimeError("the worker did not launch every call the web replica stored")
         await asyncio.sleep(0.05)
-    await worker.ask("idle")
+    await stack.settled(quiet_s=0.3)
 
 
 FAILURES: dict[str, int] = {}  # what the failed acks said, for the report
@@ -108,7 +112,7 @@ def _command(sender: SlackSender, *, acked_silently: bool):  # type: ignore[no-u
     return one
 
 
-def _rows(runs: dict[tuple[str, int], Run], config: Config) -> list[Row]:
+def _rows(runs: dict[tuple[str, int], Run], config: Config, stuck: int) -> list[Row]:
     rows: list[Row] = []
     top = max(config.concurrency)
     slow = f"StartScenarios {config.slow_start_s:g} s"
@@ -127,10 +131,10 @@ def _rows(runs: dict[tuple[str, int], Run], config: Config) -> list[Row]:
             Row(SECTION, f"p99 @{c}, {slow}", slow_run.ms(99), pbr.ms(99), target="ack does not wait", met=waits_not),
             Row(SECTION, f"p99 @{c} vs Bolt default (pbr=False)", ours.ms(99), default.ms(99)),
         ]
-    return rows + _web_rows(runs, config)
+    return rows + _web_rows(runs, config, stuck)
 
 
-def _web_rows(runs: dict[tuple[str, int], Run], config: Config) -> list[Row]:
+def _web_rows(runs: dict[tuple[str, int], Run], config: Config, stuck: int) -> list[Row]:
     """`--role web` (a worker beside it, PostgreSQL) against the same bare Bolt runs, when PostgreSQL was there."""
     rows: list[Row] = []
     for c in config.concurrency:
@@ -140,6 +144,8 @@ def _web_rows(runs: dict[tuple[str, int], Run], config: Config) -> list[Row]:
         fails = web.failures + slow_run.failures
         note = f"{len(web.latencies)} req; a --role worker beside it, PostgreSQL"
         note += f", {fails} FAILED" if fails else ""
+        if stuck and c == config.concurrency[0]:
+            note += f"; the worker's launches that never ended: {stuck} STUCK"
         target = f"≤{WEB_TARGET:g}× bare Bolt"
         rows += [
             Row(SECTION, f"--role web, p50 @{c}", web.ms(50), pbr.ms(50), note=note),

@@ -18,11 +18,12 @@ from typing import Any
 from bench import cpu
 from bench.load import RawClient, Run, percentile, timed_loop
 from bench.postgres import Server
-from bench.procs import Child
+from bench.procs import Child, still_busy
 from bench.report import Row
 from bench.stack import DESTINATION, Config, Stack, http_client
 
 SECTION = "2 status events"
+DRAIN_LIMIT_S = 30.0  # the longest the bench waits for Slack writes to drain after a burst
 PROGRESS = ("started", "dialing", "ringing", "connected")
 
 
@@ -104,6 +105,7 @@ class Intake:
     window: cpu.Reading
     drained: cpu.Reading
     drain_s: float
+    stuck: int = 0  # Slack deliveries (and launches) still under way when the bench stopped waiting for them
 
     def callbot_cpu_ms(self, reading: cpu.Reading | None = None) -> float:
         """callbot's CPU per accepted event, over the window and the drain (ms)."""
@@ -145,11 +147,13 @@ async def measured_intake(
     before = readings.read()
     run = await intake(calls, [bot.url for bot in bots], seconds)
     window = readings.read()
+    stuck = 0
     for _ in range(2 if len(bots) > 1 else 1):  # a replica may have left a call's writes to the other: ask again
         for bot in bots:
-            await bot.ask("idle")
+            if not stuck:
+                stuck = await still_busy(bot, within_s=DRAIN_LIMIT_S)
     drained = readings.read()
-    return Intake(run, cpu.used(before, window), cpu.used(before, drained), drained["wall"] - window["wall"])
+    return Intake(run, cpu.used(before, window), cpu.used(before, drained), drained["wall"] - window["wall"], stuck)
 
 
 async def measure(stack: Stack, config: Config, bot: Child) -> tuple[list[Row], Intake]:

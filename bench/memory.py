@@ -112,28 +112,14 @@ async def measure(stack: Stack, config: Config) -> list[Row]:
     ]  # fmt: skip
 
 
-async def _settled(stack: Stack, quiet_s: float = 1.0, limit_s: float = 120.0) -> None:
-    """Wait until the fake Slack has received nothing new for `quiet_s`."""
-    assert stack.fakes is not None
-    deadline = time.monotonic() + limit_s
-    last, since = None, time.monotonic()
-    while time.monotonic() < deadline:
-        counts = await stack.fakes.ask("counts")
-        if counts != last:
-            last, since = counts, time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            return
-        await asyncio.sleep(0.1)
-
-
 async def _with_live_calls(stack: Stack, served: Served, config: Config) -> float:
     assert stack.fakes is not None
     await stack.fakes.ask("forget")
     calls = await place_calls(stack, served.url, config.live_calls, channels=50, concurrency=10)
-    await _settled(stack)
+    await stack.settled()
     refused = await send_events(calls, config.events_per_call)
     if refused:
         raise RuntimeError(f"callbot refused {refused} status events")
-    await _settled(stack)
+    await stack.settled()
     await stack.fakes.ask("forget")
     return rss_mb(served.process.pid) if served.process else 0.0

@@ -102,6 +102,13 @@ class Child:
         self.log.unlink(missing_ok=True)
 
 
+async def still_busy(bot: Child, *, within_s: float) -> int:
+    """Wait until callbot (`bot`) is idle, at most `within_s`; then how many of its tasks were still under way
+    (0: idle)."""
+    answer = await bot.ask("idle", within_s=within_s)
+    return 0 if answer["idle"] else int(answer["background"]) + int(answer["delivering"])
+
+
 def tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bench.events import PROGRESS, SECTION, Intake, intake, measured_intake, place_calls, send_events
+from bench.events import DRAIN_LIMIT_S, PROGRESS, SECTION, Intake, intake, measured_intake, place_calls, send_events
 from bench.postgres import Server
+from bench.procs import still_busy
 from bench.report import Row
 from bench.stack import Config, Stack
 
@@ -44,7 +45,7 @@ async def _configuration(stack: Stack, config: Config, server: Server, *, replic
             raise RuntimeError("callbot on PostgreSQL refused a progress event")
         await intake(calls, [bot.url for bot in bots], 0.3 if config.quick else 1.0)  # warm up
         for bot in bots:
-            await bot.ask("idle")
+            await still_busy(bot, within_s=DRAIN_LIMIT_S)
         return await measured_intake(stack, bots, calls, config.intake_seconds, server)
     finally:
         for bot in bots:
@@ -53,8 +54,9 @@ async def _configuration(stack: Stack, config: Config, server: Server, *, replic
 
 def _rows(sqlite: Intake, one: Intake, two: Intake) -> list[Row]:
     def note(measured: Intake, baseline: str) -> str:
-        fails = measured.run.failures
-        return f"{len(measured.run.latencies)} events; baseline: {baseline}" + (f", {fails} FAILED" if fails else "")
+        fails, stuck = measured.run.failures, measured.stuck
+        return (f"{len(measured.run.latencies)} events; baseline: {baseline}" + (f", {fails} FAILED" if fails else "")
+                + (f", {stuck} deliveries STUCK" if stuck else ""))  # fmt: skip
 
     def split(measured: Intake) -> str:
         db = measured.drained.get("postgres", 0.0) / len(measured.run.latencies) * 1000

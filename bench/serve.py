@@ -214,14 +214,24 @@ async def _serve_bot() -> None:
     setup_logging(settings.log_level)
     app = create_app(settings)
 
-    async def idle(_: dict[str, Any]) -> Any:
-        """Wait until calls are launched and every Slack write queued so far has been sent."""
+    async def idle(request: dict[str, Any]) -> Any:
+        """Wait until calls are launched and every Slack write queued so far has been sent; with `within_s`, at most
+        that long, then say how much work is still under way (a task that never ends would otherwise hang the
+        bench: docs/benchmarks.md, 2026-12-01, issue 14)."""
         try:
             state = state_of(app)
         except RuntimeError:  # not started yet
             return {"idle": "unknown"}
-        await state.background.idle()
-        await state.delivery.idle()
+
+        async def settled() -> None:
+            await state.background.idle()
+            await state.delivery.idle()
+
+        within = request.get("within_s")
+        try:
+            await asyncio.wait_for(settled(), None if within is None else float(within))
+        except TimeoutError:
+            return {"idle": False, "background": state.background.pending, "delivering": len(state.delivery._workers)}
         return {"idle": True}
 
     async def allow_caller_id(request: dict[str, Any]) -> Any:

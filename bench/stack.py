@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -88,6 +89,19 @@ class Stack:
         if self._postgres is None:
             self._postgres = await postgres.Server().__aenter__()
         return self._postgres
+
+    async def settled(self, quiet_s: float = 1.0, limit_s: float = 120.0) -> None:
+        """Wait until the fakes have received nothing new (no call started, no Slack write) for `quiet_s`."""
+        assert self.fakes is not None
+        deadline = time.monotonic() + limit_s
+        last, since = None, time.monotonic()
+        while time.monotonic() < deadline:
+            counts = await self.fakes.ask("counts")
+            if counts != last:
+                last, since = counts, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return
+            await asyncio.sleep(0.05)
 
     async def start(self, role: str, env: dict[str, str]) -> Child:
         child = await Child.start(role, env)
