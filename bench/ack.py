@@ -13,7 +13,7 @@ import time
 
 from bench.load import Run, closed_loop
 from bench.postgres import Server
-from bench.procs import Child, still_busy
+from bench.procs import Child, still_busy, tail
 from bench.report import Row
 from bench.stack import DESTINATION, Config, Stack, http_client
 from bot.sandbox.slack_requests import SlackSender
@@ -42,7 +42,7 @@ async def measure(stack: Stack, config: Config, bot: Child) -> list[Row]:
             started = await _sessions(stack)
             warm = await closed_loop(10, 10 if config.quick else 60, _command(sender, acked_silently=silent))
             if name == "web":
-                await _launched(stack, started + len(warm.latencies))
+                await _launched(stack, started + len(warm.latencies), worker)
         await bot.ask("idle")
         for concurrency in config.concurrency:
             count = config.ack_requests[concurrency]
@@ -60,7 +60,7 @@ async def measure(stack: Stack, config: Config, bot: Child) -> list[Row]:
                 if name.startswith("ours"):
                     await bot.ask("idle")  # every placed call launched before the next run
                 elif name.startswith("web"):
-                    await _launched(stack, started + len(run.latencies))
+                    await _launched(stack, started + len(run.latencies), worker)
                 await stack.fakes.ask("configure", answer_delay_s=0)
     # Launches that never ended: each still holds its lease, renewed (see _launched).
     stuck = await still_busy(worker, within_s=5) if worker is not None else 0
@@ -82,16 +82,19 @@ async def _sessions(stack: Stack) -> int:
     return int((await stack.fakes.ask("counts"))["sessions"])
 
 
-async def _launched(stack: Stack, sessions: int) -> None:
+async def _launched(stack: Stack, sessions: int, worker: Child | None) -> None:
     """Wait until the worker has launched the calls the web replica stored (the fake Voximplant has started
     `sessions` in all) and sent their Slack writes: the next run starts with nothing left to do.
 
     Not the worker's `idle`: a launch whose lease renewal outlived its cancellation never ends (docs/benchmarks.md,
     2026-12-01, issue 14), and `idle` would wait for it; the fakes falling quiet says the same otherwise."""
     deadline = time.monotonic() + 120
-    while await _sessions(stack) < sessions:
+    while (started := await _sessions(stack)) < sessions:
         if time.monotonic() > deadline:
-            raise RuntimeError("the worker did not launch every call the web replica stored")
+            raise RuntimeError(
+                f"the worker did not launch every call the web replica stored: {started} of {sessions} calls started "
+                f"in all after 120 s; the worker's log ends:\n{tail(worker.log) if worker else ''}"
+            )
         await asyncio.sleep(0.05)
     await stack.settled(quiet_s=0.3)
 
