@@ -14,33 +14,37 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import ack, events, growth, launch, memory
+from bench import ack, events, growth, launch, memory, replicas
 from bench.report import Row, table
 from bench.stack import Config, Stack
 
 SECTIONS = ("ack", "events", "memory", "store", "launch")
 
 
-async def run(config: Config, sections: Sequence[str]) -> list[Row]:
+async def run(config: Config, sections: Sequence[str]) -> tuple[list[Row], list[str]]:
+    """The rows of every section run, and a line for each part this machine could not run (no PostgreSQL)."""
     rows: list[Row] = []
-    async with Stack() as stack:
+    async with Stack(postgres=bool({"ack", "events", "launch"} & set(sections))) as stack:
         # A fresh bot (and database) for each: the ack section leaves 1,500 calls live that never end, and the
         # watchdog's refresh of their parents would land in the middle of the events section's latencies.
-        for name, section in (("ack", ack), ("events", events)):
-            if name in sections:
-                bot = await stack.bot()
-                measured = await section.measure(stack, config, bot)
-                await stack.stop(bot)
-                rows += measured
-                if section is events:  # the same events pulled through each session, beside the push figures
-                    rows += await events.measure_pull(stack, config, measured)
+        if "ack" in sections:
+            bot = await stack.bot()
+            rows += await ack.measure(stack, config, bot)
+            await stack.stop(bot)
+        if "events" in sections:
+            bot = await stack.bot()
+            measured, sqlite = await events.measure(stack, config, bot)
+            await stack.stop(bot)
+            rows += measured
+            rows += await replicas.measure(stack, config, sqlite)  # the same intake on PostgreSQL, 1 and 2 replicas
+            rows += await events.measure_pull(stack, config, measured)  # the same events pulled through each session
         if "memory" in sections:
             rows += await memory.measure(stack, config)
         if "store" in sections:
             rows += await growth.measure(stack, config)
         if "launch" in sections:
             rows += await launch.measure(stack, config)
-    return rows
+    return rows, stack.skipped
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,9 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = Config.quick_mode() if args.quick else Config()
     started = time.perf_counter()
-    rows = asyncio.run(run(config, args.only))
+    rows, skipped = asyncio.run(run(config, args.only))
     elapsed = time.perf_counter() - started
     print(table(rows))
+    for line in skipped:
+        print(line)
     print(f"\n{'quick run' if args.quick else 'run'} of {', '.join(args.only)} took {elapsed:.0f} s on "
           f"{platform.python_implementation()} {platform.python_version()}, {_cpus()} CPUs; "
           "ours = callbot; baseline: section 1 bare Bolt (process_before_response=True) unless said, "
@@ -61,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           "its own")  # fmt: skip
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"elapsed_s": elapsed, "quick": args.quick, "rows": [r.as_dict() for r in rows]}, out, indent=1)
+            rows_out = [r.as_dict() for r in rows]
+            json.dump({"elapsed_s": elapsed, "quick": args.quick, "rows": rows_out, "skipped": skipped}, out, indent=1)
     return 0
 
 

@@ -1,20 +1,29 @@
-"""Item 2: status events accepted by /voximplant/events, against a bare Starlette endpoint; event → Slack write."""
+"""Item 2: status events accepted by /voximplant/events, against a bare Starlette endpoint; event → Slack write.
+
+bench/replicas.py measures the same intake on PostgreSQL, with one and two replicas, beside this SQLite figure.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
+from bench import cpu
 from bench.load import RawClient, Run, percentile, timed_loop
-from bench.procs import Child
+from bench.postgres import Server
+from bench.procs import Child, still_busy
 from bench.report import Row
 from bench.stack import DESTINATION, Config, Stack, http_client
 
 SECTION = "2 status events"
+DRAIN_LIMIT_S = 30.0  # the longest the bench waits for Slack writes to drain after a burst
 PROGRESS = ("started", "dialing", "ringing", "connected")
 
 
@@ -87,7 +96,67 @@ async def send_events(calls: list[LiveCall], per_call: int, *, senders: int = 50
     return refused
 
 
-async def measure(stack: Stack, config: Config, bot: Child) -> list[Row]:
+@dataclass
+class Intake:
+    """One measured intake: the run, and the CPU seconds each process used in its window and until every Slack
+    write it caused was sent (`cpu.used` readings, `wall` included)."""
+
+    run: Run
+    window: cpu.Reading
+    drained: cpu.Reading
+    drain_s: float
+    stuck: int = 0  # Slack deliveries (and launches) still under way when the bench stopped waiting for them
+
+    def callbot_cpu_ms(self, reading: cpu.Reading | None = None) -> float:
+        """callbot's CPU per accepted event, over the window and the drain (ms)."""
+        spent = reading or self.drained
+        return sum(v for k, v in spent.items() if k.startswith("callbot")) / len(self.run.latencies) * 1000
+
+    def cpu_ms(self) -> float:
+        """CPU per accepted event of callbot and its database, over the window and the drain (ms)."""
+        return self.callbot_cpu_ms() + self.drained.get("postgres", 0.0) / len(self.run.latencies) * 1000
+
+    def busy(self) -> float:
+        """Cores kept busy in the window by all the processes measured."""
+        return sum(cpu.cores(self.window).values())
+
+    def shares(self) -> str:
+        """Cores each process kept busy in the window, busiest first."""
+        busy = sorted(cpu.cores(self.window).items(), key=lambda item: -item[1])
+        return ", ".join(f"{name} {value:.2f}" for name, value in busy)
+
+
+def meter(stack: Stack, bots: list[Child], server: Server | None = None) -> cpu.Meter:
+    """CPU of callbot (each replica), its PostgreSQL server, the load generator (this process) and the fakes."""
+    assert stack.fakes is not None
+    groups: dict[str, Callable[[], float]] = {}
+    for n, bot in enumerate(bots, 1):
+        groups["callbot" if len(bots) == 1 else f"callbot {n}"] = partial(cpu.cpu_s, bot.pid)
+    if server is not None:
+        groups["postgres"] = partial(cpu.server_cpu_s, server)
+    groups["load generator"] = partial(cpu.cpu_s, os.getpid())
+    groups["fakes"] = partial(cpu.cpu_s, stack.fakes.pid)
+    return cpu.Meter(groups)
+
+
+async def measured_intake(
+    stack: Stack, bots: list[Child], calls: list[LiveCall], seconds: float, server: Server | None = None
+) -> Intake:
+    """`_intake` sent to `bots` in turn, with the CPU time of every process over the window and until drained."""
+    readings = meter(stack, bots, server)
+    before = readings.read()
+    run = await intake(calls, [bot.url for bot in bots], seconds)
+    window = readings.read()
+    stuck = 0
+    for _ in range(2 if len(bots) > 1 else 1):  # a replica may have left a call's writes to the other: ask again
+        for bot in bots:
+            if not stuck:
+                stuck = await still_busy(bot, within_s=DRAIN_LIMIT_S)
+    drained = readings.read()
+    return Intake(run, cpu.used(before, window), cpu.used(before, drained), drained["wall"] - window["wall"], stuck)
+
+
+async def measure(stack: Stack, config: Config, bot: Child) -> tuple[list[Row], Intake]:
     assert stack.fakes is not None
     starlette = await stack.baseline("starlette")
     calls = await place_calls(stack, bot.url, config.intake_senders, channels=config.intake_senders)
@@ -98,20 +167,18 @@ async def measure(stack: Stack, config: Config, bot: Child) -> list[Row]:
     updates = (await stack.fakes.ask("counts"))["slack"].get("chat.update", 0) - before
 
     warmup = 0.3 if config.quick else 1.0
-    await _intake(calls, bot.url, warmup)
-    await _intake(calls, starlette.url, warmup)
+    await intake(calls, [bot.url], warmup)
+    await intake(calls, [starlette.url], warmup)
     await bot.ask("idle")
-    base = await _intake(calls, starlette.url, config.intake_seconds)
-    ours = await _intake(calls, bot.url, config.intake_seconds)
-    drained = time.perf_counter()
-    await bot.ask("idle")
-    drain_s = time.perf_counter() - drained
+    base = await intake(calls, [starlette.url], config.intake_seconds)
+    sqlite = await measured_intake(stack, [bot], calls, config.intake_seconds)
+    ours, drain_s = sqlite.run, sqlite.drain_s
     await stack.stop(starlette)
 
     await stack.fakes.ask("forget")
     delays, lost = await _event_to_slack(stack, bot, calls, config)
     fails = ours.failures + base.failures
-    return [
+    rows = [
         Row(SECTION, f"accepted/s, {config.intake_senders} senders", ours.per_second, base.per_second, unit="/s",
             target="≥0.6× bare Starlette", met=ours.per_second >= 0.6 * base.per_second,
             note=f"{len(ours.latencies)} events" + (f", {fails} FAILED" if fails else "")),
@@ -121,11 +188,15 @@ async def measure(stack: Stack, config: Config, bot: Child) -> list[Row]:
             note=f"{len(PROGRESS)} progress events each ({', '.join(PROGRESS)})"),
         Row(SECTION, "Slack writes still queued after the burst", drain_s * 1000, None,
             note="time until every write was sent"),
+        Row(SECTION, "CPU per accepted event", sqlite.cpu_ms(), None,
+            note="callbot with SQLite in its process, user+sys, until every Slack write was sent"),
+        Row(SECTION, "cores busy while accepting", sqlite.busy(), None, unit="cores", note=sqlite.shares()),
         Row(SECTION, "event received → Slack write sent, p50", percentile(delays, 50) * 1000, None,
             note=f"{len(delays)} events, {config.intake_senders} calls paced {config.latency_interval_s:g} s"
             + (f", {lost} LOST" if lost else "")),
         Row(SECTION, "event received → Slack write sent, p99", percentile(delays, 99) * 1000, None),
     ]  # fmt: skip
+    return rows, sqlite
 
 
 async def measure_pull(stack: Stack, config: Config, push: list[Row]) -> list[Row]:
@@ -179,21 +250,24 @@ async def _until_shown(stack: Stack, word: str, count: int) -> None:
         await asyncio.sleep(0.1)
 
 
-async def _intake(calls: list[LiveCall], base_url: str, duration_s: float) -> Run:
-    """Every sender posts transcript lines of its own call, as fast as they are accepted."""
-    clients = [RawClient(f"{base_url}/voximplant/events") for _ in calls]
+async def intake(calls: list[LiveCall], base_urls: list[str], duration_s: float) -> Run:
+    """Every sender posts transcript lines of its own call, as fast as they are accepted; to several replicas, each
+    sender sends to them in turn (directly, as a round-robin balancer would, without a balancer's own CPU)."""
+    clients = [[RawClient(f"{url}/voximplant/events") for url in base_urls] for _ in calls]
 
     async def one(worker: int, n: int) -> bool:
         call = calls[worker]
         data = {"role": "agent" if n % 2 else "callee", "text": f"bench transcript line {n}"}
-        status, _ = await clients[worker].post(call.body("transcript", data), call.headers)
+        client = clients[worker][(worker + n) % len(base_urls)]
+        status, _ = await client.post(call.body("transcript", data), call.headers)
         return status == 200
 
     try:
         return await timed_loop(len(calls), duration_s, one)
     finally:
-        for client in clients:
-            await client.close()
+        for sender in clients:
+            for client in sender:
+                await client.close()
 
 
 async def _event_to_slack(stack: Stack, bot: Child, calls: list[LiveCall], config: Config) -> tuple[list[float], int]:

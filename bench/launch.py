@@ -9,6 +9,10 @@ connected, two lines, within 2 s): its thread's lines share the channel with the
 Calls in one channel are measured against the same calls each in a channel of its own (the baseline: no pacing
 between them), at 1 (ten calls in turn, each sent once the one before it was dialled) and at 10 and 20 at once
 (`launch_rounds` rounds of each, every round in new channels).
+
+On PostgreSQL (issue 14) the same, at 1 and 10, for one `callbot serve` (role `all`) and for a `--role web` with a
+`--role worker` beside it (the web replica stores the call and tells the worker, which posts its message and
+dials), each against SQLite's figure of this run.
 """
 
 from __future__ import annotations
@@ -26,33 +30,67 @@ TARGET_MS = 3000.0  # issue 14: p99 under 3 s for 10 calls at once in one channe
 MARKER = r"mk\w+"
 
 
+Waits = dict[tuple[int, bool], list[float]]  # (calls at once, all in one channel) -> seconds to StartScenarios
+PRODUCTION = {"slack_pace_s": 1.0, "slack_updates_per_minute": 40, "shutdown_grace_s": 1}  # stops at once after
+
+
 async def measure(stack: Stack, config: Config) -> list[Row]:
     assert stack.fakes is not None
-    # Slack's pace and chat.update budget as in production; the bot stops at once when the section is done.
-    bot = await stack.bot(slack_pace_s=1.0, slack_updates_per_minute=40, shutdown_grace_s=1)
+    # Slack's pace and chat.update budget as in production, against a fake Slack holding Slack's limits.
     await stack.fakes.ask("configure", talk=True, slack_limits=True)
-    waits: dict[tuple[int, bool], list[float]] = {}
     try:
-        async with http_client() as http:
-            await _round(stack, bot, http, "warm", 3, at_once=False, one_channel=False)  # imports, auth.test
-            for one_channel in (False, True):
-                waits[1, one_channel] = await _round(
-                    stack, bot, http, f"t{int(one_channel)}", config.launch_in_turn, at_once=False,
-                    one_channel=one_channel,
-                )  # fmt: skip
-            for count in config.launch_at_once:
-                for one_channel in (False, True):
-                    waits[count, one_channel] = []
-                    for round_ in range(config.launch_rounds):
-                        tag = f"a{count}r{round_}c{int(one_channel)}"
-                        waits[count, one_channel] += await _round(
-                            stack, bot, http, tag, count, at_once=True, one_channel=one_channel
-                        )
+        bot = await stack.bot(**PRODUCTION)
+        try:
+            waits = await _measure(stack, config, bot, "s", config.launch_at_once)
+        finally:
+            await stack.stop(bot)
+        on_postgres = await _on_postgres(stack, config)
         refused = (await stack.fakes.ask("launches", pattern=MARKER))["rate_limited"]
     finally:
         await stack.fakes.ask("configure", talk=False, slack_limits=False)
+    return _rows(waits, config, refused) + _postgres_rows(on_postgres, waits, config)
+
+
+async def _on_postgres(stack: Stack, config: Config) -> dict[str, Waits]:
+    """The same at 1 and 10 on PostgreSQL: one `callbot serve`, then a web replica with a worker beside it."""
+    server = await stack.postgres("5 /call → StartScenarios on PostgreSQL (role all; web + worker)")
+    if server is None:
+        return {}
+    found: dict[str, Waits] = {}
+    bot = await stack.bot(database_url=await server.database(), **PRODUCTION)
+    try:
+        found["PostgreSQL"] = await _measure(stack, config, bot, "p", (10,))
+    finally:
         await stack.stop(bot)
-    return _rows(waits, config, refused)
+    web, worker = await stack.web_and_worker(await server.database(), **PRODUCTION)
+    try:
+        found["PostgreSQL, web + worker"] = await _measure(stack, config, web, "w", (10,))
+    finally:
+        await stack.stop(worker)
+        await stack.stop(web)
+    return found
+
+
+async def _measure(stack: Stack, config: Config, bot: Child, variant: str, at_once: tuple[int, ...]) -> Waits:
+    """In turn, then `at_once` together, each in one channel and in a channel each; `variant` keeps the markers
+    and channels of each bot apart."""
+    waits: Waits = {}
+    async with http_client() as http:
+        await _round(stack, bot, http, f"{variant}warm", 3, at_once=False, one_channel=False)  # imports, auth.test
+        for one_channel in (False, True):
+            waits[1, one_channel] = await _round(
+                stack, bot, http, f"{variant}t{int(one_channel)}", config.launch_in_turn, at_once=False,
+                one_channel=one_channel,
+            )  # fmt: skip
+        for count in at_once:
+            for one_channel in (False, True):
+                waits[count, one_channel] = []
+                for round_ in range(config.launch_rounds):
+                    tag = f"{variant}a{count}r{round_}c{int(one_channel)}"
+                    waits[count, one_channel] += await _round(
+                        stack, bot, http, tag, count, at_once=True, one_channel=one_channel
+                    )
+    return waits
 
 
 async def _round(
@@ -96,7 +134,7 @@ async def _started(stack: Stack, markers: list[str]) -> dict[str, float]:
         await asyncio.sleep(0.02)
 
 
-def _rows(waits: dict[tuple[int, bool], list[float]], config: Config, refused: int) -> list[Row]:
+def _rows(waits: Waits, config: Config, refused: int) -> list[Row]:
     rows: list[Row] = []
     for (count, one_channel), samples in waits.items():
         if not one_channel:
@@ -113,3 +151,18 @@ def _rows(waits: dict[tuple[int, bool], list[float]], config: Config, refused: i
     slack = Row(SECTION, "Slack's 429s for going too fast", refused, None, unit="", target="0", met=refused == 0,
                 note="the fake Slack's per-channel pace and chat.update tier")  # fmt: skip
     return [*rows, slack]
+
+
+def _postgres_rows(on_postgres: dict[str, Waits], sqlite: Waits, config: Config) -> list[Row]:
+    rows: list[Row] = []
+    for name, waits in on_postgres.items():
+        for (count, one_channel), samples in waits.items():
+            ours, base = [s * 1000 for s in samples], [s * 1000 for s in sqlite[count, one_channel]]
+            how = f"{config.launch_in_turn} calls in turn" if count == 1 else f"{config.launch_rounds}×{count} at once"
+            where = "one channel" if one_channel else "a channel each"
+            rows += [
+                Row(SECTION, f"{name}: p50 @{count}, {where}", percentile(ours, 50), percentile(base, 50),
+                    note=f"{how}; baseline: SQLite"),
+                Row(SECTION, f"{name}: p99 @{count}, {where}", percentile(ours, 99), percentile(base, 99)),
+            ]  # fmt: skip
+    return rows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from bench.events import place_calls, send_events
-from bench.procs import Child, clean_env, rss_mb
+from bench.procs import Child, clean_env, free_port, rss_mb
 from bench.report import Row
 from bench.stack import CALLER_ID, Config, Stack
 
@@ -24,12 +23,6 @@ def callbot_command() -> list[str]:
     """The installed `callbot` script next to this Python, else the same entry point through `-m bot`."""
     script = Path(sys.executable).parent / "callbot"
     return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Served:
@@ -119,28 +112,14 @@ async def measure(stack: Stack, config: Config) -> list[Row]:
     ]  # fmt: skip
 
 
-async def _settled(stack: Stack, quiet_s: float = 1.0, limit_s: float = 120.0) -> None:
-    """Wait until the fake Slack has received nothing new for `quiet_s`."""
-    assert stack.fakes is not None
-    deadline = time.monotonic() + limit_s
-    last, since = None, time.monotonic()
-    while time.monotonic() < deadline:
-        counts = await stack.fakes.ask("counts")
-        if counts != last:
-            last, since = counts, time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            return
-        await asyncio.sleep(0.1)
-
-
 async def _with_live_calls(stack: Stack, served: Served, config: Config) -> float:
     assert stack.fakes is not None
     await stack.fakes.ask("forget")
     calls = await place_calls(stack, served.url, config.live_calls, channels=50, concurrency=10)
-    await _settled(stack)
+    await stack.settled()
     refused = await send_events(calls, config.events_per_call)
     if refused:
         raise RuntimeError(f"callbot refused {refused} status events")
-    await _settled(stack)
+    await stack.settled()
     await stack.fakes.ask("forget")
     return rss_mb(served.process.pid) if served.process else 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +26,13 @@ def clean_env(**settings: object) -> dict[str, str]:
     env["NO_PROXY"] = "*"
     env.update({name.upper(): str(value) for name, value in settings.items() if value is not None})
     return env
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for a server that must know its port before it starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -92,6 +100,13 @@ class Child:
                 self.process.kill()
                 await self.process.wait()
         self.log.unlink(missing_ok=True)
+
+
+async def still_busy(bot: Child, *, within_s: float) -> int:
+    """Wait until callbot (`bot`) is idle, at most `within_s`; then how many of its tasks were still under way
+    (0: idle)."""
+    answer = await bot.ask("idle", within_s=within_s)
+    return 0 if answer["idle"] else int(answer["background"]) + int(answer["delivering"])
 
 
 def tail(path: Path, lines: int = 30) -> str:

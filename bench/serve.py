@@ -205,20 +205,33 @@ async def _serve_bot() -> None:
     from bot.logs import setup_logging
     from bot.settings import load_settings
 
-    server = LocalServer()  # bound first: the callback URL names the bot's own port
+    # Bound first: the callback URL names the bot's own port (PORT when given: a worker started beside it knows it).
+    server = LocalServer(port=int(os.environ.get("PORT", "0")))
     pull = os.environ.get("VOXIMPLANT_EVENTS") == "pull"  # then no public URL: the bot fetches the events
-    settings = load_settings(**({} if pull else {"public_base_url": server.url}))
+    # Voximplant's callbacks come here, unless PUBLIC_BASE_URL names another replica (a worker's: the web replica's)
+    here = os.environ.get("PUBLIC_BASE_URL") or server.url
+    settings = load_settings(**({} if pull else {"public_base_url": here}))
     setup_logging(settings.log_level)
     app = create_app(settings)
 
-    async def idle(_: dict[str, Any]) -> Any:
-        """Wait until calls are launched and every Slack write queued so far has been sent."""
+    async def idle(request: dict[str, Any]) -> Any:
+        """Wait until calls are launched and every Slack write queued so far has been sent; with `within_s`, at most
+        that long, then say how much work is still under way (a task that never ends would otherwise hang the
+        bench: docs/benchmarks.md, 2026-12-01, issue 14)."""
         try:
             state = state_of(app)
         except RuntimeError:  # not started yet
             return {"idle": "unknown"}
-        await state.background.idle()
-        await state.delivery.idle()
+
+        async def settled() -> None:
+            await state.background.idle()
+            await state.delivery.idle()
+
+        within = request.get("within_s")
+        try:
+            await asyncio.wait_for(settled(), None if within is None else float(within))
+        except TimeoutError:
+            return {"idle": False, "background": state.background.pending, "delivering": len(state.delivery._workers)}
         return {"idle": True}
 
     async def allow_caller_id(request: dict[str, Any]) -> Any:

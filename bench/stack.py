@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import postgres
 from bench.load import RawPool
-from bench.procs import BOT_TOKEN, SIGNING_SECRET, Child, clean_env
+from bench.procs import BOT_TOKEN, SIGNING_SECRET, Child, clean_env, free_port
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID
 from bot.sandbox.slack_requests import SlackSender
 
@@ -43,28 +46,62 @@ class Config:
         return cls(
             quick=True, ack_requests={1: 5, 10: 20, 50: 50}, slow_start_s=0.2, intake_seconds=0.5, latency_rounds=1,
             latency_interval_s=0.2, live_calls=50, events_per_call=5, starts=1, growth_calls=2_000, query_repeats=20,
-            launch_in_turn=3, launch_at_once=(10,), launch_rounds=1,
+            launch_in_turn=3, launch_at_once=(10,), launch_rounds=1, intake_senders=20,
         )  # fmt: skip
 
 
 class Stack:
-    """Owns the child processes and a scratch directory for their databases."""
+    """Owns the child processes, a scratch directory for their SQLite databases, and with `postgres` a throwaway
+    PostgreSQL server (when this machine has PostgreSQL), started beside the fakes."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, postgres: bool = False) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="callbot-bench-")
         self.dir = Path(self._dir.name)
         self.fakes: Child | None = None
         self._children: list[Child] = []
         self._databases = 0
+        self._wants_postgres = postgres
+        self._postgres: postgres.Server | None = None
+        self.skipped: list[str] = []  # parts of sections this machine cannot run, one line each
 
     async def __aenter__(self) -> Stack:
-        self.fakes = await self.start("fakes", clean_env(bench_bot_token=BOT_TOKEN))
+        fakes = self.start("fakes", clean_env(bench_bot_token=BOT_TOKEN))
+        if self._wants_postgres and postgres.missing() is None:
+            self.fakes, self._postgres = await asyncio.gather(fakes, postgres.Server().__aenter__())
+        else:
+            self.fakes = await fakes
         return self
 
     async def __aexit__(self, *_: object) -> None:
         for child in reversed(self._children):
             await child.stop()
+        if self._postgres is not None:
+            await self._postgres.__aexit__()
         self._dir.cleanup()
+
+    async def postgres(self, part: str) -> postgres.Server | None:
+        """The run's PostgreSQL server (started now if the stack was not asked for one); None when this machine has
+        none, and then `part` (of a section) is noted as skipped, saying why."""
+        why = postgres.missing() if self._postgres is None else None
+        if why is not None:
+            self.skipped.append(f"{part}: skipped, {why}")
+            return None
+        if self._postgres is None:
+            self._postgres = await postgres.Server().__aenter__()
+        return self._postgres
+
+    async def settled(self, quiet_s: float = 1.0, limit_s: float = 120.0) -> None:
+        """Wait until the fakes have received nothing new (no call started, no Slack write) for `quiet_s`."""
+        assert self.fakes is not None
+        deadline = time.monotonic() + limit_s
+        last, since = None, time.monotonic()
+        while time.monotonic() < deadline:
+            counts = await self.fakes.ask("counts")
+            if counts != last:
+                last, since = counts, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return
+            await asyncio.sleep(0.05)
 
     async def start(self, role: str, env: dict[str, str]) -> Child:
         child = await Child.start(role, env)
@@ -107,6 +144,18 @@ class Stack:
         child = await self.start("bot", clean_env(**self.bot_settings(**overrides)))
         await child.ask("allow_caller_id", number=CALLER_ID)
         return child
+
+    async def web_and_worker(self, database_url: str, **overrides: object) -> tuple[Child, Child]:
+        """`callbot serve --role web` and `--role worker` on one PostgreSQL database, started together; Voximplant's
+        callbacks go to the web replica (as Slack's requests do), on a port chosen for it here."""
+        port = free_port()
+        web_url = f"http://127.0.0.1:{port}"
+        web, worker = await asyncio.gather(
+            self.bot(role="web", database_url=database_url, port=port, **overrides),
+            self.start("bot", clean_env(**self.bot_settings(
+                role="worker", database_url=database_url, public_base_url=web_url, **overrides))),
+        )  # fmt: skip
+        return web, worker
 
     async def baseline(self, role: str) -> Child:
         return await self.start(role, clean_env(**self.bot_settings()))
