@@ -8,7 +8,6 @@ from typing import Any
 from bot.calls.models import LIVE_STATES, Call, CallRequest, CallState, Channel, Origin, Transition
 from bot.store.database import Base, Row, Tx
 
-_START_OF_TIME = datetime.min.replace(tzinfo=UTC)
 _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 # Live calls that StartScenarios was asked to start: every live state but `requested`.
 _SENT_TO_VOXIMPLANT = LIVE_STATES - {CallState.REQUESTED}
@@ -98,12 +97,21 @@ class Calls(Base):
     async def calls_in_state(
         self, state: CallState, *, created_before: datetime | None = None, created_after: datetime | None = None
     ) -> list[Call]:
-        """The calls in `state`, oldest first; only those created in the bounds given."""
-        rows = await self._fetch(
-            "SELECT * FROM calls WHERE state = ? AND created_at < ? AND created_at > ? ORDER BY created_at",
-            state.value, (created_before or _END_OF_TIME).isoformat(), (created_after or _START_OF_TIME).isoformat(),
-        )  # fmt: skip
-        return [call_from_row(row) for row in rows]
+        """The calls in `state`, oldest first; only those created in the bounds given.
+
+        The query names only the bounds given, and sorts nothing: either would lead SQLite to walk the time index
+        over every call instead of the state index over the few in `state` (a thousand times slower with 100,000
+        calls, bench section 4); the few found are sorted here.
+        """
+        where, params = ["state = ?"], [state.value]
+        if created_before is not None:
+            where.append("created_at < ?")
+            params.append(created_before.isoformat())
+        if created_after is not None:
+            where.append("created_at > ?")
+            params.append(created_after.isoformat())
+        rows = await self._fetch(f"SELECT * FROM calls WHERE {' AND '.join(where)}", *params)
+        return sorted((call_from_row(row) for row in rows), key=lambda call: call.created_at)
 
     async def set_slack_message(self, call_id: str, *, channel: str, ts: str) -> None:
         await self._change("UPDATE calls SET slack_channel = ?, slack_ts = ? WHERE id = ?", channel, ts, call_id)
