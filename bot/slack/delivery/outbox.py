@@ -253,7 +253,11 @@ class Delivery:
                 async with self._replica.holding(f"slack {call_id}") as held:
                     if held:
                         seen = max(seen, await self._deliver_pending(call_id))
-                if not held:  # another replica delivers them: it may finish before it sees ours, so look again
+                if not held:
+                    if call_id in self._dirty:  # a write was queued here meanwhile: the holder may have let go since
+                        self._dirty.discard(call_id)
+                        continue
+                    # Another replica delivers them: it may finish before it sees ours, so look again.
                     self._handover.held_elsewhere(call_id)
                     return
                 self._handover.taken(call_id)
