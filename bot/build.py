@@ -75,11 +75,6 @@ def shutdown_budget(grace_s: float) -> ShutdownBudget:
 DIRECTORY_TIMEOUT_S = 10  # seconds; one Web API page; a lookup past the permission deadline finishes in the background
 
 
-async def open_store(settings: Settings) -> Store:
-    """The database the settings name: PostgreSQL at DATABASE_URL, else SQLite at DATABASE_PATH."""
-    return await Store.open(settings.database, pool_size=settings.database_pool_size)
-
-
 @asynccontextmanager
 async def build(
     settings: Settings, *, metrics: Metrics | None = None, slack_clock: Clock | None = None,
@@ -94,7 +89,7 @@ async def build(
     """
     metrics = metrics if metrics is not None else Metrics()
     waits = token_waits or TokenCheckWaits()
-    store = await open_store(settings)
+    store = await Store.open(settings.database, pool_size=settings.database_pool_size)  # DATABASE_URL or _PATH
     session = aiohttp.ClientSession()
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0), verify=_tls())
     background = Background()

@@ -16,11 +16,10 @@ from bot.calls.models import Channel
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
-from bot.sandbox.slack_requests import SlackSender
 from bot.store import Store
-from tests.conftest import CALLER_ID, SIGNING_SECRET, eventually
+from tests.conftest import CALLER_ID, eventually
 from tests.e2e.test_replicas import RoundRobin
-from tests.e2e.test_restart import PENDING_EVENTS, PENDING_LINES, BotProcess, free_port, send_events, serve_env
+from tests.e2e.test_restart import PENDING_LINES, BotProcess, free_port, place_and_hold, serve_env
 
 LEASE_S = 1.5  # a dead replica's work waits this long before the other takes it (15 s in production)
 
@@ -69,20 +68,10 @@ async def test_a_replica_killed_mid_call_leaves_the_other_to_finish_its_thread_a
     try:
         await until(lambda: watchdog_held_by(store, doomed))  # it started first
 
-        slack = SlackSender(http, bot_url=doomed.url, signing_secret=SIGNING_SECRET,
-                            response_base=fake_slack.url)  # type: ignore[attr-defined]  # fmt: skip
-        assert (await slack.command("+14155550100 hello")).status_code == 200
-        await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=10)
-        session = fake_voximplant.sessions[0]
-        [parent] = fake_slack.parents("C0GENERAL")
-
         # Slack holds the channel for an hour at the call's first reply: the replica delivering the call's writes
         # keeps them, and its lease, while it waits. Until it dies, the balancer sends every event to it.
-        fake_slack.fail_next("chat.postMessage", status=429, retry_after=3600)
         balancer.replicas = [doomed.url]
-        await send_events(fake_voximplant, session, PENDING_EVENTS)
-        await eventually(lambda: any(c.params.get("thread_ts") for c in fake_slack.calls_to("chat.postMessage")))
-        assert fake_slack.thread(parent) == []
+        session, parent = await place_and_hold(http, doomed.url, fake_slack, fake_voximplant)
         holder = await store.lease_holder(f"slack {session.call_id}", now=datetime.now(UTC))
         assert holder is not None and f":{pid(doomed)}:" in holder
 

@@ -24,7 +24,7 @@ from bot.calls.models import Call, CallRequest, CallState, Channel, Origin, Stat
 from bot.calls.recovery import SESSION_OVERRUN_S, START_MARGIN_S
 from bot.calls.states import transition_for
 from bot.sandbox.clock import VirtualClock
-from bot.sandbox.fake_slack import FakeSlack, Fault
+from bot.sandbox.fake_slack import FakeSlack, Fault, Message
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant, Session
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.simulator import ScenarioSimulator
@@ -95,11 +95,23 @@ PENDING_LINES = [
 ]
 
 
-async def send_events(
-    fake_voximplant: FakeVoximplant, session: Session, events: list[tuple[str, dict[str, str]]]
-) -> None:
-    for event, data in events:
+async def place_and_hold(
+    http: httpx.AsyncClient, bot_url: str, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> tuple[Session, Message]:
+    """Place a call through the bot at `bot_url`; then Slack holds the channel for an hour at the call's first reply,
+    so that PENDING_EVENTS, sent meanwhile, leave their writes waiting in the outbox. The session, and its parent."""
+    slack = SlackSender(http, bot_url=bot_url, signing_secret=SIGNING_SECRET,
+                        response_base=fake_slack.url)  # type: ignore[attr-defined]  # fmt: skip
+    assert (await slack.command("+14155550100 hello")).status_code == 200
+    await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=10)
+    session = fake_voximplant.sessions[0]
+    [parent] = fake_slack.parents("C0GENERAL")
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=3600)
+    for event, data in PENDING_EVENTS:
         assert (await fake_voximplant.send_event(session, event, data)).status_code == 200
+    await eventually(lambda: any(c.params.get("thread_ts") for c in fake_slack.calls_to("chat.postMessage")))
+    assert fake_slack.thread(parent) == []
+    return session, parent
 
 
 def serve_env(
@@ -150,18 +162,7 @@ async def test_killed_mid_call_and_restarted_delivers_what_was_pending(
 ) -> None:
     bot_process.start()
     await bot_process.ready(http)
-    slack = SlackSender(http, bot_url=bot_process.url, signing_secret=SIGNING_SECRET,
-                        response_base=fake_slack.url)  # type: ignore[attr-defined]  # fmt: skip
-    assert (await slack.command("+14155550100 hello")).status_code == 200
-    await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=10)
-    session = fake_voximplant.sessions[0]
-    [parent] = fake_slack.parents("C0GENERAL")
-
-    # Slack holds the channel for an hour at the first reply: everything after it waits in the outbox.
-    fake_slack.fail_next("chat.postMessage", status=429, retry_after=3600)
-    await send_events(fake_voximplant, session, PENDING_EVENTS)
-    await eventually(lambda: any(c.params.get("thread_ts") for c in fake_slack.calls_to("chat.postMessage")))
-    assert fake_slack.thread(parent) == []
+    session, parent = await place_and_hold(http, bot_process.url, fake_slack, fake_voximplant)
 
     bot_process.kill()
     bot_process.start()
