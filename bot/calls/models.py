@@ -161,10 +161,12 @@ MAX_TRANSCRIPT_CHARS = 10_000
 MAX_FAILED_REASON_CHARS = 500
 MAX_DISCONNECTED_REASON_CHARS = 100
 MAX_ERROR_MESSAGE_CHARS = 2_000
+MAX_RECORDING_URL_CHARS = 2_000
 # Numbers are bounded too: refused (422) past these, never stored. A seq that SQLite's INTEGER cannot hold, or an
 # infinite duration, would otherwise fail every later step of the call (its Slack writes, its summary).
 MAX_SEQ = 2**31 - 1  # a call's events, counted from 1: no call comes near
 MAX_DURATION_S = 24 * 3600  # MAX_CALL_DURATION_S is at most 4 h; the scenario's watchdog ends a session soon after
+MAX_VOICEMAIL_S = 600.0  # a voicemail message the agent leaves: a few sentences, far below this
 MAX_COST = 100_000.0  # in the account's currency: far above any one call
 FAILED_CODES = (-(2**31), 2**31 - 1)  # SIP statuses and VoxEngine's codes; a 32-bit integer
 
@@ -211,6 +213,22 @@ class ErrorData(BaseModel):
     recoverable: bool = False  # the Voice AI's own error that leaves its session open: the call goes on
 
 
+class AnsweredData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    by: Literal["human", "voicemail", "unknown"]  # answering-machine detection's verdict; unknown when it timed out
+
+
+class VoicemailData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    left: bool  # a message was left; False when the requester chose to hang up at a voicemail greeting
+    message_s: Annotated[float, Field(ge=0, le=MAX_VOICEMAIL_S, allow_inf_nan=False)] = 0
+
+
+class RecordingData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    url: Annotated[str, Field(min_length=9, max_length=MAX_RECORDING_URL_CHARS, pattern=r"^https://")]
+
+
 class ProgressEvent(_Event):
     event: Literal["started", "dialing", "ringing", "connected"]
     data: _NoData = _NoData()
@@ -236,8 +254,36 @@ class ErrorEvent(_Event):
     data: ErrorData
 
 
+class AnsweredEvent(_Event):
+    """Who answered a connected call, from answering-machine detection (PSTN only); informational, no move."""
+
+    event: Literal["answered"]
+    data: AnsweredData
+
+
+class VoicemailEvent(_Event):
+    """What the agent did at a voicemail greeting: left a message (and how long), or hung up without one."""
+
+    event: Literal["voicemail"]
+    data: VoicemailData
+
+
+class RecordingEvent(_Event):
+    """Where the call's recording is: a link for the requester and admins only, never posted in a channel."""
+
+    event: Literal["recording"]
+    data: RecordingData
+
+
 StatusEvent = Annotated[
-    ProgressEvent | TranscriptEvent | FailedEvent | DisconnectedEvent | ErrorEvent,
+    ProgressEvent
+    | TranscriptEvent
+    | FailedEvent
+    | DisconnectedEvent
+    | ErrorEvent
+    | AnsweredEvent
+    | VoicemailEvent
+    | RecordingEvent,
     Field(discriminator="event"),
 ]
 STATUS_EVENTS = TypeAdapter[StatusEvent](StatusEvent)
