@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
 import pytest
+from phonenumbers import shortnumberinfo
 
 from bot.calls.numbers import CALLABLE_TYPES, is_emergency_number, number_types, parse_phone_number
 from bot.calls.refusals import Why
@@ -85,6 +87,22 @@ def test_emergency_numbers_are_recognised_in_every_form(region: str, typed: str)
         parse_phone_number(typed, region)
     assert refused.value.why is Why.EMERGENCY and refused.value.field == "destination"
     assert "is an emergency number" in words(refused.value)
+
+
+def test_every_regions_own_emergency_numbers_are_recognised_nationally_and_with_its_country_code() -> None:
+    """Each region's emergency example (libphonenumber's short-number metadata), as dialled there and with the
+    country code: the length bound is_emergency_number checks first skips none of them."""
+    missed = []
+    for region in sorted(shortnumberinfo.SUPPORTED_SHORT_REGIONS):
+        short = phonenumbers.PhoneMetadata.short_metadata_for_region(region)
+        if short is None or short.emergency is None or not short.emergency.example_number:
+            continue
+        example = short.emergency.example_number
+        code = phonenumbers.country_code_for_region(region)
+        for typed in (example, f"+{code} {example}"):
+            if not is_emergency_number(typed, region):
+                missed.append((region, typed))
+    assert missed == []
 
 
 @pytest.mark.parametrize(("region", "typed"), SHORT_CODES)
