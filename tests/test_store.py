@@ -102,6 +102,25 @@ async def test_replay_guard_remembers_then_forgets(store: Store) -> None:
     assert await store.first_sighting("v0=abc", at=T0, forget_before=T0 - timedelta(minutes=10))
     assert not await store.first_sighting("v0=abc", at=T0, forget_before=T0 - timedelta(minutes=10))
     assert await store.first_sighting("v0=abc", at=later, forget_before=later - timedelta(minutes=10))
+    assert not await store.first_sighting("v0=abc", at=later, forget_before=later - timedelta(minutes=10))
+
+
+async def test_the_replay_guard_deletes_what_it_forgot_at_most_once_a_minute(store: Store) -> None:
+    window = timedelta(minutes=5)
+    for n in range(3):
+        assert await store.first_sighting(f"v0={n}", at=T0, forget_before=T0 - window)
+    seen = "SELECT COUNT(*) FROM seen_slack_requests"
+    assert await store._scalar(seen) == 3
+    later = T0 + window + timedelta(seconds=1)
+    assert await store.first_sighting("v0=new", at=later, forget_before=later - window)
+    assert await store._scalar(seen) == 1  # the three forgotten rows are gone
+    for n in range(3):  # within the minute: remembered, the old rows stay until the next prune
+        at = later + timedelta(seconds=n)
+        assert await store.first_sighting(f"v0=more{n}", at=at, forget_before=T0 + window)
+    assert await store._scalar(seen) == 4
+    at = later + timedelta(minutes=1)
+    assert await store.first_sighting("v0=last", at=at, forget_before=at - timedelta(seconds=1))
+    assert await store._scalar(seen) == 1  # a minute on, pruned again: only this one is left
 
 
 async def test_the_wal_is_moved_into_the_database_file_by_the_checkpointer(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -44,6 +44,11 @@ class Limits:
     concurrent_per_user: int = 0
     concurrent_per_workspace: int = 0
     max_duration_s: int = 600
+
+    @property
+    def count_calls(self) -> bool:
+        """True if any limit counts calls (every field but the duration): admission then counts them under a lock."""
+        return any(getattr(self, f.name) for f in fields(self) if f.name != "max_duration_s")
 
 
 class Permissions:
@@ -171,6 +176,10 @@ class Permissions:
             retry_at = ends[len(ends) - limit] if len(ends) >= limit else now
             # No time in the past is promised: past every bound, the next call may go as soon as one ends.
             raise LimitReached(why, retry_at=max(retry_at, now), live=live, limit=limit, now=now)
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
 
     def _directory_or_fail(self) -> Directory:
         if self._directory is None:

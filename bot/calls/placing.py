@@ -93,12 +93,14 @@ class Placing:
             id=self._new_id(), request=request, state=CallState.REQUESTED, state_reason="", created_at=now,
             updated_at=now, control_secret=secrets.token_urlsafe(24),
         )  # fmt: skip
+        if self._permissions is None or not self._permissions.limits.count_calls:
+            await self._store.insert_call(call)  # no limit to hold: nothing to count, no lock to take
+            return call
         async with self._store.exclusive(f"admit {request.origin.team_id}"):
             # vet() checked the limits already; checked again here, where no other request of the workspace, on
             # this replica or another, can slip in between the count and the insert: two requests at once cannot
             # both take the last place.
-            if self._permissions is not None:
-                await self._permissions.check_limits(request.origin)
+            await self._permissions.check_limits(request.origin)
             await self._store.insert_call(call)
         return call
 
