@@ -267,6 +267,9 @@ class Delivery:
                 # holder looks once more after letting go, so it is not left for that replica's next look.
                 if not self._replica.shared or not await self._newer_than(call_id, seen):
                     return
+        except StoreUnavailable as error:  # the writes stay queued: look again later, as for a lease held elsewhere
+            log.warning("Slack writes wait: %s", error.reason)
+            self._handover.held_elsewhere(call_id)
         finally:
             if self._workers.get(call_id) is asyncio.current_task():
                 del self._workers[call_id]
