@@ -132,6 +132,7 @@ class Stack:
             "calls_per_user_per_hour": 0,
             "concurrent_calls_per_user": 0,
             "concurrent_calls_per_workspace": 0,
+            "calling_hours": "off",  # the bench runs at any hour
             # Slack not limiting: no per-channel pacing (one channel gets every call's thread here; at Slack's real
             # pace of ~1 write a second, launches would wait minutes for their parent message's turn).
             "slack_pace_s": 0,

@@ -11,6 +11,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.calls import launch
+from bot.calls.hours import Window
 from bot.errors import ConfigError
 from bot.store.database import describe, is_postgres_url
 
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     calls_per_user_per_hour: int = Field(default=10, ge=0)
     concurrent_calls_per_user: int = Field(default=2, ge=0)
     concurrent_calls_per_workspace: int = Field(default=10, ge=0)
+    calling_hours: str = Field(
+        default="08:00-21:00", description="local time at the destination when calls may start; `off` for any time"
+    )
 
     slack_pace_s: float = Field(default=1.0, ge=0, description="one write to a channel per this many seconds")
     slack_burst: int = Field(
@@ -119,6 +123,19 @@ class Settings(BaseSettings):
                 f"{', '.join(wrong)}: give channel IDs (C…, G…) or user group IDs (S…), as Slack shows them"
             )
         return value
+
+    @field_validator("calling_hours")
+    @classmethod
+    def _calling_hours(cls, value: str) -> str:
+        if value.strip().lower() in {"off", ""}:
+            return "off"
+        Window.parse(value)  # ValueError says what it should look like
+        return value.strip()
+
+    @property
+    def calling_window(self) -> Window | None:
+        """CALLING_HOURS read, or None when it is off."""
+        return None if self.calling_hours == "off" else Window.parse(self.calling_hours)
 
     @field_validator("default_caller_id")
     @classmethod

@@ -217,6 +217,7 @@ def make_settings(tmp_path: Path, fake_slack: FakeSlack, fake_voximplant: FakeVo
         "voximplant_timeout_s": 2.0,
         "public_base_url": "http://127.0.0.1:9",  # replaced by the bot's real URL once it listens
         "database_path": tmp_path / "callbot.db",
+        "calling_hours": "off",  # tests run at any hour; tests/calls/test_hours.py sets the clock and the hours
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -32,6 +32,16 @@ def test_bad_values_are_listed_by_variable_without_echoing_them() -> None:
     assert "xoxp-user-token-oops" not in text
 
 
+def test_calling_hours_are_read_or_refused_saying_what_they_should_look_like() -> None:
+    base = {"_env_file": None, "slack_bot_token": "xoxb-1", "slack_signing_secret": "s"}
+    assert str(load_settings(**base).calling_window) == "08:00 and 21:00"  # the default
+    assert load_settings(**base, calling_hours="OFF").calling_window is None
+    assert str(load_settings(**base, calling_hours=" 09:30 - 18:00 ").calling_window) == "09:30 and 18:00"
+    with pytest.raises(ConfigError) as raised:
+        load_settings(**base, calling_hours="9am-5pm")
+    assert "CALLING_HOURS" in str(raised.value) and "08:00-21:00" in str(raised.value)
+
+
 def test_contradictions_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         load_settings(

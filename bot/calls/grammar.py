@@ -58,6 +58,7 @@ class CallDraft:
     duration: str | None = None
     destination_readings: tuple[str, ...] = ()
     caller_id_readings: tuple[str, ...] = ()
+    after_hours_reason: str | None = None  # the form's: an admin's reason to call outside calling hours
 
 
 @dataclass(frozen=True, slots=True)

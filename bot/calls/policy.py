@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.calls.hours import Window
 from bot.calls.numbers import CALLABLE_TYPES
 
 
@@ -22,6 +23,7 @@ class CallPolicy:
     show_timeout_s: float = 15.0  # the longest a new call waits to be shown (its Slack message) before it is dialled
     allowed_types: frozenset[int] = CALLABLE_TYPES
     admins: frozenset[str] = frozenset()  # CALLBOT_ADMINS, for when no Permissions are given (the doctor)
+    calling_hours: Window | None = None  # local time at the destination when a call may start; None: any time
 
     @property
     def reachable(self) -> bool:

@@ -26,6 +26,7 @@ class Why(StrEnum):
     REGION_NOT_ALLOWED = "region_not_allowed"  # region; allowed: the allowed regions, sorted
     AMBIGUOUS_NUMBER = "ambiguous_number"  # typed; readings: the numbers (E.164) the words can form
     DENIED = "denied"  # number; reason: the deny list's note (may be empty)
+    OUTSIDE_CALLING_HOURS = "outside_calling_hours"  # closed: hours.Closed; window: hours.Window; now; admin: bool
     SIP_NOT_PHONE = "sip_not_phone"  # typed: a SIP address given as a phone number
     BAD_SIP_URI = "bad_sip_uri"  # typed
     BAD_SIP_PORT = "bad_sip_port"  # typed; port: int

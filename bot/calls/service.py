@@ -45,7 +45,7 @@ class CallService:
         moves = Moves(store, observer, clock=clock)
         in_flight = InFlight()
         self.vetting = Vetting(
-            store, policy, set_up=voximplant is not None and policy.launchable, permissions=permissions
+            store, policy, set_up=voximplant is not None and policy.launchable, permissions=permissions, clock=clock
         )
         self.intake = Intake(store, observer, clock=clock)
         self.recovery = Recovery(

@@ -10,8 +10,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from bot.calls.caller_ids import resolve_caller_id
+from bot.calls.clock import Clock, utc_now
 from bot.calls.destinations import dialled_number, infer_channel, parse_channel, parse_destination, parse_duration
 from bot.calls.grammar import CallDraft
+from bot.calls.hours import closed
 from bot.calls.models import CallRequest, Channel, Origin
 from bot.calls.numbers import ambiguous_number, parse_phone_number, refuse_if_emergency, region_of
 from bot.calls.permissions import Permissions
@@ -22,18 +24,21 @@ from bot.store import Store
 
 T = TypeVar("T")
 MAX_INSTRUCTIONS = 3000
+AFTER_HOURS = "call.after_hours"  # the audit log's name for a call placed outside calling hours by an admin
 
 
 class Vetting:
     """Checks call requests; reads the allowlist and the deny list, and asks Permissions who may call."""
 
     def __init__(
-        self, store: Store, policy: CallPolicy, *, set_up: bool, permissions: Permissions | None = None
-    ) -> None:
+        self, store: Store, policy: CallPolicy, *, set_up: bool, permissions: Permissions | None = None,
+        clock: Clock = utc_now,
+    ) -> None:  # fmt: skip
         self._store = store
         self._policy = policy
         self._set_up = set_up  # Voximplant is configured and the scenario can be reached: calls can be placed
         self._permissions = permissions
+        self._clock = clock
 
     async def vet(self, draft: CallDraft, origin: Origin, *, channel: Channel | None = None) -> CallRequest:
         """Turn what a person asked for into a request we are willing to place, or raise a Refusal saying why not.
@@ -85,6 +90,12 @@ class Vetting:
         dialled = dialled_number(destination, channel, self._policy.default_region) if destination and channel else None
         if dialled is not None and (denied := await self._store.denial_for(dialled)) is not None:
             refusals.append(Refusal(Why.DENIED, field="destination", number=dialled, reason=denied.reason))
+        after_hours = None  # an admin's reason to call outside calling hours, audited once the call is accepted
+        if dialled is not None and (refused := await self._outside_calling_hours(draft, origin, dialled)) is not None:
+            if refused.why is Why.OUTSIDE_CALLING_HOURS and draft.after_hours_reason and refused.facts["admin"]:
+                after_hours = (dialled, draft.after_hours_reason)
+            else:
+                refusals.append(refused)
         if refusals:
             # What is wrong with the destination comes first: an emergency number is named as such before anything.
             refusals.sort(key=lambda refusal: refusal.field != "destination")
@@ -99,6 +110,12 @@ class Vetting:
             raise RuntimeError("a check failed without a refusal")  # unreachable: every failed check refuses
         if self._permissions is not None:
             await self._permissions.check_limits(origin)
+        if after_hours is not None:
+            number, reason = after_hours
+            detail = f"outside calling hours: {reason}"
+            await self._store.audit(
+                actor=origin.user_id, action=AFTER_HOURS, target=number, detail=detail, allowed=True, at=self._clock()
+            )
         return CallRequest(
             destination=destination,
             caller_id=caller_id,
@@ -107,6 +124,23 @@ class Vetting:
             max_duration_s=max_duration_s,
             origin=origin,
         )
+
+    async def _outside_calling_hours(self, draft: CallDraft, origin: Origin, number: str) -> Refusal | None:
+        """The refusal of a number outside its calling hours now (`admin`: the person may override it with a
+        reason), or of a reason given by someone who is no admin; None when the number may be called now."""
+        window = self._policy.calling_hours
+        shut = closed(window, number, self._clock()) if window is not None and number.startswith("+") else None
+        if shut is None:
+            return None
+        if draft.after_hours_reason and self._permissions is not None:
+            try:
+                await self._permissions.require_admin(origin.user_id, action=AFTER_HOURS, target=number)
+            except Refusal as refused:
+                return Refusal(refused.why, field="after_hours_reason", **refused.facts)
+            return Refusal(Why.OUTSIDE_CALLING_HOURS, field="destination", closed=shut, window=window, admin=True)
+        admin = self._permissions is not None and await self._permissions.is_admin(origin.user_id)
+        return Refusal(Why.OUTSIDE_CALLING_HOURS, field="destination", closed=shut, window=window, admin=admin,
+                       now=self._clock())  # fmt: skip
 
     def _typed_caller_id(self, draft: CallDraft) -> str:
         if draft.caller_id_readings:

@@ -70,6 +70,7 @@ async def run_sandbox(
             public_base_url=bot_server.url,
             database_path=Path(database),
             callbot_admins=["U0ANA"],  # the sandbox's person, so `/call callerid …` and `/call deny …` can be tried
+            calling_hours="off",  # the simulated callee is awake at any hour, wherever its number is
         )
         bot_server.app = app = create_app(settings)
         async with bot_server, httpx.AsyncClient(timeout=10) as http:

@@ -151,8 +151,10 @@ def call_modal(
     max_minutes: int,
     default_region: str,
     default_caller_id: str | None = None,
+    after_hours: bool = False,
 ) -> View:
-    """The call form: destination, channel, caller ID, time limit, instructions and where the thread goes."""
+    """The call form: destination, channel, caller ID, time limit, instructions and where the thread goes; with
+    `after_hours` (an admin, calling hours on), the reason to call outside calling hours."""
     blocks: list[dict[str, Any]] = [
         _input(
             FieldId.DESTINATION,
@@ -199,6 +201,13 @@ def call_modal(
     else:
         where["default_to_current_conversation"] = True
     blocks.append(_input(FieldId.CONVERSATION, texts.LABEL_CONVERSATION, where))
+    if after_hours:
+        reason = _text_input(FieldId.AFTER_HOURS_REASON, texts.PLACEHOLDER_AFTER_HOURS, "", max_length=300)
+        blocks.append(
+            _input(
+                FieldId.AFTER_HOURS_REASON, texts.LABEL_AFTER_HOURS, reason, optional=True, hint=texts.HINT_AFTER_HOURS
+            )
+        )
     if context.thread_ts is not None:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": texts.THREAD_NOTE}]})
     return {

@@ -40,8 +40,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             context = ModalContext(conversation_id=command.get("channel_id") or None)
             try:
                 await modals.open_call_modal(
-                    client, deps, trigger_id=command.get("trigger_id", ""), draft=draft, context=context
-                )
+                    client, deps, trigger_id=command.get("trigger_id", ""), draft=draft, context=context,
+                    user_id=command.get("user_id", ""),
+                )  # fmt: skip
             except SlackApiError as error:
                 await ack(text=modals.open_failed(error), response_type="ephemeral")
                 return

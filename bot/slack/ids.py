@@ -42,6 +42,7 @@ class FieldId(StrEnum):
     DURATION = "duration"
     INSTRUCTIONS = "instructions"
     CONVERSATION = "conversation"
+    AFTER_HOURS_REASON = "after_hours_reason"  # callbot admins only: why a call may ring outside calling hours
 
 
 class ModalContext(BaseModel):

@@ -72,9 +72,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
 
 async def open_call_modal(
-    client: AsyncWebClient, deps: Deps, *, trigger_id: str, draft: CallDraft, context: ModalContext
+    client: AsyncWebClient, deps: Deps, *, trigger_id: str, draft: CallDraft, context: ModalContext, user_id: str = ""
 ) -> None:
     """views.open the call form, filled in from `draft`. Call it first: the trigger expires after 3 seconds.
+
+    The field to call outside calling hours is shown to the admins CALLBOT_ADMINS names (a workspace admin's
+    status would take a Slack lookup before views.open); `vet` checks whoever fills it in.
 
     Raises slack_sdk's SlackApiError when Slack refuses (an expired trigger, most often).
     """
@@ -86,6 +89,7 @@ async def open_call_modal(
         max_minutes=policy.max_duration_s // 60,
         default_region=policy.default_region,
         default_caller_id=policy.default_caller_id,
+        after_hours=policy.calling_hours is not None and user_id in policy.admins,
     )
     await client.views_open(trigger_id=trigger_id, view=view)
 
@@ -138,6 +142,7 @@ def read_submission(view: dict[str, Any]) -> Submission:
         caller_id=selected(FieldId.CALLER_ID),
         instructions=(state(FieldId.INSTRUCTIONS).get("value") or "").strip(),
         duration=str(duration) if duration not in (None, "") else None,
+        after_hours_reason=(state(FieldId.AFTER_HOURS_REASON).get("value") or "").strip() or None,
     )
     return Submission(
         draft=draft,

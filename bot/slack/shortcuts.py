@@ -24,8 +24,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         # A global shortcut names no conversation: the form's select starts at the one the person is viewing.
         try:
             await modals.open_call_modal(
-                client, deps, trigger_id=shortcut["trigger_id"], draft=_EMPTY, context=ModalContext()
-            )
+                client, deps, trigger_id=shortcut["trigger_id"], draft=_EMPTY, context=ModalContext(),
+                user_id=shortcut["user"]["id"],
+            )  # fmt: skip
         except SlackApiError as error:  # a global shortcut has no response_url: the bot's DM says it
             await client.chat_postMessage(channel=shortcut["user"]["id"], text=modals.open_failed(error))
 
@@ -41,7 +42,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
         draft = CallDraft(destination=None, caller_id=None, instructions=readable(message.get("text") or "").strip())
         try:
-            await modals.open_call_modal(client, deps, trigger_id=shortcut["trigger_id"], draft=draft, context=context)
+            await modals.open_call_modal(
+                client, deps, trigger_id=shortcut["trigger_id"], draft=draft, context=context,
+                user_id=shortcut["user"]["id"],
+            )  # fmt: skip
         except SlackApiError as error:
             text = modals.open_failed(error)
             if respond is not None:  # message shortcuts carry a response_url

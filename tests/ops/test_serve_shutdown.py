@@ -39,7 +39,7 @@ async def test_sigterm_finishes_the_call_being_placed(
         SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=f"{fake_slack.url}/api/",  # type: ignore[attr-defined]
         VOXIMPLANT_ACCOUNT_ID=ACCOUNT_ID, VOXIMPLANT_API_KEY=API_KEY, VOXIMPLANT_RULE_ID=str(RULE_ID),
         VOXIMPLANT_API_URL=f"{fake_voximplant.url}/platform_api/", PUBLIC_BASE_URL=base, DATABASE_PATH=str(database),
-        PORT=str(port), HOST="127.0.0.1",
+        PORT=str(port), HOST="127.0.0.1", CALLING_HOURS="off",
     )  # fmt: skip
     add = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "callerids", "add", CALLER_ID, cwd=tmp_path, env=environ,

@@ -43,7 +43,7 @@ def serve_environment(
         SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=f"{fake_slack.url}/api/",  # type: ignore[attr-defined]
         VOXIMPLANT_ACCOUNT_ID=ACCOUNT_ID, VOXIMPLANT_API_KEY=API_KEY, VOXIMPLANT_RULE_ID=str(RULE_ID),
         VOXIMPLANT_API_URL=f"{fake_voximplant.url}/platform_api/", PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        DATABASE_PATH=str(tmp_path / "callbot.db"), PORT=str(port), HOST="127.0.0.1",
+        DATABASE_PATH=str(tmp_path / "callbot.db"), PORT=str(port), HOST="127.0.0.1", CALLING_HOURS="off",
     )  # fmt: skip
     return environ
 

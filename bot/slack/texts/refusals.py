@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
+from bot.calls.hours import Closed, place_name
 from bot.calls.models import Channel
 from bot.calls.numbers import format_international
 from bot.calls.refusals import Admins, Choice, Why
@@ -62,6 +63,7 @@ _ADMIN_ACTIONS = {
     "deny.list": "see the deny list",
     "deny.add": "change the deny list",
     "deny.remove": "change the deny list",
+    "call.after_hours": "place calls outside calling hours",
 }
 _Words = Callable[[Refusal, dict[str, Any]], str]
 _SAYS: dict[Why, _Words] = {}
@@ -157,6 +159,34 @@ def _ambiguous(_: Refusal, f: dict[str, Any]) -> str:
         f"I can read `{f['typed']}` as more than one number: {either([format_international(r) for r in readings])}. "
         f"Write the number without spaces, e.g. `{readings[0]}`, so I call the one you mean."
     )
+
+
+@_says(Why.OUTSIDE_CALLING_HOURS)
+def _outside_calling_hours(_: Refusal, f: dict[str, Any]) -> str:
+    shut: Closed = f["closed"]
+    number = format_international(shut.number)
+    (first, first_at), (last, last_at) = shut.local[0], shut.local[-1]
+    if len(shut.local) == 1:
+        where = f"It's {first_at:%H:%M} in {place_name(first)}, where {number} rings"
+        there = "there"
+    else:
+        where = (
+            f"{number} may ring in {len(shut.local)} time zones, from {place_name(first)} to {place_name(last)}, "
+            f"where it's {first_at:%H:%M} to {last_at:%H:%M}"
+        )
+        there = "in every one of them"
+    rule = f"callbot places calls between {f['window']} local time"
+    if shut.opens_at is None:
+        later = f"No time of day is inside those hours {there}, so callbot does not call it."
+    else:
+        later = f"You can call it {when(shut.opens_at, f['now'])}."
+    anyway = (
+        "As a callbot admin you can call anyway: open the form with `/call` and give a reason under "
+        "*Outside calling hours*."
+        if f["admin"]
+        else "If it cannot wait, ask a callbot admin."
+    )
+    return f"{where}; {rule}. {later} {anyway}"
 
 
 @_says(Why.DENIED)
