@@ -179,6 +179,10 @@ async def _serve_fakes() -> None:
                 first.setdefault(found, call.received_at)
         return first
 
+    async def last_write(_: dict[str, Any]) -> Any:
+        """When the last Slack write arrived: CLOCK_MONOTONIC, comparable with the bench process's time.monotonic()."""
+        return {"at": slack.calls[-1].received_at if slack.calls else None}
+
     async def forget(_: dict[str, Any]) -> Any:
         slack.calls.clear()
         slack.messages.clear()
@@ -187,7 +191,8 @@ async def _serve_fakes() -> None:
     async with LocalServer(voximplant.app) as vox_server:
         voximplant.url = vox_server.url
         commands = {"configure": configure, "sessions": sessions, "counts": counts, "marks": marks, "forget": forget,
-                    "queue": queue, "containing": containing, "launches": launches}  # fmt: skip
+                    "queue": queue, "containing": containing, "launches": launches,
+                    "last_write": last_write}  # fmt: skip
         await _serve(slack.app, commands, voximplant_url=vox_server.url)
     for task in talking:
         task.cancel()
