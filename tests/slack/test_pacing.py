@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.sandbox.clock import VirtualClock
+from bot.slack.delivery.sender import MAX_BACKOFF_S, Sender
 from bot.slack.pacing import Lane, Pacer
 
 
@@ -151,3 +152,10 @@ async def test_a_write_counts_from_slacks_answer_when_that_came_later_than_its_t
     pacer.answered("C1", number)  # answered at once: nothing changes
     await pacer.turn("C1", Lane.PARENT)
     assert clock.now() == 3.25
+
+
+def test_the_pause_after_failures_doubles_up_to_its_cap_however_long_the_outage() -> None:
+    clock = VirtualClock()
+    sender = Sender(Pacer(clock, pace_s=1.0, burst=1), clock, backoff_s=0.5, on_retry=lambda _: None)
+    assert [sender.backoff(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+    assert sender.backoff(2_000) == MAX_BACKOFF_S  # 2.0 ** 1999 would overflow: a day of failures must not crash

@@ -84,7 +84,7 @@ class Sender:
                 if is_rate_limited(error):
                     if "Retry-After" not in error.response.headers:
                         failures += 1  # an HTTP 200 rate_limited says not for how long: back off
-                    hold = retry_after(error, default=self._backoff(max(failures, 1)))
+                    hold = retry_after(error, default=self.backoff(max(failures, 1)))
                     if budget is not None:
                         budget.hold(hold)
                     else:
@@ -96,7 +96,7 @@ class Sender:
                     self._hold_for_token(error_code(error))
                     self._on_retry("auth")
                     failures += 1
-                    await self._clock.sleep(self._backoff(failures))
+                    await self._clock.sleep(self.backoff(failures))
                     continue
                 if not is_transient(error):
                     raise
@@ -109,7 +109,7 @@ class Sender:
                 self._token_accepted()
                 return response.data if isinstance(response.data, dict) else {}
             failures += 1
-            delay = self._backoff(failures)
+            delay = self.backoff(failures)
             if parent is not None and not parent.posted.done():
                 delay = min(delay, PARENT_RETRY_S)
             log.warning("Slack %s to %s failed (%s); trying again in %.1fs", method.__name__, where, why, delay)
@@ -121,8 +121,10 @@ class Sender:
         finally:
             self._pacer.answered(where, number)  # Slack has it by now, if it ever will: its pace counts from here
 
-    def _backoff(self, failures: int) -> float:
-        return min(self._backoff_s * 2.0 ** (failures - 1), MAX_BACKOFF_S)
+    def backoff(self, failures: int) -> float:
+        """The pause after `failures` failures in a row: doubling, at most MAX_BACKOFF_S (the exponent is capped, so
+        a day-long outage's thousandth failure does not overflow a float)."""
+        return min(self._backoff_s * 2.0 ** min(failures - 1, 64), MAX_BACKOFF_S)
 
     @property
     def token_refused(self) -> str | None:
