@@ -39,11 +39,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 API_KEY = "sk-sandbox-openai-key-0000"
-SANDBOX_ANSWER = (
-    "The agent delivered the message and the callee understood it.\n"
-    "They agreed on what was asked.\n"
-    "Next step: none beyond what was said."
-)
 
 
 @dataclass(frozen=True)
@@ -79,7 +74,6 @@ class FakeOpenAI:
         self.app = Starlette(routes=[Route("/v1/chat/completions", self._chat_completions, methods=["POST"])])
         self.url = ""  # set by whoever serves it
         self.received: list[Received] = []
-        self.default_answer = SANDBOX_ANSWER
         self.delay_s = 0.0  # each answer waits this long first (a slow OpenAI)
         self._answers: deque[str] = deque()
         self._faults: deque[Fault] = deque()
@@ -87,7 +81,7 @@ class FakeOpenAI:
         self._released = asyncio.Event()
 
     def answer(self, text: str) -> None:
-        """The next successful answer's content (then the default one again)."""
+        """The next successful answer's content (then the canned one again, made from the transcript sent)."""
         self._answers.append(text)
 
     def fail_next(self, status: int, *, times: int = 1, retry_after_s: float | None = None) -> None:
@@ -102,7 +96,6 @@ class FakeOpenAI:
         self._answers.clear()
         self._faults.clear()
         self.delay_s = 0.0
-        self.default_answer = SANDBOX_ANSWER
 
     async def _chat_completions(self, request: Request) -> JSONResponse:
         raw = await request.body()
@@ -131,7 +124,7 @@ class FakeOpenAI:
             return _error(400, message, "invalid_request_error", param="messages", code="missing_required_parameter")
         if self._faults:
             return _fault(self._faults.popleft(), str(body["model"]))
-        content = self._answers.popleft() if self._answers else self.default_answer
+        content = self._answers.popleft() if self._answers else _canned(body["messages"])
         prompt = sum(len(str(m.get("content", ""))) for m in body["messages"] if isinstance(m, dict)) // 4
         completion = len(content) // 4
         return JSONResponse({
@@ -162,6 +155,19 @@ BAD_JSON = (
     "correctly.)"
 )
 SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
+
+
+def _canned(messages: list[Any]) -> str:
+    """Three lines in the shape asked for, from the transcript's first agent turn and last callee turn (no model)."""
+    said = str(messages[-1].get("content", "")) if isinstance(messages[-1], dict) else ""
+    turns = [line.split(": ", 1) for line in said.splitlines() if ": " in line]
+    agent = next((text for who, text in turns if who == "Agent"), "nothing")
+    callee = next((text for who, text in reversed(turns) if who == "Callee"), "nothing")
+    short = [text if len(text) <= 120 else text[:119] + "…" for text in (agent, callee)]
+    return (
+        f"The agent said: {short[0]}\nThe callee answered: {short[1]}\n"
+        "Next steps: none stated (a canned summary from the sandbox's fake OpenAI)."
+    )
 
 
 def _error(
