@@ -197,7 +197,9 @@ async def test_openai_slower_than_the_timeout_delays_the_summary_no_longer_than_
         f"{ENDED}\n_The written summary is unavailable: OpenAI did not answer in time; the full transcript is above in "
         "this thread, so nothing is lost._"
     )
-    assert 0.5 <= waited < 1.4, waited  # the deadline covers the client's retries too
+    # Without the deadline around its retries the client would take three 0.5 s tries and their backoff (about
+    # 3 s) and ask three times; the margin is for a loaded machine.
+    assert 0.5 <= waited < 2.5, waited
     assert len(fake_openai.received) == 1
 
 
