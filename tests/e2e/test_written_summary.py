@@ -162,6 +162,36 @@ async def test_an_openai_error_leaves_the_lines_out_and_says_nothing_is_lost(
     assert await bot.store.calls_with_pending_slack() == []
 
 
+@pytest.fixture
+def openai_nowhere(bot_settings: dict[str, Any], fake_openai: FakeOpenAI) -> None:
+    openai_settings(bot_settings, fake_openai, openai_base_url="http://127.0.0.1:9/v1")  # nothing listens there
+
+
+async def test_openai_unreachable_leaves_the_lines_out(
+    openai_nowhere: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await talk_and_end(fake_voximplant, session)
+    await bot.idle()
+    assert summary_of(fake_slack).startswith(
+        f"{ENDED}\n_The written summary is unavailable: OpenAI could not be reached;"
+    )
+
+
+@pytest.mark.parametrize("answer", ["", "  \n\n- \n"])
+async def test_an_empty_answer_leaves_the_lines_out(
+    with_openai: None, answer: str, bot: Bot, slack: SlackSender, fake_slack: FakeSlack,
+    fake_voximplant: FakeVoximplant, fake_openai: FakeOpenAI,
+) -> None:  # fmt: skip
+    fake_openai.answer(answer)
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await talk_and_end(fake_voximplant, session)
+    await bot.idle()
+    assert summary_of(fake_slack).startswith(
+        f"{ENDED}\n_The written summary is unavailable: OpenAI's answer was empty;"
+    )
+
+
 async def test_a_429_the_client_retries_after_its_retry_after_still_gives_the_lines(
     with_openai: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
     fake_openai: FakeOpenAI,
