@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import aiohttp
 import httpx
@@ -52,6 +53,9 @@ from bot.state import BotState
 from bot.store import Store
 from bot.tasks import Background
 from bot.voximplant import Auth, VoximplantClient, auth_from
+
+if TYPE_CHECKING:
+    from bot.summaries.openai_writer import OpenAIWriter
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +109,7 @@ async def build(
     replica = Replica(store, ttl_s=settings.lease_s)
     poller: EventPoller | None = None
     token_checking: asyncio.Task[None] | None = None
+    writer = _writer(settings)  # the summary's written lines, when OPENAI_API_KEY is set
     try:
         # Bolt's own client carries no token: its `authorize` hands each request the token once Slack confirmed it
         # (SlackTokenCheck), so a Slack that fails auth.test at start never makes Bolt say "reinstall".
@@ -150,6 +155,7 @@ async def build(
             reply_urls=reply_urls,
             replica=replica,
             deliver=settings.role != "web",
+            writer=writer,
         )
         permissions = _permissions(settings, store, directory)
         calls = CallService(
@@ -239,7 +245,8 @@ async def build(
                 if left:
                     log.warning("stopped with Slack writes pending for %d calls; they resume at the next start", left)
         finally:  # whatever failed above, or fails here, every connection is closed
-            for close in (replica.leave, http.aclose, session.close, store.close):
+            closing = (replica.leave, http.aclose, session.close, store.close)
+            for close in (*closing, writer.aclose) if writer is not None else closing:
                 try:
                     await close()
                 except Exception:
@@ -270,6 +277,19 @@ def _voximplant(settings: Settings, http: httpx.AsyncClient, metrics: Metrics) -
     return VoximplantClient(
         http, base_url=settings.voximplant_api_url, auth=auth, observe=metrics.voximplant_observer,
         on_fallback=metrics.hang_up_fallbacks.inc,
+    )  # fmt: skip
+
+
+def _writer(settings: Settings) -> OpenAIWriter | None:
+    """The summary's writer when OPENAI_API_KEY is set: then each ended call's transcript goes to OpenAI."""
+    if settings.openai_api_key is None:
+        return None
+    from bot.summaries.openai_writer import OpenAIWriter  # the vendor's client loads only when it is used
+
+    log.info("written summaries on: each call's transcript goes to OpenAI (%s)", settings.openai_model)
+    return OpenAIWriter(
+        settings.openai_api_key.get_secret_value(), base_url=settings.openai_base_url, model=settings.openai_model,
+        timeout_s=settings.openai_timeout_s,
     )  # fmt: skip
 
 

@@ -11,8 +11,9 @@
     ├── BriefWithheld        the brief token is right, but the brief is not given (the call is over, the token spent)
     ├── StoreUnavailable     the database cannot be opened or written (a full disk, a held lock, a bad path);
     │                        defined in bot/store/errors.py
-    └── VoximplantError      the Management API said no, or could not be asked
-        └── VoximplantUnreachable   the request never left this machine, so retrying it is safe
+    ├── VoximplantError      the Management API said no, or could not be asked
+    │   └── VoximplantUnreachable   the request never left this machine, so retrying it is safe
+    └── WriteUpFailed        OpenAI gave no written summary (a code saying why); defined in bot/summaries/__init__.py
 
 CallbotError itself is defined in bot/calls/models.py, the domain's leaf module, so the store can reach it.
 None of them ever holds a secret: not a token, an API key or a callback token.

@@ -99,7 +99,7 @@ def setup_logging(level: str = "INFO") -> None:
     # httpx logs every request's full URL at INFO: one line per StartScenarios, and a session's access URL (a
     # secret) once Hang up posts to it. Its warnings still show.
     # slack_sdk's webhook client logs a response_url (which can post as the bot) at DEBUG.
-    for chatty in ("httpx", "httpcore", "slack_sdk.webhook"):
+    for chatty in ("httpx", "httpcore", "httpx2", "slack_sdk.webhook"):  # httpx2: the openai client's HTTP library
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
 
 

@@ -16,6 +16,10 @@ from bot.errors import ConfigError
 from bot.store.database import describe, is_postgres_url
 
 SLACK_API_URL = "https://slack.com/api/"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+# A small current model (developers.openai.com/api/docs/models/gpt-5.4-mini: "a faster, more efficient model
+# designed for high-volume workloads"), asked through Chat Completions (platform.openai.com/docs/api-reference/chat).
+OPENAI_MODEL = "gpt-5.4-mini"
 VOXIMPLANT_API_URL = "https://api.voximplant.com/platform_api/"
 
 CommaList = Annotated[list[str], NoDecode]
@@ -86,6 +90,13 @@ class Settings(BaseSettings):
     reconcile_every_s: float = Field(default=30.0, gt=0, description="how often live calls are checked")
     lease_s: float = Field(
         default=15.0, ge=0.5, le=600, description="replicas: how long a dead replica's work waits before another's"
+    )
+    # The summary's written lines (bot/summaries/): off without a key. With it, each call's transcript goes to OpenAI.
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = OPENAI_BASE_URL
+    openai_model: str = Field(default=OPENAI_MODEL, min_length=1)
+    openai_timeout_s: float = Field(
+        default=10.0, gt=0, le=60, description="the longest a summary waits for its written lines, retries included"
     )
     shutdown_grace_s: float = Field(default=20.0, ge=1, le=600, description="the longest a shutdown may take")
 

@@ -21,6 +21,7 @@ from bot.app import create_app
 from bot.calls.models import Channel
 from bot.calls.polling import Cadence
 from bot.sandbox.clock import VirtualClock
+from bot.sandbox.fake_openai import FakeOpenAI
 from bot.sandbox.fake_slack import FakeSlack, load_manifest
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
 from bot.sandbox.servers import LocalServer
@@ -304,3 +305,18 @@ def slack(http: httpx.AsyncClient, bot: Bot, fake_slack: FakeSlack) -> SlackSend
         signing_secret=SIGNING_SECRET,
         response_base=fake_slack.url,  # type: ignore[attr-defined]
     )
+
+
+@pytest.fixture(scope="session")
+async def served_openai() -> AsyncIterator[FakeOpenAI]:
+    fake = FakeOpenAI()
+    async with LocalServer(fake.app) as server:
+        fake.url = server.url
+        yield fake
+
+
+@pytest.fixture
+async def fake_openai(served_openai: FakeOpenAI) -> AsyncIterator[FakeOpenAI]:
+    """The fake OpenAI API (served once for the run), new for each test that takes it."""
+    yield served_openai
+    await served_openai.reset()

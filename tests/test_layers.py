@@ -209,3 +209,35 @@ def test_no_module_in_bot_is_over_400_lines() -> None:
     too_long = {str(path): lines for path, lines in sorted(sizes.items()) if lines > MAX_MODULE_LINES}
     assert len(sizes) > 50  # the walk found the package
     assert not too_long, f"modules over {MAX_MODULE_LINES} lines: {too_long}"
+
+
+# -- bot/summaries: the written summary knows nothing of Slack, the web server or the store ------------------------
+# It takes transcript turns and gives lines (or a code saying why none); the Slack layer words and shows them.
+
+SUMMARIES_RULE = "bot/summaries may import only the standard library, bot.summaries.*, bot.calls.models and openai"
+
+
+def summaries_may_use(name: str) -> bool:
+    return is_stdlib(name) or within(name, "bot.summaries", "bot.calls.models", "openai")
+
+
+def test_the_summaries_import_only_the_standard_library_the_domain_values_and_openai() -> None:
+    problems = static_violations("bot.summaries", summaries_may_use)
+    assert not problems, report(SUMMARIES_RULE, problems)
+
+
+def test_the_summaries_load_nothing_of_slack_the_web_server_or_the_store() -> None:
+    refused = SLACK_AND_HTTP - {"httpx", "aiohttp"}  # the vendor's client brings HTTP libraries of its own
+    problems = runtime_violations(
+        "bot.summaries",
+        lambda name: name.partition(".")[0] not in refused and not within(name, "bot.store", "bot.slack"),
+    )
+    assert not problems, report("bot/summaries may not load Slack, Starlette, uvicorn or the store", problems)
+
+
+def test_the_slack_layer_loads_no_openai_client() -> None:
+    """The vendor's client loads only when OPENAI_API_KEY is set (bot/build.py); the words and the outbox need
+    only the summaries' codes."""
+    for package in ("bot.slack.delivery", "bot.slack.texts"):
+        problems = runtime_violations(package, lambda name: not within(name, "openai"))
+        assert not problems, report(f"{package} may not load openai", problems)

@@ -17,6 +17,8 @@ import httpx
 
 from bot.app import create_app
 from bot.calls.models import Channel
+from bot.sandbox import fake_openai
+from bot.sandbox.fake_openai import FakeOpenAI
 from bot.sandbox.fake_slack import MANIFEST, FakeSlack, Message, load_manifest
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
 from bot.sandbox.servers import LocalServer, serving
@@ -55,7 +57,9 @@ async def run_sandbox(
     fake_voximplant = FakeVoximplant()
     simulator = ScenarioSimulator(time_scale=time_scale)
     fake_voximplant.runner = simulator
-    async with serving(LocalServer(fake_slack.app), LocalServer(fake_voximplant.app)) as (slack_server, vox_server):
+    fake_gpt = FakeOpenAI()  # the summary's written lines, canned: no transcript leaves this machine
+    servers = LocalServer(fake_slack.app), LocalServer(fake_voximplant.app), LocalServer(fake_gpt.app)
+    async with serving(*servers) as (slack_server, vox_server, openai_server):
         fake_voximplant.url = vox_server.url
         bot_server = LocalServer(port=port if terminal or script is not None else 0)
         settings = Settings(
@@ -69,6 +73,8 @@ async def run_sandbox(
             voximplant_api_url=f"{vox_server.url}/platform_api/",
             public_base_url=bot_server.url,
             database_path=Path(database),
+            openai_api_key=fake_openai.API_KEY,
+            openai_base_url=f"{openai_server.url}/v1",
             callbot_admins=["U0ANA"],  # the sandbox's person, so `/call callerid …` and `/call deny …` can be tried
             calling_hours="off",  # the simulated callee is awake at any hour, wherever its number is
         )

@@ -41,6 +41,10 @@ class Outbox(Base):
         )
         return [OutboxRow(row["id"], row["call_id"], row["kind"], json.loads(row["body"])) for row in rows]
 
+    async def rewrite_slack(self, row_id: int, body: dict[str, Any]) -> None:
+        """Replace a waiting write's body (the summary's written lines, kept before it is sent)."""
+        await self._change("UPDATE slack_outbox SET body = ? WHERE id = ?", json.dumps(body), row_id)
+
     async def calls_with_pending_slack(self) -> list[str]:
         rows = await self._fetch("SELECT call_id, MIN(id) AS first FROM slack_outbox GROUP BY call_id ORDER BY first")
         return [row["call_id"] for row in rows]

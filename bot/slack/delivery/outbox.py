@@ -10,7 +10,8 @@
   dropped: a line that arrives after a later one (a retried request, a parallel sender) takes its place, and a line
   with an earlier event still missing waits for it, at most `GAP_WAIT_S` (real time) once per gap (`replies.py`:
   how lines are grouped and long texts cut).
-- `summary`: the call's final reply, written when it is sent (`replies.py`).
+- `summary`: the call's final reply, written when it is sent (`replies.py`), with its written lines asked for
+  once before (`write_ups.py`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from bot.slack.delivery.replies import MAX_LINE_CHARS, line_run, reply_batch, wr
 from bot.slack.delivery.sender import MAX_BACKOFF_S, ParentWait, Sender
 from bot.slack.delivery.threads import Threads
 from bot.slack.delivery.updater import UPDATE_BURST, UPDATES_PER_MINUTE, Updater
+from bot.slack.delivery.write_ups import Writer, WriteUps
 from bot.slack.pacing import BURST, Budget, Clock, MonotonicClock, Pacer
 from bot.slack.reply_urls import ReplyUrls
 from bot.store import OutboxRow, Store
@@ -71,6 +73,7 @@ class Delivery:
         reply_urls: ReplyUrls | None = None,
         replica: Replica | None = None,
         deliver: bool = True,
+        writer: Writer | None = None,  # the summary's written lines (OPENAI_API_KEY): write_ups.py
     ) -> None:
         self._client = client
         self._reply_urls = reply_urls if reply_urls is not None else ReplyUrls()
@@ -84,6 +87,7 @@ class Delivery:
         self._sender = Sender(self._pacer, self._clock, backoff_s=backoff_s, on_retry=on_retry)
         self._wall_clock = wall_clock
         self.broadcast_summary = broadcast_summary
+        self._write_ups = WriteUps(store, writer)
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._handover = Handover(store, self._kick, self.resume)  # among replicas (handover.py)
         self._threads = Threads(
@@ -343,8 +347,9 @@ class Delivery:
         else:
             if first.kind == Kind.REPLY and first.body.get("seq") is not None:
                 rows = await self._in_call_order(call, rows)
-            if first.kind == Kind.SUMMARY:  # written now, from every event stored by now
-                rows = [written_summary(call, first, await self._store.events(call.id))]
+            if first.kind == Kind.SUMMARY:  # written now, from every event stored by now (its lines asked once)
+                events = await self._store.events(call.id)
+                rows = [written_summary(call, await self._write_ups.ready(first, events), events)]
             batch = reply_batch(rows)
             sent = await self._threads.post_reply(call, batch)
         if sent:

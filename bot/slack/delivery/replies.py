@@ -19,6 +19,7 @@ from typing import Any
 from bot.calls.models import Call
 from bot.slack import texts
 from bot.slack.delivery.kinds import Kind
+from bot.slack.texts.write_ups import written_lines
 from bot.store import OutboxRow
 
 # chat.postMessage truncates text over 40,000 characters (docs.slack.dev/reference/methods/chat.postMessage,
@@ -60,6 +61,7 @@ def written_summary(call: Call, row: OutboxRow, events: list[tuple[int, str, dic
     if cost is None:
         cost = next((data.get("cost") for _, name, data in events if name == "disconnected"), None)
     text = texts.final_summary(call, turns=turns, cost=cost, from_history=bool(row.body.get("from_history")))
+    text += written_lines(row.body.get("write_up"))  # OPENAI_API_KEY: what was said, agreed, next (write_ups.py)
     return replace(row, kind=Kind.REPLY, body={"text": text, "broadcast": bool(row.body.get("broadcast"))})
 
 
