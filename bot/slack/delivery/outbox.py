@@ -200,8 +200,7 @@ class Delivery:
         return len(pending)
 
     async def flush(self, timeout_s: float) -> int:
-        """Give the workers `timeout_s` to finish, then stop them; what is left waits in the store for the next start
-        (or another replica)."""
+        """Give the workers `timeout_s` to finish, then stop them; the rest waits for the next start (or replica)."""
         self._handover.cancel()
         workers = set(self._workers.values())
         if workers:
@@ -223,8 +222,7 @@ class Delivery:
     # -- the worker ----------------------------------------------------------------------------------------------
 
     async def _wake(self, call_id: str) -> None:
-        """A write was queued for `call_id`: deliver it, or, on a web replica, tell the workers (who also sweep for
-        writes waiting, should the message be lost)."""
+        """A write was queued for `call_id`: deliver it, or, on a web replica, tell the workers (who sweep too)."""
         if self._delivers:
             self._kick(call_id)
             return
