@@ -73,6 +73,26 @@ async def test_unknown_call_records_nothing(store: Store) -> None:
     assert await store.record_event(event(1, call_id="nope"), received_at=T0, decide=transition_for) is None
 
 
+async def test_an_event_its_check_refuses_leaves_nothing_behind(store: Store) -> None:
+    await store.insert_call(a_call(), brief_token_hash="h")
+    await store.issue_callback_token("call1", token_hash="the-hash")
+    seen: list[str | None] = []
+
+    def refuse(stored: str | None) -> bool:
+        seen.append(stored)
+        return False
+
+    forged = await store.record_event(event(7, "connected"), received_at=T0, decide=transition_for, admit=refuse)
+    assert forged is None and seen == ["the-hash"]  # the check saw the call's stored token hash, and said no
+    call = await store.call("call1")
+    assert call is not None and call.last_seq == 0 and call.state is CallState.REQUESTED  # its seq was not kept
+    assert await store.events("call1") == []
+    admitted = await store.record_event(
+        event(1), received_at=T0, decide=transition_for, admit=lambda h: h == "the-hash"
+    )
+    assert admitted is not None and admitted.call.last_seq == 1
+
+
 async def test_terminal_state_never_changes(store: Store) -> None:
     await store.insert_call(a_call(), brief_token_hash="h")
     assert await store.move("call1", Transition(CallState.FAILED, "busy"), T0) is not None

@@ -39,11 +39,15 @@ class Intake:
         An unknown call reads exactly as a wrong token (a comparison made all the same): whoever sends events learns
         nothing about which call ids exist.
         """
-        expected = await self._store.token_hash(event.call_id)
-        matches = hmac.compare_digest(launch.hash_token(token), expected or _NO_CALL)
-        if expected is None or not matches:
+        hashed = launch.hash_token(token)
+
+        def admit(expected: str | None) -> bool:  # checked inside the event's own transaction, on its locked call
+            return hmac.compare_digest(hashed, expected or _NO_CALL) and expected is not None
+
+        outcome = await self._store.record_event(event, received_at=self._clock(), decide=transition_for, admit=admit)
+        if outcome is None:
             raise BadToken
-        return await self.accept_event(event)
+        return outcome
 
     async def accept_event(self, event: StatusEvent) -> EventOutcome:
         """Store a status event once and apply it (its origin already checked: a token, or the session itself)."""
