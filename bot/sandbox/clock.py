@@ -75,9 +75,20 @@ class ScaledClock:
     def __init__(self, speed: float) -> None:
         self._speed = speed
         self._start = time.monotonic()
+        self._running = asyncio.Event()
+        self._running.set()
 
     def now(self) -> float:
         return (time.monotonic() - self._start) * self._speed
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0) / self._speed)
+        await self._running.wait()
+
+    def hold(self) -> None:
+        """Every sleeper that wakes waits until `release()`, so work piles up as on a machine too busy to send it
+        (time goes on meanwhile: what waited goes as the limits allow once released)."""
+        self._running.clear()
+
+    def release(self) -> None:
+        self._running.set()
