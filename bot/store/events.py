@@ -8,8 +8,18 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from bot.calls.models import Call, CallState, EventOutcome, StatusEvent, Transition
-from bot.store.calls import _END_OF_TIME, call_from_row, move_call
+from bot.calls.models import (
+    AnsweredEvent,
+    Call,
+    CallState,
+    EventOutcome,
+    Judge,
+    Outcome,
+    StatusEvent,
+    Transition,
+    VoicemailEvent,
+)
+from bot.store.calls import _END_OF_TIME, call_from_row, evidence, move_call
 from bot.store.database import Base, Tx
 
 
@@ -17,11 +27,14 @@ class Events(Base):
     """Store methods about a call's status events and transitions; `Store` combines them with the rest."""
 
     async def record_event(
-        self, event: StatusEvent, *, received_at: datetime, decide: Callable[[Call, StatusEvent], Transition | None]
-    ) -> EventOutcome | None:
+        self, event: StatusEvent, *, received_at: datetime, decide: Callable[[Call, StatusEvent], Transition | None],
+        judge: Judge,
+    ) -> EventOutcome | None:  # fmt: skip
         """Store `event` once and apply the transition `decide` picks, in one transaction; None for an unknown call.
 
-        `decide` runs inside the transaction: it must be quick, and it cannot await.
+        A terminal move stores the outcome `judge` names; an `answered` or `voicemail` event stored after the call
+        ended asks `judge` again, which may refine it. A cost the event carries is kept, once. `decide` and `judge`
+        run inside the transaction: they must be quick, and they cannot await.
         """
 
         async def record(tx: Tx) -> EventOutcome | None:
@@ -40,16 +53,19 @@ class Events(Base):
             if event.seq > call.last_seq:
                 await tx.execute("UPDATE calls SET last_seq = ? WHERE id = ?", event.seq, event.call_id)
                 call = replace(call, last_seq=event.seq)
+            cost = getattr(event.data, "cost", None)
+            if not call.is_live:
+                call = await _after_the_end(tx, call, event, cost, judge)
             transition = decide(call, event)
             if transition is None:
                 return EventOutcome(call, duplicate=False, transition=None)
-            extra: dict[str, Any] = {}
+            extra: dict[str, Any] = {} if cost is None else {"cost": cost}
             if transition.state is CallState.CONNECTED:
                 extra["connected_at"] = received_at.isoformat()
             duration = getattr(event.data, "duration_s", None)
             if duration is not None:
                 extra["duration_s"] = duration
-            moved = await move_call(tx, event.call_id, transition, received_at, extra, read=call)
+            moved = await move_call(tx, event.call_id, transition, received_at, extra, judge=judge, read=call)
             return EventOutcome(moved or call, duplicate=False, transition=transition if moved else None)
 
         return await self._write(record)
@@ -85,3 +101,21 @@ class Events(Base):
              "data": json.loads(r["data"])}
             for r in rows
         ]  # fmt: skip
+
+
+async def _after_the_end(tx: Tx, call: Call, event: StatusEvent, cost: float | None, judge: Judge) -> Call:
+    """An event stored after its call ended: a cost the call has none of yet is kept (the call history settled it
+    first), and evidence of a voicemail may refine the outcome (`judge` says how far)."""
+    changes: dict[str, Any] = {}
+    if cost is not None and call.cost is None:
+        changes["cost"] = cost
+    if isinstance(event, AnsweredEvent | VoicemailEvent):
+        outcome = judge(call, Transition(call.state, call.state_reason), await evidence(tx, call.id))
+        if outcome is not call.outcome:
+            changes["outcome"] = outcome
+    if not changes:
+        return call
+    assignments = ", ".join(f"{name} = ?" for name in changes)
+    values = [value.value if isinstance(value, Outcome) else value for value in changes.values()]
+    await tx.execute(f"UPDATE calls SET {assignments} WHERE id = ?", *values, call.id)
+    return replace(call, **changes)
