@@ -129,5 +129,5 @@ async def test_a_start_that_fails_after_the_call_began_keeps_the_call_live(
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.ENDED and call.state_reason == "max_duration"
     assert "failed" not in [to for _, to, _ in await bot.store.transitions(call.id)]
-    assert thread_texts(fake_slack)[-1].startswith(":white_check_mark: Call ended after 1m 00s.")
+    assert thread_texts(fake_slack)[-1].startswith(":white_check_mark: *Talked with a person* · 1m 00s ·")
     assert len(fake_voximplant.requests) == 1  # never started twice
