@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     calls_per_user_per_hour: int = Field(default=10, ge=0)
     concurrent_calls_per_user: int = Field(default=2, ge=0)
     concurrent_calls_per_workspace: int = Field(default=10, ge=0)
+    # Spending caps, in the Voximplant account's currency, per UTC day and UTC month (0: no cap).
+    spend_per_person_day: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    spend_per_workspace_month: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
     slack_pace_s: float = Field(default=1.0, ge=0, description="one write to a channel per this many seconds")
     slack_burst: int = Field(
