@@ -367,7 +367,9 @@ async def test_a_restart_mid_call_loses_no_status_event_and_posts_nothing_twice(
         assert pressed.status_code == 200
         await eventually(lambda: session.exit_code is not None, timeout=30)
         assert session.exit_code == 0
-        await eventually(lambda: any(line.startswith(":white_check_mark: *Talked with a person*") for line in lines()), timeout=15)
+        await eventually(
+            lambda: any(line.startswith(":white_check_mark: *Talked with a person*") for line in lines()), timeout=15
+        )
     finally:
         await runner.aclose()
     thread = lines()

@@ -114,7 +114,9 @@ async def test_socket_mode_and_pull_need_no_inbound_connection_at_all(
     await bot.idle()
     [parent] = fake_slack.parents("C0GENERAL")
     lines = [line for m in fake_slack.thread(parent) for line in m.text.split("\n")]
-    assert lines[0].startswith(":telephone_receiver: Dialing") and lines[-1].startswith(":white_check_mark: *Talked with a person*")
+    assert lines[0].startswith(":telephone_receiver: Dialing") and lines[-1].startswith(
+        ":white_check_mark: *Talked with a person*"
+    )
     assert any(line.startswith("*Agent:*") for line in lines)
     # Nothing reached the bot from outside: Slack over the bot's own WebSocket, the call through its session.
     assert "httpRequestAsync" not in [entry.get("api") for entry in session.api_log]
