@@ -75,10 +75,6 @@ class Spending:
         self._caps = caps
         self._clock = clock
 
-    @property
-    def caps(self) -> Caps:
-        return self._caps
-
     async def check(self, origin: Origin) -> None:
         """Raise LimitReached (with when the cap resets) when the person's or the workspace's spending reached a cap.
 

@@ -9,6 +9,7 @@ import pytest
 
 from bot.calls.models import (
     STATUS_EVENTS,
+    AnsweredEvent,
     Call,
     CallRequest,
     CallState,
@@ -16,6 +17,7 @@ from bot.calls.models import (
     Origin,
     Outcome,
     Transition,
+    VoicemailEvent,
 )
 from bot.calls.outcomes import FAILURE_OUTCOMES, NOT_DIALLED, judge, outcome_of
 from bot.calls.reasons import Ending, reason
@@ -31,7 +33,7 @@ def evidence(*events: tuple[str, dict[str, Any]]) -> list[Evidence]:
         STATUS_EVENTS.validate_python({"v": 1, "call_id": "c1", "seq": n, "event": name, "at": T0, "data": data})
         for n, (name, data) in enumerate(events, start=5)
     ]
-    return [event for event in parsed if event.event in {"answered", "voicemail"}]  # type: ignore[misc]
+    return [event for event in parsed if isinstance(event, AnsweredEvent | VoicemailEvent)]
 
 
 def call(state: CallState, outcome: Outcome | None = None) -> Call:
