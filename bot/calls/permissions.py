@@ -50,7 +50,8 @@ class Limits:
 
     @property
     def count_calls(self) -> bool:
-        """True if any limit counts calls (every field but the duration): admission then counts them under a lock."""
+        """True if any limit counts calls or what they cost (every field but the duration): admission then counts
+        them under a lock."""
         return any(getattr(self, f.name) for f in fields(self) if f.name != "max_duration_s")
 
 
