@@ -23,6 +23,7 @@ from pydantic import TypeAdapter
 from bench.report import Row
 from bench.stack import CALLER_ID, DESTINATION, Config, Stack
 from bot.calls.models import Call, CallRequest, CallState, Channel, Origin, StatusEvent, Transition
+from bot.calls.outcomes import judge
 from bot.calls.states import transition_for
 from bot.store import Store
 
@@ -49,7 +50,7 @@ def _event(call_id: str, seq: int, event: str, data: dict[str, Any] | None = Non
 async def _play(store: Store, call_id: str, events: list[tuple[str, dict[str, Any] | None]], first_seq: int = 1) -> int:
     for seq, (event, data) in enumerate(events, start=first_seq):
         await store.record_event(
-            _event(call_id, seq, event, data), received_at=datetime.now(UTC), decide=transition_for
+            _event(call_id, seq, event, data), received_at=datetime.now(UTC), decide=transition_for, judge=judge
         )
     return first_seq + len(events)
 
@@ -86,7 +87,7 @@ class HotQueries:
     async def _record(self) -> object:
         self.seq += 1
         event = _event(self.live_id, self.seq, "transcript", {"role": "agent", "text": "bench line"})
-        return await self.store.record_event(event, received_at=datetime.now(UTC), decide=transition_for)
+        return await self.store.record_event(event, received_at=datetime.now(UTC), decide=transition_for, judge=judge)
 
     async def _sighting(self) -> object:
         self.serial += 1
@@ -192,14 +193,14 @@ async def measure(stack: Stack, config: Config) -> list[Row]:
                               at=datetime.now(UTC))  # fmt: skip
     live = _call("live0000001")
     await store.insert_call(live, brief_token_hash="0" * 64)
-    await store.move(live.id, Transition(CallState.STARTING, "sent to Voximplant"), datetime.now(UTC))
+    await store.move(live.id, Transition(CallState.STARTING, "sent to Voximplant"), datetime.now(UTC), judge=judge)
     await _play(store, live.id, _LIFE[:5])
     queries = HotQueries(store, live.id)
     small = await _timings(queries, config.query_repeats)
 
     template = _call("template0001", user="U00000")
     await store.insert_call(template, brief_token_hash="1" * 64)
-    await store.move(template.id, Transition(CallState.STARTING, "sent to Voximplant"), datetime.now(UTC))
+    await store.move(template.id, Transition(CallState.STARTING, "sent to Voximplant"), datetime.now(UTC), judge=judge)
     await _play(store, template.id, _LIFE)
     await store.close()
     started = time.perf_counter()

@@ -327,6 +327,8 @@ def _permissions(settings: Settings, store: Store, directory: SlackDirectory) ->
             concurrent_per_user=settings.concurrent_calls_per_user,
             concurrent_per_workspace=settings.concurrent_calls_per_workspace,
             max_duration_s=settings.max_call_duration_s,
+            spend_per_person_day=settings.spend_per_person_day,
+            spend_per_workspace_month=settings.spend_per_workspace_month,
         ),
         clock=utc_now,
     )

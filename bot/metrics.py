@@ -5,6 +5,8 @@ prometheus-client rather than hand-written text: it gets the exposition format's
 
     callbot_http_requests_total{route,status}        requests answered, by route template
     callbot_calls{state}                             calls in the store by state (ended/failed/canceled: outcomes)
+    callbot_call_outcomes{outcome}                   ended calls in the store by how they ended (bot/calls/outcomes.py);
+                                                     a gauge, as a late voicemail event may move a call from `talked`
     callbot_background_tasks                         call launches and hang-ups queued or under way (not Slack writes)
     callbot_slack_outbox_rows                        Slack writes stored and waiting for Slack to accept them
     callbot_slack_outbox_oldest_seconds              how long the oldest waiting Slack write has waited (0: none wait)
@@ -29,7 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.calls.models import CallState
+from bot.calls.models import CallState, Outcome
 from bot.state import state_of
 
 
@@ -38,6 +40,7 @@ class Snapshot:
     """What the gauges show, read when /metrics is asked."""
 
     calls_by_state: dict[str, int]
+    calls_by_outcome: dict[str, int]
     background_tasks: int
     outbox_rows: int
     outbox_oldest_s: float
@@ -51,6 +54,9 @@ class Metrics:
             "callbot_http_requests", "HTTP requests answered", ["route", "status"], registry=self.registry
         )
         self.calls = Gauge("callbot_calls", "Calls in the store by state", ["state"], registry=self.registry)
+        self.outcomes = Gauge(
+            "callbot_call_outcomes", "Ended calls in the store by outcome", ["outcome"], registry=self.registry
+        )
         self.background = Gauge(
             "callbot_background_tasks", "Call launches and hang-ups queued or under way", registry=self.registry
         )
@@ -94,6 +100,8 @@ class Metrics:
         """The exposition text, with the gauges set from what the store and the app say at this scrape."""
         for state in CallState:
             self.calls.labels(state.value).set(snapshot.calls_by_state.get(state.value, 0))
+        for outcome in Outcome:
+            self.outcomes.labels(outcome.value).set(snapshot.calls_by_outcome.get(outcome.value, 0))
         self.background.set(snapshot.background_tasks)
         self.outbox_rows.set(snapshot.outbox_rows)
         self.outbox_oldest.set(snapshot.outbox_oldest_s)
@@ -163,6 +171,7 @@ async def metrics_route(request: Request) -> Response:
     waiting, oldest = await state.store.slack_outbox_depth()
     snapshot = Snapshot(
         calls_by_state=await state.store.calls_by_state(),
+        calls_by_outcome=await state.store.calls_by_outcome(),
         background_tasks=state.background.pending,
         outbox_rows=waiting,
         outbox_oldest_s=max(0.0, (datetime.now(UTC) - oldest).total_seconds()) if oldest is not None else 0.0,

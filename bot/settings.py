@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     calling_hours: str = Field(
         default="08:00-21:00", description="local time at the destination when calls may start; `off` for any time"
     )
+    # Spending caps, in the Voximplant account's currency, per UTC day and UTC month (0: no cap).
+    spend_per_person_day: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    spend_per_workspace_month: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
     slack_pace_s: float = Field(default=1.0, ge=0, description="one write to a channel per this many seconds")
     slack_burst: int = Field(

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from bot.calls.models import CallState, Transition
+from bot.calls.outcomes import judge
 from bot.logs import JsonFormatter
 from bot.routes import MAX_EVENT_BYTES, MAX_SLACK_BYTES
 from bot.sandbox.fake_slack import FakeSlack
@@ -263,7 +264,7 @@ async def test_numbers_that_do_not_fit_are_refused_and_the_call_still_ends_in_it
     ended = event_json(call_id, "3", "disconnected", '{"duration_s":72,"cost":0.042}')
     assert (await post_event(http, bot, token, ended)).status_code == 200
     await bot.idle()
-    assert any("Call ended after 1m 12s" in line for line in thread_texts(fake_slack))
+    assert any("Talked with a person* · 1m 12s" in line for line in thread_texts(fake_slack))
 
 
 async def test_an_unknown_call_and_a_wrong_token_read_the_same(
@@ -286,7 +287,11 @@ async def test_a_slack_write_that_can_never_succeed_does_not_hold_back_the_lines
     # A duration no render can show (older releases took 1e999 from a status event; a call history could hold one):
     # the parent's update and the summary fail in our code on every try.
     ended = await bot.store.settle(
-        session.call_id, Transition(CallState.ENDED, "remote_hangup"), datetime.now(UTC), duration_s=float("inf")
+        session.call_id,
+        Transition(CallState.ENDED, "remote_hangup"),
+        datetime.now(UTC),
+        duration_s=float("inf"),
+        judge=judge,
     )
     assert ended is not None
     await bot.delivery.update(ended)

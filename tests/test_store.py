@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.calls.models import Call, CallRequest, CallState, Channel, Origin, ProgressEvent, Transition
+from bot.calls.outcomes import judge
 from bot.calls.states import transition_for
 from bot.store import MIGRATIONS, Store, StoreUnavailable
 from bot.store import sqlite as sqlite_store
@@ -60,8 +61,8 @@ async def test_caller_ids_add_update_remove(store: Store) -> None:
 
 async def test_an_event_is_stored_once_per_seq(store: Store) -> None:
     await store.insert_call(a_call(), brief_token_hash="h")
-    first = await store.record_event(event(1), received_at=T0, decide=transition_for)
-    again = await store.record_event(event(1, "connected"), received_at=T0, decide=transition_for)
+    first = await store.record_event(event(1), received_at=T0, decide=transition_for, judge=judge)
+    again = await store.record_event(event(1, "connected"), received_at=T0, decide=transition_for, judge=judge)
     assert first is not None and not first.duplicate and first.call.state is CallState.RINGING
     assert again is not None and again.duplicate and again.transition is None
     assert await store.events("call1") == [(1, "ringing", {})]
@@ -70,7 +71,9 @@ async def test_an_event_is_stored_once_per_seq(store: Store) -> None:
 
 
 async def test_unknown_call_records_nothing(store: Store) -> None:
-    assert await store.record_event(event(1, call_id="nope"), received_at=T0, decide=transition_for) is None
+    assert (
+        await store.record_event(event(1, call_id="nope"), received_at=T0, decide=transition_for, judge=judge) is None
+    )
 
 
 async def test_an_event_its_check_refuses_leaves_nothing_behind(store: Store) -> None:
@@ -82,22 +85,24 @@ async def test_an_event_its_check_refuses_leaves_nothing_behind(store: Store) ->
         seen.append(stored)
         return False
 
-    forged = await store.record_event(event(7, "connected"), received_at=T0, decide=transition_for, admit=refuse)
+    forged = await store.record_event(
+        event(7, "connected"), received_at=T0, decide=transition_for, judge=judge, admit=refuse
+    )
     assert forged is None and seen == ["the-hash"]  # the check saw the call's stored token hash, and said no
     call = await store.call("call1")
     assert call is not None and call.last_seq == 0 and call.state is CallState.REQUESTED  # its seq was not kept
     assert await store.events("call1") == []
     admitted = await store.record_event(
-        event(1), received_at=T0, decide=transition_for, admit=lambda h: h == "the-hash"
+        event(1), received_at=T0, decide=transition_for, judge=judge, admit=lambda h: h == "the-hash"
     )
     assert admitted is not None and admitted.call.last_seq == 1
 
 
 async def test_terminal_state_never_changes(store: Store) -> None:
     await store.insert_call(a_call(), brief_token_hash="h")
-    assert await store.move("call1", Transition(CallState.FAILED, "busy"), T0) is not None
-    assert await store.move("call1", Transition(CallState.ENDED, "late"), T0) is None
-    outcome = await store.record_event(event(2, "connected"), received_at=T0, decide=transition_for)
+    assert await store.move("call1", Transition(CallState.FAILED, "busy"), T0, judge=judge) is not None
+    assert await store.move("call1", Transition(CallState.ENDED, "late"), T0, judge=judge) is None
+    outcome = await store.record_event(event(2, "connected"), received_at=T0, decide=transition_for, judge=judge)
     assert outcome is not None and outcome.transition is None
     call = await store.call("call1")
     assert call is not None and call.state is CallState.FAILED and call.state_reason == "busy"
@@ -111,7 +116,7 @@ async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
         raise RuntimeError("decision failed")
 
     with pytest.raises(RuntimeError):
-        await store.record_event(event(1), received_at=T0, decide=explode)
+        await store.record_event(event(1), received_at=T0, decide=explode, judge=judge)
     assert await store.events("call1") == []  # rolled back with the failed decision: the scenario will resend
     call = await store.call("call1")
     assert call is not None and call.last_seq == 0

@@ -15,6 +15,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.calls.models import STATUS_EVENTS, CallState, Channel, StatusEvent, Transition
+from bot.calls.outcomes import judge
 from bot.calls.states import transition_for
 from bot.store import MIGRATIONS, Store, StoreUnavailable, describe
 from bot.store.copy import TABLES
@@ -114,13 +115,15 @@ async def test_two_replicas_moving_one_call_at_once_never_move_it_past_the_end(p
         for n in range(20):
             call_id = f"call{n}"
             await first.insert_call(a_call(call_id), brief_token_hash=f"h{n}")
-            await first.move(call_id, Transition(CallState.STARTING, "sent"), T0)
+            await first.move(call_id, Transition(CallState.STARTING, "sent"), T0, judge=judge)
             # the later event may carry the lower seq (a retried request): both orders, half the time each
             ended = hung_up(2 if n % 2 else 1, call_id)
             connected = event(1 if n % 2 else 2, "connected", call_id=call_id)
             outcomes = await asyncio.gather(
-                first.record_event(ended, received_at=T0 + timedelta(seconds=1), decide=transition_for),
-                second.record_event(connected, received_at=T0 + timedelta(seconds=1), decide=transition_for),
+                first.record_event(ended, received_at=T0 + timedelta(seconds=1), decide=transition_for, judge=judge),
+                second.record_event(
+                    connected, received_at=T0 + timedelta(seconds=1), decide=transition_for, judge=judge
+                ),
             )
             assert all(outcome is not None and not outcome.duplicate for outcome in outcomes)
             moves = [to for _, to, _ in await first.transitions(call_id)]
@@ -160,9 +163,11 @@ async def populated_sqlite(path: Path) -> None:
         for n in range(30):
             call_id = f"call{n:02d}"
             await store.insert_call(a_call(call_id), brief_token_hash=f"hash{n}")
-            await store.move(call_id, Transition(CallState.STARTING, "sent"), T0 + timedelta(seconds=n))
+            await store.move(call_id, Transition(CallState.STARTING, "sent"), T0 + timedelta(seconds=n), judge=judge)
             for seq, name in enumerate(["dialing", "ringing", "connected", "disconnected"][: n % 5], start=1):
-                await store.record_event(progress(seq, name, call_id), received_at=T0, decide=transition_for)
+                await store.record_event(
+                    progress(seq, name, call_id), received_at=T0, decide=transition_for, judge=judge
+                )
             await store.enqueue_slack(call_id, "reply", {"text": f"line {n} 100% ✓"}, at=T0)
             await store.audit(actor="U1", action="call", target=call_id, detail="", allowed=n % 7 != 0, at=T0)
         await store.drop_slack([1, 2, 3])  # ids with gaps, as delivered writes leave them

@@ -15,6 +15,7 @@ from bot.calls import launch
 from bot.calls.clock import Clock, utc_now
 from bot.calls.models import CallState, ErrorEvent, EventOutcome, FailedEvent, StatusEvent, TranscriptEvent, Transition
 from bot.calls.observer import CallObserver
+from bot.calls.outcomes import judge
 from bot.calls.states import brought_to, transition_for
 from bot.errors import BadToken, UnknownCall
 from bot.store import Store
@@ -44,14 +45,16 @@ class Intake:
         def admit(expected: str | None) -> bool:  # checked inside the event's own transaction, on its locked call
             return hmac.compare_digest(hashed, expected or _NO_CALL) and expected is not None
 
-        outcome = await self._store.record_event(event, received_at=self._clock(), decide=transition_for, admit=admit)
+        outcome = await self._store.record_event(
+            event, received_at=self._clock(), decide=transition_for, judge=judge, admit=admit
+        )
         if outcome is None:
             raise BadToken
         return outcome
 
     async def accept_event(self, event: StatusEvent) -> EventOutcome:
         """Store a status event once and apply it (its origin already checked: a token, or the session itself)."""
-        outcome = await self._store.record_event(event, received_at=self._clock(), decide=transition_for)
+        outcome = await self._store.record_event(event, received_at=self._clock(), decide=transition_for, judge=judge)
         if outcome is None:  # pragma: no cover - the call existed a moment ago and calls are never deleted
             raise UnknownCall
         return outcome

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -38,6 +39,20 @@ class CallState(StrEnum):
     ENDED = "ended"
     FAILED = "failed"
     CANCELED = "canceled"
+
+
+class Outcome(StrEnum):
+    """How a call ended, in the words people use for it (`bot/calls/outcomes.py` decides; stored once it ends)."""
+
+    TALKED = "talked"  # someone answered and the agent talked with them
+    VOICEMAIL_LEFT = "voicemail_left"  # a voicemail greeting answered; the agent left a message
+    VOICEMAIL_NO_MESSAGE = "voicemail_no_message"  # a voicemail greeting answered; no message was left
+    NOT_ANSWERED = "not_answered"  # it rang (or was dialled) and nobody answered
+    BUSY = "busy"
+    UNAVAILABLE = "unavailable"  # the number does not exist, or the phone is off or out of reach
+    DECLINED = "declined"
+    FAILED = "failed"  # anything else that went wrong; the call's state_reason says what
+    REFUSED = "refused"  # refused before anything was dialled (the launch or the session stopped it)
 
 
 class Origin(BaseModel):
@@ -89,6 +104,8 @@ class Call:
     control_secret: str | None = field(default=None, repr=False)  # goes to the scenario in the brief only
     custom_data: str | None = None  # what StartScenarios was given: a reference, never a secret that lasts
     pull: bool = False  # its status events are fetched through the session's access URL (no public URL)
+    outcome: Outcome | None = None  # set when the call ends (None while it lives)
+    cost: float | None = None  # what Voximplant charged, in the account's currency, once it said
 
     @property
     def is_live(self) -> bool:
@@ -288,3 +305,9 @@ StatusEvent = Annotated[
 ]
 STATUS_EVENTS = TypeAdapter[StatusEvent](StatusEvent)
 """Reads a status event (`validate_json` for a pushed body, `validate_python` for a pulled or stored one)."""
+
+Evidence = AnsweredEvent | VoicemailEvent
+Judge = Callable[[Call, Transition, Sequence[Evidence]], Outcome]
+"""Names a call's outcome (`bot/calls/outcomes.py` `judge`) from the call (as it was before its terminal move, or as
+it is once over), its terminal transition and its `answered` and `voicemail` events, oldest first. The store calls it
+inside the transaction that makes the terminal move, and again when such an event is stored after it."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.calls.clock import Clock
 from bot.calls.models import Call, Transition
 from bot.calls.observer import CallObserver
+from bot.calls.outcomes import judge
 from bot.store import Store
 
 
@@ -19,11 +20,12 @@ class Moves:
 
     async def move(self, call_id: str, transition: Transition) -> Call | None:
         """Move the call unless it is over already (a terminal state never changes)."""
-        return await self._told(await self._store.move(call_id, transition, self._clock()), transition)
+        return await self._told(await self._store.move(call_id, transition, self._clock(), judge=judge), transition)
 
     async def move_if_unheard(self, call_id: str, transition: Transition) -> Call | None:
         """Move the call only if its scenario has reported nothing yet: else it is under way, whatever we thought."""
-        return await self._told(await self._store.move_if_unheard(call_id, transition, self._clock()), transition)
+        moved = await self._store.move_if_unheard(call_id, transition, self._clock(), judge=judge)
+        return await self._told(moved, transition)
 
     async def _told(self, moved: Call | None, transition: Transition) -> Call | None:
         if moved is not None and self._observer is not None:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from bot.calls.models import Call, Origin
 from bot.calls.refusals import Admins, Why
+from bot.calls.spending import Caps, Spending
 from bot.errors import DirectoryError, LimitReached, Refusal
 from bot.store import Store
 
@@ -44,10 +45,13 @@ class Limits:
     concurrent_per_user: int = 0
     concurrent_per_workspace: int = 0
     max_duration_s: int = 600
+    spend_per_person_day: float = 0.0  # in the Voximplant account's currency (bot/calls/spending.py)
+    spend_per_workspace_month: float = 0.0
 
     @property
     def count_calls(self) -> bool:
-        """True if any limit counts calls (every field but the duration): admission then counts them under a lock."""
+        """True if any limit counts calls or what they cost (every field but the duration): admission then counts
+        them under a lock."""
         return any(getattr(self, f.name) for f in fields(self) if f.name != "max_duration_s")
 
 
@@ -74,6 +78,9 @@ class Permissions:
         self._limits = limits
         self._clock = clock
         self._deadline_s = lookup_deadline_s
+        self.spending = Spending(
+            store, Caps(limits.spend_per_person_day, limits.spend_per_workspace_month), clock=clock
+        )  # the spending caps, checked with the other limits; /call spend reads it
 
     async def is_admin(self, user_id: str) -> bool:
         """A callbot admin: listed in CALLBOT_ADMINS, or (when the setting allows it) a workspace admin or owner.
@@ -144,7 +151,7 @@ class Permissions:
         raise Refusal(Why.NOT_A_CALLER, groups=self._allowed_callers, admins=self.admins())
 
     async def check_limits(self, origin: Origin) -> None:
-        """Refuse with the time the next call will be allowed when a rate or concurrency limit holds.
+        """Refuse with the time the next call will be allowed when a rate, concurrency or spending limit holds.
 
         Each check is one COUNT over an index; only a refusal reads more (when the oldest call in the way was placed).
         """
@@ -176,6 +183,7 @@ class Permissions:
             retry_at = ends[len(ends) - limit] if len(ends) >= limit else now
             # No time in the past is promised: past every bound, the next call may go as soon as one ends.
             raise LimitReached(why, retry_at=max(retry_at, now), live=live, limit=limit, now=now)
+        await self.spending.check(origin)
 
     @property
     def limits(self) -> Limits:

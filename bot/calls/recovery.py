@@ -16,6 +16,7 @@ from bot.calls.intake import Intake
 from bot.calls.models import STATUS_EVENTS, Call, CallState, Transition
 from bot.calls.moves import Moves
 from bot.calls.observer import CallObserver
+from bot.calls.outcomes import judge
 from bot.calls.placing import InFlight
 from bot.calls.policy import CallPolicy
 from bot.calls.ports import Voximplant
@@ -110,7 +111,9 @@ class Recovery:
         found = verdict(session)
         if found is None:
             return False
-        moved = await self._store.settle(call.id, found.transition, self._clock(), duration_s=found.duration_s)
+        moved = await self._store.settle(
+            call.id, found.transition, self._clock(), duration_s=found.duration_s, cost=found.cost, judge=judge
+        )
         if moved is None:
             return False
         log.info("call %s settled from call history: %s", call.id, moved.state)

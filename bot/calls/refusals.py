@@ -52,6 +52,8 @@ class Why(StrEnum):
     HOURLY_LIMIT = "hourly_limit"  # count: calls in the last hour; limit; now
     USER_CALLS_UNDER_WAY = "user_calls_under_way"  # live; limit; now
     WORKSPACE_CALLS_UNDER_WAY = "workspace_calls_under_way"  # live; limit; now
+    PERSON_SPEND_CAP = "person_spend_cap"  # spent: today's (UTC) cost of the person's calls; cap; now
+    WORKSPACE_SPEND_CAP = "workspace_spend_cap"  # spent: this month's (UTC) cost of the workspace's calls; cap; now
     # Hang up
     HANG_UP_UNKNOWN = "hang_up_unknown"  # no such call (an older installation's button)
     HANG_UP_NOT_YOURS = "hang_up_not_yours"  # requester: the Slack user who placed it

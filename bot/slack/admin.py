@@ -1,4 +1,5 @@
-"""`/call callerid …`, `/call deny …`, `/call history [n]`, `/call status <id>`: lists and records from Slack.
+"""`/call callerid …`, `/call deny …`, `/call history [n]`, `/call status <id>`, `/call spend`: lists and records
+from Slack.
 
 `/call` hands these words to `answer()`; every answer is ephemeral, worded in `texts/admin.py`. Changing a list is
 for callbot admins only (Permissions), and every change and every refused attempt is written to the audit log
@@ -20,7 +21,7 @@ from bot.slack import texts
 from bot.slack.deps import Deps
 from bot.slack.texts import admin as words
 
-SUBCOMMANDS = frozenset({"callerid", "callerids", "deny", "history", "status"})
+SUBCOMMANDS = frozenset({"callerid", "callerids", "deny", "history", "status", "spend"})
 MAX_HISTORY = 50
 USAGE = words.USAGE
 _NUMBER_WORD = re.compile(r"[+\d()][\d()\-.]*")
@@ -32,8 +33,8 @@ def handles(text: str) -> bool:
     return first in SUBCOMMANDS
 
 
-async def answer(text: str, user_id: str, deps: Deps) -> str:
-    """The ephemeral reply to one subcommand; refusals come back as their text.
+async def answer(text: str, user_id: str, deps: Deps, *, team_id: str = "") -> str:
+    """The ephemeral reply to one subcommand (asked in the workspace `team_id`); refusals come back as their text.
 
     Slack sends links escaped (`<tel:+14155550123|+1 415 555 0123>`): they are read as typed first.
     """
@@ -49,6 +50,9 @@ async def answer(text: str, user_id: str, deps: Deps) -> str:
             return await _deny(args, user_id, deps)
         if command == "history":
             return await _history(args, user_id, deps)
+        if command == "spend":
+            await deps.permissions.require_admin(user_id, action="spend")
+            return words.spend(await deps.permissions.spending.report(team_id))
         return await _status(args, user_id, deps)
     except Refusal as refusal:
         return texts.refusal(refusal)

@@ -30,7 +30,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_type="ephemeral", **blocks.usage_card(extra=admin.USAGE))
             return
         if admin.handles(text):
-            reply = await admin.answer(text, command["user_id"], deps)
+            reply = await admin.answer(text, command["user_id"], deps, team_id=command.get("team_id", ""))
             await ack(text=reply, response_type="ephemeral")
             return
         draft = parse_command(text, deps.policy.default_region)

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.calls.models import LIVE_STATES, Call, CallRequest, CallState, Channel, Origin, Transition
+from bot.calls.models import (
+    LIVE_STATES,
+    STATUS_EVENTS,
+    TERMINAL_STATES,
+    AnsweredEvent,
+    Call,
+    CallRequest,
+    CallState,
+    Channel,
+    Evidence,
+    Judge,
+    Origin,
+    Outcome,
+    Transition,
+    VoicemailEvent,
+)
 from bot.store.database import Base, Row, Tx
 
 _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
@@ -20,6 +36,11 @@ class Calls(Base):
         """How many calls are in each state, for /metrics."""
         rows = await self._fetch("SELECT state, COUNT(*) AS n FROM calls GROUP BY state")
         return {str(row["state"]): int(row["n"]) for row in rows}
+
+    async def calls_by_outcome(self) -> dict[str, int]:
+        """How many calls ended in each outcome, for /metrics (one scan of the outcome index)."""
+        rows = await self._fetch("SELECT outcome, COUNT(*) AS n FROM calls WHERE outcome IS NOT NULL GROUP BY outcome")
+        return {str(row["outcome"]): int(row["n"]) for row in rows}
 
     async def live_calls(self, *, user_id: str | None = None, team_id: str | None = None) -> list[Call]:
         """Calls not yet ended, failed or canceled, of one person or one workspace, oldest first."""
@@ -127,16 +148,20 @@ class Calls(Base):
         """The call-history id of a session found by its custom data (StartScenarios' answer was lost)."""
         await self._change("UPDATE calls SET history_id = ? WHERE id = ? AND history_id IS NULL", history_id, call_id)
 
-    async def move(self, call_id: str, transition: Transition, at: datetime) -> Call | None:
-        """Apply `transition` unless the call is already terminal; the call as it is now, or None if unchanged."""
-        return await self._write(lambda tx: move_call(tx, call_id, transition, at, {}))
+    async def move(self, call_id: str, transition: Transition, at: datetime, *, judge: Judge) -> Call | None:
+        """Apply `transition` unless the call is already terminal; the call as it is now, or None if unchanged.
+        A terminal move stores the outcome `judge` names, in the same transaction."""
+        return await self._write(lambda tx: move_call(tx, call_id, transition, at, {}, judge=judge))
 
     async def settle(
-        self, call_id: str, transition: Transition, at: datetime, *, duration_s: float | None
-    ) -> Call | None:
-        """Apply a terminal `transition` learnt elsewhere (call history), with the duration it reported."""
+        self, call_id: str, transition: Transition, at: datetime, *, duration_s: float | None, judge: Judge,
+        cost: float | None = None,
+    ) -> Call | None:  # fmt: skip
+        """Apply a terminal `transition` learnt elsewhere (call history), with the duration and cost it reported."""
         fields: dict[str, Any] = {"duration_s": duration_s} if duration_s is not None else {}
-        return await self._write(lambda tx: move_call(tx, call_id, transition, at, fields))
+        if cost is not None:
+            fields["cost"] = cost
+        return await self._write(lambda tx: move_call(tx, call_id, transition, at, fields, judge=judge))
 
     async def stale_calls(self, *, quiet_since: datetime, unconfirmed: bool = False) -> list[Call]:
         """Live calls already sent to Voximplant that have heard nothing (no event, no move) since `quiet_since`.
@@ -153,7 +178,7 @@ class Calls(Base):
         )
         return [call_from_row(row) for row in rows]
 
-    async def move_if_unheard(self, call_id: str, transition: Transition, at: datetime) -> Call | None:
+    async def move_if_unheard(self, call_id: str, transition: Transition, at: datetime, *, judge: Judge) -> Call | None:
         """Apply `transition` only while the call is still `starting` and no status event of it was stored."""
 
         async def move(tx: Tx) -> Call | None:
@@ -161,7 +186,7 @@ class Calls(Base):
             heard = await tx.scalar("SELECT COUNT(*) FROM call_events WHERE call_id = ?", call_id)
             if call is None or call["state"] != CallState.STARTING.value or heard:
                 return None
-            return await move_call(tx, call_id, transition, at, {})
+            return await move_call(tx, call_id, transition, at, {}, judge=judge)
 
         return await self._write(move)
 
@@ -176,10 +201,13 @@ class Calls(Base):
 
 
 async def move_call(
-    tx: Tx, call_id: str, transition: Transition, at: datetime, fields: dict[str, Any], *, read: Call | None = None
-) -> Call | None:
+    tx: Tx, call_id: str, transition: Transition, at: datetime, fields: dict[str, Any], *,
+    judge: Judge | None = None, read: Call | None = None,
+) -> Call | None:  # fmt: skip
     """Inside a transaction: apply `transition` unless the call is terminal; the call as it is now, or None.
 
+    A terminal move also stores the call's outcome, as `judge` names it from the call's evidence stored by now (a move
+    to a live state needs no judge).
     `read`: the call as this transaction already read it, its row locked (it is not read again).
     """
     call = read
@@ -194,6 +222,10 @@ async def move_call(
         return None
     columns = {"state": transition.state.value, "state_reason": transition.reason, "updated_at": at.isoformat()}
     columns.update(fields)
+    if transition.state in TERMINAL_STATES:
+        if judge is None:
+            raise ValueError("a terminal move needs the domain's judge to name the call's outcome")
+        columns["outcome"] = judge(call, transition, await evidence(tx, call_id)).value
     assignments = ", ".join(f"{name} = ?" for name in columns)
     now = await tx.one(f"UPDATE calls SET {assignments} WHERE id = ? RETURNING *", *columns.values(), call_id)
     await tx.execute(
@@ -202,6 +234,24 @@ async def move_call(
     )  # fmt: skip
     assert now is not None  # the row was read, and locked, above
     return call_from_row(now)
+
+
+async def evidence(tx: Tx, call_id: str) -> list[Evidence]:
+    """Inside a transaction: the call's `answered` and `voicemail` events stored so far, in their order."""
+    rows = await tx.fetch(
+        "SELECT seq, event, at, data FROM call_events WHERE call_id = ? AND event IN ('answered', 'voicemail')"
+        " ORDER BY seq",
+        call_id,
+    )
+    found: list[Evidence] = []
+    for row in rows:
+        event = STATUS_EVENTS.validate_python(
+            {"v": 1, "call_id": call_id, "seq": row["seq"], "event": row["event"], "at": row["at"],
+             "data": json.loads(row["data"])}
+        )  # fmt: skip
+        if isinstance(event, AnsweredEvent | VoicemailEvent):
+            found.append(event)
+    return found
 
 
 def state_in(states: frozenset[CallState]) -> tuple[str, list[str]]:
@@ -243,4 +293,6 @@ def call_from_row(row: Row) -> Call:
         control_secret=row["control_secret"],
         custom_data=row["custom_data"],
         pull=bool(row["pull"]),
+        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
+        cost=row["cost"],
     )

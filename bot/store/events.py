@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from bot.calls.models import Call, CallState, EventOutcome, StatusEvent, Transition
-from bot.store.calls import _END_OF_TIME, call_from_row, move_call
+from bot.calls.models import (
+    AnsweredEvent,
+    Call,
+    CallState,
+    EventOutcome,
+    Judge,
+    Outcome,
+    StatusEvent,
+    Transition,
+    VoicemailEvent,
+)
+from bot.store.calls import _END_OF_TIME, call_from_row, evidence, move_call
 from bot.store.database import Base, Tx
 
 
@@ -21,14 +32,16 @@ class Events(Base):
 
     async def record_event(
         self, event: StatusEvent, *, received_at: datetime, decide: Callable[[Call, StatusEvent], Transition | None],
-        admit: Callable[[str | None], bool] = lambda _: True,
+        judge: Judge, admit: Callable[[str | None], bool] = lambda _: True,
     ) -> EventOutcome | None:  # fmt: skip
         """Store `event` once and apply the transition `decide` picks, in one transaction; None for an unknown call,
         or when `admit` (given the call's stored callback-token hash, None for an unknown call) says no.
 
-        `decide` and `admit` run inside the transaction: they must be quick, and they cannot await. A call's row is
-        locked and read by the statement that raises its `last_seq` (a duplicate's seq is never above it): a
-        pushed event costs three statements and the transaction's two, not a token read and a read before.
+        A terminal move stores the outcome `judge` names; an `answered` or `voicemail` event stored after the call
+        ended asks `judge` again, which may refine it. A cost the event carries is kept, once. `decide`, `judge` and
+        `admit` run inside the transaction: they must be quick, and they cannot await. A call's row is locked and
+        read by the statement that raises its `last_seq` (a duplicate's seq is never above it): no token read, and
+        no read before it.
         """
 
         async def record(tx: Tx) -> EventOutcome | None:
@@ -49,16 +62,19 @@ class Events(Base):
             )  # fmt: skip
             if inserted == 0:
                 return EventOutcome(call, duplicate=True, transition=None)
+            cost = getattr(event.data, "cost", None)
+            if not call.is_live:
+                call = await _after_the_end(tx, call, event, cost, judge)
             transition = decide(call, event)
             if transition is None:
                 return EventOutcome(call, duplicate=False, transition=None)
-            extra: dict[str, Any] = {}
+            extra: dict[str, Any] = {} if cost is None else {"cost": cost}
             if transition.state is CallState.CONNECTED:
                 extra["connected_at"] = received_at.isoformat()
             duration = getattr(event.data, "duration_s", None)
             if duration is not None:
                 extra["duration_s"] = duration
-            moved = await move_call(tx, event.call_id, transition, received_at, extra, read=call)
+            moved = await move_call(tx, event.call_id, transition, received_at, extra, judge=judge, read=call)
             return EventOutcome(moved or call, duplicate=False, transition=transition if moved else None)
 
         try:
@@ -97,3 +113,21 @@ class Events(Base):
              "data": json.loads(r["data"])}
             for r in rows
         ]  # fmt: skip
+
+
+async def _after_the_end(tx: Tx, call: Call, event: StatusEvent, cost: float | None, judge: Judge) -> Call:
+    """An event stored after its call ended: a cost the call has none of yet is kept (the call history settled it
+    first), and evidence of a voicemail may refine the outcome (`judge` says how far)."""
+    changes: dict[str, Any] = {}
+    if cost is not None and call.cost is None:
+        changes["cost"] = cost
+    if isinstance(event, AnsweredEvent | VoicemailEvent):
+        outcome = judge(call, Transition(call.state, call.state_reason), await evidence(tx, call.id))
+        if outcome is not call.outcome:
+            changes["outcome"] = outcome
+    if not changes:
+        return call
+    assignments = ", ".join(f"{name} = ?" for name in changes)
+    values = [value.value if isinstance(value, Outcome) else value for value in changes.values()]
+    await tx.execute(f"UPDATE calls SET {assignments} WHERE id = ?", *values, call.id)
+    return replace(call, **changes)

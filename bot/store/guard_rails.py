@@ -121,6 +121,28 @@ class GuardRails(Base):
         )
         return datetime.fromisoformat(value) if value is not None else None
 
+    # -- what the spending caps count -----------------------------------------------------------------------------
+
+    async def spend_since(
+        self, since: datetime, *, user_id: str | None = None, team_id: str | None = None
+    ) -> tuple[float, int]:
+        """What one person's (or one workspace's) calls placed at or after `since` cost, and how many there were."""
+        where, params = _call_filter(user_id, team_id, False, None)
+        row = await self._one(
+            f"SELECT COALESCE(SUM(cost), 0) AS spent, COUNT(*) AS n FROM calls WHERE {where} AND created_at >= ?",
+            *params, since.isoformat(),
+        )  # fmt: skip
+        return (float(row["spent"]), int(row["n"])) if row is not None else (0.0, 0)
+
+    async def spenders(self, team_id: str, *, since: datetime, limit: int) -> list[tuple[str, float, int]]:
+        """The people of a workspace whose calls placed since `since` cost most: (user, cost, calls), most first."""
+        rows = await self._fetch(
+            "SELECT user_id, COALESCE(SUM(cost), 0) AS spent, COUNT(*) AS n FROM calls"
+            " WHERE team_id = ? AND created_at >= ? GROUP BY user_id ORDER BY spent DESC, user_id LIMIT ?",
+            team_id, since.isoformat(), limit,
+        )  # fmt: skip
+        return [(str(row["user_id"]), float(row["spent"]), int(row["n"])) for row in rows]
+
     # -- notices told once, and the Slack request replay guard -------------------------------------------------
 
     async def first_notice(self, name: str, *, at: datetime) -> bool:

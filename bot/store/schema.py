@@ -142,6 +142,17 @@ _SQLITE: Sequence[str] = (
         expires_at TEXT NOT NULL
     );
     """,
+    # 6: reserved for issue 15's other migration (voicemail and recording), which replaces this no-op when it lands.
+    "SELECT 1",
+    # 7: how each call ended (bot/calls/outcomes.py) and what it cost, and the indexes the spending caps and
+    # /metrics read: one person's or one workspace's calls since a time, with their cost (read from the index alone).
+    """
+    ALTER TABLE calls ADD COLUMN outcome TEXT;
+    ALTER TABLE calls ADD COLUMN cost REAL;
+    CREATE INDEX calls_by_outcome ON calls (outcome);
+    CREATE INDEX calls_spend_by_user ON calls (user_id, created_at, cost);
+    CREATE INDEX calls_spend_by_team ON calls (team_id, created_at, cost);
+    """,
 )
 
 _POSTGRES: Sequence[str] = (
@@ -246,6 +257,8 @@ _POSTGRES: Sequence[str] = (
     """,
     _SQLITE[3],  # portable as it stands
     _SQLITE[4],
+    _SQLITE[5],
+    _SQLITE[6].replace(" REAL;", " DOUBLE PRECISION;"),  # as calls.duration_s
 )
 
 MIGRATIONS: Sequence[Migration] = tuple(Migration(lite, pg) for lite, pg in zip(_SQLITE, _POSTGRES, strict=True))

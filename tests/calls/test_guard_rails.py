@@ -16,6 +16,7 @@ import pytest
 from bot.calls import launch
 from bot.calls.grammar import CallDraft
 from bot.calls.models import STATUS_EVENTS, CallState, Channel, Origin, Transition
+from bot.calls.outcomes import judge
 from bot.calls.permissions import Limits, Permissions
 from bot.calls.policy import CallPolicy
 from bot.calls.refusals import Admins, Why
@@ -208,7 +209,7 @@ async def test_concurrent_calls_per_person_and_workspace(service: Callable[..., 
     assert words(refused.value).startswith("This workspace has 2 calls under way; the limit is 2 at once")
     # A place frees up when the first of the two ends: Ana's, already past its bound.
     assert words(refused.value).endswith("as soon as one of this workspace's calls ends.")
-    await store.move(first.id, Transition(CallState.ENDED, "remote_hangup"), clock.now)
+    await store.move(first.id, Transition(CallState.ENDED, "remote_hangup"), clock.now, judge=judge)
     await calls.vetting.vet(CallDraft("+14155550101", None, "hi"), ANA)  # a place freed up
 
 

@@ -60,5 +60,5 @@ async def test_other_failures_tell_no_admin(
     session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
     await fake_voximplant.send_event(session, "failed", {"code": 486, "reason": "Busy Here"})
     await bot.idle()
-    assert thread_texts(fake_slack)[-1].startswith(":x: The call failed: the line was busy")
+    assert thread_texts(fake_slack)[-1].startswith(":no_entry: *Busy*: the line was busy")
     assert dms_to(fake_slack, "U0BOSS") == [] and dms_to(fake_slack, "U0OPS") == []

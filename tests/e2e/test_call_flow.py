@@ -89,7 +89,7 @@ async def test_answered_call_fills_the_thread(
         ":large_green_circle: Connected. The agent is talking.",
         "*Agent:* Hi Ana, the review moved to 3pm.",
         "*Callee:* Thanks, &lt;b&gt;got it&lt;/b&gt;.",
-        ":white_check_mark: Call ended after 1m 12s. 2 turns.",
+        ":white_check_mark: *Talked with a person* · 1m 12s · 2 turns.",
     ]
     await eventually(lambda: "Ended after 1m 12s" in parent_of(fake_slack).text)
     call = await bot.store.call(session.call_id)
@@ -129,7 +129,7 @@ async def test_busy_line_fails_with_plain_words(
     await fake_voximplant.send_event(session, "ringing")
     await fake_voximplant.send_event(session, "failed", {"code": 486, "reason": "Busy Here"})
     await eventually(lambda: len(thread_texts(fake_slack)) == 3)
-    assert thread_texts(fake_slack)[-1] == ":x: The call failed: the line was busy (486 Busy Here)."
+    assert thread_texts(fake_slack)[-1] == ":no_entry: *Busy*: the line was busy (486 Busy Here)."
     await eventually(lambda: "Failed: the line was busy" in parent_of(fake_slack).text)
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.FAILED
@@ -144,7 +144,7 @@ async def test_a_failure_reason_from_a_sip_server_cannot_ping_the_channel(
     await fake_voximplant.send_event(session, "failed", {"code": 486, "reason": reason})
     await bot.idle()
     escaped = "Busy &lt;!channel&gt; &lt;@U0BOSS&gt; &amp; &lt;https://evil.example|click&gt;"
-    assert thread_texts(fake_slack)[-1] == f":x: The call failed: the line was busy (486 {escaped})."
+    assert thread_texts(fake_slack)[-1] == f":no_entry: *Busy*: the line was busy (486 {escaped})."
     parent = parent_of(fake_slack)
     assert parent.text.endswith(f":x: Failed: the line was busy (486 {escaped})")  # the fallback text
     assert f"Failed: the line was busy (486 {escaped})" in json.dumps(parent.blocks, ensure_ascii=False)
@@ -160,7 +160,7 @@ async def test_no_answer_fails_with_plain_words(
     await fake_voximplant.send_event(session, "failed", {"code": 480, "reason": "Temporarily Unavailable"})
     await eventually(lambda: len(thread_texts(fake_slack)) == 2)
     assert thread_texts(fake_slack)[-1] == (
-        ":x: The call failed: the person was unavailable (the phone may be off or out of reach) "
+        ":no_mobile_phones: *Unavailable*: the person was unavailable (the phone may be off or out of reach) "
         "(480 Temporarily Unavailable)."
     )
 
@@ -175,7 +175,7 @@ async def test_a_terminal_call_never_moves_again(
     await bot.idle()
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.FAILED
-    assert thread_texts(fake_slack) == [":x: The call failed: the call was declined (603 Decline)."]
+    assert thread_texts(fake_slack) == [":no_entry_sign: *Declined*: the call was declined (603 Decline)."]
 
 
 async def test_duplicate_events_are_stored_and_shown_once(
@@ -270,7 +270,9 @@ async def test_over_long_texts_are_clipped_not_refused(
     assert stored["disconnected"]["reason"] == "r" * 99 + "…"
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.ENDED and call.state_reason == "r" * 99 + "…"
-    await eventually(lambda: thread_texts(fake_slack)[-1:] == [":white_check_mark: Call ended after 9s. 1 turn."])
+    await eventually(
+        lambda: thread_texts(fake_slack)[-1:] == [":white_check_mark: *Talked with a person* · 9s · 1 turn."]
+    )
     # Whole, in replies of at most 3,000 characters (the error line has a reply of its own).
     replies = [m.text for m in fake_slack.thread(parent_of(fake_slack))]
     assert "".join(r for r in replies if r.startswith(("*Callee:* ", "a"))) == f"*Callee:* {'a' * 9_999}…"

@@ -67,7 +67,7 @@ async def test_a_burst_of_200_transcript_lines_arrives_complete_in_order_and_pac
     expected = [f"*{'Agent' if n % 2 else 'Callee'}:* {text}" for n, text in enumerate(said)]
     assert lines[0] == ":large_green_circle: Connected. The agent is talking."
     assert lines[1:201] == expected
-    assert lines[201] == ":white_check_mark: Call ended after 5m 00s. 200 turns."
+    assert lines[201] == ":white_check_mark: *Talked with a person* · 5m 00s · 200 turns."
     assert len(lines) == 202
     replies = fake_slack.thread(parent_of(fake_slack))
     assert all(len(reply.text) <= 3000 for reply in replies)
@@ -95,7 +95,7 @@ async def test_429_then_500_then_success_loses_nothing(
         ":bell: Ringing…",
         ":large_green_circle: Connected. The agent is talking.",
         "*Agent:* Hello!",
-        ":white_check_mark: Call ended after 9s. 1 turn.",
+        ":white_check_mark: *Talked with a person* · 9s · 1 turn.",
     ]
     assert "Ended after 9s" in parent_of(fake_slack).text
     posts = fake_slack.calls_to("chat.postMessage")
@@ -162,7 +162,7 @@ async def test_a_transcript_over_40000_characters_reaches_the_thread_in_replies_
     assert [line for text in replies if "&" not in text for line in text.split("\n")][1:-1] == [
         f"*Callee:* {text}" for text in said
     ]
-    assert replies[-1] == ":white_check_mark: Call ended after 10m 00s. 41 turns."
+    assert replies[-1] == ":white_check_mark: *Talked with a person* · 10m 00s · 41 turns."
 
 
 async def test_a_parent_update_slack_finds_too_long_is_sent_shortened(
@@ -219,7 +219,7 @@ async def test_late_transcript_lines_land_after_the_end_in_order_and_are_counted
     await bot.idle()
     assert thread_texts(fake_slack) == [
         ":large_green_circle: Connected. The agent is talking.",
-        ":white_check_mark: Call ended after 20s. 2 turns.",  # written when sent: the late lines count
+        ":white_check_mark: *Talked with a person* · 20s · 2 turns.",  # written when sent: the late lines count
         "*Agent:* Bye now.",
         "*Callee:* Bye!",
     ]
@@ -286,7 +286,7 @@ async def test_calls_sharing_a_channel_keep_each_thread_in_order(
         assert f"call {index}" in str(parent.blocks)
         lines = [line for reply in fake_slack.thread(parent) for line in reply.text.split("\n")]
         assert lines == [f"*Agent:* call {index} line {n}" for n in range(6)] + [
-            ":white_check_mark: Call ended after 5s. 6 turns."
+            ":white_check_mark: *Talked with a person* · 5s · 6 turns."
         ]
     assert fake_slack.rate_limited == []  # and the fake Slack refused none of their writes for going too fast
 
@@ -309,7 +309,7 @@ async def test_the_final_summary_can_be_broadcast(
     assert [r.broadcast for r in replies] == [False, True]
     assert (
         replies[-1].text
-        == ":white_check_mark: Call ended after 5s. 0 turns. Cost: 0.0200 (Voximplant account currency)."
+        == ":white_check_mark: *Talked with a person* · 5s · 0 turns · cost 0.02 in your Voximplant account's currency."
     )
 
 
@@ -462,5 +462,5 @@ async def test_a_call_asked_for_while_slack_is_down_is_not_dialled_late_and_says
     parent = parent_of(fake_slack)
     assert "Failed: Slack did not take this call's message" in parent.text
     assert hang_up_button(parent) is None
-    assert thread_texts(fake_slack) == [f":x: The call failed: {words}; ask again."]
+    assert thread_texts(fake_slack) == [f":x: *Refused before dialling*: {words}; ask again."]
     assert fake_voximplant.requests == []

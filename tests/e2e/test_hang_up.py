@@ -60,7 +60,11 @@ async def test_requester_hangs_up_a_live_call_through_the_real_scenario(
     assert call is not None and call.state is CallState.ENDED and call.state_reason == "hangup_requested"
     lines = thread_texts(fake_slack)
     assert ":octagonal_sign: <@U0ANA> asked to hang up." in lines
-    assert lines[-1].startswith(":white_check_mark: Call ended after") and " turn" in lines[-1] and "Cost:" in lines[-1]
+    assert (
+        lines[-1].startswith(":white_check_mark: *Talked with a person* ·")
+        and " turn" in lines[-1]
+        and " · cost " in lines[-1]
+    )
     parent = parent_of(fake_slack)
     assert hang_up_button(parent) is None  # the button is gone once the call is over
     assert "Ended after" in parent.text

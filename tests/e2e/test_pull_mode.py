@@ -56,7 +56,7 @@ async def test_a_call_without_a_public_url_is_briefed_and_followed_through_its_s
         ":large_green_circle: Connected. The agent is talking.",
         "*Agent:* Hi Ana, the review moved.",
         "*Callee:* Thanks.",
-        ":white_check_mark: Call ended after 14s. 2 turns.",
+        ":white_check_mark: *Talked with a person* · 14s · 2 turns.",
     ]
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.ENDED and call.pull
@@ -84,7 +84,7 @@ async def test_events_queued_while_the_bot_is_down_are_fetched_after_a_restart(
     await bot.idle()
     lines = thread_texts(fake_slack)
     assert lines.count(":large_green_circle: Connected. The agent is talking.") == 1
-    assert lines[-2:] == ["*Agent:* Still there?", ":white_check_mark: Call ended after 30s. 1 turn."]
+    assert lines[-2:] == ["*Agent:* Still there?", ":white_check_mark: *Talked with a person* · 30s · 1 turn."]
     assert [seq for seq, _, _ in await bot.store.events(session.call_id)] == [1, 2, 3, 4]
 
 
@@ -132,7 +132,7 @@ async def test_a_whole_call_in_pull_mode_through_the_real_scenario(
         ":large_green_circle: Connected. The agent is talking.",
     ]
     assert any(line.startswith("*Agent:*") and "3pm review" in line for line in lines)
-    assert lines[-1].startswith(":white_check_mark: Call ended after")
+    assert lines[-1].startswith(":white_check_mark: *Talked with a person* ·")
     assert state_of(bot.app).poller.following == 0
     events = await bot.store.events(session.call_id)
     assert [seq for seq, _, _ in events] == list(range(1, len(events) + 1))

@@ -40,7 +40,7 @@ async def test_a_call_whose_callbacks_were_dropped_is_settled_from_call_history(
     call = await bot.store.call(session.call_id)
     assert call is not None and call.duration_s == 42 and call.state_reason == "from call history"
     last = thread_texts(fake_slack)[-1]
-    assert last.startswith(":white_check_mark: Call ended after 42s. 0 turns. Cost: 0.0312")
+    assert last.startswith(":white_check_mark: *Talked with a person* · 42s · 0 turns · cost 0.0312")
     assert "comes from Voximplant's call history" in last
     assert "Ended after 42s" in parent_of(fake_slack).text
     history = [r for r in fake_voximplant.requests if r["method"] == "GetCallHistory"]
@@ -96,7 +96,7 @@ async def test_an_unanswered_call_is_settled_as_failed_with_its_reason(
     await eventually(
         lambda: (
             thread_texts(fake_slack)[-1:] != []
-            and thread_texts(fake_slack)[-1].startswith(":x: The call failed: the line was busy (486 Busy Here).")
+            and thread_texts(fake_slack)[-1].startswith(":no_entry: *Busy*: the line was busy (486 Busy Here).")
         )
     )
 

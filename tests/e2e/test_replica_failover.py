@@ -85,7 +85,9 @@ async def test_a_replica_killed_mid_call_leaves_the_other_to_finish_its_thread_a
         await eventually(lambda: lines() == expected, timeout=15)  # the survivor took the writes over
         response = await fake_voximplant.send_event(session, "disconnected", {"duration_s": 61})
         assert response.status_code == 200  # whichever replica the balancer picked, the survivor answered
-        await eventually(lambda: lines()[-1:] == [":white_check_mark: Call ended after 1m 01s. 3 turns."], timeout=15)
+        await eventually(
+            lambda: lines()[-1:] == [":white_check_mark: *Talked with a person* · 1m 01s · 3 turns."], timeout=15
+        )
         assert lines()[:-1] == expected  # nothing doubled
         assert len(fake_slack.parents()) == 1
         await until(lambda: watchdog_held_by(store, survivor))

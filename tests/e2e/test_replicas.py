@@ -185,7 +185,7 @@ async def test_a_call_whose_events_alternate_between_replicas_gets_its_thread_on
         ":large_green_circle: Connected. The agent is talking.",
     ]  # fmt: skip
     assert [line for line in lines if line in milestones] == milestones  # each once, in order
-    assert lines[-1].startswith(":white_check_mark: Call ended after")
+    assert lines[-1].startswith(":white_check_mark: *Talked with a person* ·")
     assert sum(line.startswith(":white_check_mark:") for line in lines) == 1
     transcript = [line for line in lines if line.startswith(("*Agent:*", "*Callee:*"))]
     assert transcript and len(transcript) == len(set(transcript))  # no line twice

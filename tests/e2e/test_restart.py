@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 
 from bot.app import create_app
 from bot.calls.models import Call, CallRequest, CallState, Channel, Origin, StatusEvent
+from bot.calls.outcomes import judge
 from bot.calls.recovery import SESSION_OVERRUN_S, START_MARGIN_S
 from bot.calls.states import transition_for
 from bot.sandbox.clock import VirtualClock
@@ -179,7 +180,9 @@ async def test_killed_mid_call_and_restarted_delivers_what_was_pending(
     assert [m.text.count("\n") + 1 for m in fake_slack.thread(parent)] == [1, 3]
     response = await fake_voximplant.send_event(session, "disconnected", {"duration_s": 61, "reason": "remote_hangup"})
     assert response.status_code == 200
-    await eventually(lambda: lines() == [*expected, ":white_check_mark: Call ended after 1m 01s. 3 turns."], timeout=15)
+    await eventually(
+        lambda: lines() == [*expected, ":white_check_mark: *Talked with a person* · 1m 01s · 3 turns."], timeout=15
+    )
     await eventually(lambda: "Ended after 1m 01s" in parent.text, timeout=15)
     assert len(fake_slack.parents()) == 1  # the parent was not posted again
 
@@ -205,7 +208,7 @@ async def test_a_call_stranded_before_its_message_was_queued_still_tells_the_req
         [parent] = fake_slack.parents("C0GENERAL")
         assert "Failed: the bot restarted before placing it" in parent.text
         assert [m.text for m in fake_slack.thread(parent)] == [
-            ":x: The call failed: the bot restarted before placing it; nothing was dialled."
+            ":x: *Refused before dialling*: the bot restarted before placing it; nothing was dialled."
         ]
     assert fake_voximplant.requests == []
 
@@ -224,7 +227,7 @@ async def test_an_event_stored_just_before_a_crash_is_still_shown(
 
     # What the bot does with an event up to the moment it dies: stored, state moved, nothing queued for Slack.
     for stored in [event(1, "connected", {}), event(2, "transcript", {"role": "agent", "text": "Hi!"})]:
-        await bot.store.record_event(stored, received_at=datetime.now(UTC), decide=transition_for)
+        await bot.store.record_event(stored, received_at=datetime.now(UTC), decide=transition_for, judge=judge)
 
     # The scenario never got its answer for seq 1, so it sends it again: the repeat is a duplicate, yet shown.
     again = await fake_voximplant.send_event(session, "connected", seq=1)
@@ -268,7 +271,7 @@ async def test_a_call_left_starting_by_a_bot_that_stopped_fails_once_its_start_i
         await eventually(lambda: [len(fake_slack.thread(p)) for p in fake_slack.parents()] == [1, 1], timeout=10)
         for parent in fake_slack.parents("C0GENERAL"):
             assert f"Failed: {words}" in parent.text
-            assert [m.text for m in fake_slack.thread(parent)] == [f":x: The call failed: {words}."]
+            assert [m.text for m in fake_slack.thread(parent)] == [f":x: *Failed*: {words}."]
         store = state_of(app).store
         old, young = await store.call("killed1"), await store.call("killed2")
         assert old is not None and old.state is CallState.FAILED and reason_words(old.state_reason) == words
@@ -290,7 +293,7 @@ async def test_an_unconfirmed_call_whose_end_was_never_heard_is_settled_after_it
     connected = TypeAdapter[StatusEvent](StatusEvent).validate_python(
         {"v": 1, "call_id": "lost1", "seq": 3, "event": "connected", "at": long_ago, "data": {}}
     )
-    await store.record_event(connected, received_at=long_ago, decide=transition_for)
+    await store.record_event(connected, received_at=long_ago, decide=transition_for, judge=judge)
     await store.mark_announced("lost1", 3)
     await store.close()
 
@@ -303,7 +306,7 @@ async def test_an_unconfirmed_call_whose_end_was_never_heard_is_settled_after_it
         )
         await eventually(lambda: [len(fake_slack.thread(p)) for p in fake_slack.parents("C0GENERAL")] == [1])
         [parent] = fake_slack.parents("C0GENERAL")
-        assert fake_slack.thread(parent)[0].text.startswith(":x: The call failed: its end was never heard")
+        assert fake_slack.thread(parent)[0].text.startswith(":x: *Failed*: its end was never heard")
     assert fake_voximplant.requests == []  # no call history was asked: there is no id to ask with
 
 
@@ -365,7 +368,9 @@ async def test_a_restart_mid_call_loses_no_status_event_and_posts_nothing_twice(
         assert pressed.status_code == 200
         await eventually(lambda: session.exit_code is not None, timeout=30)
         assert session.exit_code == 0
-        await eventually(lambda: any(line.startswith(":white_check_mark: Call ended") for line in lines()), timeout=15)
+        await eventually(
+            lambda: any(line.startswith(":white_check_mark: *Talked with a person*") for line in lines()), timeout=15
+        )
     finally:
         await runner.aclose()
     thread = lines()

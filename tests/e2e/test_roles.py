@@ -83,7 +83,9 @@ async def test_the_worker_launches_what_the_web_replica_stored_and_fills_its_thr
         ("disconnected", {"duration_s": 42}),
     ]:  # fmt: skip
         assert (await fake_voximplant.send_event(session, event, data)).status_code == 200
-    await eventually(lambda: thread_lines(fake_slack)[-1:] == [":white_check_mark: Call ended after 42s. 1 turn."])
+    await eventually(
+        lambda: thread_lines(fake_slack)[-1:] == [":white_check_mark: *Talked with a person* · 42s · 1 turn."]
+    )
     assert thread_lines(fake_slack)[:4] == [
         ":telephone_receiver: Dialing +1 415-555-0100…", ":bell: Ringing…",
         ":large_green_circle: Connected. The agent is talking.", "*Agent:* Hi Ana, the review moved to 3pm.",

@@ -61,7 +61,7 @@ async def test_answered_call_through_the_real_scenario(
     assert ":large_green_circle: Connected. The agent is talking." in thread
     transcript = [line for line in thread if line.startswith(("*Agent:*", "*Callee:*"))]
     assert transcript and any("remind Ana about the 3pm review" in line for line in transcript)
-    assert thread[-1].startswith(":white_check_mark: Call ended after")
+    assert thread[-1].startswith(":white_check_mark: *Talked with a person* ·")
     api = [entry.get("api") for entry in fake_voximplant.sessions[0].api_log]
     assert api.index("callPSTN") < api.index("createRealtimeAPIClient") < api.index("terminate")
 
@@ -94,7 +94,7 @@ async def test_every_channel_through_the_v2_launch(
     assert len(session.raw_custom_data.encode()) <= 200 and "hello" not in session.raw_custom_data
     [placed] = [entry for entry in session.api_log if entry.get("api") == api]
     assert placed["args"] == args
-    assert thread[-1].startswith(":white_check_mark: Call ended after")
+    assert thread[-1].startswith(":white_check_mark: *Talked with a person* ·")
 
 
 async def test_recoverable_voice_ai_errors_are_warnings_and_the_call_goes_on(
@@ -111,26 +111,28 @@ async def test_recoverable_voice_ai_errors_are_warnings_and_the_call_goes_on(
     lines = [line for message in thread for line in message.split("\n")]
     warnings = [line for line in lines if line.startswith(":warning: The agent hit a problem and carries on: ")]
     assert len(warnings) == 2, lines
-    assert lines[-1].startswith(":white_check_mark: Call ended after")
+    assert lines[-1].startswith(":white_check_mark: *Talked with a person* ·")
     assert any(line.startswith("*Agent:*") for line in lines)
 
 
 @pytest.mark.parametrize(
     ("destination", "words"),
     [
-        ("+14155550186", "the line was busy (486 Busy Here)"),
+        ("+14155550186", ":no_entry: *Busy*: the line was busy (486 Busy Here)"),
         (
             "+14155550180",
-            "the person was unavailable (the phone may be off or out of reach) (480 Temporarily Unavailable)",
+            ":no_mobile_phones: *Unavailable*: the person was unavailable (the phone may be off or out of reach) "
+            "(480 Temporarily Unavailable)",
         ),
-        ("+14155550148", "nobody answered (408 Request Timeout)"),
+        ("+14155550148", ":no_bell: *Not answered*: nobody answered (408 Request Timeout)"),
         (
             "+14155550142",
-            "the Voximplant account's balance is too low to place calls (a callbot admin needs to top it up) "
+            ":x: *Failed*: the Voximplant account's balance is too low to place calls (a callbot admin needs to top "
+            "it up) "
             "(402 Payment Required)",
         ),
-        ("+14155550160", "the call was declined (603 Decline)"),
-        ("+14155550199", "the phone network could not carry the call (503 Service Unavailable)"),
+        ("+14155550160", ":no_entry_sign: *Declined*: the call was declined (603 Decline)"),
+        ("+14155550199", ":x: *Failed*: the phone network could not carry the call (503 Service Unavailable)"),
     ],
 )
 async def test_unanswered_calls_through_the_real_scenario(
@@ -140,7 +142,7 @@ async def test_unanswered_calls_through_the_real_scenario(
 ) -> None:  # fmt: skip
     thread, state = await run_call(f"{destination} hello", bot, slack, fake_slack, fake_voximplant, simulator)
     assert state is CallState.FAILED
-    assert thread[-1] == f":x: The call failed: {words}."
+    assert thread[-1] == f"{words}."  # the outcome first, then why
     assert not any(line.startswith("*Agent:*") for line in thread)
 
 
@@ -165,7 +167,7 @@ async def test_a_scenario_that_refuses_the_call_data_ends_the_call(
         await runner.aclose()
     assert state is CallState.FAILED
     why = "bad brief: channel 'whatsapp' is not one of pstn, sip, user"
-    assert thread == [f":x: The call failed: the call was never placed ({why})."]
+    assert thread == [f":x: *Refused before dialling*: the call was never placed ({why})."]
     session = fake_voximplant.sessions[0]
     events = await bot.store.events(session.call_id)
     assert [name for _, name, _ in events] == ["error", "failed"]  # the scenario's own terminal event came too

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from bot.calls.models import CallState
+from bot.calls.models import CallState, Outcome
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.simulator import ScenarioSimulator
@@ -32,6 +32,7 @@ async def failed_thread(bot: Bot, slack: SlackSender, fake_slack: FakeSlack) -> 
 async def test_auth_failure(bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant):
     fake_voximplant.api_key = "rotated"
     text = await failed_thread(bot, slack, fake_slack)
+    assert text.startswith(":x: *Refused before dialling*:")  # the outcome, stored with the failure
     assert "refused our credentials; an admin needs to check" in text
     assert "sandbox-api-key" not in text and "rotated" not in text
 
@@ -39,7 +40,10 @@ async def test_auth_failure(bot: Bot, slack: SlackSender, fake_slack: FakeSlack,
 async def test_unknown_rule(bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant):
     fake_voximplant.rule_ids = {42}
     text = await failed_thread(bot, slack, fake_slack)
-    assert "Voximplant refused to start the call" in text and "is not found" in text and "(error 101)" in text
+    assert text.startswith(":x: *Refused before dialling*: Voximplant refused to start the call")
+    assert "is not found" in text and "(error 101)" in text
+    [call] = await bot.store.calls_in_state(CallState.FAILED)
+    assert call.outcome is Outcome.REFUSED
 
 
 async def test_server_error_is_not_retried(
@@ -48,6 +52,7 @@ async def test_server_error_is_not_retried(
     fake_voximplant.fail_next(status=500)
     text = await failed_thread(bot, slack, fake_slack)
     assert "did not confirm the call" in text and "not retried" in text
+    assert text.startswith(":x: *Failed*:")  # not "refused before dialling": the phone may have rung
     assert len(fake_voximplant.requests) == 1
 
 
@@ -129,5 +134,5 @@ async def test_a_start_that_fails_after_the_call_began_keeps_the_call_live(
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.ENDED and call.state_reason == "max_duration"
     assert "failed" not in [to for _, to, _ in await bot.store.transitions(call.id)]
-    assert thread_texts(fake_slack)[-1].startswith(":white_check_mark: Call ended after 1m 00s.")
+    assert thread_texts(fake_slack)[-1].startswith(":white_check_mark: *Talked with a person* · 1m 00s ·")
     assert len(fake_voximplant.requests) == 1  # never started twice

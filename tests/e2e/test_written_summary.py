@@ -24,7 +24,7 @@ from tests.e2e.test_call_flow import parent_of, place, thread_texts
 from tests.ops.test_operations import json_log  # noqa: F401  (a fixture)
 
 MODEL = "gpt-test-mini"
-ENDED = ":white_check_mark: Call ended after 42s. 2 turns."
+ENDED = ":white_check_mark: *Talked with a person* · 42s · 2 turns."
 HEADING = ":memo: _In short (written by OpenAI from the transcript):_"
 
 
@@ -126,7 +126,7 @@ async def test_a_call_with_no_transcript_asks_nothing(
     await fake_voximplant.send_event(session, "connected")
     await fake_voximplant.send_event(session, "disconnected", {"duration_s": 3, "reason": "remote_hangup"})
     await bot.idle()
-    assert summary_of(fake_slack) == ":white_check_mark: Call ended after 3s. 0 turns."
+    assert summary_of(fake_slack) == ":white_check_mark: *Talked with a person* · 3s · 0 turns."
     assert fake_openai.received == []
 
 

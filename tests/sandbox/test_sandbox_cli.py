@@ -40,7 +40,7 @@ async def test_a_typed_call_fills_its_thread(tmp_path: Path) -> None:
     assert ":bell: Ringing…" in texts
     assert ":large_green_circle: Connected. The agent is talking." in texts
     assert any(t.startswith("*Agent:*") and "say hello" in t for t in texts)
-    assert texts[-1].startswith(":white_check_mark: Call ended after")
+    assert texts[-1].startswith(":white_check_mark: *Talked with a person* ·")
     assert ":memo: _In short (written by OpenAI from the transcript):_\n> The agent said: " in out  # the fake OpenAI
     assert any(
         line.startswith("#C0GENERAL (updated) Call to +1 415-555-0100: :white_check_mark: Ended") for line in lines
@@ -49,7 +49,7 @@ async def test_a_typed_call_fills_its_thread(tmp_path: Path) -> None:
 
 async def test_a_busy_number_and_a_refusal_are_shown(tmp_path: Path) -> None:
     out = await run_sandbox(tmp_path, "/call +14155550186 hi\n/call 911 hi\n/dance\n")
-    assert ":x: The call failed:" in out and "busy" in out
+    assert ":no_entry: *Busy*: the line was busy" in out
     assert "(only you see this)" in out and "emergency" in out.lower()
     assert "Only /call is known here" in out
 

@@ -60,7 +60,7 @@ async def test_the_call_form_places_a_call_and_the_thread_fills_in_live(
             """)
             await _until(
                 browser,
-                "[...document.querySelectorAll('.reply')].some(r => r.dataset.text.includes('Call ended after'))",
+                "[...document.querySelectorAll('.reply')].some(r => r.dataset.text.includes('Talked with a person'))",
                 30,
             )
             replies = await browser.evaluate("[...document.querySelectorAll('.reply')].map(r => r.dataset.text)")

@@ -58,7 +58,7 @@ async def test_a_call_placed_over_socket_mode_is_followed_in_its_thread(
     [parent] = fake_slack.parents("C0GENERAL")
     texts = [m.text for m in fake_slack.thread(parent)]
     assert texts[0].startswith(":telephone_receiver: Dialing")
-    assert texts[-1] == ":white_check_mark: Call ended after 9s. 0 turns."
+    assert texts[-1] == ":white_check_mark: *Talked with a person* · 9s · 0 turns."
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.ENDED
 
@@ -114,7 +114,9 @@ async def test_socket_mode_and_pull_need_no_inbound_connection_at_all(
     await bot.idle()
     [parent] = fake_slack.parents("C0GENERAL")
     lines = [line for m in fake_slack.thread(parent) for line in m.text.split("\n")]
-    assert lines[0].startswith(":telephone_receiver: Dialing") and lines[-1].startswith(":white_check_mark: Call ended")
+    assert lines[0].startswith(":telephone_receiver: Dialing") and lines[-1].startswith(
+        ":white_check_mark: *Talked with a person*"
+    )
     assert any(line.startswith("*Agent:*") for line in lines)
     # Nothing reached the bot from outside: Slack over the bot's own WebSocket, the call through its session.
     assert "httpRequestAsync" not in [entry.get("api") for entry in session.api_log]

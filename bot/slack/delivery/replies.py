@@ -57,7 +57,7 @@ def reply_batch(rows: list[OutboxRow]) -> list[OutboxRow]:
 def written_summary(call: Call, row: OutboxRow, events: list[tuple[int, str, dict[str, Any]]]) -> OutboxRow:
     """A summary row as the reply it becomes now, from the call and every event stored so far."""
     turns = sum(1 for _, name, _ in events if name == "transcript")
-    cost = row.body.get("cost")
+    cost = call.cost if call.cost is not None else row.body.get("cost")
     if cost is None:
         cost = next((data.get("cost") for _, name, data in events if name == "disconnected"), None)
     text = texts.final_summary(call, turns=turns, cost=cost, from_history=bool(row.body.get("from_history")))

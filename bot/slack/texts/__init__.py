@@ -11,7 +11,11 @@ from datetime import UTC
 
 from bot.calls.models import Call, CallState, Channel
 from bot.calls.numbers import format_international
+from bot.slack.texts.markup import CURRENCY, money
 from bot.slack.texts.markup import escape as escape
+from bot.slack.texts.outcomes import duration as duration
+from bot.slack.texts.outcomes import outcome_line as outcome_line
+from bot.slack.texts.outcomes import outcome_summary
 from bot.slack.texts.reasons import reason as reason
 from bot.slack.texts.refusals import refusal as refusal
 from bot.slack.texts.refusals import who_to_ask as who_to_ask
@@ -127,12 +131,6 @@ def destination(call: Call) -> str:
     return request.destination
 
 
-def duration(seconds: float | None) -> str:
-    total = round(seconds or 0)
-    minutes, secs = divmod(total, 60)
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-
-
 def state_line(call: Call) -> str:
     """The call's state as the parent message shows it (mrkdwn: the reason, from Voximplant or a SIP server, is
     escaped)."""
@@ -181,12 +179,16 @@ def placed_at(call: Call) -> str:
 
 
 def final_summary(call: Call, *, turns: int, cost: float | None, from_history: bool = False) -> str:
-    """The last reply of a call's thread: outcome, duration, turns, and cost when Voximplant reported it."""
-    text = milestone(call) or summary(call)
-    if call.state is CallState.ENDED:
-        text += f" {turns} {'turn' if turns == 1 else 'turns'}."
-    if cost is not None:
-        text += f" Cost: {cost:.4f} (Voximplant account currency)."
+    """The last reply of a call's thread: its outcome first, then duration and turns (or why it did not connect),
+    and the cost when Voximplant reported it."""
+    if call.outcome is not None:
+        text = outcome_summary(call, call.outcome, turns=turns, cost=cost)
+    else:  # a call that ended before outcomes were stored
+        text = milestone(call) or summary(call)
+        if call.state is CallState.ENDED:
+            text += f" {turns} {'turn' if turns == 1 else 'turns'}."
+        if cost is not None:
+            text += f" Cost: {money(cost)} ({CURRENCY})."
     if from_history:
         text += " _No status came from the call for a while, so this final state comes from Voximplant's call history._"
     return text

@@ -1,11 +1,17 @@
-"""The words of `/call callerid …`, `/call deny …`, `/call history` and `/call status` (bot/slack/admin.py)."""
+"""The words of `/call callerid …`, `/call deny …`, `/call history`, `/call status` and `/call spend`
+(bot/slack/admin.py)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.calls.models import Call, CallerId, DeniedDestination
 from bot.calls.numbers import format_international
-from bot.slack.texts import destination, state_line
-from bot.slack.texts.markup import escape
+from bot.slack.texts import destination, outcome_line, state_line
+from bot.slack.texts.markup import CURRENCY, count, escape, money, resets
+
+if TYPE_CHECKING:
+    from bot.calls.spending import SpendReport
 
 USAGE = (
     "*Admin commands* (callbot admins only):\n"
@@ -13,6 +19,7 @@ USAGE = (
     "• `/call callerid remove +14155550123`\n"
     "• `/call deny add +1900 premium lines` (a whole number or its first digits) · `/call deny remove +1900` · "
     "`/call deny list`\n"
+    "• `/call spend` (this month's spending and the caps)\n"
     "*For everyone:* `/call callerid list` (the numbers you can call from) · `/call history [n]` (your last "
     "calls) · `/call status <call id>`"
 )
@@ -81,7 +88,7 @@ def status(call: Call) -> str:
     request = call.request
     lines = [
         f"*Call `{call.id}`* to {escape(destination(call))}",
-        f"{state_line(call)}",
+        outcome_line(call) or state_line(call),
         f"Requested by <@{request.origin.user_id}> at {call.created_at:%Y-%m-%d %H:%M} UTC"
         f" · from {format_international(request.caller_id)} · via {request.channel.value}",
     ]
@@ -92,8 +99,31 @@ def status(call: Call) -> str:
 
 def _line(call: Call, *, with_who: bool) -> str:
     who = f" · <@{call.request.origin.user_id}>" if with_who else ""
-    return f"• `{call.id}` {call.created_at:%m-%d %H:%M} UTC → {escape(destination(call))} · {state_line(call)}{who}"
+    shown = outcome_line(call) or state_line(call)
+    return f"• `{call.id}` {call.created_at:%m-%d %H:%M} UTC → {escape(destination(call))} · {shown}{who}"
 
 
 def _who(added_by: str) -> str:
     return f"<@{added_by}>" if added_by[:1] in {"U", "W"} else added_by
+
+
+def spend(report: SpendReport) -> str:
+    """`/call spend`: the workspace's spending this month (UTC), who spent most, and the caps."""
+    caps = report.caps
+    lines = [
+        f"*Spending in {report.month:%B %Y}* (UTC), {CURRENCY}",
+        f"This workspace: {money(report.spent)} on {count(report.calls, 'call')}"
+        + (
+            f" · the cap is {money(caps.per_workspace_month)} a month"
+            if caps.per_workspace_month
+            else " · no monthly cap"
+        )
+        + f"; the month resets {resets(report.resets_at, report.now)}.",
+        f"Each person: at most {money(caps.per_person_day)} a day (UTC days)."
+        if caps.per_person_day
+        else "Each person: no daily cap.",
+    ]
+    if report.top:
+        lines.append("*Who spent most this month*")
+        lines += [f"• <@{s.user_id}> {money(s.spent)} on {count(s.calls, 'call')}" for s in report.top]
+    return "\n".join(lines)

@@ -37,14 +37,38 @@ def minutes(seconds: int) -> str:
     return count(seconds // 60, "minute")
 
 
+def time_to(at: datetime, now: datetime) -> str:
+    """`7 minutes`, `3 h 20 min`: from `now` to `at`, rounded up to the minute (at least one)."""
+    whole = max(1, math.ceil((at - now).total_seconds() / 60))
+    if whole <= 60:
+        return count(whole, "minute")
+    hours, rest = divmod(whole, 60)
+    return f"{hours} h {rest:02d} min"
+
+
 def when(at: datetime, now: datetime) -> str:
     """`in 7 minutes (at 09:10 UTC)`, both rounded up (never promise too early); Slack shows readers the time in
     their own time zone, and the UTC time where it cannot."""
-    whole = max(1, math.ceil((at - now).total_seconds() / 60))
-    span = count(whole, "minute")
-    if whole > 60:
-        hours, rest = divmod(whole, 60)
-        span = f"{hours} h {rest:02d} min"
+    span = time_to(at, now)
     at_minute = at + timedelta(minutes=1) if at.second or at.microsecond else at
     at_minute = at_minute.replace(second=0, microsecond=0)
     return f"in {span} (at <!date^{int(at_minute.timestamp())}^{{time}}|{at_minute:%H:%M} UTC>)"
+
+
+CURRENCY = "in your Voximplant account's currency"  # Voximplant reports costs in the account's currency, unnamed
+
+
+def money(amount: float) -> str:
+    """`5.00`, `0.0312`: two decimals, or up to four where a cost has them (Voximplant prices by the minute)."""
+    two = f"{amount:.2f}"
+    if abs(amount - float(two)) < 1e-9:
+        return two
+    return f"{amount:.4f}".rstrip("0")
+
+
+def resets(at: datetime, now: datetime) -> str:
+    """When a daily or monthly cap resets: `at 00:00 UTC, in 3 h 20 min` or `on 1 January at 00:00 UTC, in 12 days`."""
+    if at - now <= timedelta(hours=24):
+        return f"at 00:00 UTC, in {time_to(at, now)}"
+    days = math.ceil((at - now) / timedelta(days=1))
+    return f"on {at.day} {at:%B} at 00:00 UTC, in {count(days, 'day')}"

@@ -15,7 +15,7 @@ from bot.calls.models import Channel
 from bot.calls.numbers import format_international
 from bot.calls.refusals import Admins, Choice, Why
 from bot.errors import LimitReached, Refusal, Refusals
-from bot.slack.texts.markup import count, either, escape, lowered, minutes, shown, when
+from bot.slack.texts.markup import CURRENCY, count, either, escape, lowered, minutes, money, resets, shown, when
 
 EXAMPLE = "`+14155550100`"
 _PLAIN = {
@@ -64,6 +64,7 @@ _ADMIN_ACTIONS = {
     "deny.add": "change the deny list",
     "deny.remove": "change the deny list",
     "call.after_hours": "place calls outside calling hours",
+    "spend": "see what calls cost",
 }
 _Words = Callable[[Refusal, dict[str, Any]], str]
 _SAYS: dict[Why, _Words] = {}
@@ -320,6 +321,22 @@ def _under_way(refused: Refusal, f: dict[str, Any]) -> str:
     return (
         f"{who} {count(f['live'], 'call')} under way; "
         f"the limit is {f['limit']} at once. You can place the next one {soon}."
+    )
+
+
+@_says(Why.PERSON_SPEND_CAP)
+def _person_spend_cap(refused: Refusal, f: dict[str, Any]) -> str:
+    return (
+        f"You have spent {money(f['spent'])} on calls today (UTC); the cap is {money(f['cap'])} a day per person "
+        f"({CURRENCY}). It resets {resets(_retry_at(refused), f['now'])}."
+    )
+
+
+@_says(Why.WORKSPACE_SPEND_CAP)
+def _workspace_spend_cap(refused: Refusal, f: dict[str, Any]) -> str:
+    return (
+        f"This workspace has spent {money(f['spent'])} on calls this month (UTC); the cap is {money(f['cap'])} a "
+        f"month ({CURRENCY}). It resets {resets(_retry_at(refused), f['now'])}."
     )
 
 
