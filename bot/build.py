@@ -291,6 +291,8 @@ def call_policy(settings: Settings) -> CallPolicy:
         show_timeout_s=settings.slack_parent_timeout_s,
         allowed_types=number_types(settings.allowed_number_types),
         admins=frozenset(settings.callbot_admins),
+        recording_enabled=settings.recording_enabled,
+        disclosure=settings.call_disclosure,
     )
 
 

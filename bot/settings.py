@@ -10,7 +10,7 @@ import phonenumbers
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.calls import launch
+from bot.calls import briefing, launch
 from bot.errors import ConfigError
 from bot.store.database import describe, is_postgres_url
 
@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     calls_per_user_per_hour: int = Field(default=10, ge=0)
     concurrent_calls_per_user: int = Field(default=2, ge=0)
     concurrent_calls_per_workspace: int = Field(default=10, ge=0)
+    # Recording is off until an admin turns it on; then each call is recorded only when its requester asks for it.
+    recording_enabled: bool = False
+    # The agent's first words on every call, before anything the instructions ask; {requester} is who asked.
+    call_disclosure: str = briefing.DEFAULT_DISCLOSURE
 
     slack_pace_s: float = Field(default=1.0, ge=0, description="one write to a channel per this many seconds")
     slack_burst: int = Field(
@@ -133,6 +137,14 @@ class Settings(BaseSettings):
         if not phonenumbers.is_valid_number(number):
             return value
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    @field_validator("call_disclosure")
+    @classmethod
+    def _disclosure_template(cls, value: str) -> str:
+        problem = briefing.check_template(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value.strip()
 
     @field_validator("slack_api_url", "voximplant_api_url")
     @classmethod

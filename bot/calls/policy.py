@@ -22,6 +22,8 @@ class CallPolicy:
     show_timeout_s: float = 15.0  # the longest a new call waits to be shown (its Slack message) before it is dialled
     allowed_types: frozenset[int] = CALLABLE_TYPES
     admins: frozenset[str] = frozenset()  # CALLBOT_ADMINS, for when no Permissions are given (the doctor)
+    recording_enabled: bool = False  # RECORDING_ENABLED: a call may be recorded when its requester asks
+    disclosure: str = ""  # CALL_DISCLOSURE: the agent's first words ({requester}); "" for the default
 
     @property
     def reachable(self) -> bool:

@@ -54,7 +54,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"]
         )  # fmt: skip
         try:
-            request = await deps.vetting.vet(draft, origin)
+            request = await deps.vetting.vet(draft, origin, requester_name=str(command.get("user_name") or ""))
             call = await deps.placing.create(request)
         except Refusal as refusal:
             if not draft.instructions.strip() and _only_about_the_instructions(refusal):

@@ -41,6 +41,8 @@ class FieldId(StrEnum):
     CALLER_ID = "caller_id"
     DURATION = "duration"
     INSTRUCTIONS = "instructions"
+    VOICEMAIL = "voicemail"
+    RECORD = "record"
     CONVERSATION = "conversation"
 
 

@@ -142,6 +142,13 @@ _SQLITE: Sequence[str] = (
         expires_at TEXT NOT NULL
     );
     """,
+    # Issue 15: what the agent does at a voicemail greeting, whether the call is recorded (asked for per call), and
+    # the requester's Slack name, which the agent's first words name.
+    """
+    ALTER TABLE calls ADD COLUMN voicemail TEXT NOT NULL DEFAULT 'leave';
+    ALTER TABLE calls ADD COLUMN record INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE calls ADD COLUMN requester_name TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 _POSTGRES: Sequence[str] = (
@@ -246,6 +253,7 @@ _POSTGRES: Sequence[str] = (
     """,
     _SQLITE[3],  # portable as it stands
     _SQLITE[4],
+    _SQLITE[5],
 )
 
 MIGRATIONS: Sequence[Migration] = tuple(Migration(lite, pg) for lite, pg in zip(_SQLITE, _POSTGRES, strict=True))

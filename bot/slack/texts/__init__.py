@@ -95,6 +95,11 @@ LABEL_DURATION = "Longest call (minutes)"
 PLACEHOLDER_DURATION = "Up to {minutes}"
 LABEL_INSTRUCTIONS = "What the agent should say"
 PLACEHOLDER_INSTRUCTIONS = "e.g. Remind Ana the review moved to 3pm and ask if that still works."
+LABEL_VOICEMAIL = "If a voicemail answers"
+VOICEMAIL_CHOICES = {"leave": "Leave a short message", "hang_up": "Hang up without a message"}
+LABEL_RECORD = "Recording"
+RECORD_OPTION = "Record this call (the agent says so first)"
+HINT_RECORD = "The link goes to you and the admins only, never to the channel."
 LABEL_CONVERSATION = "Post the call's thread in"
 THREAD_NOTE = "The call's thread will reply to the message you picked, when posted in its conversation."
 NO_CONVERSATION = "Choose the conversation where the call's thread goes."
@@ -177,16 +182,57 @@ def placed_at(call: Call) -> str:
     return f"placed <!date^{int(placed.timestamp())}^{{date_short_pretty}} at {{time}}|{placed:%Y-%m-%d %H:%M} UTC>"
 
 
-def final_summary(call: Call, *, turns: int, cost: float | None, from_history: bool = False) -> str:
-    """The last reply of a call's thread: outcome, duration, turns, and cost when Voximplant reported it."""
+def final_summary(
+    call: Call, *, turns: int, cost: float | None, from_history: bool = False, notes: tuple[str, ...] = ()
+) -> str:
+    """The last reply of a call's thread: outcome, duration, turns, what happened at a voicemail greeting and whether
+    it was recorded (`notes`), and cost when Voximplant reported it."""
     text = milestone(call) or summary(call)
     if call.state is CallState.ENDED:
         text += f" {turns} {'turn' if turns == 1 else 'turns'}."
+    for note in notes:
+        text += f" {note}"
     if cost is not None:
         text += f" Cost: {cost:.4f} (Voximplant account currency)."
     if from_history:
         text += " _No status came from the call for a while, so this final state comes from Voximplant's call history._"
     return text
+
+
+def answered(by: str) -> str:
+    """Who answered, from answering-machine detection (PSTN calls)."""
+    if by == "voicemail":
+        return ":vhs: Reached voicemail."
+    if by == "human":
+        return ":bust_in_silhouette: A person answered."
+    return ":grey_question: I couldn't tell whether a person or a machine answered; the agent talks as with a person."
+
+
+def voicemail(left: bool, message_s: float) -> str:
+    """What the agent did at a voicemail greeting."""
+    if left:
+        return f":vhs: Voicemail: left a {max(1, round(message_s))} s message."
+    return ":vhs: Voicemail: hung up without a message."
+
+
+def recording_shared(requester: str) -> str:
+    """In the call's thread: the call is recorded, and where its link went (never here: anyone with it can listen)."""
+    return (
+        f":red_circle: This call is recorded. The link to the recording went to <@{requester}> and the callbot admins "
+        "in a direct message, not here: anyone who has the link can listen to it."
+    )
+
+
+def recording_link(call: Call, url: str) -> str:
+    """The direct message with a call's recording link, for its requester and the admins only."""
+    return (
+        f":red_circle: The recording of the {escape(headline(call))} (call `{call.id}`, asked for by "
+        f"<@{call.request.origin.user_id}>): <{url}|listen>. Anyone who has this link can listen to it: don't post it "
+        "in a channel."
+    )
+
+
+RECORDED_NOTE = "Recorded: the link went to the requester and the admins in a direct message."
 
 
 def hang_up_requested(user_id: str) -> str:
