@@ -18,7 +18,7 @@ from bot.slack.texts.refusals import who_to_ask as who_to_ask
 
 USAGE = (
     "*Place a call:* `/call <destination> [from <caller id>] [via phone|sip|user|whatsapp] [for <minutes>m] "
-    "[what the agent should say]`\n"
+    "[voicemail: leave|hang up] [record] [what the agent should say]`\n"
     "For example: `/call +14155550100 remind Ana the review moved to 3pm`"
 )
 USAGE_EXAMPLES = (
@@ -28,6 +28,11 @@ USAGE_EXAMPLES = (
     ("/call sip:desk@pbx.example.com via sip check the line", "a SIP address"),
     ("/call alice via user say the build is green", "a user of the Voximplant app"),
     ("/call +14155550100 via whatsapp say hello", "a WhatsApp call"),
+    (
+        "/call +14155550100 voicemail: hang up ask Ana to confirm",
+        "hang up at a voicemail greeting (default: leave one)",
+    ),
+    ("/call +14155550100 record ask about the invoice", "record the call, where an admin turned recording on"),
     ("/call say hello", "no destination: opens the form, filled in"),
     ("/call +14155550100", "nothing for the agent to say: opens the form to ask"),
 )
