@@ -157,6 +157,10 @@ async def test_recording_is_off_by_default_and_asking_for_it_is_refused(
     assert bot.settings.recording_enabled is False
     refused = await slack.command(f"+14155550100 record {INSTRUCTIONS}")
     assert "Recording is off on this workspace" in refused.json()["text"]
+    # Without a destination too: the form would have no recording box, so it does not open.
+    refused = await slack.command(f"record {INSTRUCTIONS}")
+    assert "Recording is off on this workspace" in refused.json()["text"]
+    assert fake_slack.calls_to("views.open") == []
     assert fake_voximplant.sessions == [] and fake_slack.parents() == []
     # Without `record` the call is placed, and not recorded.
     thread, _, did = await run_call(f"+14155550100 {INSTRUCTIONS}", bot, slack, fake_slack, fake_voximplant)
