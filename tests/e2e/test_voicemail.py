@@ -23,6 +23,7 @@ from bot.state import state_of
 from tests.conftest import Bot, eventually
 from tests.e2e.test_call_flow import place as place_call
 from tests.e2e.test_call_flow import thread_texts
+from tests.e2e.test_call_form import values as form_values
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
 
@@ -235,3 +236,23 @@ async def test_answered_voicemail_and_recording_are_announced_again_after_a_rest
     dms = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == "U0ANA"]
     assert any("https://records.example.invalid/r1.mp3" in c.params.get("text", "") for c in dms)
     assert not any("records.example.invalid" in line for line in lines)
+
+
+async def test_the_form_s_voicemail_choice_and_recording_box_reach_the_brief(
+    recording_on: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    await slack.command("")
+    await eventually(lambda: fake_slack.calls_to("views.open"))
+    view = fake_slack.calls_to("views.open")[-1].params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    submitted = form_values(destination="+14155550150", instructions="tell Ana it moved")
+    submitted["voicemail"] = {"voicemail": {"type": "static_select", "selected_option": {"value": "hang_up"}}}
+    submitted["record"] = {"record": {"type": "checkboxes", "selected_options": [{"value": "record"}]}}
+    response = await slack.view_submission(view, submitted)
+    assert response.status_code == 200 and response.text == ""
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    brief = await fake_voximplant.briefed(fake_voximplant.sessions[0])
+    assert (brief["voicemail"], brief["record"]) == ("hang_up", True)
+    assert brief["disclosure"].endswith("This call is recorded.")
+    call = await bot.store.call(fake_voximplant.sessions[0].call_id)
+    assert call is not None and call.request.record and call.request.voicemail.value == "hang_up"
