@@ -13,8 +13,9 @@
  *     AMD.Events.DetectionError with {amd, callId?, message} (d.ts, AMD._DetectionCompleteEvent and
  *     _DetectionErrorEvent).
  * What the simulator chooses (not documented): when each verdict comes (the call's scripted outcome, `amd` and
- * `amdAt` in outcomes.js; HUMAN 0.8 s after the answer unless it says otherwise), the confidence (90), and, for
- * CALL_ENDED, that the call's Disconnected comes first and the verdict right after it.
+ * `amdAt` in outcomes.js; HUMAN 0.15 s after the answer unless it says otherwise: before the fake AI session is
+ * ready, so the scripted conversations keep the timing they had without detection; a real detector takes longer),
+ * the confidence (90), and, for CALL_ENDED, that the call's Disconnected comes first and the verdict right after it.
  */
 const names = require('./names');
 const { strictNamespace, unsupported } = require('./strict');
@@ -23,7 +24,7 @@ const MODEL_VALUES = new Set(Object.values(names.AMD_MODELS));
 const EVENT_VALUES = new Set(Object.values(names.AMD_EVENTS));
 const DEFAULT_TIMEOUT_MS = 6500; // d.ts, AMDParameters.timeout
 const MAX_TIMEOUT_MS = 20000; // d.ts, AMDParameters.timeout
-const DEFAULT_VERDICT_AT_MS = 800; // the simulator's: a person says "hello" and AMD hears it
+const DEFAULT_VERDICT_AT_MS = 150; // the simulator's: before the fake AI session exists (0.2 s), so no outcome slows down
 
 /** Builds the `AMD` global for one simulation (`sim` as in openai.js). */
 function createAMDModule(sim) {

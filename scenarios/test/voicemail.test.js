@@ -8,7 +8,7 @@ const { VOICEMAIL_MESSAGE_MS } = require('../simulator/openai');
 
 const INSTRUCTIONS = 'Remind Ana that the dentist moved her appointment to Tuesday at 10 am.';
 const DISCLOSURE = 'Hi, this is an automated assistant calling for Ravi Kumar.';
-const HUMAN = '+14155550100'; // the default outcome: AMD says HUMAN 0.8 s after the answer
+const HUMAN = '+14155550100'; // the default outcome: AMD says HUMAN 0.15 s after the answer
 const VOICEMAIL = '+14155550150';
 const AMD_TIMEOUT = '+14155550151';
 const AMD_HANGUP = '+14155550152';
