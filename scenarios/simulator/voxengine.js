@@ -771,7 +771,7 @@ class SimCall {
         this.connectedAt = this.sim.now();
         this.fire(names.CALL_EVENTS.Connected, { customData: '' });
         if (this.detector) this.detector.answered(this, o);
-        if (o.hangupAfter) this.at(o.hangupAfter, () => this.disconnect(200, 'Normal call clearing'));
+        if (o.hangupAfter) this.at(o.hangupAfter, () => this.disconnect(200, 'Normal call clearing', o.hangupAfter));
       });
     }
   }
@@ -784,13 +784,16 @@ class SimCall {
     this.fire(names.CALL_EVENTS.Failed, { code, reason });
   }
 
-  disconnect(internalCode, reason) {
+  /** Ends a connected call. `scriptedMs`: how long the outcome says it lasted (the callee hangs up then), reported as
+   * is, so that a loaded machine's late timer does not lengthen it; otherwise the simulated time since the answer. */
+  disconnect(internalCode, reason, scriptedMs) {
     if (this.state === 'ENDED') return;
     this.state = 'ENDED';
     this.cancelScript();
     this.sim.callEnded();
     for (const client of this.sim.openaiClients) client.mediaEnded();
-    const duration = Math.round((this.sim.now() - this.connectedAt) / 1000);
+    const elapsed = scriptedMs === undefined ? this.sim.now() - this.connectedAt : scriptedMs;
+    const duration = Math.round(elapsed / 1000);
     // The fields of d.ts _DisconnectedEvent (duration in seconds, cost in the account's currency, internalCode,
     // reason, direction). The cost rate is the simulator's own (outcomes.js COST_PER_MINUTE).
     this.fire(names.CALL_EVENTS.Disconnected, {
