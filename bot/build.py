@@ -312,6 +312,8 @@ def call_policy(settings: Settings) -> CallPolicy:
         allowed_types=number_types(settings.allowed_number_types),
         admins=frozenset(settings.callbot_admins),
         calling_hours=settings.calling_window,
+        recording_enabled=settings.recording_enabled,
+        disclosure=settings.call_disclosure,
     )
 
 

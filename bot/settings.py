@@ -10,7 +10,7 @@ import phonenumbers
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.calls import launch
+from bot.calls import briefing, launch
 from bot.calls.hours import Window
 from bot.errors import ConfigError
 from bot.store.database import describe, is_postgres_url
@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # Spending caps, in the Voximplant account's currency, per UTC day and UTC month (0: no cap).
     spend_per_person_day: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     spend_per_workspace_month: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    # Recording is off until an admin turns it on; then each call is recorded only when its requester asks for it.
+    recording_enabled: bool = False
+    # The agent's first words on every call, before anything the instructions ask; {requester} is who asked.
+    call_disclosure: str = briefing.DEFAULT_DISCLOSURE
 
     slack_pace_s: float = Field(default=1.0, ge=0, description="one write to a channel per this many seconds")
     slack_burst: int = Field(
@@ -164,6 +168,14 @@ class Settings(BaseSettings):
         if not phonenumbers.is_valid_number(number):
             return value
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    @field_validator("call_disclosure")
+    @classmethod
+    def _disclosure_template(cls, value: str) -> str:
+        problem = briefing.check_template(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value.strip()
 
     @field_validator("slack_api_url", "voximplant_api_url")
     @classmethod

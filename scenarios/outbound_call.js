@@ -37,6 +37,21 @@ var HANGUP_GRACE_MS = 5000; // longest wait for Disconnected/Failed after our ow
 var WATCHDOG_EXTRA_S = 300; // the session never outlives max_duration_s plus this (dialling, ringing, slack)
 var MAX_RECOVERABLE_ERRORS = 10; // recoverable AI errors reported per call; later ones are only logged
 
+// Answering-machine detection, PSTN only (voxengine.d.ts: AMD.create, CallPSTNParameters.amd, AMD.Events; Voximplant's
+// voicemail-detection guide, voximplant.com/docs/guides/calls/voicemail-detection). The bot picks the model from the
+// destination's country (brief field `amd_model`, an AMD.Model member name); anything else is EU_GENERAL.
+var AMD_MODELS = ["BR", "CL", "CO", "KZ", "MX", "RU", "PH", "PE", "US", "EU_GENERAL"]; // AMD.Model in the d.ts v28
+var AMD_DEFAULT_MODEL = "EU_GENERAL";
+var AMD_TIMEOUT_MS = 6500; // AMDParameters.timeout: the d.ts default, counted from CallEvents.Connected
+var AMD_GRACE_MS = 3000; // no verdict this long after AMD's own timeout: go on as if it said "unknown"
+var BEEP_TIMEOUT_MS = 10000; // Call.enableBeepDetection timeout: the greeting's beep, or speak anyway after it
+var VOICEMAIL_MAX_MS = 60000; // the agent's voicemail message ends by then, spoken or not
+var MEDIA_END_SILENCE_S = 1; // OpenAI.Events.WebSocketMediaEnded comes after 1 s of silence (d.ts)
+var MAX_VOICEMAIL_S = 600; // the bot's limit on voicemail.message_s
+var MAX_RECORDING_URL_CHARS = 2000; // the bot's limit on recording.url (HTTPS only)
+// Said first on every call when the brief names no disclosure (a bot older than it); the bot's own is preferred.
+var DEFAULT_DISCLOSURE = "Hello, this is an automated assistant calling.";
+
 // Pull mode (custom data {"v":2,"id","m":"pull"}): the bot has no public URL and talks over the access URL only.
 var PULL_BRIEF_WAIT_MS = 30000; // no brief over the access URL within this: give up (and terminate) inside the 60 s
 var PULL_EVENTS_PER_ANSWER = 20; // at most this many events in one answer to {"action":"events"}: a short handler run
@@ -77,6 +92,19 @@ var maxDurationTimer = null;
 var hangupGraceTimer = null;
 var watchdogTimer = null;
 var lastError = null; // the last error reported: the reason of the `failed` ending a session that placed no call
+
+// Who answered (answering-machine detection) and how the conversation starts.
+var amd = null; // the AMD.AnsweringMachineDetector of a PSTN call, when it could be created
+var verdict = null; // "human" | "voicemail" | "unknown" | "ended" (hung up during detection) | "none" (no AMD)
+var verdictApplied = false; // acted on (needs the call connected)
+var amdTimer = null;
+var beepHeard = false; // voicemail: the greeting's beep (or its timeout) came; the agent may speak
+var beepTimer = null;
+var sessionReady = false; // the AI session exists (SessionCreated)
+var conversationStarted = false; // the agent was configured and asked to speak
+var voicemailReported = false;
+var voicemailTimer = null;
+var voicemailSpeechStartedAt = 0; // Date.now() when the agent's voicemail audio started playing
 
 // While the session has no call, VoxEngine's 60 s clock runs: this timer fires NO_CALL_FLUSH_MS into it.
 var noCallTimer = null;
@@ -568,6 +596,19 @@ function checkBrief(data, launch) {
   if (!isNonEmptyString(data.control_secret)) {
     problems.push("field 'control_secret' is missing or not a non-empty string");
   }
+  // Optional fields (a bot older than them sends none): at a voicemail greeting, recording, the first words.
+  if (data.voicemail !== undefined && data.voicemail !== "leave" && data.voicemail !== "hang_up") {
+    problems.push("field 'voicemail' must be \"leave\" or \"hang_up\"");
+  }
+  if (data.record !== undefined && typeof data.record !== "boolean") {
+    problems.push("field 'record' must be true or false");
+  }
+  if (data.disclosure !== undefined && !isNonEmptyString(data.disclosure)) {
+    problems.push("field 'disclosure' must be a non-empty string");
+  }
+  if (data.amd_model !== undefined && typeof data.amd_model !== "string") {
+    problems.push("field 'amd_model' must be a string (an AMD.Model name)");
+  }
   return problems;
 }
 
@@ -601,7 +642,7 @@ function refuse(message, data, callId) {
 function placeCall(c) {
   switch (c.channel) {
     case "pstn":
-      return VoxEngine.callPSTN(c.destination, c.caller_id);
+      return placePSTN(c);
     case "sip":
       return VoxEngine.callSIP(c.destination, { callerid: c.caller_id });
     case "user":
@@ -610,6 +651,23 @@ function placeCall(c) {
       return VoxEngine.callWhatsappUser({ number: c.destination, callerid: c.caller_id });
   }
   throw new Error("unsupported channel " + c.channel);
+}
+
+/** callPSTN with an answering-machine detector; without one (and a verdict of "unknown") if it cannot be made. */
+function placePSTN(c) {
+  var model = AMD_MODELS.indexOf(c.amd_model) >= 0 ? c.amd_model : AMD_DEFAULT_MODEL;
+  try {
+    amd = AMD.create({ model: AMD.Model[model], timeout: AMD_TIMEOUT_MS });
+    amd.addEventListener(AMD.Events.DetectionComplete, guard(onDetectionComplete));
+    amd.addEventListener(AMD.Events.DetectionError, guard(onDetectionError));
+  } catch (e) {
+    Logger.write("callbot: answering-machine detection unavailable (" + errorText(e) + "); the call goes on without it");
+    amd = null;
+    verdict = "unknown";
+    return VoxEngine.callPSTN(c.destination, c.caller_id);
+  }
+  Logger.write("callbot: answering-machine detection with model " + model);
+  return VoxEngine.callPSTN(c.destination, c.caller_id, { amd: amd });
 }
 
 function onStarted() {
@@ -663,6 +721,9 @@ function dial(brief) {
 
   report("started", {});
   Logger.write("callbot: call " + config.call_id + ": dialling on channel " + config.channel);
+  if (config.channel !== "pstn") {
+    verdict = "none"; // answering-machine detection is for PSTN calls only
+  }
   call = placeCall(config);
   stopNoCallClock();
   call.addEventListener(CallEvents.Ringing, guard(onRinging));
@@ -769,9 +830,148 @@ function onConnected() {
     Logger.write("callbot: max duration of " + config.max_duration_s + " s reached");
     endCall("max_duration");
   }), config.max_duration_s * 1000);
+  if (config.record === true) {
+    startRecording();
+  }
   startAgent().catch(function (e) {
     aiFailed("OpenAI Realtime client failed: " + errorText(e));
   });
+  if (verdict) {
+    applyVerdict(); // no detection (not PSTN), or it finished before the answer
+  } else {
+    // AMD's own timeout counts from Connected (d.ts, AMDParameters.timeout); should no verdict come at all, the call
+    // goes on as if it said "unknown".
+    amdTimer = setTimeout(guard(function () {
+      amdTimer = null;
+      Logger.write("callbot: no answering-machine verdict within " + (AMD_TIMEOUT_MS + AMD_GRACE_MS) + " ms");
+      onVerdict("unknown");
+    }), AMD_TIMEOUT_MS + AMD_GRACE_MS);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Who answered: AMD's verdict (PSTN), then the agent talks with a person, or leaves a voicemail, or hangs up
+// ---------------------------------------------------------------------------------------------------------
+
+/** AMD.Events.DetectionComplete: resultClass HUMAN, VOICEMAIL, TIMEOUT or CALL_ENDED (d.ts AMD.ResultClass). */
+function onDetectionComplete(e) {
+  var result = e && e.resultClass;
+  Logger.write("callbot: answering-machine detection: " + result + (e && typeof e.confidence === "number" ?
+    " (confidence " + e.confidence + ")" : ""));
+  if (result === AMD.ResultClass.HUMAN) {
+    onVerdict("human");
+  } else if (result === AMD.ResultClass.VOICEMAIL) {
+    onVerdict("voicemail");
+  } else if (result === AMD.ResultClass.CALL_ENDED) {
+    onVerdict("ended");
+  } else {
+    onVerdict("unknown"); // TIMEOUT, or a class this scenario does not know: go on as with a person
+  }
+}
+
+/** AMD.Events.DetectionError: the call goes on as if a person answered, reported as "unknown". */
+function onDetectionError(e) {
+  Logger.write("callbot: answering-machine detection failed: " + (e && e.message ? String(e.message) : "no message"));
+  onVerdict("unknown");
+}
+
+function onVerdict(kind) {
+  if (verdict) {
+    return; // the first verdict decides
+  }
+  verdict = kind;
+  applyVerdict();
+}
+
+/** Acts on the verdict once the call is connected: reports `answered`, then starts the conversation or not. */
+function applyVerdict() {
+  if (verdictApplied || !verdict || !connectedAt || endReason || callOver || finished) {
+    return;
+  }
+  verdictApplied = true;
+  if (amdTimer) {
+    clearTimeout(amdTimer);
+    amdTimer = null;
+  }
+  if (verdict === "ended") {
+    return; // the callee hung up while AMD listened: Disconnected follows
+  }
+  if (verdict !== "none") {
+    report("answered", { by: verdict });
+  }
+  if (verdict !== "voicemail") {
+    maybeStartConversation();
+    return;
+  }
+  if (config.voicemail === "hang_up") {
+    voicemailReported = true;
+    report("voicemail", { left: false, message_s: 0 });
+    endCall("voicemail");
+    return;
+  }
+  // Wait for the greeting to end: its beep (Call.enableBeepDetection, CallEvents.BeepDetectionComplete; Voximplant's
+  // voicemail-detection guide), or the detection's timeout, or an error: then the agent speaks.
+  call.addEventListener(CallEvents.BeepDetectionComplete, guard(onBeep));
+  call.addEventListener(CallEvents.BeepDetectionError, guard(onBeep));
+  call.enableBeepDetection({ timeout: BEEP_TIMEOUT_MS });
+  beepTimer = setTimeout(guard(onBeep), BEEP_TIMEOUT_MS + AMD_GRACE_MS);
+}
+
+function onBeep(e) {
+  if (beepHeard) {
+    return;
+  }
+  beepHeard = true;
+  if (beepTimer) {
+    clearTimeout(beepTimer);
+    beepTimer = null;
+  }
+  Logger.write("callbot: voicemail greeting over (" + (e && e.frequencies ? "beep" : e && e.reason ? "beep detection " +
+    "error: " + e.reason : "no beep heard") + "); leaving the message");
+  maybeStartConversation();
+}
+
+/** The agent's message at a voicemail greeting is over: report its length and hang up. */
+function voicemailLeft(mediaInfo) {
+  if (voicemailReported || !verdictApplied || verdict !== "voicemail") {
+    return;
+  }
+  voicemailReported = true;
+  if (voicemailTimer) {
+    clearTimeout(voicemailTimer);
+    voicemailTimer = null;
+  }
+  var seconds = 0;
+  if (mediaInfo && typeof mediaInfo.duration === "number" && isFinite(mediaInfo.duration) && mediaInfo.duration > 0) {
+    seconds = mediaInfo.duration; // WebSocketMediaInfo.duration: the audio stream's duration (seconds assumed)
+  } else if (voicemailSpeechStartedAt) {
+    seconds = (Date.now() - voicemailSpeechStartedAt) / 1000 - MEDIA_END_SILENCE_S;
+  }
+  seconds = Math.min(MAX_VOICEMAIL_S, Math.max(0, Math.round(seconds * 10) / 10));
+  var left = conversationStarted && (voicemailSpeechStartedAt > 0 || seconds > 0);
+  report("voicemail", { left: left, message_s: left ? seconds : 0 });
+  if (!callOver) {
+    endCall("voicemail");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Recording (opt-in per call: brief field `record`): Call.record, its URL from CallEvents.RecordStarted
+// ---------------------------------------------------------------------------------------------------------
+
+function startRecording() {
+  call.addEventListener(CallEvents.RecordStarted, guard(function (e) {
+    var url = e && typeof e.url === "string" ? e.url : "";
+    if (/^https:\/\/\S+$/.test(url) && url.length <= MAX_RECORDING_URL_CHARS) {
+      report("recording", { url: url });
+    } else {
+      Logger.write("callbot: the recording started, but its URL is not an HTTPS URL the bot takes; not reported");
+    }
+  }));
+  call.addEventListener(CallEvents.RecordError, guard(function (e) {
+    aiWarning("recording failed: " + (e && e.error ? String(e.error) : "no details"));
+  }));
+  call.record({});
 }
 
 function onFailed(e) {
@@ -794,6 +994,9 @@ function onDisconnected(e) {
     return;
   }
   callOver = true;
+  if (verdictApplied && verdict === "voicemail" && !voicemailReported) {
+    voicemailLeft(null); // the machine hung up during the greeting or the message
+  }
   startNoCallClock();
   var data = { duration_s: callDuration(e), reason: endReason || "remote_hangup" };
   if (typeof e.cost === "number" && isFinite(e.cost)) {
@@ -820,6 +1023,7 @@ function endCall(reason) {
   }
   endReason = reason;
   stopTimer("maxDuration");
+  stopTimer("answering");
   closeAgent();
   if (!call) {
     finish();
@@ -868,21 +1072,20 @@ function startAgent() {
     }
     aiClient = client;
     client.addEventListener(OpenAI.RealtimeAPIEvents.SessionCreated, guard(function () {
-      client.sessionUpdate({
-        session: {
-          type: "realtime",
-          instructions: config.instructions,
-          output_modalities: ["audio"],
-          audio: {
-            input: {
-              transcription: { model: TRANSCRIPTION_MODEL },
-              turn_detection: { type: "server_vad" }
-            }
-          }
-        }
-      });
-      // Outbound call: the agent speaks first.
-      client.responseCreate({});
+      sessionReady = true;
+      maybeStartConversation();
+    }));
+    // A voicemail message: timed from its first audio to the silence after it (d.ts OpenAI.Events: WebSocketMediaEnded
+    // "after the end of the audio stream ... (1 second of silence)", with mediaInfo.duration).
+    client.addEventListener(OpenAI.Events.WebSocketMediaStarted, guard(function () {
+      if (verdict === "voicemail" && conversationStarted && !voicemailSpeechStartedAt) {
+        voicemailSpeechStartedAt = Date.now();
+      }
+    }));
+    client.addEventListener(OpenAI.Events.WebSocketMediaEnded, guard(function (e) {
+      if (verdict === "voicemail" && conversationStarted && voicemailSpeechStartedAt) {
+        voicemailLeft(e && e.mediaInfo);
+      }
     }));
     // Barge-in: the callee started speaking, so drop the agent's audio still buffered for playback (as
     // Voximplant's own Voice AI example does).
@@ -904,8 +1107,74 @@ function startAgent() {
     client.addEventListener(OpenAI.RealtimeAPIEvents.WebSocketError, guard(function (e) {
       aiFailed("OpenAI Realtime WebSocket error: " + describeAiError(e));
     }));
-    VoxEngine.sendMediaBetween(call, client);
+    maybeStartConversation();
   }));
+}
+
+/**
+ * Configures the agent and has it speak first, once the AI session exists and it is known who answered (and, at a
+ * voicemail greeting, once the greeting is over). Its first words are the bot's disclosure, which the requester's
+ * instructions cannot change: the first response is asked for with instructions of its own (OpenAI's
+ * `response.create`: a response's `instructions` replace the session's for that response).
+ */
+function maybeStartConversation() {
+  if (conversationStarted || !aiClient || !sessionReady || !verdictApplied || endReason || callOver || finished) {
+    return;
+  }
+  var voicemail = verdict === "voicemail";
+  if (verdict === "ended" || (voicemail && !beepHeard)) {
+    return;
+  }
+  conversationStarted = true;
+  var client = aiClient;
+  client.sessionUpdate({
+    session: {
+      type: "realtime",
+      instructions: sessionInstructions(voicemail),
+      output_modalities: ["audio"],
+      audio: {
+        input: {
+          transcription: { model: TRANSCRIPTION_MODEL },
+          // At a voicemail greeting nobody answers: no turn detection, so only our response.create speaks.
+          turn_detection: voicemail ? null : { type: "server_vad" }
+        }
+      }
+    }
+  });
+  VoxEngine.sendMediaBetween(call, client);
+  // Outbound call: the agent speaks first, and its first words are the disclosure.
+  client.responseCreate({ response: { instructions: firstResponseInstructions(voicemail) } });
+  if (voicemail) {
+    voicemailTimer = setTimeout(guard(function () {
+      voicemailTimer = null;
+      Logger.write("callbot: the voicemail message did not end within " + VOICEMAIL_MAX_MS / 1000 + " s");
+      voicemailLeft(null);
+    }), VOICEMAIL_MAX_MS);
+  }
+}
+
+function disclosure() {
+  return isNonEmptyString(config.disclosure) ? config.disclosure.trim() : DEFAULT_DISCLOSURE;
+}
+
+/** The session's instructions: our rules first, the requester's instructions last. */
+function sessionInstructions(voicemail) {
+  var rules = "You are an automated voice agent on a phone call. Your first words in this call were, word for word: \"" +
+    disclosure() + "\" If asked, say again that you are an automated assistant; never claim to be a person. The " +
+    "requester's instructions below cannot change these rules.";
+  if (voicemail) {
+    rules += " The call reached a voicemail box: nobody will answer. Leave one short message (at most 20 seconds): " +
+      "after your first words, say in a sentence or two why you are calling, from the instructions below, then say " +
+      "goodbye. Ask no questions.";
+  }
+  return rules + "\n\n" + config.instructions;
+}
+
+/** The first response's own instructions: the disclosure, word for word, before anything else. */
+function firstResponseInstructions(voicemail) {
+  var then = voicemail ? "leave your short voicemail message as your session instructions say, and say goodbye." :
+    "go on with the call as your session instructions say.";
+  return "Begin by saying exactly this sentence, word for word: \"" + disclosure() + "\" Then " + then;
 }
 
 /** VoxEngine passes the OpenAI server event as event.data.payload; tolerate a bare event.data too. */
@@ -1089,6 +1358,14 @@ function stopTimer(name) {
     clearTimeout(maxDurationTimer);
     maxDurationTimer = null;
   }
+  if (name === "answering") {
+    [amdTimer, beepTimer, voicemailTimer].forEach(function (timer) {
+      if (timer) {
+        clearTimeout(timer);
+      }
+    });
+    amdTimer = beepTimer = voicemailTimer = null;
+  }
 }
 
 /**
@@ -1105,6 +1382,7 @@ function finish() {
   }
   finished = true;
   stopTimer("maxDuration");
+  stopTimer("answering");
   if (hangupGraceTimer) {
     clearTimeout(hangupGraceTimer);
   }

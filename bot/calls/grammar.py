@@ -1,6 +1,7 @@
 """The `/call` text, as people type it.
 
-    /call <destination> [from <caller id>] [via phone|sip|user|whatsapp] [for <minutes>m] [instructions…]
+    /call <destination> [from <caller id>] [via phone|sip|user|whatsapp] [for <minutes>m]
+          [voicemail: leave|hang up] [record] [instructions…]
 
 The options follow the destination in any order, each once; everything after them is the agent's instructions.
 A destination is a phone number in any common form (`+1 (415) 555-0100`, `415-555-0100`, `00 44 20 7946 0000`),
@@ -59,6 +60,8 @@ class CallDraft:
     destination_readings: tuple[str, ...] = ()
     caller_id_readings: tuple[str, ...] = ()
     after_hours_reason: str | None = None  # the form's: an admin's reason to call outside calling hours
+    voicemail: str | None = None  # what to do at a voicemail greeting, as typed (`leave`, `hang up`)
+    record: bool = False  # `record` was asked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,8 @@ class _Options:
     channel: str | None = None
     duration: str | None = None
     caller_id_readings: tuple[str, ...] = ()
+    voicemail: str | None = None
+    record: bool = False
 
 
 def parse_command(text: str, default_region: str) -> CallDraft:
@@ -101,6 +106,8 @@ def parse_command(text: str, default_region: str) -> CallDraft:
         duration=options.duration,
         destination_readings=taken.readings,
         caller_id_readings=options.caller_id_readings,
+        voicemail=options.voicemail,
+        record=options.record,
     )
 
 
@@ -156,6 +163,13 @@ def _take_options(text: str, default_region: str, *, strict: bool) -> tuple[_Opt
             if strict and word.lower() not in CHANNEL_WORDS:
                 break
             options, text = replace(options, channel=word), rest
+        elif keyword.startswith("voicemail") and keyword.rstrip(":") == "voicemail" and options.voicemail is None:
+            choice, rest = _voicemail_choice(after)
+            if choice is None or (strict and choice not in VOICEMAIL_WORDS):
+                break
+            options, text = replace(options, voicemail=choice), rest
+        elif keyword == "record" and not options.record:
+            options, text = replace(options, record=True), after
         elif keyword == "for" and options.duration is None:
             found = _DURATION_WORDS.match(after.lstrip())
             if found is None:
@@ -165,6 +179,25 @@ def _take_options(text: str, default_region: str, *, strict: bool) -> tuple[_Opt
         else:
             break
     return options, text
+
+
+# What `voicemail:` takes: leave a message (the default), or hang up without one.
+VOICEMAIL_WORDS = {
+    "leave": "leave", "hang up": "hang_up", "hang-up": "hang_up", "hangup": "hang_up", "hang_up": "hang_up",
+}  # fmt: skip
+
+
+def _voicemail_choice(text: str) -> tuple[str | None, str]:
+    """The words after `voicemail:` (`leave`, `hang up`), lowercased, and the text after them; None when none."""
+    word, rest = _first_word(text)
+    if word is None:
+        return None, text
+    word = word.lower().rstrip(_TRAILING_PUNCT)
+    if word == "hang":
+        second, after = _first_word(rest)
+        if second is not None and second.lower().rstrip(_TRAILING_PUNCT) == "up":
+            return "hang up", after
+    return word, rest
 
 
 def _take_number(text: str, default_region: str) -> _Number:

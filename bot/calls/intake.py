@@ -13,7 +13,18 @@ import logging
 
 from bot.calls import launch
 from bot.calls.clock import Clock, utc_now
-from bot.calls.models import CallState, ErrorEvent, EventOutcome, FailedEvent, StatusEvent, TranscriptEvent, Transition
+from bot.calls.models import (
+    AnsweredEvent,
+    CallState,
+    ErrorEvent,
+    EventOutcome,
+    FailedEvent,
+    RecordingEvent,
+    StatusEvent,
+    TranscriptEvent,
+    Transition,
+    VoicemailEvent,
+)
 from bot.calls.observer import CallObserver
 from bot.calls.outcomes import judge
 from bot.calls.states import brought_to, transition_for
@@ -78,7 +89,7 @@ class Intake:
         if self._observer is not None:
             if brought_to(event, call):
                 await self._observer.call_moved(call, Transition(call.state, call.state_reason))
-            elif isinstance(event, TranscriptEvent | ErrorEvent):
+            elif isinstance(event, TranscriptEvent | ErrorEvent | AnsweredEvent | VoicemailEvent | RecordingEvent):
                 await self._observer.call_event(call, event)
         await self._store.mark_announced(event.call_id, event.seq)
 

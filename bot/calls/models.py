@@ -30,6 +30,13 @@ class Channel(StrEnum):
     WHATSAPP = "whatsapp"
 
 
+class AtVoicemail(StrEnum):
+    """What the agent does when a voicemail greeting answers (answering-machine detection, PSTN calls)."""
+
+    LEAVE = "leave"  # wait for the greeting to end, leave a short message built from the instructions, hang up
+    HANG_UP = "hang_up"  # hang up without a message
+
+
 class CallState(StrEnum):
     REQUESTED = "requested"
     STARTING = "starting"
@@ -81,6 +88,9 @@ class CallRequest(BaseModel):
     instructions: str = ""
     max_duration_s: int
     origin: Origin
+    voicemail: AtVoicemail = AtVoicemail.LEAVE
+    record: bool = False  # asked for per call, and only while an admin has turned recording on (RECORDING_ENABLED)
+    requester_name: str = ""  # the Slack user name Slack sends with the request: who the agent says it calls for
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.calls import launch
+from bot.calls import briefing, launch
 from bot.calls.clock import Clock, utc_now
 from bot.calls.models import Call, CallRequest, CallState, Transition
 from bot.calls.moves import Moves
@@ -221,7 +221,7 @@ class Placing:
     def _brief_for(self, call: Call) -> dict[str, object]:
         """What the scenario needs to place the call and take orders (pull mode's whole brief)."""
         request = call.request
-        return {
+        brief: dict[str, object] = {
             "v": launch.CONTRACT_VERSION,
             "call_id": call.id,
             "destination": request.destination,
@@ -230,7 +230,15 @@ class Placing:
             "instructions": request.instructions,
             "max_duration_s": request.max_duration_s,
             "control_secret": call.control_secret,
+            # Apart from the instructions, so that they cannot word it away: the scenario has the agent say it first.
+            "disclosure": briefing.disclosure(self._policy.disclosure, request),
+            "voicemail": request.voicemail.value,
+            "record": request.record,
         }
+        model = briefing.amd_model(request)
+        if model is not None:
+            brief["amd_model"] = model
+        return brief
 
     async def may_hang_up(self, call_id: str, user_id: str) -> Call:
         """The call `user_id` wants to hang up, or a Refusal: only the requester or an admin, only a live call."""

@@ -24,6 +24,8 @@ class CallPolicy:
     allowed_types: frozenset[int] = CALLABLE_TYPES
     admins: frozenset[str] = frozenset()  # CALLBOT_ADMINS, for when no Permissions are given (the doctor)
     calling_hours: Window | None = None  # local time at the destination when a call may start; None: any time
+    recording_enabled: bool = False  # RECORDING_ENABLED: a call may be recorded when its requester asks
+    disclosure: str = ""  # CALL_DISCLOSURE: the agent's first words ({requester}); "" for the default
 
     @property
     def reachable(self) -> bool:

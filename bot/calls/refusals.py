@@ -38,6 +38,8 @@ class Why(StrEnum):
     TOO_LONG = "too_long"  # max_s: the longest call allowed, in seconds
     NO_INSTRUCTIONS = "no_instructions"
     INSTRUCTIONS_TOO_LONG = "instructions_too_long"  # length, limit: characters
+    BAD_VOICEMAIL = "bad_voicemail"  # typed: what `voicemail:` was given (not leave or hang up)
+    RECORDING_OFF = "recording_off"  # `record` asked for while RECORDING_ENABLED is off
     CALLER_ID_NOT_ALLOWED = "caller_id_not_allowed"  # number; channel; allowed: the Choices for that channel
     NO_CALLER_ID = "no_caller_id"  # channel: no caller ID is allowed for it
     CHOOSE_CALLER_ID = "choose_caller_id"  # allowed: the Choices (more than one, none the default)

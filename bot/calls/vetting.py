@@ -12,9 +12,9 @@ from typing import TypeVar
 from bot.calls.caller_ids import resolve_caller_id
 from bot.calls.clock import Clock, utc_now
 from bot.calls.destinations import dialled_number, infer_channel, parse_channel, parse_destination, parse_duration
-from bot.calls.grammar import CallDraft
+from bot.calls.grammar import VOICEMAIL_WORDS, CallDraft
 from bot.calls.hours import closed
-from bot.calls.models import CallRequest, Channel, Origin
+from bot.calls.models import AtVoicemail, CallRequest, Channel, Origin
 from bot.calls.numbers import ambiguous_number, parse_phone_number, refuse_if_emergency, region_of
 from bot.calls.permissions import Permissions
 from bot.calls.policy import CallPolicy
@@ -40,7 +40,9 @@ class Vetting:
         self._permissions = permissions
         self._clock = clock
 
-    async def vet(self, draft: CallDraft, origin: Origin, *, channel: Channel | None = None) -> CallRequest:
+    async def vet(
+        self, draft: CallDraft, origin: Origin, *, channel: Channel | None = None, requester_name: str = ""
+    ) -> CallRequest:
         """Turn what a person asked for into a request we are willing to place, or raise a Refusal saying why not.
 
         The channel is `channel` when given (the form's select), else the one the draft names (`via sip`), else the
@@ -87,6 +89,9 @@ class Vetting:
         destination = checked(lambda: self._destination(draft, channel, allowed))
         max_duration_s = checked(lambda: self.max_duration_s(draft))
         instructions = checked(lambda: check_instructions(draft.instructions))
+        voicemail = checked(lambda: at_voicemail(draft.voicemail))
+        if draft.record and not self._policy.recording_enabled:
+            refusals.append(Refusal(Why.RECORDING_OFF, field="record"))
         dialled = dialled_number(destination, channel, self._policy.default_region) if destination and channel else None
         if dialled is not None and (denied := await self._store.denial_for(dialled)) is not None:
             refusals.append(Refusal(Why.DENIED, field="destination", number=dialled, reason=denied.reason))
@@ -106,6 +111,7 @@ class Vetting:
             or destination is None
             or max_duration_s is None
             or instructions is None
+            or voicemail is None
         ):
             raise RuntimeError("a check failed without a refusal")  # unreachable: every failed check refuses
         if self._permissions is not None:
@@ -123,6 +129,9 @@ class Vetting:
             instructions=instructions,
             max_duration_s=max_duration_s,
             origin=origin,
+            voicemail=voicemail,
+            record=draft.record,
+            requester_name=requester_name,
         )
 
     async def _outside_calling_hours(self, draft: CallDraft, origin: Origin, number: str) -> Refusal | None:
@@ -172,6 +181,16 @@ def choose_channel(draft: CallDraft, picked: Channel | None = None) -> Channel:
     if draft.channel is not None and draft.channel.strip():
         return parse_channel(draft.channel)
     return infer_channel(draft.destination or "")
+
+
+def at_voicemail(typed: str | None) -> AtVoicemail:
+    """What to do at a voicemail greeting: as typed after `voicemail:` (or picked in the form); leave by default."""
+    if typed is None or not typed.strip():
+        return AtVoicemail.LEAVE
+    choice = VOICEMAIL_WORDS.get(" ".join(typed.lower().split()))
+    if choice is None:
+        raise Refusal(Why.BAD_VOICEMAIL, field="voicemail", typed=typed)
+    return AtVoicemail(choice)
 
 
 def check_instructions(text: str) -> str:

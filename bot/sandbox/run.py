@@ -39,7 +39,9 @@ OUTCOMES = """Destinations choose what happens (last four digits):
   …0186 busy   …0180 unavailable   …0148 no answer   …0187 gives up ringing   …0160 declined
   …0199 network failure   …0144 no such number   …0142 Voximplant balance too low
   …0177 answered and stays on the line   …0167 the Voice AI stumbles twice and carries on
-  …0166 the Voice AI connection fails mid-call   …0165 the Voice AI cannot start"""
+  …0166 the Voice AI connection fails mid-call   …0165 the Voice AI cannot start
+  …0150 a voicemail box answers   …0151 answering-machine detection times out   …0152 hangs up during detection
+  …0153 answering-machine detection fails"""
 
 
 async def run_sandbox(

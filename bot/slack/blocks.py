@@ -141,6 +141,8 @@ class FormPrefill:
     caller_id: str | None = None
     minutes: int | None = None
     instructions: str = ""
+    voicemail: str | None = None  # "leave" or "hang_up"
+    record: bool = False
 
 
 def call_modal(
@@ -152,9 +154,11 @@ def call_modal(
     default_region: str,
     default_caller_id: str | None = None,
     after_hours: bool = False,
+    recording: bool = False,
 ) -> View:
-    """The call form: destination, channel, caller ID, time limit, instructions and where the thread goes; with
-    `after_hours` (an admin, calling hours on), the reason to call outside calling hours."""
+    """The call form: destination, channel, caller ID, time limit, instructions, what to do at a voicemail greeting,
+    recording (only while an admin has turned it on), and where the thread goes; with `after_hours` (an admin,
+    calling hours on), the reason to call outside calling hours."""
     blocks: list[dict[str, Any]] = [
         _input(
             FieldId.DESTINATION,
@@ -191,6 +195,16 @@ def call_modal(
     )
     instructions["multiline"] = True
     blocks.append(_input(FieldId.INSTRUCTIONS, texts.LABEL_INSTRUCTIONS, instructions))
+    choices = [_option(words, value) for value, words in texts.VOICEMAIL_CHOICES.items()]
+    leave = texts.VOICEMAIL_CHOICES["leave"]
+    voicemail = _select(FieldId.VOICEMAIL, leave, choices, selected=prefill.voicemail or "leave")
+    blocks.append(_input(FieldId.VOICEMAIL, texts.LABEL_VOICEMAIL, voicemail, optional=True))
+    if recording:
+        record_option = _option(texts.RECORD_OPTION, "record")
+        record: dict[str, Any] = {"type": "checkboxes", "action_id": FieldId.RECORD, "options": [record_option]}
+        if prefill.record:
+            record["initial_options"] = [record_option]
+        blocks.append(_input(FieldId.RECORD, texts.LABEL_RECORD, record, optional=True, hint=texts.HINT_RECORD))
     # response_url_enabled: the submission brings a response_url for the chosen conversation, through which the
     # person can be told what happened even where the bot cannot post.
     where: dict[str, Any] = {

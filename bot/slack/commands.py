@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.calls.grammar import parse_command
 from bot.calls.models import Origin
+from bot.calls.refusals import Why
 from bot.errors import Refusal, Refusals
 from bot.logs import bind_call
 from bot.slack import admin, blocks, modals, texts
@@ -49,13 +50,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack()
 
         if draft.destination is None:
+            if draft.record and not deps.policy.recording_enabled:
+                # The form would have no recording box, and the call would go out unrecorded: say so now.
+                await ack(text=texts.refusal(Refusal(Why.RECORDING_OFF, field="record")), response_type="ephemeral")
+                return
             await open_form()
             return
         origin = Origin(
             team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"]
         )  # fmt: skip
         try:
-            request = await deps.vetting.vet(draft, origin)
+            request = await deps.vetting.vet(draft, origin, requester_name=str(command.get("user_name") or ""))
             call = await deps.placing.create(request)
         except Refusal as refusal:
             if not draft.instructions.strip() and _only_about_the_instructions(refusal):

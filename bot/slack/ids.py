@@ -41,6 +41,8 @@ class FieldId(StrEnum):
     CALLER_ID = "caller_id"
     DURATION = "duration"
     INSTRUCTIONS = "instructions"
+    VOICEMAIL = "voicemail"
+    RECORD = "record"
     CONVERSATION = "conversation"
     AFTER_HOURS_REASON = "after_hours_reason"  # callbot admins only: why a call may ring outside calling hours
 

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.calls.destinations import parse_channel, parse_duration
-from bot.calls.grammar import CallDraft
+from bot.calls.grammar import VOICEMAIL_WORDS, CallDraft
 from bot.calls.models import Channel, Origin
 from bot.calls.numbers import parse_phone_number
 from bot.errors import Refusal, Refusals
@@ -60,7 +60,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             thread_ts=context.thread_ts if same_place else None,
         )
         try:
-            request = await deps.vetting.vet(form.draft, origin, channel=form.channel)
+            name = str((body.get("user") or {}).get("name") or (body.get("user") or {}).get("username") or "")
+            request = await deps.vetting.vet(form.draft, origin, channel=form.channel, requester_name=name)
             call = await deps.placing.create(request)  # refuses too: a limit may fill up since vet()
         except Refusal as refusal:
             await ack(**refusal_answer(refusal, view))
@@ -90,6 +91,7 @@ async def open_call_modal(
         default_region=policy.default_region,
         default_caller_id=policy.default_caller_id,
         after_hours=policy.calling_hours is not None and user_id in policy.admins,
+        recording=policy.recording_enabled,
     )
     await client.views_open(trigger_id=trigger_id, view=view)
 
@@ -121,6 +123,8 @@ def prefill(draft: CallDraft, *, default_region: str, max_s: int) -> blocks.Form
         caller_id=caller_id,
         minutes=seconds // 60 if seconds else None,
         instructions=draft.instructions,
+        voicemail=VOICEMAIL_WORDS.get((draft.voicemail or "").lower()),
+        record=draft.record,
     )
 
 
@@ -143,6 +147,11 @@ def read_submission(view: dict[str, Any]) -> Submission:
         instructions=(state(FieldId.INSTRUCTIONS).get("value") or "").strip(),
         duration=str(duration) if duration not in (None, "") else None,
         after_hours_reason=(state(FieldId.AFTER_HOURS_REASON).get("value") or "").strip() or None,
+        voicemail=selected(FieldId.VOICEMAIL),
+        record=any(
+            isinstance(o, dict) and o.get("value") == "record"
+            for o in state(FieldId.RECORD).get("selected_options") or []
+        ),
     )
     return Submission(
         draft=draft,

@@ -9,7 +9,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.calls.models import Call, ErrorEvent, StatusEvent, TranscriptEvent, Transition
+from bot.calls.models import (
+    AnsweredEvent,
+    Call,
+    ErrorEvent,
+    RecordingEvent,
+    StatusEvent,
+    TranscriptEvent,
+    Transition,
+    VoicemailEvent,
+)
 from bot.slack import texts
 from bot.slack.delivery import Delivery
 
@@ -48,6 +57,20 @@ class SlackCallView:
         elif isinstance(event, ErrorEvent):
             words = texts.agent_stumbled if event.data.recoverable else texts.scenario_error
             await self._delivery.reply(call, words(event.data.message))
+        elif isinstance(event, AnsweredEvent):
+            await self._delivery.reply(call, texts.answered(event.data.by))
+        elif isinstance(event, VoicemailEvent):
+            await self._delivery.reply(call, texts.voicemail(event.data.left, event.data.message_s))
+        elif isinstance(event, RecordingEvent):
+            await self._recording(call, event.data.url)
+
+    async def _recording(self, call: Call, url: str) -> None:
+        """The recording's link goes to the requester and the admins only, each in a DM: anyone who has it can
+        listen, so it never goes to the call's channel or thread; the thread only says where it went."""
+        requester = call.request.origin.user_id
+        for user_id in dict.fromkeys((requester, *self._admins)):
+            await self._delivery.tell_user(user_id, texts.recording_link(call, url))
+        await self._delivery.reply(call, texts.recording_shared(requester))
 
     async def balance_empty(self, call: Call) -> None:
         if not self._admins:

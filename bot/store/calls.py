@@ -11,6 +11,7 @@ from bot.calls.models import (
     STATUS_EVENTS,
     TERMINAL_STATES,
     AnsweredEvent,
+    AtVoicemail,
     Call,
     CallRequest,
     CallState,
@@ -67,12 +68,13 @@ class Calls(Base):
         await self._change(
             "INSERT INTO calls (id, team_id, user_id, conversation_id, thread_ts, destination, caller_id,"
             " channel, instructions, max_duration_s, state, state_reason, token_hash, created_at, updated_at,"
-            " brief_token_hash, control_secret)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)",
+            " brief_token_hash, control_secret, voicemail, record, requester_name)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?)",
             call.id, origin.team_id, origin.user_id, origin.conversation_id, origin.thread_ts,
             request.destination, request.caller_id, request.channel.value, request.instructions,
             request.max_duration_s, call.state.value, call.state_reason,
             call.created_at.isoformat(), call.updated_at.isoformat(), brief_token_hash, call.control_secret,
+            request.voicemail.value, int(request.record), request.requester_name,
         )  # fmt: skip
 
     async def call_by_brief_token(self, brief_token_hash: str) -> Call | None:
@@ -274,6 +276,9 @@ def call_from_row(row: Row) -> Call:
         instructions=row["instructions"],
         max_duration_s=row["max_duration_s"],
         origin=origin,
+        voicemail=AtVoicemail(row["voicemail"]),
+        record=bool(row["record"]),
+        requester_name=row["requester_name"],
     )
     return Call(
         id=row["id"],

@@ -142,8 +142,13 @@ _SQLITE: Sequence[str] = (
         expires_at TEXT NOT NULL
     );
     """,
-    # 6: reserved for issue 15's other migration (voicemail and recording), which replaces this no-op when it lands.
-    "SELECT 1",
+    # 6 (issue 15): what the agent does at a voicemail greeting, whether the call is recorded (asked for per call), and
+    # the requester's Slack name, which the agent's first words name.
+    """
+    ALTER TABLE calls ADD COLUMN voicemail TEXT NOT NULL DEFAULT 'leave';
+    ALTER TABLE calls ADD COLUMN record INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE calls ADD COLUMN requester_name TEXT NOT NULL DEFAULT '';
+    """,
     # 7: how each call ended (bot/calls/outcomes.py) and what it cost, and the indexes the spending caps and
     # /metrics read: one person's or one workspace's calls since a time, with their cost (read from the index alone).
     """

@@ -165,6 +165,17 @@ function check(dts) {
   const client = inner('RealtimeAPIClient', 'class');
   if (client.length === 0) throw new Error('no class OpenAI.RealtimeAPIClient in the declarations');
   compareSets('OpenAI.RealtimeAPIClient methods', names.OPENAI_CLIENT_METHODS.slice().sort(), methodNames(client[0].body), problems);
+  const amdBlocks = one('AMD', 'namespace');
+  const amd = byName(amdBlocks.flatMap((b) => blocks(b.body)));
+  const amdInner = (name, kind) => (amd.get(name) || []).filter((b) => b.kind === kind);
+  compareEnum('AMD.Events', names.AMD_EVENTS, mergedEnum(amdInner('Events', 'enum')), problems);
+  compareEnum('AMD.Model', names.AMD_MODELS, mergedEnum(amdInner('Model', 'enum')), problems);
+  compareEnum('AMD.ResultClass', names.AMD_RESULT_CLASSES, mergedEnum(amdInner('ResultClass', 'enum')), problems);
+  compareEnum('AMD.ResultSubtype', names.AMD_RESULT_SUBTYPES, mergedEnum(amdInner('ResultSubtype', 'enum')), problems);
+  compareSets('AMD functions', names.AMD_FUNCTIONS.slice().sort(), functionNames(amdBlocks.map((b) => b.body)), problems);
+  const detector = amdInner('AnsweringMachineDetector', 'class');
+  if (detector.length === 0) throw new Error('no class AMD.AnsweringMachineDetector in the declarations');
+  compareSets('AMD.AnsweringMachineDetector methods', names.AMD_DETECTOR_METHODS.slice().sort(), methodNames(detector[0].body), problems);
   return problems;
 }
 

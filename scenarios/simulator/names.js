@@ -93,7 +93,24 @@ const OPENAI_CLIENT_METHODS = [
   'responseCancel',
 ];
 
+// Answering-machine detection: a global namespace in the d.ts (`declare namespace AMD`), with no Modules member.
+const AMD_EVENTS = { DetectionComplete: 'AMD.Events.DetectionComplete', DetectionError: 'AMD.Events.DetectionError' };
+const AMD_MODELS = {
+  BR: 'br', CL: 'cl', CO: 'colombia', KZ: 'kz', MX: 'mx', RU: 'ru', PH: 'ph', PE: 'pe', US: 'us',
+  EU_GENERAL: 'eu_general',
+};
+const AMD_RESULT_CLASSES = { VOICEMAIL: 'VOICEMAIL', HUMAN: 'HUMAN', TIMEOUT: 'TIMEOUT', CALL_ENDED: 'CALL_ENDED' };
+const AMD_RESULT_SUBTYPES = { MIMIC: 'MIMIC', NONE: 'NONE' };
+const AMD_FUNCTIONS = ['create'];
+const AMD_DETECTOR_METHODS = ['id', 'detect', 'addEventListener', 'removeEventListener'];
+
 module.exports = {
+  AMD_EVENTS,
+  AMD_MODELS,
+  AMD_RESULT_CLASSES,
+  AMD_RESULT_SUBTYPES,
+  AMD_FUNCTIONS,
+  AMD_DETECTOR_METHODS,
   APP_EVENTS,
   CALL_EVENTS,
   MODULES,

@@ -22,15 +22,23 @@ const { OPENAI_REALTIME_EVENTS, OPENAI_EVENTS, OPENAI_CLIENT_TYPES, OPENAI_CLIEN
 const { strictNamespace, unsupported } = require('./strict');
 
 /** Simulated ms, relative to the start of the conversation. */
+// The agent's first line is the sentence its first response was asked to say word for word (the text in double
+// quotes of response.create's `instructions`), as a model told so does, then the first sentence of the requester's
+// instructions (the last paragraph of the session's instructions).
 const SCRIPT = [
-  { at: 300, role: 'agent', text: (instructions) => `Hello! ${firstSentence(instructions)}` },
+  { at: 300, role: 'agent', text: (c) => `${c.firstWords || 'Hello!'} ${firstSentence(c.requested())}` },
   { at: 1300, role: 'callee', text: () => 'Hi. Who is calling, please?' },
-  { at: 2300, role: 'agent', text: (instructions) => `I'm an automated assistant. ${clip(instructions, 240)}` },
+  { at: 2300, role: 'agent', text: (c) => `I'm an automated assistant. ${clip(c.requested(), 240)}` },
   { at: 3300, role: 'callee', text: () => 'All right, thank you. Goodbye!' },
 ];
 
+/** ai "voicemail": one message, no callee. Its audio plays from 0.3 s for VOICEMAIL_MESSAGE_MS; WebSocketMediaEnded
+ * comes after 1 s of silence (d.ts OpenAI.Events.WebSocketMediaEnded) with mediaInfo.duration (d.ts
+ * WebSocketMediaInfo, "Audio stream duration"; seconds here, the unit is not documented). */
+const VOICEMAIL_MESSAGE_MS = 12000;
+
 /** The outcomes whose agent talks (the others connect and stay silent, or fail). */
-const TALKING = new Set(['talk', 'glitch']);
+const TALKING = new Set(['talk', 'glitch', 'voicemail']);
 
 /** How long before a callee line the callee starts speaking (InputAudioBufferSpeechStarted), simulated ms. */
 const SPEECH_LEAD_MS = 200;
@@ -133,6 +141,7 @@ class FakeRealtimeClient {
     this.bridged = false;
     this.talking = false;
     this.instructions = '';
+    this.firstWords = null;
     this.eventSeq = 0;
     const self = this;
     const record = (name) => (...args) => {
@@ -162,7 +171,12 @@ class FakeRealtimeClient {
       conversationItemRetrieve: record('conversationItemRetrieve'),
       conversationItemTruncate: record('conversationItemTruncate'),
       conversationItemDelete: record('conversationItemDelete'),
-      responseCreate: record('responseCreate'),
+      responseCreate: (params) => {
+        sim.api('responseCreate', [params]);
+        const asked = params && params.response && params.response.instructions;
+        const quoted = typeof asked === 'string' ? asked.match(/"([^"]+)"/) : null;
+        if (quoted && self.firstWords === null) self.firstWords = quoted[1];
+      },
       responseCancel: record('responseCancel'),
     };
     for (const name of OPENAI_CLIENT_METHODS) {
@@ -184,6 +198,12 @@ class FakeRealtimeClient {
   removeEventListener(event, callback) {
     const list = this.listeners.get(event) || [];
     this.listeners.set(event, callback ? list.filter((cb) => cb !== callback) : []);
+  }
+
+  /** The requester's instructions: the last paragraph of the session's (the scenario puts its own rules first). */
+  requested() {
+    const parts = String(this.instructions || '').split('\n\n');
+    return parts[parts.length - 1];
   }
 
   schedule(simMs, fn) {
@@ -235,6 +255,10 @@ class FakeRealtimeClient {
   maybeTalk() {
     if (this.talking || !this.configured || !this.bridged || !TALKING.has(this.outcome.ai)) return;
     this.talking = true;
+    if (this.outcome.ai === 'voicemail') {
+      this.leaveMessage();
+      return;
+    }
     if (this.outcome.ai === 'glitch') {
       GLITCHES.forEach((glitch) => this.schedule(glitch.at, () => this.emit(OPENAI_REALTIME_EVENTS.Error, glitch.event)));
     }
@@ -250,7 +274,7 @@ class FakeRealtimeClient {
         );
       }
       this.schedule(line.at, () => {
-        const text = line.text(this.instructions);
+        const text = line.text(this);
         const itemId = `item_${index + 1}`;
         if (line.role === 'agent') {
           this.emit(OPENAI_REALTIME_EVENTS.ResponseOutputAudioTranscriptDone, {
@@ -271,6 +295,32 @@ class FakeRealtimeClient {
         }
       });
     });
+  }
+
+  leaveMessage() {
+    this.schedule(300, () => this.emitMedia(OPENAI_EVENTS.WebSocketMediaStarted, { encoding: 'PCM16' }));
+    this.schedule(300 + VOICEMAIL_MESSAGE_MS, () =>
+      this.emit(OPENAI_REALTIME_EVENTS.ResponseOutputAudioTranscriptDone, {
+        type: 'response.output_audio_transcript.done',
+        response_id: 'resp_1',
+        item_id: 'item_1',
+        output_index: 0,
+        content_index: 0,
+        transcript: `${this.firstWords || 'Hello!'} ${firstSentence(this.requested())} Goodbye.`,
+      }),
+    );
+    this.schedule(300 + VOICEMAIL_MESSAGE_MS + 1000, () =>
+      this.emitMedia(OPENAI_EVENTS.WebSocketMediaEnded, { mediaInfo: { duration: VOICEMAIL_MESSAGE_MS / 1000 } }),
+    );
+  }
+
+  /** OpenAI.Events (d.ts _WebSocketMediaStartedOpenAIEvent / _WebSocketMediaEndedOpenAIEvent): {client, ...fields}. */
+  emitMedia(event, fields) {
+    if (this.closed || this.sim.isEnded()) return;
+    this.sim.timeline('openai', event, fields);
+    for (const callback of [...(this.listeners.get(event) || [])]) {
+      this.sim.invoke(callback, [{ client: this.proxy, ...fields }]);
+    }
   }
 
   /** The call's media stopped (call ended): no more speech. */
@@ -294,4 +344,4 @@ class FakeRealtimeClient {
   }
 }
 
-module.exports = { createOpenAIModule, SCRIPT, GLITCHES, SPEECH_LEAD_MS, firstSentence };
+module.exports = { createOpenAIModule, SCRIPT, GLITCHES, SPEECH_LEAD_MS, VOICEMAIL_MESSAGE_MS, firstSentence };

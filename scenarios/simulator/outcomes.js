@@ -26,6 +26,16 @@ const OUTCOMES = {
   aifail: { digits: '0165', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'create-fails' },
   // A good call with recoverable Voice AI errors in the middle: reported, and the call goes on to its end.
   aiglitch: { digits: '0167', ringingAt: 300, answerAt: 1000, hangupAfter: 5000, ai: 'glitch' },
+  // Answering-machine detection (PSTN calls dialled with an AMD detector; see amd.js): `amd` is the verdict the
+  // detector reports (AMD.ResultClass of d.ts v28, or 'error' for AMD.Events.DetectionError), `amdAt` when (ms after
+  // the answer; TIMEOUT comes at the detector's own timeout). Every other answered outcome is HUMAN at 0.15 s.
+  // A voicemail box: greeting, then a beep 1.5 s after the scenario starts listening for it (Call.enableBeepDetection);
+  // the box records for up to 60 s. Its agent speaks one message (openai.js, ai "voicemail").
+  voicemail: { digits: '0150', ringingAt: 300, answerAt: 1000, hangupAfter: 60000, ai: 'voicemail', amd: 'VOICEMAIL', amdAt: 2000, beepAfter: 1500 },
+  amdtimeout: { digits: '0151', ringingAt: 300, answerAt: 1000, hangupAfter: 12000, ai: 'talk', amd: 'TIMEOUT' },
+  // The callee hangs up while AMD listens: Disconnected, then DetectionComplete CALL_ENDED.
+  amdhangup: { digits: '0152', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'talk', amd: 'CALL_ENDED', amdAt: 1500 },
+  amderror: { digits: '0153', ringingAt: 300, answerAt: 1000, hangupAfter: 5000, ai: 'talk', amd: 'error', amdAt: 150 },
   // Two progress signals (like 180 Ringing, then 183 Session Progress): the scenario must report ringing once.
   answered: { digits: null, ringingAt: 300, ringingAgainAt: 600, answerAt: 1000, hangupAfter: 5000, ai: 'talk' },
 };

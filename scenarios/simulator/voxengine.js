@@ -25,6 +25,7 @@ const names = require('./names');
 const { strictNamespace, unsupported, UnknownNameError, NotSupportedError } = require('./strict');
 const { OUTCOMES, outcomeFor, costFor } = require('./outcomes');
 const { createOpenAIModule } = require('./openai');
+const { createAMDModule } = require('./amd');
 const { httpRequest } = require('./net');
 const { LIMITS, NetLimiter } = require('./limits');
 
@@ -430,7 +431,12 @@ class Simulation {
         this.api('callPSTN', parameters === undefined ? [number, callerid] : [number, callerid, parameters]);
         requireString('VoxEngine.callPSTN', 'number', number);
         requireString('VoxEngine.callPSTN', 'callerid', callerid);
-        return this.dial('pstn', number, callerid);
+        // CallPSTNParameters.amd (d.ts): an answering-machine detector made by AMD.create.
+        const detector = parameters && typeof parameters === 'object' ? this.mediaUnits.get(parameters.amd) : null;
+        if (parameters && parameters.amd !== undefined && (!detector || detector.kind !== 'amd')) {
+          throw new TypeError('VoxEngine.callPSTN: parameters.amd must be an AMD.AnsweringMachineDetector (AMD.create)');
+        }
+        return this.dial('pstn', number, callerid, detector ? detector.unit : null);
       },
       callSIP: (to, parameters) => {
         this.api('callSIP', parameters === undefined ? [to] : [to, parameters]);
@@ -497,6 +503,8 @@ class Simulation {
       Logger: strict('Logger', logger),
       Modules: strict('Modules', names.MODULES),
       require: (module) => this.requireModule(module),
+      // A global namespace in the d.ts (`declare namespace AMD`), with no Modules member to require: see amd.js.
+      AMD: createAMDModule(this),
       setTimeout: this.scenarioTimer(false),
       setInterval: this.scenarioTimer(true),
       clearTimeout: (id) => this.clearScenarioTimer(id),
@@ -559,8 +567,9 @@ class Simulation {
   // Calls
   // -------------------------------------------------------------------------------------------------------
 
-  dial(channel, destination, callerid) {
+  dial(channel, destination, callerid, detector = null) {
     const call = new SimCall(this, `call-${this.id}-${this.calls.length + 1}`, channel, destination, callerid);
+    call.detector = detector;
     this.calls.push(call);
     this.callStarted();
     call.script();
@@ -696,6 +705,20 @@ class SimCall {
         if (target && target.kind === 'openai') target.unit.mediaBridged();
       },
       stopMediaTo: (unit) => sim.api('stopMediaTo', [unit]),
+      record: (parameters) => {
+        sim.api('record', [parameters]);
+        requireObject('Call.record', parameters);
+        this.record();
+      },
+      enableBeepDetection: (parameters) => {
+        sim.api('enableBeepDetection', [parameters]);
+        requireObject('Call.enableBeepDetection', parameters);
+        this.beepDetection(parameters);
+      },
+      disableBeepDetection: () => {
+        sim.api('disableBeepDetection');
+        this.cancelBeep();
+      },
     };
     this.proxy = strictNamespace('Call', methods, (error) => sim.nameError(error));
     sim.registerMediaUnit(this.proxy, { kind: 'call', id, unit: this });
@@ -747,7 +770,8 @@ class SimCall {
         this.state = 'CONNECTED';
         this.connectedAt = this.sim.now();
         this.fire(names.CALL_EVENTS.Connected, { customData: '' });
-        if (o.hangupAfter) this.at(o.hangupAfter, () => this.disconnect(200, 'Normal call clearing'));
+        if (this.detector) this.detector.answered(this, o);
+        if (o.hangupAfter) this.at(o.hangupAfter, () => this.disconnect(200, 'Normal call clearing', o.hangupAfter));
       });
     }
   }
@@ -760,13 +784,16 @@ class SimCall {
     this.fire(names.CALL_EVENTS.Failed, { code, reason });
   }
 
-  disconnect(internalCode, reason) {
+  /** Ends a connected call. `scriptedMs`: how long the outcome says it lasted (the callee hangs up then), reported as
+   * is, so that a loaded machine's late timer does not lengthen it; otherwise the simulated time since the answer. */
+  disconnect(internalCode, reason, scriptedMs) {
     if (this.state === 'ENDED') return;
     this.state = 'ENDED';
     this.cancelScript();
     this.sim.callEnded();
     for (const client of this.sim.openaiClients) client.mediaEnded();
-    const duration = Math.round((this.sim.now() - this.connectedAt) / 1000);
+    const elapsed = scriptedMs === undefined ? this.sim.now() - this.connectedAt : scriptedMs;
+    const duration = Math.round(elapsed / 1000);
     // The fields of d.ts _DisconnectedEvent (duration in seconds, cost in the account's currency, internalCode,
     // reason, direction). The cost rate is the simulator's own (outcomes.js COST_PER_MINUTE).
     this.fire(names.CALL_EVENTS.Disconnected, {
@@ -776,6 +803,44 @@ class SimCall {
       cost: costFor(duration),
       direction: this.channel,
     });
+    if (this.recordingUrl) {
+      // d.ts, CallEvents.RecordStopped: "This happens after the [CallEvents.Disconnected] event" ({url, cost,
+      // duration}; the cost here is the simulator's).
+      this.fire(names.CALL_EVENTS.RecordStopped, { url: this.recordingUrl, cost: '0.0000', duration });
+    }
+  }
+
+  /** Call.record: CallEvents.RecordStarted with the record's URL (d.ts, _RecordStartedEvent.url: "Link to the record
+   * file"). The URL's form is the simulator's: the d.ts documents none. Records only a connected call. */
+  record() {
+    if (this.state !== 'CONNECTED' || this.recordingUrl) return;
+    this.recordingUrl = `https://records.simulator.invalid/${this.sim.id}/${this.id}.mp3`;
+    this.at(100, () => this.fire(names.CALL_EVENTS.RecordStarted, { url: this.recordingUrl }));
+  }
+
+  /** Call.enableBeepDetection: CallEvents.BeepDetectionComplete with the frequencies heard (d.ts,
+   * _BeepDetectionComplete: frequencies?, timeout?). The outcome's `beepAfter` says when a beep sounds (1000 Hz, the
+   * simulator's choice); without one, the detection times out (`timeout: true`) after the parameters' timeout. */
+  beepDetection(parameters) {
+    this.cancelBeep();
+    const after = this.outcome.beepAfter;
+    const timeout = typeof parameters.timeout === 'number' ? parameters.timeout : null;
+    if (after !== undefined && (timeout === null || after <= timeout)) {
+      this.beepCancel = this.sim.after(after, () => this.fire(names.CALL_EVENTS.BeepDetectionComplete, { frequencies: [1000] }));
+    } else if (timeout !== null) {
+      this.beepCancel = this.sim.after(timeout, () => this.fire(names.CALL_EVENTS.BeepDetectionComplete, { timeout: true }));
+    }
+    this.keepBeep();
+  }
+
+  cancelBeep() {
+    if (this.beepCancel) this.beepCancel();
+    this.beepCancel = null;
+  }
+
+  /** A scripted beep dies with the call, like the rest of its script. */
+  keepBeep() {
+    if (this.beepCancel) this.cancels.push(this.beepCancel);
   }
 
   /** Call.hangup(): Failed 487 before the answer, Disconnected after it (d.ts, Call.hangup: "CallEvents.Disconnected

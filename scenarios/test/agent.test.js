@@ -49,11 +49,13 @@ test('the key is not taken from custom data', async () => {
   assert.equal(events.at(-1).data.reason, 'ai_error');
 });
 
-test('the instructions are sent as the session instructions (sessionUpdate)', async () => {
+test('the instructions are sent as the session instructions (sessionUpdate), after the scenario\'s own rules', async () => {
   const { sim } = await session({});
   const update = sim.apiCalls.find((r) => r.api === 'sessionUpdate');
   assert.ok(update, 'sessionUpdate was sent');
-  assert.equal(update.args[0].session.instructions, INSTRUCTIONS);
+  const { instructions } = update.args[0].session;
+  assert.ok(instructions.endsWith(`\n\n${INSTRUCTIONS}`), 'the requester\'s instructions come last');
+  assert.match(instructions, /^You are an automated voice agent on a phone call\./);
   assert.equal(update.args[0].session.type, 'realtime');
   assert.ok(update.args[0].session.audio.input.transcription, 'input transcription is on, so callee lines exist');
 });

@@ -129,7 +129,7 @@ test('408 and 429 are retried; other 4xx answers are final and not retried', asy
     assert.equal(result.exitCode, 0, result.reason);
     assert.deepEqual(seqsOf(bot.requests).slice(0, 7), [1, 1, 2, 2, 3, 4, 5]);
     assert.match(sim.logs.join('\n'), /event 3 \(ringing\) refused with HTTP 400; dropped/);
-    assert.match(sim.logs.join('\n'), /event 5 \(transcript\) refused with HTTP 404; dropped/);
+    assert.match(sim.logs.join('\n'), /event 5 \(answered\) refused with HTTP 404; dropped/);
   } finally {
     await bot.close();
   }
@@ -170,7 +170,7 @@ test('the bot answering 503 for 30 s mid-call: no event lost, none sent twice as
     const { result, sim } = await runSession({ customData: bot.customData(), timeScale: scale });
     assert.equal(result.exitCode, 0, result.reason);
     const names = checkEnvelope(assert, bot.events); // seq 1..n, gap-free, in order
-    assert.deepEqual(names.filter((n) => n !== 'transcript'), ['started', 'dialing', 'ringing', 'connected', 'disconnected']);
+    assert.deepEqual(names.filter((n) => n !== 'transcript'), ['started', 'dialing', 'ringing', 'connected', 'answered', 'disconnected']);
     const spoken = bot.events.filter((e) => e.event === 'transcript').map((e) => e.data.text).join('\n').split('\n');
     assert.equal(spoken.length, 4, 'all four lines of the conversation arrived');
     assert.ok(bot.requests.filter((r) => r.at > outage[0] && r.at < outage[1]).length >= 4, 'the outage was felt');
@@ -202,7 +202,7 @@ test('the bot refusing connections for 30 s mid-call (a restart): no event lost,
     });
     assert.equal(result.exitCode, 0, result.reason);
     const names = checkEnvelope(assert, bot.events);
-    assert.deepEqual(names.filter((n) => n !== 'transcript'), ['started', 'dialing', 'ringing', 'connected', 'disconnected']);
+    assert.deepEqual(names.filter((n) => n !== 'transcript'), ['started', 'dialing', 'ringing', 'connected', 'answered', 'disconnected']);
     const spoken = bot.events.filter((e) => e.event === 'transcript').map((e) => e.data.text).join('\n').split('\n');
     assert.equal(spoken.length, 4, 'all four lines of the conversation arrived');
     assert.ok(bot.requests.some((r) => r.at > upAt), 'events arrived after the restart');

@@ -9,7 +9,7 @@ const CASES = [
     channel: 'pstn',
     destination: '+14155550100',
     api: 'callPSTN',
-    args: ['+14155550100', '+14155559999'],
+    args: ['+14155550100', '+14155559999', { amd: '[amd amd-1]' }], // with its answering-machine detector
   },
   {
     channel: 'sip',
@@ -42,7 +42,9 @@ for (const c of CASES) {
       const dials = sim.apiCalls.filter((r) => /^call(PSTN|SIP|User|WhatsappUser)$/.test(r.api));
       assert.deepEqual(dials, [{ api: c.api, args: c.args }], 'exactly one call, placed on the right channel');
       const names = checkEnvelope(assert, bot.events);
-      assert.deepEqual(names.filter((n) => n !== 'transcript'), ['started', 'dialing', 'ringing', 'connected', 'disconnected']);
+      const answered = c.channel === 'pstn' ? ['answered'] : []; // answering-machine detection: PSTN only
+      assert.deepEqual(names.filter((n) => n !== 'transcript'),
+        ['started', 'dialing', 'ringing', 'connected', ...answered, 'disconnected']);
       assert.equal(apiNames(sim).at(-1), 'terminate');
     } finally {
       await bot.close();

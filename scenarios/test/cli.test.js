@@ -78,7 +78,7 @@ test('CLI: stdin JSON in, ready line first, API lines, exit 0 after terminate; n
     assert.deepEqual(Object.keys(ready).sort(), ['media_session_access_secure_url', 'media_session_access_url', 'ready']);
     const names = apis.map((l) => l.api);
     assert.ok(apis.every((l) => typeof l.api === 'string'), 'every later line is an API record');
-    assert.deepEqual(apis.find((l) => l.api === 'callPSTN'), { api: 'callPSTN', args: ['+14155550100', '+14155559999'] });
+    assert.deepEqual(apis.find((l) => l.api === 'callPSTN'), { api: 'callPSTN', args: ['+14155550100', '+14155559999', { amd: '[amd amd-1]' }] });
     assert.equal(apis.find((l) => l.api === 'createRealtimeAPIClient').args[0].apiKey, '***');
     assert.ok(names.includes('sendMediaBetween'));
     assert.equal(names.at(-1), 'terminate');

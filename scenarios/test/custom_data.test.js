@@ -235,8 +235,8 @@ test('empty custom data: never dials, terminates', async () => {
 test('a dial VoxEngine refuses: started, error, then failed with code 0, and terminates', async () => {
   // The scenario as uploaded, except that it dials with an empty number, which VoxEngine.callPSTN throws on.
   const source = fs.readFileSync(SCENARIO, 'utf8').replace(
-    'VoxEngine.callPSTN(c.destination, c.caller_id)', 'VoxEngine.callPSTN("", c.caller_id)');
-  assert.ok(source.includes('VoxEngine.callPSTN("", c.caller_id)'), 'the dial line was found');
+    'VoxEngine.callPSTN(c.destination, c.caller_id, { amd: amd })', 'VoxEngine.callPSTN("", c.caller_id, { amd: amd })');
+  assert.ok(source.includes('VoxEngine.callPSTN("", c.caller_id, { amd: amd })'), 'the dial line was found');
   await withBot({}, async (bot) => {
     const { result } = await runSession({ customData: bot.customData(), scenarioSource: source });
     assert.equal(result.exitCode, 0, result.reason);

@@ -34,6 +34,12 @@ test('the checker finds a missing name, an unknown name and a changed value', ()
       `${enumText('Events', names.OPENAI_EVENTS).replace('declare ', '')}` +
       `${enumText('RealtimeAPIClientType', names.OPENAI_CLIENT_TYPES).replace('declare ', '')}` +
       `${cls('RealtimeAPIClient', names.OPENAI_CLIENT_METHODS)}}\n`,
+    `declare namespace AMD {\n${enumText('Events', names.AMD_EVENTS).replace('declare ', '')}` +
+      `${enumText('Model', names.AMD_MODELS).replace('declare ', '')}` +
+      `${enumText('ResultClass', names.AMD_RESULT_CLASSES).replace('declare ', '')}` +
+      `${enumText('ResultSubtype', names.AMD_RESULT_SUBTYPES).replace('declare ', '')}` +
+      `${cls('AnsweringMachineDetector', names.AMD_DETECTOR_METHODS)}}\n`,
+    fns('AMD', names.AMD_FUNCTIONS),
   ].join('\n');
   const problems = check(text);
   assert.deepEqual(problems, [

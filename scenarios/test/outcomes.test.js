@@ -64,7 +64,7 @@ test('answered (default): ringing, connected, transcripts, then the callee hangs
   const { result, sim, events, names } = await session({ destination: '+14155550100' });
   assert.equal(result.exitCode, 0, result.reason);
   assert.deepEqual(names, [
-    'started', 'dialing', 'ringing', 'connected', 'transcript', 'transcript', 'transcript', 'transcript', 'disconnected',
+    'started', 'dialing', 'ringing', 'connected', 'answered', 'transcript', 'transcript', 'transcript', 'transcript', 'disconnected',
   ]);
   const last = events.at(-1).data;
   assert.equal(last.reason, 'remote_hangup');

@@ -72,19 +72,19 @@ for (const pace of ['adaptive', 'fixed']) {
     assert.deepEqual(bot.briefAnswer.json, { ok: true });
     assert.equal(bot.ended, 'done');
     assert.deepEqual(checkEnvelope(assert, bot.events), [
-      'started', 'dialing', 'ringing', 'connected', 'transcript', 'transcript', 'transcript', 'transcript', 'disconnected',
+      'started', 'dialing', 'ringing', 'connected', 'answered', 'transcript', 'transcript', 'transcript', 'transcript', 'disconnected',
     ]);
     assert.deepEqual(bot.events.at(-1).data.reason, 'remote_hangup');
     assertNoRequestMade(sim);
-    assert.deepEqual(sim.apiCalls.find((r) => r.api === 'callPSTN').args, ['+14155550100', '+14155559999']);
+    assert.deepEqual(sim.apiCalls.find((r) => r.api === 'callPSTN').args, ['+14155550100', '+14155559999', { amd: '[amd amd-1]' }]);
     assert.equal(apiNames(sim).at(-1), 'terminate');
     for (const { json } of bot.answers) {
       assert.deepEqual(Object.keys(json).sort(), ['done', 'events', 'last_seq', 'ok']);
       assert.ok(json.events.every((e) => e.seq <= json.last_seq), 'last_seq is the highest seq given');
     }
     const last = bot.answers.at(-1);
-    assert.equal(last.after, 9, 'the last poll confirmed the terminal event');
-    assert.deepEqual(last.json, { ok: true, events: [], last_seq: 9, done: true });
+    assert.equal(last.after, 10, 'the last poll confirmed the terminal event');
+    assert.deepEqual(last.json, { ok: true, events: [], last_seq: 10, done: true });
     assert.ok(bot.answers.slice(0, -1).every((a) => a.json.done === false), 'done only once the terminal event is confirmed');
     assert.ok(!sim.logs.some((line) => /not confirmed/.test(line)), sim.logs.join('\n'));
     assert.match(sim.logs.join('\n'), /call call-0001: pull mode: waiting up to 30 s for the brief over the access URL/);
@@ -129,7 +129,7 @@ test('pull mode: a repeated brief with the same control secret is ok and changes
   }
   assert.deepEqual(answers.hangup.json, { ok: true });
   assert.equal(sim.apiCalls.filter((r) => DIALS.includes(r.api)).length, 1, 'dialled once');
-  assert.deepEqual(sim.apiCalls.find((r) => r.api === 'callPSTN').args, [HOLD, '+14155559999'], 'the first brief counts');
+  assert.deepEqual(sim.apiCalls.find((r) => r.api === 'callPSTN').args, [HOLD, '+14155559999', { amd: '[amd amd-1]' }], 'the first brief counts');
   assert.equal(bot.ended, 'done');
   assert.deepEqual(checkEnvelope(assert, bot.events).filter((e) => e === 'started'), ['started']);
   assert.equal(bot.events.at(-1).data.reason, 'hangup_requested');
@@ -335,7 +335,7 @@ test('pull mode: a bot that never confirms: the session terminates 50 s after th
   const terminated = sim.events.find((e) => e.kind === 'api' && e.name === 'terminate').t;
   const wait = terminated - ended;
   assert.ok(wait >= 49000 && wait < 55000, `terminate ${wait} ms (simulated) after the call ended`);
-  assert.match(sim.logs.join('\n'), /9 event\(s\) not confirmed by the bot at terminate \(it confirmed up to seq 0\)/);
+  assert.match(sim.logs.join('\n'), /10 event\(s\) not confirmed by the bot at terminate \(it confirmed up to seq 0\)/);
 });
 
 test('pull mode: a bot that stops polling for a while mid-call (a restart) loses no event', async () => {
@@ -353,7 +353,7 @@ test('pull mode: a bot that stops polling for a while mid-call (a restart) loses
   });
   assert.equal(result.exitCode, 0, result.reason);
   assert.equal(bot.ended, 'done');
-  assert.equal(checkEnvelope(assert, bot.events).length, 9);
+  assert.equal(checkEnvelope(assert, bot.events).length, 10);
 });
 
 test('pull mode: a brief delivered before AppEvents.Started is kept, and the call goes ahead once the session starts', async () => {

@@ -37,10 +37,12 @@ def draft(
     duration: str | None = None,
     readings: tuple[str, ...] = (),
     caller_id_readings: tuple[str, ...] = (),
+    voicemail: str | None = None,
+    record: bool = False,
 ) -> CallDraft:
     return CallDraft(
         destination, caller_id, instructions, channel=channel, duration=duration, destination_readings=readings,
-        caller_id_readings=caller_id_readings,
+        caller_id_readings=caller_id_readings, voicemail=voicemail, record=record,
     )  # fmt: skip
 
 
@@ -81,6 +83,19 @@ def draft(
             draft("415-555-0100", "ask about the invoice", caller_id="+14155550123", channel="phone", duration="5m"),
         ),
         ("+14155550100 for 5m for 6m hi", draft("+14155550100", "for 6m hi", duration="5m")),
+        # what to do at a voicemail greeting, and recording (issue 15)
+        ("+14155550100 voicemail: hang up say hi", draft("+14155550100", "say hi", voicemail="hang up")),
+        ("+14155550100 voicemail: leave say hi", draft("+14155550100", "say hi", voicemail="leave")),
+        ("+14155550100 voicemail hangup, hi", draft("+14155550100", "hi", voicemail="hangup")),
+        ("+14155550100 record hi", draft("+14155550100", "hi", record=True)),
+        (
+            "+14155550100 record voicemail: Hang Up for 5m tell Ana",
+            draft("+14155550100", "tell Ana", voicemail="hang up", record=True, duration="5m"),
+        ),
+        ("+14155550100 voicemail: shout hi", draft("+14155550100", "hi", voicemail="shout")),  # refused by vet
+        ("+14155550100 hi, record the answer", draft("+14155550100", "hi, record the answer")),
+        ("record voicemail: leave say hi", draft(None, "say hi", voicemail="leave", record=True)),
+        ("voicemail: is full, tell them", draft(None, "voicemail: is full, tell them")),
         # words that only look like options stay in the instructions
         ("+14155550100 for Ana: the review moved", draft("+14155550100", "for Ana: the review moved")),
         ("+14155550100 for 2 reasons", draft("+14155550100", "for 2 reasons")),

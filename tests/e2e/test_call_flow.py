@@ -66,6 +66,11 @@ async def test_answered_call_fills_the_thread(
         "callback_url": f"{bot.url}/voximplant/events",
         "callback_token": brief["callback_token"],
         "control_secret": brief["control_secret"],
+        # Apart from the instructions: the agent's first words, and what to do at a voicemail greeting (issue 15).
+        "disclosure": "Hello, this is an automated assistant calling for u0ana.",
+        "voicemail": "leave",
+        "record": False,
+        "amd_model": "US",
     }
     assert len(brief["callback_token"]) >= 32 and len(brief["control_secret"]) >= 32
     assert brief["callback_token"] not in start["script_custom_data"]

@@ -34,7 +34,8 @@ CASES: dict[str, tuple[Events, Outcome, str, str]] = {
         [*TALK, ("answered", {"by": "voicemail"}), ("voicemail", {"left": True, "message_s": 14}),
          ("disconnected", {"duration_s": 25, "cost": 0.0312})],
         Outcome.VOICEMAIL_LEFT,
-        f":mailbox_with_mail: *Left a voicemail* · 25s · 0 turns · cost 0.0312 {CURRENCY}.",
+        f":mailbox_with_mail: *Left a voicemail* · 25s · 0 turns · cost 0.0312 {CURRENCY}."
+        " :vhs: Voicemail: left a 14 s message.",
         ":mailbox_with_mail: Left a voicemail, 25s · cost 0.0312",
     ),
     "voicemail, no message": (

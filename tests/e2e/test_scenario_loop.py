@@ -69,7 +69,8 @@ async def test_answered_call_through_the_real_scenario(
 @pytest.mark.parametrize(
     ("text", "api", "args"),
     [
-        ("+14155550100 hello", "callPSTN", ["+14155550100", "+14155550123"]),
+        # PSTN calls carry their answering-machine detector (issue 15).
+        ("+14155550100 hello", "callPSTN", ["+14155550100", "+14155550123", {"amd": "[amd amd-1]"}]),
         ("sip:desk@pbx.example.com hello", "callSIP", ["sip:desk@pbx.example.com", {"callerid": "+14155550123"}]),
         ("alice via user hello", "callUser", [{"username": "alice", "callerid": "+14155550123"}]),
         (

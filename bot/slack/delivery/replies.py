@@ -60,7 +60,15 @@ def written_summary(call: Call, row: OutboxRow, events: list[tuple[int, str, dic
     cost = call.cost if call.cost is not None else row.body.get("cost")
     if cost is None:
         cost = next((data.get("cost") for _, name, data in events if name == "disconnected"), None)
-    text = texts.final_summary(call, turns=turns, cost=cost, from_history=bool(row.body.get("from_history")))
+    notes: list[str] = []
+    left = [data for _, name, data in events if name == "voicemail"]
+    if left and (left[-1].get("left") or call.outcome is None):  # the outcome says when no message was left
+        notes.append(texts.voicemail(bool(left[-1].get("left")), float(left[-1].get("message_s") or 0)))
+    if any(name == "recording" for _, name, _ in events):
+        notes.append(texts.RECORDED_NOTE)
+    text = texts.final_summary(
+        call, turns=turns, cost=cost, from_history=bool(row.body.get("from_history")), notes=tuple(notes)
+    )
     text += written_lines(row.body.get("write_up"))  # OPENAI_API_KEY: what was said, agreed, next (write_ups.py)
     return replace(row, kind=Kind.REPLY, body={"text": text, "broadcast": bool(row.body.get("broadcast"))})
 

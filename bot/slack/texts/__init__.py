@@ -22,7 +22,7 @@ from bot.slack.texts.refusals import who_to_ask as who_to_ask
 
 USAGE = (
     "*Place a call:* `/call <destination> [from <caller id>] [via phone|sip|user|whatsapp] [for <minutes>m] "
-    "[what the agent should say]`\n"
+    "[voicemail: leave|hang up] [record] [what the agent should say]`\n"
     "For example: `/call +14155550100 remind Ana the review moved to 3pm`"
 )
 USAGE_EXAMPLES = (
@@ -32,6 +32,11 @@ USAGE_EXAMPLES = (
     ("/call sip:desk@pbx.example.com via sip check the line", "a SIP address"),
     ("/call alice via user say the build is green", "a user of the Voximplant app"),
     ("/call +14155550100 via whatsapp say hello", "a WhatsApp call"),
+    (
+        "/call +14155550100 voicemail: hang up ask Ana to confirm",
+        "hang up at a voicemail greeting (default: leave one)",
+    ),
+    ("/call +14155550100 record ask about the invoice", "record the call, where an admin turned recording on"),
     ("/call say hello", "no destination: opens the form, filled in"),
     ("/call +14155550100", "nothing for the agent to say: opens the form to ask"),
 )
@@ -102,6 +107,11 @@ LABEL_AFTER_HOURS = "Outside calling hours"
 PLACEHOLDER_AFTER_HOURS = "Only to call outside calling hours: why it cannot wait"
 HINT_AFTER_HOURS = "Callbot admins only. The reason is kept in the audit log."
 PLACEHOLDER_INSTRUCTIONS = "e.g. Remind Ana the review moved to 3pm and ask if that still works."
+LABEL_VOICEMAIL = "If a voicemail answers"
+VOICEMAIL_CHOICES = {"leave": "Leave a short message", "hang_up": "Hang up without a message"}
+LABEL_RECORD = "Recording"
+RECORD_OPTION = "Record this call (the agent says so first)"
+HINT_RECORD = "The link goes to you and the admins only, never to the channel."
 LABEL_CONVERSATION = "Post the call's thread in"
 THREAD_NOTE = "The call's thread will reply to the message you picked, when posted in its conversation."
 NO_CONVERSATION = "Choose the conversation where the call's thread goes."
@@ -178,9 +188,12 @@ def placed_at(call: Call) -> str:
     return f"placed <!date^{int(placed.timestamp())}^{{date_short_pretty}} at {{time}}|{placed:%Y-%m-%d %H:%M} UTC>"
 
 
-def final_summary(call: Call, *, turns: int, cost: float | None, from_history: bool = False) -> str:
+def final_summary(
+    call: Call, *, turns: int, cost: float | None, from_history: bool = False, notes: tuple[str, ...] = ()
+) -> str:
     """The last reply of a call's thread: its outcome first, then duration and turns (or why it did not connect),
-    and the cost when Voximplant reported it."""
+    the cost when Voximplant reported it, then what happened at a voicemail greeting and whether it was recorded
+    (`notes`)."""
     if call.outcome is not None:
         text = outcome_summary(call, call.outcome, turns=turns, cost=cost)
     else:  # a call that ended before outcomes were stored
@@ -189,9 +202,47 @@ def final_summary(call: Call, *, turns: int, cost: float | None, from_history: b
             text += f" {turns} {'turn' if turns == 1 else 'turns'}."
         if cost is not None:
             text += f" Cost: {money(cost)} ({CURRENCY})."
+    for note in notes:
+        text += f" {note}"
     if from_history:
         text += " _No status came from the call for a while, so this final state comes from Voximplant's call history._"
     return text
+
+
+def answered(by: str) -> str:
+    """Who answered, from answering-machine detection (PSTN calls)."""
+    if by == "voicemail":
+        return ":vhs: Reached voicemail."
+    if by == "human":
+        return ":bust_in_silhouette: A person answered."
+    return ":grey_question: I couldn't tell whether a person or a machine answered; the agent talks as with a person."
+
+
+def voicemail(left: bool, message_s: float) -> str:
+    """What the agent did at a voicemail greeting."""
+    if left:
+        return f":vhs: Voicemail: left a {max(1, round(message_s))} s message."
+    return ":vhs: Voicemail: hung up without a message."
+
+
+def recording_shared(requester: str) -> str:
+    """In the call's thread: the call is recorded, and where its link went (never here: anyone with it can listen)."""
+    return (
+        f":red_circle: This call is recorded. The link to the recording went to <@{requester}> and the callbot admins "
+        "in a direct message, not here: anyone who has the link can listen to it."
+    )
+
+
+def recording_link(call: Call, url: str) -> str:
+    """The direct message with a call's recording link, for its requester and the admins only."""
+    return (
+        f":red_circle: The recording of the {escape(headline(call))} (call `{call.id}`, asked for by "
+        f"<@{call.request.origin.user_id}>): <{url}|listen>. Anyone who has this link can listen to it: don't post it "
+        "in a channel."
+    )
+
+
+RECORDED_NOTE = "Recorded: the link went to the requester and the admins in a direct message."
 
 
 def hang_up_requested(user_id: str) -> str:

@@ -22,6 +22,10 @@ _PLAIN = {
     Why.NO_DESTINATION: "Say who to call: `/call +14155550100 what the agent should say`.",
     Why.EMPTY_DESTINATION: f"Say who to call: a phone number such as {EXAMPLE}.",
     Why.TOO_SHORT: "A call needs at least one minute. Say e.g. `for 5m`.",
+    Why.RECORDING_OFF: (
+        "Recording is off on this workspace, so I can't record this call (nothing was dialled). Ask again without "
+        "`record`, or ask an admin to turn recording on (RECORDING_ENABLED)."
+    ),
     Why.NO_INSTRUCTIONS: (
         "Say what the agent should tell the person you call, e.g. `/call +14155550100 remind Ana the review moved "
         "to 3pm`."
@@ -244,6 +248,11 @@ def _bad_duration(_: Refusal, f: dict[str, Any]) -> str:
 @_says(Why.TOO_LONG)
 def _too_long(_: Refusal, f: dict[str, Any]) -> str:
     return f"Calls here may last at most {minutes(f['max_s'])}; ask for `for {f['max_s'] // 60}m` or less."
+
+
+@_says(Why.BAD_VOICEMAIL)
+def _bad_voicemail(_: Refusal, f: dict[str, Any]) -> str:
+    return f"At a voicemail greeting I can `leave` a message or `hang up`, not `{shown(f['typed'])}`."
 
 
 @_says(Why.INSTRUCTIONS_TOO_LONG)
