@@ -96,6 +96,11 @@ class Events(Base):
         """The Slack writes event `seq` causes are in the outbox."""
         await self._change("UPDATE call_events SET announced = 1 WHERE call_id = ? AND seq = ?", call_id, seq)
 
+    async def announced_seqs(self, call_id: str) -> set[int]:
+        """The seqs of the call's events whose Slack writes are in the outbox (stored, then announced)."""
+        rows = await self._fetch("SELECT seq FROM call_events WHERE call_id = ? AND announced = 1", call_id)
+        return {row["seq"] for row in rows}
+
     async def is_announced(self, call_id: str, seq: int) -> bool:
         value = await self._scalar("SELECT announced FROM call_events WHERE call_id = ? AND seq = ?", call_id, seq)
         return bool(value)

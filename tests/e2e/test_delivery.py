@@ -17,7 +17,9 @@ import httpx
 import pytest
 
 from bot.app import create_app
-from bot.calls.models import CallState, Channel
+from bot.calls.models import STATUS_EVENTS, CallState, Channel
+from bot.calls.outcomes import judge
+from bot.calls.states import transition_for
 from bot.sandbox.clock import VirtualClock
 from bot.sandbox.fake_slack import FakeSlack, load_manifest
 from bot.sandbox.fake_voximplant import FakeVoximplant
@@ -238,6 +240,35 @@ async def test_a_transcript_line_arriving_after_a_later_one_takes_its_place_in_t
     await bot.idle()  # nothing waits: the next line would go out at once
     # A retried request: the scenario's line 2 reaches the bot after its line 3.
     await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "Fine, thanks."}, seq=3)
+    await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "How are you?"}, seq=2)
+    await bot.idle()
+    assert thread_texts(fake_slack) == [
+        ":large_green_circle: Connected. The agent is talking.",
+        "*Agent:* How are you?",
+        "*Callee:* Fine, thanks.",
+    ]
+
+
+async def test_a_line_waits_for_an_earlier_event_until_its_writes_are_queued_not_only_stored(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Between an event's transaction and its Slack writes there is a moment (on PostgreSQL, round trips long) when
+    it is stored and its line not queued: a later line must not take that for the gap filled and go first."""
+    monkeypatch.setattr(outbox, "GAP_WAIT_S", 30.0)
+    session = await place(slack, fake_voximplant, "+14155550100 hello")
+    await fake_voximplant.send_event(session, "connected", seq=1)
+    await bot.idle()
+    line = {"v": 1, "call_id": session.call_id, "seq": 2, "event": "transcript", "at": datetime.now(UTC),
+            "data": {"role": "agent", "text": "How are you?"}}  # fmt: skip
+    # Line 2 stored, as its request's transaction leaves it, its writes not queued yet...
+    await bot.store.record_event(
+        STATUS_EVENTS.validate_python(line), received_at=datetime.now(UTC), decide=transition_for, judge=judge
+    )
+    await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "Fine, thanks."}, seq=3)
+    await asyncio.sleep(0.3)  # line 3's worker looks at the gap meanwhile
+    assert thread_texts(fake_slack) == [":large_green_circle: Connected. The agent is talking."]
+    # ...then its request finishes (here: the scenario repeats it, and the repeat announces the stored event).
     await fake_voximplant.send_event(session, "transcript", {"role": "agent", "text": "How are you?"}, seq=2)
     await bot.idle()
     assert thread_texts(fake_slack) == [

@@ -47,9 +47,7 @@ from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-# A transcript line whose call has an earlier event (lower seq) not stored yet waits this long, at most, for it: a
-# retried or parallel request from the scenario arrives within moments. Real time: it waits for the network.
-GAP_WAIT_S = 1.0
+GAP_WAIT_S = 1.0  # the longest a line waits for an earlier event (real time: a retried request comes within moments)
 GAP_POLL_S = 0.02
 MAX_UNEXPECTED_FAILURES = 3  # a write that fails this often, not on Slack's answer but in our code, is dropped
 
@@ -354,9 +352,9 @@ class Delivery:
             await self._store.drop_slack([row.id for row in batch])
 
     async def _in_call_order(self, call: Call, rows: list[OutboxRow]) -> list[OutboxRow]:
-        """The pending rows with their leading run of transcript lines in seq order, after waiting (at most
-        GAP_WAIT_S, once per gap) for an earlier event the call has not stored yet."""
-        deadline = asyncio.get_running_loop().time() + GAP_WAIT_S
+        """The pending rows, their leading run of transcript lines in seq order, after waiting (at most GAP_WAIT_S,
+        once per gap) for an earlier event's writes to be queued (stored is not enough), then read again."""
+        deadline, looked = asyncio.get_running_loop().time() + GAP_WAIT_S, False
         while True:
             run = line_run(rows)
             if not run:
@@ -364,8 +362,8 @@ class Delivery:
             top = max(int(row.body["seq"]) for row in run)
             floor = self._gaps_waited.get(call.id, 0)
             if top > floor + 1:
-                stored = {seq for seq, _, _ in await self._store.events(call.id)}
-                missing = [seq for seq in range(floor + 1, top) if seq not in stored]
+                queued, looked = await self._store.announced_seqs(call.id), True
+                missing = [seq for seq in range(floor + 1, top) if seq not in queued]
             else:
                 missing = []
             if not missing or asyncio.get_running_loop().time() >= deadline:
@@ -377,6 +375,7 @@ class Delivery:
             fresh = await self._store.pending_slack(call.id)
             if line_run(fresh):
                 rows = fresh  # lines that came meanwhile take their place
+        rows = (await self._store.pending_slack(call.id) or rows) if looked else rows
         run = line_run(rows)
         return sorted(run, key=lambda row: int(row.body["seq"])) + rows[len(run) :]
 
