@@ -95,11 +95,10 @@ class Vetting:
         dialled = dialled_number(destination, channel, self._policy.default_region) if destination and channel else None
         if dialled is not None and (denied := await self._store.denial_for(dialled)) is not None:
             refusals.append(Refusal(Why.DENIED, field="destination", number=dialled, reason=denied.reason))
-        after_hours = None  # an admin's reason to call outside calling hours, audited once the call is accepted
-        if dialled is not None and (refused := await self._outside_calling_hours(draft, origin, dialled)) is not None:
-            if refused.why is Why.OUTSIDE_CALLING_HOURS and draft.after_hours_reason and refused.facts["admin"]:
-                after_hours = (dialled, draft.after_hours_reason)
-            else:
+        overridden = False  # an admin's reason took a call outside calling hours: audited once the call is accepted
+        if dialled is not None:
+            refused, overridden = await self._calling_hours(draft, origin, dialled)
+            if refused is not None:
                 refusals.append(refused)
         if refusals:
             # What is wrong with the destination comes first: an emergency number is named as such before anything.
@@ -116,11 +115,10 @@ class Vetting:
             raise RuntimeError("a check failed without a refusal")  # unreachable: every failed check refuses
         if self._permissions is not None:
             await self._permissions.check_limits(origin)
-        if after_hours is not None:
-            number, reason = after_hours
-            detail = f"outside calling hours: {reason}"
+        if overridden and dialled is not None:
+            detail = f"outside calling hours: {draft.after_hours_reason}"
             await self._store.audit(
-                actor=origin.user_id, action=AFTER_HOURS, target=number, detail=detail, allowed=True, at=self._clock()
+                actor=origin.user_id, action=AFTER_HOURS, target=dialled, detail=detail, allowed=True, at=self._clock()
             )
         return CallRequest(
             destination=destination,
@@ -134,22 +132,23 @@ class Vetting:
             requester_name=requester_name,
         )
 
-    async def _outside_calling_hours(self, draft: CallDraft, origin: Origin, number: str) -> Refusal | None:
-        """The refusal of a number outside its calling hours now (`admin`: the person may override it with a
-        reason), or of a reason given by someone who is no admin; None when the number may be called now."""
-        window = self._policy.calling_hours
-        shut = closed(window, number, self._clock()) if window is not None and number.startswith("+") else None
+    async def _calling_hours(self, draft: CallDraft, origin: Origin, number: str) -> tuple[Refusal | None, bool]:
+        """Whether `number` may be called now: (None, False) inside its calling hours; outside them, (None, True)
+        when an admin gave a reason, else the refusal (`admin`: the person could give one), or the refusal of a
+        reason given by someone who is no admin."""
+        window, now = self._policy.calling_hours, self._clock()
+        shut = closed(window, number, now) if window is not None and number.startswith("+") else None
         if shut is None:
-            return None
+            return None, False
         if draft.after_hours_reason and self._permissions is not None:
             try:
                 await self._permissions.require_admin(origin.user_id, action=AFTER_HOURS, target=number)
             except Refusal as refused:
-                return Refusal(refused.why, field="after_hours_reason", **refused.facts)
-            return Refusal(Why.OUTSIDE_CALLING_HOURS, field="destination", closed=shut, window=window, admin=True)
+                return Refusal(refused.why, field="after_hours_reason", **refused.facts), False
+            return None, True
         admin = self._permissions is not None and await self._permissions.is_admin(origin.user_id)
-        return Refusal(Why.OUTSIDE_CALLING_HOURS, field="destination", closed=shut, window=window, admin=admin,
-                       now=self._clock())  # fmt: skip
+        facts = {"closed": shut, "window": window, "admin": admin, "now": now}
+        return Refusal(Why.OUTSIDE_CALLING_HOURS, field="destination", **facts), False
 
     def _typed_caller_id(self, draft: CallDraft) -> str:
         if draft.caller_id_readings:
