@@ -49,8 +49,10 @@ def test_quick_bench_runs_every_section_and_reports_every_figure(tmp_path: Path)
     assert {("2", "CPU per accepted event"), ("2", "cores busy while accepting")} <= measures  # SQLite's, always
     assert len([row for row in rows if row["measure"].startswith("pull mode: ")]) == 2  # beside push mode
     counts = {"pending deliveries", "Slack's 429s for going too fast"}  # may rightly be zero
-    measured = [row for row in rows if row["measure"] not in counts]
-    assert all(row["ours"] == row["ours"] and row["ours"] > 0 for row in measured), measured  # no NaN, no zero
+    # A drain is rightly zero when the writes kept up with the burst (two PostgreSQL replicas in CI once did).
+    measured = [row for row in rows if row["measure"] not in counts and "still queued" not in row["measure"]]
+    nothing = [row for row in measured if not row["ours"] > 0]  # NaN or zero
+    assert not nothing, nothing
     assert not any("FAILED" in row["note"] or "LOST" in row["note"] for row in rows), rows
     assert "| measure" in done.stdout and "ratio" in done.stdout
     # Four progress events a call; "requested", "starting" and "dialing" read alike, so at most ringing and connected.
