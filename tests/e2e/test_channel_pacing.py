@@ -85,10 +85,6 @@ async def test_past_the_burst_new_calls_messages_go_one_a_second(
     assert fake_slack.rate_limited == []
 
 
-# The pacer is the same on either store; on PostgreSQL, where each call is stored in turn under the admission lock,
-# this test's timeline failed once in a loaded CI run (a call not dialled a stepped second after the hold), not yet
-# explained: it runs on SQLite until it is (issue 14's note).
-@pytest.mark.sqlite_only
 async def test_a_429_holds_the_channel_for_its_retry_after_then_it_goes_one_a_second(
     many_calls: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
     slack_clock: SteppedClock,
