@@ -81,6 +81,7 @@ class Fault:
     status: int = 200
     retry_after: int | None = None
     text: str | None = None
+    channel: str | None = None  # only a call to this channel meets it (None: the next call, wherever it goes)
 
 
 @dataclass(frozen=True)
@@ -170,13 +171,14 @@ class FakeSlack(WebApiMethods):
 
     def fail_next(
         self, method: str, error: str | None = None, *, status: int = 200, retry_after: int | None = None,
-        text: str | None = None,
+        text: str | None = None, channel: str | None = None,
     ) -> None:  # fmt: skip
         """Make the next call of `method` fail with a Slack error code, or an HTTP status (429: rate limited).
 
         With `text`, the answer is that text/plain body and not JSON (e.g. `status=502, text="Bad Gateway"`).
+        With `channel`, the next call of `method` to that channel (a user id: a DM) fails, the others go through.
         """
-        self._faults[method].append(Fault(error=error, status=status, retry_after=retry_after, text=text))
+        self._faults[method].append(Fault(error, status, retry_after, text, channel))
 
     def slow_down(self, method: str, seconds: float) -> None:
         """Answer every later call of `method` `seconds` late, as a slow or distant Slack would (0: on time again)."""
@@ -219,6 +221,14 @@ class FakeSlack(WebApiMethods):
         finally:
             self._requests.discard(task)
 
+    def _fault_for(self, method: str, channel: object) -> Fault | None:
+        """The first scripted fault of `method` that this call meets, taken off the list."""
+        for fault in self._faults[method]:
+            if fault.channel is None or fault.channel == channel:
+                self._faults[method].remove(fault)
+                return fault
+        return None
+
     async def _answer(self, request: Request) -> Response:
         method = request.path_params["method"]
         params = await _params(request)
@@ -227,7 +237,7 @@ class FakeSlack(WebApiMethods):
         self.calls.append(ApiCall(method, params, token, at=self.clock()))
         if self._delays.get(method) and not await self._held(self._delays[method]):
             return JSONResponse({"ok": False, "error": "fake_slack_reset"}, status_code=503)
-        fault = self._faults[method].popleft() if self._faults[method] else self.outage
+        fault = self._fault_for(method, params.get("channel")) or self.outage
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             if fault.text is not None:

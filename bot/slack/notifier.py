@@ -69,14 +69,14 @@ class SlackCallView:
         listen, so it never goes to the call's channel or thread; the thread only says where it went."""
         requester = call.request.origin.user_id
         for user_id in dict.fromkeys((requester, *self._admins)):
-            await self._delivery.tell_user(user_id, texts.recording_link(call, url))
+            await self._delivery.tell_user(call, user_id, texts.recording_link(call, url))
         await self._delivery.reply(call, texts.recording_shared(requester))
 
     async def balance_empty(self, call: Call) -> None:
         if not self._admins:
             log.warning("no CALLBOT_ADMINS to tell that the Voximplant balance is too low to place calls")
         for admin in self._admins:
-            await self._delivery.tell_user(admin, texts.balance_empty(call.request.origin.user_id))
+            await self._delivery.tell_user(call, admin, texts.balance_empty(call.request.origin.user_id))
 
     async def hang_up_requested(self, call: Call, user_id: str) -> None:
         await self._delivery.reply(call, texts.hang_up_requested(user_id))

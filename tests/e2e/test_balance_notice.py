@@ -49,6 +49,34 @@ async def test_admins_are_told_once_until_calls_work_again(
     assert len(dms_to(fake_slack, "U0BOSS")) == 2 and len(dms_to(fake_slack, "U0OPS")) == 2
 
 
+async def test_a_dm_slack_cannot_take_at_once_is_kept_and_sent_when_it_can(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    # The DM is queued with the call's writes: a 5xx and a 429 for one admin's DM delay it, and lose nothing.
+    fake_slack.fail_next("chat.postMessage", status=503, channel="U0BOSS")
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=1, channel="U0BOSS")
+    await fail_for_want_of_funds(slack, fake_voximplant, bot)
+    tries = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == "U0BOSS"]
+    assert len(tries) == 3  # refused twice, taken the third time
+    [told] = dms_to(fake_slack, "U0OPS")
+    assert [told] == [c.params["text"] for c in tries][-1:] and "balance is too low" in told
+    assert len(await bot.store.pending_slack(fake_voximplant.sessions[0].call_id)) == 0
+
+
+async def test_a_dm_slack_refuses_for_good_is_not_sent_anywhere_else(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    fake_slack.fail_next("chat.postMessage", "user_not_found", channel="U0BOSS")
+    await fail_for_want_of_funds(slack, fake_voximplant, bot)
+    [refused] = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == "U0BOSS"]
+    assert "balance is too low" in refused.params["text"]
+    assert len(dms_to(fake_slack, "U0OPS")) == 1  # the other admin's DM, after it, still went
+    # Nothing else carried the notice instead: the thread has its own words, the DM's text went to U0BOSS only.
+    carrying = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("text") == refused.params["text"]]
+    assert {c.params["channel"] for c in carrying} == {"U0BOSS", "U0OPS"}
+    assert len(await bot.store.pending_slack(fake_voximplant.sessions[0].call_id)) == 0
+
+
 def thread_texts_of_last(fake_slack: FakeSlack) -> list[str]:
     parent = fake_slack.parents("C0GENERAL")[0]
     return [m.text for m in fake_slack.thread(parent)]

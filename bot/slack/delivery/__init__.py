@@ -1,8 +1,8 @@
 """The outbox: every Slack write for a call is stored in the database first and forgotten only once Slack accepted it.
 
 - `outbox.py`: `Delivery`, what the rest of the bot calls: queue a write, and one worker per call that sends its
-  writes in order, holding the call's lease (one replica at a time); also the notices that are not queued
-  (`tell_requester`, `tell_user`).
+  writes in order, holding the call's lease (one replica at a time), DMs about a call (`tell_user`) among them; also
+  the one notice that is not queued (`tell_requester`: a response_url lives in memory only).
 - `handover.py`: among replicas, writes another replica is delivering, and the sweep for a dead replica's.
 - `updater.py`: parent updates, within the workspace's chat.update budget.
 - `threads.py`: where a call's messages go (its conversation, its thread, else a DM) and what each refusal means.

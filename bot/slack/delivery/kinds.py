@@ -12,3 +12,4 @@ class Kind(StrEnum):
     UPDATE = "update"  # the parent re-rendered from the call as it is when sent (`updater.py`)
     REPLY = "reply"  # a thread reply; consecutive transcript lines share one (`replies.py`)
     SUMMARY = "summary"  # the call's final reply, written when it is sent (`replies.py`)
+    DM = "dm"  # a message to one person alone (body: user, text), never redirected to the call's conversation

@@ -12,6 +12,7 @@
   how lines are grouped and long texts cut).
 - `summary`: the call's final reply, written when it is sent (`replies.py`), with its written lines asked for
   once before (`write_ups.py`).
+- `dm`: a message to one person (the recording's link, a notice for admins), in the call's order; it needs no parent.
 """
 
 from __future__ import annotations
@@ -176,17 +177,11 @@ class Delivery:
             log.error("call %s: could not tell <@%s> either (%s)", call.id, origin.user_id, type(error).__name__)
         return False
 
-    async def tell_user(self, user_id: str, text: str) -> bool:
-        """A DM from the bot to `user_id` (App Home's Messages tab, which manifest.yml turns on). Not queued: a
-        notice for an admin, not a line of a call's thread; False (and one ERROR line) when Slack refused it."""
-        try:
-            await self._client.chat_postMessage(channel=user_id, text=text)
-            return True
-        except SlackApiError as error:
-            log.error("could not tell <@%s> in a DM (%s)", user_id, error_code(error))
-        except (aiohttp.ClientError, TimeoutError) as error:
-            log.error("could not tell <@%s> in a DM (%s)", user_id, type(error).__name__)
-        return False
+    async def tell_user(self, call: Call, user_id: str, text: str) -> None:
+        """Queue a DM from the bot to `user_id` about `call` (App Home's Messages tab, which manifest.yml turns on):
+        sent in the call's order, retried like its thread's writes, and never redirected anywhere else."""
+        await self._store.enqueue_slack(call.id, Kind.DM, {"user": user_id, "text": text}, at=self._wall_clock())
+        await self._wake(call.id)
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -329,12 +324,17 @@ class Delivery:
         if first.kind == Kind.PARENT:
             await self._post_parent(call, first)
             return
+        if first.kind == Kind.DM:  # needs no parent: it goes to one person, wherever the call's thread is
+            await self._threads.post_dm(call, str(first.body["user"]), str(first.body["text"]))
+            await self._store.drop_slack([first.id])
+            return
         if call.slack_channel is None or call.slack_ts is None:
             # No parent in Slack: the bot stopped before queueing it, or it could be posted nowhere. Post it now
-            # (rendered as the call is); if that fails too, these writes have nowhere to go.
+            # (rendered as the call is); if that fails too, these writes have nowhere to go (but the DMs).
             if self._threads.why_nowhere(call.id) is not None or not await self._post_parent(call, None):
-                log.error("call %s: %d Slack writes dropped, the call has no message", call.id, len(rows))
-                await self._store.drop_slack([row.id for row in rows])
+                lost = [row.id for row in rows if row.kind != Kind.DM]
+                log.error("call %s: %d Slack writes dropped, the call has no message", call.id, len(lost))
+                await self._store.drop_slack(lost)
             return
         if first.kind == Kind.UPDATE:
             # Rendered from the call as it is now, one update stands for every update queued so far.

@@ -171,6 +171,14 @@ class Threads:
                 return False
         return True
 
+    async def post_dm(self, call: Call, user_id: str, text: str) -> None:
+        """A DM to `user_id`, retried through Slack's trouble; a refusal for good is logged (never the text, which may
+        hold a private link) and the DM is done: it is never sent anywhere else instead."""
+        try:
+            await self._sender.send(user_id, self._client.chat_postMessage, channel=user_id, text=text)
+        except SlackApiError as error:
+            log.error("call %s: could not tell <@%s> in a DM (%s)", call.id, user_id, error_code(error))
+
     def _thread_of(self, call: Call) -> str | None:
         """Replies go under the parent, or under the message the call was asked from when the parent is in its
         thread (and that message takes replies)."""
