@@ -96,7 +96,7 @@ async def test_answered_call_fills_the_thread(
         "*Callee:* Thanks, &lt;b&gt;got it&lt;/b&gt;.",
         ":white_check_mark: *Talked with a person* · 1m 12s · 2 turns.",
     ]
-    await eventually(lambda: "Ended after 1m 12s" in parent_of(fake_slack).text)
+    await eventually(lambda: "ended after 1m 12s" in parent_of(fake_slack).text)
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.ENDED and call.duration_s == 72
     assert call.access_url == session.access_url and call.history_id == session.history_id
@@ -107,7 +107,7 @@ async def test_answered_call_fills_the_thread(
     await bot.idle()
     shown = [fake_slack.calls_to("chat.postMessage")[0].params["text"]]
     shown += [update.params["text"] for update in fake_slack.calls_to("chat.update")]
-    assert shown[0].endswith("Dialing…") and shown[-1].endswith("Ended after 1m 12s")
+    assert shown[0].endswith("Dialing…") and shown[-1].endswith("ended after 1m 12s")
     assert all(before != after for before, after in itertools.pairwise(shown)), shown
 
 
@@ -135,7 +135,7 @@ async def test_busy_line_fails_with_plain_words(
     await fake_voximplant.send_event(session, "failed", {"code": 486, "reason": "Busy Here"})
     await eventually(lambda: len(thread_texts(fake_slack)) == 3)
     assert thread_texts(fake_slack)[-1] == ":no_entry: *Busy*: the line was busy (486 Busy Here)."
-    await eventually(lambda: "Failed: the line was busy" in parent_of(fake_slack).text)
+    await eventually(lambda: "Busy: the line was busy" in parent_of(fake_slack).text)
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.FAILED
 
@@ -151,8 +151,8 @@ async def test_a_failure_reason_from_a_sip_server_cannot_ping_the_channel(
     escaped = "Busy &lt;!channel&gt; &lt;@U0BOSS&gt; &amp; &lt;https://evil.example|click&gt;"
     assert thread_texts(fake_slack)[-1] == f":no_entry: *Busy*: the line was busy (486 {escaped})."
     parent = parent_of(fake_slack)
-    assert parent.text.endswith(f":x: Failed: the line was busy (486 {escaped})")  # the fallback text
-    assert f"Failed: the line was busy (486 {escaped})" in json.dumps(parent.blocks, ensure_ascii=False)
+    assert parent.text.endswith(f":no_entry: Busy: the line was busy (486 {escaped})")  # the fallback text
+    assert f"Busy: the line was busy (486 {escaped})" in json.dumps(parent.blocks, ensure_ascii=False)
     sent = [json.dumps(c.params, ensure_ascii=False) for c in fake_slack.calls if c.method.startswith("chat.")]
     assert not [s for s in sent if "<!channel>" in s or "<@U0BOSS>" in s or "<https://evil" in s]
 

@@ -99,7 +99,7 @@ async def test_429_then_500_then_success_loses_nothing(
         "*Agent:* Hello!",
         ":white_check_mark: *Talked with a person* · 9s · 1 turn.",
     ]
-    assert "Ended after 9s" in parent_of(fake_slack).text
+    assert "ended after 9s" in parent_of(fake_slack).text
     posts = fake_slack.calls_to("chat.postMessage")
     limited = next(i for i, c in enumerate(posts) if c.params.get("thread_ts"))  # the first reply met the 429
     assert posts[limited + 1].at - posts[limited].at >= 7  # Retry-After honoured (virtual seconds)
@@ -203,7 +203,7 @@ async def test_a_parent_update_still_too_long_when_shortened_is_dropped_and_the_
     assert len(errors) == 1 and "msg_too_long" in errors[0], errors
     await fake_voximplant.send_event(session, "disconnected", {"duration_s": 3, "reason": "remote_hangup"})
     await bot.idle()
-    assert "Ended after 3s" in parent_of(fake_slack).text  # later updates are not held back
+    assert "ended after 3s" in parent_of(fake_slack).text  # later updates are not held back
 
 
 async def test_late_transcript_lines_land_after_the_end_in_order_and_are_counted_in_the_summary(
@@ -225,7 +225,7 @@ async def test_late_transcript_lines_land_after_the_end_in_order_and_are_counted
         "*Agent:* Bye now.",
         "*Callee:* Bye!",
     ]
-    assert "Ended after 20s" in parent_of(fake_slack).text
+    assert "ended after 20s" in parent_of(fake_slack).text
 
 
 async def test_a_transcript_line_arriving_after_a_later_one_takes_its_place_in_the_thread(
@@ -491,7 +491,7 @@ async def test_a_call_asked_for_while_slack_is_down_is_not_dialled_late_and_says
     slack_clock.release()  # Slack is back: the queued message, its update and the failure reply go out in order
     await bot.idle()
     parent = parent_of(fake_slack)
-    assert "Failed: Slack did not take this call's message" in parent.text
+    assert "Refused before dialling: Slack did not take this call's message" in parent.text
     assert hang_up_button(parent) is None
     assert thread_texts(fake_slack) == [f":x: *Refused before dialling*: {words}; ask again."]
     assert fake_voximplant.requests == []

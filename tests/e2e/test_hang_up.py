@@ -67,7 +67,7 @@ async def test_requester_hangs_up_a_live_call_through_the_real_scenario(
     )
     parent = parent_of(fake_slack)
     assert hang_up_button(parent) is None  # the button is gone once the call is over
-    assert "Ended after" in parent.text
+    assert "ended after" in parent.text
     assert fake_slack.responses == []  # nobody was refused
 
 

@@ -42,7 +42,7 @@ async def test_a_call_whose_callbacks_were_dropped_is_settled_from_call_history(
     last = thread_texts(fake_slack)[-1]
     assert last.startswith(":white_check_mark: *Talked with a person* · 42s · 0 turns · cost 0.0312")
     assert "comes from Voximplant's call history" in last
-    assert "Ended after 42s" in parent_of(fake_slack).text
+    assert "ended after 42s" in parent_of(fake_slack).text
     history = [r for r in fake_voximplant.requests if r["method"] == "GetCallHistory"]
     assert history and history[0]["call_session_history_id"] == str(session.history_id)
     assert history[0]["with_calls"] == "true"

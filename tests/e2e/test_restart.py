@@ -183,7 +183,7 @@ async def test_killed_mid_call_and_restarted_delivers_what_was_pending(
     await eventually(
         lambda: lines() == [*expected, ":white_check_mark: *Talked with a person* · 1m 01s · 3 turns."], timeout=15
     )
-    await eventually(lambda: "Ended after 1m 01s" in parent.text, timeout=15)
+    await eventually(lambda: "ended after 1m 01s" in parent.text, timeout=15)
     assert len(fake_slack.parents()) == 1  # the parent was not posted again
 
 
@@ -206,7 +206,7 @@ async def test_a_call_stranded_before_its_message_was_queued_still_tells_the_req
     async with LocalServer(app):
         await eventually(lambda: [len(fake_slack.thread(p)) for p in fake_slack.parents("C0GENERAL")] == [1])
         [parent] = fake_slack.parents("C0GENERAL")
-        assert "Failed: the bot restarted before placing it" in parent.text
+        assert "Refused before dialling: the bot restarted before placing it" in parent.text
         assert [m.text for m in fake_slack.thread(parent)] == [
             ":x: *Refused before dialling*: the bot restarted before placing it; nothing was dialled."
         ]

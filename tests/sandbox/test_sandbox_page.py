@@ -72,7 +72,7 @@ async def test_the_call_form_places_a_call_and_the_thread_fills_in_live(
     assert sandbox.sent[0] == {"kind": "slash_command", "text": typed, "status": 200}
     assert replies[0] == ":telephone_receiver: Dialing +1 415-555-0100…"
     assert any(r.startswith("*Agent:*") and "say hello from the page" in r for r in replies)
-    assert "Ended after" in parent
+    assert "ended after" in parent
     assert shown[0] == "📞 Dialing +1 415-555-0100…"  # mrkdwn rendered: emoji, and *bold* as <strong>
     assert any(html.startswith("<strong>Agent:</strong>") for html in shown)
 

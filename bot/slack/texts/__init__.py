@@ -15,7 +15,7 @@ from bot.slack.texts.markup import CURRENCY, money
 from bot.slack.texts.markup import escape as escape
 from bot.slack.texts.outcomes import duration as duration
 from bot.slack.texts.outcomes import outcome_line as outcome_line
-from bot.slack.texts.outcomes import outcome_summary
+from bot.slack.texts.outcomes import outcome_state, outcome_summary
 from bot.slack.texts.reasons import reason as reason
 from bot.slack.texts.refusals import refusal as refusal
 from bot.slack.texts.refusals import who_to_ask as who_to_ask
@@ -146,6 +146,9 @@ def state_line(call: Call) -> str:
     escaped)."""
     if call.state in _STATE_WORDS:
         return _STATE_WORDS[call.state]
+    shown = outcome_state(call) if call.state in {CallState.ENDED, CallState.FAILED} else None
+    if shown is not None:  # how it ended, as the summary says it (a call that ended before outcomes: as it was)
+        return shown
     if call.state is CallState.ENDED:
         return f":white_check_mark: Ended after {duration(call.duration_s)}"
     if call.state is CallState.CANCELED:

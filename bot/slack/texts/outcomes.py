@@ -40,6 +40,17 @@ def outcome_summary(call: Call, outcome: Outcome, *, turns: int, cost: float | N
     return text + "."
 
 
+def outcome_state(call: Call) -> str | None:
+    """How the parent message shows a call that ended or failed: its outcome, `:no_entry: Busy: the line was busy
+    (486 Busy Here)` or `:mailbox_with_mail: Left a voicemail · ended after 25s`; None without one."""
+    if call.outcome is None:
+        return None
+    emoji, words = OUTCOME_WORDS[call.outcome]
+    if call.outcome in CONNECTED:
+        return f"{emoji} {words} · ended after {duration(call.duration_s)}"
+    return f"{emoji} {words}: {escape(reason(call.state_reason))}"
+
+
 def outcome_line(call: Call) -> str | None:
     """A call's outcome in a line of `/call history` or `/call status`; None while the call lives (or ended before
     outcomes were stored)."""
