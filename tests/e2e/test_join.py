@@ -188,3 +188,45 @@ async def test_a_press_after_the_end_and_before_the_answer_get_a_short_answer(
     await eventually(lambda: len(fake_slack.responses) == 2)
     assert fake_slack.responses[1]["text"] == "This call has already ended; there is nothing to join."
     assert session.control == [] and fake_slack.views == []
+
+
+async def test_the_join_event_moves_nothing_and_a_repeat_is_absorbed(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await live_call(slack, fake_voximplant, bot)
+    busy = {"result": "failed", "by": "U0ANA", "reason": "Busy Here", "code": 486}
+    first = await fake_voximplant.send_event(session, "join", busy)
+    again = await fake_voximplant.send_event(session, "join", busy, seq=session.next_seq - 1)  # the same seq
+    assert first.status_code == again.status_code == 200
+    bad = await fake_voximplant.send_event(session, "join", {"result": "maybe"})
+    assert bad.status_code == 422
+    await fake_voximplant.send_event(session, "join", {"result": "joined", "by": "U0ANA"})
+    await bot.idle()
+    lines = thread_texts(fake_slack)
+    couldnt = ":warning: <@U0ANA> could not be connected: the line was busy (486 Busy Here). The agent carries on."
+    assert lines.count(couldnt) == 1
+    assert lines[-1] == ":telephone_receiver: <@U0ANA> joined the call; the agent left the line."
+    call = await bot.store.call(session.call_id)
+    assert call is not None and call.state is CallState.CONNECTED
+    assert join_button(parent_of(fake_slack)) is not None
+
+
+async def test_a_join_the_session_refuses_is_said_in_the_thread(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    fake_slack.add_user("U0ANA", name="ana", phone="+1 415 555 0123")
+    session = await live_call(slack, fake_voximplant, bot)
+    fake_voximplant.control_answer = {"ok": False, "error": "already joining"}
+    await press_join(slack, fake_slack, "U0ANA")
+    await eventually(lambda: len(fake_slack.views) == 1)
+    form = join_form(fake_slack)
+    assert (await submit(slack, form, "maria.app")).text == ""
+    refused = (
+        ":warning: I couldn't add <@U0ANA> to the call (the call's session said: already joining). The call goes on"
+    )
+    await eventually(lambda: any(line.startswith(refused) for line in thread_texts(fake_slack)))
+    assert [(c["action"], c["to"]) for c in session.control] == [
+        ("join", {"channel": "app_user", "destination": "maria.app"})
+    ]
+    assert session.control[0]["by"] == "U0ANA" and session.control[0]["name"] == "ana"
+    assert "secret" in session.control[0]
