@@ -3,7 +3,10 @@
 // and on an answer within 30 s has the agent announce them, bridges callee and requester, and leaves the line.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startCallbackServer, runSession, control, hangup, apiNames, checkEnvelope, SECRET } = require('../testkit/harness');
+const {
+  startCallbackServer, runSession, control, hangup, apiNames, checkEnvelope, SECRET, pullBot, makePullBrief,
+  pullLaunchData,
+} = require('../testkit/harness');
 
 const HOLD = '+14155550177'; // the callee: answers and stays on the line
 const REQUESTER = '+14155550123'; // answers at 1 s, hangs up 5 s later (the simulator's "answered")
@@ -191,4 +194,27 @@ test('bad join requests are refused with a clear error and change nothing', asyn
     assert.equal(joinEvents(bot).length, 0);
     assert.equal(bot.events.at(-1).data.reason, 'hangup_requested');
   });
+});
+
+test('pull mode: join is a pull action too, and its event comes with the polls', async () => {
+  let polled;
+  let answer;
+  const { result, sim } = await runSession({
+    customData: pullLaunchData(),
+    timeScale: 0.05,
+    during: async (sim, accessUrl) => {
+      const bot = pullBot(accessUrl, { brief: makePullBrief({ destination: HOLD }) });
+      while (!(sim.openaiClients[0] && sim.openaiClients[0].talking)) await new Promise((r) => setTimeout(r, 5));
+      answer = await join(accessUrl, { channel: 'pstn', destination: REQUESTER });
+      polled = await bot;
+    },
+  });
+  assert.equal(result.exitCode, 0, result.reason);
+  assert.deepEqual(answer.json, { ok: true });
+  assert.equal(polled.ended, 'done');
+  const names = checkEnvelope(assert, polled.events);
+  assert.deepEqual(polled.events.filter((e) => e.event === 'join').map((e) => e.data), [{ result: 'joined', by: 'U0MARIA' }]);
+  assert.equal(names.at(-1), 'disconnected');
+  assert.equal(polled.events.at(-1).data.reason, 'requester_hangup');
+  assert.equal(sim.bridges.length, 1);
 });
