@@ -82,6 +82,12 @@ class _Watch:
     async def hang_up_failed(self, call: Call, why: str) -> None:
         self.hang_up_failure = why
 
+    async def join_requested(self, call: Call, user_id: str) -> None:
+        return None  # the doctor never joins its call
+
+    async def join_failed(self, call: Call, user_id: str, why: str) -> None:
+        return None
+
     async def call_unconfirmed(self, call: Call, why: str) -> None:
         self.changed.set()
 

@@ -1024,6 +1024,7 @@ function endCall(reason) {
   endReason = reason;
   stopTimer("maxDuration");
   stopTimer("answering");
+  dropJoin("the call ended");
   closeAgent();
   if (!call) {
     finish();
@@ -1057,7 +1058,7 @@ function startAgent() {
       apiKey: apiKey,
       model: OPENAI_MODEL,
       onWebSocketClose: guard(function () {
-        if (!endReason && !callOver && !finished) {
+        if (!endReason && !callOver && !finished && !joined) {
           aiFailed("OpenAI Realtime connection closed unexpectedly");
         }
       })
@@ -1220,7 +1221,7 @@ function aiWarning(message) {
 
 /** The AI connection failed or closed: report it and end the call (ai_error). */
 function aiFailed(message) {
-  if (endReason || callOver || finished) {
+  if (endReason || callOver || finished || joined) {
     return;
   }
   Logger.write("callbot: " + message);
@@ -1245,6 +1246,218 @@ function safeClose(client) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Join: the requester on the call ({"action":"join","to":{...}} over the access URL). The scenario dials them
+// (VoxEngine.callPSTN, or VoxEngine.callUser for a Voximplant application user) with the call's caller ID. Answered
+// within JOIN_ANSWER_MS: the agent tells the callee who they are being connected to, then the callee and the
+// requester are bridged (VoxEngine.sendMediaBetween) and the agent leaves the line (its client closed, as at the
+// call's end); `join` {"result":"joined"}. Not answered in time, or the leg fails: that leg is hung up and the agent
+// carries on; `join` {"result":"no_answer"|"failed","reason"}. One join at a time, and one per call. Once joined,
+// the call ends when either side hangs up: the requester hanging up ends it with reason `requester_hangup`.
+// ---------------------------------------------------------------------------------------------------------
+
+var JOIN_ANSWER_MS = 30000; // the requester has this long to answer before the agent carries on alone
+var JOIN_ANNOUNCE_MAX_MS = 10000; // the agent's "connecting you" line: bridged when its audio ends, or after this
+var JOIN_CHANNELS = ["pstn", "app_user"];
+var APP_USER = /^[A-Za-z0-9][A-Za-z0-9._\-]{0,49}$/; // the bot's own rule for application user names
+var MAX_JOIN_BY_CHARS = 64; // `by`: who asked to join (a Slack user ID), echoed in the `join` event
+var MAX_JOIN_NAME_CHARS = 80; // `name`: how the agent names the requester to the callee
+var JOIN_HINT = "expected {\"action\":\"join\",\"to\":{\"channel\":\"pstn\"|\"app_user\",\"destination\":" +
+  "\"<E.164 number or app user name>\"},\"by\":\"<who>\",\"name\":\"<name>\",\"secret\":\"<control secret>\"}";
+
+var joining = null; // the join under way: {leg, by, name, answerTimer, announceTimer, announcing, heard}
+var joinLeg = null; // the requester's call, once bridged with the callee
+var joined = false; // the callee talks with the requester; the agent has left the line
+
+/** What is wrong with a join request's fields, or null. */
+function checkJoin(body) {
+  var to = body.to;
+  if (!isObject(to)) {
+    return "field 'to' is not a JSON object";
+  }
+  if (JOIN_CHANNELS.indexOf(to.channel) < 0) {
+    return "to.channel must be \"pstn\" or \"app_user\"";
+  }
+  if (to.channel === "pstn" && !(typeof to.destination === "string" && E164.test(to.destination))) {
+    return "to.destination must be an E.164 number (+14155550100) for pstn";
+  }
+  if (to.channel === "app_user" && !(typeof to.destination === "string" && APP_USER.test(to.destination))) {
+    return "to.destination must be an application user name for app_user";
+  }
+  if (body.by !== undefined && !(isNonEmptyString(body.by) && body.by.length <= MAX_JOIN_BY_CHARS)) {
+    return "by must be a non-empty string of at most " + MAX_JOIN_BY_CHARS + " characters";
+  }
+  if (body.name !== undefined && !(typeof body.name === "string" && body.name.length <= MAX_JOIN_NAME_CHARS)) {
+    return "name must be a string of at most " + MAX_JOIN_NAME_CHARS + " characters";
+  }
+  return null;
+}
+
+/** {"action":"join"} with the secret: dial the requester, or say why not (the answer is all the bot hears now). */
+function joinRequested(body) {
+  var problem = checkJoin(body);
+  if (problem) {
+    return { ok: false, error: "bad join: " + problem + "; " + JOIN_HINT };
+  }
+  if (!call || !connectedAt || endReason || callOver || finished) {
+    return { ok: false, error: "the call is not connected: only a connected call with the agent on the line can be joined" };
+  }
+  if (joined) {
+    return { ok: false, error: "someone has already joined this call" };
+  }
+  if (joining) {
+    return { ok: false, error: "already joining" };
+  }
+  if (!aiClient || !conversationStarted || verdict === "voicemail") {
+    return { ok: false, error: "the agent is not talking with anyone yet; try again once the callee is on the line" };
+  }
+  var to = body.to;
+  var leg;
+  try {
+    leg = to.channel === "pstn" ? VoxEngine.callPSTN(to.destination, config.caller_id) :
+      VoxEngine.callUser({ username: to.destination, callerid: config.caller_id });
+  } catch (e) {
+    Logger.write("callbot: join: the requester could not be dialled: " + errorText(e));
+    return { ok: false, error: "the requester could not be dialled: " + errorText(e) };
+  }
+  var j = { leg: leg, by: body.by || "", name: (body.name || "").trim(), answerTimer: null, announceTimer: null,
+    announcing: false, heard: false };
+  joining = j;
+  Logger.write("callbot: join: dialling the requester (" + to.channel + ")");
+  leg.addEventListener(CallEvents.Connected, guard(function () {
+    onJoinAnswered(j);
+  }));
+  leg.addEventListener(CallEvents.Failed, guard(function (e) {
+    if (joining === j) {
+      endJoin("failed", (e && e.reason) || "the call to the requester failed", e && e.code);
+    }
+  }));
+  leg.addEventListener(CallEvents.Disconnected, guard(function () {
+    onJoinLegGone(j);
+  }));
+  j.answerTimer = setTimeout(guard(function () {
+    j.answerTimer = null;
+    if (joining === j && !j.announcing) {
+      Logger.write("callbot: join: no answer within " + JOIN_ANSWER_MS / 1000 + " s");
+      endJoin("no_answer", "no answer within " + JOIN_ANSWER_MS / 1000 + " s");
+    }
+  }), JOIN_ANSWER_MS);
+  return { ok: true };
+}
+
+/** The requester answered: the agent tells the callee, then the two are bridged (after its audio, or at the cap). */
+function onJoinAnswered(j) {
+  if (joining !== j || j.announcing) {
+    return;
+  }
+  if (j.answerTimer) {
+    clearTimeout(j.answerTimer);
+    j.answerTimer = null;
+  }
+  j.announcing = true;
+  var client = aiClient;
+  if (!client) {
+    bridgeJoin(j);
+    return;
+  }
+  // d.ts OpenAI.Events: WebSocketMediaStarted/Ended frame the agent's audio (Ended after 1 s of silence).
+  client.addEventListener(OpenAI.Events.WebSocketMediaStarted, guard(function () {
+    if (joining === j) {
+      j.heard = true;
+    }
+  }));
+  client.addEventListener(OpenAI.Events.WebSocketMediaEnded, guard(function () {
+    if (joining === j && j.heard) {
+      bridgeJoin(j);
+    }
+  }));
+  client.responseCreate({ response: { instructions: joinAnnouncement(j.name) } });
+  j.announceTimer = setTimeout(guard(function () {
+    j.announceTimer = null;
+    bridgeJoin(j);
+  }), JOIN_ANNOUNCE_MAX_MS);
+}
+
+/** The agent's last words: a response's own instructions (OpenAI's `response.create`), the sentence in quotes. */
+function joinAnnouncement(name) {
+  var who = name ? name + ", who asked for this call" : "the person who asked for this call";
+  return "Say exactly this sentence, word for word, and nothing else: \"I'm connecting you now with " + who +
+    "; I'm leaving the line.\"";
+}
+
+/** Callee and requester talk; the agent leaves the line. */
+function bridgeJoin(j) {
+  if (joining !== j) {
+    return;
+  }
+  if (j.announceTimer) {
+    clearTimeout(j.announceTimer);
+    j.announceTimer = null;
+  }
+  joining = null;
+  joined = true;
+  joinLeg = j.leg;
+  if (aiClient) {
+    VoxEngine.stopMediaBetween(call, aiClient);
+  }
+  closeAgent();
+  VoxEngine.sendMediaBetween(call, j.leg);
+  Logger.write("callbot: join: the requester is on the call; the agent left the line");
+  report("join", { result: "joined", by: j.by });
+}
+
+/** The requester's leg ended: before the bridge, the join failed (the agent carries on); after it, the call ends. */
+function onJoinLegGone(j) {
+  if (joining === j) {
+    endJoin("failed", "the requester hung up before being connected");
+    return;
+  }
+  if (joinLeg === j.leg && !endReason && !callOver && !finished) {
+    Logger.write("callbot: join: the requester hung up; ending the call");
+    joinLeg = null;
+    endCall("requester_hangup");
+  }
+}
+
+/** The join did not happen: hang up the requester's leg (if still up) and report why; the agent carries on. */
+function endJoin(result, reason, code) {
+  var j = joining;
+  if (!j) {
+    return;
+  }
+  joining = null;
+  [j.answerTimer, j.announceTimer].forEach(function (timer) {
+    if (timer) {
+      clearTimeout(timer);
+    }
+  });
+  hangUpLeg(j.leg);
+  var data = { result: result, by: j.by, reason: clip(reason, MAX_FAILED_REASON_CHARS) };
+  var number = code === null || code === undefined ? NaN : Number(code);
+  if (isFinite(number)) {
+    data.code = Math.trunc(number);
+  }
+  report("join", data);
+}
+
+/** The call is ending: a join under way fails ("the call ended"), a joined requester's leg is hung up. */
+function dropJoin(reason) {
+  endJoin("failed", reason);
+  if (joinLeg) {
+    var leg = joinLeg;
+    joinLeg = null;
+    hangUpLeg(leg);
+  }
+}
+
+function hangUpLeg(leg) {
+  try {
+    leg.hangup();
+  } catch (e) {
+    Logger.write("callbot: join: hanging up the requester's leg failed: " + errorText(e));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Control over the session's access URL
 // ---------------------------------------------------------------------------------------------------------
 
@@ -1252,7 +1465,7 @@ var HANGUP_HINT = "expected {\"action\":\"hangup\",\"secret\":\"<control secret>
 
 var PULL_HINT = "expected {\"action\":\"brief\",\"brief\":{...}}, {\"action\":\"events\",\"after\":<seq>," +
   "\"secret\":\"<control secret>\"} or {\"action\":\"hangup\",\"secret\":\"<control secret>\"}";
-var PULL_ACTIONS = ["brief", "events", "hangup"];
+var PULL_ACTIONS = ["brief", "events", "hangup", "join"];
 
 function onHttpRequest(e) {
   readLaunch();
@@ -1297,6 +1510,9 @@ function control(e) {
   if (!controlSecret || !sameSecret(body.secret, controlSecret)) {
     return { ok: false, error: "missing or wrong secret" };
   }
+  if (body.action === "join") {
+    return joinRequested(body);
+  }
   if (body.action !== "hangup") {
     var shown = body.action === undefined ? "(none)" : "'" + String(body.action) + "'";
     return { ok: false, error: "unknown action " + shown + "; " + HANGUP_HINT };
@@ -1324,6 +1540,9 @@ function pullControl(e) {
   }
   if (body.action === "events") {
     return pullEvents(body);
+  }
+  if (body.action === "join") {
+    return joinRequested(body);
   }
   return hangupRequested();
 }
@@ -1389,6 +1608,7 @@ function finish() {
   if (watchdogTimer) {
     clearTimeout(watchdogTimer);
   }
+  dropJoin("the call ended");
   closeAgent();
   startNoCallClock();
   if (briefWaitTimer) {

@@ -19,6 +19,7 @@ from bot.calls.models import (
     ErrorEvent,
     EventOutcome,
     FailedEvent,
+    JoinEvent,
     RecordingEvent,
     StatusEvent,
     TranscriptEvent,
@@ -89,7 +90,9 @@ class Intake:
         if self._observer is not None:
             if brought_to(event, call):
                 await self._observer.call_moved(call, Transition(call.state, call.state_reason))
-            elif isinstance(event, TranscriptEvent | ErrorEvent | AnsweredEvent | VoicemailEvent | RecordingEvent):
+            elif isinstance(
+                event, TranscriptEvent | ErrorEvent | AnsweredEvent | VoicemailEvent | RecordingEvent | JoinEvent
+            ):
                 await self._observer.call_event(call, event)
         await self._store.mark_announced(event.call_id, event.seq)
 

@@ -256,6 +256,14 @@ class RecordingData(BaseModel):
     url: Annotated[str, Field(min_length=9, max_length=MAX_RECORDING_URL_CHARS, pattern=r"^https://")]
 
 
+class JoinData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    result: Literal["joined", "no_answer", "failed"]  # bridged with the callee; not answered in 30 s; the leg failed
+    by: Annotated[str, Field(max_length=64)] = ""  # who asked to join: the Slack user ID the bot sent in the request
+    reason: Annotated[str, _clipped(MAX_FAILED_REASON_CHARS)] = ""
+    code: Annotated[int | None, Field(ge=FAILED_CODES[0], le=FAILED_CODES[1])] = None  # the leg's Failed code
+
+
 class ProgressEvent(_Event):
     event: Literal["started", "dialing", "ringing", "connected"]
     data: _NoData = _NoData()
@@ -302,6 +310,13 @@ class RecordingEvent(_Event):
     data: RecordingData
 
 
+class JoinEvent(_Event):
+    """How a Join went: the requester bridged with the callee (the agent left the line), or not; no move."""
+
+    event: Literal["join"]
+    data: JoinData
+
+
 StatusEvent = Annotated[
     ProgressEvent
     | TranscriptEvent
@@ -310,7 +325,8 @@ StatusEvent = Annotated[
     | ErrorEvent
     | AnsweredEvent
     | VoicemailEvent
-    | RecordingEvent,
+    | RecordingEvent
+    | JoinEvent,
     Field(discriminator="event"),
 ]
 STATUS_EVENTS = TypeAdapter[StatusEvent](StatusEvent)

@@ -24,6 +24,14 @@ class CallObserver(Protocol):
 
     async def hang_up_failed(self, call: Call, why: str) -> None: ...
 
+    async def join_requested(self, call: Call, user_id: str) -> None:
+        """The session was asked to dial `user_id` onto the call (Join)."""
+        ...
+
+    async def join_failed(self, call: Call, user_id: str, why: str) -> None:
+        """The session refused the Join or could not be reached (`why`); the call goes on as it was."""
+        ...
+
     async def call_unconfirmed(self, call: Call, why: str) -> None:
         """StartScenarios failed (`why`), yet the call's own status events show it is under way."""
         ...

@@ -31,6 +31,12 @@ class Voximplant(Protocol):
 
     async def hang_up(self, access_url: str, *, secret: str, plain_url: str | None = None) -> None: ...
 
+    async def join(
+        self, access_url: str, *, secret: str, to: dict[str, str], by: str, name: str, plain_url: str | None = None
+    ) -> None:
+        """Ask the session to dial `to` ({"channel": "pstn"|"app_user", "destination"}) and bridge them in."""
+        ...
+
     async def session_request(
         self, access_url: str, body: dict[str, object], *, plain_url: str | None = None
     ) -> dict[str, object]:

@@ -62,6 +62,12 @@ class Why(StrEnum):
     HANG_UP_OVER = "hang_up_over"  # the call has ended
     HANG_UP_TOO_EARLY = "hang_up_too_early"  # still being set up
     HANG_UP_UNCONFIRMED = "hang_up_unconfirmed"  # max_duration_s: Voximplant never confirmed the call
+    # Join
+    JOIN_NOT_YOURS = "join_not_yours"  # requester: the Slack user who placed it
+    JOIN_OVER = "join_over"  # the call has ended
+    JOIN_NOT_CONNECTED = "join_not_connected"  # nobody has answered yet: there is nothing to join
+    JOIN_UNREACHABLE = "join_unreachable"  # Voximplant never confirmed the call: its session cannot be reached
+    JOIN_NO_TARGET = "join_no_target"  # profile: the profile's phone (E.164) and why it cannot be used, if any
     # The lists (callbot callerids, /call callerid, /call deny)
     UNKNOWN_CHANNELS = "unknown_channels"  # typed: channel names that are not pstn, sip, user or whatsapp
     BAD_PREFIX = "bad_prefix"  # typed: neither a number nor a prefix

@@ -3,6 +3,7 @@ clock and observer, and the calls in flight) and holds no behaviour of its own:
 
     vetting    a person's request checked part by part: a CallRequest, or a Refusal   (bot/calls/vetting.py)
     placing    store the call, show it, start its scenario, hand it its brief; Hang up  (bot/calls/placing.py)
+    joining    Join: who may, where to dial them, and the request to the session       (bot/calls/joining.py)
     intake     the scenario's status events: checked, stored once, announced         (bot/calls/intake.py)
     recovery   settle what no event will: call history, restarts, unconfirmed starts  (bot/calls/recovery.py)
     poller     pull mode only: fetch each live call's events through its session     (bot/calls/polling.py)
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 from bot.calls.clock import Clock, utc_now
 from bot.calls.intake import Intake
+from bot.calls.joining import Joining
 from bot.calls.moves import Moves
 from bot.calls.observer import CallObserver
 from bot.calls.permissions import Permissions
@@ -46,6 +48,9 @@ class CallService:
         in_flight = InFlight()
         self.vetting = Vetting(
             store, policy, set_up=voximplant is not None and policy.launchable, permissions=permissions, clock=clock
+        )
+        self.joining = Joining(
+            store, voximplant, policy, self.vetting, observer=observer, permissions=permissions, clock=clock
         )
         self.intake = Intake(store, observer, clock=clock)
         self.recovery = Recovery(

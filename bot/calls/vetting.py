@@ -6,12 +6,21 @@ emergency number first, whatever else is wrong), the time limit, the instruction
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.calls.caller_ids import resolve_caller_id
 from bot.calls.clock import Clock, utc_now
-from bot.calls.destinations import dialled_number, infer_channel, parse_channel, parse_destination, parse_duration
+from bot.calls.destinations import (
+    dialled_number,
+    infer_channel,
+    parse_channel,
+    parse_destination,
+    parse_duration,
+    parse_user_name,
+)
 from bot.calls.grammar import VOICEMAIL_WORDS, CallDraft
 from bot.calls.hours import closed
 from bot.calls.models import AtVoicemail, CallRequest, Channel, Origin
@@ -150,6 +159,28 @@ class Vetting:
         facts = {"closed": shut, "window": window, "admin": admin, "now": now}
         return Refusal(Why.OUTSIDE_CALLING_HOURS, field="destination", **facts), False
 
+    async def vet_join(self, typed: str, *, caller_id: str, user_id: str) -> JoinTarget:
+        """Where to dial someone joining a call: a phone number, or a Voximplant application user name (a word with a
+        letter in it), checked by the guard rails a call's destination meets: never an emergency, short or
+        premium-rate number, only the allowed countries (by default the caller ID's), not on the deny list, and
+        inside calling hours (no admin override here: the form has no reason field). A Refusal says what is wrong.
+        """
+        text = typed.strip()
+        if not text:
+            raise Refusal(Why.JOIN_NO_TARGET, field="destination")
+        draft = CallDraft(destination=text, caller_id=None, instructions="")
+        if _APP_USER.fullmatch(text.removeprefix("@")):
+            return JoinTarget(Channel.USER, parse_user_name(text))
+        allowed = self._policy.allowed_countries or frozenset(filter(None, [region_of(caller_id)]))
+        number = self._destination(draft, Channel.PSTN, allowed)
+        if (denied := await self._store.denial_for(number)) is not None:
+            raise Refusal(Why.DENIED, field="destination", number=number, reason=denied.reason)
+        origin = Origin(team_id="", user_id=user_id, conversation_id="")
+        refused, _ = await self._calling_hours(draft, origin, number)
+        if refused is not None:
+            raise Refusal(refused.why, field=refused.field, **{**refused.facts, "admin": False})
+        return JoinTarget(Channel.PSTN, number)
+
     def _typed_caller_id(self, draft: CallDraft) -> str:
         if draft.caller_id_readings:
             raise ambiguous_number(draft.caller_id or "", draft.caller_id_readings, field="caller_id")
@@ -171,6 +202,19 @@ class Vetting:
         if draft.duration is None or not draft.duration.strip():
             return self._policy.max_duration_s
         return parse_duration(draft.duration, max_s=self._policy.max_duration_s)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinTarget:
+    """Where a Join dials the person joining: PSTN (an E.164 number) or USER (an application user name)."""
+
+    channel: Channel
+    destination: str
+
+
+# An application user name as `/call … via user` takes it (destinations.parse_user_name), with a letter in it: what
+# has none (`911`, `+1 415 555 0100`) is read as a phone number and vetted as one.
+_APP_USER = re.compile(r"(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9._\-]{0,49}")
 
 
 def choose_channel(draft: CallDraft, picked: Channel | None = None) -> Channel:

@@ -186,14 +186,20 @@ class FakeSlack(WebApiMethods):
 
     def add_user(
         self, user_id: str, *, name: str = "", admin: bool = False, owner: bool = False, primary_owner: bool = False,
-        deleted: bool = False, tz: str = "America/Los_Angeles",
+        deleted: bool = False, tz: str = "America/Los_Angeles", phone: str = "",
     ) -> dict[str, Any]:  # fmt: skip
-        """A workspace member as users.info describes them (a subset of Slack's fields, same names and types)."""
+        """A workspace member as users.info describes them (a subset of Slack's fields, same names and types).
+
+        `profile.phone` is the free text the person typed in their profile ("" when they gave none): users.info's
+        profile "contains as much information as the user has supplied in the default profile fields"
+        (docs.slack.dev/reference/methods/users.info, "Profile"), and users.profile.get's example shows
+        `"phone": ""`; `users:read` is enough for it (only `email` needs `users:read.email`, same page).
+        """
         name = name or user_id.lower()
         user = {
             "id": user_id, "team_id": TEAM_ID, "name": name, "deleted": deleted, "color": "9f69e7",
             "real_name": name.title(), "tz": tz, "tz_label": "Pacific Standard Time", "tz_offset": -28800,
-            "profile": {"real_name": name.title(), "display_name": name, "team": TEAM_ID},
+            "profile": {"real_name": name.title(), "display_name": name, "team": TEAM_ID, "phone": phone},
             "is_admin": admin or owner or primary_owner, "is_owner": owner or primary_owner,
             "is_primary_owner": primary_owner, "is_restricted": False, "is_ultra_restricted": False,
             "is_bot": False, "is_app_user": False, "updated": 1_700_000_000,

@@ -149,7 +149,7 @@ class SlackSender:
             "token": "legacy-verification-token-unused",
             "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel_id,
                           "is_ephemeral": False},
-            "trigger_id": f"{self._serial}.1700000000.trigger",
+            "trigger_id": self.new_trigger_id(),
             "team": {"id": TEAM_ID, "domain": "sandbox"},
             "enterprise": None,
             "is_enterprise_install": False,

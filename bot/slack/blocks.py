@@ -107,7 +107,13 @@ def _hang_up_button(call: Call) -> dict[str, Any]:
                     "deny": {"type": "plain_text", "text": "Keep talking"},
                     "style": "danger",
                 },
-            }
+            },
+            {
+                "type": "button",
+                "action_id": ActionId.JOIN,
+                "text": {"type": "plain_text", "text": "Join"},
+                "value": call.id,
+            },
         ],
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.calls.allowlist import Allowlist
+from bot.calls.joining import Joining
 from bot.calls.permissions import Permissions
 from bot.calls.placing import Placing
 from bot.calls.policy import CallPolicy
@@ -24,3 +25,4 @@ class Deps:
     background: Background  # hang-ups, after the ack
     launches: Launches  # a new call's launch, after the ack: here, or on a worker replica
     policy: CallPolicy  # the default region, the longest call
+    joining: Joining  # Join: who may, where to dial them

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class ActionId(StrEnum):
     HANG_UP = "call_hang_up"
+    JOIN = "call_join"
 
 
 class BlockId(StrEnum):
@@ -28,6 +29,7 @@ class CallbackId(StrEnum):
     CALL_MODAL = "call_modal"
     PLACE_CALL_SHORTCUT = "place_call"
     CALL_ABOUT_MESSAGE = "call_about_message"
+    JOIN_MODAL = "join_modal"
 
 
 class FieldId(StrEnum):
@@ -45,6 +47,7 @@ class FieldId(StrEnum):
     RECORD = "record"
     CONVERSATION = "conversation"
     AFTER_HOURS_REASON = "after_hours_reason"  # callbot admins only: why a call may ring outside calling hours
+    JOIN_TO = "join_to"  # the Join form's one input: where to call the person joining
 
 
 class ModalContext(BaseModel):

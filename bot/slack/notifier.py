@@ -13,6 +13,7 @@ from bot.calls.models import (
     AnsweredEvent,
     Call,
     ErrorEvent,
+    JoinEvent,
     RecordingEvent,
     StatusEvent,
     TranscriptEvent,
@@ -21,6 +22,7 @@ from bot.calls.models import (
 )
 from bot.slack import texts
 from bot.slack.delivery import Delivery
+from bot.slack.texts import join as join_texts
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,9 @@ class SlackCallView:
             await self._delivery.reply(call, texts.voicemail(event.data.left, event.data.message_s))
         elif isinstance(event, RecordingEvent):
             await self._recording(call, event.data.url)
+        elif isinstance(event, JoinEvent):
+            line = join_texts.result(event.data.by, event.data.result, event.data.reason, event.data.code)
+            await self._delivery.reply(call, line)
 
     async def _recording(self, call: Call, url: str) -> None:
         """The recording's link goes to the requester and the admins only, each in a DM: anyone who has it can
@@ -83,6 +88,12 @@ class SlackCallView:
 
     async def hang_up_failed(self, call: Call, why: str) -> None:
         await self._delivery.reply(call, texts.hang_up_failed(why))
+
+    async def join_requested(self, call: Call, user_id: str) -> None:
+        await self._delivery.reply(call, join_texts.requested(user_id))
+
+    async def join_failed(self, call: Call, user_id: str, why: str) -> None:
+        await self._delivery.reply(call, join_texts.refused(user_id, why))
 
     async def call_unconfirmed(self, call: Call, why: str) -> None:
         await self._delivery.reply(call, texts.start_unconfirmed(why))

@@ -114,6 +114,17 @@ class VoximplantClient(AccountMethods):
         """
         await self.session_request(access_url, {"action": "hangup", "secret": secret}, plain_url=plain_url)
 
+    async def join(
+        self, access_url: str, *, secret: str, to: dict[str, str], by: str, name: str, plain_url: str | None = None
+    ) -> None:
+        """Ask the running session to dial the requester onto the call (POST {"action":"join","to":{"channel":
+        "pstn"|"app_user","destination":…},"by":…,"name":…,"secret":…}); sent and answered as `hang_up` is. The
+        scenario answers at once and reports how it went in a `join` status event. A repeat while it dials is
+        refused ("already joining"), so a retried request never dials twice.
+        """
+        body: dict[str, object] = {"action": "join", "to": to, "by": by, "name": name, "secret": secret}
+        await self.session_request(access_url, body, plain_url=plain_url)
+
     async def session_request(
         self, access_url: str, body: dict[str, object], *, plain_url: str | None = None
     ) -> dict[str, object]:

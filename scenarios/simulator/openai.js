@@ -176,6 +176,7 @@ class FakeRealtimeClient {
         const asked = params && params.response && params.response.instructions;
         const quoted = typeof asked === 'string' ? asked.match(/"([^"]+)"/) : null;
         if (quoted && self.firstWords === null) self.firstWords = quoted[1];
+        else if (quoted && self.talking) self.speak(quoted[1]); // a later response asked for word for word
       },
       responseCancel: record('responseCancel'),
     };
@@ -312,6 +313,23 @@ class FakeRealtimeClient {
     this.schedule(300 + VOICEMAIL_MESSAGE_MS + 1000, () =>
       this.emitMedia(OPENAI_EVENTS.WebSocketMediaEnded, { mediaInfo: { duration: VOICEMAIL_MESSAGE_MS / 1000 } }),
     );
+  }
+
+  /** A later response whose instructions quote a sentence (the scenario's join announcement): the agent says it,
+   * framed by WebSocketMediaStarted and, after 1 s of silence, WebSocketMediaEnded (d.ts OpenAI.Events). */
+  speak(text) {
+    this.schedule(300, () => this.emitMedia(OPENAI_EVENTS.WebSocketMediaStarted, { encoding: 'PCM16' }));
+    this.schedule(1300, () =>
+      this.emit(OPENAI_REALTIME_EVENTS.ResponseOutputAudioTranscriptDone, {
+        type: 'response.output_audio_transcript.done',
+        response_id: `resp_said_${this.eventSeq}`,
+        item_id: `item_said_${this.eventSeq}`,
+        output_index: 0,
+        content_index: 0,
+        transcript: text,
+      }),
+    );
+    this.schedule(2300, () => this.emitMedia(OPENAI_EVENTS.WebSocketMediaEnded, { mediaInfo: { duration: 1 } }));
   }
 
   /** OpenAI.Events (d.ts _WebSocketMediaStartedOpenAIEvent / _WebSocketMediaEndedOpenAIEvent): {client, ...fields}. */

@@ -14,6 +14,9 @@ const OUTCOMES = {
   timeout: { digits: '0187', ringingAt: 300, failAt: 3300, code: 487, reason: 'Request Terminated' },
   // Rings out: Voximplant fails an unanswered call with 408 after 60 s (shortened here to 3 s, like noanswer).
   unanswered: { digits: '0148', ringingAt: 300, failAt: 3300, code: 408, reason: 'Request Timeout' },
+  // Rings the whole minute: the d.ts (VoxEngine.callPSTN, callUser) "can trigger the [CallEvents.Failed] event in 60
+  // sec", 408 "not answered within 60 s" (not shortened: a join gives up on it after 30 s).
+  ringout: { digits: '0140', ringingAt: 300, failAt: 60000, code: 408, reason: 'Request Timeout' },
   rejected: { digits: '0160', ringingAt: 300, failAt: 1300, code: 603, reason: 'Decline' },
   // The account cannot pay for the call: refused at once, before anything rings.
   nofunds: { digits: '0142', ringingAt: null, failAt: 200, code: 402, reason: 'Payment Required' },

@@ -103,6 +103,7 @@ class Simulation {
     this.appListeners = new Map();
     this.mediaUnits = new WeakMap();
     this.calls = [];
+    this.bridges = []; // [call id, call id] for each VoxEngine.sendMediaBetween of two calls (a join)
     this.openaiClients = [];
     this.liveCalls = 0;
     this.noCallCancel = null;
@@ -464,8 +465,19 @@ class Simulation {
         const b = this.mediaUnits.get(unit2);
         if (!a || !b) throw new TypeError('VoxEngine.sendMediaBetween: both arguments must be media units (Call, clients)');
         for (const side of [a, b]) if (side.kind === 'openai') side.unit.mediaBridged();
+        // d.ts VoxEngine.sendMediaBetween: "binds two audio/video streams"; two calls so bound hear each other.
+        if (a.kind === 'call' && b.kind === 'call') {
+          this.bridges.push([a.id, b.id]);
+          this.timeline('media', 'bridged', { calls: [a.id, b.id] });
+        }
       },
-      stopMediaBetween: () => this.api('stopMediaBetween'),
+      // d.ts VoxEngine.stopMediaBetween(mediaUnit1, mediaUnit2): "Stops sending media between" them.
+      stopMediaBetween: (unit1, unit2) => {
+        this.api('stopMediaBetween');
+        if (!this.mediaUnits.get(unit1) || !this.mediaUnits.get(unit2)) {
+          throw new TypeError('VoxEngine.stopMediaBetween: both arguments must be media units (Call, clients)');
+        }
+      },
       terminate: () => this.terminate(),
     };
     const vox = { ...unsupported('VoxEngine', names.VOXENGINE_FUNCTIONS, onError), ...supportedVox };

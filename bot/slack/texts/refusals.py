@@ -39,6 +39,13 @@ _PLAIN = {
     Why.HANG_UP_UNKNOWN: "I can't find that call any more; it may belong to an older installation of callbot.",
     Why.HANG_UP_OVER: "This call has already ended; there is nothing to hang up.",
     Why.HANG_UP_TOO_EARLY: ("The call is still being set up, so it cannot be hung up yet. Try again in a few seconds."),
+    Why.JOIN_OVER: "This call has already ended; there is nothing to join.",
+    Why.JOIN_NOT_CONNECTED: "Nobody has answered yet. You can join once the call is connected and the agent talks.",
+    Why.JOIN_UNREACHABLE: "Voximplant never confirmed this call, so I have no way to reach it to add you.",
+    Why.JOIN_NO_TARGET: (
+        "Say where I should call you: a phone number in international form (e.g. +14155550100), or the name of your "
+        "Voximplant app user."
+    ),
 }
 # Number types as ALLOWED_NUMBER_TYPES names them (bot/calls/numbers.py, type_name).
 _TYPE_WORDS = {
@@ -356,6 +363,11 @@ def _retry_at(refused: Refusal) -> datetime:
 @_says(Why.HANG_UP_NOT_YOURS)
 def _not_yours(_: Refusal, f: dict[str, Any]) -> str:
     return f"Only <@{f['requester']}> (who placed this call) or a callbot admin can hang it up."
+
+
+@_says(Why.JOIN_NOT_YOURS)
+def _join_not_yours(_: Refusal, f: dict[str, Any]) -> str:
+    return f"Only <@{f['requester']}> (who placed this call) or a callbot admin can join it."
 
 
 @_says(Why.HANG_UP_UNCONFIRMED)
