@@ -82,6 +82,9 @@ class _Watch:
     async def hang_up_failed(self, call: Call, why: str) -> None:
         self.hang_up_failure = why
 
+    async def say_requested(self, call: Call, user_id: str, text: str) -> None:
+        return None  # the doctor's call is never steered
+
     async def call_unconfirmed(self, call: Call, why: str) -> None:
         self.changed.set()
 

@@ -24,6 +24,10 @@ class CallObserver(Protocol):
 
     async def hang_up_failed(self, call: Call, why: str) -> None: ...
 
+    async def say_requested(self, call: Call, user_id: str, text: str) -> None:
+        """The call's agent took `text` from `user_id` (Say…)."""
+        ...
+
     async def call_unconfirmed(self, call: Call, why: str) -> None:
         """StartScenarios failed (`why`), yet the call's own status events show it is under way."""
         ...

@@ -7,10 +7,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.calls.models import Call, CallerId, Channel
+from bot.calls.models import MAX_SAY_CHARS, Call, CallerId, CallState, Channel
 from bot.calls.numbers import format_international
 from bot.slack import texts
-from bot.slack.ids import ActionId, BlockId, CallbackId, FieldId, ModalContext
+from bot.slack.ids import ActionId, BlockId, CallbackId, FieldId, ModalContext, SayContext
+from bot.slack.texts import steering
 from bot.text import shorten
 
 Message = dict[str, Any]
@@ -107,9 +108,42 @@ def _hang_up_button(call: Call) -> dict[str, Any]:
                     "deny": {"type": "plain_text", "text": "Keep talking"},
                     "style": "danger",
                 },
-            }
+            },
+            *([_say_button(call)] if call.state is CallState.CONNECTED else []),
         ],
     }
+
+
+def _say_button(call: Call) -> dict[str, Any]:
+    """Say…, beside Hang up once the call is connected: opens the form (`say_modal`)."""
+    return {
+        "type": "button", "action_id": ActionId.SAY, "text": {"type": "plain_text", "text": steering.SAY_BUTTON},
+        "value": call.id,
+    }  # fmt: skip
+
+
+def say_modal(context: SayContext) -> View:
+    """The Say… form: one multiline input, at most what the scenario takes."""
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.SAY_MODAL,
+        "title": _plain(steering.SAY_TITLE),
+        "submit": _plain(steering.SAY_SUBMIT),
+        "close": _plain("Cancel"),
+        "private_metadata": context.model_dump_json(),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": FieldId.SAY_TEXT,
+                "label": _plain(steering.SAY_LABEL),
+                "hint": _plain(steering.SAY_HINT),
+                "element": {
+                    "type": "plain_text_input", "action_id": FieldId.SAY_TEXT, "multiline": True,
+                    "max_length": MAX_SAY_CHARS, "placeholder": _plain(steering.SAY_PLACEHOLDER),
+                },
+            }
+        ],
+    }  # fmt: skip
 
 
 def thread_line(text: str) -> Message:

@@ -8,6 +8,7 @@ from bot.calls.allowlist import Allowlist
 from bot.calls.permissions import Permissions
 from bot.calls.placing import Placing
 from bot.calls.policy import CallPolicy
+from bot.calls.saying import Saying
 from bot.calls.vetting import Vetting
 from bot.roles import Launches
 from bot.store import Store
@@ -24,3 +25,4 @@ class Deps:
     background: Background  # hang-ups, after the ack
     launches: Launches  # a new call's launch, after the ack: here, or on a worker replica
     policy: CallPolicy  # the default region, the longest call
+    saying: Saying  # Say…: who may have a call's agent say something, and passing it on

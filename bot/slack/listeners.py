@@ -11,7 +11,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.errors import StoreUnavailable
-from bot.slack import actions, blocks, commands, modals, shortcuts, texts
+from bot.slack import actions, blocks, commands, modals, say, shortcuts, texts
 from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     modals.register(app, deps)
     shortcuts.register(app, deps)
     actions.register(app, deps)
+    say.register(app, deps)
     app.error(unexpected)
 
 

@@ -13,6 +13,7 @@ from bot.calls.models import (
     AnsweredEvent,
     Call,
     ErrorEvent,
+    KeysEvent,
     RecordingEvent,
     StatusEvent,
     TranscriptEvent,
@@ -21,6 +22,7 @@ from bot.calls.models import (
 )
 from bot.slack import texts
 from bot.slack.delivery import Delivery
+from bot.slack.texts import steering
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ class SlackCallView:
             await self._delivery.reply(call, texts.voicemail(event.data.left, event.data.message_s))
         elif isinstance(event, RecordingEvent):
             await self._recording(call, event.data.url)
+        elif isinstance(event, KeysEvent):
+            await self._delivery.reply(call, steering.keys_pressed(event.data.digits))
 
     async def _recording(self, call: Call, url: str) -> None:
         """The recording's link goes to the requester and the admins only, each in a DM: anyone who has it can
@@ -83,6 +87,9 @@ class SlackCallView:
 
     async def hang_up_failed(self, call: Call, why: str) -> None:
         await self._delivery.reply(call, texts.hang_up_failed(why))
+
+    async def say_requested(self, call: Call, user_id: str, text: str) -> None:
+        await self._delivery.reply(call, steering.say_requested(user_id, text))
 
     async def call_unconfirmed(self, call: Call, why: str) -> None:
         await self._delivery.reply(call, texts.start_unconfirmed(why))

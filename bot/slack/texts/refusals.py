@@ -39,6 +39,9 @@ _PLAIN = {
     Why.HANG_UP_UNKNOWN: "I can't find that call any more; it may belong to an older installation of callbot.",
     Why.HANG_UP_OVER: "This call has already ended; there is nothing to hang up.",
     Why.HANG_UP_TOO_EARLY: ("The call is still being set up, so it cannot be hung up yet. Try again in a few seconds."),
+    Why.SAY_OVER: "This call has ended; there is nobody to say anything to.",
+    Why.SAY_NOT_CONNECTED: "Nobody has answered yet. Say… works once the call is connected.",
+    Why.SAY_UNCONFIRMED: "Voximplant never confirmed this call, so I have no way to reach its agent.",
 }
 # Number types as ALLOWED_NUMBER_TYPES names them (bot/calls/numbers.py, type_name).
 _TYPE_WORDS = {
@@ -353,9 +356,17 @@ def _retry_at(refused: Refusal) -> datetime:
     return refused.retry_at if isinstance(refused, LimitReached) else cast(datetime, refused.facts["now"])
 
 
-@_says(Why.HANG_UP_NOT_YOURS)
-def _not_yours(_: Refusal, f: dict[str, Any]) -> str:
-    return f"Only <@{f['requester']}> (who placed this call) or a callbot admin can hang it up."
+@_says(Why.HANG_UP_NOT_YOURS, Why.SAY_NOT_YOURS)
+def _not_yours(refused: Refusal, f: dict[str, Any]) -> str:
+    what = "hang it up" if refused.why is Why.HANG_UP_NOT_YOURS else "have its agent say something"
+    return f"Only <@{f['requester']}> (who placed this call) or a callbot admin can {what}."
+
+
+@_says(Why.SAY_TEXT)
+def _say_text(_: Refusal, f: dict[str, Any]) -> str:
+    if not f["length"]:
+        return "Write what the agent should say."
+    return f"That is {f['length']} characters; the agent takes at most {f['limit']} at a time."
 
 
 @_says(Why.HANG_UP_UNCONFIRMED)
