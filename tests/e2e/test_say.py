@@ -240,3 +240,33 @@ async def test_an_admin_may_say_and_the_button_waits_for_the_answer(
     line = ":speech_balloon: <@U0BOSS> asked the agent to say: Hello from the team"
     await eventually(lambda: line in thread_texts(fake_slack))
     assert [(c["action"], c["text"]) for c in session.control] == [("say", "Hello from the team")]
+
+
+@pytest.fixture
+def pull(bot_settings: dict[str, Any]) -> None:
+    bot_settings["public_base_url"] = None  # pull mode: the default without a public URL
+
+
+@needs_node
+async def test_say_and_a_key_press_in_pull_mode_through_the_real_scenario(
+    pull: None, bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    simulator: ScenarioSimulator,
+) -> None:  # fmt: skip
+    menu = await place(slack, fake_voximplant, "+14155550130 get through to sales")  # a menu: the agent presses 1
+    await eventually(lambda: menu.exit_code is not None, timeout=15)
+    await bot.idle()
+    assert thread_texts(fake_slack).count(":1234: pressed 1") == 1
+    fake_slack.messages.clear()  # the next call's thread on its own
+
+    held = await place(slack, fake_voximplant, "+14155550177 stay on the line")
+    await eventually(lambda: "*Callee:* All right, thank you. Goodbye!" in thread_texts(fake_slack), timeout=15)
+    await press_say(slack, fake_slack, "U0ANA")
+    await eventually(lambda: len(fake_slack.views) == 1)
+    assert (await submit(slack, fake_slack.views[0], "Ask for the sales team")).text == ""
+    line = ":speech_balloon: <@U0ANA> asked the agent to say: Ask for the sales team"
+    await eventually(lambda: line in thread_texts(fake_slack), timeout=15)
+    assert held.custom_data.get("m") == "pull"  # briefed and followed over the access URL, the text too
+    items = [e["args"][0]["item"] for e in held.api_log if e.get("api") == "conversationItemCreate"]
+    assert [item["content"][0]["text"].split("\n\n")[-1] for item in items] == ["Ask for the sales team"]
+    await press_hang_up(slack, fake_slack, "U0ANA")
+    await eventually(lambda: held.exit_code is not None, timeout=15)
