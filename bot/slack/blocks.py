@@ -20,8 +20,9 @@ SHORT_TEXT = 1000  # each text of a parent message Slack found too long, when it
 
 
 def call_message(call: Call) -> Message:
-    """The parent message of a call's thread: who asked, to and from, the state, when it was placed, and Hang up
-    while it lives. Nothing in it changes with time alone: Slack updates are spent on changes of state only."""
+    """The parent message of a call's thread: who asked, to and from, the state, when it was placed, Hang up
+    while it lives and Say… while it is connected. Nothing in it changes with time alone: Slack updates are spent
+    on changes of state only."""
     request = call.request
     details = (
         f"Requested by <@{request.origin.user_id}> · to {texts.escape(texts.destination(call))}"
