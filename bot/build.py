@@ -177,7 +177,7 @@ async def build(
         )
         deps = Deps(
             vetting=calls.vetting, placing=calls.placing, permissions=permissions, allowlist=Allowlist(store),
-            records=store, background=background, policy=calls.policy, joining=calls.joining,
+            records=store, background=background, policy=calls.policy, joining=calls.joining, saying=calls.saying,
             launches=HandOff(store) if settings.role == "web" else LaunchHere(calls.placing, reply_urls, background),
         )  # fmt: skip
         listeners.register(bolt, deps)

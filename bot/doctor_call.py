@@ -88,6 +88,9 @@ class _Watch:
     async def join_failed(self, call: Call, user_id: str, why: str) -> None:
         return None
 
+    async def say_requested(self, call: Call, user_id: str, text: str) -> None:
+        return None  # the doctor's call is never steered
+
     async def call_unconfirmed(self, call: Call, why: str) -> None:
         self.changed.set()
 

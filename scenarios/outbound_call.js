@@ -49,6 +49,10 @@ var VOICEMAIL_MAX_MS = 60000; // the agent's voicemail message ends by then, spo
 var MEDIA_END_SILENCE_S = 1; // OpenAI.Events.WebSocketMediaEnded comes after 1 s of silence (d.ts)
 var MAX_VOICEMAIL_S = 600; // the bot's limit on voicemail.message_s
 var MAX_RECORDING_URL_CHARS = 2000; // the bot's limit on recording.url (HTTPS only)
+// Steering the agent from Slack (scenarios/README.md, "Control"): the requester's Say… text, and the keypad tool.
+var MAX_SAY_CHARS = 500; // the bot's Say… form takes at most this many characters
+var MAX_KEYS = 20; // press_keys: at most this many keys per call of the tool
+var KEYS = /^[0-9*#]+$/; // press_keys: the DTMF keys of a phone's keypad (Call.sendDigits also takes p, a pause: not ours)
 // Said first on every call when the brief names no disclosure (a bot older than it); the bot's own is preferred.
 var DEFAULT_DISCLOSURE = "Hello, this is an automated assistant calling.";
 
@@ -105,6 +109,13 @@ var conversationStarted = false; // the agent was configured and asked to speak
 var voicemailReported = false;
 var voicemailTimer = null;
 var voicemailSpeechStartedAt = 0; // Date.now() when the agent's voicemail audio started playing
+
+// Steering: a response is asked for only when none is under way and the callee is not speaking (OpenAI Realtime
+// refuses a second active response: conversation_already_has_active_response).
+var responseActive = false; // between ResponseCreated and ResponseDone
+var calleeSpeaking = false; // between InputAudioBufferSpeechStarted and InputAudioBufferSpeechStopped
+var responseWanted = false; // a Say… text or a tool's result waits for the agent's next response
+var toolCallsSeen = {}; // call_id -> true: each function call is acted on once
 
 // While the session has no call, VoxEngine's 60 s clock runs: this timer fires NO_CALL_FLUSH_MS into it.
 var noCallTimer = null;
@@ -1091,8 +1102,10 @@ function startAgent() {
     // Barge-in: the callee started speaking, so drop the agent's audio still buffered for playback (as
     // Voximplant's own Voice AI example does).
     client.addEventListener(OpenAI.RealtimeAPIEvents.InputAudioBufferSpeechStarted, guard(function () {
+      calleeSpeaking = true;
       client.clearMediaBuffer();
     }));
+    listenForSteering(client);
     client.addEventListener(OpenAI.RealtimeAPIEvents.ResponseOutputAudioTranscriptDone, guard(function (e) {
       forwardTranscript("agent", payloadOf(e).transcript);
     }));
@@ -1139,7 +1152,9 @@ function maybeStartConversation() {
           // At a voicemail greeting nobody answers: no turn detection, so only our response.create speaks.
           turn_detection: voicemail ? null : { type: "server_vad" }
         }
-      }
+      },
+      tools: [PRESS_KEYS_TOOL],
+      tool_choice: "auto"
     }
   });
   VoxEngine.sendMediaBetween(call, client);
@@ -1288,6 +1303,120 @@ function checkJoin(body) {
   }
   if (body.name !== undefined && !(typeof body.name === "string" && body.name.length <= MAX_JOIN_NAME_CHARS)) {
     return "name must be a string of at most " + MAX_JOIN_NAME_CHARS + " characters";
+  }
+  return null;
+}
+
+// Steering the agent: the requester's Say… text, and the keypad tool (press_keys)
+// ---------------------------------------------------------------------------------------------------------
+
+/** The keypad tool, in OpenAI Realtime's function-tool shape (session.tools: type "function", name, description,
+ * parameters as JSON Schema; OpenAI's Realtime reference, session.update and "Function calling"). */
+var PRESS_KEYS_TOOL = {
+  type: "function",
+  name: "press_keys",
+  description: "Press keys on the phone's keypad (DTMF tones) to get through an automated phone menu, for example " +
+    "'press 1 for sales'. Use it only when a recorded menu asks for keys, never while talking with a person.",
+  parameters: {
+    type: "object",
+    properties: {
+      digits: {
+        type: "string",
+        description: "The keys to press, in order: 0-9, * and #, at most " + MAX_KEYS + ".",
+        pattern: "^[0-9*#]{1," + MAX_KEYS + "}$"
+      }
+    },
+    required: ["digits"]
+  }
+};
+
+/** Keeps track of the agent's turns, and takes its function calls (the keypad). */
+function listenForSteering(client) {
+  client.addEventListener(OpenAI.RealtimeAPIEvents.InputAudioBufferSpeechStopped, guard(function () {
+    calleeSpeaking = false;
+  }));
+  client.addEventListener(OpenAI.RealtimeAPIEvents.ResponseCreated, guard(function () {
+    responseActive = true;
+    responseWanted = false; // a response sees every item added before it
+  }));
+  client.addEventListener(OpenAI.RealtimeAPIEvents.ResponseDone, guard(function () {
+    responseActive = false;
+    askForResponse();
+  }));
+  // A function call is whole in its output item (OpenAI's response.output_item.done: item type "function_call" with
+  // name, call_id and arguments, a JSON string).
+  client.addEventListener(OpenAI.RealtimeAPIEvents.ResponseOutputItemDone, guard(function (e) {
+    var item = payloadOf(e).item;
+    if (isObject(item) && item.type === "function_call") {
+      onFunctionCall(client, item);
+    }
+  }));
+}
+
+function agentOnLine() {
+  return !!aiClient && conversationStarted && !endReason && !callOver && !finished;
+}
+
+/** Asks the agent to respond, once no response is under way and the callee is not speaking: the next pause. */
+function askForResponse() {
+  if (!responseWanted || responseActive || calleeSpeaking || !agentOnLine()) {
+    return;
+  }
+  responseWanted = false;
+  aiClient.responseCreate({});
+}
+
+/** The model called a function: act once per call_id, and hand the result back (a function_call_output item). */
+function onFunctionCall(client, item) {
+  var callId = item.call_id;
+  if (!isNonEmptyString(callId) || toolCallsSeen[callId] || !agentOnLine()) {
+    return;
+  }
+  toolCallsSeen[callId] = true;
+  var result = item.name === "press_keys" ? pressKeys(item.arguments) :
+    { ok: false, error: "there is no tool named '" + String(item.name) + "'" };
+  client.conversationItemCreate({
+    item: { type: "function_call_output", call_id: callId, output: JSON.stringify(result) }
+  });
+  responseWanted = true;
+  askForResponse();
+}
+
+/**
+ * press_keys: digits 0-9, * and #, at most MAX_KEYS, sent with Call.sendDigits and reported as `keys`. Anything
+ * else is refused to the model, which can try again: nothing is sent and nothing reported (the thread shows only
+ * keys pressed). The keys themselves are never logged: a menu may ask for a PIN.
+ */
+function pressKeys(argumentsText) {
+  var args = typeof argumentsText === "string" ? parseObject(argumentsText) : null;
+  var digits = args ? args.digits : undefined;
+  if (typeof digits !== "string" || !KEYS.test(digits)) {
+    Logger.write("callbot: press_keys refused: digits were not keys of a keypad");
+    return { ok: false, error: "digits must be keys of a phone keypad: 0-9, * and #; nothing was pressed" };
+  }
+  if (digits.length > MAX_KEYS) {
+    Logger.write("callbot: press_keys refused: " + digits.length + " keys, at most " + MAX_KEYS);
+    return { ok: false, error: "at most " + MAX_KEYS + " keys at a time; nothing was pressed" };
+  }
+  call.sendDigits(digits);
+  Logger.write("callbot: pressed " + digits.length + " key(s)");
+  report("keys", { digits: digits });
+  return { ok: true, pressed: digits };
+}
+
+/** Why the agent cannot take a Say… request now, or null. */
+function sayRefusal() {
+  if (endReason || callOver || finished) {
+    return "the call is ending: there is nobody to say it to";
+  }
+  if (!connectedAt) {
+    return "the call is not connected yet: the agent can pass a message on once the callee answers";
+  }
+  if (verdict === "voicemail") {
+    return "the call reached a voicemail box: the agent is leaving its message and takes no requests";
+  }
+  if (!agentOnLine()) {
+    return "the agent is not on the line yet (it starts once it knows who answered): try again in a few seconds";
   }
   return null;
 }
@@ -1457,15 +1586,54 @@ function hangUpLeg(leg) {
   }
 }
 
+/**
+ * {"action":"say","text":…}: the requester's words for the callee, added to the conversation as a system message;
+ * the agent works them in at its next response, asked for at the next pause (askForResponse). Answered
+ * {"ok":true} once the agent has them, or {"ok":false,"error"} saying why not.
+ */
+function sayRequested(body) {
+  var text = body.text;
+  if (typeof text !== "string" || text.trim().length === 0) {
+    return { ok: false, error: "field 'text' must be a non-empty string" };
+  }
+  var length = Array.from(text).length; // characters, as the bot counts them (not UTF-16 units)
+  if (length > MAX_SAY_CHARS) {
+    return { ok: false, error: "field 'text' is " + length + " characters; at most " + MAX_SAY_CHARS };
+  }
+  if (!call) {
+    return { ok: false, error: "no call in this session" };
+  }
+  var refusal = sayRefusal();
+  if (refusal) {
+    return { ok: false, error: refusal };
+  }
+  aiClient.conversationItemCreate({
+    item: { type: "message", role: "system", content: [{ type: "input_text", text: sayInstructions(text.trim()) }] }
+  });
+  responseWanted = true;
+  askForResponse();
+  Logger.write("callbot: the requester asked the agent to say something (" + length + " characters)");
+  return { ok: true };
+}
+
+/** The system message for a Say… request; the requester's words come last, after a blank line. */
+function sayInstructions(text) {
+  return "The person who asked for this call wants the callee told the following. Work it into the conversation " +
+    "at the next natural pause, in your own words and in the language of the call. Your rules still apply." +
+    "\n\n" + text;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Control over the session's access URL
 // ---------------------------------------------------------------------------------------------------------
 
-var HANGUP_HINT = "expected {\"action\":\"hangup\",\"secret\":\"<control secret>\"}";
+var HANGUP_HINT = "expected {\"action\":\"hangup\",\"secret\":\"<control secret>\"} or " +
+  "{\"action\":\"say\",\"text\":\"...\",\"secret\":\"<control secret>\"}";
 
 var PULL_HINT = "expected {\"action\":\"brief\",\"brief\":{...}}, {\"action\":\"events\",\"after\":<seq>," +
-  "\"secret\":\"<control secret>\"} or {\"action\":\"hangup\",\"secret\":\"<control secret>\"}";
-var PULL_ACTIONS = ["brief", "events", "hangup", "join"];
+  "\"secret\":\"<control secret>\"}, {\"action\":\"hangup\",\"secret\":\"<control secret>\"} or " +
+  "{\"action\":\"say\",\"text\":\"...\",\"secret\":\"<control secret>\"}";
+var PULL_ACTIONS = ["brief", "events", "hangup", "say", "join"];
 
 function onHttpRequest(e) {
   readLaunch();
@@ -1513,6 +1681,9 @@ function control(e) {
   if (body.action === "join") {
     return joinRequested(body);
   }
+  if (body.action === "say") {
+    return sayRequested(body);
+  }
   if (body.action !== "hangup") {
     var shown = body.action === undefined ? "(none)" : "'" + String(body.action) + "'";
     return { ok: false, error: "unknown action " + shown + "; " + HANGUP_HINT };
@@ -1543,6 +1714,9 @@ function pullControl(e) {
   }
   if (body.action === "join") {
     return joinRequested(body);
+  }
+  if (body.action === "say") {
+    return sayRequested(body);
   }
   return hangupRequested();
 }

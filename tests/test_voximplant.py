@@ -9,9 +9,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from bot.errors import VoximplantError, VoximplantUnreachable
 from bot.sandbox.fake_voximplant import ACCOUNT_ID, API_KEY, RULE_ID, FakeVoximplant
+from bot.sandbox.servers import LocalServer
 from bot.voximplant import MAX_CUSTOM_DATA_BYTES, ApiKeyAuth, VoximplantClient
 
 
@@ -121,6 +126,31 @@ async def test_hang_up_refused_by_the_scenario_is_a_failure(
     assert raised.value.message == "the call's session said: no call in this session"
     assert_no_secret(raised.value, access_url)  # the access URL opens the session to anyone holding it
     assert len(fake_voximplant.sessions[0].control) == 2
+
+
+async def test_say_is_sent_once_where_hang_up_is_retried(http: httpx.AsyncClient) -> None:
+    """A say is not idempotent (the agent would say it twice): a 5xx or a lost answer is not retried, unlike a
+    hang-up; only a connection that never opened is tried again."""
+    received: list[dict[str, object]] = []
+
+    async def session(request: Request) -> JSONResponse:
+        received.append(await request.json())
+        return JSONResponse({"ok": False, "error": "busy"}, status_code=503)
+
+    app = Starlette(routes=[Route("/request/{rest:path}", session, methods=["POST"])])
+    vox = client(http, "http://127.0.0.1:1/platform_api/")
+    async with LocalServer(app) as server:
+        url = f"{server.url}/request/abc"
+        with pytest.raises(VoximplantError) as said:
+            await vox.say(url, text="Hello", secret="the-call-secret")
+        assert said.value.message == "the call's session answered HTTP 503"
+        assert [r["action"] for r in received] == ["say"]
+        assert received[0] == {"action": "say", "text": "Hello", "secret": "the-call-secret"}
+        with pytest.raises(VoximplantError):
+            await vox.hang_up(url, secret="the-call-secret")
+        assert [r["action"] for r in received] == ["say", "hangup", "hangup", "hangup"]
+    with pytest.raises(VoximplantUnreachable):  # nothing listens: unreachable, not a refusal
+        await vox.say("http://127.0.0.1:1/request/abc", text="Hello", secret="the-call-secret")
 
 
 # -- call history, caller IDs, errors (issue 11) -------------------------------------------------------------------

@@ -20,6 +20,7 @@ from bot.calls.models import (
     EventOutcome,
     FailedEvent,
     JoinEvent,
+    KeysEvent,
     RecordingEvent,
     StatusEvent,
     TranscriptEvent,
@@ -34,6 +35,8 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 _NO_CALL = hashlib.sha256(b"no such call").hexdigest()  # compared against when the call is unknown
+# The events that move no state but show something in the thread.
+_SHOWN_EVENTS = (TranscriptEvent, ErrorEvent, AnsweredEvent, VoicemailEvent, RecordingEvent, KeysEvent, JoinEvent)
 INSUFFICIENT_FUNDS = 402  # CallEvents.Failed: "402 insufficient funds" (voxengine.d.ts v28, _FailedEvent)
 BALANCE_NOTICE = "voximplant_balance_empty"
 
@@ -90,9 +93,7 @@ class Intake:
         if self._observer is not None:
             if brought_to(event, call):
                 await self._observer.call_moved(call, Transition(call.state, call.state_reason))
-            elif isinstance(
-                event, TranscriptEvent | ErrorEvent | AnsweredEvent | VoicemailEvent | RecordingEvent | JoinEvent
-            ):
+            elif isinstance(event, _SHOWN_EVENTS):
                 await self._observer.call_event(call, event)
         await self._store.mark_announced(event.call_id, event.seq)
 

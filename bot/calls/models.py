@@ -189,6 +189,8 @@ MAX_FAILED_REASON_CHARS = 500
 MAX_DISCONNECTED_REASON_CHARS = 100
 MAX_ERROR_MESSAGE_CHARS = 2_000
 MAX_RECORDING_URL_CHARS = 2_000
+MAX_KEYS = 20  # keys pressed at once by the agent's press_keys tool (0-9, * and #)
+MAX_SAY_CHARS = 500  # a Say… text; the scenario takes no more (MAX_SAY_CHARS in scenarios/outbound_call.js)
 # Numbers are bounded too: refused (422) past these, never stored. A seq that SQLite's INTEGER cannot hold, or an
 # infinite duration, would otherwise fail every later step of the call (its Slack writes, its summary).
 MAX_SEQ = 2**31 - 1  # a call's events, counted from 1: no call comes near
@@ -264,6 +266,11 @@ class JoinData(BaseModel):
     code: Annotated[int | None, Field(ge=FAILED_CODES[0], le=FAILED_CODES[1])] = None  # the leg's Failed code
 
 
+class KeysData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    digits: Annotated[str, Field(min_length=1, max_length=MAX_KEYS, pattern=r"^[0-9*#]+$")]
+
+
 class ProgressEvent(_Event):
     event: Literal["started", "dialing", "ringing", "connected"]
     data: _NoData = _NoData()
@@ -317,6 +324,13 @@ class JoinEvent(_Event):
     data: JoinData
 
 
+class KeysEvent(_Event):
+    """Keys the agent pressed on the keypad (its press_keys tool, e.g. through a phone menu); informational, no move."""
+
+    event: Literal["keys"]
+    data: KeysData
+
+
 StatusEvent = Annotated[
     ProgressEvent
     | TranscriptEvent
@@ -326,7 +340,8 @@ StatusEvent = Annotated[
     | AnsweredEvent
     | VoicemailEvent
     | RecordingEvent
-    | JoinEvent,
+    | JoinEvent
+    | KeysEvent,
     Field(discriminator="event"),
 ]
 STATUS_EVENTS = TypeAdapter[StatusEvent](StatusEvent)

@@ -32,6 +32,10 @@ class CallObserver(Protocol):
         """The session refused the Join or could not be reached (`why`); the call goes on as it was."""
         ...
 
+    async def say_requested(self, call: Call, user_id: str, text: str) -> None:
+        """The call's agent took `text` from `user_id` (Say…)."""
+        ...
+
     async def call_unconfirmed(self, call: Call, why: str) -> None:
         """StartScenarios failed (`why`), yet the call's own status events show it is under way."""
         ...

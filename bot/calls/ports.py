@@ -37,6 +37,10 @@ class Voximplant(Protocol):
         """Ask the session to dial `to` ({"channel": "pstn"|"app_user", "destination"}) and bridge them in."""
         ...
 
+    async def say(self, access_url: str, *, text: str, secret: str, plain_url: str | None = None) -> None:
+        """Have the call's agent say `text`; VoximplantError with the scenario's words when it cannot."""
+        ...
+
     async def session_request(
         self, access_url: str, body: dict[str, object], *, plain_url: str | None = None
     ) -> dict[str, object]:

@@ -68,6 +68,12 @@ class Why(StrEnum):
     JOIN_NOT_CONNECTED = "join_not_connected"  # nobody has answered yet: there is nothing to join
     JOIN_UNREACHABLE = "join_unreachable"  # Voximplant never confirmed the call: its session cannot be reached
     JOIN_NO_TARGET = "join_no_target"  # profile: the profile's phone (E.164) and why it cannot be used, if any
+    # Say… (an unknown call is HANG_UP_UNKNOWN: its words name no button)
+    SAY_NOT_YOURS = "say_not_yours"  # requester: the Slack user who placed it
+    SAY_OVER = "say_over"  # the call has ended
+    SAY_NOT_CONNECTED = "say_not_connected"  # nobody has answered yet
+    SAY_UNCONFIRMED = "say_unconfirmed"  # Voximplant never confirmed the call: its session cannot be reached
+    SAY_TEXT = "say_text"  # length: characters (0: nothing written); limit
     # The lists (callbot callerids, /call callerid, /call deny)
     UNKNOWN_CHANNELS = "unknown_channels"  # typed: channel names that are not pstn, sip, user or whatsapp
     BAD_PREFIX = "bad_prefix"  # typed: neither a number nor a prefix

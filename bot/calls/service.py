@@ -4,6 +4,7 @@ clock and observer, and the calls in flight) and holds no behaviour of its own:
     vetting    a person's request checked part by part: a CallRequest, or a Refusal   (bot/calls/vetting.py)
     placing    store the call, show it, start its scenario, hand it its brief; Hang up  (bot/calls/placing.py)
     joining    Join: who may, where to dial them, and the request to the session       (bot/calls/joining.py)
+    saying     Say…: who may have a call's agent say something, and passing it on    (bot/calls/saying.py)
     intake     the scenario's status events: checked, stored once, announced         (bot/calls/intake.py)
     recovery   settle what no event will: call history, restarts, unconfirmed starts  (bot/calls/recovery.py)
     poller     pull mode only: fetch each live call's events through its session     (bot/calls/polling.py)
@@ -11,7 +12,7 @@ clock and observer, and the calls in flight) and holds no behaviour of its own:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from bot.calls.clock import Clock, utc_now
 from bot.calls.intake import Intake
@@ -24,6 +25,7 @@ from bot.calls.policy import CallPolicy
 from bot.calls.polling import Cadence, EventPoller
 from bot.calls.ports import Voximplant
 from bot.calls.recovery import Recovery
+from bot.calls.saying import Saying
 from bot.calls.vetting import Vetting
 from bot.store import Store
 
@@ -67,3 +69,15 @@ class CallService:
             observer=observer, permissions=permissions, follow=self.poller.follow if self.poller else None,
             clock=clock, new_id=new_id,
         )  # fmt: skip
+        is_admin = permissions.is_admin if permissions is not None else _listed(policy.admins)
+        self.saying = Saying(store, voximplant, is_admin=is_admin, observer=observer, clock=clock)
+
+
+def _listed(admins: Iterable[str]) -> Callable[[str], Awaitable[bool]]:
+    """Without Permissions (the doctor): the admins the policy names."""
+    named = frozenset(admins)
+
+    async def is_admin(user_id: str) -> bool:
+        return user_id in named
+
+    return is_admin

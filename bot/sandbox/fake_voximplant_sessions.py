@@ -189,7 +189,7 @@ class Sessions:
 
 
 def _pulled(session: Session, body: dict[str, Any], control_answer: dict[str, Any]) -> dict[str, Any]:
-    """The scenario's answers in pull mode (scenarios/README.md, "Pull mode"): brief, events, hangup."""
+    """The scenario's answers in pull mode (scenarios/README.md, "Pull mode"): brief, events, hangup, say."""
     action = body.get("action")
     if action == "brief":
         brief = body.get("brief")
@@ -202,7 +202,7 @@ def _pulled(session: Session, body: dict[str, Any], control_answer: dict[str, An
     secret = session.brief.get("control_secret") if session.brief else None
     if secret is None or body.get("secret") != secret:
         return {"ok": False, "error": "missing or wrong secret"}
-    if action == "hangup":
+    if action in ("hangup", "say"):
         return control_answer
     if action != "events" or not isinstance(body.get("after"), int):
         return {"ok": False, "error": "unknown action"}

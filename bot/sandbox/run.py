@@ -41,7 +41,8 @@ OUTCOMES = """Destinations choose what happens (last four digits):
   …0177 answered and stays on the line   …0167 the Voice AI stumbles twice and carries on
   …0166 the Voice AI connection fails mid-call   …0165 the Voice AI cannot start
   …0150 a voicemail box answers   …0151 answering-machine detection times out   …0152 hangs up during detection
-  …0153 answering-machine detection fails   …0140 rings a whole minute (a Join nobody answers)"""
+  …0153 answering-machine detection fails   …0140 rings a whole minute (a Join nobody answers)
+  …0130 a phone menu: the agent presses 1"""
 
 
 async def run_sandbox(

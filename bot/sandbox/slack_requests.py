@@ -138,10 +138,11 @@ class SlackSender:
 
     async def block_action(
         self, *, action_id: str, value: str, block_id: str, message: dict[str, Any], channel_id: str,
-        user_id: str = "U0ANA",
+        user_id: str = "U0ANA", text: str = "Hang up",
     ) -> httpx.Response:  # fmt: skip
-        """A button pressed on a message: the `block_actions` payload Slack sends, with its response_url."""
-        self._serial += 1
+        """A button pressed on a message: the `block_actions` payload Slack sends, with its response_url and a
+        trigger_id that opens a form for 3 seconds (as Slack's does)."""
+        trigger_id = self.new_trigger_id()
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": TEAM_ID},
@@ -149,7 +150,7 @@ class SlackSender:
             "token": "legacy-verification-token-unused",
             "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel_id,
                           "is_ephemeral": False},
-            "trigger_id": self.new_trigger_id(),
+            "trigger_id": trigger_id,
             "team": {"id": TEAM_ID, "domain": "sandbox"},
             "enterprise": None,
             "is_enterprise_install": False,
@@ -158,8 +159,8 @@ class SlackSender:
             "state": {"values": {}},
             "response_url": f"{self._response_base}/actions/{TEAM_ID}/{self._serial}/hook",
             "actions": [
-                {"action_id": action_id, "block_id": block_id, "text": {"type": "plain_text", "text": "Hang up"},
-                 "value": value, "type": "button", "style": "danger", "action_ts": f"{int(self._clock())}.000100"}
+                {"action_id": action_id, "block_id": block_id, "text": {"type": "plain_text", "text": text},
+                 "value": value, "type": "button", "action_ts": f"{int(self._clock())}.000100"}
             ],
         }  # fmt: skip
         return await self.interaction(payload)

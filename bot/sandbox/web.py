@@ -1,7 +1,9 @@
-"""The sandbox's local web page: the channel and its threads, live; a /call box; the call form; Hang up buttons.
+"""The sandbox's local web page: the channel and its threads, live; a /call box; the call form; Hang up and Say…
+buttons.
 
 Served on loopback by `callbot sandbox`. Every action goes to the bot the way Slack would send it: `/call` as a
-signed slash command, a button press as a signed `block_actions` payload (with the message it was on).
+signed slash command, a button press as a signed `block_actions` payload (with the message it was on), and the text
+a person writes in a form the button opened (Say…) as a signed `view_submission` of the view the bot opened.
 """
 
 from __future__ import annotations
@@ -72,12 +74,33 @@ class SandboxPage:
         button = _find_button(message, str(body.get("action_id")), body.get("block_id")) if message else None
         if message is None or button is None:
             return JSONResponse({"ok": False, "error": "no such button"}, status_code=404)
-        payload = _block_actions(message, button, self._sender.response_url())
+        views = len(self._fake.views)
+        payload = _block_actions(message, button, self._sender.response_url(), self._sender.new_trigger_id())
         response = await self._sender.interaction(payload)
         self.sent.append({"kind": "block_actions", "action_id": button["action_id"], "status": response.status_code})
         if response.status_code != 200:
             self.ephemeral.append({"text": f"(the bot answered HTTP {response.status_code} to that button)"})
+        typed = body.get("text")
+        if isinstance(typed, str) and len(self._fake.views) > views:  # the button opened a form: fill it in
+            await self._fill_in(self._fake.views[-1], typed)
         return JSONResponse({"ok": response.status_code == 200})
+
+    async def _fill_in(self, view: dict[str, Any], text: str) -> None:
+        """Submit the form a button opened with `text` in its one text input; its field errors shown as ephemeral."""
+        inputs = [b for b in view.get("blocks", []) if b.get("type") == "input"]
+        if len(inputs) != 1:
+            return
+        block, action = inputs[0]["block_id"], inputs[0]["element"]["action_id"]
+        values = {block: {action: {"type": "plain_text_input", "value": text}}}
+        response = await self._sender.view_submission(view, values, user_id=USER_ID)
+        self.sent.append({"kind": "view_submission", "callback_id": view.get("callback_id"),
+                          "status": response.status_code})  # fmt: skip
+        try:
+            errors = response.json().get("errors") if response.content else None
+        except ValueError:
+            errors = None
+        for error in (errors or {}).values():
+            self.ephemeral.append({"text": str(error)})
 
     def _shape(self, message: Message, *, with_thread: bool) -> dict[str, Any]:
         shaped = {"channel": message.channel, "ts": message.ts, "text": message.text, "edits": message.edits,
@@ -111,7 +134,7 @@ def _find_button(message: Message, action_id: str, block_id: object) -> dict[str
     return None
 
 
-def _block_actions(message: Message, button: dict[str, Any], response_url: str) -> dict[str, Any]:
+def _block_actions(message: Message, button: dict[str, Any], response_url: str, trigger_id: str) -> dict[str, Any]:
     """A `block_actions` payload with the fields Slack sends for a button in a bot message."""
     now = f"{time.time():.6f}"
     action = {"action_id": button["action_id"], "block_id": button["block_id"], "text": button.get("text"),
@@ -132,7 +155,7 @@ def _block_actions(message: Message, button: dict[str, Any], response_url: str) 
             "channel_id": message.channel,
             "is_ephemeral": False,
         },
-        "trigger_id": f"{int(float(now))}.1700000000.trigger",
+        "trigger_id": trigger_id,  # opens a form for 3 s, as Slack's does
         "team": {"id": TEAM_ID, "domain": "sandbox"},
         "enterprise": None,
         "is_enterprise_install": False,

@@ -7,10 +7,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.calls.models import Call, CallerId, Channel
+from bot.calls.models import MAX_SAY_CHARS, Call, CallerId, CallState, Channel
 from bot.calls.numbers import format_international
 from bot.slack import texts
-from bot.slack.ids import ActionId, BlockId, CallbackId, FieldId, ModalContext
+from bot.slack.ids import ActionId, BlockId, CallbackId, FieldId, ModalContext, SayContext
+from bot.slack.texts import steering
 from bot.text import shorten
 
 Message = dict[str, Any]
@@ -19,8 +20,9 @@ SHORT_TEXT = 1000  # each text of a parent message Slack found too long, when it
 
 
 def call_message(call: Call) -> Message:
-    """The parent message of a call's thread: who asked, to and from, the state, when it was placed, and Hang up
-    while it lives. Nothing in it changes with time alone: Slack updates are spent on changes of state only."""
+    """The parent message of a call's thread: who asked, to and from, the state, when it was placed, Hang up
+    while it lives and Say… while it is connected. Nothing in it changes with time alone: Slack updates are spent
+    on changes of state only."""
     request = call.request
     details = (
         f"Requested by <@{request.origin.user_id}> · to {texts.escape(texts.destination(call))}"
@@ -108,14 +110,51 @@ def _hang_up_button(call: Call) -> dict[str, Any]:
                     "style": "danger",
                 },
             },
-            {
-                "type": "button",
-                "action_id": ActionId.JOIN,
-                "text": {"type": "plain_text", "text": "Join"},
-                "value": call.id,
-            },
+            *([_say_button(call), _join_button(call)] if call.state is CallState.CONNECTED else []),
         ],
     }
+
+
+def _say_button(call: Call) -> dict[str, Any]:
+    """Say…, beside Hang up once the call is connected: opens the form (`say_modal`)."""
+    return {
+        "type": "button", "action_id": ActionId.SAY, "text": {"type": "plain_text", "text": steering.SAY_BUTTON},
+        "value": call.id,
+    }  # fmt: skip
+
+
+def _join_button(call: Call) -> dict[str, Any]:
+    """Join, beside Say… once the call is connected: opens the form asking where to call the person (`join.py`)."""
+    return {
+        "type": "button",
+        "action_id": ActionId.JOIN,
+        "text": {"type": "plain_text", "text": "Join"},
+        "value": call.id,
+    }
+
+
+def say_modal(context: SayContext) -> View:
+    """The Say… form: one multiline input, at most what the scenario takes."""
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.SAY_MODAL,
+        "title": _plain(steering.SAY_TITLE),
+        "submit": _plain(steering.SAY_SUBMIT),
+        "close": _plain("Cancel"),
+        "private_metadata": context.model_dump_json(),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": FieldId.SAY_TEXT,
+                "label": _plain(steering.SAY_LABEL),
+                "hint": _plain(steering.SAY_HINT),
+                "element": {
+                    "type": "plain_text_input", "action_id": FieldId.SAY_TEXT, "multiline": True,
+                    "max_length": MAX_SAY_CHARS, "placeholder": _plain(steering.SAY_PLACEHOLDER),
+                },
+            }
+        ],
+    }  # fmt: skip
 
 
 def thread_line(text: str) -> Message:

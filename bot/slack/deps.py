@@ -9,6 +9,7 @@ from bot.calls.joining import Joining
 from bot.calls.permissions import Permissions
 from bot.calls.placing import Placing
 from bot.calls.policy import CallPolicy
+from bot.calls.saying import Saying
 from bot.calls.vetting import Vetting
 from bot.roles import Launches
 from bot.store import Store
@@ -26,3 +27,4 @@ class Deps:
     launches: Launches  # a new call's launch, after the ack: here, or on a worker replica
     policy: CallPolicy  # the default region, the longest call
     joining: Joining  # Join: who may, where to dial them
+    saying: Saying  # Say…: who may have a call's agent say something, and passing it on

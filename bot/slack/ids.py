@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class ActionId(StrEnum):
     HANG_UP = "call_hang_up"
     JOIN = "call_join"
+    SAY = "call_say"
 
 
 class BlockId(StrEnum):
@@ -30,6 +31,7 @@ class CallbackId(StrEnum):
     PLACE_CALL_SHORTCUT = "place_call"
     CALL_ABOUT_MESSAGE = "call_about_message"
     JOIN_MODAL = "join_modal"
+    SAY_MODAL = "call_say_modal"
 
 
 class FieldId(StrEnum):
@@ -48,6 +50,7 @@ class FieldId(StrEnum):
     CONVERSATION = "conversation"
     AFTER_HOURS_REASON = "after_hours_reason"  # callbot admins only: why a call may ring outside calling hours
     JOIN_TO = "join_to"  # the Join form's one input: where to call the person joining
+    SAY_TEXT = "say_text"  # the Say… form's one input (bot/calls/saying.py SAY_FIELD)
 
 
 class ModalContext(BaseModel):
@@ -61,3 +64,14 @@ class ModalContext(BaseModel):
     v: Literal[1] = 1
     conversation_id: Annotated[str | None, Field(max_length=32, pattern=r"^[A-Z0-9]+$")] = None
     thread_ts: Annotated[str | None, Field(max_length=32, pattern=r"^\d+\.\d+$")] = None
+
+
+class SayContext(BaseModel):
+    """The Say… form's `private_metadata`: the call, and where its button was pressed (for a reply to the presser
+    alone, with chat.postEphemeral, once the call's session has answered)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    call_id: Annotated[str, Field(min_length=1, max_length=64)]
+    channel_id: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9]+$")]

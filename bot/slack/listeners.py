@@ -11,7 +11,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.errors import StoreUnavailable
-from bot.slack import actions, blocks, commands, join, modals, shortcuts, texts
+from bot.slack import actions, blocks, commands, join, modals, say, shortcuts, texts
 from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     shortcuts.register(app, deps)
     actions.register(app, deps)
     join.register(app, deps)
+    say.register(app, deps)
     app.error(unexpected)
 
 

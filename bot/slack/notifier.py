@@ -14,6 +14,7 @@ from bot.calls.models import (
     Call,
     ErrorEvent,
     JoinEvent,
+    KeysEvent,
     RecordingEvent,
     StatusEvent,
     TranscriptEvent,
@@ -23,6 +24,7 @@ from bot.calls.models import (
 from bot.slack import texts
 from bot.slack.delivery import Delivery
 from bot.slack.texts import join as join_texts
+from bot.slack.texts import steering
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ class SlackCallView:
         elif isinstance(event, JoinEvent):
             line = join_texts.result(event.data.by, event.data.result, event.data.reason, event.data.code)
             await self._delivery.reply(call, line)
+        elif isinstance(event, KeysEvent):
+            await self._delivery.reply(call, steering.keys_pressed(event.data.digits))
 
     async def _recording(self, call: Call, url: str) -> None:
         """The recording's link goes to the requester and the admins only, each in a DM: anyone who has it can
@@ -94,6 +98,9 @@ class SlackCallView:
 
     async def join_failed(self, call: Call, user_id: str, why: str) -> None:
         await self._delivery.reply(call, join_texts.refused(user_id, why))
+
+    async def say_requested(self, call: Call, user_id: str, text: str) -> None:
+        await self._delivery.reply(call, steering.say_requested(user_id, text))
 
     async def call_unconfirmed(self, call: Call, why: str) -> None:
         await self._delivery.reply(call, texts.start_unconfirmed(why))

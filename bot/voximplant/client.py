@@ -125,35 +125,46 @@ class VoximplantClient(AccountMethods):
         body: dict[str, object] = {"action": "join", "to": to, "by": by, "name": name, "secret": secret}
         await self.session_request(access_url, body, plain_url=plain_url)
 
+    async def say(self, access_url: str, *, text: str, secret: str, plain_url: str | None = None) -> None:
+        """Have the call's agent say `text` (POST {"action":"say","text":…,"secret":…} to its access URL), in push
+        and pull mode alike. The scenario answers `{"ok": false, "error": …}` when its agent cannot take it (not
+        connected yet, a voicemail box, the call ending): raised as VoximplantError with the scenario's words, as
+        for `hang_up`. Repeats would be said twice, so a caller sends it once; transport errors are retried only
+        where the request surely did not arrive (see `session_request`)."""
+        body: dict[str, object] = {"action": "say", "text": text, "secret": secret}
+        await self.session_request(access_url, body, plain_url=plain_url, repeatable=False)
+
     async def session_request(
-        self, access_url: str, body: dict[str, object], *, plain_url: str | None = None
+        self, access_url: str, body: dict[str, object], *, plain_url: str | None = None, repeatable: bool = True
     ) -> dict[str, object]:
         """POST `body` to a running session (its scenario's AppEvents.HttpRequest) and return the scenario's answer.
 
         HTTPS first; the plain URL only where the secure one is an IP address whose certificate does not verify
-        (see `hang_up`). Transport errors and 5xx are retried: each request here is safe to repeat.
+        (see `hang_up`). Transport errors and 5xx are retried when the request is safe to repeat (`repeatable`);
+        otherwise only a connection that never opened is tried again.
         """
         try:
-            return await self._control(access_url, body)
+            return await self._control(access_url, body, repeatable=repeatable)
         except _CertificateRefused:
             if plain_url is None:
                 raise VoximplantError("the call's session certificate did not verify; no other URL to try") from None
             if self._on_fallback is not None:
                 self._on_fallback()
-            return await self._control(plain_url, body)
+            return await self._control(plain_url, body, repeatable=repeatable)
 
-    async def _control(self, url: str, body: dict[str, object]) -> dict[str, object]:
+    async def _control(self, url: str, body: dict[str, object], *, repeatable: bool) -> dict[str, object]:
         for attempt in range(1, self._attempts + 1):
             try:
                 response = await self._http.post(url, json=body)
             except httpx.TransportError as error:
                 if _certificate_refused_for_ip(url, error):
                     raise _CertificateRefused from None
-                if attempt < self._attempts:
+                unsent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+                if attempt < self._attempts and (repeatable or unsent):
                     await asyncio.sleep(self._backoff_s * attempt)
                     continue
                 raise VoximplantUnreachable(f"could not reach the call's session ({type(error).__name__})") from None
-            if response.status_code >= 500 and attempt < self._attempts:
+            if response.status_code >= 500 and attempt < self._attempts and repeatable:
                 await asyncio.sleep(self._backoff_s * attempt)
                 continue
             if response.status_code != 200:

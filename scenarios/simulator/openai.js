@@ -17,6 +17,14 @@
  *   ai "error"         SessionCreated, then a WebSocketError shortly after the session is configured: the
  *                      connection to OpenAI failed (fatal for the call).
  *   ai "create-fails"  createRealtimeAPIClient rejects.
+ *   ai "menu"          as "talk", and MENU_CALL_AT ms in the model calls its press_keys tool with digits "1" (a
+ *                      response holding one function_call item: ResponseCreated, ResponseOutputItemDone,
+ *                      ResponseDone, as OpenAI's Realtime reference orders them).
+ *
+ * Whatever the outcome, the client keeps what the scenario added to the conversation (conversationItemCreate):
+ * `said` (the text of each system message, e.g. a Say… request) and `toolOutputs` (each function_call_output). A
+ * talking agent asked for a response after a system message speaks its last paragraph (the requester's words) as
+ * its next transcript line. Tests may have the model call a tool with `callFunction(name, argumentsText)`.
  */
 const { OPENAI_REALTIME_EVENTS, OPENAI_EVENTS, OPENAI_CLIENT_TYPES, OPENAI_CLIENT_METHODS } = require('./names');
 const { strictNamespace, unsupported } = require('./strict');
@@ -38,10 +46,18 @@ const SCRIPT = [
 const VOICEMAIL_MESSAGE_MS = 12000;
 
 /** The outcomes whose agent talks (the others connect and stay silent, or fail). */
-const TALKING = new Set(['talk', 'glitch', 'voicemail']);
+const TALKING = new Set(['talk', 'glitch', 'voicemail', 'menu']);
+
+/** ai "menu": when the model calls press_keys, simulated ms after the conversation starts (between the first
+ * agent line and the callee's first words). */
+const MENU_CALL_AT = 600;
+/** How long a talking agent takes to answer a response.create that follows a system message, simulated ms. */
+const SAY_DELAY_MS = 300;
 
 /** How long before a callee line the callee starts speaking (InputAudioBufferSpeechStarted), simulated ms. */
 const SPEECH_LEAD_MS = 200;
+/** How long before a callee line's transcript the callee stops speaking (InputAudioBufferSpeechStopped). */
+const SPEECH_STOP_LEAD_MS = 50;
 
 /** Recoverable `error` events of the "glitch" outcome: between the lines of a good conversation. */
 const GLITCHES = [
@@ -143,6 +159,10 @@ class FakeRealtimeClient {
     this.instructions = '';
     this.firstWords = null;
     this.eventSeq = 0;
+    this.said = []; // the text of each system message the scenario added (conversationItemCreate)
+    this.toolOutputs = []; // each function_call_output item the scenario added: {call_id, output}
+    this.unspoken = null; // the requester's words from the last system message, until a response speaks them
+    this.responseSeq = 0;
     const self = this;
     const record = (name) => (...args) => {
       sim.api(name, args);
@@ -167,7 +187,10 @@ class FakeRealtimeClient {
         self.sessionUpdate(params);
       },
       inputAudioBufferClear: record('inputAudioBufferClear'),
-      conversationItemCreate: record('conversationItemCreate'),
+      conversationItemCreate: (params) => {
+        sim.api('conversationItemCreate', [params]);
+        self.itemCreated(params);
+      },
       conversationItemRetrieve: record('conversationItemRetrieve'),
       conversationItemTruncate: record('conversationItemTruncate'),
       conversationItemDelete: record('conversationItemDelete'),
@@ -177,6 +200,7 @@ class FakeRealtimeClient {
         const quoted = typeof asked === 'string' ? asked.match(/"([^"]+)"/) : null;
         if (quoted && self.firstWords === null) self.firstWords = quoted[1];
         else if (quoted && self.talking) self.speak(quoted[1]); // a later response asked for word for word
+        self.responseAsked();
       },
       responseCancel: record('responseCancel'),
     };
@@ -263,6 +287,9 @@ class FakeRealtimeClient {
     if (this.outcome.ai === 'glitch') {
       GLITCHES.forEach((glitch) => this.schedule(glitch.at, () => this.emit(OPENAI_REALTIME_EVENTS.Error, glitch.event)));
     }
+    if (this.outcome.ai === 'menu') {
+      this.schedule(MENU_CALL_AT, () => this.callFunction('press_keys', JSON.stringify({ digits: '1' })));
+    }
     SCRIPT.forEach((line, index) => {
       if (line.role === 'callee') {
         // Server VAD hears the callee start: the agent's buffered audio should be cleared (barge-in).
@@ -270,6 +297,16 @@ class FakeRealtimeClient {
           this.emit(OPENAI_REALTIME_EVENTS.InputAudioBufferSpeechStarted, {
             type: 'input_audio_buffer.speech_started',
             audio_start_ms: line.at - SPEECH_LEAD_MS,
+            item_id: `item_${index + 1}`,
+          }),
+        );
+      }
+      if (line.role === 'callee') {
+        // The callee stops; the transcription of what they said completes just after (OpenAI's server events).
+        this.schedule(line.at - SPEECH_STOP_LEAD_MS, () =>
+          this.emit(OPENAI_REALTIME_EVENTS.InputAudioBufferSpeechStopped, {
+            type: 'input_audio_buffer.speech_stopped',
+            audio_end_ms: line.at - SPEECH_STOP_LEAD_MS,
             item_id: `item_${index + 1}`,
           }),
         );
@@ -296,6 +333,54 @@ class FakeRealtimeClient {
         }
       });
     });
+  }
+
+  /** conversation.item.create: keep system messages' text and function outputs (OpenAI's item shapes). */
+  itemCreated(params) {
+    const item = params && params.item;
+    if (!item || typeof item !== 'object') throw new TypeError('conversationItemCreate: parameters.item must be an object');
+    if (item.type === 'message' && item.role === 'system') {
+      const text = (item.content || []).filter((c) => c && c.type === 'input_text').map((c) => c.text).join('\n');
+      this.said.push(text);
+      const parts = text.split('\n\n');
+      this.unspoken = parts[parts.length - 1];
+    } else if (item.type === 'function_call_output') {
+      this.toolOutputs.push({ call_id: item.call_id, output: item.output });
+    }
+  }
+
+  /** response.create: a talking agent asked after a system message speaks the requester's words next. */
+  responseAsked() {
+    if (this.unspoken === null || !this.talking || this.outcome.ai === 'voicemail') return;
+    const words = this.unspoken;
+    this.unspoken = null;
+    this.responseSeq += 1;
+    const responseId = `resp_say_${this.responseSeq}`;
+    this.schedule(SAY_DELAY_MS, () => {
+      this.emit(OPENAI_REALTIME_EVENTS.ResponseCreated, { type: 'response.created', response: { id: responseId } });
+      this.emit(OPENAI_REALTIME_EVENTS.ResponseOutputAudioTranscriptDone, {
+        type: 'response.output_audio_transcript.done', response_id: responseId, item_id: `item_${responseId}`,
+        output_index: 0, content_index: 0, transcript: words,
+      });
+      this.emit(OPENAI_REALTIME_EVENTS.ResponseDone, { type: 'response.done', response: { id: responseId } });
+    });
+  }
+
+  /** The model calls a function: one response holding one function_call item (OpenAI's response.output_item.done
+   * carries the whole item: type, name, call_id, arguments as a JSON string). */
+  callFunction(name, argumentsText) {
+    this.responseSeq += 1;
+    const responseId = `resp_fn_${this.responseSeq}`;
+    const item = {
+      id: `item_fn_${this.responseSeq}`, type: 'function_call', status: 'completed', name,
+      call_id: `call_${this.responseSeq}`, arguments: argumentsText,
+    };
+    this.emit(OPENAI_REALTIME_EVENTS.ResponseCreated, { type: 'response.created', response: { id: responseId } });
+    this.emit(OPENAI_REALTIME_EVENTS.ResponseOutputItemDone, {
+      type: 'response.output_item.done', response_id: responseId, output_index: 0, item,
+    });
+    this.emit(OPENAI_REALTIME_EVENTS.ResponseDone, { type: 'response.done', response: { id: responseId, output: [item] } });
+    return item.call_id;
   }
 
   leaveMessage() {
@@ -362,4 +447,6 @@ class FakeRealtimeClient {
   }
 }
 
-module.exports = { createOpenAIModule, SCRIPT, GLITCHES, SPEECH_LEAD_MS, VOICEMAIL_MESSAGE_MS, firstSentence };
+module.exports = {
+  createOpenAIModule, SCRIPT, GLITCHES, SPEECH_LEAD_MS, VOICEMAIL_MESSAGE_MS, MENU_CALL_AT, firstSentence,
+};

@@ -39,6 +39,9 @@ const OUTCOMES = {
   // The callee hangs up while AMD listens: Disconnected, then DetectionComplete CALL_ENDED.
   amdhangup: { digits: '0152', ringingAt: 300, answerAt: 1000, hangupAfter: null, ai: 'talk', amd: 'CALL_ENDED', amdAt: 1500 },
   amderror: { digits: '0153', ringingAt: 300, answerAt: 1000, hangupAfter: 5000, ai: 'talk', amd: 'error', amdAt: 150 },
+  // A phone menu answers ("press 1 for sales"): the agent talks as in a good call and, 0.6 s into the conversation,
+  // calls its press_keys tool with digits "1" (openai.js, ai "menu").
+  menu: { digits: '0130', ringingAt: 300, answerAt: 1000, hangupAfter: 5000, ai: 'menu' },
   // Two progress signals (like 180 Ringing, then 183 Session Progress): the scenario must report ringing once.
   answered: { digits: null, ringingAt: 300, ringingAgainAt: 600, answerAt: 1000, hangupAfter: 5000, ai: 'talk' },
 };

@@ -731,6 +731,13 @@ class SimCall {
         sim.api('disableBeepDetection');
         this.cancelBeep();
       },
+      // d.ts Call.sendDigits(digits: string): "Any combination of 0-9, *, #, p (pause) symbols".
+      sendDigits: (digits) => {
+        sim.api('sendDigits', [digits]);
+        if (typeof digits !== 'string' || !/^[0-9*#p]+$/.test(digits)) {
+          throw new TypeError(`Call.sendDigits: ${JSON.stringify(digits)} is not a combination of 0-9, *, # and p`);
+        }
+      },
     };
     this.proxy = strictNamespace('Call', methods, (error) => sim.nameError(error));
     sim.registerMediaUnit(this.proxy, { kind: 'call', id, unit: this });

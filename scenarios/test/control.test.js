@@ -90,11 +90,11 @@ test('bad control requests get a clear JSON error and the call goes on', async (
       },
     });
     assert.equal(result.exitCode, 0, result.reason);
-    const hint = 'expected {"action":"hangup","secret":"<control secret>"}';
+    const hint = 'expected {"action":"hangup","secret":"<control secret>"} or {"action":"say","text":"...","secret":"<control secret>"}';
     assert.deepEqual(answers.unknown.json, { ok: false, error: `unknown action 'x'; ${hint}` });
     assert.deepEqual(answers.noAction.json, { ok: false, error: `unknown action (none); ${hint}` });
     assert.equal(answers.notJson.json.ok, false);
-    assert.match(answers.notJson.json.error, /not valid JSON.*\{"action":"hangup","secret":"<control secret>"\}/);
+    assert.match(answers.notJson.json.error, /not valid JSON.*\{"action":"hangup","secret":"<control secret>"\} or \{"action":"say"/);
     assert.equal(answers.array.json.ok, false);
     assert.match(answers.array.json.error, /not a JSON object/);
     assert.equal(answers.get.json.ok, false);

@@ -132,7 +132,8 @@ test('a scenario longer than 256×1024 characters is refused (exit 3); outbound_
   assert.equal(result.exitCode, EXIT.SCENARIO_ERROR);
   assert.match(result.reason, /the scenario is \d+ characters; VoxEngine takes at most 262144/);
   const ours = [...fs.readFileSync(SCENARIO, 'utf8')].length;
-  assert.ok(ours < LIMITS.SCENARIO_CHARS / 4, `outbound_call.js is ${ours} characters`);
+  // Half the limit at most (a quarter until Say…, Join and the keypad came): room to grow.
+  assert.ok(ours < LIMITS.SCENARIO_CHARS / 2, `outbound_call.js is ${ours} characters`);
 });
 
 test('a callback that runs longer than 1 s ends the session (exit 3)', async () => {

@@ -18,8 +18,8 @@ const { OPENAI_REALTIME_EVENTS } = require('../simulator/names');
 const DIALS = ['callPSTN', 'callSIP', 'callUser', 'callWhatsappUser'];
 const HOLD = '+14155550177'; // answered, stays up
 const WRONG = { ok: false, error: 'missing or wrong secret' };
-const PULL_HINT = 'expected {"action":"brief","brief":{...}}, {"action":"events","after":<seq>,"secret":"<control secret>"} ' +
-  'or {"action":"hangup","secret":"<control secret>"}';
+const PULL_HINT = 'expected {"action":"brief","brief":{...}}, {"action":"events","after":<seq>,"secret":"<control secret>"}, ' +
+  '{"action":"hangup","secret":"<control secret>"} or {"action":"say","text":"...","secret":"<control secret>"}';
 
 /** Resolves once `ready()` is true, checking every 2 ms (real time) for at most 5 s. */
 async function until(ready) {
@@ -193,7 +193,7 @@ test('pull mode: requests are checked in order (method, JSON, object, action, se
       a.get = await control(accessUrl, undefined, 'GET');
       a.notJson = await control(accessUrl, 'events please');
       a.array = await control(accessUrl, [{ action: 'events' }]);
-      a.unknownNoSecret = await control(accessUrl, { action: 'say' });
+      a.unknownNoSecret = await control(accessUrl, { action: 'dance' });
       a.noAction = await control(accessUrl, { after: 0, secret: SECRET });
       await deliverBrief(accessUrl, makePullBrief({ destination: HOLD }));
       await until(() => s.calls.length > 0 && s.calls[0].state === 'CONNECTED');
@@ -217,7 +217,7 @@ test('pull mode: requests are checked in order (method, JSON, object, action, se
   assert.deepEqual(a.get.json, { ok: false, error: `method GET not allowed; POST ${PULL_HINT}` });
   assert.deepEqual(a.notJson.json, { ok: false, error: `body is not valid JSON; ${PULL_HINT}` });
   assert.deepEqual(a.array.json, { ok: false, error: `body is not a JSON object; ${PULL_HINT}` });
-  assert.deepEqual(a.unknownNoSecret.json, { ok: false, error: `unknown action 'say'; ${PULL_HINT}` }, 'the action is checked before the secret');
+  assert.deepEqual(a.unknownNoSecret.json, { ok: false, error: `unknown action 'dance'; ${PULL_HINT}` }, 'the action is checked before the secret');
   assert.deepEqual(a.noAction.json, { ok: false, error: `unknown action (none); ${PULL_HINT}` });
   const afterError = { ok: false, error: "field 'after' must be a whole number >= 0 (the last seq received, 0 for none)" };
   assert.deepEqual(a.badAfter.json, afterError);
@@ -410,7 +410,7 @@ test('push mode is unchanged: "m":"push" fetches and POSTs as before; its contro
     assert.equal(bot.requests[0].headers.authorization, `Bearer ${TOKEN}`);
     assert.equal(checkEnvelope(assert, bot.events).at(-1), 'disconnected');
     assert.deepEqual(answers.unknownWrongSecret.json, WRONG, 'push mode checks the secret before the action');
-    const hint = 'expected {"action":"hangup","secret":"<control secret>"}';
+    const hint = 'expected {"action":"hangup","secret":"<control secret>"} or {"action":"say","text":"...","secret":"<control secret>"}';
     assert.deepEqual(answers.events.json, { ok: false, error: `unknown action 'events'; ${hint}` });
     assert.deepEqual(answers.brief.json, WRONG, 'a brief carries no top-level secret: refused like any request without one');
     assert.deepEqual(answers.hangup.json, { ok: true });

@@ -137,6 +137,28 @@ async def test_a_button_sends_block_actions_exactly_as_slack_does(
     assert payload["trigger_id"] and payload["response_url"].startswith(f"{slack_server.url}/actions/")
 
 
+async def test_say_on_the_page_opens_the_bots_form_and_submits_the_text(
+    page: tuple[SandboxPage, str], bot: Bot, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant,
+    http: httpx.AsyncClient,
+) -> None:  # fmt: skip
+    sandbox, url = page
+    assert (await http.post(f"{url}/api/command", json={"text": "/call +14155550100 hello"})).status_code == 200
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)
+    session = fake_voximplant.sessions[0]
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    [parent] = fake_slack.parents("C0GENERAL")
+    [say] = [e for b in parent.blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "call_say"]
+    actions = next(b["block_id"] for b in parent.blocks if b["type"] == "actions")
+    press = {"channel": "C0GENERAL", "ts": parent.ts, "action_id": "call_say", "block_id": actions}
+    assert (await http.post(f"{url}/api/action", json={**press, "text": "   "})).status_code == 200
+    assert sandbox.ephemeral[-1] == {"text": "Write what the agent should say."}  # the form's field error
+    assert (await http.post(f"{url}/api/action", json={**press, "text": "Hello from the page"})).status_code == 200
+    await eventually(lambda: [c.get("text") for c in session.control] == ["Hello from the page"])
+    assert [s["kind"] for s in sandbox.sent][-4:] == ["block_actions", "view_submission"] * 2
+    assert say["text"]["text"] == "Say…" and len(fake_slack.views) == 2
+
+
 async def _until(browser: Browser, condition: str, timeout: float = 10.0) -> None:
     """Poll a JS condition until it is true; errors (the page still loading) count as not yet."""
     deadline = time.monotonic() + timeout

@@ -1,6 +1,7 @@
 """The words for each refusal code (`bot/calls/refusals.py`): what was wrong, and what to do instead.
 
 A code whose words name no facts is a line in `_PLAIN`; any other has a function below, registered with `@_says`.
+A call's buttons (Hang up, Say…, Join) have theirs in `buttons.py`.
 Numbers come as E.164 and are shown in international form here; what people typed is quoted as typed.
 """
 
@@ -15,6 +16,7 @@ from bot.calls.models import Channel
 from bot.calls.numbers import format_international
 from bot.calls.refusals import Admins, Choice, Why
 from bot.errors import LimitReached, Refusal, Refusals
+from bot.slack.texts import buttons
 from bot.slack.texts.markup import CURRENCY, count, either, escape, lowered, minutes, money, resets, shown, when
 
 EXAMPLE = "`+14155550100`"
@@ -36,16 +38,7 @@ _PLAIN = {
     ),
     Why.MEMBERSHIP_UNKNOWN: "Slack did not tell me in time whether you may call; try again in a moment.",
     Why.ADMIN_UNKNOWN: "Slack did not tell me in time whether you are a callbot admin; try again in a moment.",
-    Why.HANG_UP_UNKNOWN: "I can't find that call any more; it may belong to an older installation of callbot.",
-    Why.HANG_UP_OVER: "This call has already ended; there is nothing to hang up.",
-    Why.HANG_UP_TOO_EARLY: ("The call is still being set up, so it cannot be hung up yet. Try again in a few seconds."),
-    Why.JOIN_OVER: "This call has already ended; there is nothing to join.",
-    Why.JOIN_NOT_CONNECTED: "Nobody has answered yet. You can join once the call is connected and the agent talks.",
-    Why.JOIN_UNREACHABLE: "Voximplant never confirmed this call, so I have no way to reach it to add you.",
-    Why.JOIN_NO_TARGET: (
-        "Say where I should call you: a phone number in international form (e.g. +14155550100), or the name of your "
-        "Voximplant app user."
-    ),
+    **buttons.PLAIN,
 }
 # Number types as ALLOWED_NUMBER_TYPES names them (bot/calls/numbers.py, type_name).
 _TYPE_WORDS = {
@@ -78,7 +71,7 @@ _ADMIN_ACTIONS = {
     "spend": "see what calls cost",
 }
 _Words = Callable[[Refusal, dict[str, Any]], str]
-_SAYS: dict[Why, _Words] = {}
+_SAYS: dict[Why, _Words] = dict(buttons.SAYS)
 
 
 def refusal(refused: Refusal) -> str:
@@ -358,24 +351,6 @@ def _workspace_spend_cap(refused: Refusal, f: dict[str, Any]) -> str:
 
 def _retry_at(refused: Refusal) -> datetime:
     return refused.retry_at if isinstance(refused, LimitReached) else cast(datetime, refused.facts["now"])
-
-
-@_says(Why.HANG_UP_NOT_YOURS)
-def _not_yours(_: Refusal, f: dict[str, Any]) -> str:
-    return f"Only <@{f['requester']}> (who placed this call) or a callbot admin can hang it up."
-
-
-@_says(Why.JOIN_NOT_YOURS)
-def _join_not_yours(_: Refusal, f: dict[str, Any]) -> str:
-    return f"Only <@{f['requester']}> (who placed this call) or a callbot admin can join it."
-
-
-@_says(Why.HANG_UP_UNCONFIRMED)
-def _unconfirmed(_: Refusal, f: dict[str, Any]) -> str:
-    return (
-        "Voximplant never confirmed this call, so I have no way to reach it to hang it up. It ends by itself within "
-        f"its time limit ({max(1, f['max_duration_s'] // 60)} min)."
-    )
 
 
 @_says(Why.UNKNOWN_CHANNELS)
