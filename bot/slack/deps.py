@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.calls.allowlist import Allowlist
 from bot.calls.permissions import Permissions
@@ -12,6 +13,9 @@ from bot.calls.vetting import Vetting
 from bot.roles import Launches
 from bot.store import Store
 from bot.tasks import Background
+
+if TYPE_CHECKING:
+    from bot.slack.schedules import SlackSchedules
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +28,4 @@ class Deps:
     background: Background  # hang-ups, after the ack
     launches: Launches  # a new call's launch, after the ack: here, or on a worker replica
     policy: CallPolicy  # the default region, the longest call
+    schedules: SlackSchedules | None = None  # calls for later, and their Cancel (bot/slack/schedules.py)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class ActionId(StrEnum):
     HANG_UP = "call_hang_up"
+    CANCEL_SCHEDULE = "schedule_cancel"  # a scheduled call's Cancel (its message, /call history)
 
 
 class BlockId(StrEnum):

@@ -11,7 +11,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.errors import StoreUnavailable
-from bot.slack import actions, blocks, commands, modals, shortcuts, texts
+from bot.slack import actions, blocks, commands, modals, schedules, shortcuts, texts
 from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     modals.register(app, deps)
     shortcuts.register(app, deps)
     actions.register(app, deps)
+    if deps.schedules is not None:
+        schedules.register(app, deps.schedules)
     app.error(unexpected)
 
 
