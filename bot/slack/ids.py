@@ -21,6 +21,7 @@ class BlockId(StrEnum):
     CALL_QUOTE = "call_quote"
     CALL_STATE = "call_state"
     CALL_ACTIONS = "call_actions"
+    SCHEDULE_ACTIONS = "schedule_actions"  # a scheduled call's message: Cancel
 
 
 class CallbackId(StrEnum):

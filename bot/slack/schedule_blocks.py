@@ -8,7 +8,7 @@ from typing import Any
 from bot.calls.models import AttemptState, ScheduledAttempt
 from bot.calls.numbers import format_international
 from bot.calls.schedule_requests import stored_request
-from bot.slack.ids import ActionId
+from bot.slack.ids import ActionId, BlockId
 from bot.slack.texts import schedules as words
 
 Message = dict[str, Any]
@@ -47,7 +47,7 @@ def schedule_message(attempt: ScheduledAttempt, *, by: str | None = None) -> Mes
         ]},
     ]  # fmt: skip
     if attempt.state is AttemptState.SCHEDULED:
-        blocks.append({"type": "actions", "elements": [cancel_button(attempt)]})
+        blocks.append({"type": "actions", "block_id": BlockId.SCHEDULE_ACTIONS, "elements": [cancel_button(attempt)]})
     return {"text": head, "blocks": blocks}
 
 
