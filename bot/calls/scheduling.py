@@ -83,7 +83,7 @@ class Scheduler:
     ) -> ScheduledAttempt:
         """Vet and store a call for later (`draft.when`), or raise a Refusal saying why not."""
         now = self._clock()
-        due = due_at(draft.when or "", tz, now)
+        due = due_at(draft.when, tz, now) if draft.when is not None else now  # `retry` alone: the first dial now
         plan = retry_plan(draft.retry)
         request = await self._vetting.vet(
             draft, origin, channel=channel, requester_name=requester_name, scheduled=True

@@ -68,6 +68,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             try:
                 said = await deps.schedules.schedule(draft, origin, requester_name=str(command.get("user_name") or ""))
             except Refusal as refusal:
+                if not draft.instructions.strip() and _only_about_the_instructions(refusal):
+                    await open_form()  # as for a call now: the form asks what the agent should say
+                    return
                 said = texts.refusal(refusal)
             await ack(text=said, response_type="ephemeral")
             return

@@ -46,6 +46,8 @@ class FieldId(StrEnum):
     VOICEMAIL = "voicemail"
     RECORD = "record"
     CONVERSATION = "conversation"
+    WHEN = "when"  # a scheduled call's time (bot/slack/schedule_blocks.py)
+    RETRY = "retry"  # its retry plan (`2 every 10m`)
     AFTER_HOURS_REASON = "after_hours_reason"  # callbot admins only: why a call may ring outside calling hours
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from bot.calls.models import AttemptState, ScheduledAttempt
 from bot.calls.numbers import format_international
 from bot.calls.schedule_requests import stored_request
-from bot.slack.ids import ActionId, BlockId
+from bot.slack.ids import ActionId, BlockId, FieldId
 from bot.slack.texts import schedules as words
 
 Message = dict[str, Any]
@@ -49,6 +49,26 @@ def schedule_message(attempt: ScheduledAttempt, *, by: str | None = None) -> Mes
     if attempt.state is AttemptState.SCHEDULED:
         blocks.append({"type": "actions", "block_id": BlockId.SCHEDULE_ACTIONS, "elements": [cancel_button(attempt)]})
     return {"text": head, "blocks": blocks}
+
+
+def form_fields(retry: str | None = None) -> list[dict[str, Any]]:
+    """The call form's two optional fields for later: when (Slack's date-and-time picker, which gives a moment, so
+    the person's own time zone is whatever their Slack shows) and the retry plan, as `/call` takes it."""
+    when = {"type": "datetimepicker", "action_id": FieldId.WHEN}
+    plan: dict[str, Any] = {
+        "type": "plain_text_input", "action_id": FieldId.RETRY, "max_length": 40,
+        "placeholder": {"type": "plain_text", "text": words.PLACEHOLDER_RETRY},
+    }  # fmt: skip
+    if retry:
+        plan["initial_value"] = retry[:40]
+    return [
+        {"type": "input", "block_id": FieldId.WHEN, "optional": True, "element": when,
+         "label": {"type": "plain_text", "text": words.LABEL_WHEN},
+         "hint": {"type": "plain_text", "text": words.HINT_WHEN}},
+        {"type": "input", "block_id": FieldId.RETRY, "optional": True, "element": plan,
+         "label": {"type": "plain_text", "text": words.LABEL_RETRY},
+         "hint": {"type": "plain_text", "text": words.HINT_RETRY}},
+    ]  # fmt: skip
 
 
 def history_message(reply: str, pending: Sequence[ScheduledAttempt]) -> Message:

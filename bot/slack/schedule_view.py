@@ -16,7 +16,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.calls.models import Call, ScheduledAttempt
+from bot.calls.models import Call, Origin, ScheduledAttempt
 from bot.errors import Refusal
 from bot.slack import schedule_blocks, texts
 from bot.slack.api_errors import error_code
@@ -42,6 +42,15 @@ class ScheduleView:
                 await self._store.set_schedule_thread(attempt.schedule_id, str(answer["channel"]), str(answer["ts"]))
                 return True
         return False
+
+    async def tell(self, origin: Origin, text: str) -> None:
+        """`text` to the requester alone, where they asked (the form's confirmation)."""
+        try:
+            await self._client.chat_postEphemeral(channel=origin.conversation_id, user=origin.user_id, text=text)
+        except SlackApiError as error:
+            log.error("could not tell <@%s> (%s)", origin.user_id, error_code(error))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.error("could not tell <@%s> (%s)", origin.user_id, type(error).__name__)
 
     async def attempt_moved(self, attempt: ScheduledAttempt, due: datetime) -> None:
         await self._reply(attempt, words.moved(due, attempt.tz))

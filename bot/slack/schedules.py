@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -51,8 +51,6 @@ class SlackSchedules:
     ) -> str:
         """Schedule the call and have its message posted; the confirmation for the requester, or a Refusal."""
         tz = await self.zone_of(origin.user_id)
-        if draft.when is None:  # `retry` alone: the first attempt now
-            draft = replace(draft, when="in 0m")
         attempt = await self.scheduler.schedule(
             draft, origin, tz=tz or "UTC", channel=channel, requester_name=requester_name
         )  # fmt: skip

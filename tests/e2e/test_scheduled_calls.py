@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from bot.calls.models import AttemptState
+from bot.sandbox.block_kit import view_problems
 from bot.sandbox.clock import VirtualClock, WallClock
 from bot.sandbox.fake_slack import FakeSlack, Message
 from bot.sandbox.fake_voximplant import FakeVoximplant
@@ -23,6 +24,7 @@ from bot.slack.ids import ActionId, BlockId
 from bot.state import state_of
 from bot.store import Store
 from tests.conftest import SIGNING_SECRET, Bot, eventually, make_settings, running_bot, where
+from tests.e2e.test_call_form import field, values
 
 START = datetime(2026, 12, 2, 14, 0, 20, tzinfo=UTC)  # Wed 2 Dec 2026: 15:00 in Berlin, 09:00 in New York
 ROUND_S = 0.02  # SCHEDULE_EVERY_S in these tests
@@ -244,3 +246,31 @@ async def test_a_restart_between_scheduling_and_dialling_still_places_the_call(
         attempt = await state_of(second.app).store.latest_attempt(waiting.schedule_id)
         assert attempt is not None and attempt.state is AttemptState.DIALED
         assert fake_slack.thread(schedule_message(fake_slack))[0].text == "📞 Placing the scheduled call now."
+
+
+async def test_the_form_schedules_with_its_date_and_time_picker_and_refuses_a_past_time(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant, wall: WallClock
+) -> None:
+    await slack.command("+14155550100 retry 2 every 10m")  # no instructions: the form opens, its retry filled in
+    view = fake_slack.views[-1]
+    assert view_problems(view) == []
+    assert field(view, "when")["element"]["type"] == "datetimepicker"
+    assert field(view, "retry")["element"]["initial_value"] == "2 every 10m"
+    form = values(destination="+14155550100", instructions="say the build is green")
+    picked = int((START + timedelta(minutes=45)).timestamp())
+    form["when"] = {"when": {"type": "datetimepicker", "selected_date_time": int(START.timestamp()) - 3600}}
+    refused = await slack.view_submission(view, form)
+    assert refused.json()["errors"] == {
+        "when": "The time you picked has passed (it's 15:00 your time). Pick a later one, or leave it empty."
+    }
+    form["when"] = {"when": {"type": "datetimepicker", "selected_date_time": picked}}
+    form["retry"] = {"retry": {"type": "plain_text_input", "value": "1 every 15m"}}
+    placed = await slack.view_submission(view, form)
+    assert placed.status_code == 200 and placed.text == ""
+    await eventually(lambda: len(fake_slack.ephemeral) == 1)
+    assert fake_slack.ephemeral[0]["text"] == (
+        "🕒 Scheduled a call to +1 415-555-0100 for 15:45 (your time) · Wed 2 Dec, retried 1 time every 15 minutes"
+        " if busy or unanswered."
+    )
+    wall.advance(timedelta(minutes=45))
+    await eventually(lambda: len(fake_voximplant.sessions) == 1)

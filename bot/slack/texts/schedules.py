@@ -18,6 +18,11 @@ from bot.slack.texts.markup import count, escape, minutes, shown
 
 SCHEDULE_BUTTON = "Cancel"
 SCHEDULE_BUTTON_CONFIRM = "Cancel this scheduled call? Nothing will be dialled."
+LABEL_WHEN = "Call later"
+HINT_WHEN = "Leave empty to call now. Up to 7 days ahead; outside calling hours it moves to the next allowed time."
+LABEL_RETRY = "Retry if busy or unanswered"
+PLACEHOLDER_RETRY = "e.g. 2 every 10m"
+HINT_RETRY = "Up to 3 retries, 5 to 120 minutes apart. Not after a call that was answered or declined."
 
 
 def local(at: datetime, tz: str) -> str:
@@ -116,6 +121,8 @@ def pending_line(attempt: ScheduledAttempt, destination: str) -> str:
 
 def _when_past(_: Refusal, f: dict[str, Any]) -> str:
     now = f["now"].astimezone(zone(f["tz"]))
+    if str(f["typed"]).startswith("@"):  # the form's picker
+        return f"The time you picked has passed (it's {now:%H:%M} your time). Pick a later one, or leave it empty."
     return (f"`{shown(f['typed'])}` has passed today (it's {now:%H:%M} your time). Say `tomorrow {shown(f['typed'])}`"
             " or a later time, or `in 20m`.")  # fmt: skip
 
