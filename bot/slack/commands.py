@@ -32,7 +32,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         if admin.handles(text):
             reply = await admin.answer(text, command["user_id"], deps, team_id=command.get("team_id", ""))
-            if deps.schedules is not None and text.split()[0].lower() == "history":
+            if deps.schedules is not None and _lists_schedules(text):
                 everyone = await deps.permissions.is_admin(command["user_id"])
                 shown = await deps.schedules.history(reply, command["user_id"], everyone=everyone)
                 await ack(response_type="ephemeral", **shown)
@@ -86,6 +86,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()
         await deps.launches.launch_soon(call, command.get("response_url"))
+
+
+def _lists_schedules(text: str) -> bool:
+    """`/call history [n]` and a bare `/call status` also list the scheduled calls waiting, each with Cancel."""
+    words = text.lower().split()
+    return words[0] == "history" or words == ["status"]
 
 
 def _only_about_the_instructions(refusal: Refusal) -> bool:

@@ -202,6 +202,8 @@ async def test_history_lists_scheduled_calls_with_a_cancel_button(
     due = int(datetime(2026, 12, 3, 8, 0, tzinfo=UTC).timestamp())
     assert f"<!date^{due}^" in rendered and ActionId.CANCEL_SCHEDULE in rendered
     assert (await slack.command("history", user_id="U0BOB")).json().get("blocks") is None  # not Bob's
+    status = (await slack.command("status")).json()
+    assert f"<!date^{due}^" in json.dumps(status["blocks"]) and status["text"].startswith("Say which call")
 
 
 async def test_a_refusal_at_dial_time_is_posted_in_the_thread(
