@@ -72,6 +72,7 @@ class Why(StrEnum):
     RETRY_TOO_MANY = "retry_too_many"  # count; limit
     RETRY_INTERVAL = "retry_interval"  # every_s; least_s; most_s
     NEVER_OPEN = "never_open"  # number: its zones share no time inside calling hours, so no time can be found
+    SCHEDULE_INTERRUPTED = "schedule_interrupted"  # the bot stopped between claiming an attempt and launching it
     SCHEDULE_UNKNOWN = "schedule_unknown"  # no such scheduled call
     CANCEL_NOT_YOURS = "cancel_not_yours"  # requester: who scheduled it
     CANCEL_TOO_LATE = "cancel_too_late"  # attempt: the attempt being dialled now (Hang up ends it)

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 RETRY_OUTCOMES = frozenset({Outcome.BUSY, Outcome.NOT_ANSWERED})  # never after talk, voicemail, declined, failed
 CANCEL = "schedule.cancel"  # the audit log's name for a cancel (allowed or refused)
 THREAD_WAIT = timedelta(seconds=15)  # an attempt due at once waits this long, at most, for its Slack thread
+# A claimed attempt with no call after this long was left by a bot that stopped (vetting and create take seconds).
+STRANDED_AFTER = timedelta(minutes=2)
 
 
 class ScheduleObserver(Protocol):
@@ -114,6 +116,10 @@ class Scheduler:
         """Follow up attempts whose call ended, then dial those due; returns how many were dialled."""
         for ended in await self._store.ended_attempts():
             await self._follow_up(ended)
+        for stranded in await self._store.stranded_attempts(self._clock() - STRANDED_AFTER):
+            refusal = Refusal(Why.SCHEDULE_INTERRUPTED)
+            if await self._store.refuse_attempt(stranded, refusal.why.value, self._clock()) and self.observer:
+                await self.observer.attempt_refused(stranded, refusal)
         dialled = 0
         for attempt in await self._store.due_attempts(self._clock()):
             dialled += await self._dial(attempt)

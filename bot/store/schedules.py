@@ -93,6 +93,14 @@ class Schedules(Base):
         )  # fmt: skip
         return [_attempt(row) for row in rows]
 
+    async def stranded_attempts(self, before: datetime) -> list[ScheduledAttempt]:
+        """Attempts claimed before `before` that never got their call: the bot stopped between claim and launch."""
+        rows = await self._fetch(
+            f"{_SELECT} WHERE s.state = ? AND s.call_id IS NULL AND s.updated_at < ? ORDER BY s.updated_at",
+            AttemptState.DIALED.value, stamp(before),
+        )  # fmt: skip
+        return [_attempt(row) for row in rows]
+
     async def finish_attempt(self, attempt: ScheduledAttempt, now: datetime, retry: ScheduledAttempt | None) -> bool:
         """Close a dialled attempt and, in the same transaction, store the retry that follows it (if any). False
         when another caller closed it first (then nothing changed)."""

@@ -77,3 +77,24 @@ async def test_a_number_never_inside_calling_hours_everywhere_cannot_be_schedule
     assert planner.opening(new_york, START) == START  # 09:00 there
     night = START + timedelta(hours=13)  # 22:00 there
     assert planner.opening(new_york, night) == datetime(2026, 12, 3, 13, 0, tzinfo=UTC)  # 08:00 the next morning
+
+
+async def test_an_attempt_claimed_by_a_bot_that_stopped_before_launching_it_is_refused_not_dialled(
+    store: Store,
+) -> None:
+    await store.add_caller_id(CALLER_ID, label="", channels=frozenset({Channel.PSTN}), added_by="t", at=START)
+    clock, launched = WallClock(START), []
+    planner = scheduler(store, clock, launched)
+    draft = CallDraft(destination="+14155550100", caller_id=None, instructions="hello", when="in 5m")
+    attempt = await planner.schedule(draft, ORIGIN, tz="UTC")
+    clock.advance(timedelta(minutes=5))
+    assert await store.claim_attempt(attempt, clock())  # the bot that claimed it stopped right there
+    clock.advance(timedelta(minutes=1))
+    await planner.round()
+    latest = await store.latest_attempt(attempt.schedule_id)
+    assert latest is not None and latest.state is AttemptState.DIALED  # it may still be on its way: left alone
+    clock.advance(timedelta(minutes=2))
+    await planner.round()
+    latest = await store.latest_attempt(attempt.schedule_id)
+    assert latest is not None and (latest.state, latest.detail) == (AttemptState.REFUSED, "schedule_interrupted")
+    assert launched == []

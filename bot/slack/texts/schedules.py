@@ -167,6 +167,10 @@ WORDS: dict[Why, _Words] = {
         "time I can schedule it for. Ask a callbot admin to place it now, with a reason."
     ),
     Why.SCHEDULE_UNKNOWN: lambda _, f: "I can't find that scheduled call any more.",
+    Why.SCHEDULE_INTERRUPTED: lambda _, f: (
+        "the bot stopped while placing it, before anything was dialled; it is not tried again (so it can never ring "
+        "twice). Schedule it again if it is still needed."
+    ),
     Why.CANCEL_NOT_YOURS: lambda _, f: (
         f"Only <@{f['requester']}> (who scheduled this call) or a callbot admin can cancel it."
     ),
