@@ -16,6 +16,8 @@ from starlette.routing import Route
 from bot import routes
 from bot.build import build
 from bot.calls import launch
+from bot.calls.clock import Clock as DomainClock
+from bot.calls.clock import utc_now
 from bot.calls.polling import Cadence
 from bot.metrics import Metrics, RequestCounter, metrics_route
 from bot.settings import Settings
@@ -25,18 +27,23 @@ from bot.slack_token import TokenCheckWaits
 
 def create_app(
     settings: Settings, *, slack_clock: Clock | None = None, token_waits: TokenCheckWaits | None = None,
-    poll_cadence: Cadence | None = None,
+    poll_cadence: Cadence | None = None, clock: DomainClock = utc_now,
 ) -> Starlette:  # fmt: skip
     """The bot as an ASGI app; its lifespan opens the store and the HTTP clients and closes them.
 
-    `slack_clock`, `token_waits` and `poll_cadence`: as build() takes them (tests hand the bot its time).
+    `slack_clock`, `token_waits`, `poll_cadence` and `clock`: as build() takes them (tests hand the bot its time).
     """
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with build(
-            settings, metrics=metrics, slack_clock=slack_clock, token_waits=token_waits, poll_cadence=poll_cadence
+            settings,
+            metrics=metrics,
+            slack_clock=slack_clock,
+            token_waits=token_waits,
+            poll_cadence=poll_cadence,
+            clock=clock,
         ) as state:
             app.state.bot = state  # kept after the lifespan ends, so work finishing during shutdown still finds it
             yield

@@ -29,12 +29,14 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.calls.allowlist import Allowlist
+from bot.calls.clock import Clock as DomainClock
 from bot.calls.clock import utc_now
 from bot.calls.numbers import number_types
 from bot.calls.permissions import Limits, Permissions
 from bot.calls.policy import CallPolicy
 from bot.calls.polling import Cadence, EventPoller
 from bot.calls.recovery import Recovery
+from bot.calls.scheduling import Scheduler
 from bot.calls.service import CallService
 from bot.leases import Replica
 from bot.logs import QuietLog
@@ -48,6 +50,8 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackCallView
 from bot.slack.pacing import Clock
 from bot.slack.reply_urls import ReplyUrls
+from bot.slack.schedule_view import ScheduleView
+from bot.slack.schedules import SlackSchedules
 from bot.slack_token import SlackTokenCheck, TokenCheckWaits
 from bot.state import BotState
 from bot.store import Store
@@ -82,14 +86,14 @@ DIRECTORY_TIMEOUT_S = 10  # seconds; one Web API page; a lookup past the permiss
 @asynccontextmanager
 async def build(
     settings: Settings, *, metrics: Metrics | None = None, slack_clock: Clock | None = None,
-    token_waits: TokenCheckWaits | None = None, poll_cadence: Cadence | None = None,
+    token_waits: TokenCheckWaits | None = None, poll_cadence: Cadence | None = None, clock: DomainClock = utc_now,
 ) -> AsyncIterator[BotState]:  # fmt: skip
     """Open every part of the bot, yield them, and close them within the shutdown grace.
 
     `metrics` is shared with the app's request counter; `slack_clock` paces Slack writes (tests pass a virtual
     clock so pacing is deterministic and fast); `token_waits`, how the start and Slack requests wait for Slack to
     confirm the bot token (SlackTokenCheck); `poll_cadence`, how often pull mode asks a session for events (tests run
-    the scenario faster, and poll faster).
+    the scenario faster, and poll faster); `clock`, the domain's time (tests set it: scheduled calls, calling hours).
     """
     metrics = metrics if metrics is not None else Metrics()
     waits = token_waits or TokenCheckWaits()
@@ -104,6 +108,7 @@ async def build(
     delivery: Delivery | None = None
     directory: SlackDirectory | None = None
     watchdog: asyncio.Task[None] | None = None
+    scheduling: asyncio.Task[None] | None = None
     sweeping: asyncio.Task[None] | None = None
     working: asyncio.Task[None] | None = None
     replica = Replica(store, ttl_s=settings.lease_s)
@@ -157,7 +162,7 @@ async def build(
             deliver=settings.role != "web",
             writer=writer,
         )
-        permissions = _permissions(settings, store, directory)
+        permissions = _permissions(settings, store, directory, clock)
         calls = CallService(
             store,
             _voximplant(settings, http, metrics),
@@ -165,6 +170,7 @@ async def build(
             observer=SlackCallView(delivery, admins=settings.callbot_admins),
             permissions=permissions,
             poll_cadence=poll_cadence,
+            clock=clock,
         )
         poller = calls.poller
         bolt = AsyncApp(
@@ -175,10 +181,22 @@ async def build(
             authorize=token_check.bolt_authorize(),
             before_authorize=token_check.bolt_before_authorize(),
         )
+        launches = HandOff(store) if settings.role == "web" else LaunchHere(calls.placing, reply_urls, background)
+        schedule_view = ScheduleView(  # one try per write, a 429 retried after its Retry-After
+            AsyncWebClient(
+                token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session,
+                retry_handlers=[CountingRateLimitRetryHandler(metrics, max_retry_count=3)],
+            ),
+            store,
+        )  # fmt: skip
+        scheduler = Scheduler(
+            store, calls.vetting, calls.placing, calls.policy, launch=lambda call: launches.launch_soon(call, None),
+            permissions=permissions, observer=schedule_view, clock=clock,
+        )  # fmt: skip
         deps = Deps(
             vetting=calls.vetting, placing=calls.placing, permissions=permissions, allowlist=Allowlist(store),
             records=store, background=background, policy=calls.policy, joining=calls.joining, saying=calls.saying,
-            launches=HandOff(store) if settings.role == "web" else LaunchHere(calls.placing, reply_urls, background),
+            launches=launches, schedules=SlackSchedules(scheduler, schedule_view, directory, background),
         )  # fmt: skip
         listeners.register(bolt, deps)
         state = BotState(
@@ -210,6 +228,7 @@ async def build(
                     poller.follow(call)
             watchdog = asyncio.create_task(_watch(calls.recovery, replica, settings), name="call watchdog")
             sweeping = asyncio.create_task(delivery.sweep(replica.renew_every_s), name="slack writes sweep")
+            scheduling = asyncio.create_task(_schedule(scheduler, replica, settings), name="scheduled calls")
         if settings.role == "worker":
             worker = Worker(
                 store, calls.placing, delivery, replica, reply_urls, background,
@@ -227,7 +246,7 @@ async def build(
         try:
             if socket_mode is not None:
                 await socket_mode.close_async()  # no new Slack requests; the work under way drains below
-            for task in (working, watchdog, sweeping, token_checking):
+            for task in (working, watchdog, scheduling, sweeping, token_checking):
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
@@ -267,6 +286,18 @@ async def _watch(recovery: Recovery, replica: Replica, settings: Settings) -> No
                 await recovery.round(timedelta(seconds=settings.reconcile_after_s))
         except Exception:  # the watchdog must outlive one bad round; the next round tries again
             log.exception("the call watchdog failed a round")
+
+
+async def _schedule(scheduler: Scheduler, replica: Replica, settings: Settings) -> None:
+    """Every SCHEDULE_EVERY_S, on one replica at a time (the `scheduler` lease, as the watchdog's): dial the
+    scheduled calls and retries that are due, and decide the retries of attempts that ended."""
+    while True:
+        try:
+            if await replica.lead("scheduler"):
+                await scheduler.round()
+        except Exception:  # the loop must outlive one bad round; the next round tries again
+            log.exception("the scheduled calls' round failed")
+        await asyncio.sleep(settings.schedule_every_s)
 
 
 def _voximplant(settings: Settings, http: httpx.AsyncClient, metrics: Metrics) -> VoximplantClient | None:
@@ -317,7 +348,7 @@ def call_policy(settings: Settings) -> CallPolicy:
     )
 
 
-def _permissions(settings: Settings, store: Store, directory: SlackDirectory) -> Permissions:
+def _permissions(settings: Settings, store: Store, directory: SlackDirectory, clock: DomainClock) -> Permissions:
     return Permissions(
         store,
         directory,
@@ -332,7 +363,7 @@ def _permissions(settings: Settings, store: Store, directory: SlackDirectory) ->
             spend_per_person_day=settings.spend_per_person_day,
             spend_per_workspace_month=settings.spend_per_workspace_month,
         ),
-        clock=utc_now,
+        clock=clock,
     )
 
 

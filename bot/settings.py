@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     )
     reconcile_after_s: float = Field(default=300.0, gt=0, description="silence before asking the call history")
     reconcile_every_s: float = Field(default=30.0, gt=0, description="how often live calls are checked")
+    schedule_every_s: float = Field(default=5.0, gt=0, le=60, description="how often scheduled calls due are dialled")
     lease_s: float = Field(
         default=15.0, ge=0.5, le=600, description="replicas: how long a dead replica's work waits before another's"
     )

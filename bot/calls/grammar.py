@@ -1,7 +1,8 @@
 """The `/call` text, as people type it.
 
     /call <destination> [from <caller id>] [via phone|sip|user|whatsapp] [for <minutes>m]
-          [voicemail: leave|hang up] [record] [instructions…]
+          [voicemail: leave|hang up] [record] [at 15:30 | tomorrow at 9am | in 20m] [retry 2 every 10m]
+          [instructions…]
 
 The options follow the destination in any order, each once; everything after them is the agent's instructions.
 A destination is a phone number in any common form (`+1 (415) 555-0100`, `415-555-0100`, `00 44 20 7946 0000`),
@@ -29,6 +30,7 @@ from phonenumbers import PhoneNumberFormat
 
 from bot.calls.destinations import CHANNEL_WORDS
 from bot.calls.numbers import international_form, is_emergency_number, normalise
+from bot.calls.when import AT_WORDS, RETRY_WORDS, SPAN_WORDS
 
 # Slack rewrites links in command text when "escape" is on: <tel:+14155550100|+1 415…>, <mailto:a@b|a@b>.
 _SLACK_LINK = re.compile(r"<(tel|sips?|mailto):([^|>]*)(?:\|[^>]*)?>", re.IGNORECASE)
@@ -62,6 +64,8 @@ class CallDraft:
     after_hours_reason: str | None = None  # the form's: an admin's reason to call outside calling hours
     voicemail: str | None = None  # what to do at a voicemail greeting, as typed (`leave`, `hang up`)
     record: bool = False  # `record` was asked for
+    when: str | None = None  # when to ring, as typed (`at 15:30`, `in 20m`): bot/calls/when.py reads it
+    retry: str | None = None  # the words after `retry` (`2 every 10m`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,8 @@ class _Options:
     caller_id_readings: tuple[str, ...] = ()
     voicemail: str | None = None
     record: bool = False
+    when: str | None = None
+    retry: str | None = None
 
 
 def parse_command(text: str, default_region: str) -> CallDraft:
@@ -108,6 +114,8 @@ def parse_command(text: str, default_region: str) -> CallDraft:
         caller_id_readings=options.caller_id_readings,
         voicemail=options.voicemail,
         record=options.record,
+        when=options.when,
+        retry=options.retry,
     )
 
 
@@ -176,9 +184,34 @@ def _take_options(text: str, default_region: str, *, strict: bool) -> tuple[_Opt
                 break
             rest = after.lstrip()[found.end() :]
             options, text = replace(options, duration=found.group("value")), rest
+        elif keyword in {"at", "in", "tomorrow"} and options.when is None:
+            when, rest = _when(keyword, after)
+            if when is None:
+                break
+            options, text = replace(options, when=when), rest
+        elif keyword == "retry" and options.retry is None:
+            found = RETRY_WORDS.match(after.lstrip())
+            if found is None:
+                break
+            options, text = replace(options, retry=found.group("value")), after.lstrip()[found.end() :]
         else:
             break
     return options, text
+
+
+def _when(keyword: str, after: str) -> tuple[str | None, str]:
+    """`at 15:30`, `tomorrow at 9am`, `in 20m`: the words as typed and the text after them; None when the words
+    after the keyword are no time (`in English`, `at once` stay in the instructions)."""
+    if keyword == "tomorrow":
+        at, rest = _first_word(after)
+        if at is None or at.lower() != "at":
+            return None, after
+        when, rest = _when("at", rest)
+        return (f"tomorrow {when}", rest) if when is not None else (None, after)
+    found = (AT_WORDS if keyword == "at" else SPAN_WORDS).match(after.lstrip())
+    if found is None:
+        return None, after
+    return f"{keyword} {found.group('value')}", after.lstrip()[found.end() :]
 
 
 # What `voicemail:` takes: leave a message (the default), or hang up without one.

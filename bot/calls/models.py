@@ -352,3 +352,48 @@ Judge = Callable[[Call, Transition, Sequence[Evidence]], Outcome]
 """Names a call's outcome (`bot/calls/outcomes.py` `judge`) from the call (as it was before its terminal move, or as
 it is once over), its terminal transition and its `answered` and `voicemail` events, oldest first. The store calls it
 inside the transaction that makes the terminal move, and again when such an event is stored after it."""
+
+
+# -- scheduled and retried calls (bot/calls/scheduling.py) -------------------------------------------------------
+
+
+class AttemptState(StrEnum):
+    """Where one attempt of a scheduled call is: waiting, dialled (its call under way), or done with."""
+
+    SCHEDULED = "scheduled"  # waiting for its time
+    DIALED = "dialed"  # claimed and handed to the launch: never dialled again
+    FINISHED = "finished"  # its call ended, and whether to retry was decided
+    CANCELLED = "cancelled"  # someone cancelled it before its time
+    REFUSED = "refused"  # vetting refused it at its time (a caller ID removed, a limit reached...)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledAttempt:
+    """One attempt of a scheduled call: the first dial is attempt 1, each retry the next. Every attempt of one
+    schedule shares its request, its retry plan and its Slack thread (`slack_channel`, `slack_ts`)."""
+
+    schedule_id: str
+    attempt: int
+    due_at: datetime  # UTC
+    state: AttemptState
+    retries: int  # how many retries the plan allows in all
+    retry_every_s: int
+    origin: Origin
+    request: str  # what was asked (JSON): re-vetted when the attempt is dialled
+    tz: str  # the requester's time zone (IANA), to show times in
+    created_at: datetime
+    updated_at: datetime
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+    call_id: str | None = None  # the attempt's call, once dialled
+    moved_from: datetime | None = None  # the time asked for, when calling hours moved it
+    detail: str = ""  # why it was refused, or who cancelled it
+    outcome: Outcome | None = None  # its call's outcome, once that call ended (read with it, never stored here)
+
+    @property
+    def id(self) -> str:
+        return attempt_id(self.schedule_id, self.attempt)
+
+
+def attempt_id(schedule_id: str, attempt: int) -> str:
+    return f"{schedule_id}.{attempt}"

@@ -74,6 +74,21 @@ class Why(StrEnum):
     SAY_NOT_CONNECTED = "say_not_connected"  # nobody has answered yet
     SAY_UNCONFIRMED = "say_unconfirmed"  # Voximplant never confirmed the call: its session cannot be reached
     SAY_TEXT = "say_text"  # length: characters (0: nothing written); limit
+    # When (bot/calls/when.py) and the schedule
+    WHEN_UNREADABLE = "when_unreadable"  # typed: not `at 15:30`, `tomorrow at 9am` or `in 20m`
+    WHEN_NOT_A_TIME = "when_not_a_time"  # typed: `at 25:00`, `at 13pm`
+    WHEN_PAST = "when_past"  # typed; now; tz: the requester's zone (IANA)
+    WHEN_TOO_FAR = "when_too_far"  # typed; days: how far ahead a call may be scheduled
+    WHEN_SKIPPED = "when_skipped"  # typed; day: date; tz: the clocks jump over that time that day
+    RETRY_UNREADABLE = "retry_unreadable"  # typed: not `2 every 10m`
+    RETRY_TOO_MANY = "retry_too_many"  # count; limit
+    RETRY_INTERVAL = "retry_interval"  # every_s; least_s; most_s
+    NEVER_OPEN = "never_open"  # number: its zones share no time inside calling hours, so no time can be found
+    SCHEDULE_INTERRUPTED = "schedule_interrupted"  # the bot stopped between claiming an attempt and launching it
+    SCHEDULE_UNKNOWN = "schedule_unknown"  # no such scheduled call
+    CANCEL_NOT_YOURS = "cancel_not_yours"  # requester: who scheduled it
+    CANCEL_TOO_LATE = "cancel_too_late"  # attempt: the attempt being dialled now (Hang up ends it)
+    CANCEL_OVER = "cancel_over"  # state: finished, refused or cancelled already
     # The lists (callbot callerids, /call callerid, /call deny)
     UNKNOWN_CHANNELS = "unknown_channels"  # typed: channel names that are not pstn, sip, user or whatsapp
     BAD_PREFIX = "bad_prefix"  # typed: neither a number nor a prefix

@@ -50,10 +50,13 @@ class Vetting:
         self._clock = clock
 
     async def vet(
-        self, draft: CallDraft, origin: Origin, *, channel: Channel | None = None, requester_name: str = ""
-    ) -> CallRequest:
+        self, draft: CallDraft, origin: Origin, *, channel: Channel | None = None, requester_name: str = "",
+        scheduled: bool = False,
+    ) -> CallRequest:  # fmt: skip
         """Turn what a person asked for into a request we are willing to place, or raise a Refusal saying why not.
 
+        `scheduled`: a call for later, checked now and again when it is dialled: the limits and calling hours are
+        left to that second check (bot/calls/scheduling.py moves a time outside calling hours instead).
         The channel is `channel` when given (the form's select), else the one the draft names (`via sip`), else the
         one its destination implies (`sip:` URIs are SIP, everything else is a phone call).
         """
@@ -105,7 +108,7 @@ class Vetting:
         if dialled is not None and (denied := await self._store.denial_for(dialled)) is not None:
             refusals.append(Refusal(Why.DENIED, field="destination", number=dialled, reason=denied.reason))
         overridden = False  # an admin's reason took a call outside calling hours: audited once the call is accepted
-        if dialled is not None:
+        if dialled is not None and not scheduled:
             refused, overridden = await self._calling_hours(draft, origin, dialled)
             if refused is not None:
                 refusals.append(refused)
@@ -122,7 +125,7 @@ class Vetting:
             or voicemail is None
         ):
             raise RuntimeError("a check failed without a refusal")  # unreachable: every failed check refuses
-        if self._permissions is not None:
+        if self._permissions is not None and not scheduled:
             await self._permissions.check_limits(origin)
         if overridden and dialled is not None:
             detail = f"outside calling hours: {draft.after_hours_reason}"

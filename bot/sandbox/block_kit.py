@@ -193,5 +193,10 @@ def _element_problems(element: dict[str, Any], where: str, problem: Any, text_ob
             problem("must be a number", where)
     elif kind == "conversations_select":
         pass
+    elif kind == "datetimepicker":
+        # Unix seconds, 10 digits (docs.slack.dev/reference/block-kit/block-elements/datetime-picker-element)
+        initial = element.get("initial_date_time")
+        if initial is not None and not (isinstance(initial, int) and len(str(initial)) == 10):
+            problem("initial_date_time must be a Unix timestamp in seconds (10 digits)", where + "/initial_date_time")
     else:
         problem(f"unsupported element type {kind!r}", where + "/type")

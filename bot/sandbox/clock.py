@@ -7,6 +7,7 @@ import asyncio
 import heapq
 import itertools
 import time
+from datetime import UTC, datetime, timedelta
 
 
 class VirtualClock:
@@ -92,3 +93,17 @@ class ScaledClock:
 
     def release(self) -> None:
         self._running.set()
+
+
+class WallClock:
+    """The domain's clock (`bot.calls.clock.Clock`) for tests: a UTC time that moves only when the test moves it,
+    so a call scheduled `in 20m` rings when the test says twenty minutes have passed, not twenty minutes later."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start.astimezone(UTC)
+
+    def __call__(self) -> datetime:
+        return self._now
+
+    def advance(self, by: timedelta) -> None:
+        self._now += by

@@ -21,9 +21,11 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 import yaml
 from starlette.applications import Starlette
@@ -196,9 +198,15 @@ class FakeSlack(WebApiMethods):
         `"phone": ""`; `users:read` is enough for it (only `email` needs `users:read.email`, same page).
         """
         name = name or user_id.lower()
+        # `tz` is the IANA name of the member's zone, `tz_offset` its offset from UTC now in seconds, `tz_label` its
+        # name (Slack's user object: docs.slack.dev/reference/objects/user-object; Slack writes the label out in
+        # full, "Pacific Standard Time"; the fake gives the zone's abbreviation, which callbot does not read).
+        here = datetime.now(UTC).astimezone(ZoneInfo(tz))
+        offset = here.utcoffset()
         user = {
             "id": user_id, "team_id": TEAM_ID, "name": name, "deleted": deleted, "color": "9f69e7",
-            "real_name": name.title(), "tz": tz, "tz_label": "Pacific Standard Time", "tz_offset": -28800,
+            "real_name": name.title(), "tz": tz, "tz_label": here.tzname() or tz,
+            "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
             "profile": {"real_name": name.title(), "display_name": name, "team": TEAM_ID, "phone": phone},
             "is_admin": admin or owner or primary_owner, "is_owner": owner or primary_owner,
             "is_primary_owner": primary_owner, "is_restricted": False, "is_ultra_restricted": False,

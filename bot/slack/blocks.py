@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.calls.models import MAX_SAY_CHARS, Call, CallerId, CallState, Channel
 from bot.calls.numbers import format_international
-from bot.slack import texts
+from bot.slack import schedule_blocks, texts
 from bot.slack.ids import ActionId, BlockId, CallbackId, FieldId, ModalContext, SayContext
 from bot.slack.texts import steering
 from bot.text import shorten
@@ -188,6 +188,7 @@ class FormPrefill:
     instructions: str = ""
     voicemail: str | None = None  # "leave" or "hang_up"
     record: bool = False
+    retry: str | None = None  # the retry plan as typed (`2 every 10m`)
 
 
 def call_modal(
@@ -250,6 +251,7 @@ def call_modal(
         if prefill.record:
             record["initial_options"] = [record_option]
         blocks.append(_input(FieldId.RECORD, texts.LABEL_RECORD, record, optional=True, hint=texts.HINT_RECORD))
+    blocks.extend(schedule_blocks.form_fields(prefill.retry))  # call later, retry
     # response_url_enabled: the submission brings a response_url for the chosen conversation, through which the
     # person can be told what happened even where the bot cannot post.
     where: dict[str, Any] = {

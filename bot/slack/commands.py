@@ -32,6 +32,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         if admin.handles(text):
             reply = await admin.answer(text, command["user_id"], deps, team_id=command.get("team_id", ""))
+            if deps.schedules is not None and _lists_schedules(text):
+                everyone = await deps.permissions.is_admin(command["user_id"])
+                shown = await deps.schedules.history(reply, command["user_id"], everyone=everyone)
+                await ack(response_type="ephemeral", **shown)
+                return
             await ack(text=reply, response_type="ephemeral")
             return
         draft = parse_command(text, deps.policy.default_region)
@@ -59,6 +64,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
         origin = Origin(
             team_id=command["team_id"], user_id=command["user_id"], conversation_id=command["channel_id"]
         )  # fmt: skip
+        if deps.schedules is not None and (draft.when is not None or draft.retry is not None):
+            try:
+                said = await deps.schedules.schedule(draft, origin, requester_name=str(command.get("user_name") or ""))
+            except Refusal as refusal:
+                if not draft.instructions.strip() and _only_about_the_instructions(refusal):
+                    await open_form()  # as for a call now: the form asks what the agent should say
+                    return
+                said = texts.refusal(refusal)
+            await ack(text=said, response_type="ephemeral")
+            return
         try:
             request = await deps.vetting.vet(draft, origin, requester_name=str(command.get("user_name") or ""))
             call = await deps.placing.create(request)
@@ -71,6 +86,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         bind_call(call.id)  # this request's remaining log lines, and the launch task's, carry the call id
         await ack()
         await deps.launches.launch_soon(call, command.get("response_url"))
+
+
+def _lists_schedules(text: str) -> bool:
+    """`/call history [n]` and a bare `/call status` also list the scheduled calls waiting, each with Cancel."""
+    words = text.lower().split()
+    return words[0] == "history" or words == ["status"]
 
 
 def _only_about_the_instructions(refusal: Refusal) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.calls.allowlist import Allowlist
 from bot.calls.joining import Joining
@@ -14,6 +15,9 @@ from bot.calls.vetting import Vetting
 from bot.roles import Launches
 from bot.store import Store
 from bot.tasks import Background
+
+if TYPE_CHECKING:
+    from bot.slack.schedules import SlackSchedules
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +32,4 @@ class Deps:
     policy: CallPolicy  # the default region, the longest call
     joining: Joining  # Join: who may, where to dial them
     saying: Saying  # Say…: who may have a call's agent say something, and passing it on
+    schedules: SlackSchedules | None = None  # calls for later, and their Cancel (bot/slack/schedules.py)

@@ -42,6 +42,7 @@ class SlackDirectory:
         self._clock = clock
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
         self._admins: dict[str, tuple[float, bool]] = {}
+        self._zones: dict[str, str] = {}  # users.info's `tz`, read with the admin flags
         self._lookups: dict[str, asyncio.Task[Any]] = {}
 
     async def is_workspace_admin(self, user_id: str) -> bool:
@@ -49,6 +50,12 @@ class SlackDirectory:
         if cached is not None and self._usable(f"admin:{user_id}", cached[0], lambda: self._admin(user_id)):
             return cached[1]
         return await self._shared(f"admin:{user_id}", lambda: self._admin(user_id))
+
+    async def time_zone(self, user_id: str) -> str | None:
+        """The person's time zone as their Slack profile sets it (users.info `tz`, an IANA name); None if unknown."""
+        if user_id not in self._zones:
+            await self._shared(f"admin:{user_id}", lambda: self._admin(user_id))
+        return self._zones.get(user_id)
 
     async def is_member(self, group_id: str, user_id: str) -> bool:
         cached = self._members.get(group_id)
@@ -101,6 +108,8 @@ class SlackDirectory:
         except SlackApiError as error:
             raise DirectoryError(error_code(error, "unknown_error")) from None
         user = response.get("user") or {}
+        if isinstance(user.get("tz"), str):
+            self._zones[user_id] = user["tz"]
         admin = bool(
             not user.get("deleted") and (user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
         )

@@ -12,6 +12,7 @@ class ActionId(StrEnum):
     HANG_UP = "call_hang_up"
     JOIN = "call_join"
     SAY = "call_say"
+    CANCEL_SCHEDULE = "schedule_cancel"  # a scheduled call's Cancel (its message, /call history)
 
 
 class BlockId(StrEnum):
@@ -22,6 +23,7 @@ class BlockId(StrEnum):
     CALL_QUOTE = "call_quote"
     CALL_STATE = "call_state"
     CALL_ACTIONS = "call_actions"
+    SCHEDULE_ACTIONS = "schedule_actions"  # a scheduled call's message: Cancel
 
 
 class CallbackId(StrEnum):
@@ -48,6 +50,8 @@ class FieldId(StrEnum):
     VOICEMAIL = "voicemail"
     RECORD = "record"
     CONVERSATION = "conversation"
+    WHEN = "when"  # a scheduled call's time (bot/slack/schedule_blocks.py)
+    RETRY = "retry"  # its retry plan (`2 every 10m`)
     AFTER_HOURS_REASON = "after_hours_reason"  # callbot admins only: why a call may ring outside calling hours
     JOIN_TO = "join_to"  # the Join form's one input: where to call the person joining
     SAY_TEXT = "say_text"  # the Say… form's one input (bot/calls/saying.py SAY_FIELD)

@@ -11,7 +11,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.errors import StoreUnavailable
-from bot.slack import actions, blocks, commands, join, modals, say, shortcuts, texts
+from bot.slack import actions, blocks, commands, join, modals, say, schedules, shortcuts, texts
 from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     actions.register(app, deps)
     join.register(app, deps)
     say.register(app, deps)
+    if deps.schedules is not None:
+        schedules.register(app, deps.schedules)
     app.error(unexpected)
 
 

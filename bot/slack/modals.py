@@ -59,8 +59,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
             conversation_id=form.conversation_id,
             thread_ts=context.thread_ts if same_place else None,
         )
+        name = str((body.get("user") or {}).get("name") or (body.get("user") or {}).get("username") or "")
+        if deps.schedules is not None and (form.draft.when is not None or form.draft.retry is not None):
+            try:
+                said = await deps.schedules.schedule(form.draft, origin, channel=form.channel, requester_name=name)
+            except Refusal as refusal:
+                await ack(**refusal_answer(refusal, view))
+                return
+            await ack()
+            await deps.schedules.view.tell(origin, said)
+            return
         try:
-            name = str((body.get("user") or {}).get("name") or (body.get("user") or {}).get("username") or "")
             request = await deps.vetting.vet(form.draft, origin, channel=form.channel, requester_name=name)
             call = await deps.placing.create(request)  # refuses too: a limit may fill up since vet()
         except Refusal as refusal:
@@ -125,6 +134,7 @@ def prefill(draft: CallDraft, *, default_region: str, max_s: int) -> blocks.Form
         instructions=draft.instructions,
         voicemail=VOICEMAIL_WORDS.get((draft.voicemail or "").lower()),
         record=draft.record,
+        retry=draft.retry,
     )
 
 
@@ -152,6 +162,8 @@ def read_submission(view: dict[str, Any]) -> Submission:
             isinstance(o, dict) and o.get("value") == "record"
             for o in state(FieldId.RECORD).get("selected_options") or []
         ),
+        when=_moment(state(FieldId.WHEN).get("selected_date_time")),
+        retry=(state(FieldId.RETRY).get("value") or "").strip() or None,
     )
     return Submission(
         draft=draft,
@@ -175,6 +187,11 @@ def _response_url(body: dict[str, Any], conversation_id: str) -> str | None:
         if entry.get("block_id") == FieldId.CONVERSATION and entry.get("channel_id") == conversation_id:
             return str(entry["response_url"]) if entry.get("response_url") else None
     return None
+
+
+def _moment(value: object) -> str | None:
+    """The date-and-time picker's answer (Unix seconds) as bot/calls/when.py reads a moment: `@<seconds>`."""
+    return f"@{value}" if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _text(value: object) -> str | None:

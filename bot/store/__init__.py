@@ -16,6 +16,7 @@ Two backends run the same methods, each written once as work on a transaction (b
     guard_rails.py  GuardRails: caller IDs, deny list, audit log, what the call limits count, notices, replay guard
     leases.py       Leases: work one replica at a time may do (a call's Slack writes, the watchdog)
     outbox.py       Outbox, OutboxRow: the Slack writes waiting to be delivered
+    schedules.py    Schedules: scheduled and retried calls, one row per attempt
     errors.py       StoreUnavailable
 
 The package imports only the standard library, psycopg (PostgreSQL's backend, loaded only for a postgresql:// URL)
@@ -47,6 +48,7 @@ from bot.store.events import Events
 from bot.store.guard_rails import GuardRails
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox, OutboxRow
+from bot.store.schedules import Schedules
 from bot.store.schema import MIGRATIONS
 from bot.store.sqlite import SQLite
 
@@ -62,7 +64,7 @@ __all__ = [
 ]
 
 
-class Store(Calls, Events, GuardRails, Leases, Outbox):
+class Store(Calls, Events, GuardRails, Leases, Outbox, Schedules):
     """callbot's database, SQLite's or PostgreSQL's: each method one transaction."""
 
     def __init__(self, db: Database) -> None:

@@ -19,6 +19,7 @@ TABLES: Sequence[str] = (
     "audit_log",
     "notices",
     "seen_slack_requests",
+    "scheduled_calls",
 )
 # Not copied: `leases`, held by the processes that served the old database, which are stopped for the copy.
 # Columns that number rows: copied as they are, then the target's counter set past the highest.

@@ -158,6 +158,34 @@ _SQLITE: Sequence[str] = (
     CREATE INDEX calls_spend_by_user ON calls (user_id, created_at, cost);
     CREATE INDEX calls_spend_by_team ON calls (team_id, created_at, cost);
     """,
+    # 8 (issue 16): scheduled and retried calls, one row per attempt (bot/store/schedules.py). The loop that dials
+    # them claims a row (scheduled -> dialed) in one statement before launching, so no attempt is dialled twice.
+    """
+    CREATE TABLE scheduled_calls (
+        id              TEXT PRIMARY KEY,
+        schedule_id     TEXT NOT NULL,
+        attempt         INTEGER NOT NULL,
+        due_at          TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        retries         INTEGER NOT NULL DEFAULT 0,
+        retry_every_s   INTEGER NOT NULL DEFAULT 0,
+        team_id         TEXT NOT NULL,
+        user_id         TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        request         TEXT NOT NULL,
+        tz              TEXT NOT NULL DEFAULT 'UTC',
+        slack_channel   TEXT,
+        slack_ts        TEXT,
+        call_id         TEXT REFERENCES calls (id),
+        moved_from      TEXT,
+        detail          TEXT NOT NULL DEFAULT '',
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX scheduled_calls_by_schedule ON scheduled_calls (schedule_id, attempt);
+    CREATE INDEX scheduled_calls_due ON scheduled_calls (state, due_at);
+    CREATE INDEX scheduled_calls_by_call ON scheduled_calls (call_id);
+    """,
 )
 
 _POSTGRES: Sequence[str] = (
@@ -264,6 +292,7 @@ _POSTGRES: Sequence[str] = (
     _SQLITE[4],
     _SQLITE[5],
     _SQLITE[6].replace(" REAL;", " DOUBLE PRECISION;"),  # as calls.duration_s
+    _SQLITE[7],
 )
 
 MIGRATIONS: Sequence[Migration] = tuple(Migration(lite, pg) for lite, pg in zip(_SQLITE, _POSTGRES, strict=True))

@@ -91,7 +91,7 @@ async def test_call_alone_opens_the_form(bot: Bot, slack: SlackSender, fake_slac
     assert view["title"] == {"type": "plain_text", "text": "Place a call"}
     assert json.loads(view["private_metadata"]) == {"v": 1, "conversation_id": "C0GENERAL"}
     assert [b["block_id"] for b in view["blocks"]] == [
-        "destination", "channel", "caller_id", "duration", "instructions", "voicemail", "conversation",
+        "destination", "channel", "caller_id", "duration", "instructions", "voicemail", "when", "retry", "conversation",
     ]  # fmt: skip
     assert "initial_value" not in field(view, "destination")["element"]
     caller = field(view, "caller_id")["element"]

@@ -43,7 +43,10 @@ async def test_a_typed_call_fills_its_thread(tmp_path: Path) -> None:
     assert texts[-1].startswith(":white_check_mark: *Talked with a person* ·")
     assert ":memo: _In short (written by OpenAI from the transcript):_\n> The agent said: " in out  # the fake OpenAI
     assert any(
-        line.startswith("#C0GENERAL (updated) Call to +1 415-555-0100: :white_check_mark: Talked with a person · ended after") for line in lines
+        line.startswith(
+            "#C0GENERAL (updated) Call to +1 415-555-0100: :white_check_mark: Talked with a person · ended after"
+        )
+        for line in lines
     )
 
 

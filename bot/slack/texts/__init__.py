@@ -22,7 +22,7 @@ from bot.slack.texts.refusals import who_to_ask as who_to_ask
 
 USAGE = (
     "*Place a call:* `/call <destination> [from <caller id>] [via phone|sip|user|whatsapp] [for <minutes>m] "
-    "[voicemail: leave|hang up] [record] [what the agent should say]`\n"
+    "[voicemail: leave|hang up] [record] [at 15:30 | in 20m] [retry 2 every 10m] [what the agent should say]`\n"
     "For example: `/call +14155550100 remind Ana the review moved to 3pm`"
 )
 USAGE_EXAMPLES = (
@@ -37,6 +37,7 @@ USAGE_EXAMPLES = (
         "hang up at a voicemail greeting (default: leave one)",
     ),
     ("/call +14155550100 record ask about the invoice", "record the call, where an admin turned recording on"),
+    ("/call +14155550100 at 15:30 retry 2 every 10m remind Ana", "later (your time zone), redialled if busy"),
     ("/call say hello", "no destination: opens the form, filled in"),
     ("/call +14155550100", "nothing for the agent to say: opens the form to ask"),
 )

@@ -18,6 +18,7 @@ from bot.calls.refusals import Admins, Choice, Why
 from bot.errors import LimitReached, Refusal, Refusals
 from bot.slack.texts import buttons
 from bot.slack.texts.markup import CURRENCY, count, either, escape, lowered, minutes, money, resets, shown, when
+from bot.slack.texts.schedules import WORDS as SCHEDULE_WORDS
 
 EXAMPLE = "`+14155550100`"
 _PLAIN = {
@@ -366,6 +367,7 @@ def _bad_prefix(_: Refusal, f: dict[str, Any]) -> str:
     )
 
 
+_SAYS.update(SCHEDULE_WORDS)  # scheduled calls' refusals (bot/slack/texts/schedules.py)
 # Every code has words: a new code without them fails at import, not when someone is refused.
 if missing := [code for code in Why if code not in _PLAIN and code not in _SAYS]:
     raise RuntimeError(f"refusal codes without words: {missing}")
