@@ -15,7 +15,7 @@ import logging
 from bot.calls.clock import Clock, utc_now
 from bot.calls.models import Call, CallState, Channel
 from bot.calls.observer import CallObserver
-from bot.calls.permissions import Permissions
+from bot.calls.permissions import Permissions, acts_for, admin_check
 from bot.calls.policy import CallPolicy
 from bot.calls.ports import Voximplant
 from bot.calls.refusals import Why
@@ -50,6 +50,7 @@ class Joining:
         self._vetting = vetting
         self._observer = observer
         self._permissions = permissions
+        self._is_admin = admin_check(permissions, policy.admins)
         self._clock = clock
 
     async def may_join(self, call_id: str, user_id: str) -> Call:
@@ -69,7 +70,7 @@ class Joining:
         if call is None:
             raise Refusal(Why.HANG_UP_UNKNOWN)
         requester = call.request.origin.user_id
-        if user_id != requester and not await self._is_admin(user_id):
+        if not await acts_for(self._is_admin, user_id, requester):
             raise Refusal(Why.JOIN_NOT_YOURS, requester=requester)
         if not call.is_live:
             raise Refusal(Why.JOIN_OVER)
@@ -78,11 +79,6 @@ class Joining:
         if call.access_url is None or self._voximplant is None:
             raise Refusal(Why.JOIN_UNREACHABLE)
         return call
-
-    async def _is_admin(self, user_id: str) -> bool:
-        if self._permissions is not None:
-            return await self._permissions.is_admin(user_id)
-        return user_id in self._policy.admins
 
     async def target(self, typed: str, call: Call, user_id: str) -> JoinTarget:
         """Where to dial `user_id` for `call`: what they typed (or their profile's number), vetted."""

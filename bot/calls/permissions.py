@@ -7,7 +7,7 @@ types. Limits are counted from the `calls` table, so they hold across restarts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -204,3 +204,24 @@ def _ends_by(call: Call) -> datetime:
     if call.connected_at is not None:
         latest = min(latest, call.connected_at + limit + END_MARGIN)
     return latest
+
+
+AdminCheck = Callable[[str], Awaitable[bool]]
+
+
+def admin_check(permissions: Permissions | None, admins: Iterable[str]) -> AdminCheck:
+    """`Permissions.is_admin`; without Permissions (the doctor), whether the policy names the person an admin."""
+    if permissions is not None:
+        return permissions.is_admin
+    named = frozenset(admins)
+
+    async def listed(user_id: str) -> bool:
+        return user_id in named
+
+    return listed
+
+
+async def acts_for(is_admin: AdminCheck, user_id: str, requester: str) -> bool:
+    """The one rule for a call's buttons (Hang up, Say…, Join) and a schedule's Cancel: the person who asked for the
+    call, or a callbot admin."""
+    return user_id == requester or await is_admin(user_id)

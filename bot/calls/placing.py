@@ -17,7 +17,7 @@ from bot.calls.clock import Clock, utc_now
 from bot.calls.models import Call, CallRequest, CallState, Transition
 from bot.calls.moves import Moves
 from bot.calls.observer import CallObserver
-from bot.calls.permissions import Permissions
+from bot.calls.permissions import Permissions, acts_for, admin_check
 from bot.calls.policy import CallPolicy
 from bot.calls.ports import Voximplant
 from bot.calls.reasons import Ending, reason
@@ -26,6 +26,7 @@ from bot.errors import BadToken, BriefWithheld, Refusal, VoximplantError, Withhe
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+HANG_UP = "call.hang_up"  # the audit log's name for a Hang up refused to someone
 BAD_CREDENTIALS = 100  # Voximplant's error code for an unknown account or a wrong API key
 # How long a brief token opens the brief, past the longest launch (the wait for Slack, then StartScenarios): the
 # scenario retries its fetch for at most 30 s (BRIEF_TRIES in scenarios/outbound_call.js), plus a margin.
@@ -79,6 +80,7 @@ class Placing:
         self._reconcile = reconcile  # settles a call from the call history (Recovery.reconcile)
         self._observer = observer
         self._permissions = permissions
+        self._is_admin = admin_check(permissions, policy.admins)
         self._follow = follow  # pull mode: start fetching a launched call's events
         self._clock = clock
         self._new_id = new_id
@@ -241,12 +243,21 @@ class Placing:
         return brief
 
     async def may_hang_up(self, call_id: str, user_id: str) -> Call:
-        """The call `user_id` wants to hang up, or a Refusal: only the requester or an admin, only a live call."""
+        """The call `user_id` wants to hang up, or a Refusal (audited, as for Say… and Join): only the requester or
+        an admin, only a live call."""
+        try:
+            return await self._hangable(call_id, user_id)
+        except Refusal as refusal:
+            await self._store.audit(actor=user_id, action=HANG_UP, target=call_id[:64], detail=refusal.why.value,
+                                    allowed=False, at=self._clock())  # fmt: skip
+            raise
+
+    async def _hangable(self, call_id: str, user_id: str) -> Call:
         call = await self._store.call(call_id)
         if call is None:
             raise Refusal(Why.HANG_UP_UNKNOWN)
         requester = call.request.origin.user_id
-        if user_id != requester and not await self._is_admin(user_id):
+        if not await acts_for(self._is_admin, user_id, requester):
             raise Refusal(Why.HANG_UP_NOT_YOURS, requester=requester)
         if not call.is_live:
             raise Refusal(Why.HANG_UP_OVER)
@@ -255,12 +266,6 @@ class Placing:
                 raise Refusal(Why.HANG_UP_TOO_EARLY)
             raise Refusal(Why.HANG_UP_UNCONFIRMED, max_duration_s=call.request.max_duration_s)
         return call
-
-    async def _is_admin(self, user_id: str) -> bool:
-        """The admins lists, history and status use: CALLBOT_ADMINS, and workspace admins when the setting says so."""
-        if self._permissions is not None:
-            return await self._permissions.is_admin(user_id)
-        return user_id in self._policy.admins
 
     async def hang_up(self, call: Call, user_id: str) -> None:
         """Ask the call's session to hang up; the scenario answers and reports `disconnected` (hangup_requested)."""

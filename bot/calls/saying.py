@@ -13,11 +13,11 @@ where the person put it, in the call's thread, under the workspace's own retenti
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from bot.calls.clock import Clock, utc_now
 from bot.calls.models import MAX_SAY_CHARS, Call, CallState
 from bot.calls.observer import CallObserver
+from bot.calls.permissions import AdminCheck, acts_for
 from bot.calls.ports import Voximplant
 from bot.calls.refusals import Why
 from bot.errors import Refusal, VoximplantError
@@ -36,7 +36,7 @@ class Saying:
         store: Store,
         voximplant: Voximplant | None,
         *,
-        is_admin: Callable[[str], Awaitable[bool]],
+        is_admin: AdminCheck,
         observer: CallObserver | None = None,
         clock: Clock = utc_now,
     ) -> None:
@@ -60,7 +60,7 @@ class Saying:
         if call is None:
             raise Refusal(Why.HANG_UP_UNKNOWN)
         requester = call.request.origin.user_id
-        if user_id != requester and not await self._is_admin(user_id):
+        if not await acts_for(self._is_admin, user_id, requester):
             raise Refusal(Why.SAY_NOT_YOURS, requester=requester)
         if not call.is_live:
             raise Refusal(Why.SAY_OVER)

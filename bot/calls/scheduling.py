@@ -26,7 +26,7 @@ from bot.calls.destinations import dialled_number
 from bot.calls.grammar import CallDraft
 from bot.calls.hours import closed
 from bot.calls.models import AttemptState, Call, CallRequest, Channel, Origin, Outcome, ScheduledAttempt
-from bot.calls.permissions import Permissions
+from bot.calls.permissions import Permissions, acts_for, admin_check
 from bot.calls.placing import Placing
 from bot.calls.policy import CallPolicy
 from bot.calls.refusals import Why
@@ -76,6 +76,7 @@ class Scheduler:
         self._policy = policy
         self._launch = launch  # the same launch as a call placed now (bot/roles.py Launches)
         self._permissions = permissions
+        self._is_admin = admin_check(permissions, policy.admins)
         self.observer = observer
         self._clock = clock
         self._new_id = new_id
@@ -191,7 +192,7 @@ class Scheduler:
             raise Refusal(Why.SCHEDULE_UNKNOWN)
         now = self._clock()
         requester = latest.origin.user_id
-        if user_id != requester and not await self._is_admin(user_id):
+        if not await acts_for(self._is_admin, user_id, requester):
             await self._store.audit(actor=user_id, action=CANCEL, target=schedule_id, detail="refused: not theirs",
                                     allowed=False, at=now)  # fmt: skip
             raise Refusal(Why.CANCEL_NOT_YOURS, requester=requester)
@@ -209,8 +210,3 @@ class Scheduler:
     async def pending(self, user_id: str | None) -> list[ScheduledAttempt]:
         """Attempts waiting for their time: one person's, or (None) everyone's."""
         return await self._store.pending_attempts(user_id=user_id)
-
-    async def _is_admin(self, user_id: str) -> bool:
-        if self._permissions is not None:
-            return await self._permissions.is_admin(user_id)
-        return user_id in self._policy.admins

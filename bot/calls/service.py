@@ -12,14 +12,14 @@ clock and observer, and the calls in flight) and holds no behaviour of its own:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable
 
 from bot.calls.clock import Clock, utc_now
 from bot.calls.intake import Intake
 from bot.calls.joining import Joining
 from bot.calls.moves import Moves
 from bot.calls.observer import CallObserver
-from bot.calls.permissions import Permissions
+from bot.calls.permissions import Permissions, admin_check
 from bot.calls.placing import InFlight, Placing, new_call_id
 from bot.calls.policy import CallPolicy
 from bot.calls.polling import Cadence, EventPoller
@@ -69,15 +69,5 @@ class CallService:
             observer=observer, permissions=permissions, follow=self.poller.follow if self.poller else None,
             clock=clock, new_id=new_id,
         )  # fmt: skip
-        is_admin = permissions.is_admin if permissions is not None else _listed(policy.admins)
+        is_admin = admin_check(permissions, policy.admins)
         self.saying = Saying(store, voximplant, is_admin=is_admin, observer=observer, clock=clock)
-
-
-def _listed(admins: Iterable[str]) -> Callable[[str], Awaitable[bool]]:
-    """Without Permissions (the doctor): the admins the policy names."""
-    named = frozenset(admins)
-
-    async def is_admin(user_id: str) -> bool:
-        return user_id in named
-
-    return is_admin

@@ -89,6 +89,9 @@ async def test_someone_else_is_refused_and_the_call_goes_on(
     call = await bot.store.call(session.call_id)
     assert call is not None and call.state is CallState.CONNECTED
     assert hang_up_button(parent_of(fake_slack)) is not None
+    [entry] = [e for e in await bot.store.audit_entries() if e.action == "call.hang_up"]  # as for Say… and Join
+    assert (entry.actor, entry.target, entry.allowed, entry.detail) == ("U0BOB", session.call_id, False,
+                                                                        "hang_up_not_yours")  # fmt: skip
 
 
 @pytest.fixture
