@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -24,6 +24,7 @@ from bot.calls.numbers import format_international
 from bot.errors import Refusal, Refusals
 from bot.logs import bind_call
 from bot.slack import blocks, modals, texts
+from bot.slack.actions import pressed_on
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, CallbackId, FieldId
 from bot.slack.texts import join as words
@@ -52,10 +53,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         await ack()
         user_id = body["user"]["id"]
-        try:
-            call = await joining.may_join(str(action.get("value", "")), user_id)
-        except Refusal as refusal:
-            await respond(text=texts.refusal(refusal), response_type="ephemeral", replace_original=False)
+        call = await pressed_on(joining.may_join, action, user_id, respond)
+        if call is None:
             return
         bind_call(call.id)
         phone, name = await _profile(client, user_id)
@@ -70,14 +69,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     @app.view(CallbackId.JOIN_MODAL)
     async def join_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        try:
-            context = JoinContext.model_validate_json(view.get("private_metadata") or "{}")
-        except ValidationError:
-            await ack(response_action="update", view=blocks.refused_view(texts.FORM_EXPIRED))
+        context = await modals.form_context(JoinContext, view, ack)
+        if context is None:
             return
         user_id = body["user"]["id"]
-        values = (view.get("state") or {}).get("values") or {}
-        typed = str(((values.get(FieldId.JOIN_TO) or {}).get(FieldId.JOIN_TO) or {}).get("value") or "")
+        typed = modals.typed_in(view, FieldId.JOIN_TO)
         try:
             call = await joining.may_join(context.call_id, user_id)
         except Refusal as refusal:

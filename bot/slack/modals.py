@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -29,6 +29,7 @@ from bot.slack.ids import CallbackId, FieldId, ModalContext
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+FormContext = TypeVar("FormContext", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +44,8 @@ class Submission:
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(CallbackId.CALL_MODAL)
     async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        try:
-            context = ModalContext.model_validate_json(view.get("private_metadata") or "{}")
-        except ValidationError:
-            await ack(response_action="update", view=blocks.refused_view(texts.FORM_EXPIRED))
+        context = await form_context(ModalContext, view, ack)
+        if context is None:
             return
         form = read_submission(view)
         if form.conversation_id is None:
@@ -136,6 +135,23 @@ def prefill(draft: CallDraft, *, default_region: str, max_s: int) -> blocks.Form
         record=draft.record,
         retry=draft.retry,
     )
+
+
+async def form_context(kind: type[FormContext], view: dict[str, Any], ack: AsyncAck) -> FormContext | None:
+    """What a submitted form carries in its private_metadata; None, with the form turned into a note that it
+    expired, when that cannot be read (a form opened by an older callbot)."""
+    try:
+        return kind.model_validate_json(view.get("private_metadata") or "{}")
+    except ValidationError:
+        await ack(response_action="update", view=blocks.refused_view(texts.FORM_EXPIRED))
+        return None
+
+
+def typed_in(view: dict[str, Any], field: FieldId) -> str:
+    """What was typed in a form's text input whose block and action ids are both `field` ("" when nothing was)."""
+    value = (((view.get("state") or {}).get("values") or {}).get(field) or {}).get(field) or {}
+    typed = value.get("value")
+    return typed if isinstance(typed, str) else ""
 
 
 def read_submission(view: dict[str, Any]) -> Submission:

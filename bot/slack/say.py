@@ -20,7 +20,8 @@ from bot.calls.models import Call
 from bot.calls.saying import Saying
 from bot.errors import Refusal
 from bot.logs import bind_call
-from bot.slack import blocks, texts
+from bot.slack import blocks, modals, texts
+from bot.slack.actions import pressed_on
 from bot.slack.api_errors import error_code
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, CallbackId, FieldId, SayContext
@@ -36,10 +37,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         await ack()
         user_id = body["user"]["id"]
-        try:
-            call = await deps.saying.may_say(str(action.get("value", "")), user_id)
-        except Refusal as refusal:
-            await respond(text=texts.refusal(refusal), response_type="ephemeral", replace_original=False)
+        call = await pressed_on(deps.saying.may_say, action, user_id, respond)
+        if call is None:
             return
         where = (body.get("container") or {}).get("channel_id") or call.request.origin.conversation_id
         try:
@@ -54,15 +53,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(CallbackId.SAY_MODAL)
     async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         user_id = body["user"]["id"]
-        try:
-            context = SayContext.model_validate_json(view.get("private_metadata") or "{}")
-        except ValidationError:
-            await ack(response_action="update", view=blocks.refused_view(texts.FORM_EXPIRED))
+        context = await modals.form_context(SayContext, view, ack)
+        if context is None:
             return
-        values = (view.get("state") or {}).get("values") or {}
-        typed = ((values.get(FieldId.SAY_TEXT) or {}).get(FieldId.SAY_TEXT) or {}).get("value")
         try:
-            text = Saying.check_text(typed if isinstance(typed, str) else "")
+            text = Saying.check_text(modals.typed_in(view, FieldId.SAY_TEXT))
             call = await deps.saying.may_say(context.call_id, user_id)
         except Refusal as refusal:
             await ack(response_action="errors", errors={FieldId.SAY_TEXT: texts.refusal(refusal)})
