@@ -85,8 +85,10 @@ async def open_call_modal(
 ) -> None:
     """views.open the call form, filled in from `draft`. Call it first: the trigger expires after 3 seconds.
 
-    The field to call outside calling hours is shown to the admins CALLBOT_ADMINS names (a workspace admin's
-    status would take a Slack lookup before views.open); `vet` checks whoever fills it in.
+    The field to call outside calling hours is shown to callbot admins: those CALLBOT_ADMINS names, and workspace
+    admins when WORKSPACE_ADMINS_ARE_ADMINS is on (a Slack lookup, cached, within `Permissions`' deadline of 1.5 s,
+    which leaves the trigger time for views.open; when Slack does not say in time the field is left out). `vet`
+    checks whoever fills it in.
 
     Raises slack_sdk's SlackApiError when Slack refuses (an expired trigger, most often).
     """
@@ -98,7 +100,7 @@ async def open_call_modal(
         max_minutes=policy.max_duration_s // 60,
         default_region=policy.default_region,
         default_caller_id=policy.default_caller_id,
-        after_hours=policy.calling_hours is not None and user_id in policy.admins,
+        after_hours=policy.calling_hours is not None and await deps.permissions.is_admin(user_id),
         recording=policy.recording_enabled,
     )
     await client.views_open(trigger_id=trigger_id, view=view)

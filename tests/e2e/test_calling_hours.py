@@ -67,3 +67,20 @@ async def test_the_form_lets_an_admin_call_anyway_with_a_reason_and_audits_it(
     assert [(e.actor, e.action, e.target, e.detail, e.allowed) for e in entries] == [
         ("U0ADMIN", "call.after_hours", "+12125550100", "outside calling hours: production outage", True)
     ]
+
+
+@pytest.fixture
+def workspace_admins(bot_settings: dict[str, Any], fake_slack: FakeSlack) -> None:
+    bot_settings["workspace_admins_are_admins"] = True
+    fake_slack.add_user("U0OWNER", owner=True)
+    fake_slack.add_user("U0BOB")
+
+
+async def test_a_workspace_admin_sees_the_reason_field_when_workspace_admins_are_admins(
+    workspace_admins: None, fake_slack: FakeSlack, bot: Bot, slack: SlackSender
+) -> None:
+    # The refusal tells an admin to give a reason in the form: a workspace admin who counts as one must find the field.
+    await slack.command("", user_id="U0OWNER")
+    assert field(fake_slack.views[-1], "after_hours_reason")["label"]["text"] == "Outside calling hours"
+    await slack.command("", user_id="U0BOB")
+    assert "after_hours_reason" not in [b.get("block_id") for b in fake_slack.views[-1]["blocks"]]
