@@ -20,24 +20,36 @@ from tests.e2e.test_call_flow import parent_of, place, thread_texts
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
 
 
-def hang_up_button(parent: Message) -> dict[str, Any] | None:
+def call_button(parent: Message, action_id: ActionId) -> dict[str, Any] | None:
+    """The button `action_id` on a call's message (Hang up, Say…, Join), or None when the message has none."""
     for block in parent.blocks:
         if block.get("type") == "actions":
             for element in block["elements"]:
-                if element.get("action_id") == ActionId.HANG_UP:
+                if element.get("action_id") == action_id:
                     return element  # type: ignore[no-any-return]
     return None
 
 
-async def press_hang_up(slack: SlackSender, fake_slack: FakeSlack, user_id: str) -> httpx.Response:
-    parent = parent_of(fake_slack)
-    button = hang_up_button(parent)
+async def press_button(
+    slack: SlackSender, fake_slack: FakeSlack, user_id: str, action_id: ActionId, parent: Message | None = None
+) -> httpx.Response:
+    """`user_id` presses the button `action_id` on the call's message (the newest one, unless `parent` is given)."""
+    parent = parent or parent_of(fake_slack)
+    button = call_button(parent, action_id)
     assert button is not None, parent.blocks
     message = {"type": "message", "ts": parent.ts, "text": parent.text, "blocks": parent.blocks}
     return await slack.block_action(
-        action_id=ActionId.HANG_UP, value=button["value"], block_id=BlockId.CALL_ACTIONS, message=message,
-        channel_id=parent.channel, user_id=user_id,
+        action_id=action_id, value=button["value"], block_id=BlockId.CALL_ACTIONS, message=message,
+        channel_id=parent.channel, user_id=user_id, text=button["text"]["text"],
     )  # fmt: skip
+
+
+def hang_up_button(parent: Message) -> dict[str, Any] | None:
+    return call_button(parent, ActionId.HANG_UP)
+
+
+async def press_hang_up(slack: SlackSender, fake_slack: FakeSlack, user_id: str) -> httpx.Response:
+    return await press_button(slack, fake_slack, user_id, ActionId.HANG_UP)
 
 
 @needs_node

@@ -17,6 +17,7 @@ from bot.sandbox.slack_requests import SlackSender
 from bot.slack.ids import ActionId, BlockId, CallbackId, FieldId
 from tests.conftest import Bot, eventually
 from tests.e2e.test_call_flow import parent_of, place, thread_texts
+from tests.e2e.test_hang_up import call_button, press_button
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
 CALLEE = "+14155550177"  # the simulator's callee who answers and stays on the line
@@ -25,23 +26,11 @@ RINGS_OUT = "+1 415 555 0140"  # rings the whole minute
 
 
 def join_button(parent: Message) -> dict[str, Any] | None:
-    for block in parent.blocks:
-        if block.get("type") == "actions":
-            for element in block["elements"]:
-                if element.get("action_id") == ActionId.JOIN:
-                    return element  # type: ignore[no-any-return]
-    return None
+    return call_button(parent, ActionId.JOIN)
 
 
 async def press_join(slack: SlackSender, fake_slack: FakeSlack, user_id: str, parent: Message | None = None) -> None:
-    parent = parent or parent_of(fake_slack)
-    button = join_button(parent)
-    assert button is not None, parent.blocks
-    message = {"type": "message", "ts": parent.ts, "text": parent.text, "blocks": parent.blocks}
-    response = await slack.block_action(
-        action_id=ActionId.JOIN, value=button["value"], block_id=BlockId.CALL_ACTIONS, message=message,
-        channel_id=parent.channel, user_id=user_id,
-    )  # fmt: skip
+    response = await press_button(slack, fake_slack, user_id, ActionId.JOIN, parent)
     assert response.status_code == 200
 
 

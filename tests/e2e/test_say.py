@@ -17,10 +17,10 @@ from bot.sandbox.fake_slack import FakeSlack, Message
 from bot.sandbox.fake_voximplant import FakeVoximplant, Session
 from bot.sandbox.simulator import ScenarioSimulator
 from bot.sandbox.slack_requests import SlackSender
-from bot.slack.ids import ActionId, BlockId, FieldId
+from bot.slack.ids import ActionId, FieldId
 from tests.conftest import Bot, eventually
 from tests.e2e.test_call_flow import parent_of, place, thread_texts
-from tests.e2e.test_hang_up import press_hang_up
+from tests.e2e.test_hang_up import call_button, press_button, press_hang_up
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="the VoxEngine simulator needs Node.js")
 TEXT = "Tell them the review moved to 4 pm & to bring <their badge>."
@@ -28,23 +28,11 @@ SHOWN = "Tell them the review moved to 4 pm &amp; to bring &lt;their badge&gt;."
 
 
 def say_button(parent: Message) -> dict[str, Any] | None:
-    for block in parent.blocks:
-        if block.get("type") == "actions":
-            for element in block["elements"]:
-                if element.get("action_id") == ActionId.SAY:
-                    return element  # type: ignore[no-any-return]
-    return None
+    return call_button(parent, ActionId.SAY)
 
 
 async def press_say(slack: SlackSender, fake_slack: FakeSlack, user_id: str, parent: Message | None = None) -> None:
-    parent = parent or parent_of(fake_slack)
-    button = say_button(parent)
-    assert button is not None, parent.blocks
-    message = {"type": "message", "ts": parent.ts, "text": parent.text, "blocks": parent.blocks}
-    response = await slack.block_action(
-        action_id=ActionId.SAY, value=button["value"], block_id=BlockId.CALL_ACTIONS, message=message,
-        channel_id=parent.channel, user_id=user_id, text="Say…",
-    )  # fmt: skip
+    response = await press_button(slack, fake_slack, user_id, ActionId.SAY, parent)
     assert response.status_code == 200
 
 
