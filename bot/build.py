@@ -47,6 +47,7 @@ from bot.slack import listeners
 from bot.slack.delivery import Delivery
 from bot.slack.deps import Deps
 from bot.slack.directory import SlackDirectory
+from bot.slack.inbox import Inbox
 from bot.slack.notifier import SlackCallView
 from bot.slack.pacing import Clock
 from bot.slack.reply_urls import ReplyUrls
@@ -214,6 +215,7 @@ async def build(
             slack_handler=AsyncSlackRequestHandler(bolt),
             verifier=SignatureVerifier(signing_secret),
             slack_token=token_check,
+            inbox=Inbox(store, clock=clock) if settings.role == "web" else None,
         )
         token_checking = asyncio.create_task(token_check.run(), name="slack token check")
         await token_check.confirmed(waits.first_try_s)  # then serve either way; the check goes on until Slack confirms
@@ -230,9 +232,16 @@ async def build(
             sweeping = asyncio.create_task(delivery.sweep(replica.renew_every_s), name="slack writes sweep")
             scheduling = asyncio.create_task(_schedule(scheduler, replica, settings), name="scheduled calls")
         if settings.role == "worker":
+            within = timedelta(seconds=settings.slack_parent_timeout_s)
+            inbox = Inbox(
+                store, bolt=bolt, answer_within=within, clock=clock,
+                client=AsyncWebClient(  # Bolt's own carries no token (above)
+                    token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url, session=session,
+                    retry_handlers=[CountingRateLimitRetryHandler(metrics, max_retry_count=3)],
+                ),
+            )  # fmt: skip
             worker = Worker(
-                store, calls.placing, delivery, replica, reply_urls, background,
-                launch_within=timedelta(seconds=settings.slack_parent_timeout_s),
+                store, calls.placing, delivery, replica, reply_urls, background, inbox=inbox, launch_within=within,
             )  # fmt: skip
             working = asyncio.create_task(worker.run(), name="worker")
         if settings.slack_app_token is not None:

@@ -4,7 +4,8 @@
   Voximplant or Slack for a call: a call it stores is launched by a worker, a Slack write it queues is delivered by
   a worker. It tells the workers at once (NOTIFY), and they also look for such work themselves, should a message
   be lost (a worker restarting).
-- `worker` launches calls, delivers Slack writes, and runs the watchdog (bot/build.py wires which part runs where).
+- `worker` runs the slash commands web replicas answered at once (bot/slack/inbox.py), launches calls, delivers
+  Slack writes, and runs the watchdog (bot/build.py wires which part runs where).
 
 A launch, wherever it runs, is the same `Placing.launch`; `Launches` is how the Slack listeners ask for one.
 """
@@ -23,6 +24,7 @@ from bot.errors import StoreUnavailable
 from bot.leases import Replica
 from bot.logs import bound_call
 from bot.slack.delivery import Delivery
+from bot.slack.inbox import Inbox
 from bot.slack.reply_urls import ReplyUrls
 from bot.store import Store
 from bot.tasks import Background
@@ -67,13 +69,15 @@ class HandOff:
 
 
 class Worker:
-    """A worker replica's share: launch the calls web replicas stored, deliver the Slack writes they queued."""
+    """A worker replica's share: run the slash commands web replicas kept, launch the calls they stored, deliver
+    the Slack writes they queued."""
 
     def __init__(
         self, store: Store, placing: Placing, delivery: Delivery, replica: Replica, reply_urls: ReplyUrls,
-        background: Background, *, launch_within: timedelta, clock: Clock = utc_now,
+        background: Background, *, inbox: Inbox | None = None, launch_within: timedelta, clock: Clock = utc_now,
     ) -> None:  # fmt: skip
         self._store = store
+        self._inbox = inbox
         self._placing = placing
         self._delivery = delivery
         self._replica = replica
@@ -82,6 +86,7 @@ class Worker:
         self._launch_within = launch_within  # older unlaunched calls fail instead (Recovery.fail_unplaced)
         self._clock = clock
         self._launching: set[str] = set()
+        self._running: set[str] = set()  # slash commands under way here
 
     async def run(self) -> None:
         await asyncio.gather(self._listen(), self._scan())
@@ -94,6 +99,9 @@ class Worker:
             elif kind == "launch":
                 call_id, _, reply_url = rest.partition(" ")
                 self._launch_soon(call_id, reply_url or None)
+            elif kind == "command":
+                command_id, _, reply_url = rest.partition(" ")
+                self._run_soon(command_id, reply_url or None)
 
     async def _scan(self) -> None:
         while True:
@@ -101,6 +109,8 @@ class Worker:
                 since = self._clock() - self._launch_within
                 for call in await self._store.calls_in_state(CallState.REQUESTED, created_after=since):
                     self._launch_soon(call.id, None)
+                for command_id in await self._inbox.waiting() if self._inbox is not None else []:
+                    self._run_soon(command_id, None)
             except StoreUnavailable as error:
                 log.warning("could not look for calls to launch: %s", error.reason)
             await asyncio.sleep(SCAN_EVERY_S)
@@ -109,6 +119,18 @@ class Worker:
         if call_id not in self._launching:
             self._launching.add(call_id)
             self._background.spawn(self._launch(call_id, reply_url), key=call_id, name=f"launch call {call_id}")
+
+    def _run_soon(self, command_id: str, reply_url: str | None) -> None:
+        if self._inbox is not None and command_id not in self._running:
+            self._running.add(command_id)
+            self._background.spawn(self._run(self._inbox, command_id, reply_url), key=command_id,
+                                   name=f"slash command {command_id}")  # fmt: skip
+
+    async def _run(self, inbox: Inbox, command_id: str, reply_url: str | None) -> None:
+        try:
+            await inbox.run(command_id, reply_url)
+        finally:
+            self._running.discard(command_id)
 
     async def _launch(self, call_id: str, reply_url: str | None) -> None:
         """Launch the call unless another worker does, or did: its lease, then its state, say."""

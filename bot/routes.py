@@ -24,7 +24,9 @@ from bot.calls.clock import utc_now
 from bot.calls.models import STATUS_EVENTS
 from bot.errors import BadToken, BriefWithheld, StoreUnavailable, Withheld
 from bot.logs import QuietLog, bind_call
-from bot.state import callbacks_of, state_of
+from bot.slack import texts
+from bot.slack.inbox import Inbox, is_slash_command
+from bot.state import BotState, callbacks_of, state_of
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,8 @@ async def slack_events(request: Request) -> Response:
     if bolt_request is None:  # signed, yet not a payload Slack sends
         quiet.refused("/slack/events", "a signed body that is not a Slack payload")
         return Response(status_code=400)
+    if state.inbox is not None and is_slash_command(bolt_request.body):  # a web replica: a worker runs it
+        return await _keep_for_a_worker(state.inbox, bolt_request.body, request.headers["x-slack-signature"], state)
     try:
         if await is_replay(request.headers["x-slack-signature"], state.store):
             log.warning("ignored a replayed Slack request")
@@ -104,6 +108,18 @@ async def slack_events(request: Request) -> Response:
     except StoreUnavailable as error:  # nothing can be stored, so a replay could place nothing: let Bolt answer
         state.store_log.refused("/slack/events", str(error))
     return to_starlette_response(await state.slack_handler.app.async_dispatch(bolt_request))
+
+
+async def _keep_for_a_worker(inbox: Inbox, body: dict[str, object], signature: str, state: BotState) -> Response:
+    """A web replica's answer to a slash command: kept for a worker (which says what there is to say through the
+    command's response_url), then an empty 200, as a listener that only acks; a replay is kept no more."""
+    try:
+        if not await inbox.keep(body, signature=signature, replay_window=REPLAY_WINDOW):
+            log.warning("ignored a replayed Slack request")
+    except StoreUnavailable as error:
+        state.store_log.refused("/slack/events", str(error))
+        return JSONResponse({"response_type": "ephemeral", "text": texts.STORE_FAILED})
+    return Response(status_code=200)
 
 
 def unsigned_reason(request: Request, body: bytes, verifier: SignatureVerifier) -> str | None:

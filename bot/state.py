@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # types only: the parts load Bolt, the Slack SDK and the HTTP
     from bot.calls.service import CallService
     from bot.metrics import Metrics
     from bot.slack.delivery import Delivery
+    from bot.slack.inbox import Inbox
     from bot.slack_token import SlackTokenCheck
     from bot.store import Store
     from bot.tasks import Background
@@ -49,6 +50,7 @@ class BotState(Callbacks):
     slack_handler: AsyncSlackRequestHandler
     verifier: SignatureVerifier
     slack_token: SlackTokenCheck
+    inbox: Inbox | None = None  # a web replica's: slash commands it answers at once and leaves to the workers
 
 
 def callbacks_of(app: Starlette) -> Callbacks:

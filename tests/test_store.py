@@ -264,3 +264,38 @@ async def test_a_sqlite_transaction_that_awaits_is_refused(tmp_path: Path) -> No
         assert await store.ping()  # rolled back: the store works on
     finally:
         await store.close()
+
+
+async def test_a_slash_command_is_kept_once_taken_by_one_worker_and_taken_over_when_its_worker_died(
+    store: Store,
+) -> None:
+    window, lease = timedelta(minutes=10), timedelta(seconds=30)
+    fields = {"command": "/call", "text": "+14155550100 hi", "user_id": "U1"}
+    kept = await store.queue_command("cmd1", fields, signature="v0=1", at=T0, forget_before=T0 - window, notify="x")
+    assert kept
+    replayed = await store.queue_command("cmd2", fields, signature="v0=1", at=T0, forget_before=T0 - window,
+                                         notify="x")  # fmt: skip
+    assert not replayed  # the same signature: a replay, nothing kept
+    assert await store._scalar("SELECT COUNT(*) FROM slack_commands") == 1
+    assert await store.first_sighting("v0=1", at=T0, forget_before=T0 - window) is False  # one replay guard
+
+    taken = await store.take_command("cmd1", at=T0, stale_before=T0 - lease)
+    assert taken is not None and (taken.id, taken.fields, taken.received_at, taken.takes) == ("cmd1", fields, T0, 1)
+    assert await store.take_command("cmd1", at=T0, stale_before=T0 - lease) is None  # another worker: not twice
+    assert await store.commands_waiting(received_before=T0 + lease, stale_before=T0) == []  # being run
+    later = T0 + lease + timedelta(seconds=1)
+    assert await store.commands_waiting(received_before=later, stale_before=later - lease) == ["cmd1"]
+    again = await store.take_command("cmd1", at=later, stale_before=later - lease)
+    assert again is not None and again.takes == 2  # its worker died with it: another takes it over
+    await store.drop_command("cmd1")
+    assert await store.take_command("cmd1", at=later + lease * 2, stale_before=later + lease) is None
+
+
+async def test_a_slash_command_nobody_took_is_waiting_once_its_notify_may_be_lost(store: Store) -> None:
+    window = timedelta(minutes=10)
+    for n, at in enumerate([T0, T0 + timedelta(seconds=5)]):
+        await store.queue_command(f"c{n}", {"text": "hi"}, signature=f"v0={n}", at=at, forget_before=at - window,
+                                  notify="x")  # fmt: skip
+    waiting = await store.commands_waiting(received_before=T0 + timedelta(seconds=2), stale_before=T0)
+    assert waiting == ["c0"]  # c1 is newer: its worker has had no time yet
+    assert await store.commands_waiting(received_before=T0 + timedelta(seconds=9), stale_before=T0) == ["c0", "c1"]

@@ -85,14 +85,15 @@ class Placing:
         self._clock = clock
         self._new_id = new_id
 
-    async def create(self, request: CallRequest) -> Call:
-        """Store a new call in `requested`, for a launch here or on a worker replica (`launch`).
+    async def create(self, request: CallRequest, *, call_id: str | None = None) -> Call:
+        """Store a new call in `requested`, for a launch here or on a worker replica (`launch`). `call_id`: the
+        id it takes, when the request that asked for it has one already (a slash command a worker runs).
 
         Raises LimitReached when a call limit filled up since `vet()`.
         """
         now = self._clock()
         call = Call(
-            id=self._new_id(), request=request, state=CallState.REQUESTED, state_reason="", created_at=now,
+            id=call_id or self._new_id(), request=request, state=CallState.REQUESTED, state_reason="", created_at=now,
             updated_at=now, control_secret=secrets.token_urlsafe(24),
         )  # fmt: skip
         if self._permissions is None or not self._permissions.limits.count_calls:

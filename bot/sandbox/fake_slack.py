@@ -45,6 +45,10 @@ __all__ = ["BOT_USER_ID", "CHANNEL_BURST", "MANIFEST", "RATE_LIMITS", "TEAM_ID",
 # (docs.slack.dev/reference/methods/chat.update); views.open Tier 4, "100+ per minute"
 # (docs.slack.dev/reference/methods/views.open). The fake holds each to that many in any 60 seconds of its clock.
 RATE_LIMITS = {"chat.update": 50, "views.open": 100}
+# A response_url takes "up to 5" messages "within 30 minutes" of the request that brought it (Slack's slash
+# commands page, "Delayed responses and multiple responses"); past that the fake answers 404 `used_url` (the 30
+# minutes are not held: its URLs carry no time).
+RESPONSE_URL_USES = 5
 # chat.postMessage per channel: "1 per second" with "Short bursts >1 allowed" (docs.slack.dev/apis/web-api/rate-limits,
 # "Posting messages"; past it, HTTP 429 with Retry-After). The fake keeps a bucket per channel: CHANNEL_BURST posts
 # at once, refilled one a second. Slack publishes no burst size, so the fake holds callbot to the one callbot assumes
@@ -131,6 +135,7 @@ class FakeSlack(WebApiMethods):
         self.messages = []
         self.ephemeral = []
         self.responses: list[dict[str, Any]] = []
+        self._response_url_uses: dict[str, int] = defaultdict(int)
         self.views = []
         self.channel_errors = {}  # every post to the channel fails with this code
         # Channels' posting settings (docs.slack.dev/reference/methods/chat.postMessage, "Errors"): top-level
@@ -291,6 +296,9 @@ class FakeSlack(WebApiMethods):
         return False
 
     async def _response_url(self, request: Request) -> Response:
+        self._response_url_uses[request.url.path] += 1
+        if self._response_url_uses[request.url.path] > RESPONSE_URL_USES:
+            return PlainTextResponse("used_url", status_code=404)
         self.responses.append(json.loads(await request.body()))
         return Response("ok")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -17,13 +17,16 @@ from bot.logs import bind_call
 from bot.slack import admin, blocks, modals, texts
 from bot.slack.deps import Deps
 from bot.slack.ids import ModalContext
+from bot.slack.inbox import COMMAND_ID
 
 log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.command("/call")
-    async def place_call(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+    async def place_call(
+        ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         # Bolt runs with process_before_response: the answer leaves when this returns, so only quick checks
         # (parsing and SQLite) happen here; the slow work goes to the background.
         text = command.get("text", "").strip()
@@ -76,7 +79,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         try:
             request = await deps.vetting.vet(draft, origin, requester_name=str(command.get("user_name") or ""))
-            call = await deps.placing.create(request)
+            # a command a worker runs for a web replica: the call takes its id, so that a worker taking it over from
+            # one that died finds the call if it was stored (bot/slack/inbox.py)
+            call = await deps.placing.create(request, call_id=context.get(COMMAND_ID))
         except Refusal as refusal:
             if not draft.instructions.strip() and _only_about_the_instructions(refusal):
                 await open_form()  # the rest reads well: the form asks what the agent should say

@@ -14,6 +14,7 @@ Two backends run the same methods, each written once as work on a transaction (b
     calls.py        Calls: store a call, find it, move it from state to state
     events.py       Events: store a status event and apply its transition at once; what is not yet announced
     guard_rails.py  GuardRails: caller IDs, deny list, audit log, what the call limits count, notices, replay guard
+    commands.py     Commands: slash commands a web replica answered and left to a worker
     leases.py       Leases: work one replica at a time may do (a call's Slack writes, the watchdog)
     outbox.py       Outbox, OutboxRow: the Slack writes waiting to be delivered
     schedules.py    Schedules: scheduled and retried calls, one row per attempt
@@ -41,6 +42,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.store.calls import Calls
+from bot.store.commands import Commands, SlashCommand
 from bot.store.copy import NotEmpty, copy_database
 from bot.store.database import Database, describe, is_postgres_url
 from bot.store.errors import StoreUnavailable
@@ -57,6 +59,7 @@ __all__ = [
     "MIGRATIONS",
     "NotEmpty",
     "OutboxRow",
+    "SlashCommand",
     "Store",
     "StoreUnavailable",
     "describe",
@@ -64,7 +67,7 @@ __all__ = [
 ]
 
 
-class Store(Calls, Events, GuardRails, Leases, Outbox, Schedules):
+class Store(Calls, Commands, Events, GuardRails, Leases, Outbox, Schedules):
     """callbot's database, SQLite's or PostgreSQL's: each method one transaction."""
 
     def __init__(self, db: Database) -> None:
@@ -83,7 +86,7 @@ class Store(Calls, Events, GuardRails, Leases, Outbox, Schedules):
     @property
     def backend(self) -> str:
         """ "sqlite" or "postgresql"."""
-        return "sqlite" if isinstance(self._db, SQLite) else "postgresql"
+        return self._db.dialect
 
     async def close(self) -> None:
         await self._db.close()

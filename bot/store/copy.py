@@ -21,7 +21,9 @@ TABLES: Sequence[str] = (
     "seen_slack_requests",
     "scheduled_calls",
 )
-# Not copied: `leases`, held by the processes that served the old database, which are stopped for the copy.
+# Not copied: `leases`, held by the processes that served the old database, which are stopped for the copy; and
+# `slack_commands`, which only web replicas fill, and those serve PostgreSQL alone.
+NOT_COPIED = frozenset({"leases", "slack_commands"})
 # Columns that number rows: copied as they are, then the target's counter set past the highest.
 _NUMBERED = {"slack_outbox": "id", "audit_log": "id"}
 BATCH = 1000

@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeGuard, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 T = TypeVar("T")
+NOTIFY_CHANNEL = "callbot"  # of NOTIFY and LISTEN (PostgreSQL): web replicas tell workers of work waiting for them
 
 
 class Row(Protocol):
@@ -59,6 +60,7 @@ class Database(Protocol):
     """
 
     where: str
+    dialect: str  # "sqlite" or "postgresql"
 
     async def write(self, work: Work[T]) -> T: ...
 

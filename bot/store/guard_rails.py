@@ -166,10 +166,14 @@ class GuardRails(Base):
             " DO UPDATE SET seen_at = excluded.seen_at WHERE seen_slack_requests.seen_at < ?",
             signature, at.isoformat(), forget_before.isoformat(),
         )  # fmt: skip
+        await self._forget_sightings(at=at, before=forget_before)
+        return inserted == 1
+
+    async def _forget_sightings(self, *, at: datetime, before: datetime) -> None:
+        """Delete the signatures seen before `before`, at most once every PRUNE_SIGHTINGS_EVERY."""
         if self._sightings_pruned_at is None or at - self._sightings_pruned_at >= PRUNE_SIGHTINGS_EVERY:
             self._sightings_pruned_at = at
-            await self._change("DELETE FROM seen_slack_requests WHERE seen_at < ?", forget_before.isoformat())
-        return inserted == 1
+            await self._change("DELETE FROM seen_slack_requests WHERE seen_at < ?", before.isoformat())
 
 
 def _call_filter(

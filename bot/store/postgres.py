@@ -25,7 +25,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from bot.store.database import Row, Work, describe
+from bot.store.database import NOTIFY_CHANNEL, Row, Work, describe
 from bot.store.errors import StoreUnavailable
 from bot.store.schema import MIGRATIONS
 
@@ -33,12 +33,14 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5
-CHANNEL = "callbot"  # of NOTIFY and LISTEN: web replicas tell workers of calls to launch and Slack writes to deliver
+CHANNEL = NOTIFY_CHANNEL
 LISTEN_AGAIN_S = 1.0
 
 
 class Postgres:
     """A pool of connections to one PostgreSQL database (a Database, see bot/store/database.py)."""
+
+    dialect = "postgresql"
 
     def __init__(self, pool: AsyncConnectionPool[Any], *, where: str, url: str = "") -> None:
         self._pool = pool

@@ -186,6 +186,19 @@ _SQLITE: Sequence[str] = (
     CREATE INDEX scheduled_calls_due ON scheduled_calls (state, due_at);
     CREATE INDEX scheduled_calls_by_call ON scheduled_calls (call_id);
     """,
+    # 9 (issue 14): slash commands a web replica answered at once and left to a worker (bot/store/commands.py).
+    # A row lives from the answer until a worker is done with it: milliseconds, or until a worker is back. The
+    # command's response_url is never kept: it goes to the workers in the NOTIFY that tells them of the row.
+    """
+    CREATE TABLE slack_commands (
+        id          TEXT PRIMARY KEY,
+        fields      TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        taken_at    TEXT,
+        takes       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX slack_commands_by_time ON slack_commands (received_at);
+    """,
 )
 
 _POSTGRES: Sequence[str] = (
@@ -293,6 +306,7 @@ _POSTGRES: Sequence[str] = (
     _SQLITE[5],
     _SQLITE[6].replace(" REAL;", " DOUBLE PRECISION;"),  # as calls.duration_s
     _SQLITE[7],
+    _SQLITE[8],
 )
 
 MIGRATIONS: Sequence[Migration] = tuple(Migration(lite, pg) for lite, pg in zip(_SQLITE, _POSTGRES, strict=True))

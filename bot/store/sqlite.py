@@ -42,6 +42,8 @@ class SQLite:
     are driven to the end at once, and one that tries to suspend is a bug, refused (`_now`).
     """
 
+    dialect = "sqlite"
+
     def __init__(self, db: sqlite3.Connection, checkpointer: _Checkpointer, *, path: str = "") -> None:
         self._db = db
         self._tx = _SQLiteTx(db)

@@ -3,9 +3,12 @@ talking to Voximplant or writing to Slack; the worker launches its calls and fil
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,6 +23,7 @@ from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import TEAM_ID, SlackSender
 from bot.settings import Settings
 from bot.state import state_of
+from bot.store import Store
 from tests.conftest import CALLER_ID, DESTINATION, SIGNING_SECRET, Bot, eventually, make_settings, running_bot
 from tests.e2e.test_replicas import RoundRobin
 
@@ -61,6 +65,14 @@ async def roles(
         slack = SlackSender(http, bot_url=web.url, signing_secret=SIGNING_SECRET,
                             response_base=fake_slack.url)  # type: ignore[attr-defined]  # fmt: skip
         yield Roles(web, worker, slack, to_slack, to_voximplant)
+
+
+async def commands_left(store: Store, within_s: float = 8.0) -> int:
+    """How many slash commands are still kept, once none is (or `within_s` passed)."""
+    deadline = time.monotonic() + within_s
+    while (left := int(await store._scalar("SELECT COUNT(*) FROM slack_commands"))) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return left
 
 
 def thread_lines(fake_slack: FakeSlack) -> list[str]:
@@ -111,6 +123,105 @@ async def test_a_call_nobody_told_the_worker_of_is_launched_all_the_same(
     await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=5)
     assert fake_voximplant.sessions[0].call_id == call.id
     assert roles.web_to_voximplant.paths == []
+
+
+async def test_a_refusal_reaches_the_person_through_the_response_url_and_nothing_is_dialled(
+    roles: Roles, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    """The web replica answers at once, empty; the worker vets the command and says why it refused, to the person
+    alone, as the acknowledgement would have (bot/slack/inbox.py)."""
+    response = await roles.slack.command("+1 900 555 0100 win a prize")
+    assert (response.status_code, response.text) == (200, "")
+    said = await eventually(lambda: fake_slack.responses and fake_slack.responses[-1], timeout=5)
+    assert said["response_type"] == "ephemeral"
+    assert "premium" in said["text"].lower(), said["text"]
+    await roles.worker.idle()
+    assert fake_voximplant.sessions == [] and fake_slack.parents() == []
+    assert await commands_left(roles.web.store) == 0  # done with, forgotten
+    assert await roles.web.store.count_calls(user_id="U0ANA") == 0
+
+
+async def test_help_and_the_form_come_from_the_worker(roles: Roles, fake_slack: FakeSlack) -> None:
+    assert (await roles.slack.command("help")).text == ""
+    card = await eventually(lambda: fake_slack.responses and fake_slack.responses[-1], timeout=5)
+    assert "/call +14155550100" in card["text"] + str(card.get("blocks"))
+    assert (await roles.slack.command("")).text == ""  # a bare /call: the worker opens the form within 3 s
+    await eventually(lambda: len(fake_slack.views) == 1, timeout=5)
+    assert set(roles.web_to_slack.paths) <= {"/api/auth.test"}  # the web replica called neither
+
+
+async def test_a_command_replayed_to_the_web_replica_is_run_once(
+    roles: Roles, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    body = (
+        "team_id=T0SANDBOX&channel_id=C0GENERAL&user_id=U0ANA&command=%2Fcall&api_app_id=A0CALLBOT"
+        f"&text={DESTINATION}+hello&response_url={fake_slack.url}%2Fcommands%2Fx&trigger_id=1.2.3"
+    ).encode()
+    stamp = int(time.time())
+    first, replayed = [await roles.slack.post(body, timestamp=stamp) for _ in range(2)]
+    assert (first.status_code, first.text, replayed.status_code, replayed.text) == (200, "", 200, "")
+    await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=5)
+    await roles.worker.idle()
+    assert len(fake_voximplant.sessions) == 1
+    assert fake_voximplant.sessions[0].call_id is not None
+
+
+async def test_a_command_nobody_told_a_worker_of_is_answered_where_it_was_typed(
+    roles: Roles, fake_slack: FakeSlack
+) -> None:
+    """Its NOTIFY lost (a worker restarting), the command is found by a worker's scan; its response_url went with
+    the NOTIFY, so the answer comes by chat.postEphemeral."""
+    store = roles.web.store
+    now = datetime.now(UTC)
+    fields = {"command": "/call", "text": "+1 900 555 0100 hi", "team_id": TEAM_ID, "user_id": "U0ANA",
+              "channel_id": "C0GENERAL", "user_name": "ana", "trigger_id": "1.2.3"}  # fmt: skip
+    assert await store.queue_command("cmdlost", fields, signature="v0=lost", at=now,
+                                     forget_before=now - timedelta(minutes=10), notify="nobody listens")  # fmt: skip
+    told = await eventually(lambda: fake_slack.ephemeral and fake_slack.ephemeral[-1], timeout=8)
+    assert (told["channel"], told["user"]) == ("C0GENERAL", "U0ANA") and "premium" in told["text"].lower()
+    assert fake_slack.responses == []
+    assert await commands_left(store) == 0
+
+
+async def test_a_command_no_worker_got_to_in_time_dials_nothing_and_says_so(
+    roles: Roles, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    store = roles.web.store
+    then = datetime.now(UTC) - timedelta(minutes=2)  # kept while no worker ran
+    fields = {"command": "/call", "text": f"{DESTINATION} hello", "team_id": TEAM_ID, "user_id": "U0ANA",
+              "channel_id": "C0GENERAL", "user_name": "ana"}  # fmt: skip
+    await store.queue_command("cmdlate", fields, signature="v0=late", at=then,
+                              forget_before=then - timedelta(minutes=10), notify="nobody listens")  # fmt: skip
+    told = await eventually(lambda: fake_slack.ephemeral and fake_slack.ephemeral[-1], timeout=8)
+    assert "did nothing and dialled nothing" in told["text"] and "Please send it again" in told["text"]
+    await roles.worker.idle()
+    assert fake_voximplant.sessions == [] and await store.count_calls(user_id="U0ANA") == 0
+
+
+async def test_a_worker_taking_over_a_command_whose_call_was_stored_places_it_once(
+    roles: Roles, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    """A worker died after storing the command's call, before forgetting the command: the next worker finds the
+    call by the command's id and leaves it to the launch scan; nothing is placed twice."""
+    store = roles.web.store
+    now = datetime.now(UTC)
+    fields = {"command": "/call", "text": f"{DESTINATION} hello", "team_id": TEAM_ID, "user_id": "U0ANA",
+              "channel_id": "C0GENERAL", "user_name": "ana"}  # fmt: skip
+    await store.queue_command("cmddied", fields, signature="v0=died", at=now,
+                              forget_before=now - timedelta(minutes=10), notify="nobody listens")  # fmt: skip
+    died_at = now - timedelta(minutes=1)
+    assert await store.take_command("cmddied", at=died_at, stale_before=died_at) is not None  # the worker that died
+    request = CallRequest(
+        destination=DESTINATION, caller_id=CALLER_ID, instructions="hello", max_duration_s=600,
+        origin=Origin(team_id=TEAM_ID, user_id="U0ANA", conversation_id="C0GENERAL"),
+    )  # fmt: skip
+    await state_of(roles.worker.app).calls.placing.create(request, call_id="cmddied")
+    await eventually(lambda: len(fake_voximplant.sessions) == 1, timeout=8)
+    assert await commands_left(store) == 0
+    await roles.worker.idle()
+    assert [s.call_id for s in fake_voximplant.sessions] == ["cmddied"]
+    assert await store.count_calls(user_id="U0ANA") == 1
+    assert fake_slack.ephemeral == []  # not run again (which would fail to store the call a second time)
 
 
 def test_web_and_worker_roles_need_postgresql(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -216,3 +216,11 @@ async def test_reset_gives_back_a_new_fake_and_answers_a_held_request_at_once(
     assert (answer.status_code, answer.json()) == (503, {"ok": False, "error": "fake_slack_reset"})
     assert state(fake_slack) == new  # and the held request changed nothing on its way out
     assert load_manifest()["features"]["app_home"]["messages_tab_enabled"] is True
+
+
+async def test_a_response_url_takes_five_messages(fake_slack: FakeSlack, http: httpx.AsyncClient) -> None:
+    url = f"{fake_slack.url}/commands/T0SANDBOX/1/hook"
+    answers = [(await http.post(url, json={"text": f"n{n}"})).status_code for n in range(6)]
+    assert answers == [200] * 5 + [404]
+    assert [r["text"] for r in fake_slack.responses] == [f"n{n}" for n in range(5)]
+    assert (await http.post(f"{fake_slack.url}/commands/T0SANDBOX/2/hook", json={"text": "x"})).status_code == 200

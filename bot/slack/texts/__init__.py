@@ -52,6 +52,10 @@ UNEXPECTED = (
 STORE_FAILED = (
     "Sorry, callbot can't save anything right now, so nothing was done and nothing was dialled. Try again later."
 )
+COMMAND_TOO_LATE = (
+    "callbot could only get to your command {seconds} seconds after you sent it, so it did nothing and dialled "
+    "nothing. Please send it again."
+)
 SLACK_NOT_CONFIRMED = (
     "Slack isn't answering callbot right now, so I can't place calls yet. Try again in a minute; nothing was dialled."
 )

@@ -1,0 +1,145 @@
+"""Slash commands on a web replica: answered at once, run by a worker (`--role web`, issue 14).
+
+A web replica that takes `/call` does nothing before its answer but check the signature (bot/routes.py) and keep the
+command (`Inbox.keep`): one statement on PostgreSQL, which is also the replay guard and tells the workers. Its
+answer is Slack's empty 200, so its acknowledgement costs what the bare stack's does, however slow the vetting.
+
+A worker then runs the command through the same Bolt listeners as everywhere (`Inbox.run`), as a request already
+verified (Bolt's Socket Mode path), and says what the listener's acknowledgement would have said through the
+command's response_url: the refusal, the help card, the admin's answer. Slack shows it to the person alone, as it
+shows an ephemeral acknowledgement. The form a bare `/call` opens is opened from there too, within the 3 seconds
+its trigger lasts.
+
+A command that no worker hears of (a worker restarting) is found by the workers' scan (`waiting`) and answered with
+chat.postEphemeral, since only the NOTIFY carried its response_url; one older than `answer_within` is not run but
+the person is told to try again, as a phone ringing minutes later surprises everyone. A worker that dies holding
+one leaves it to another after TAKEN_FOR: if the call it placed is stored (its id is the command's), the launch
+scan has it; otherwise it is run again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.calls.clock import Clock, utc_now
+from bot.calls.placing import new_call_id
+from bot.errors import StoreUnavailable
+from bot.slack import texts
+from bot.slack.api_errors import error_code
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+NOT_HEARD_AFTER = timedelta(seconds=2)  # a command no worker took by then: its NOTIFY was missed
+TAKEN_FOR = timedelta(seconds=30)  # a worker still not done with a command after this is taken to have died
+COMMAND_ID = "slash_command_id"  # the Bolt context's key for the command's id, which a call it places takes
+NOT_KEPT = ("response_url", "token")  # what the stored row never holds: the response_url, Slack's legacy token
+
+
+def is_slash_command(body: dict[str, Any]) -> bool:
+    """True for a slash command's form (`command=/call&text=…`), as against an interaction or an event."""
+    command = body.get("command")
+    return isinstance(command, str) and command.startswith("/") and "type" not in body
+
+
+class Inbox:
+    """A web replica's `keep`, and a worker's `run` and `waiting`, over the store's slack_commands rows."""
+
+    def __init__(
+        self, store: Store, *, bolt: AsyncApp | None = None, client: AsyncWebClient | None = None,
+        answer_within: timedelta = timedelta(seconds=60), clock: Clock = utc_now,
+    ) -> None:  # fmt: skip
+        self._store = store
+        self._bolt = bolt  # a worker's: the listeners that run the command
+        self._client = client
+        self._answer_within = answer_within
+        self._clock = clock
+
+    async def keep(self, body: dict[str, Any], *, signature: str, replay_window: timedelta) -> bool:
+        """Keep a verified slash command for the workers and tell them; False for a replay, its signature seen
+        within `replay_window` (nothing kept). Raises StoreUnavailable when it cannot be kept."""
+        fields = {key: str(value) for key, value in body.items() if key not in NOT_KEPT}
+        command_id = new_call_id()
+        notify = f"command {command_id} {body.get('response_url') or ''}".rstrip()
+        now = self._clock()
+        return await self._store.queue_command(
+            command_id, fields, signature=signature, at=now, forget_before=now - replay_window, notify=notify
+        )  # fmt: skip
+
+    async def waiting(self) -> list[str]:
+        """Commands a worker should take although nobody told it: missed NOTIFYs, and workers that died."""
+        now = self._clock()
+        return await self._store.commands_waiting(received_before=now - NOT_HEARD_AFTER, stale_before=now - TAKEN_FOR)
+
+    async def run(self, command_id: str, response_url: str | None) -> None:
+        """Take the command, unless another worker has it, and run it; say the answer to the person."""
+        assert self._bolt is not None and self._client is not None, "a worker's Inbox has the Bolt app"
+        now = self._clock()
+        try:
+            command = await self._store.take_command(command_id, at=now, stale_before=now - TAKEN_FOR)
+        except StoreUnavailable as error:
+            log.warning("could not take slash command %s (a worker looks again): %s", command_id, error.reason)
+            return
+        if command is None:
+            return
+        fields = dict(command.fields)
+        if response_url:
+            fields["response_url"] = response_url
+        if command.takes > 1 and await self._store.call(command.id) is not None:
+            log.info("slash command %s had placed its call before its worker stopped", command.id)
+        elif now - command.received_at > self._answer_within:
+            late = int((now - command.received_at).total_seconds())
+            await self._say(fields, {"response_type": "ephemeral", "text": texts.COMMAND_TOO_LATE.format(seconds=late)})
+        else:
+            request = AsyncBoltRequest(body=fields, mode="socket_mode", context={COMMAND_ID: command.id})
+            response = await self._bolt.async_dispatch(request)
+            if response.body:
+                await self._say(fields, _message(response.body))
+        try:
+            await self._store.drop_command(command.id)
+        except StoreUnavailable as error:  # taken again after TAKEN_FOR: its call (if any) is found by its id
+            log.warning("could not forget slash command %s: %s", command.id, error.reason)
+
+    async def _say(self, fields: dict[str, str], message: dict[str, Any]) -> None:
+        """What the acknowledgement would have said, to the person alone: through the response_url, else with
+        chat.postEphemeral where they typed the command."""
+        assert self._client is not None
+        url = fields.get("response_url")
+        if url:
+            try:
+                answer = await AsyncWebhookClient(url, session=self._client.session).send_dict(message)
+                if answer.status_code == 200:
+                    return
+                log.warning("a slash command's response_url answered HTTP %s", answer.status_code)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                log.warning("a slash command's response_url could not be reached (%s)", type(error).__name__)
+        try:
+            await self._client.chat_postEphemeral(
+                channel=fields.get("channel_id", ""), user=fields.get("user_id", ""), text=message.get("text", ""),
+                blocks=message.get("blocks"),
+            )  # fmt: skip
+        except SlackApiError as error:
+            log.error("could not answer <@%s>'s slash command (%s)", fields.get("user_id"), error_code(error))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.error("could not answer <@%s>'s slash command (%s)", fields.get("user_id"), type(error).__name__)
+
+
+def _message(body: str) -> dict[str, Any]:
+    """A listener's acknowledgement (Bolt's JSON, or bare text) as a message for the response_url."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        return {"response_type": "ephemeral", "text": body}
+    message.setdefault("response_type", "ephemeral")
+    return message
