@@ -22,6 +22,7 @@ from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import TEAM_ID, SlackSender
 from bot.settings import Settings
+from bot.slack import texts
 from bot.state import state_of
 from bot.store import Store
 from tests.conftest import CALLER_ID, DESTINATION, SIGNING_SECRET, Bot, eventually, make_settings, running_bot
@@ -222,6 +223,17 @@ async def test_a_worker_taking_over_a_command_whose_call_was_stored_places_it_on
     assert [s.call_id for s in fake_voximplant.sessions] == ["cmddied"]
     assert await store.count_calls(user_id="U0ANA") == 1
     assert fake_slack.ephemeral == []  # not run again (which would fail to store the call a second time)
+
+
+async def test_a_web_replica_that_cannot_keep_a_command_says_so_at_once(
+    roles: Roles, fake_voximplant: FakeVoximplant
+) -> None:
+    await roles.web.store._db._pool.close()  # type: ignore[attr-defined]  # the database gone, for this replica
+    response = await roles.slack.command(f"{DESTINATION} hello")
+    assert response.status_code == 200
+    assert response.json() == {"response_type": "ephemeral", "text": texts.STORE_FAILED}
+    await roles.worker.idle()
+    assert fake_voximplant.sessions == []
 
 
 def test_web_and_worker_roles_need_postgresql(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
