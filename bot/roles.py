@@ -128,7 +128,8 @@ class Worker:
 
     async def _run(self, inbox: Inbox, command_id: str, reply_url: str | None) -> None:
         try:
-            await inbox.run(command_id, reply_url)
+            with bound_call(command_id):  # a call the command places takes its id
+                await inbox.run(command_id, reply_url)
         finally:
             self._running.discard(command_id)
 
