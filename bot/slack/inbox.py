@@ -11,17 +11,20 @@ shows an ephemeral acknowledgement. The form a bare `/call` opens is opened from
 its trigger lasts.
 
 A command that no worker hears of (a worker restarting) is found by the workers' scan (`waiting`) and answered with
-chat.postEphemeral, since only the NOTIFY carried its response_url; one older than `answer_within` is not run but
-the person is told to try again, as a phone ringing minutes later surprises everyone. A worker that dies holding
-one leaves it to another after TAKEN_FOR: if the call it placed is stored (its id is the command's), the launch
-scan has it; otherwise it is run again.
+chat.postEphemeral, since only the NOTIFY carried its response_url (that fails in a DM or a private channel without
+the bot: the answer is then only logged). One older than `answer_within` is not run, and the person is told that
+nothing was done; one older than a response_url's 30 minutes is dropped unanswered. A worker that dies holding one
+(or takes TAKEN_FOR over it) leaves it to another, which never runs it again, as what the first did is not known:
+a call it stored has the command's id and is launched by the launch scan; otherwise the person is told that the
+command may or may not have been done, and to check before sending it again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -35,12 +38,13 @@ from bot.calls.placing import new_call_id
 from bot.errors import StoreUnavailable
 from bot.slack import texts
 from bot.slack.api_errors import error_code
-from bot.store import Store
+from bot.store import SlashCommand, Store
 
 log = logging.getLogger(__name__)
 
 NOT_HEARD_AFTER = timedelta(seconds=2)  # a command no worker took by then: its NOTIFY was missed
 TAKEN_FOR = timedelta(seconds=30)  # a worker still not done with a command after this is taken to have died
+FORGOTTEN_AFTER = timedelta(minutes=30)  # a response_url's life: a command kept longer is dropped unanswered
 COMMAND_ID = "slash_command_id"  # the Bolt context's key for the command's id, which a call it places takes
 NOT_KEPT = ("response_url", "token")  # what the stored row never holds: the response_url, Slack's legacy token
 
@@ -82,32 +86,37 @@ class Inbox:
 
     async def run(self, command_id: str, response_url: str | None) -> None:
         """Take the command, unless another worker has it, and run it; say the answer to the person."""
-        assert self._bolt is not None and self._client is not None, "a worker's Inbox has the Bolt app"
         now = self._clock()
         try:
             command = await self._store.take_command(command_id, at=now, stale_before=now - TAKEN_FOR)
-        except StoreUnavailable as error:
-            log.warning("could not take slash command %s (a worker looks again): %s", command_id, error.reason)
-            return
-        if command is None:
-            return
+            if command is not None:
+                await self._answer(command, response_url, now)
+                await self._store.drop_command(command.id)
+        except StoreUnavailable as error:  # the row stays: a worker takes it over after TAKEN_FOR
+            log.warning("could not run slash command %s: %s", command_id, error.reason)
+
+    async def _answer(self, command: SlashCommand, response_url: str | None, now: datetime) -> None:
+        assert self._bolt is not None, "a worker's Inbox has the Bolt app"
         fields = dict(command.fields)
         if response_url:
             fields["response_url"] = response_url
-        if command.takes > 1 and await self._store.call(command.id) is not None:
-            log.info("slash command %s had placed its call before its worker stopped", command.id)
-        elif now - command.received_at > self._answer_within:
-            late = int((now - command.received_at).total_seconds())
-            await self._say(fields, {"response_type": "ephemeral", "text": texts.COMMAND_TOO_LATE.format(seconds=late)})
+        waited = now - command.received_at
+        if waited > FORGOTTEN_AFTER:  # no worker ran for that long: the person gave up, and its response_url expired
+            log.info("dropped slash command %s, kept %d s ago: no worker ran it", command.id, waited.total_seconds())
+        elif command.takes > 1:  # its worker stopped, or took TAKEN_FOR so far: what it did is not known
+            if await self._store.call(command.id) is None:  # a call it placed has its id: the launch scan has it
+                await self._say(fields, _ephemeral(texts.COMMAND_MAYBE_DONE))
+        elif waited > self._answer_within:
+            await self._say(fields, _ephemeral(texts.COMMAND_TOO_LATE.format(seconds=int(waited.total_seconds()))))
         else:
             request = AsyncBoltRequest(body=fields, mode="socket_mode", context={COMMAND_ID: command.id})
             response = await self._bolt.async_dispatch(request)
-            if response.body:
+            if response.status != 200:  # Bolt's own refusal (no listener, a middleware's error): never silence
+                ref = secrets.token_hex(4)
+                log.error("slash command %s: Bolt answered HTTP %s (reference %s)", command.id, response.status, ref)
+                await self._say(fields, _ephemeral(texts.UNEXPECTED.format(ref=ref)))
+            elif response.body:
                 await self._say(fields, _message(response.body))
-        try:
-            await self._store.drop_command(command.id)
-        except StoreUnavailable as error:  # taken again after TAKEN_FOR: its call (if any) is found by its id
-            log.warning("could not forget slash command %s: %s", command.id, error.reason)
 
     async def _say(self, fields: dict[str, str], message: dict[str, Any]) -> None:
         """What the acknowledgement would have said, to the person alone: through the response_url, else with
@@ -133,6 +142,10 @@ class Inbox:
             log.error("could not answer <@%s>'s slash command (%s)", fields.get("user_id"), type(error).__name__)
 
 
+def _ephemeral(text: str) -> dict[str, Any]:
+    return {"response_type": "ephemeral", "text": text}
+
+
 def _message(body: str) -> dict[str, Any]:
     """A listener's acknowledgement (Bolt's JSON, or bare text) as a message for the response_url."""
     try:
@@ -140,6 +153,6 @@ def _message(body: str) -> dict[str, Any]:
     except ValueError:
         message = None
     if not isinstance(message, dict):
-        return {"response_type": "ephemeral", "text": body}
+        return _ephemeral(body)
     message.setdefault("response_type", "ephemeral")
     return message

@@ -9,11 +9,15 @@ workers of the row, and a worker that finds the row on its own answers the perso
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.store.database import NOTIFY_CHANNEL
+from bot.store.errors import StoreUnavailable
 from bot.store.guard_rails import GuardRails
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,10 @@ class Commands(GuardRails):
                     at.isoformat(),
                 )  # fmt: skip
             return queued
-        await self._forget_sightings(at=at, before=forget_before)
+        try:  # the command is kept and the workers told: the answer must not say otherwise
+            await self._forget_sightings(at=at, before=forget_before)
+        except StoreUnavailable as error:
+            log.warning("could not forget old Slack signatures (next minute, again): %s", error.reason)
         return queued
 
     async def take_command(self, command_id: str, *, at: datetime, stale_before: datetime) -> SlashCommand | None:

@@ -225,6 +225,47 @@ async def test_a_worker_taking_over_a_command_whose_call_was_stored_places_it_on
     assert fake_slack.ephemeral == []  # not run again (which would fail to store the call a second time)
 
 
+async def test_a_command_whose_worker_died_before_storing_a_call_is_not_run_again_and_the_person_is_told(
+    roles: Roles, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    """What the worker that died did is not known (a scheduled call, an admin's change): the next one says so and
+    runs nothing."""
+    store = roles.web.store
+    now = datetime.now(UTC)
+    fields = {"command": "/call", "text": f"{DESTINATION} at 23:59 hello", "team_id": TEAM_ID, "user_id": "U0ANA",
+              "channel_id": "C0GENERAL", "user_name": "ana"}  # fmt: skip
+    await store.queue_command("cmdgone", fields, signature="v0=gone", at=now,
+                              forget_before=now - timedelta(minutes=10), notify="nobody listens")  # fmt: skip
+    died_at = now - timedelta(minutes=1)
+    assert await store.take_command("cmdgone", at=died_at, stale_before=died_at) is not None
+    told = await eventually(lambda: fake_slack.ephemeral and fake_slack.ephemeral[-1], timeout=8)
+    assert told["text"] == texts.COMMAND_MAYBE_DONE and told["user"] == "U0ANA"
+    assert await commands_left(store) == 0
+    await roles.worker.idle()
+    assert fake_voximplant.sessions == [] and await store.count_calls(user_id="U0ANA") == 0
+
+
+async def test_a_command_kept_past_its_response_urls_life_is_dropped_unanswered(
+    roles: Roles, fake_slack: FakeSlack
+) -> None:
+    store = roles.web.store
+    then = datetime.now(UTC) - timedelta(minutes=31)  # the web replicas ran half an hour without a worker
+    for n, text in enumerate(["help", f"{DESTINATION} hello"]):
+        fields = {"command": "/call", "text": text, "team_id": TEAM_ID, "user_id": "U0ANA", "channel_id": "C0GENERAL"}
+        await store.queue_command(f"cmdold{n}", fields, signature=f"v0=old{n}", at=then,
+                                  forget_before=then - timedelta(minutes=10), notify="nobody listens")  # fmt: skip
+    assert await commands_left(store) == 0
+    assert fake_slack.ephemeral == [] and fake_slack.responses == []
+
+
+async def test_a_command_bolt_has_no_listener_for_is_not_answered_with_silence(
+    roles: Roles, fake_slack: FakeSlack
+) -> None:
+    assert (await roles.slack.command("hello", command="/unknown")).text == ""
+    said = await eventually(lambda: fake_slack.responses and fake_slack.responses[-1], timeout=5)
+    assert said["text"].startswith("Something went wrong on our side (reference `")
+
+
 async def test_a_web_replica_that_cannot_keep_a_command_says_so_at_once(
     roles: Roles, fake_voximplant: FakeVoximplant
 ) -> None:

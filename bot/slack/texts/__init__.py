@@ -56,6 +56,10 @@ COMMAND_TOO_LATE = (
     "callbot could only get to your command {seconds} seconds after you sent it, so it did nothing and dialled "
     "nothing. Please send it again."
 )
+COMMAND_MAYBE_DONE = (
+    "callbot stopped while it was handling your command, so I can't tell whether it was done. Check the channel "
+    "and `/call status` before you send it again."
+)
 SLACK_NOT_CONFIRMED = (
     "Slack isn't answering callbot right now, so I can't place calls yet. Try again in a minute; nothing was dialled."
 )
