@@ -182,6 +182,25 @@ async def test_outbox_depth_counts_waiting_writes_and_names_the_oldest(store: St
     assert await store.slack_outbox_depth() == (1, first + timedelta(minutes=9))
 
 
+async def test_a_call_and_its_pending_writes_are_read_together_in_delivery_order(store: Store) -> None:
+    assert await store.call_and_pending("call1") == (None, [])
+    await store.insert_call(a_call(), brief_token_hash="h")
+    call, rows = await store.call_and_pending("call1")
+    assert call is not None and (call.id, call.request.instructions, rows) == ("call1", "hi", [])
+    for kind, rank in [("reply", 1), ("update", 1), ("parent", 0)]:
+        await store.enqueue_slack("call1", kind, {"kind": kind}, at=T0, rank=rank)
+    await store.insert_call(a_call("call2"), brief_token_hash="h2")
+    await store.enqueue_slack("call2", "reply", {"kind": "another call's"}, at=T0)
+    call, rows = await store.call_and_pending("call1")
+    assert call is not None and call.id == "call1"
+    assert [(row.kind, row.body, row.call_id) for row in rows] == [
+        ("parent", {"kind": "parent"}, "call1"), ("reply", {"kind": "reply"}, "call1"),
+        ("update", {"kind": "update"}, "call1"),
+    ]  # fmt: skip
+    assert rows == await store.pending_slack("call1")
+    assert [row.kind for row in (await store.call_and_pending("call1", limit=2))[1]] == ["parent", "reply"]
+
+
 async def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(store: Store) -> None:
     minute = timedelta(minutes=1)
     assert await store.take_lease("watchdog", "replica-a", now=T0, ttl=minute)

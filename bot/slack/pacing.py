@@ -98,15 +98,17 @@ class Pacer:
         state = self._channel(channel)
         state.due = max(state.due, self._clock.now() + (state.turns - number + 1) * self._pace_s)
 
-    async def ready(self, channel: str) -> None:
-        """Wait until `channel` could take a thread write at once and no write waits for it, without claiming it."""
+    async def ready(self, channel: str) -> bool:
+        """Wait until `channel` could take a thread write at once and no write waits for it, without claiming it;
+        True when that meant waiting."""
         state = self._channel(channel)
         if not self._queued(state) and self._allowed_at(state, Lane.THREAD) <= self._clock.now():
-            return
+            return False
         watcher: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         state.watchers.append(watcher)
         self._pump(state)
         await self._wait(state, watcher)
+        return True
 
     def hold(self, channel: str, seconds: float) -> None:
         """Slack said 429: nothing goes to `channel` for `seconds`, then one write a pace (the burst is spent)."""

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.calls.models import Call
+from bot.store.calls import call_from_row
 from bot.store.database import Base, Tx
 
 
@@ -40,6 +42,19 @@ class Outbox(Base):
             limit,
         )
         return [OutboxRow(row["id"], row["call_id"], row["kind"], json.loads(row["body"])) for row in rows]
+
+    async def call_and_pending(self, call_id: str, *, limit: int = 500) -> tuple[Call | None, list[OutboxRow]]:
+        """The call and its pending writes, read together (one statement, one snapshot): the call is at least as new
+        as every row, since a write is queued only after the change it shows was stored."""
+        rows = await self._fetch(
+            "SELECT c.*, o.id AS o_id, o.kind AS o_kind, o.body AS o_body FROM calls c"
+            " LEFT JOIN slack_outbox o ON o.call_id = c.id WHERE c.id = ? ORDER BY o.rank, o.id LIMIT ?",
+            call_id, limit,
+        )  # fmt: skip
+        if not rows:
+            return None, []
+        pending = [OutboxRow(r["o_id"], call_id, r["o_kind"], json.loads(r["o_body"])) for r in rows if r["o_id"]]
+        return call_from_row(rows[0]), pending
 
     async def rewrite_slack(self, row_id: int, body: dict[str, Any]) -> None:
         """Replace a waiting write's body (the summary's written lines, kept before it is sent)."""

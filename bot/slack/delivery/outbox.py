@@ -277,12 +277,13 @@ class Delivery:
         seen = 0
         while True:
             self._dirty.discard(call_id)
-            call = await self._store.call(call_id)
+            call, rows = await self._store.call_and_pending(call_id)
+            # Its parent posted, a thread write waits for the channel's turn (else the parent comes next: it goes at
+            # once, ahead of thread writes); lines queued meanwhile join the next reply, so read again after a wait.
+            if call is not None and call.slack_ts is not None and await self._pacer.ready(call.slack_channel or ""):
+                call, rows = await self._store.call_and_pending(call_id)
             if call is None:
                 return seen
-            if call.slack_ts is not None:  # else its parent comes next: it goes at once, ahead of thread writes
-                await self._pacer.ready(call.slack_channel or "")  # lines arriving meanwhile join the next reply
-            rows = await self._store.pending_slack(call_id)
             seen = max([seen, *(row.id for row in rows)])
             if rows and rows[0].kind == Kind.UPDATE and self._updater.waits(call):
                 self._updater.want(call)  # the updater sends them when the workspace's budget allows
@@ -291,9 +292,6 @@ class Delivery:
                 if call_id in self._dirty:
                     continue
                 return seen
-            # Read again after the rows: a write is queued only after the change it shows was stored, so the
-            # call read now is at least as new as every row (the one read before the wait may be stale).
-            call = await self._store.call(call_id) or call
             try:
                 await self._deliver(call, rows)
                 self._unexpected.pop(rows[0].id, None)
