@@ -73,8 +73,9 @@ class _Watch:
     async def call_moved(self, call: Call, transition: Transition) -> None:
         self.changed.set()
 
-    async def call_event(self, call: Call, event: StatusEvent) -> None:
+    async def call_event(self, call: Call, event: StatusEvent) -> bool:
         self.changed.set()
+        return False
 
     async def hang_up_requested(self, call: Call, user_id: str) -> None:
         return None

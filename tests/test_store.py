@@ -201,6 +201,18 @@ async def test_a_call_and_its_pending_writes_are_read_together_in_delivery_order
     assert [row.kind for row in (await store.call_and_pending("call1", limit=2))[1]] == ["parent", "reply"]
 
 
+async def test_an_events_only_write_is_queued_with_the_event_noted_announced(store: Store) -> None:
+    await store.insert_call(a_call(), brief_token_hash="h")
+    for seq in (1, 2):
+        await store.record_event(event(seq), received_at=T0, decide=transition_for, judge=judge)
+    assert await store.announced_seqs("call1") == set()
+    row_id = await store.enqueue_slack("call1", "reply", {"text": "line", "seq": 2}, at=T0, announces=2)
+    assert await store.announced_seqs("call1") == {2}  # that event only, with its write
+    assert [row.id for row in await store.pending_slack("call1")] == [row_id]
+    await store.enqueue_slack("call1", "reply", {"text": "another"}, at=T0)
+    assert await store.announced_seqs("call1") == {2}
+
+
 async def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(store: Store) -> None:
     minute = timedelta(minutes=1)
     assert await store.take_lease("watchdog", "replica-a", now=T0, ttl=minute)

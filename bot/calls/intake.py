@@ -75,9 +75,10 @@ class Intake:
         return outcome
 
     async def announce_once(self, outcome: EventOutcome, event: StatusEvent) -> None:
-        """Announce a newly stored event and note that its Slack writes are queued."""
-        await self._announce(outcome, event)
-        await self._store.mark_announced(event.call_id, event.seq)
+        """Announce a newly stored event and note that its Slack writes are queued (unless the observer noted it
+        with them)."""
+        if not await self._announce(outcome, event):
+            await self._store.mark_announced(event.call_id, event.seq)
 
     async def catch_up(self, event: StatusEvent) -> None:
         """A repeated event whose first delivery was stored but never announced (we stopped in between): announce it."""
@@ -93,19 +94,19 @@ class Intake:
         if self._observer is not None:
             if brought_to(event, call):
                 await self._observer.call_moved(call, Transition(call.state, call.state_reason))
-            elif isinstance(event, _SHOWN_EVENTS):
-                await self._observer.call_event(call, event)
+            elif isinstance(event, _SHOWN_EVENTS) and await self._observer.call_event(call, event):
+                return  # noted announced with its writes
         await self._store.mark_announced(event.call_id, event.seq)
 
-    async def _announce(self, outcome: EventOutcome, event: StatusEvent) -> None:
-        """Tell the observer what an accepted event did."""
+    async def _announce(self, outcome: EventOutcome, event: StatusEvent) -> bool:
+        """Tell the observer what an accepted event did; True when it noted the event announced itself."""
         if self._observer is None or outcome.duplicate:
-            return
+            return False
         if outcome.transition is not None:
             await self._observer.call_moved(outcome.call, outcome.transition)
             await self._mind_the_balance(outcome, event)
-        else:
-            await self._observer.call_event(outcome.call, event)
+            return False
+        return await self._observer.call_event(outcome.call, event)
 
     async def _mind_the_balance(self, outcome: EventOutcome, event: StatusEvent) -> None:
         """402 (insufficient funds) is the account's problem, not the call's: its admins hear it, once."""

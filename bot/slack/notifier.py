@@ -54,11 +54,12 @@ class SlackCallView:
             return
         await self._summary(call)
 
-    async def call_event(self, call: Call, event: StatusEvent) -> None:
-        if isinstance(event, TranscriptEvent):
+    async def call_event(self, call: Call, event: StatusEvent) -> bool:
+        if isinstance(event, TranscriptEvent):  # its one write: queued with the event noted announced
             line = texts.transcript(event.data.role, event.data.text)
-            await self._delivery.reply(call, line, group=True, seq=event.seq)
-        elif isinstance(event, ErrorEvent):
+            await self._delivery.reply(call, line, group=True, seq=event.seq, announces=True)
+            return True
+        if isinstance(event, ErrorEvent):
             words = texts.agent_stumbled if event.data.recoverable else texts.scenario_error
             await self._delivery.reply(call, words(event.data.message))
         elif isinstance(event, AnsweredEvent):
@@ -72,6 +73,7 @@ class SlackCallView:
             await self._delivery.reply(call, line)
         elif isinstance(event, KeysEvent):
             await self._delivery.reply(call, steering.keys_pressed(event.data.digits))
+        return False
 
     async def _recording(self, call: Call, url: str) -> None:
         """The recording's link goes to the requester and the admins only, each in a DM: anyone who has it can

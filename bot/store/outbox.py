@@ -26,14 +26,28 @@ class OutboxRow:
 class Outbox(Base):
     """Store methods about the Slack outbox; `Store` combines them with the rest."""
 
-    async def enqueue_slack(self, call_id: str, kind: str, body: dict[str, Any], *, at: datetime, rank: int = 1) -> int:
-        """Keep one Slack write for `call_id`; returns its id. Writes leave in (rank, id) order."""
+    async def enqueue_slack(
+        self, call_id: str, kind: str, body: dict[str, Any], *, at: datetime, rank: int = 1,
+        announces: int | None = None,
+    ) -> int:  # fmt: skip
+        """Keep one Slack write for `call_id`; returns its id. Writes leave in (rank, id) order. `announces`: the
+        seq of the event whose only write this is, noted announced with it (`mark_announced`), atomically."""
+        insert = "INSERT INTO slack_outbox (call_id, rank, kind, body, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id"
+        values = (call_id, rank, kind, json.dumps(body), at.isoformat())
+        if announces is None:
+            return int(await self._change_returning(insert, *values))
+        if self._db.dialect == "postgresql":  # one statement, one round trip
+            return int(await self._change_returning(
+                f"WITH queued AS ({insert}), noted AS (UPDATE call_events SET announced = 1 WHERE call_id = ?"
+                " AND seq = ?) SELECT id FROM queued", *values, call_id, announces,
+            ))  # fmt: skip
 
-        row_id = await self._change_returning(
-            "INSERT INTO slack_outbox (call_id, rank, kind, body, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-            call_id, rank, kind, json.dumps(body), at.isoformat(),
-        )  # fmt: skip
-        return int(row_id)
+        async def both(tx: Tx) -> int:
+            row_id = int(await tx.scalar(insert, *values))
+            await tx.execute("UPDATE call_events SET announced = 1 WHERE call_id = ? AND seq = ?", call_id, announces)
+            return row_id
+
+        return await self._write(both)
 
     async def pending_slack(self, call_id: str, *, limit: int = 500) -> list[OutboxRow]:
         rows = await self._fetch(

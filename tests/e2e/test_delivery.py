@@ -25,7 +25,7 @@ from bot.sandbox.fake_slack import FakeSlack, load_manifest
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.servers import LocalServer
 from bot.sandbox.slack_requests import SlackSender
-from bot.slack.delivery import outbox
+from bot.slack.delivery import call_order
 from bot.slack.delivery.replies import MAX_LINE_CHARS, MAX_REPLY_CHARS
 from bot.slack.delivery.sender import MAX_BACKOFF_S
 from bot.slack.texts import reason as reason_words
@@ -234,7 +234,7 @@ async def test_a_transcript_line_arriving_after_a_later_one_takes_its_place_in_t
 ) -> None:  # fmt: skip
     # Line 3 waits for line 2 at most GAP_WAIT_S of real time: on a loaded machine the next request may take longer
     # than the second it allows, and this test is about the order, not about how long the wait lasts.
-    monkeypatch.setattr(outbox, "GAP_WAIT_S", 30.0)
+    monkeypatch.setattr(call_order, "GAP_WAIT_S", 30.0)
     session = await place(slack, fake_voximplant, "+14155550100 hello")
     await fake_voximplant.send_event(session, "connected", seq=1)
     await bot.idle()  # nothing waits: the next line would go out at once
@@ -255,7 +255,7 @@ async def test_a_line_waits_for_an_earlier_event_until_its_writes_are_queued_not
 ) -> None:  # fmt: skip
     """Between an event's transaction and its Slack writes there is a moment (on PostgreSQL, round trips long) when
     it is stored and its line not queued: a later line must not take that for the gap filled and go first."""
-    monkeypatch.setattr(outbox, "GAP_WAIT_S", 30.0)
+    monkeypatch.setattr(call_order, "GAP_WAIT_S", 30.0)
     session = await place(slack, fake_voximplant, "+14155550100 hello")
     await fake_voximplant.send_event(session, "connected", seq=1)
     await bot.idle()

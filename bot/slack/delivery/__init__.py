@@ -7,6 +7,7 @@
 - `updater.py`: parent updates, within the workspace's chat.update budget.
 - `threads.py`: where a call's messages go (its conversation, its thread, else a DM) and what each refusal means.
 - `replies.py`: reply texts: transcript lines grouped, long texts cut, the summary written when sent.
+- `call_order.py`: a call's transcript lines in its order, waiting a moment for an earlier event's line.
 - `write_ups.py`: the summary's written lines (OPENAI_API_KEY), asked for once and kept with its row before it is sent.
 - `sender.py`: one write on its way: paced per channel, retried through 429s, 5xx and a refused token.
 - `rules.py`: the Slack error codes delivery branches on, and the retry rules.

@@ -8,8 +8,8 @@
   (`updater.py`).
 - `reply`: consecutive transcript lines (`group`) are joined into one message, in the call's order (`seq`), none
   dropped: a line that arrives after a later one (a retried request, a parallel sender) takes its place, and a line
-  with an earlier event still missing waits for it, at most `GAP_WAIT_S` (real time) once per gap (`replies.py`:
-  how lines are grouped and long texts cut).
+  with an earlier event still missing waits for it, at most `GAP_WAIT_S` (real time) once per gap (`call_order.py`;
+  `replies.py`: how lines are grouped and long texts cut).
 - `summary`: the call's final reply, written when it is sent (`replies.py`), with its written lines asked for
   once before (`write_ups.py`).
 - `dm`: a message to one person (the recording's link, a notice for admins), in the call's order; it needs no parent.
@@ -34,9 +34,10 @@ from bot.leases import Replica
 from bot.logs import bind_call
 from bot.slack import blocks
 from bot.slack.api_errors import error_code
+from bot.slack.delivery.call_order import CallOrder
 from bot.slack.delivery.handover import Handover
 from bot.slack.delivery.kinds import Kind
-from bot.slack.delivery.replies import MAX_LINE_CHARS, line_run, reply_batch, written_summary
+from bot.slack.delivery.replies import MAX_LINE_CHARS, reply_batch, written_summary
 from bot.slack.delivery.sender import MAX_BACKOFF_S, ParentWait, Sender
 from bot.slack.delivery.threads import Threads
 from bot.slack.delivery.updater import UPDATE_BURST, UPDATES_PER_MINUTE, Updater
@@ -48,8 +49,6 @@ from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-GAP_WAIT_S = 1.0  # the longest a line waits for an earlier event (real time: a retried request comes within moments)
-GAP_POLL_S = 0.02
 MAX_UNEXPECTED_FAILURES = 3  # a write that fails this often, not on Slack's answer but in our code, is dropped
 
 
@@ -96,7 +95,7 @@ class Delivery:
         self._dirty: set[str] = set()
         self._parents: dict[int, ParentWait] = {}
         # Per call, the seq below which missing events are no longer waited for (waited once already, since start).
-        self._gaps_waited: dict[str, int] = {}
+        self._call_order = CallOrder(store)
         self._unexpected: dict[int, int] = {}  # outbox row id -> unexpected failures in a row (see _gave_up_on)
 
     # -- queueing ------------------------------------------------------------------------------------------------
@@ -127,9 +126,17 @@ class Delivery:
         await self._wake(call.id)
 
     async def reply(
-        self, call: Call, text: str, *, group: bool = False, broadcast: bool = False, seq: int | None = None
+        self,
+        call: Call,
+        text: str,
+        *,
+        group: bool = False,
+        broadcast: bool = False,
+        seq: int | None = None,
+        announces: bool = False,
     ) -> None:
-        """Queue a thread reply; `group` lets consecutive lines share one message, in `seq` order when given."""
+        """Queue a thread reply; `group` lets consecutive lines share one message, in `seq` order when given.
+        `announces`: the line is event `seq`'s only write, and the event is noted announced with it, at once."""
         body: dict[str, Any] = {"text": blocks.clip(text, MAX_LINE_CHARS)}
         if group:
             body["group"] = True
@@ -137,7 +144,8 @@ class Delivery:
             body["seq"] = seq
         if broadcast:
             body["broadcast"] = True
-        await self._store.enqueue_slack(call.id, Kind.REPLY, body, at=self._wall_clock())
+        announced = seq if announces else None
+        await self._store.enqueue_slack(call.id, Kind.REPLY, body, at=self._wall_clock(), announces=announced)
         await self._wake(call.id)
 
     async def summary(self, call: Call, *, cost: float | None = None, from_history: bool = False) -> None:
@@ -340,7 +348,7 @@ class Delivery:
             sent = await self._threads.update_parent(call)
         else:
             if first.kind == Kind.REPLY and first.body.get("seq") is not None:
-                rows = await self._in_call_order(call, rows)
+                rows = await self._call_order.of(call, rows)
             if first.kind == Kind.SUMMARY:  # written now, from every event stored by now (its lines asked once)
                 events = await self._store.events(call.id)
                 rows = [written_summary(call, await self._write_ups.ready(first, events), events)]
@@ -348,34 +356,6 @@ class Delivery:
             sent = await self._threads.post_reply(call, batch)
         if sent:
             await self._store.drop_slack([row.id for row in batch])
-
-    async def _in_call_order(self, call: Call, rows: list[OutboxRow]) -> list[OutboxRow]:
-        """The pending rows, their leading run of transcript lines in seq order, after waiting (at most GAP_WAIT_S,
-        once per gap) for an earlier event's writes to be queued (stored is not enough), then read again."""
-        deadline, looked = asyncio.get_running_loop().time() + GAP_WAIT_S, False
-        while True:
-            run = line_run(rows)
-            if not run:
-                return rows
-            top = max(int(row.body["seq"]) for row in run)
-            floor = self._gaps_waited.get(call.id, 0)
-            if top > floor + 1:
-                queued, looked = await self._store.announced_seqs(call.id), True
-                missing = [seq for seq in range(floor + 1, top) if seq not in queued]
-            else:
-                missing = []
-            if not missing or asyncio.get_running_loop().time() >= deadline:
-                if missing:
-                    log.info("call %s: events %s never came; its lines go on without them", call.id, missing)
-                    self._gaps_waited[call.id] = top
-                break
-            await asyncio.sleep(GAP_POLL_S)
-            fresh = await self._store.pending_slack(call.id)
-            if line_run(fresh):
-                rows = fresh  # lines that came meanwhile take their place
-        rows = (await self._store.pending_slack(call.id) or rows) if looked else rows
-        run = line_run(rows)
-        return sorted(run, key=lambda row: int(row.body["seq"])) + rows[len(run) :]
 
     async def _post_parent(self, call: Call, row: OutboxRow | None) -> bool:
         """Post the call's parent (its queued row, or for a row lost, none); a launch waiting for it is told."""

@@ -1,0 +1,52 @@
+"""A call's transcript lines in the call's order: a line with an earlier event still missing waits for it, at most
+GAP_WAIT_S (real time: a retried request comes within moments) once per gap, then goes on without it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.calls.models import Call
+from bot.slack.delivery.replies import line_run
+from bot.store import OutboxRow, Store
+
+log = logging.getLogger(__name__)
+
+GAP_WAIT_S = 1.0  # the longest a line waits for an earlier event
+GAP_POLL_S = 0.02
+
+
+class CallOrder:
+    """The outbox worker's ordering of each call's lines; remembers, per call, the gaps it already waited out."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._gaps_waited: dict[str, int] = {}
+
+    async def of(self, call: Call, rows: list[OutboxRow]) -> list[OutboxRow]:
+        """The pending rows, their leading run of transcript lines in seq order, after waiting (at most GAP_WAIT_S,
+        once per gap) for an earlier event's writes to be queued (stored is not enough), then read again."""
+        deadline, looked = asyncio.get_running_loop().time() + GAP_WAIT_S, False
+        while True:
+            run = line_run(rows)
+            if not run:
+                return rows
+            top = max(int(row.body["seq"]) for row in run)
+            floor = self._gaps_waited.get(call.id, 0)
+            if top > floor + 1:
+                queued, looked = await self._store.announced_seqs(call.id), True
+                missing = [seq for seq in range(floor + 1, top) if seq not in queued]
+            else:
+                missing = []
+            if not missing or asyncio.get_running_loop().time() >= deadline:
+                if missing:
+                    log.info("call %s: events %s never came; its lines go on without them", call.id, missing)
+                    self._gaps_waited[call.id] = top
+                break
+            await asyncio.sleep(GAP_POLL_S)
+            fresh = await self._store.pending_slack(call.id)
+            if line_run(fresh):
+                rows = fresh  # lines that came meanwhile take their place
+        rows = (await self._store.pending_slack(call.id) or rows) if looked else rows
+        run = line_run(rows)
+        return sorted(run, key=lambda row: int(row.body["seq"])) + rows[len(run) :]
