@@ -17,7 +17,9 @@ GAP_POLL_S = 0.02
 
 
 class CallOrder:
-    """The outbox worker's ordering of each call's lines; remembers, per call, the gaps it already waited out."""
+    """The outbox worker's ordering of each call's lines; remembers, per live call, the seq up to which no event is
+    waited for any more (every one below it was queued, or its gap waited out), so that the events are read only
+    when a line skips ahead of it."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -41,7 +43,10 @@ class CallOrder:
             if not missing or asyncio.get_running_loop().time() >= deadline:
                 if missing:
                     log.info("call %s: events %s never came; its lines go on without them", call.id, missing)
-                    self._gaps_waited[call.id] = top
+                if call.is_live:
+                    self._gaps_waited[call.id] = max(floor, top)
+                else:  # a line after the end comes rarely: the events are read then
+                    self._gaps_waited.pop(call.id, None)
                 break
             await asyncio.sleep(GAP_POLL_S)
             fresh = await self._store.pending_slack(call.id)
