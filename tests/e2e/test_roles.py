@@ -76,6 +76,18 @@ async def commands_left(store: Store, within_s: float = 8.0) -> int:
     return left
 
 
+async def keep_unheard(store: Store, command_id: str, text: str, *, at: datetime | None = None,
+                       taken_at: datetime | None = None) -> None:  # fmt: skip
+    """A `/call` a web replica kept whose NOTIFY no worker heard; `taken_at`: a worker took it then, and died."""
+    at = at or datetime.now(UTC)
+    fields = {"command": "/call", "text": text, "team_id": TEAM_ID, "user_id": "U0ANA", "channel_id": "C0GENERAL",
+              "user_name": "ana", "trigger_id": "1.2.3"}  # fmt: skip
+    assert await store.queue_command(command_id, fields, signature=f"v0={command_id}", at=at,
+                                     forget_before=at - timedelta(minutes=10), notify="nobody listens")  # fmt: skip
+    if taken_at is not None:
+        assert await store.take_command(command_id, at=taken_at, stale_before=taken_at) is not None
+
+
 def thread_lines(fake_slack: FakeSlack) -> list[str]:
     parents = fake_slack.parents()
     return [line for m in fake_slack.thread(parents[0]) for line in m.text.split("\n")] if parents else []
@@ -173,11 +185,7 @@ async def test_a_command_nobody_told_a_worker_of_is_answered_where_it_was_typed(
     """Its NOTIFY lost (a worker restarting), the command is found by a worker's scan; its response_url went with
     the NOTIFY, so the answer comes by chat.postEphemeral."""
     store = roles.web.store
-    now = datetime.now(UTC)
-    fields = {"command": "/call", "text": "+1 900 555 0100 hi", "team_id": TEAM_ID, "user_id": "U0ANA",
-              "channel_id": "C0GENERAL", "user_name": "ana", "trigger_id": "1.2.3"}  # fmt: skip
-    assert await store.queue_command("cmdlost", fields, signature="v0=lost", at=now,
-                                     forget_before=now - timedelta(minutes=10), notify="nobody listens")  # fmt: skip
+    await keep_unheard(store, "cmdlost", "+1 900 555 0100 hi")
     told = await eventually(lambda: fake_slack.ephemeral and fake_slack.ephemeral[-1], timeout=8)
     assert (told["channel"], told["user"]) == ("C0GENERAL", "U0ANA") and "premium" in told["text"].lower()
     assert fake_slack.responses == []
@@ -188,11 +196,7 @@ async def test_a_command_no_worker_got_to_in_time_dials_nothing_and_says_so(
     roles: Roles, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
 ) -> None:
     store = roles.web.store
-    then = datetime.now(UTC) - timedelta(minutes=2)  # kept while no worker ran
-    fields = {"command": "/call", "text": f"{DESTINATION} hello", "team_id": TEAM_ID, "user_id": "U0ANA",
-              "channel_id": "C0GENERAL", "user_name": "ana"}  # fmt: skip
-    await store.queue_command("cmdlate", fields, signature="v0=late", at=then,
-                              forget_before=then - timedelta(minutes=10), notify="nobody listens")  # fmt: skip
+    await keep_unheard(store, "cmdlate", f"{DESTINATION} hello", at=datetime.now(UTC) - timedelta(minutes=2))
     told = await eventually(lambda: fake_slack.ephemeral and fake_slack.ephemeral[-1], timeout=8)
     assert "did nothing and dialled nothing" in told["text"] and "Please send it again" in told["text"]
     await roles.worker.idle()
@@ -205,13 +209,8 @@ async def test_a_worker_taking_over_a_command_whose_call_was_stored_places_it_on
     """A worker died after storing the command's call, before forgetting the command: the next worker finds the
     call by the command's id and leaves it to the launch scan; nothing is placed twice."""
     store = roles.web.store
-    now = datetime.now(UTC)
-    fields = {"command": "/call", "text": f"{DESTINATION} hello", "team_id": TEAM_ID, "user_id": "U0ANA",
-              "channel_id": "C0GENERAL", "user_name": "ana"}  # fmt: skip
-    await store.queue_command("cmddied", fields, signature="v0=died", at=now,
-                              forget_before=now - timedelta(minutes=10), notify="nobody listens")  # fmt: skip
-    died_at = now - timedelta(minutes=1)
-    assert await store.take_command("cmddied", at=died_at, stale_before=died_at) is not None  # the worker that died
+    died_at = datetime.now(UTC) - timedelta(minutes=1)
+    await keep_unheard(store, "cmddied", f"{DESTINATION} hello", taken_at=died_at)  # the worker that died
     request = CallRequest(
         destination=DESTINATION, caller_id=CALLER_ID, instructions="hello", max_duration_s=600,
         origin=Origin(team_id=TEAM_ID, user_id="U0ANA", conversation_id="C0GENERAL"),
@@ -231,13 +230,9 @@ async def test_a_command_whose_worker_died_before_storing_a_call_is_not_run_agai
     """What the worker that died did is not known (a scheduled call, an admin's change): the next one says so and
     runs nothing."""
     store = roles.web.store
-    now = datetime.now(UTC)
-    fields = {"command": "/call", "text": f"{DESTINATION} at 23:59 hello", "team_id": TEAM_ID, "user_id": "U0ANA",
-              "channel_id": "C0GENERAL", "user_name": "ana"}  # fmt: skip
-    await store.queue_command("cmdgone", fields, signature="v0=gone", at=now,
-                              forget_before=now - timedelta(minutes=10), notify="nobody listens")  # fmt: skip
-    died_at = now - timedelta(minutes=1)
-    assert await store.take_command("cmdgone", at=died_at, stale_before=died_at) is not None
+    await keep_unheard(
+        store, "cmdgone", f"{DESTINATION} at 23:59 hello", taken_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
     told = await eventually(lambda: fake_slack.ephemeral and fake_slack.ephemeral[-1], timeout=8)
     assert told["text"] == texts.COMMAND_MAYBE_DONE and told["user"] == "U0ANA"
     assert await commands_left(store) == 0
@@ -251,9 +246,7 @@ async def test_a_command_kept_past_its_response_urls_life_is_dropped_unanswered(
     store = roles.web.store
     then = datetime.now(UTC) - timedelta(minutes=31)  # the web replicas ran half an hour without a worker
     for n, text in enumerate(["help", f"{DESTINATION} hello"]):
-        fields = {"command": "/call", "text": text, "team_id": TEAM_ID, "user_id": "U0ANA", "channel_id": "C0GENERAL"}
-        await store.queue_command(f"cmdold{n}", fields, signature=f"v0=old{n}", at=then,
-                                  forget_before=then - timedelta(minutes=10), notify="nobody listens")  # fmt: skip
+        await keep_unheard(store, f"cmdold{n}", text, at=then)
     assert await commands_left(store) == 0
     assert fake_slack.ephemeral == [] and fake_slack.responses == []
 
