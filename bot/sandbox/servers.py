@@ -41,6 +41,15 @@ class _Server(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # As uvicorn's: stop accepting, close idle connections, let requests under way finish (within
         # timeout_graceful_shutdown, if set), then the lifespan shutdown; without its fixed 0.1 s waits.
+        # Stop accepting first, and let the connections accepted already get their transports (on the next turns of
+        # the loop) while the server is open: Python 3.11's asyncio asserts that it is when it attaches one, and a
+        # connection accepted just before `close()` would be left with its socket open (a ResourceWarning later).
+        loop = asyncio.get_running_loop()
+        for server in self.servers:
+            for listening in server.sockets:
+                loop.remove_reader(listening.fileno())
+        for _ in range(3):
+            await asyncio.sleep(0)
         for server in self.servers:
             server.close()
         for sock in sockets or []:
