@@ -82,6 +82,7 @@ def shutdown_budget(grace_s: float) -> ShutdownBudget:
 
 
 DIRECTORY_TIMEOUT_S = 10  # seconds; one Web API page; a lookup past the permission deadline finishes in the background
+KEEPALIVE_S = 4.0  # how long an idle HTTP connection to Voximplant (or a session) is kept for reuse
 
 
 @asynccontextmanager
@@ -100,7 +101,13 @@ async def build(
     waits = token_waits or TokenCheckWaits()
     store = await Store.open(settings.database, pool_size=settings.database_pool_size)  # DATABASE_URL or _PATH
     session = aiohttp.ClientSession()
-    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0), verify=_tls())
+    # Idle connections are dropped after 4 s, before a server drops them: uvicorn's default, as many servers', is
+    # 5 s, httpx's also 5, and a request sent on a connection the server closes at that moment fails (ReadError); a
+    # StartScenarios that fails so is never repeated, as it may have run (seen: the bench, one call in 320).
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.voximplant_timeout_s, connect=5.0), verify=_tls(),
+        limits=httpx.Limits(keepalive_expiry=KEEPALIVE_S),
+    )  # fmt: skip
     background = Background()
     socket_mode: AsyncSocketModeHandler | None = None
     # Socket Mode may run without a signing secret: then HTTP Slack requests are checked against a secret
