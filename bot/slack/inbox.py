@@ -27,17 +27,14 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.calls.clock import Clock, utc_now
 from bot.calls.placing import new_call_id
 from bot.errors import StoreUnavailable
 from bot.slack import texts
-from bot.slack.api_errors import error_code
+from bot.slack.privately import tell_privately
 from bot.store import SlashCommand, Store
 
 log = logging.getLogger(__name__)
@@ -122,24 +119,10 @@ class Inbox:
         """What the acknowledgement would have said, to the person alone: through the response_url, else with
         chat.postEphemeral where they typed the command."""
         assert self._client is not None
-        url = fields.get("response_url")
-        if url:
-            try:
-                answer = await AsyncWebhookClient(url, session=self._client.session).send_dict(message)
-                if answer.status_code == 200:
-                    return
-                log.warning("a slash command's response_url answered HTTP %s", answer.status_code)
-            except (aiohttp.ClientError, TimeoutError) as error:
-                log.warning("a slash command's response_url could not be reached (%s)", type(error).__name__)
-        try:
-            await self._client.chat_postEphemeral(
-                channel=fields.get("channel_id", ""), user=fields.get("user_id", ""), text=message.get("text", ""),
-                blocks=message.get("blocks"),
-            )  # fmt: skip
-        except SlackApiError as error:
-            log.error("could not answer <@%s>'s slash command (%s)", fields.get("user_id"), error_code(error))
-        except (aiohttp.ClientError, TimeoutError) as error:
-            log.error("could not answer <@%s>'s slash command (%s)", fields.get("user_id"), type(error).__name__)
+        await tell_privately(
+            self._client, message, url=fields.get("response_url"), channel=fields.get("channel_id", ""),
+            user=fields.get("user_id", ""), about="a slash command",
+        )  # fmt: skip
 
 
 def _ephemeral(text: str) -> dict[str, Any]:

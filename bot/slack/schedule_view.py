@@ -20,6 +20,7 @@ from bot.calls.models import Call, Origin, ScheduledAttempt
 from bot.errors import Refusal
 from bot.slack import schedule_blocks, texts
 from bot.slack.api_errors import error_code
+from bot.slack.privately import tell_privately
 from bot.slack.texts import schedules as words
 from bot.store import Store
 
@@ -45,12 +46,8 @@ class ScheduleView:
 
     async def tell(self, origin: Origin, text: str) -> None:
         """`text` to the requester alone, where they asked (the form's confirmation)."""
-        try:
-            await self._client.chat_postEphemeral(channel=origin.conversation_id, user=origin.user_id, text=text)
-        except SlackApiError as error:
-            log.error("could not tell <@%s> (%s)", origin.user_id, error_code(error))
-        except (aiohttp.ClientError, TimeoutError) as error:
-            log.error("could not tell <@%s> (%s)", origin.user_id, type(error).__name__)
+        await tell_privately(self._client, {"text": text}, url=None, channel=origin.conversation_id,
+                             user=origin.user_id, about="a schedule")  # fmt: skip
 
     async def attempt_moved(self, attempt: ScheduledAttempt, due: datetime) -> None:
         await self._reply(attempt, words.moved(due, attempt.tz))

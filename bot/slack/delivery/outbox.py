@@ -23,17 +23,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.calls.models import Call
 from bot.errors import StoreUnavailable
 from bot.leases import Replica
 from bot.logs import bind_call
 from bot.slack import blocks
-from bot.slack.api_errors import error_code
 from bot.slack.delivery.call_order import CallOrder
 from bot.slack.delivery.handover import Handover
 from bot.slack.delivery.kinds import Kind
@@ -43,6 +39,7 @@ from bot.slack.delivery.threads import Threads
 from bot.slack.delivery.updater import UPDATE_BURST, UPDATES_PER_MINUTE, Updater
 from bot.slack.delivery.write_ups import Writer, WriteUps
 from bot.slack.pacing import BURST, Budget, Clock, MonotonicClock, Pacer
+from bot.slack.privately import tell_privately
 from bot.slack.reply_urls import ReplyUrls
 from bot.store import OutboxRow, Store
 from bot.tasks import cancel_and_wait
@@ -166,24 +163,10 @@ class Delivery:
         neither reached them.
         """
         origin = call.request.origin
-        reply_url = self._reply_urls.get(call.id)
-        if reply_url:
-            webhook = AsyncWebhookClient(reply_url, session=self._client.session)
-            try:
-                answer = await webhook.send(text=text, response_type="ephemeral", replace_original=False)
-                if answer.status_code == 200:
-                    return True
-                log.warning("call %s: the response_url answered HTTP %s", call.id, answer.status_code)
-            except (aiohttp.ClientError, TimeoutError) as error:
-                log.warning("call %s: the response_url could not be reached (%s)", call.id, type(error).__name__)
-        try:
-            await self._client.chat_postEphemeral(channel=origin.conversation_id, user=origin.user_id, text=text)
-            return True
-        except SlackApiError as error:
-            log.error("call %s: could not tell <@%s> either (%s)", call.id, origin.user_id, error_code(error))
-        except (aiohttp.ClientError, TimeoutError) as error:
-            log.error("call %s: could not tell <@%s> either (%s)", call.id, origin.user_id, type(error).__name__)
-        return False
+        return await tell_privately(
+            self._client, {"text": text}, url=self._reply_urls.get(call.id), channel=origin.conversation_id,
+            user=origin.user_id, about=f"call {call.id}",
+        )  # fmt: skip
 
     async def tell_user(self, call: Call, user_id: str, text: str) -> None:
         """Queue a DM from the bot to `user_id` about `call` (App Home's Messages tab, which manifest.yml turns on):
