@@ -17,7 +17,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from bot.calls.clock import Clock, utc_now
@@ -60,9 +60,12 @@ class Replica:
             await self._store.release_lease(name, self.name)
 
     @contextlib.asynccontextmanager
-    async def holding(self, name: str) -> AsyncIterator[bool]:
+    async def holding(
+        self, name: str, *, let_go: Callable[[str], Awaitable[None]] | None = None
+    ) -> AsyncIterator[bool]:
         """Yield True with the lease `name` held (renewed in the background, released after), False if another
-        replica holds it."""
+        replica holds it. `let_go(holder)` releases it instead of `release`: for a holder with more to do in that
+        statement (a StoreUnavailable it raises is ignored: the lease lapses by itself)."""
         if not await self.take(name):
             yield False
             return
@@ -74,7 +77,11 @@ class Replica:
             yield True
         finally:
             await renewal.stop()
-            await self.release(name)
+            if let_go is None:
+                await self.release(name)
+            else:
+                with contextlib.suppress(StoreUnavailable):
+                    await let_go(self.name)
 
     async def lead(self, name: str) -> bool:
         """True while this replica leads `name` (the watchdog): it keeps the lease, renewed, until it leaves or dies;

@@ -7,6 +7,7 @@ import contextlib
 
 from bot.leases import Replica, _Renewal
 from bot.store import Store
+from tests.test_store import T0, a_call
 
 
 async def test_a_lease_held_by_one_replica_is_refused_to_another_until_it_is_released(store: Store) -> None:
@@ -19,6 +20,28 @@ async def test_a_lease_held_by_one_replica_is_refused_to_another_until_it_is_rel
             assert also is (store.backend == "sqlite")
     async with second.holding("slack C1") as held:
         assert held  # released when the first was done
+
+
+async def test_a_holder_lets_go_and_hears_of_writes_another_replica_left_to_it(store: Store) -> None:
+    """A call's Slack writes: the holder releases their lease and looks for newer writes in one statement."""
+    first, second = Replica(store), Replica(store)
+    await store.insert_call(a_call(), brief_token_hash="h")
+    seen = await store.enqueue_slack("call1", "reply", {"text": "read by the holder"}, at=T0)
+    heard: list[bool] = []
+
+    async def let_go(holder: str) -> None:
+        heard.append(await store.let_go_of_writes("slack call1", holder, "call1", after=seen))
+
+    async with first.holding("slack call1", let_go=let_go) as held:
+        assert held
+        await store.enqueue_slack("call1", "reply", {"text": "queued by another replica"}, at=T0)
+        async with second.holding("slack call1") as also:
+            assert also is (store.backend == "sqlite")  # on PostgreSQL it is left to the holder
+    shared = store.backend == "postgresql"
+    assert heard == ([True] if shared else [])  # SQLite: no replicas, no lease to let go of
+    async with second.holding("slack call1") as held:
+        assert held  # let go of
+    assert not await store.let_go_of_writes("slack call1", first.name, "call1", after=seen + 1)  # none newer
 
 
 async def test_the_watchdog_has_one_leader_until_it_leaves(store: Store) -> None:

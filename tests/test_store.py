@@ -10,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.calls.models import Call, CallRequest, CallState, Channel, Origin, ProgressEvent, Transition
+from bot.calls.models import (
+    Call,
+    CallRequest,
+    CallState,
+    Channel,
+    Origin,
+    ProgressEvent,
+    TranscriptEvent,
+    Transition,
+)
 from bot.calls.outcomes import judge
 from bot.calls.states import transition_for
 from bot.store import MIGRATIONS, Store, StoreUnavailable
@@ -30,6 +39,19 @@ def a_call(call_id: str = "call1") -> Call:
 
 def event(seq: int, name: str = "ringing", call_id: str = "call1") -> ProgressEvent:
     return ProgressEvent.model_validate({"v": 1, "call_id": call_id, "seq": seq, "event": name, "at": T0})
+
+
+def transcript(seq: int, text: str = "hello") -> TranscriptEvent:
+    return TranscriptEvent.model_validate(
+        {
+            "v": 1,
+            "call_id": "call1",
+            "seq": seq,
+            "event": "transcript",
+            "at": T0,
+            "data": {"role": "callee", "text": text},
+        }
+    )
 
 
 async def test_schema_is_versioned_and_wal_is_on(tmp_path: Path) -> None:
@@ -76,26 +98,27 @@ async def test_unknown_call_records_nothing(store: Store) -> None:
     )
 
 
-async def test_an_event_its_check_refuses_leaves_nothing_behind(store: Store) -> None:
+@pytest.mark.parametrize("moving", [True, False], ids=["may move (a transaction)", "moves nothing (one statement)"])
+async def test_an_event_whose_token_is_wrong_leaves_nothing_behind(store: Store, moving: bool) -> None:
     await store.insert_call(a_call(), brief_token_hash="h")
     await store.issue_callback_token("call1", token_hash="the-hash")
-    seen: list[str | None] = []
-
-    def refuse(stored: str | None) -> bool:
-        seen.append(stored)
-        return False
-
-    forged = await store.record_event(
-        event(7, "connected"), received_at=T0, decide=transition_for, judge=judge, admit=refuse
-    )
-    assert forged is None and seen == ["the-hash"]  # the check saw the call's stored token hash, and said no
+    sent = event(7, "connected") if moving else transcript(7)
+    decide = transition_for if moving else None
+    forged = await store.record_event(sent, received_at=T0, decide=decide, judge=judge, token_hash="another-hash")
+    assert forged is None
     call = await store.call("call1")
     assert call is not None and call.last_seq == 0 and call.state is CallState.REQUESTED  # its seq was not kept
     assert await store.events("call1") == []
-    admitted = await store.record_event(
-        event(1), received_at=T0, decide=transition_for, judge=judge, admit=lambda h: h == "the-hash"
+    unknown = await store.record_event(
+        event(1, call_id="nope"), received_at=T0, decide=decide, judge=judge, token_hash="the-hash"
     )
-    assert admitted is not None and admitted.call.last_seq == 1
+    assert unknown is None  # an unknown call reads exactly as a wrong token
+    admitted = await store.record_event(sent, received_at=T0, decide=decide, judge=judge, token_hash="the-hash")
+    assert admitted is not None and admitted.call.last_seq == 7 and not admitted.duplicate
+    assert (admitted.transition is not None) is moving
+    again = await store.record_event(sent, received_at=T0, decide=decide, judge=judge, token_hash="the-hash")
+    assert again is not None and again.duplicate and again.transition is None
+    assert [seq for seq, _, _ in await store.events("call1")] == [7]
 
 
 async def test_terminal_state_never_changes(store: Store) -> None:
@@ -199,6 +222,22 @@ async def test_a_call_and_its_pending_writes_are_read_together_in_delivery_order
     ]  # fmt: skip
     assert rows == await store.pending_slack("call1")
     assert [row.kind for row in (await store.call_and_pending("call1", limit=2))[1]] == ["parent", "reply"]
+
+
+async def test_writes_slack_took_are_forgotten_by_the_read_that_follows(store: Store) -> None:
+    await store.insert_call(a_call(), brief_token_hash="h")
+    await store.insert_call(a_call("call2"), brief_token_hash="h2")
+    for text in ("one", "two", "three"):
+        await store.enqueue_slack("call1", "reply", {"text": text}, at=T0)
+    theirs = await store.enqueue_slack("call2", "reply", {"text": "another call's"}, at=T0)
+    _, [one, two, three] = await store.call_and_pending("call1")
+    call, rows = await store.call_and_pending("call1", dropping=[one.id, two.id])
+    assert call is not None and rows == [three]  # the read does not show what it forgot
+    assert await store.pending_slack("call1") == [three]  # and they are gone for good
+    call, rows = await store.call_and_pending("call1", dropping=[three.id, theirs])  # another call's too, by id
+    assert call is not None and rows == []
+    assert await store.slack_outbox_depth() == (0, None)
+    assert await store.call_and_pending("nope", dropping=[one.id]) == (None, [])
 
 
 async def test_an_events_only_write_is_queued_with_the_event_noted_announced(store: Store) -> None:

@@ -7,8 +7,6 @@ session (`accept_event`). Storing an event and queueing its Slack writes are two
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 
 from bot.calls import launch
@@ -16,6 +14,7 @@ from bot.calls.clock import Clock, utc_now
 from bot.calls.models import (
     AnsweredEvent,
     CallState,
+    Decide,
     ErrorEvent,
     EventOutcome,
     FailedEvent,
@@ -29,12 +28,11 @@ from bot.calls.models import (
 )
 from bot.calls.observer import CallObserver
 from bot.calls.outcomes import judge
-from bot.calls.states import brought_to, transition_for
+from bot.calls.states import brought_to, may_move, transition_for
 from bot.errors import BadToken, UnknownCall
 from bot.store import Store
 
 log = logging.getLogger(__name__)
-_NO_CALL = hashlib.sha256(b"no such call").hexdigest()  # compared against when the call is unknown
 # The events that move no state but show something in the thread.
 _SHOWN_EVENTS = (TranscriptEvent, ErrorEvent, AnsweredEvent, VoicemailEvent, RecordingEvent, KeysEvent, JoinEvent)
 INSUFFICIENT_FUNDS = 402  # CallEvents.Failed: "402 insufficient funds" (voxengine.d.ts v28, _FailedEvent)
@@ -52,16 +50,11 @@ class Intake:
     async def receive(self, event: StatusEvent, token: str) -> EventOutcome:
         """Check `token` (the call's callback token), then store the pushed event once and apply it; BadToken if not.
 
-        An unknown call reads exactly as a wrong token (a comparison made all the same): whoever sends events learns
-        nothing about which call ids exist.
+        An unknown call reads exactly as a wrong token (one statement checks both, `record_event`): whoever sends
+        events learns nothing about which call ids exist.
         """
-        hashed = launch.hash_token(token)
-
-        def admit(expected: str | None) -> bool:  # checked inside the event's own transaction, on its locked call
-            return hmac.compare_digest(hashed, expected or _NO_CALL) and expected is not None
-
         outcome = await self._store.record_event(
-            event, received_at=self._clock(), decide=transition_for, judge=judge, admit=admit
+            event, received_at=self._clock(), decide=_decide(event), judge=judge, token_hash=launch.hash_token(token)
         )
         if outcome is None:
             raise BadToken
@@ -69,7 +62,7 @@ class Intake:
 
     async def accept_event(self, event: StatusEvent) -> EventOutcome:
         """Store a status event once and apply it (its origin already checked: a token, or the session itself)."""
-        outcome = await self._store.record_event(event, received_at=self._clock(), decide=transition_for, judge=judge)
+        outcome = await self._store.record_event(event, received_at=self._clock(), decide=_decide(event), judge=judge)
         if outcome is None:  # pragma: no cover - the call existed a moment ago and calls are never deleted
             raise UnknownCall
         return outcome
@@ -118,3 +111,8 @@ class Intake:
                 await self._observer.balance_empty(outcome.call)
         elif outcome.transition.state is CallState.CONNECTED:
             await self._store.clear_notice(BALANCE_NOTICE)  # calls work again: a later 402 is news again
+
+
+def _decide(event: StatusEvent) -> Decide | None:
+    """The state machine for an event that may move its call; None for one that moves none (one statement)."""
+    return transition_for if may_move(event) else None

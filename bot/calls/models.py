@@ -352,6 +352,7 @@ Judge = Callable[[Call, Transition, Sequence[Evidence]], Outcome]
 """Names a call's outcome (`bot/calls/outcomes.py` `judge`) from the call (as it was before its terminal move, or as
 it is once over), its terminal transition and its `answered` and `voicemail` events, oldest first. The store calls it
 inside the transaction that makes the terminal move, and again when such an event is stored after it."""
+Decide = Callable[[Call, StatusEvent], Transition | None]  # the move an event makes (states.py), in its transaction
 
 
 # -- scheduled and retried calls (bot/calls/scheduling.py) -------------------------------------------------------

@@ -46,6 +46,15 @@ def can_move(current: CallState, target: CallState) -> bool:
     return current not in TERMINAL_STATES and _RANK[target] > _RANK[current]
 
 
+_MOVING_EVENTS = (ProgressEvent, FailedEvent, DisconnectedEvent, ErrorEvent)  # the cases of `transition_for`
+
+
+def may_move(event: StatusEvent) -> bool:
+    """False for an event that moves no call, whatever its state (`transition_for` returns None for it): the store
+    keeps such an event in one statement."""
+    return isinstance(event, _MOVING_EVENTS)
+
+
 def transition_for(call: Call, event: StatusEvent) -> Transition | None:
     """The move `event` makes for `call`, or None when it changes nothing (late, repeated or informational)."""
     match event:

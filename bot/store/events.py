@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,7 @@ from bot.calls.models import (
     AnsweredEvent,
     Call,
     CallState,
+    Decide,
     EventOutcome,
     Judge,
     Outcome,
@@ -23,60 +23,65 @@ from bot.store.calls import _END_OF_TIME, call_from_row, evidence, move_call
 from bot.store.database import Base, Tx
 
 
-class _Refused(Exception):
-    """`admit` refused the event: the transaction is rolled back."""
-
-
 class Events(Base):
     """Store methods about a call's status events and transitions; `Store` combines them with the rest."""
 
     async def record_event(
-        self, event: StatusEvent, *, received_at: datetime, decide: Callable[[Call, StatusEvent], Transition | None],
-        judge: Judge, admit: Callable[[str | None], bool] = lambda _: True,
+        self, event: StatusEvent, *, received_at: datetime, decide: Decide | None, judge: Judge,
+        token_hash: str | None = None,
     ) -> EventOutcome | None:  # fmt: skip
         """Store `event` once and apply the transition `decide` picks, in one transaction; None for an unknown call,
-        or when `admit` (given the call's stored callback-token hash, None for an unknown call) says no.
+        or when `token_hash` is given and is not the call's stored callback-token hash.
 
-        A terminal move stores the outcome `judge` names; an `answered` or `voicemail` event stored after the call
-        ended asks `judge` again, which may refine it. A cost the event carries is kept, once. `decide`, `judge` and
-        `admit` run inside the transaction: they must be quick, and they cannot await. A call's row is locked and
-        read by the statement that raises its `last_seq` (a duplicate's seq is never above it): no token read, and
-        no read before it.
+        - `decide` None: the event moves no call, whatever its state (the domain's word, `states.may_move`).
+        - A terminal move stores the outcome `judge` names; an `answered` or `voicemail` event stored after the call
+          ended asks `judge` again, which may refine it. A cost the event carries is kept, once.
+        - `decide` and `judge` run inside the transaction: they must be quick, and they cannot await.
+        - The token is checked by the statement that raises the call's `last_seq` and locks its row (a duplicate's
+          seq is never above it): a refused event changes nothing, and an unknown call reads exactly as a wrong
+          token. The database compares hashes of 256-bit random tokens, so how long it takes tells nothing of a
+          token that would pass.
+        - An event that moves nothing and carries nothing to settle is one statement on PostgreSQL, without
+          BEGIN and COMMIT (two round trips fewer, most of a call's events: its transcript lines).
         """
-
+        checked = "" if token_hash is None else " AND token_hash = ?"
         raise_seq = (
-            "UPDATE calls SET last_seq = CASE WHEN last_seq < ? THEN ? ELSE last_seq END WHERE id = ? RETURNING *"
+            "UPDATE calls SET last_seq = CASE WHEN last_seq < ? THEN ? ELSE last_seq END"
+            f" WHERE id = ?{checked} RETURNING *"
         )
+        keys = (event.seq, event.seq, event.call_id, *(() if token_hash is None else (token_hash,)))
         insert = "INSERT INTO call_events (call_id, seq, event, at, data, received_at)"
         stored = (event.seq, event.event, event.at.isoformat(), event.data.model_dump_json(), received_at.isoformat())
+        cost = getattr(event.data, "cost", None)
         in_one = self._db.dialect == "postgresql"  # a round trip fewer: the insert rides on the update (a CTE)
 
-        async def record(tx: Tx) -> EventOutcome | None:
-            if in_one:  # refused by `admit` below, the insert is rolled back with the rest
+        async def store_it(tx: Tx) -> tuple[Call, bool] | None:
+            """The event stored (False: stored before) and its call, or None when refused."""
+            if in_one:
                 row = await tx.one(
                     f"WITH c AS ({raise_seq}), e AS ({insert} SELECT id, ?, ?, ?, ?, ? FROM c"
                     " ON CONFLICT (call_id, seq) DO NOTHING RETURNING 1) SELECT c.*, (SELECT COUNT(*) FROM e) AS stored"
-                    " FROM c", event.seq, event.seq, event.call_id, *stored,
+                    " FROM c", *keys, *stored,
                 )  # fmt: skip
-            else:
-                row = await tx.one(raise_seq, event.seq, event.seq, event.call_id)
-            if not admit(row["token_hash"] if row is not None else None):
-                raise _Refused
+                return None if row is None else (call_from_row(row), int(row["stored"]) > 0)
+            row = await tx.one(raise_seq, *keys)
             if row is None:
                 return None
-            call = call_from_row(row)
-            if in_one:
-                inserted = int(row["stored"])
-            else:
-                inserted = await tx.execute(
-                    f"{insert} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (call_id, seq) DO NOTHING", event.call_id, *stored
-                )  # fmt: skip
-            if inserted == 0:
+            inserted = await tx.execute(
+                f"{insert} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (call_id, seq) DO NOTHING", event.call_id, *stored
+            )  # fmt: skip
+            return call_from_row(row), inserted > 0
+
+        async def record(tx: Tx) -> EventOutcome | None:
+            found = await store_it(tx)
+            if found is None:
+                return None
+            call, new = found
+            if not new:
                 return EventOutcome(call, duplicate=True, transition=None)
-            cost = getattr(event.data, "cost", None)
             if not call.is_live:
                 call = await _after_the_end(tx, call, event, cost, judge)
-            transition = decide(call, event)
+            transition = decide(call, event) if decide is not None else None
             if transition is None:
                 return EventOutcome(call, duplicate=False, transition=None)
             extra: dict[str, Any] = {} if cost is None else {"cost": cost}
@@ -88,10 +93,10 @@ class Events(Base):
             moved = await move_call(tx, event.call_id, transition, received_at, extra, judge=judge, read=call)
             return EventOutcome(moved or call, duplicate=False, transition=transition if moved else None)
 
-        try:
-            return await self._write(record)
-        except _Refused:  # rolled back: the seq it raised is not kept
-            return None
+        settles = cost is not None or isinstance(event, AnsweredEvent | VoicemailEvent)  # `_after_the_end`
+        if in_one and decide is None and not settles:
+            return await self._db.single(record)
+        return await self._write(record)
 
     async def events(self, call_id: str) -> list[tuple[int, str, dict[str, Any]]]:
         rows = await self._fetch("SELECT seq, event, data FROM call_events WHERE call_id = ? ORDER BY seq", call_id)

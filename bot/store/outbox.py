@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.calls.models import Call
 from bot.store.calls import call_from_row
-from bot.store.database import Base, Tx
+from bot.store.database import Base, Row, Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +57,53 @@ class Outbox(Base):
         )
         return [OutboxRow(row["id"], row["call_id"], row["kind"], json.loads(row["body"])) for row in rows]
 
-    async def call_and_pending(self, call_id: str, *, limit: int = 500) -> tuple[Call | None, list[OutboxRow]]:
+    async def call_and_pending(
+        self, call_id: str, *, limit: int = 500, dropping: Sequence[int] = ()
+    ) -> tuple[Call | None, list[OutboxRow]]:
         """The call and its pending writes, read together (one statement, one snapshot): the call is at least as new
-        as every row, since a write is queued only after the change it shows was stored."""
-        rows = await self._fetch(
+        as every row, since a write is queued only after the change it shows was stored. `dropping`: writes Slack
+        accepted, forgotten first (`drop_slack`), in the same statement on PostgreSQL."""
+        read = (
             "SELECT c.*, o.id AS o_id, o.kind AS o_kind, o.body AS o_body FROM calls c"
-            " LEFT JOIN slack_outbox o ON o.call_id = c.id WHERE c.id = ? ORDER BY o.rank, o.id LIMIT ?",
-            call_id, limit,
-        )  # fmt: skip
+            " LEFT JOIN slack_outbox o ON o.call_id = c.id{also} WHERE c.id = ? ORDER BY o.rank, o.id LIMIT ?"
+        )
+        drop, marks = "DELETE FROM slack_outbox WHERE id IN ({})", ", ".join("?" for _ in dropping)
+
+        async def both(tx: Tx) -> list[Row]:
+            await tx.execute(drop.format(marks), *dropping)
+            return await tx.fetch(read.format(also=""), call_id, limit)
+
+        async def in_one(tx: Tx) -> list[Row]:  # its snapshot is from before the DELETE: those rows are left out
+            also = f" AND o.id NOT IN ({marks})"
+            sql = f"WITH gone AS ({drop.format(marks)}) {read.format(also=also)}"
+            return await tx.fetch(sql, *dropping, *dropping, call_id, limit)
+
+        if not dropping:
+            rows = await self._fetch(read.format(also=""), call_id, limit)
+        elif self._db.dialect == "postgresql":  # one round trip
+            rows = await self._db.single(in_one)
+        else:
+            rows = await self._write(both)
         if not rows:
             return None, []
         pending = [OutboxRow(r["o_id"], call_id, r["o_kind"], json.loads(r["o_body"])) for r in rows if r["o_id"]]
         return call_from_row(rows[0]), pending
+
+    async def let_go_of_writes(self, lease: str, holder: str, call_id: str, *, after: int) -> bool:
+        """Release the lease `lease` on the call's writes (if `holder` holds it), and say whether a write newer than
+        `after` waits: one another replica queued while the lease was held, leaving it to the holder. One statement
+        on PostgreSQL."""
+        release = "DELETE FROM leases WHERE name = ? AND holder = ?"
+        newer = "SELECT EXISTS (SELECT 1 FROM slack_outbox WHERE call_id = ? AND id > ?) AS newer"
+
+        async def both(tx: Tx) -> bool:
+            await tx.execute(release, lease, holder)
+            return bool(await tx.scalar(newer, call_id, after))
+
+        if self._db.dialect == "postgresql":
+            sql = f"WITH gone AS ({release}) {newer}"
+            return bool(await self._db.single(lambda tx: tx.scalar(sql, lease, holder, call_id, after)))
+        return await self._write(both)
 
     async def rewrite_slack(self, row_id: int, body: dict[str, Any]) -> None:
         """Replace a waiting write's body (the summary's written lines, kept before it is sent)."""

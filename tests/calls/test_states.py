@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.calls.models import (
+    STATUS_EVENTS,
     Call,
     CallRequest,
     CallState,
@@ -19,7 +20,7 @@ from bot.calls.models import (
     TranscriptEvent,
 )
 from bot.calls.reasons import Ending, Reason, read_reason
-from bot.calls.states import brought_to, can_move, describe_failure, transition_for
+from bot.calls.states import brought_to, can_move, describe_failure, may_move, transition_for
 from bot.slack.texts import reason as words
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
@@ -68,6 +69,31 @@ def test_informational_events_change_nothing() -> None:
     assert transition_for(call_in(CallState.CONNECTED), line) is None
     late = ProgressEvent.model_validate({**BASE, "event": "ringing"})
     assert transition_for(call_in(CallState.CONNECTED), late) is None
+
+
+# One event of each kind the scenario sends (docs/architecture.md, status events), with the data that can move a call.
+EVERY_KIND = [
+    *({"event": name} for name in ("started", "dialing", "ringing", "connected")),
+    {"event": "transcript", "data": {"role": "agent", "text": "hi"}},
+    {"event": "failed", "data": {"code": 486, "reason": "Busy Here"}},
+    {"event": "disconnected", "data": {"duration_s": 12, "cost": 0.1}},
+    {"event": "error", "data": {"message": "boom"}},
+    {"event": "answered", "data": {"by": "voicemail"}},
+    {"event": "voicemail", "data": {"left": True, "message_s": 9}},
+    {"event": "recording", "data": {"url": "https://records.example/1.mp3"}},
+    {"event": "join", "data": {"result": "joined", "by": "U1"}},
+    {"event": "keys", "data": {"digits": "1#"}},
+]
+
+
+@pytest.mark.parametrize("fields", EVERY_KIND, ids=lambda fields: str(fields["event"]))
+def test_an_event_said_to_move_nothing_moves_no_call_in_any_state(fields: dict[str, object]) -> None:
+    """The store keeps an event that may not move its call in one statement, without its state machine."""
+    event = STATUS_EVENTS.validate_python({**BASE, **fields})
+    moves = [state for state in CallState if transition_for(call_in(state), event) is not None]
+    assert may_move(event) is bool(moves), moves  # no event is said to move nothing that moves a call somewhere
+    assert may_move(event) is (fields["event"] in {"started", "dialing", "ringing", "connected", "failed",
+                                                  "disconnected", "error"})  # fmt: skip
 
 
 def test_failure_words() -> None:

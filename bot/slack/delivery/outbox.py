@@ -233,10 +233,21 @@ class Delivery:
     async def _work(self, call_id: str) -> None:
         """Deliver the call's pending writes, holding its lease: among replicas, one delivers a call's writes."""
         bind_call(call_id)  # this worker's task only: its log lines carry the call id, whoever kicked it
+        lease = f"slack {call_id}"
+        seen = 0  # the newest write this worker read
+        newer = False  # a write newer than `seen` waited as the lease was let go
+
+        async def let_go(holder: str) -> None:
+            nonlocal newer
+            try:
+                newer = await self._store.let_go_of_writes(lease, holder, call_id, after=seen)
+            except StoreUnavailable:  # the lease lapses by itself; whether a write waits is not known: look again
+                newer = True
+
         try:
-            seen = 0  # the newest write this worker read
             while True:
-                async with self._replica.holding(f"slack {call_id}") as held:
+                newer = False
+                async with self._replica.holding(lease, let_go=let_go) as held:
                     if held:
                         seen = max(seen, await self._deliver_pending(call_id))
                 if not held:
@@ -250,8 +261,9 @@ class Delivery:
                 if call_id in self._dirty:  # a write was queued here while the lease was being released
                     continue
                 # Another replica may have queued one as this one finished, and found the lease still held: the
-                # holder looks once more after letting go, so it is not left for that replica's next look.
-                if not self._replica.shared or not await self._newer_than(call_id, seen):
+                # holder looks once more as it lets go (the same statement), so it is not left for that replica's
+                # next look (which comes LOOK_AGAIN_S later, if it was queued while that statement ran).
+                if not newer:
                     return
         except StoreUnavailable as error:  # the writes stay queued: look again later, as for a lease held elsewhere
             log.warning("Slack writes wait: %s", error.reason)
@@ -260,15 +272,14 @@ class Delivery:
             if self._workers.get(call_id) is asyncio.current_task():
                 del self._workers[call_id]
 
-    async def _newer_than(self, call_id: str, seen: int) -> bool:
-        return any(row.id > seen for row in await self._store.pending_slack(call_id))
-
     async def _deliver_pending(self, call_id: str) -> int:
         """Deliver the call's writes until none is left (but updates left to the updater); the newest id read."""
         seen = 0
+        done: list[int] = []  # writes Slack took: forgotten by the next read, in the same statement
         while True:
             self._dirty.discard(call_id)
-            call, rows = await self._store.call_and_pending(call_id)
+            call, rows = await self._store.call_and_pending(call_id, dropping=done)
+            done = []
             # Its parent posted, a thread write waits for the channel's turn (else the parent comes next: it goes at
             # once, ahead of thread writes); lines queued meanwhile join the next reply, so read again after a wait.
             if call is not None and call.slack_ts is not None and await self._pacer.ready(call.slack_channel or ""):
@@ -284,7 +295,7 @@ class Delivery:
                     continue
                 return seen
             try:
-                await self._deliver(call, rows)
+                done = await self._deliver(call, rows)
                 self._unexpected.pop(rows[0].id, None)
             except asyncio.CancelledError:
                 raise
@@ -308,23 +319,24 @@ class Delivery:
         await self._store.drop_slack(dropped)
         return True
 
-    async def _deliver(self, call: Call, rows: list[OutboxRow]) -> None:
+    async def _deliver(self, call: Call, rows: list[OutboxRow]) -> list[int]:
+        """Send the write at the head of the call's queue (with those sent as one with it); the ids of the writes
+        done, for the store to forget."""
         first = rows[0]
         if first.kind == Kind.PARENT:
-            await self._post_parent(call, first)
-            return
+            await self._post_parent(call, first)  # forgotten as the call's message is kept
+            return []
         if first.kind == Kind.DM:  # needs no parent: it goes to one person, wherever the call's thread is
             await self._threads.post_dm(call, str(first.body["user"]), str(first.body["text"]))
-            await self._store.drop_slack([first.id])
-            return
+            return [first.id]
         if call.slack_channel is None or call.slack_ts is None:
             # No parent in Slack: the bot stopped before queueing it, or it could be posted nowhere. Post it now
             # (rendered as the call is); if that fails too, these writes have nowhere to go (but the DMs).
             if self._threads.why_nowhere(call.id) is not None or not await self._post_parent(call, None):
                 lost = [row.id for row in rows if row.kind != Kind.DM]
                 log.error("call %s: %d Slack writes dropped, the call has no message", call.id, len(lost))
-                await self._store.drop_slack(lost)
-            return
+                return lost
+            return []
         if first.kind == Kind.UPDATE:
             # Rendered from the call as it is now, one update stands for every update queued so far.
             batch = [row for row in rows if row.kind == Kind.UPDATE]
@@ -337,8 +349,7 @@ class Delivery:
                 rows = [written_summary(call, await self._write_ups.ready(first, events), events)]
             batch = reply_batch(rows)
             sent = await self._threads.post_reply(call, batch)
-        if sent:
-            await self._store.drop_slack([row.id for row in batch])
+        return [row.id for row in batch] if sent else []
 
     async def _post_parent(self, call: Call, row: OutboxRow | None) -> bool:
         """Post the call's parent (its queued row, or for a row lost, none); a launch waiting for it is told."""
