@@ -23,7 +23,7 @@ from datetime import timedelta
 from bot.calls.clock import Clock, utc_now
 from bot.errors import StoreUnavailable
 from bot.store import Store
-from bot.tasks import cancel_and_wait
+from bot.tasks import Renewal
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class Replica:
         self._ttl = timedelta(seconds=ttl_s)
         self.renew_every_s = ttl_s / 3  # two renewals may fail (a slow database) before the lease lapses
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._kept: dict[str, _Renewal] = {}  # leases held until `leave` (presence, leadership)
+        self._kept: dict[str, Renewal] = {}  # leases held until `leave` (presence, leadership)
         self.shared = store.backend == "postgresql"  # else this process is the only one (see above)
 
     async def take(self, name: str) -> bool:
@@ -72,7 +72,7 @@ class Replica:
         if not self.shared:
             yield True
             return
-        renewal = _Renewal(self, name)
+        renewal = _renewal(self, name)
         try:
             yield True
         finally:
@@ -90,7 +90,7 @@ class Replica:
             return True
         if not await self.take(name):
             return False
-        self._kept[name] = _Renewal(self, name)
+        self._kept[name] = _renewal(self, name)
         log.info("this replica (%s) now leads %r", self.name, name)
         return True
 
@@ -110,28 +110,6 @@ class Replica:
             await self.release(name)
 
 
-class _Renewal:
-    """Renews one lease every `renew_every_s` until stopped.
-
-    Stopped by an event, not by cancellation alone: on Python 3.11, a cancel that lands while psycopg_pool hands the
-    renewal a connection can be swallowed (its asyncio.wait_for), and a loop relying on it would run, and hold its
-    holder's `stop()`, forever. The event ends the loop at its next turn whatever became of the cancel.
-    """
-
-    def __init__(self, replica: Replica, name: str) -> None:
-        self._replica = replica
-        self._name = name
-        self._stopping = asyncio.Event()
-        self._task = asyncio.create_task(self._renew(), name=f"lease {name}")
-
-    async def _renew(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._replica.renew_every_s)
-                return
-            if not await self._replica.take(self._name):
-                log.warning("lost the lease %r: another replica may take its work over", self._name)
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        await cancel_and_wait({self._task})
+def _renewal(replica: Replica, name: str) -> Renewal:
+    """Keeps the lease `name` while its work lasts."""
+    return Renewal(lambda: replica.take(name), replica.renew_every_s, what=f"the lease {name!r}")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,35 @@ async def cancel_and_wait(tasks: set[asyncio.Task[Any]], *, again_after_s: float
     for task in tasks:  # what they raised was theirs to log; retrieved, so asyncio does not warn of it again
         if not task.cancelled():
             task.exception()
+
+
+class Renewal:
+    """Renews a claim (a lease, a slash command taken) every `every_s` until stopped: `renew()` returns False when
+    the claim was lost, which is logged, naming `what`.
+
+    Stopped by an event, not by cancellation alone: on Python 3.11, a cancel that lands while psycopg_pool hands the
+    renewal a connection can be swallowed (its asyncio.wait_for), and a loop relying on it would run, and hold its
+    holder's `stop()`, forever. The event ends the loop at its next turn whatever became of the cancel.
+    """
+
+    def __init__(self, renew: Callable[[], Awaitable[bool]], every_s: float, *, what: str) -> None:
+        self._renew_it = renew
+        self._every_s = every_s
+        self._what = what
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(self._renew(), name=f"renew {what}")
+
+    async def _renew(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._every_s)
+                return
+            if not await self._renew_it():
+                log.warning("lost %s: another replica may take its work over", self._what)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await cancel_and_wait({self._task})
 
 
 class Background:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from bot.leases import Replica, _Renewal
+from bot.leases import Replica
 from bot.store import Store
+from bot.tasks import Renewal
 from tests.test_store import T0, a_call
 
 
@@ -59,22 +60,19 @@ async def test_the_watchdog_has_one_leader_until_it_leaves(store: Store) -> None
 async def test_a_renewal_stops_even_when_its_cancel_is_swallowed() -> None:
     """On Python 3.11, psycopg_pool's asyncio.wait_for can swallow a cancel that lands while it hands out a
     connection: the renewal then carries on with its `take`, and must still stop after it, not loop forever."""
+    takes = 0
 
-    class SwallowingReplica:
-        renew_every_s = 0.0
-        takes = 0
+    async def take() -> bool:
+        nonlocal takes
+        takes += 1
+        with contextlib.suppress(asyncio.CancelledError):  # the cancel is lost...
+            await asyncio.sleep(0.01)  # ...while waiting for a pooled connection
+        return True
 
-        async def take(self, name: str) -> bool:
-            self.takes += 1
-            with contextlib.suppress(asyncio.CancelledError):  # the cancel is lost...
-                await asyncio.sleep(0.01)  # ...while waiting for a pooled connection
-            return True
-
-    replica = SwallowingReplica()
-    renewal = _Renewal(replica, "slack C1")  # type: ignore[arg-type]
-    while replica.takes == 0:
+    renewal = Renewal(take, 0.0, what="the lease 'slack C1'")
+    while takes == 0:
         await asyncio.sleep(0)
     await asyncio.wait_for(renewal.stop(), 5)  # a renewal that ignored its stop would hang here
-    takes = replica.takes
+    taken = takes
     await asyncio.sleep(0.05)
-    assert replica.takes == takes  # and it takes no more
+    assert takes == taken  # and it takes no more

@@ -353,10 +353,16 @@ async def test_a_slash_command_is_kept_once_taken_by_one_worker_and_taken_over_w
     assert taken is not None and (taken.id, taken.fields, taken.received_at, taken.takes) == ("cmd1", fields, T0, 1)
     assert await store.take_command("cmd1", at=T0, stale_before=T0 - lease) is None  # another worker: not twice
     assert await store.commands_waiting(received_before=T0 + lease, stale_before=T0) == []  # being run
-    later = T0 + lease + timedelta(seconds=1)
+    claimed = T0 + lease  # its worker, slow, claims it again: not taken to have died
+    assert await store.claim_command("cmd1", at=claimed, takes=1)
+    assert await store.commands_waiting(received_before=claimed, stale_before=claimed - timedelta(seconds=1)) == []
+    assert await store.take_command("cmd1", at=claimed, stale_before=claimed - timedelta(seconds=1)) is None
+    later = claimed + lease + timedelta(seconds=1)
     assert await store.commands_waiting(received_before=later, stale_before=later - lease) == ["cmd1"]
     again = await store.take_command("cmd1", at=later, stale_before=later - lease)
     assert again is not None and again.takes == 2  # its worker died with it: another takes it over
+    assert not await store.claim_command("cmd1", at=later, takes=1)  # the first worker's claim is lost
+    assert await store.claim_command("cmd1", at=later, takes=2)
     await store.drop_command("cmd1")
     assert await store.take_command("cmd1", at=later + lease * 2, stale_before=later + lease) is None
 

@@ -13,8 +13,9 @@ its trigger lasts.
 A command that no worker hears of (a worker restarting) is found by the workers' scan (`waiting`) and answered with
 chat.postEphemeral, since only the NOTIFY carried its response_url (that fails in a DM or a private channel without
 the bot: the answer is then only logged). One older than `answer_within` is not run, and the person is told that
-nothing was done; one older than a response_url's 30 minutes is dropped unanswered. A worker that dies holding one
-(or takes TAKEN_FOR over it) leaves it to another, which never runs it again, as what the first did is not known:
+nothing was done; one older than a response_url's 30 minutes is dropped unanswered. A worker claims the command it
+runs again every KEEP_EVERY_S, however slow Slack is; one that dies holding it leaves it, TAKEN_FOR later, to
+another, which never runs it again, as what the first did is not known:
 a call it stored has the command's id and is launched by the launch scan; otherwise the person is told that the
 command may or may not have been done, and to check before sending it again.
 """
@@ -36,11 +37,13 @@ from bot.errors import StoreUnavailable
 from bot.slack import texts
 from bot.slack.privately import tell_privately
 from bot.store import SlashCommand, Store
+from bot.tasks import Renewal
 
 log = logging.getLogger(__name__)
 
 NOT_HEARD_AFTER = timedelta(seconds=2)  # a command no worker took by then: its NOTIFY was missed
-TAKEN_FOR = timedelta(seconds=30)  # a worker still not done with a command after this is taken to have died
+TAKEN_FOR = timedelta(seconds=30)  # a command its worker did not claim again for this long: that worker died
+KEEP_EVERY_S = TAKEN_FOR.total_seconds() / 3  # how often a worker claims again the command it runs
 FORGOTTEN_AFTER = timedelta(minutes=30)  # a response_url's life: a command kept longer is dropped unanswered
 COMMAND_ID = "slash_command_id"  # the Bolt context's key for the command's id, which a call it places takes
 NOT_KEPT = ("response_url", "token")  # what the stored row never holds: the response_url, Slack's legacy token
@@ -57,9 +60,10 @@ class Inbox:
 
     def __init__(
         self, store: Store, *, bolt: AsyncApp | None = None, client: AsyncWebClient | None = None,
-        answer_within: timedelta = timedelta(seconds=60), clock: Clock = utc_now,
+        answer_within: timedelta = timedelta(seconds=60), clock: Clock = utc_now, keep_every_s: float = KEEP_EVERY_S,
     ) -> None:  # fmt: skip
         self._store = store
+        self._keep_every_s = keep_every_s
         self._bolt = bolt  # a worker's: the listeners that run the command
         self._client = client
         self._answer_within = answer_within
@@ -87,10 +91,22 @@ class Inbox:
         try:
             command = await self._store.take_command(command_id, at=now, stale_before=now - TAKEN_FOR)
             if command is not None:
-                await self._answer(command, response_url, now)
+                kept = Renewal(lambda: self._claim(command), self._keep_every_s, what=f"slash command {command.id}")
+                try:  # however slow (Slack's 429s), it stays this worker's while it runs
+                    await self._answer(command, response_url, now)
+                finally:
+                    await kept.stop()
                 await self._store.drop_command(command.id)
         except StoreUnavailable as error:  # the row stays: a worker takes it over after TAKEN_FOR
             log.warning("could not run slash command %s: %s", command_id, error.reason)
+
+    async def _claim(self, command: SlashCommand) -> bool:
+        """Claim again the command this worker runs; False when another worker took it over (or the database
+        cannot say)."""
+        try:
+            return await self._store.claim_command(command.id, at=self._clock(), takes=command.takes)
+        except StoreUnavailable:
+            return False
 
     async def _answer(self, command: SlashCommand, response_url: str | None, now: datetime) -> None:
         assert self._bolt is not None, "a worker's Inbox has the Bolt app"
@@ -100,7 +116,7 @@ class Inbox:
         waited = now - command.received_at
         if waited > FORGOTTEN_AFTER:  # no worker ran for that long: the person gave up, and its response_url expired
             log.info("dropped slash command %s, kept %d s ago: no worker ran it", command.id, waited.total_seconds())
-        elif command.takes > 1:  # its worker stopped, or took TAKEN_FOR so far: what it did is not known
+        elif command.takes > 1:  # its worker stopped claiming it for TAKEN_FOR: what it did is not known
             if await self._store.call(command.id) is None:  # a call it placed has its id: the launch scan has it
                 await self._say(fields, _ephemeral(texts.COMMAND_MAYBE_DONE))
         elif waited > self._answer_within:

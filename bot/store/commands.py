@@ -82,6 +82,14 @@ class Commands(GuardRails):
         return SlashCommand(row["id"], json.loads(row["fields"]), datetime.fromisoformat(row["received_at"]),
                             row["takes"])  # fmt: skip
 
+    async def claim_command(self, command_id: str, *, at: datetime, takes: int) -> bool:
+        """Claim again, at `at`, the command this worker took (its `takes`-th taking); False when another worker
+        took it over since, or it is gone."""
+        changed = await self._change(
+            "UPDATE slack_commands SET taken_at = ? WHERE id = ? AND takes = ?", at.isoformat(), command_id, takes
+        )
+        return changed == 1
+
     async def commands_waiting(
         self, *, received_before: datetime, stale_before: datetime, limit: int = 50
     ) -> list[str]:
