@@ -17,6 +17,7 @@ import asyncio
 import copy
 import json
 import math
+import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -46,9 +47,12 @@ __all__ = ["BOT_USER_ID", "CHANNEL_BURST", "MANIFEST", "RATE_LIMITS", "TEAM_ID",
 # (docs.slack.dev/reference/methods/views.open). The fake holds each to that many in any 60 seconds of its clock.
 RATE_LIMITS = {"chat.update": 50, "views.open": 100}
 # A response_url takes "up to 5" messages "within 30 minutes" of the request that brought it (Slack's slash
-# commands page, "Delayed responses and multiple responses"); past that the fake answers 404 `used_url` (the 30
-# minutes are not held: its URLs carry no time).
+# commands page, "Delayed responses and multiple responses"). Past the 5, the fake answers 404 `used_url`; past the
+# 30 minutes, 404 `expired_url` (Slack's page names no answer for either: these are the fake's, not Slack's word).
+# The URLs SlackSender issues carry their issue time (RESPONSE_URL); one made by hand without it never expires.
 RESPONSE_URL_USES = 5
+RESPONSE_URL_LIFETIME_S = 30 * 60
+RESPONSE_URL = re.compile(r"/(?:commands|actions)/[^/]+/\d+/(?P<issued>\d{9,11})-[0-9a-f]+")
 # chat.postMessage per channel: "1 per second" with "Short bursts >1 allowed" (docs.slack.dev/apis/web-api/rate-limits,
 # "Posting messages"; past it, HTTP 429 with Retry-After). The fake keeps a bucket per channel: CHANNEL_BURST posts
 # at once, refilled one a second. Slack publishes no burst size, so the fake holds callbot to the one callbot assumes
@@ -296,6 +300,9 @@ class FakeSlack(WebApiMethods):
         return False
 
     async def _response_url(self, request: Request) -> Response:
+        dated = RESPONSE_URL.fullmatch(request.url.path)
+        if dated is not None and self.now() - int(dated.group("issued")) > RESPONSE_URL_LIFETIME_S:
+            return PlainTextResponse("expired_url", status_code=404)
         self._response_url_uses[request.url.path] += 1
         if self._response_url_uses[request.url.path] > RESPONSE_URL_USES:
             return PlainTextResponse("used_url", status_code=404)

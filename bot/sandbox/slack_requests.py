@@ -56,7 +56,7 @@ class SlackSender:
             "text": text,
             "api_app_id": "A0CALLBOT",
             "is_enterprise_install": "false",
-            "response_url": f"{self._response_base}/commands/{TEAM_ID}/{self._serial}/hook",
+            "response_url": self._url_for_responses("commands"),
             "trigger_id": trigger_id or self.new_trigger_id(),
         }
         return await self.post(urlencode(form).encode())
@@ -64,7 +64,12 @@ class SlackSender:
     def response_url(self) -> str:
         """A fresh response_url on the fake Slack, as Slack puts one in every command and interaction."""
         self._serial += 1
-        return f"{self._response_base}/actions/{TEAM_ID}/{self._serial}/hook"
+        return self._url_for_responses("actions")
+
+    def _url_for_responses(self, kind: str) -> str:
+        """A response_url like Slack's (`…/commands/T…/serial/secret`); its secret starts with the Unix time it was
+        issued, so the fake can tell an expired one (bot/sandbox/fake_slack.py RESPONSE_URL)."""
+        return f"{self._response_base}/{kind}/{TEAM_ID}/{self._serial}/{int(self._clock())}-{self._serial * 7919:08x}"
 
     def new_trigger_id(self) -> str:
         """A trigger id as Slack issues them; its middle part is the issue time (the fake expires it after 3 s)."""
@@ -97,7 +102,7 @@ class SlackSender:
                 "channel": {"id": channel_id, "name": "general" if channel_id == "C0GENERAL" else "channel"},
                 "is_enterprise_install": False, "enterprise": None, "callback_id": callback_id,
                 "trigger_id": self.new_trigger_id(), "message_ts": message["ts"], "message": message,
-                "response_url": f"{self._response_base}/commands/{TEAM_ID}/{self._serial}/action",
+                "response_url": self._url_for_responses("commands"),
             }
         )  # fmt: skip
 
@@ -157,7 +162,7 @@ class SlackSender:
             "channel": {"id": channel_id, "name": "general"},
             "message": message,
             "state": {"values": {}},
-            "response_url": f"{self._response_base}/actions/{TEAM_ID}/{self._serial}/hook",
+            "response_url": self._url_for_responses("actions"),
             "actions": [
                 {"action_id": action_id, "block_id": block_id, "text": {"type": "plain_text", "text": text},
                  "value": value, "type": "button", "action_ts": f"{int(self._clock())}.000100"}

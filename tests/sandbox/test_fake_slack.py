@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -12,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.fake_slack import CHANNEL_BURST, FakeSlack, Fault, load_manifest
+from bot.sandbox.slack_requests import SlackSender
 from tests.conftest import BOT_TOKEN, eventually
 
 
@@ -224,3 +226,15 @@ async def test_a_response_url_takes_five_messages(fake_slack: FakeSlack, http: h
     assert answers == [200] * 5 + [404]
     assert [r["text"] for r in fake_slack.responses] == [f"n{n}" for n in range(5)]
     assert (await http.post(f"{fake_slack.url}/commands/T0SANDBOX/2/hook", json={"text": "x"})).status_code == 200
+
+
+@pytest.mark.parametrize(("minutes_ago", "status"), [(29, 200), (31, 404)])
+async def test_a_response_url_lasts_thirty_minutes(
+    fake_slack: FakeSlack, http: httpx.AsyncClient, minutes_ago: int, status: int
+) -> None:
+    issued = time.time() - minutes_ago * 60
+    sender = SlackSender(http, bot_url="http://unused", signing_secret="s", response_base=fake_slack.url,
+                         clock=lambda: issued)  # fmt: skip
+    answer = await http.post(sender.response_url(), json={"text": "late"})
+    assert (answer.status_code, answer.text) == (status, "ok" if status == 200 else "expired_url")
+    assert [r["text"] for r in fake_slack.responses] == (["late"] if status == 200 else [])
