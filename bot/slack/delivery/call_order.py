@@ -19,7 +19,7 @@ GAP_POLL_S = 0.02
 class CallOrder:
     """The outbox worker's ordering of each call's lines; remembers, per live call, the seq up to which no event is
     waited for any more (every one below it was queued, or its gap waited out), so that the events are read only
-    when a line skips ahead of it."""
+    when a line skips ahead of it, past a seq that is not one of the lines at hand."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -33,13 +33,12 @@ class CallOrder:
             run = line_run(rows)
             if not run:
                 return rows
-            top = max(int(row.body["seq"]) for row in run)
-            floor = self._gaps_waited.get(call.id, 0)
-            if top > floor + 1:
+            seqs = {int(row.body["seq"]) for row in run}
+            top, floor = max(seqs), self._gaps_waited.get(call.id, 0)
+            missing = [seq for seq in range(floor + 1, top) if seq not in seqs]  # events before a line, not lines here
+            if missing:  # read only then: those whose writes are queued (an update, a reply) are not missing
                 queued, looked = await self._store.announced_seqs(call.id), True
-                missing = [seq for seq in range(floor + 1, top) if seq not in queued]
-            else:
-                missing = []
+                missing = [seq for seq in missing if seq not in queued]
             if not missing or asyncio.get_running_loop().time() >= deadline:
                 if missing:
                     log.info("call %s: events %s never came; its lines go on without them", call.id, missing)
