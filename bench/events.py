@@ -106,6 +106,7 @@ class Intake:
     drained: cpu.Reading
     drain_s: float
     stuck: int = 0  # Slack deliveries (and launches) still under way when the bench stopped waiting for them
+    statements: int | None = None  # PostgreSQL's statements over the window and the drain (bench/postgres.py)
 
     def callbot_cpu_ms(self, reading: cpu.Reading | None = None) -> float:
         """callbot's CPU per accepted event, over the window and the drain (ms)."""

@@ -20,6 +20,9 @@ import psycopg
 
 # As ./dev: durability is not under test, and the bench makes and fills databases in a few seconds.
 OPTIONS = "-c listen_addresses= -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+# pg_stat_statements (in Debian's postgresql-NN package) counts the statements callbot sends: round trips per event,
+# a figure that, unlike CPU time, does not move with the machine's noise.
+COUNTING = "pg_stat_statements"
 
 
 def binaries() -> Path | None:
@@ -73,8 +76,27 @@ class Server:
             self._as = ["runuser", "-u", "postgres", "--"]
         data, log = self._dir / "data", self._dir / "log"
         self._run(str(self._bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+        counting = f" -c shared_preload_libraries={COUNTING}" if self.counts_statements else ""
         self._run(str(self._bin / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-s", "start",
-                  "-o", f"-k {self._dir} {OPTIONS}")  # fmt: skip
+                  "-o", f"-k {self._dir} {OPTIONS}{counting}")  # fmt: skip
+
+    @property
+    def counts_statements(self) -> bool:
+        return (self._bin.parent / "lib" / f"{COUNTING}.so").exists()
+
+    async def statements(self, url: str) -> int | None:
+        """How many statements the database at `url` has run since it was made (these counts' own left out); None
+        when this PostgreSQL has no pg_stat_statements."""
+        if not self.counts_statements:
+            return None
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute(f"CREATE EXTENSION IF NOT EXISTS {COUNTING}")
+            cursor = await conn.execute(
+                f"SELECT COALESCE(SUM(calls), 0) FROM {COUNTING} WHERE query NOT LIKE %s"
+                " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())", (f"%{COUNTING}%",),
+            )  # fmt: skip
+            row = await cursor.fetchone()
+        return int(row[0]) if row is not None else None
 
     def _stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):

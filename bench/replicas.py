@@ -46,7 +46,12 @@ async def _configuration(stack: Stack, config: Config, server: Server, *, replic
         await intake(calls, [bot.url for bot in bots], 0.3 if config.quick else 1.0)  # warm up
         for bot in bots:
             await still_busy(bot, within_s=DRAIN_LIMIT_S)
-        return await measured_intake(stack, bots, calls, config.intake_seconds, server)
+        before = await server.statements(url)
+        measured = await measured_intake(stack, bots, calls, config.intake_seconds, server)
+        after = await server.statements(url)
+        if before is not None and after is not None:
+            measured.statements = after - before
+        return measured
     finally:
         for bot in bots:
             await stack.stop(bot)
@@ -73,6 +78,7 @@ def _rows(sqlite: Intake, one: Intake, two: Intake) -> list[Row]:
             target=f"≤{CPU_TARGET:g}× SQLite", met=one.cpu_ms() <= CPU_TARGET * sqlite.cpu_ms(), note=split(one)),
         Row(SECTION, "CPU per accepted event, PostgreSQL, 2 replicas", two.cpu_ms(), sqlite.cpu_ms(),
             target=f"≤{CPU_TARGET:g}× SQLite", met=two.cpu_ms() <= CPU_TARGET * sqlite.cpu_ms(), note=split(two)),
+        *_statements(one, two),
         Row(SECTION, "cores busy while accepting, PostgreSQL, 1 replica", one.busy(), sqlite.busy(), unit="cores",
             note=one.shares()),
         Row(SECTION, "cores busy while accepting, PostgreSQL, 2 replicas", two.busy(), sqlite.busy(), unit="cores",
@@ -81,4 +87,17 @@ def _rows(sqlite: Intake, one: Intake, two: Intake) -> list[Row]:
             sqlite.drain_s * 1000, note="baseline: SQLite"),
         Row(SECTION, "Slack writes still queued after the burst, PostgreSQL, 2 replicas", two.drain_s * 1000,
             sqlite.drain_s * 1000, note="baseline: SQLite"),
+    ]  # fmt: skip
+
+
+def _statements(one: Intake, two: Intake) -> list[Row]:
+    """Statements callbot sent per accepted event (its round trips to PostgreSQL), when the server counts them."""
+    if one.statements is None or two.statements is None:
+        return []
+    per_event = [measured.statements / len(measured.run.latencies) for measured in (one, two) if measured.statements]
+    note = "pg_stat_statements, over the window and until every Slack write was sent"
+    return [
+        Row(SECTION, "statements per accepted event, PostgreSQL, 1 replica", per_event[0], unit="", note=note),
+        Row(SECTION, "statements per accepted event, PostgreSQL, 2 replicas", per_event[1], per_event[0], unit="",
+            note=f"{note}; baseline: 1 replica"),
     ]  # fmt: skip
