@@ -94,7 +94,7 @@ def _statements(one: Intake, two: Intake) -> list[Row]:
     """Statements callbot sent per accepted event (its round trips to PostgreSQL), when the server counts them."""
     if one.statements is None or two.statements is None:
         return []
-    per_event = [measured.statements / len(measured.run.latencies) for measured in (one, two) if measured.statements]
+    per_event = [(measured.statements or 0) / len(measured.run.latencies) for measured in (one, two)]
     note = "pg_stat_statements, over the window and until every Slack write was sent"
     return [
         Row(SECTION, "statements per accepted event, PostgreSQL, 1 replica", per_event[0], unit="", note=note),

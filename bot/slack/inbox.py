@@ -14,8 +14,8 @@ A command that no worker hears of (a worker restarting) is found by the workers'
 chat.postEphemeral, since only the NOTIFY carried its response_url (that fails in a DM or a private channel without
 the bot: the answer is then only logged). One older than `answer_within` is not run, and the person is told that
 nothing was done; one older than a response_url's 30 minutes is dropped unanswered. A worker claims the command it
-runs again every KEEP_EVERY_S, however slow Slack is; one that dies holding it leaves it, TAKEN_FOR later, to
-another, which never runs it again, as what the first did is not known:
+runs again every KEEP_EVERY_S, however slow Slack is; one that dies holding it leaves it to another, TAKEN_FOR after
+its last claim, which never runs it again, as what the first did is not known:
 a call it stored has the command's id and is launched by the launch scan; otherwise the person is told that the
 command may or may not have been done, and to check before sending it again.
 """
@@ -101,12 +101,12 @@ class Inbox:
             log.warning("could not run slash command %s: %s", command_id, error.reason)
 
     async def _claim(self, command: SlashCommand) -> bool:
-        """Claim again the command this worker runs; False when another worker took it over (or the database
-        cannot say)."""
+        """Claim again the command this worker runs; False when another worker took it over."""
         try:
             return await self._store.claim_command(command.id, at=self._clock(), takes=command.takes)
-        except StoreUnavailable:
-            return False
+        except StoreUnavailable as error:  # not known to be lost: the next claim may reach the database
+            log.warning("could not claim slash command %s again: %s", command.id, error.reason)
+            return True
 
     async def _answer(self, command: SlashCommand, response_url: str | None, now: datetime) -> None:
         assert self._bolt is not None, "a worker's Inbox has the Bolt app"

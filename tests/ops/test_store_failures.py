@@ -16,7 +16,7 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_voximplant import FakeVoximplant
 from bot.sandbox.slack_requests import SlackSender
 from bot.slack import texts
-from tests.conftest import DESTINATION, Bot
+from tests.conftest import DESTINATION, Bot, eventually
 from tests.e2e.test_call_flow import place
 from tests.ops.test_upload_memory import serve_environment
 from tests.test_http_edges import lines, server_log, tracebacks
@@ -58,6 +58,32 @@ async def test_a_store_that_cannot_write_gives_an_apology_one_line_and_a_503(
     assert any("apology" in line["message"] for line in about_the_store)
     assert (await http.get(f"{bot.url}/healthz")).status_code == 200  # healthy again once it can write
     assert (await fake_voximplant.send_event(session, "dialing", seq=1)).status_code == 200  # the retry is taken
+
+
+@pytest.mark.slow  # the read after the post waits out the store's busy wait (2 s)
+@pytest.mark.sqlite_only  # holds SQLite's own write lock
+async def test_a_line_slack_took_is_not_posted_again_when_forgetting_it_failed(
+    bot: Bot, slack: SlackSender, fake_slack: FakeSlack, fake_voximplant: FakeVoximplant
+) -> None:
+    session = await place(slack, fake_voximplant, f"{DESTINATION} hello")
+    await fake_voximplant.send_event(session, "connected")
+    await bot.idle()
+    fake_slack.slow_down("chat.postMessage", 0.5)  # the line is in flight while the lock is taken
+    assert (await fake_voximplant.send_event(session, "transcript", {"role": "callee", "text": "only once"})).is_success
+    await eventually(lambda: fake_slack.calls_to("chat.postMessage")[-1].params.get("text", "").endswith("only once")
+                     or None, timeout=5)  # fmt: skip
+    other = sqlite3.connect(bot.settings.database_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the read that forgets the line Slack took now fails (StoreUnavailable)
+    try:
+        await asyncio.sleep(3)  # past the slow answer and the store's busy wait
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    fake_slack.slow_down("chat.postMessage", 0)
+    await bot.idle()
+    said = [c for c in fake_slack.calls_to("chat.postMessage") if "only once" in str(c.params.get("text", ""))]
+    assert len(said) == 1  # forgotten by the next read, not posted again
+    assert await bot.store.pending_slack(session.call_id) == []
 
 
 @pytest.mark.slow  # `callbot serve` as a subprocess

@@ -94,6 +94,7 @@ class Delivery:
         # Per call, the seq below which missing events are no longer waited for (waited once already, since start).
         self._call_order = CallOrder(store)
         self._unexpected: dict[int, int] = {}  # outbox row id -> unexpected failures in a row (see _gave_up_on)
+        self._undropped: dict[str, list[int]] = {}  # call id -> writes Slack took whose DELETE failed with its read
 
     # -- queueing ------------------------------------------------------------------------------------------------
 
@@ -275,10 +276,14 @@ class Delivery:
     async def _deliver_pending(self, call_id: str) -> int:
         """Deliver the call's writes until none is left (but updates left to the updater); the newest id read."""
         seen = 0
-        done: list[int] = []  # writes Slack took: forgotten by the next read, in the same statement
+        done = self._undropped.pop(call_id, [])  # writes Slack took: forgotten by the next read, in the same statement
         while True:
             self._dirty.discard(call_id)
-            call, rows = await self._store.call_and_pending(call_id, dropping=done)
+            try:
+                call, rows = await self._store.call_and_pending(call_id, dropping=done)
+            except StoreUnavailable:
+                self._undropped[call_id] = done  # sent: forgotten by this replica's next read, never sent again here
+                raise
             done = []
             # Its parent posted, a thread write waits for the channel's turn (else the parent comes next: it goes at
             # once, ahead of thread writes); lines queued meanwhile join the next reply, so read again after a wait.
