@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from bot.__main__ import main
@@ -25,6 +26,7 @@ from bot.settings import Settings
 from bot.slack import texts
 from bot.state import state_of
 from bot.store import Store
+from bot.store.database import NOTIFY_CHANNEL
 from tests.conftest import CALLER_ID, DESTINATION, SIGNING_SECRET, Bot, eventually, make_settings, running_bot
 from tests.e2e.test_replicas import RoundRobin
 
@@ -63,9 +65,26 @@ async def roles(
             public_base_url=web_server.url,
         )  # fmt: skip
         worker = await stack.enter_async_context(running_bot(worker_settings, LocalServer(), slack_clock=slack_clock))
+        await _listening(postgres_url)  # else a command sent at once is found by the scan, without its response_url
         slack = SlackSender(http, bot_url=web.url, signing_secret=SIGNING_SECRET,
                             response_base=fake_slack.url)  # type: ignore[attr-defined]  # fmt: skip
         yield Roles(web, worker, slack, to_slack, to_voximplant)
+
+
+async def _listening(url: str, within_s: float = 10.0) -> None:
+    """Wait until the worker LISTENs on this test's database (its own connection, outside the pool)."""
+    deadline = time.monotonic() + within_s
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        while True:
+            cursor = await conn.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+                (f"LISTEN {NOTIFY_CHANNEL}",),
+            )
+            row = await cursor.fetchone()
+            if row is not None and row[0] > 0:
+                return
+            assert time.monotonic() < deadline, "the worker never listened"
+            await asyncio.sleep(0.02)
 
 
 async def commands_left(store: Store, within_s: float = 8.0) -> int:
