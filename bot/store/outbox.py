@@ -67,23 +67,17 @@ class Outbox(Base):
             "SELECT c.*, o.id AS o_id, o.kind AS o_kind, o.body AS o_body FROM calls c"
             " LEFT JOIN slack_outbox o ON o.call_id = c.id{also} WHERE c.id = ? ORDER BY o.rank, o.id LIMIT ?"
         )
-        drop, marks = "DELETE FROM slack_outbox WHERE id IN ({})", ", ".join("?" for _ in dropping)
-
-        async def both(tx: Tx) -> list[Row]:
-            await tx.execute(drop.format(marks), *dropping)
-            return await tx.fetch(read.format(also=""), call_id, limit)
 
         async def in_one(tx: Tx) -> list[Row]:  # its snapshot is from before the DELETE: those rows are left out
-            also = f" AND o.id NOT IN ({marks})"
-            sql = f"WITH gone AS ({drop.format(marks)}) {read.format(also=also)}"
+            marks = _marks(dropping)
+            sql = f"WITH gone AS ({_FORGET.format(marks)}) {read.format(also=f' AND o.id NOT IN ({marks})')}"
             return await tx.fetch(sql, *dropping, *dropping, call_id, limit)
 
-        if not dropping:
-            rows = await self._fetch(read.format(also=""), call_id, limit)
-        elif self._db.dialect == "postgresql":  # one round trip
+        if dropping and self._db.dialect == "postgresql":  # one round trip
             rows = await self._db.single(in_one)
         else:
-            rows = await self._write(both)
+            await self.drop_slack(dropping)
+            rows = await self._fetch(read.format(also=""), call_id, limit)
         if not rows:
             return None, []
         pending = [OutboxRow(r["o_id"], call_id, r["o_kind"], json.loads(r["o_body"])) for r in rows if r["o_id"]]
@@ -117,8 +111,7 @@ class Outbox(Base):
         """Forget writes Slack accepted (or that can never be delivered, which the caller logged)."""
 
         if ids:
-            marks = ", ".join("?" for _ in ids)
-            await self._change(f"DELETE FROM slack_outbox WHERE id IN ({marks})", *ids)
+            await self._change(_FORGET.format(_marks(ids)), *ids)
 
     async def parent_posted(
         self, call_id: str, row_id: int | None, *, channel: str, ts: str, note: str | None, at: datetime
@@ -144,3 +137,10 @@ class Outbox(Base):
         rows = await self._fetch("SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest FROM slack_outbox")
         oldest = rows[0]["oldest"]
         return int(rows[0]["waiting"]), datetime.fromisoformat(oldest) if oldest else None
+
+
+_FORGET = "DELETE FROM slack_outbox WHERE id IN ({})"  # writes Slack accepted (`drop_slack`)
+
+
+def _marks(ids: Sequence[object]) -> str:
+    return ", ".join("?" for _ in ids)
