@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import replace
 from datetime import datetime
@@ -19,8 +20,9 @@ from bot.calls.models import (
     Transition,
     VoicemailEvent,
 )
+from bot.store.batches import Batch, columns
 from bot.store.calls import _END_OF_TIME, call_from_row, evidence, move_call
-from bot.store.database import Base, Tx
+from bot.store.database import Base, Row, Tx
 
 
 class Events(Base):
@@ -94,9 +96,25 @@ class Events(Base):
             return EventOutcome(moved or call, duplicate=False, transition=transition if moved else None)
 
         settles = cost is not None or isinstance(event, AnsweredEvent | VoicemailEvent)  # `_after_the_end`
-        if in_one and decide is None and not settles:
-            return await self._db.single(record)
+        if in_one and decide is None and not settles:  # with the others arriving meanwhile, in one statement
+            row = await self._events_stored(_Arrival(event, received_at, token_hash))
+            if row is None:
+                return None
+            return EventOutcome(call_from_row(row), duplicate=not row["stored"], transition=None)
         return await self._write(record)
+
+    @functools.cached_property
+    def _events_stored(self) -> Batch[_Arrival, Row | None]:
+        """Events that move nothing, stored as `record_event` stores one, many to a statement (PostgreSQL): each
+        its call's row (None: refused) with `stored` (False: stored before)."""
+
+        async def store(arrivals: list[_Arrival]) -> list[Row | None]:
+            values = columns([[getattr(a, name) for name in _Arrival.COLUMNS] for a in arrivals])
+            rows = await self._db.single(lambda tx: tx.fetch(_STORE_EVENTS, *values))
+            by_call = {row["id"]: row for row in rows}
+            return [by_call.get(a.call_id) for a in arrivals]
+
+        return Batch(store, key=lambda arrival: arrival.call_id)
 
     async def events(self, call_id: str) -> list[tuple[int, str, dict[str, Any]]]:
         rows = await self._fetch("SELECT seq, event, data FROM call_events WHERE call_id = ? ORDER BY seq", call_id)
@@ -134,6 +152,30 @@ class Events(Base):
              "data": json.loads(r["data"])}
             for r in rows
         ]  # fmt: skip
+
+
+class _Arrival:
+    """A status event as `_STORE_EVENTS` takes it."""
+
+    COLUMNS = ("call_id", "seq", "event", "at", "data", "received_at", "token_hash")
+
+    def __init__(self, event: StatusEvent, received_at: datetime, token_hash: str | None) -> None:
+        self.call_id, self.seq, self.event = event.call_id, event.seq, event.event
+        self.at, self.data = event.at.isoformat(), event.data.model_dump_json()
+        self.received_at, self.token_hash = received_at.isoformat(), token_hash
+
+
+# `record_event`'s one statement, for many events of distinct calls: a token, when given, must be its call's.
+_STORE_EVENTS = """
+WITH i AS (SELECT * FROM unnest(?::text[], ?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+           AS i (call_id, seq, event, at, data, received_at, token_hash)),
+c AS (UPDATE calls SET last_seq = CASE WHEN calls.last_seq < i.seq THEN i.seq ELSE calls.last_seq END FROM i
+      WHERE calls.id = i.call_id AND (i.token_hash IS NULL OR calls.token_hash = i.token_hash) RETURNING calls.*),
+e AS (INSERT INTO call_events (call_id, seq, event, at, data, received_at)
+      SELECT i.call_id, i.seq, i.event, i.at, i.data, i.received_at FROM i JOIN c ON c.id = i.call_id
+      ON CONFLICT (call_id, seq) DO NOTHING RETURNING call_id)
+SELECT c.*, c.id IN (SELECT call_id FROM e) AS stored FROM c
+"""
 
 
 async def _after_the_end(tx: Tx, call: Call, event: StatusEvent, cost: float | None, judge: Judge) -> Call:

@@ -7,8 +7,10 @@ Times come from the processes' clocks, which must agree to well within a lease's
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
+from bot.store.batches import Batch, columns
 from bot.store.database import Base
 
 
@@ -17,13 +19,25 @@ class Leases(Base):
 
     async def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
         """Take (or renew) the lease `name` for `holder` until now + ttl; False while another holder's is in force."""
-        changed = await self._change(
-            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at"
-            " WHERE leases.holder = excluded.holder OR leases.expires_at <= ?",
-            name, holder, (now + ttl).isoformat(), now.isoformat(),
-        )  # fmt: skip
+        expires_at, now_at = (now + ttl).isoformat(), now.isoformat()
+        if self._db.dialect == "postgresql":  # with the others taken meanwhile, in one statement
+            return await self._leases_taken((name, holder, expires_at, now_at))
+        changed = await self._change(_TAKE.format("VALUES (?, ?, ?)", "?"), name, holder, expires_at, now_at)
         return changed == 1
+
+    @functools.cached_property
+    def _leases_taken(self) -> Batch[tuple[str, str, str, str], bool]:
+        """Leases taken as `take_lease` takes one, many to a statement (PostgreSQL)."""
+
+        async def take(leases: list[tuple[str, str, str, str]]) -> list[bool]:
+            sql = _TAKE.format(_MANY, "?") + " RETURNING name"
+            names, holders, expiries, nows = columns(leases)
+            now_at = max(str(now) for now in nows)  # the batch's latest clock: a few ms from each caller's
+            rows = await self._db.single(lambda tx: tx.fetch(sql, names, holders, expiries, now_at))
+            taken = {row["name"] for row in rows}
+            return [lease[0] in taken for lease in leases]
+
+        return Batch(take, key=lambda lease: lease[0])
 
     async def release_lease(self, name: str, holder: str) -> None:
         """Give up the lease `name`, if `holder` holds it."""
@@ -42,3 +56,11 @@ class Leases(Base):
             prefix, prefix, now.isoformat(), besides,
         )  # fmt: skip
         return [str(row["holder"]) for row in rows]
+
+
+_TAKE = (
+    "INSERT INTO leases (name, holder, expires_at) {}"
+    " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at"
+    " WHERE leases.holder = excluded.holder OR leases.expires_at <= {}"
+)
+_MANY = "SELECT name, holder, expires_at FROM unnest(?::text[], ?::text[], ?::text[]) AS i (name, holder, expires_at)"

@@ -1,0 +1,98 @@
+"""Group commit: concurrent calls of one store method, sent to PostgreSQL as one statement.
+
+A statement on PostgreSQL costs a round trip, callbot's CPU and the server's on top of the work it does; under
+load, most of an event's cost was round trips (docs/benchmarks.md). A `Batch` sends the calls that arrive while
+its previous statement is under way together, in the next one: one round trip for many, and none kept waiting
+when it is alone (the first call goes at once). It is what a database's group commit does for its log.
+
+The statement for a batch takes arrays (`unnest`), one element per call, and its results come back in the calls'
+order. At most one call per key goes in a batch (a call's row is changed once per statement), so two events of one
+call go in two statements, in the order they came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
+
+A = TypeVar("A")
+R = TypeVar("R")
+MOST = 200  # calls in one statement at most: a bound on its size, far above what a replica's load gathers
+
+
+def columns(rows: Sequence[Sequence[object]]) -> list[list[object]]:
+    """Rows of values as the columns a batch's statement takes (`unnest(?::text[], …)`)."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+class Batch(Generic[A, R]):
+    """Runs `run` on the calls gathered while its last run was under way; `run` returns one result per call.
+
+    - one run at a time: the calls that arrive meanwhile wait for the next;
+    - `key` keeps two calls of one key out of one run (the later waits for the next, in order);
+    - when a run raises, each of its calls raises the same; the calls waiting go in the next run;
+    - a caller cancelled before its run was sent is left out of it.
+    """
+
+    def __init__(
+        self, run: Callable[[list[A]], Awaitable[Sequence[R]]], *, key: Callable[[A], Hashable], most: int = MOST
+    ) -> None:
+        self._run = run
+        self._key = key
+        self._most = most
+        self._waiting: list[tuple[A, asyncio.Future[R]]] = []
+        self._sending: asyncio.Task[None] | None = None
+
+    async def __call__(self, item: A) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._sending is None:
+            self._sending = asyncio.create_task(self._send(), name="store batch")
+        return await future
+
+    async def _send(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._next()
+                if batch:
+                    await self._run_one(batch)
+        except asyncio.CancelledError:  # the loop is shutting down: so are the callers still waiting
+            for _, future in self._waiting:
+                future.cancel()
+            raise
+        finally:
+            self._sending = None
+
+    def _next(self) -> list[tuple[A, asyncio.Future[R]]]:
+        """The next run's calls, in order: the first of each key, while there is room; the rest wait."""
+        batch: list[tuple[A, asyncio.Future[R]]] = []
+        keys: set[Hashable] = set()
+        waiting: list[tuple[A, asyncio.Future[R]]] = []
+        for item, future in self._waiting:
+            if future.done():  # its caller was cancelled
+                continue
+            key = self._key(item)
+            if key in keys or len(batch) >= self._most:
+                waiting.append((item, future))
+            else:
+                keys.add(key)
+                batch.append((item, future))
+        self._waiting = waiting
+        return batch
+
+    async def _run_one(self, batch: list[tuple[A, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._run([item for item, _ in batch])
+        except asyncio.CancelledError:  # the loop is shutting down: so are the callers
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as error:  # each caller gets what the statement raised
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)

@@ -1,0 +1,93 @@
+"""Group commit (bot/store/batches.py): calls arriving while a run is under way go together in the next one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.store.batches import Batch
+
+
+class Runs:
+    """A run function that records each run's items and holds it until released, answering each item doubled."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[tuple[str, int]]] = []
+        self.release = asyncio.Event()
+        self.fail: Exception | None = None
+
+    async def __call__(self, items: list[tuple[str, int]]) -> list[int]:
+        self.seen.append(items)
+        await self.release.wait()
+        self.release.clear()
+        if self.fail is not None:
+            raise self.fail
+        return [value * 2 for _, value in items]
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_the_first_call_goes_at_once_and_those_arriving_meanwhile_go_together_next() -> None:
+    runs = Runs()
+    batch = Batch(runs, key=lambda item: item[0])
+    first = asyncio.create_task(batch(("a", 1)))
+    await settle()
+    assert runs.seen == [[("a", 1)]]  # alone, it did not wait for company
+    later = [asyncio.create_task(batch((key, n))) for n, key in enumerate("bcd", start=2)]
+    await settle()
+    assert len(runs.seen) == 1  # one run at a time
+    runs.release.set()
+    assert await first == 2
+    await settle()
+    assert runs.seen[1] == [("b", 2), ("c", 3), ("d", 4)]
+    runs.release.set()
+    assert await asyncio.gather(*later) == [4, 6, 8]
+
+
+async def test_two_calls_of_one_key_never_share_a_run_and_keep_their_order() -> None:
+    runs = Runs()
+    batch = Batch(runs, key=lambda item: item[0])
+    calls = [asyncio.create_task(batch(item)) for item in [("a", 1), ("a", 2), ("b", 3), ("a", 4)]]
+    for _ in range(3):
+        await settle()
+        runs.release.set()
+    assert await asyncio.gather(*calls) == [2, 4, 6, 8]
+    assert runs.seen == [[("a", 1), ("b", 3)], [("a", 2)], [("a", 4)]]
+
+
+async def test_a_run_that_fails_fails_each_of_its_calls_and_the_next_run_goes_on() -> None:
+    runs = Runs()
+    batch = Batch(runs, key=lambda item: item[0])
+    runs.fail = ConnectionError("the database went away")
+    failing = [asyncio.create_task(batch(item)) for item in [("a", 1), ("b", 2), ("a", 3)]]
+    await settle()
+    runs.release.set()
+    await settle()
+    runs.fail = None
+    runs.release.set()
+    results = await asyncio.gather(*failing, return_exceptions=True)
+    assert [type(r) for r in results[:2]] == [ConnectionError, ConnectionError]
+    assert results[2] == 6  # it waited for the next run, which worked
+    assert runs.seen == [[("a", 1), ("b", 2)], [("a", 3)]]
+
+
+async def test_a_caller_cancelled_before_its_run_is_left_out_of_it() -> None:
+    runs = Runs()
+    batch = Batch(runs, key=lambda item: item[0])
+    first = asyncio.create_task(batch(("a", 1)))
+    await settle()
+    gone = asyncio.create_task(batch(("b", 2)))
+    kept = asyncio.create_task(batch(("c", 3)))
+    await settle()
+    gone.cancel()
+    runs.release.set()
+    await settle()
+    runs.release.set()
+    assert (await first, await kept) == (2, 6)
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert runs.seen == [[("a", 1)], [("c", 3)]]
