@@ -9,6 +9,7 @@ Two backends run the same methods, each written once as work on a transaction (b
     database.py     Database and Tx: what the store's methods run on; Base, the one-statement helpers
     sqlite.py       SQLite: the connection, the busy wait, checkpoints on a thread of their own
     postgres.py     Postgres: the pool, row locks and advisory locks for replicas
+    batches.py      Batch: group commit, the store calls arriving together sent as one statement (PostgreSQL)
     schema.py       the migrations, in both dialects, and how SQLite applies them
     copy.py         a one-shot copy of one database into another (`callbot migrate --from`)
     calls.py        Calls: store a call, find it, move it from state to state
