@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from bot.store.batches import Batch
+from bot.store.errors import StoreUnavailable
 
 
 class Runs:
@@ -23,6 +24,8 @@ class Runs:
         self.release.clear()
         if self.fail is not None:
             raise self.fail
+        if any(value < 0 for _, value in items):
+            raise ValueError("a value the statement cannot take")
         return [value * 2 for _, value in items]
 
 
@@ -59,10 +62,10 @@ async def test_two_calls_of_one_key_never_share_a_run_and_keep_their_order() -> 
     assert runs.seen == [[("a", 1), ("b", 3)], [("a", 2)], [("a", 4)]]
 
 
-async def test_a_run_that_fails_fails_each_of_its_calls_and_the_next_run_goes_on() -> None:
+async def test_a_run_that_finds_the_database_gone_fails_each_of_its_calls_and_the_next_run_goes_on() -> None:
     runs = Runs()
     batch = Batch(runs, key=lambda item: item[0])
-    runs.fail = ConnectionError("the database went away")
+    runs.fail = StoreUnavailable("postgresql://callbot", "the database went away")
     failing = [asyncio.create_task(batch(item)) for item in [("a", 1), ("b", 2), ("a", 3)]]
     await settle()
     runs.release.set()
@@ -70,7 +73,7 @@ async def test_a_run_that_fails_fails_each_of_its_calls_and_the_next_run_goes_on
     runs.fail = None
     runs.release.set()
     results = await asyncio.gather(*failing, return_exceptions=True)
-    assert [type(r) for r in results[:2]] == [ConnectionError, ConnectionError]
+    assert [type(r) for r in results[:2]] == [StoreUnavailable, StoreUnavailable]
     assert results[2] == 6  # it waited for the next run, which worked
     assert runs.seen == [[("a", 1), ("b", 2)], [("a", 3)]]
 
@@ -91,3 +94,22 @@ async def test_a_caller_cancelled_before_its_run_is_left_out_of_it() -> None:
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert runs.seen == [[("a", 1)], [("c", 3)]]
+
+
+async def test_a_call_whose_values_fail_the_statement_fails_alone() -> None:
+    runs = Runs()
+    runs.release.set()
+    batch = Batch(runs, key=lambda item: item[0])
+
+    async def released(item: tuple[str, int]) -> int:
+        task = asyncio.create_task(batch(item))
+        while not task.done():  # every run waits for its release
+            runs.release.set()
+            await asyncio.sleep(0)
+        return await task
+
+    results = await asyncio.gather(*(released(item) for item in [("a", 1), ("b", -1), ("c", 3)]),
+                                   return_exceptions=True)  # fmt: skip
+    assert results[0] == 2 and results[2] == 6
+    assert isinstance(results[1], ValueError)
+    assert runs.seen == [[("a", 1), ("b", -1), ("c", 3)], [("a", 1)], [("b", -1)], [("c", 3)]]  # together, then alone

@@ -115,3 +115,17 @@ async def test_holders_taking_leases_together_get_each_lease_once(store: Store) 
         assert await store.lease_holder(name, now=T0) == holder
     later = T0 + timedelta(seconds=16)  # lapsed: anyone may take it
     assert await store.take_lease("watchdog", "replica 9", now=later, ttl=timedelta(seconds=15))
+
+
+async def test_a_write_the_database_refuses_fails_alone_and_the_others_queued_with_it_are_kept(store: Store) -> None:
+    ids = await calls(store, 2)
+
+    queued = await asyncio.gather(
+        store.enqueue_slack(ids[0], "reply", {"text": "kept"}, at=T0),
+        store.enqueue_slack("no-such-call", "reply", {"text": "refused"}, at=T0),  # no call: its foreign key fails
+        store.enqueue_slack(ids[1], "reply", {"text": "kept too"}, at=T0),
+        return_exceptions=True,
+    )
+
+    assert isinstance(queued[1], Exception)
+    assert [[row.id for row in await store.pending_slack(call_id)] for call_id in ids] == [[queued[0]], [queued[2]]]

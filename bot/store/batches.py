@@ -7,7 +7,8 @@ when it is alone (the first call goes at once). It is what a database's group co
 
 The statement for a batch takes arrays (`unnest`), one element per call, and its results come back in the calls'
 order. At most one call per key goes in a batch (a call's row is changed once per statement), so two events of one
-call go in two statements, in the order they came.
+call go in two statements, in the order they came. A statement is all or nothing: when one call's values make it
+fail, the others are sent again, each alone, so that only that call fails, as it would have alone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
+
+from bot.store.errors import StoreUnavailable
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -31,7 +34,8 @@ class Batch(Generic[A, R]):
 
     - one run at a time: the calls that arrive meanwhile wait for the next;
     - `key` keeps two calls of one key out of one run (the later waits for the next, in order);
-    - when a run raises, each of its calls raises the same; the calls waiting go in the next run;
+    - when a run raises StoreUnavailable (the database is gone), each of its calls raises it; any other error may be
+      one call's doing: each call is run again alone, and gets its own result or error;
     - a caller cancelled before its run was sent is left out of it.
     """
 
@@ -88,7 +92,11 @@ class Batch(Generic[A, R]):
             for _, future in batch:
                 future.cancel()
             raise
-        except Exception as error:  # each caller gets what the statement raised
+        except Exception as error:
+            if len(batch) > 1 and not isinstance(error, StoreUnavailable):
+                for one in batch:  # the statement changed nothing: each alone, so the error stays with its cause
+                    await self._run_one([one])
+                return
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)

@@ -6,7 +6,7 @@ import functools
 import json
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.calls.models import (
     AnsweredEvent,
@@ -97,7 +97,7 @@ class Events(Base):
 
         settles = cost is not None or isinstance(event, AnsweredEvent | VoicemailEvent)  # `_after_the_end`
         if in_one and decide is None and not settles:  # with the others arriving meanwhile, in one statement
-            row = await self._events_stored(_Arrival(event, received_at, token_hash))
+            row = await self._events_stored(_Arrival(event.call_id, *stored, token_hash))
             if row is None:
                 return None
             return EventOutcome(call_from_row(row), duplicate=not row["stored"], transition=None)
@@ -109,8 +109,7 @@ class Events(Base):
         its call's row (None: refused) with `stored` (False: stored before)."""
 
         async def store(arrivals: list[_Arrival]) -> list[Row | None]:
-            values = columns([[getattr(a, name) for name in _Arrival.COLUMNS] for a in arrivals])
-            rows = await self._db.single(lambda tx: tx.fetch(_STORE_EVENTS, *values))
+            rows = await self._db.single(lambda tx: tx.fetch(_STORE_EVENTS, *columns(arrivals)))
             by_call = {row["id"]: row for row in rows}
             return [by_call.get(a.call_id) for a in arrivals]
 
@@ -154,15 +153,16 @@ class Events(Base):
         ]  # fmt: skip
 
 
-class _Arrival:
+class _Arrival(NamedTuple):
     """A status event as `_STORE_EVENTS` takes it."""
 
-    COLUMNS = ("call_id", "seq", "event", "at", "data", "received_at", "token_hash")
-
-    def __init__(self, event: StatusEvent, received_at: datetime, token_hash: str | None) -> None:
-        self.call_id, self.seq, self.event = event.call_id, event.seq, event.event
-        self.at, self.data = event.at.isoformat(), event.data.model_dump_json()
-        self.received_at, self.token_hash = received_at.isoformat(), token_hash
+    call_id: str
+    seq: int
+    event: str
+    at: str
+    data: str
+    received_at: str
+    token_hash: str | None
 
 
 # `record_event`'s one statement, for many events of distinct calls: a token, when given, must be its call's.
