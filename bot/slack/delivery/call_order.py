@@ -47,7 +47,10 @@ class CallOrder:
                 else:  # a line after the end comes rarely: the events are read then
                     self._gaps_waited.pop(call.id, None)
                 break
-            await asyncio.sleep(GAP_POLL_S)  # then the events are read again, not the lines: read once, after
-        rows = (await self._store.pending_slack(call.id) or rows) if looked else rows  # with the lines come meanwhile
+            await asyncio.sleep(GAP_POLL_S)
+            fresh = await self._store.pending_slack(call.id)
+            if line_run(fresh):
+                rows = fresh  # lines that came meanwhile take their place
+        rows = (await self._store.pending_slack(call.id) or rows) if looked else rows
         run = line_run(rows)
         return sorted(run, key=lambda row: int(row.body["seq"])) + rows[len(run) :]
