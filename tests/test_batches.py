@@ -113,3 +113,27 @@ async def test_a_call_whose_values_fail_the_statement_fails_alone() -> None:
     assert results[0] == 2 and results[2] == 6
     assert isinstance(results[1], ValueError)
     assert runs.seen == [[("a", 1), ("b", -1), ("c", 3)], [("a", 1)], [("b", -1)], [("c", 3)]]  # together, then alone
+
+
+async def test_a_run_goes_in_its_keys_order_so_two_replicas_lock_shared_rows_alike() -> None:
+    runs = Runs()
+    runs.release.set()
+    batch = Batch(runs, key=lambda item: item[0])
+    results = await asyncio.gather(*(batch(item) for item in [("c", 1), ("a", 2), ("b", 3)]))
+    assert results == [2, 4, 6]  # each caller its own answer
+    assert runs.seen == [[("a", 2), ("b", 3), ("c", 1)]]
+
+
+async def test_no_caller_is_left_waiting_when_the_sending_is_cancelled() -> None:
+    runs = Runs()
+    batch = Batch(runs, key=lambda item: item[0])
+    calls = [asyncio.create_task(batch(item)) for item in [("a", 1), ("b", -1), ("c", 3), ("a", 4)]]
+    await settle()
+    runs.release.set()  # the three together fail for b: each is then run alone, a first
+    await settle()
+    [sending] = [task for task in asyncio.all_tasks() if task.get_name() == "store batch"]
+    assert runs.seen[-1] == [("a", 1)]
+    sending.cancel()  # shutdown, while a runs alone and b, c and the second a wait
+    done, pending = await asyncio.wait(calls, timeout=1)
+    assert not pending
+    assert all(call.cancelled() for call in done)

@@ -129,3 +129,17 @@ async def test_a_write_the_database_refuses_fails_alone_and_the_others_queued_wi
 
     assert isinstance(queued[1], Exception)
     assert [[row.id for row in await store.pending_slack(call_id)] for call_id in ids] == [[queued[0]], [queued[2]]]
+
+
+async def test_leases_taken_together_are_each_judged_by_their_own_holders_clock(store: Store) -> None:
+    ttl = timedelta(seconds=15)
+    for name in ("held", "lapsing"):
+        assert await store.take_lease(name, "replica x", now=T0, ttl=ttl)
+
+    taken = await asyncio.gather(
+        store.take_lease("held", "replica y", now=T0 + timedelta(seconds=5), ttl=ttl),  # x's is in force still
+        store.take_lease("lapsing", "replica z", now=T0 + timedelta(seconds=20), ttl=ttl),  # x's lapsed by then
+    )
+
+    assert taken == [False, True]
+    assert await store.lease_holder("held", now=T0 + timedelta(seconds=6)) == "replica x"

@@ -14,7 +14,7 @@ fail, the others are sent again, each alone, so that only that call fails, as it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from bot.store.errors import StoreUnavailable
@@ -33,14 +33,15 @@ class Batch(Generic[A, R]):
     """Runs `run` on the calls gathered while its last run was under way; `run` returns one result per call.
 
     - one run at a time: the calls that arrive meanwhile wait for the next;
-    - `key` keeps two calls of one key out of one run (the later waits for the next, in order);
-    - when a run raises StoreUnavailable (the database is gone), each of its calls raises it; any other error may be
-      one call's doing: each call is run again alone, and gets its own result or error;
+    - `key` keeps two calls of one key out of one run (the later waits for the next, in order), and orders a run;
+    - when a run raises StoreUnavailable (the database is gone, or refused the statement: a deadlock, a timeout),
+      each of its calls raises it; any other error may be one call's doing: each call is run again alone, and
+      gets its own result or error;
     - a caller cancelled before its run was sent is left out of it.
     """
 
     def __init__(
-        self, run: Callable[[list[A]], Awaitable[Sequence[R]]], *, key: Callable[[A], Hashable], most: int = MOST
+        self, run: Callable[[list[A]], Awaitable[Sequence[R]]], *, key: Callable[[A], str], most: int = MOST
     ) -> None:
         self._run = run
         self._key = key
@@ -61,17 +62,16 @@ class Batch(Generic[A, R]):
                 batch = self._next()
                 if batch:
                     await self._run_one(batch)
-        except asyncio.CancelledError:  # the loop is shutting down: so are the callers still waiting
-            for _, future in self._waiting:
+        finally:  # ended by a cancel (shutdown) or a bug: nobody is left waiting for a run that will not come
+            waiting, self._waiting, self._sending = self._waiting, [], None
+            for _, future in waiting:
                 future.cancel()
-            raise
-        finally:
-            self._sending = None
 
     def _next(self) -> list[tuple[A, asyncio.Future[R]]]:
-        """The next run's calls, in order: the first of each key, while there is room; the rest wait."""
+        """The next run's calls: the first of each key, while there is room, in the keys' order (so that two
+        replicas' statements lock the rows they share in the same order, and never deadlock); the rest wait."""
         batch: list[tuple[A, asyncio.Future[R]]] = []
-        keys: set[Hashable] = set()
+        keys: set[str] = set()
         waiting: list[tuple[A, asyncio.Future[R]]] = []
         for item, future in self._waiting:
             if future.done():  # its caller was cancelled
@@ -83,24 +83,32 @@ class Batch(Generic[A, R]):
                 keys.add(key)
                 batch.append((item, future))
         self._waiting = waiting
-        return batch
+        return sorted(batch, key=lambda entry: self._key(entry[0]))
 
     async def _run_one(self, batch: list[tuple[A, asyncio.Future[R]]]) -> None:
         try:
-            results = await self._run([item for item, _ in batch])
-        except asyncio.CancelledError:  # the loop is shutting down: so are the callers
-            for _, future in batch:
-                future.cancel()
-            raise
-        except Exception as error:
-            if len(batch) > 1 and not isinstance(error, StoreUnavailable):
+            try:
+                results = await self._run([item for item, _ in batch])
+            except StoreUnavailable as error:  # each caller gets what the statement raised
+                _fail(batch, error)
+                return
+            except Exception as error:
+                if len(batch) == 1:
+                    _fail(batch, error)
+                    return
                 for one in batch:  # the statement changed nothing: each alone, so the error stays with its cause
                     await self._run_one([one])
                 return
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+        finally:  # cancelled meanwhile: none of this run's callers is left waiting
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(error)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+                    future.cancel()
+
+
+def _fail(batch: list[tuple[A, asyncio.Future[R]]], error: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)

@@ -30,10 +30,7 @@ class Leases(Base):
         """Leases taken as `take_lease` takes one, many to a statement (PostgreSQL)."""
 
         async def take(leases: list[tuple[str, str, str, str]]) -> list[bool]:
-            sql = _TAKE.format(_MANY, "?") + " RETURNING name"
-            names, holders, expiries, nows = columns(leases)
-            now_at = max(str(now) for now in nows)  # the batch's latest clock: a few ms from each caller's
-            rows = await self._db.single(lambda tx: tx.fetch(sql, names, holders, expiries, now_at))
+            rows = await self._db.single(lambda tx: tx.fetch(_TAKE_MANY, *columns(leases)))
             taken = {row["name"] for row in rows}
             return [lease[0] in taken for lease in leases]
 
@@ -63,4 +60,9 @@ _TAKE = (
     " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at"
     " WHERE leases.holder = excluded.holder OR leases.expires_at <= {}"
 )
-_MANY = "SELECT name, holder, expires_at FROM unnest(?::text[], ?::text[], ?::text[]) AS i (name, holder, expires_at)"
+# `take_lease` for distinct leases, each against its own holder's clock.
+_TAKE_MANY = (
+    "WITH i AS (SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[]) AS i (name, holder, expires_at, now)) "
+    + _TAKE.format("SELECT name, holder, expires_at FROM i", "(SELECT now FROM i WHERE i.name = excluded.name)")
+    + " RETURNING name"
+)
