@@ -143,3 +143,21 @@ async def test_leases_taken_together_are_each_judged_by_their_own_holders_clock(
 
     assert taken == [False, True]
     assert await store.lease_holder("held", now=T0 + timedelta(seconds=6)) == "replica x"
+
+
+async def test_slash_commands_kept_together_each_pass_the_replay_guard_on_their_own(store: Store) -> None:
+    window = timedelta(minutes=10)
+    assert await store.first_sighting("v0=seen", at=T0, forget_before=T0 - window)  # seen 5 minutes before
+    now = T0 + timedelta(minutes=5)
+    long_ago = T0 - timedelta(hours=1)
+    assert await store.first_sighting("v0=old", at=long_ago, forget_before=long_ago - window)  # forgotten since
+
+    kept = await asyncio.gather(*(
+        store.queue_command(command_id, {"text": command_id}, signature=signature, at=now, forget_before=now - window,
+                            notify=f"run {command_id}")
+        for command_id, signature in [("c1", "v0=new"), ("c2", "v0=seen"), ("c3", "v0=new"), ("c4", "v0=old")]
+    ))  # fmt: skip
+
+    assert kept == [True, False, False, True]  # c2 and c3: replays, of an earlier request and of c1
+    waiting = await store.commands_waiting(received_before=now + timedelta(seconds=5), stale_before=now)
+    assert sorted(waiting) == ["c1", "c4"]
