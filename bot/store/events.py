@@ -56,16 +56,13 @@ class Events(Base):
         stored = (event.seq, event.event, event.at.isoformat(), event.data.model_dump_json(), received_at.isoformat())
         cost = getattr(event.data, "cost", None)
         in_one = self._db.dialect == "postgresql"  # a round trip fewer: the insert rides on the update (a CTE)
+        arrival = _Arrival(event.call_id, *stored, token_hash)
 
         async def store_it(tx: Tx) -> tuple[Call, bool] | None:
             """The event stored (False: stored before) and its call, or None when refused."""
-            if in_one:
-                row = await tx.one(
-                    f"WITH c AS ({raise_seq}), e AS ({insert} SELECT id, ?, ?, ?, ?, ? FROM c"
-                    " ON CONFLICT (call_id, seq) DO NOTHING RETURNING 1) SELECT c.*, (SELECT COUNT(*) FROM e) AS stored"
-                    " FROM c", *keys, *stored,
-                )  # fmt: skip
-                return None if row is None else (call_from_row(row), int(row["stored"]) > 0)
+            if in_one:  # the batches' statement, for this one event
+                row = await tx.one(_STORE_EVENTS, *columns([arrival]))
+                return None if row is None else (call_from_row(row), bool(row["stored"]))
             row = await tx.one(raise_seq, *keys)
             if row is None:
                 return None
@@ -97,7 +94,7 @@ class Events(Base):
 
         settles = cost is not None or isinstance(event, AnsweredEvent | VoicemailEvent)  # `_after_the_end`
         if in_one and decide is None and not settles:  # with the others arriving meanwhile, in one statement
-            row = await self._events_stored(_Arrival(event.call_id, *stored, token_hash))
+            row = await self._events_stored(arrival)
             if row is None:
                 return None
             return EventOutcome(call_from_row(row), duplicate=not row["stored"], transition=None)
@@ -165,7 +162,8 @@ class _Arrival(NamedTuple):
     token_hash: str | None
 
 
-# `record_event`'s one statement, for many events of distinct calls: a token, when given, must be its call's.
+# `record_event`'s statement on PostgreSQL, for one event or many of distinct calls: a token, when given, must be
+# its call's.
 _STORE_EVENTS = """
 WITH i AS (SELECT * FROM unnest(?::text[], ?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
            AS i (call_id, seq, event, at, data, received_at, token_hash)),
